@@ -1,0 +1,21 @@
+// Package store is chatd's durable state: users and sessions, friends,
+// groups, conversations with their sequence counters, messages with their
+// idempotency keys, per-user ack and read cursors, and file metadata,
+// behind one Store interface with two backends that share one SQL
+// implementation (dialect differences live in dialect.go): MySQL/MariaDB
+// through go-sql-driver/mysql, and the embedded default, a pure-Go SQLite
+// file (modernc.org/sqlite, WAL) under the data directory. Schema migrations
+// are versioned and applied at Open (or alone with Migrate); a newer schema
+// is refused with ErrSchemaTooNew. Messages, the hot path, are group
+// committed: one committer goroutine gathers concurrent AppendMessage calls
+// into one transaction (up to Config.BatchSize, waiting at most
+// Config.BatchWindow for more), assigns each conversation's next gapless seq
+// under a row lock (SELECT ... FOR UPDATE on MySQL, so several chatd
+// processes can share a database), and answers every caller only after the
+// commit; on failure the whole batch rolls back and every caller gets the
+// error (ErrUnavailable when the database is unreachable). Durability: MySQL
+// InnoDB commits durably by default; SQLite runs WAL with synchronous=NORMAL
+// by default, so an acknowledged message survives a crash or kill -9 of the
+// process (the WAL is in the OS page cache) but not a power loss, unless
+// Config.SQLiteSynchronous is "FULL".
+package store

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is chatd's durable state: everything the protocol says survives a
+// restart. Every method takes a context first and returns errors wrapped
+// with context; callers test them with errors.Is against the sentinels in
+// errors.go (ErrNotFound, ErrUnavailable, ...). Ids are int64 (positive, below
+// 2^53); times are unix milliseconds. A Store is safe for concurrent use.
+type Store interface {
+	// CreateUser adds a user. Usernames are unique case-insensitively:
+	// ErrUsernameTaken when the lower-cased name exists. passwordHash is
+	// the encoded argon2id hash; the store never sees a password.
+	CreateUser(ctx context.Context, username, nickname, passwordHash string, createdAt int64) (User, error)
+	// UserByName finds a user by username, case-insensitively, with its
+	// PasswordHash filled in (for login). ErrNotFound when absent.
+	UserByName(ctx context.Context, username string) (User, error)
+	// UserByID finds a user by id (PasswordHash filled in). ErrNotFound
+	// when absent.
+	UserByID(ctx context.Context, id int64) (User, error)
+	// UsersByIDs returns the users that exist among ids, keyed by id,
+	// without PasswordHash. Missing ids are simply absent from the map.
+	UsersByIDs(ctx context.Context, ids []int64) (map[int64]User, error)
+	// SearchUsers returns up to limit users whose username or nickname
+	// starts with prefix (case-insensitive), ordered by username, without
+	// PasswordHash. An empty prefix returns no users.
+	SearchUsers(ctx context.Context, prefix string, limit int) ([]User, error)
+	// UpdateProfile changes the fields set in upd and returns the updated
+	// user (without PasswordHash). ErrNotFound when the user is absent.
+	UpdateProfile(ctx context.Context, userID int64, upd ProfileUpdate) (User, error)
+	// Avatar returns the user's avatar bytes, nil when it has none.
+	// ErrNotFound when the user is absent.
+	Avatar(ctx context.Context, userID int64) ([]byte, error)
+
+	// CreateSession stores a login session. Only a hash of the token is
+	// ever given to the store (the service hashes it with SHA-256).
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session stored under tokenHash. ErrNotFound
+	// when absent or expired at now (unix ms).
+	Session(ctx context.Context, tokenHash []byte, now int64) (Session, error)
+	// DeleteSession revokes a session; deleting an absent one is not an error.
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	// PruneSessions deletes sessions that expired before now and returns
+	// how many it deleted.
+	PruneSessions(ctx context.Context, now int64) (int64, error)
+
+	// CreateFriendRequest records a pending request from -> to.
+	// ErrNotFound when either user is absent, ErrAlreadyFriends when they
+	// are friends, ErrRequestPending when a request is pending between them
+	// in either direction.
+	CreateFriendRequest(ctx context.Context, from, to int64, note string, ts int64) (FriendRequest, error)
+	// FriendRequest returns one request by id. ErrNotFound when absent.
+	FriendRequest(ctx context.Context, id int64) (FriendRequest, error)
+	// RespondFriendRequest atomically marks a pending request accepted or
+	// rejected. On accept it also makes the two users friends both ways and
+	// creates their p: conversation with membership rows for both (kept if
+	// it already exists from an earlier friendship). ErrNotFound when
+	// absent, ErrNotPending when already answered.
+	RespondFriendRequest(ctx context.Context, id int64, accept bool, ts int64) (FriendRequest, error)
+	// PendingFriendRequests returns the pending requests to the user
+	// (incoming) and from the user (outgoing), oldest first, at most limit
+	// of each.
+	PendingFriendRequests(ctx context.Context, userID int64, limit int) (incoming, outgoing []FriendRequest, err error)
+	// UnnotifiedResponses returns answered requests sent by requester whose
+	// answer has not yet been pushed to it (the friend.responded push owed
+	// after the next login), oldest first, at most limit.
+	UnnotifiedResponses(ctx context.Context, requester int64, limit int) ([]FriendRequest, error)
+	// MarkResponsesNotified records that the answers to these requests were
+	// pushed, so UnnotifiedResponses no longer returns them.
+	MarkResponsesNotified(ctx context.Context, ids []int64) error
+	// Friends returns the user's friends with their profiles (without
+	// PasswordHash), ordered by id, at most limit.
+	Friends(ctx context.Context, userID int64, limit int) ([]User, error)
+	// AreFriends reports whether a and b are friends.
+	AreFriends(ctx context.Context, a, b int64) (bool, error)
+	// RemoveFriend ends the friendship both ways; the p: conversation and
+	// its history stay. ErrNotFound when they are not friends.
+	RemoveFriend(ctx context.Context, a, b int64) error
+
+	// CreateGroup creates a group owned by owner, with owner and members
+	// (duplicates ignored) as members, and its g: conversation.
+	CreateGroup(ctx context.Context, name string, owner int64, members []int64, ts int64) (Group, error)
+	// Group returns a group with its MemberCount. ErrNotFound when absent
+	// or dismissed.
+	Group(ctx context.Context, groupID int64) (Group, error)
+	// JoinGroup adds user to the group and returns the group with the new
+	// MemberCount. ErrNotFound when the group is absent, ErrAlreadyMember
+	// when the user is a member.
+	JoinGroup(ctx context.Context, groupID, userID int64, ts int64) (Group, error)
+	// LeaveGroup removes user from the group (leave and kick). ErrNotFound
+	// when the group is absent or the user is not a member.
+	LeaveGroup(ctx context.Context, groupID, userID int64) error
+	// DismissGroup deletes the group and all its memberships; its messages
+	// stay. ErrNotFound when absent.
+	DismissGroup(ctx context.Context, groupID int64) error
+	// GroupMembers returns the ids of the group's members, ascending.
+	// ErrNotFound when the group is absent.
+	GroupMembers(ctx context.Context, groupID int64) ([]int64, error)
+	// GroupsOfUser returns the groups the user is a member of, with
+	// MemberCount, ordered by id, at most limit.
+	GroupsOfUser(ctx context.Context, userID int64, limit int) ([]Group, error)
+	// IsGroupMember reports whether user is a member of the group.
+	IsGroupMember(ctx context.Context, groupID, userID int64) (bool, error)
+
+	// AppendMessage durably appends a message to its conversation and
+	// returns it with its msg id and seq, the next of the conversation:
+	// gapless and unique even with many concurrent callers and several
+	// processes on one MySQL database. It returns only after the commit.
+	// A repeated (From, ClientMsgID) returns the original message and
+	// duplicate=true without storing anything. When the sender's ack
+	// cursor for the conversation stood at seq-1 it moves to seq in the
+	// same transaction. Appends are group-committed: concurrent calls share
+	// one transaction; when it fails every caller in it gets the error and
+	// nothing of the batch is written. ErrNotFound when the conversation
+	// does not exist; ErrUnavailable when the database cannot be reached.
+	AppendMessage(ctx context.Context, m NewMessage) (msg Message, duplicate bool, err error)
+	// Message returns one message by msg id. ErrNotFound when absent.
+	Message(ctx context.Context, msgID int64) (Message, error)
+	// Messages returns up to limit messages of conv with seq > afterSeq,
+	// ascending by seq (missed messages: afterSeq = the ack cursor).
+	Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error)
+	// Conversations returns the user's conversations with their last seq,
+	// the user's ack and read cursors and the last message, most recently
+	// active first, at most limit.
+	Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error)
+	// ConvMembers returns the ids of the conversation's members, ascending.
+	ConvMembers(ctx context.Context, conv string) ([]int64, error)
+	// IsConvMember reports whether user is a member of conv.
+	IsConvMember(ctx context.Context, userID int64, conv string) (bool, error)
+	// Ack moves the user's ack cursor of conv forward to seq (clamped to the
+	// conversation's last seq); it never moves back. ErrNotFound when the
+	// user is not a member of conv.
+	Ack(ctx context.Context, userID int64, conv string, seq int64) error
+	// MarkRead moves the user's read cursor of conv forward to seq (clamped
+	// to the last seq); never back. ErrNotFound when not a member.
+	MarkRead(ctx context.Context, userID int64, conv string, seq int64) error
+
+	// CreateFile records the metadata of an offered file (bytes live on
+	// disk, managed by the service) and returns it with its id.
+	CreateFile(ctx context.Context, f FileMeta) (FileMeta, error)
+	// File returns one file's metadata. ErrNotFound when absent.
+	File(ctx context.Context, fileID int64) (FileMeta, error)
+	// MarkFileComplete records that the file's bytes were fully received
+	// and verified at ts. ErrNotFound when absent.
+	MarkFileComplete(ctx context.Context, fileID int64, ts int64) error
+
+	// Close stops the group committer (pending appends get ErrClosed) and
+	// closes the database. Calls after Close return ErrClosed.
+	Close() error
+}
+
+// User is an account with its profile.
+type User struct {
+	ID       int64
+	Username string // as registered (case kept)
+	Nickname string
+	// Signature is the user's free-text status line.
+	Signature string
+	// AvatarSHA256 is the lowercase hex SHA-256 of the avatar, "" when none.
+	AvatarSHA256 string
+	// PasswordHash is the encoded argon2id hash; filled only by UserByName
+	// and UserByID.
+	PasswordHash string
+	CreatedAt    int64
+}
+
+// ProfileUpdate lists the profile fields to change; nil or unset fields
+// stay as they are.
+type ProfileUpdate struct {
+	Nickname  *string
+	Signature *string
+	// SetAvatar replaces the avatar with Avatar (nil or empty clears it);
+	// the store computes AvatarSHA256.
+	SetAvatar bool
+	Avatar    []byte
+}
+
+// Session is a login session, stored under the SHA-256 of its token.
+type Session struct {
+	TokenHash []byte
+	UserID    int64
+	Device    string
+	CreatedAt int64
+	ExpiresAt int64
+}
+
+// RequestStatus is the state of a friend request.
+type RequestStatus int
+
+// Friend request states.
+const (
+	RequestPending  RequestStatus = 0
+	RequestAccepted RequestStatus = 1
+	RequestRejected RequestStatus = 2
+)
+
+// FriendRequest is a friend request and, once answered, its answer.
+type FriendRequest struct {
+	ID          int64
+	From        int64
+	To          int64
+	Note        string
+	Status      RequestStatus
+	CreatedAt   int64
+	RespondedAt int64 // 0 while pending
+}
+
+// Group is a chat group. Its conversation id is GroupConv(ID).
+type Group struct {
+	ID          int64
+	Name        string
+	Owner       int64
+	MemberCount int
+	CreatedAt   int64
+}
+
+// NewMessage is a message to append. TS is the server time (unix ms) the
+// service assigns; ClientMsgID "" disables idempotency for that message
+// (for example messages the server generates itself).
+type NewMessage struct {
+	Conv        string
+	From        int64
+	Type        string
+	Body        string
+	ClientMsgID string
+	TS          int64
+}
+
+// Message is a stored message.
+type Message struct {
+	ID          int64
+	Conv        string
+	Seq         int64
+	From        int64
+	TS          int64
+	Type        string
+	Body        string
+	ClientMsgID string
+}
+
+// ConvInfo is one conversation as seen by one user.
+type ConvInfo struct {
+	Conv    string
+	LastSeq int64
+	AckSeq  int64
+	ReadSeq int64
+	// Last is the conversation's newest message, nil when it has none.
+	Last *Message
+}
+
+// FileMeta is the metadata of a transferred file.
+type FileMeta struct {
+	ID        int64
+	Owner     int64
+	Conv      string
+	Name      string
+	Size      int64
+	SHA256    string // lowercase hex
+	CreatedAt int64
+	// CompletedAt is when the upload was verified, 0 while incomplete.
+	CompletedAt int64
+}
+
+// Config selects and tunes a backend.
+type Config struct {
+	// Driver is "sqlite" (the embedded default when empty) or "mysql".
+	Driver string
+	// DSN is the go-sql-driver/mysql DSN for "mysql", e.g.
+	// root:@tcp(127.0.0.1:3306)/chatd?charset=utf8mb4&collation=utf8mb4_unicode_ci&clientFoundRows=true&interpolateParams=true
+	// For "sqlite" it may name the database file directly; otherwise
+	// DataDir/chatd.db is used.
+	DSN string
+	// DataDir is where the SQLite file lives (created if missing).
+	DataDir string
+	// BatchSize is the most appends one group commit holds (default 512).
+	BatchSize int
+	// BatchWindow is how long the committer waits for more appends after
+	// the first one when the batch is not full (default 0: flush whatever
+	// arrived while the previous batch committed, which already batches
+	// under load without adding latency when idle).
+	BatchWindow time.Duration
+	// MaxOpenConns caps the read pool (default 16 for MySQL, 4 for SQLite).
+	MaxOpenConns int
+	// SQLiteSynchronous is the SQLite synchronous pragma, "NORMAL"
+	// (default: an acknowledged message survives a kill -9 of the process,
+	// not a power loss) or "FULL" (also survives power loss, costs an
+	// fsync per batch).
+	SQLiteSynchronous string
+}
+
+// PrivateConv returns the conversation id of users a and b: p:<low>:<high>.
+func PrivateConv(a, b int64) string {
+	if a > b {
+		a, b = b, a
+	}
+	return "p:" + itoa(a) + ":" + itoa(b)
+}
+
+// GroupConv returns the conversation id of a group: g:<id>.
+func GroupConv(groupID int64) string { return "g:" + itoa(groupID) }
