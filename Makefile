@@ -1,0 +1,47 @@
+# chatd build, test and measurement entry points. `make help` lists them.
+
+GO        ?= go
+BIN       ?= bin
+FUZZTIME  ?= 15s
+GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
+
+.PHONY: help build run test bench loadtest fuzz lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+build: ## build chatd, chat and chatbench into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: ## run chatd on the embedded store in ./chatd-data
+	$(GO) run ./cmd/chatd
+
+test: ## gofmt check, go vet, portable build, and every test with the race detector
+	@unformatted="$$(gofmt -l $(GOFILES))"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	$(GO) test -race -timeout 9m ./...
+
+bench: ## reactor vs netpoll, gnet and net; writes bench/RESULTS.md
+	bash bench/run.sh
+
+loadtest: ## chatbench's standard suite against a fresh local chatd; writes bench/LOADTEST.md
+	bash bench/loadtest.sh
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint: ## gofmt, go vet, and staticcheck when the module proxy serves it
+	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); exit 1; }
+	$(GO) vet ./...
+	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
+	  $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; \
+	else echo "staticcheck not available from the module proxy; skipped"; fi
+
+clean: ## remove build output
+	rm -rf $(BIN) bench/out
