@@ -1,0 +1,254 @@
+//go:build linux
+
+package reactor
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conn is one TCP connection served by a loop. Methods are safe from any
+// goroutine unless noted. It is kept small (no channels, goroutines, maps or
+// runtime timers) because servers hold tens of thousands of them.
+type Conn struct {
+	loop   *loop
+	id     uint64
+	ctx    atomic.Pointer[any]
+	in     []byte   // leftover of an incomplete inbound frame (pooled; nil when empty)
+	out    outQueue // loop-owned outbound queue
+	queued atomic.Int64
+	// lastRead is the loop tick of the last read, for the idle timeout.
+	lastRead  uint64
+	idleTicks atomic.Uint32
+	state     atomic.Uint32
+	fd        int32
+	slot      int32
+	flags     uint16 // loop-owned f* bits
+	code      uint8  // pending close cause (close* constants), loop-owned
+	remote    rawAddr
+}
+
+// rawAddr is a compact peer address; net.Addr values are built on demand.
+type rawAddr struct {
+	ip   [16]byte
+	port uint16
+	v4   bool
+}
+
+const (
+	stOpen uint32 = iota
+	stClosing
+	stClosed
+)
+
+const (
+	fReady uint16 = 1 << iota
+	fFlush
+	fWaitOut
+	fConnecting
+	fOpened
+	fHup
+	fCloseReq
+	fIdleArmed
+)
+
+const (
+	closeLocal uint8 = iota
+	closeEOF
+	closeSlow
+	closeIdle
+	closeInbound
+	closeShutdown
+)
+
+func closeErr(code uint8) error {
+	switch code {
+	case closeEOF:
+		return errEOF
+	case closeSlow:
+		return ErrSlowConsumer
+	case closeIdle:
+		return ErrIdleTimeout
+	case closeInbound:
+		return ErrInboundTooLarge
+	case closeShutdown:
+		return ErrEngineClosed
+	}
+	return nil
+}
+
+func rawFromSockaddr(sa unix.Sockaddr) rawAddr {
+	var r rawAddr
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		copy(r.ip[:4], a.Addr[:])
+		r.port, r.v4 = uint16(a.Port), true
+	case *unix.SockaddrInet6:
+		r.ip, r.port = a.Addr, uint16(a.Port)
+	}
+	return r
+}
+
+func (r rawAddr) tcpAddr() net.Addr {
+	var ip netip.Addr
+	if r.v4 {
+		ip = netip.AddrFrom4([4]byte(r.ip[:4]))
+	} else {
+		ip = netip.AddrFrom16(r.ip)
+	}
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, r.port))
+}
+
+// ID returns the connection's engine-unique identifier (never 0).
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr returns the peer address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote.tcpAddr() }
+
+// LocalAddr returns the local address, asked from the kernel while the
+// connection is open (nil once it is closed).
+func (c *Conn) LocalAddr() net.Addr {
+	if c.state.Load() == stClosed {
+		return nil
+	}
+	sa, err := unix.Getsockname(int(c.fd))
+	if err != nil {
+		return nil
+	}
+	return rawFromSockaddr(sa).tcpAddr()
+}
+
+// Context returns the value stored by SetContext.
+func (c *Conn) Context() any {
+	if p := c.ctx.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetContext stores v with the connection.
+func (c *Conn) SetContext(v any) { c.ctx.Store(&v) }
+
+// Outbound returns the bytes queued and not yet written.
+func (c *Conn) Outbound() int { return int(c.queued.Load()) }
+
+// Write queues b. b is retained, not copied: the caller must not modify it
+// afterwards; the same slice may be queued on many connections. It fails with
+// ErrClosed on a closing connection and with ErrSlowConsumer (closing the
+// connection) when the queue would exceed MaxOutbound.
+func (c *Conn) Write(b []byte) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	n := int64(len(b))
+	if n == 0 {
+		return nil
+	}
+	if !c.reserve(n) {
+		return ErrSlowConsumer
+	}
+	if !c.loop.postWrite(c, b) {
+		c.unreserve(n)
+		return ErrClosed
+	}
+	return nil
+}
+
+// Writev queues several buffers as one unit (for example header and body),
+// with the same rules as Write.
+func (c *Conn) Writev(bufs ...[]byte) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	var n int64
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	if n == 0 {
+		return nil
+	}
+	if !c.reserve(n) {
+		return ErrSlowConsumer
+	}
+	if !c.loop.postWritev(c, bufs) {
+		c.unreserve(n)
+		return ErrClosed
+	}
+	return nil
+}
+
+// WriteLossy is Write for data that may be lost (live media): when the queue
+// would exceed LossyLimit, b is dropped and counted, and false is returned.
+// It never closes the connection.
+func (c *Conn) WriteLossy(b []byte) bool {
+	if c.state.Load() != stOpen {
+		return false
+	}
+	n := int64(len(b))
+	e := c.loop.e
+	if c.queued.Load()+n > e.lossyLimit {
+		c.loop.ctr.droppedLossy.Add(1)
+		return false
+	}
+	if c.queued.Add(n) > e.maxOut {
+		c.queued.Add(-n)
+		c.loop.ctr.droppedLossy.Add(1)
+		return false
+	}
+	e.queued.Add(n)
+	if !c.loop.postWrite(c, b) {
+		c.unreserve(n)
+		return false
+	}
+	return true
+}
+
+// reserve accounts n queued bytes at enqueue time so the limit holds even
+// with writers on many goroutines; over the limit the conn is closed.
+func (c *Conn) reserve(n int64) bool {
+	if c.queued.Add(n) > c.loop.e.maxOut {
+		c.queued.Add(-n)
+		if c.state.CompareAndSwap(stOpen, stClosing) {
+			c.loop.post(cmd{c: c, op: opAbort, code: closeSlow})
+		}
+		return false
+	}
+	c.loop.e.queued.Add(n)
+	return true
+}
+
+func (c *Conn) unreserve(n int64) {
+	c.queued.Add(-n)
+	c.loop.e.queued.Add(-n)
+}
+
+// Close flushes what is queued, then closes; OnClose(c, nil) follows.
+// It returns ErrClosed if the connection is already closing.
+func (c *Conn) Close() error {
+	if !c.state.CompareAndSwap(stOpen, stClosing) {
+		return ErrClosed
+	}
+	c.loop.post(cmd{c: c, op: opClose, code: closeLocal})
+	return nil
+}
+
+// SetIdleTimeout closes the connection with ErrIdleTimeout when no bytes
+// arrive for d (rounded up to whole ticks); every read resets it; 0 disables.
+func (c *Conn) SetIdleTimeout(d time.Duration) {
+	var ticks uint32
+	if d > 0 {
+		t := (d + c.loop.tick - 1) / c.loop.tick
+		if t > 1<<31 {
+			t = 1 << 31
+		}
+		ticks = uint32(t)
+	}
+	c.idleTicks.Store(ticks)
+	if ticks > 0 && c.state.Load() == stOpen {
+		c.loop.post(cmd{c: c, op: opIdle})
+	}
+}

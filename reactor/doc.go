@@ -1,0 +1,37 @@
+// Package reactor is chatd's embeddable, edge-triggered epoll multi-reactor.
+//
+// Architecture: an Engine runs N loops (default GOMAXPROCS). Each loop is one
+// goroutine with its own epoll fd, an eventfd to wake it, a per-loop read
+// buffer, a pool of leftover buffers and a hashed timing wheel. A Conn belongs
+// to one loop for its whole life. Sockets are non-blocking and registered once
+// with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET. A pass of a loop reads ready
+// connections (a capped number of bytes each, so one busy peer cannot starve
+// the rest), runs queued commands and due timers, then flushes every
+// connection with pending output with one writev of up to IOV_MAX buffers.
+// Accepted connections go to the least-loaded loop (one acceptor on loop 0),
+// or with Options.ReusePort each loop accepts on its own SO_REUSEPORT socket.
+// On systems other than Linux the same API is served by a goroutine per
+// connection over package net.
+//
+// Callbacks: Handler.OnOpen, OnData, OnClose, AfterFunc functions and idle
+// timeouts all run on the connection's loop goroutine. They must not block:
+// a blocked callback stalls every connection of that loop. Hand blocking work
+// (database calls) to a Pool keyed by Conn.ID, which keeps per-connection
+// order, and write the result back with Conn.Write from the worker.
+//
+// Buffer ownership: Write, Writev and WriteLossy retain the caller's slices
+// until they are written; they are never copied, so the caller must not modify
+// them afterwards, and one encoded frame may be queued on many connections.
+// The data passed to OnData is valid only during the call; OnData returns how
+// many bytes it consumed and the rest is kept (in a pooled buffer, returned
+// to the pool when empty, so idle connections hold no buffer).
+//
+// Backpressure: queued bytes are counted when Write is called, on any
+// goroutine. A Write that would take a connection's queue over
+// Options.MaxOutbound (4 MiB) fails with ErrSlowConsumer and closes the
+// connection: a slow reader never grows server memory without bound.
+// WriteLossy drops (and counts) a buffer when the queue would exceed
+// Options.LossyLimit and leaves the connection open. Inbound, a connection
+// whose unconsumed bytes exceed Options.MaxInbound is closed with
+// ErrInboundTooLarge.
+package reactor

@@ -1,0 +1,79 @@
+package reactor
+
+import (
+	"runtime"
+	"time"
+)
+
+// Handler receives connection events. All three callbacks run on the
+// connection's event-loop goroutine and must not block: hand blocking work to a
+// Pool (or a goroutine) and write the answer back with Conn.Write.
+type Handler interface {
+	// OnOpen runs after accept or Dial, before any OnData.
+	OnOpen(c *Conn)
+	// OnData gets all buffered unread bytes (valid only during the call) and
+	// returns how many it consumed (whole frames); the rest is kept and offered
+	// again, with more bytes appended, on the next call.
+	OnData(c *Conn, data []byte) int
+	// OnClose runs exactly once per opened connection. err is nil on a clean
+	// local Close, io.EOF on peer close, ErrEngineClosed on Shutdown, else the
+	// cause (ErrSlowConsumer, ErrIdleTimeout, ErrInboundTooLarge, a syscall error).
+	OnClose(c *Conn, err error)
+}
+
+// Options configure an Engine. Zero values select the defaults.
+type Options struct {
+	Loops          int           // event loops; 0 = GOMAXPROCS
+	ReusePort      bool          // one SO_REUSEPORT listener per loop instead of one acceptor on loop 0
+	MaxOutbound    int           // per-connection outbound queue limit in bytes; 0 = 4 MiB; a Write over it fails with ErrSlowConsumer and closes the conn
+	LossyLimit     int           // WriteLossy drops when queued bytes would exceed this; 0 = MaxOutbound/4
+	MaxInbound     int           // max unconsumed inbound bytes kept per conn; 0 = 2 MiB + 64 KiB; over it the conn closes with ErrInboundTooLarge
+	ReadBufferSize int           // per-loop read buffer; 0 = 64 KiB
+	TickInterval   time.Duration // timing-wheel tick; 0 = 100ms
+}
+
+// Stats is a snapshot of engine counters. All counters are cumulative except
+// Conns and QueuedBytes, which are current values.
+type Stats struct {
+	Conns        uint64 // connections open now (including dials in progress)
+	Accepted     uint64 // connections accepted from listeners
+	Closed       uint64 // opened connections closed (OnClose calls)
+	BytesIn      uint64 // bytes read from sockets
+	BytesOut     uint64 // bytes written to sockets
+	Writev       uint64 // writev syscalls
+	EAGAIN       uint64 // writes that hit a full socket buffer (EAGAIN or short write)
+	QueuedBytes  uint64 // bytes accepted by Write and not yet written or dropped
+	DroppedLossy uint64 // WriteLossy calls that dropped their buffer
+	Wakeups      uint64 // eventfd writes made to wake a sleeping loop
+}
+
+const (
+	defaultMaxOutbound = 4 << 20
+	defaultMaxInbound  = 2<<20 + 64<<10
+	defaultReadBuf     = 64 << 10
+	defaultTick        = 100 * time.Millisecond
+	iovMax             = 1024 // IOV_MAX on Linux
+)
+
+// withDefaults fills zero fields of o.
+func (o Options) withDefaults() Options {
+	if o.Loops <= 0 {
+		o.Loops = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxOutbound <= 0 {
+		o.MaxOutbound = defaultMaxOutbound
+	}
+	if o.LossyLimit <= 0 {
+		o.LossyLimit = o.MaxOutbound / 4
+	}
+	if o.MaxInbound <= 0 {
+		o.MaxInbound = defaultMaxInbound
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = defaultReadBuf
+	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = defaultTick
+	}
+	return o
+}

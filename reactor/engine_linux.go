@@ -1,0 +1,256 @@
+//go:build linux
+
+package reactor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Engine owns the event loops, listeners and connections.
+type Engine struct {
+	h          Handler
+	opts       Options
+	loops      []*loop
+	maxOut     int64
+	lossyLimit int64
+	queued     atomic.Int64
+	ids        atomic.Uint64
+	rr         atomic.Uint32
+	sndBuf     atomic.Int32 // test hook: SO_SNDBUF for accepted conns (0 = kernel default)
+
+	mu   sync.Mutex
+	shut bool
+	done chan struct{}
+}
+
+// New creates an engine and starts its loops.
+func New(h Handler, opts Options) (*Engine, error) {
+	if h == nil {
+		return nil, errors.New("reactor: nil handler")
+	}
+	opts = opts.withDefaults()
+	e := &Engine{
+		h:          h,
+		opts:       opts,
+		maxOut:     int64(opts.MaxOutbound),
+		lossyLimit: int64(opts.LossyLimit),
+		done:       make(chan struct{}),
+	}
+	for i := range opts.Loops {
+		l, err := newLoop(e, i)
+		if err != nil {
+			for _, l := range e.loops {
+				unix.Close(l.efd)
+				unix.Close(l.epfd)
+			}
+			return nil, fmt.Errorf("reactor: loop %d: %w", i, err)
+		}
+		e.loops = append(e.loops, l)
+	}
+	for _, l := range e.loops {
+		go l.run()
+	}
+	go func() {
+		for _, l := range e.loops {
+			<-l.done
+		}
+		close(e.done)
+	}()
+	return e, nil
+}
+
+// pick chooses the loop for a new connection: the least loaded one, because
+// long-lived chat connections close unevenly and plain round robin would let
+// the loops drift apart; ties rotate so equal loops share new conns.
+func (e *Engine) pick() *loop {
+	n := len(e.loops)
+	start := int(e.rr.Add(1)) % n
+	best := e.loops[start]
+	bestN := best.nconns.Load()
+	for i := 1; i < n && bestN > 0; i++ {
+		l := e.loops[(start+i)%n]
+		if c := l.nconns.Load(); c < bestN {
+			best, bestN = l, c
+		}
+	}
+	return best
+}
+
+func (e *Engine) newConn(l *loop, fd int, remote rawAddr) *Conn {
+	return &Conn{loop: l, id: e.ids.Add(1), fd: int32(fd), slot: -1, remote: remote}
+}
+
+// Listen starts accepting on network ("tcp", "tcp4", "tcp6") and addr and
+// returns the bound address. It may be called more than once.
+func (e *Engine) Listen(network, addr string) (net.Addr, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shut {
+		return nil, ErrEngineClosed
+	}
+	ap, err := resolveTCP(context.Background(), network, addr)
+	if err != nil {
+		return nil, err
+	}
+	n := 1
+	if e.opts.ReusePort {
+		n = len(e.loops)
+	}
+	fds := make([]int, 0, n)
+	for i := range n {
+		fd, err := listenSocket(ap, e.opts.ReusePort)
+		if err == nil && i == 0 {
+			ap, err = boundAddr(fd) // later sockets share the chosen port
+			if err != nil {
+				unix.Close(fd)
+			}
+		}
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return nil, fmt.Errorf("reactor: listen %s %s: %w", network, addr, err)
+		}
+		fds = append(fds, fd)
+	}
+	for i, fd := range fds {
+		if !e.loops[i].post(cmd{op: opListen, fd: int32(fd)}) {
+			unix.Close(fd)
+		}
+	}
+	return net.TCPAddrFromAddrPort(ap), nil
+}
+
+// Serve blocks until Shutdown has finished, then returns ErrEngineClosed.
+func (e *Engine) Serve() error {
+	<-e.done
+	return ErrEngineClosed
+}
+
+// Dial opens a client connection served by the engine's loops with a
+// non-blocking connect, so thousands of dials cost no goroutines. It returns
+// once the connection is established and OnOpen has run on its loop. If ctx
+// ends first Dial returns ctx.Err() and the socket is closed (should the
+// connect have completed just before, OnOpen and OnClose(nil) both run).
+func (e *Engine) Dial(ctx context.Context, network, addr string) (*Conn, error) {
+	if e.closed() {
+		return nil, ErrEngineClosed
+	}
+	ap, err := resolveTCP(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	sa, family := sockaddrOf(ap)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return nil, fmt.Errorf("reactor: dial %s: %w", addr, os.NewSyscallError("socket", err))
+	}
+	tuneConn(fd, 0)
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		return nil, fmt.Errorf("reactor: dial %s: %w", addr, os.NewSyscallError("connect", err))
+	}
+	l := e.pick()
+	c := e.newConn(l, fd, rawFromSockaddr(sa))
+	done := make(chan error, 1)
+	l.nconns.Add(1)
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		unix.Close(fd)
+		l.nconns.Add(-1)
+		return nil, ErrEngineClosed
+	}
+	l.dialReqs = append(l.dialReqs, dialReq{c: c, done: done})
+	l.wakeLocked()
+	l.mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, fmt.Errorf("reactor: dial %s: %w", addr, err)
+		}
+		return c, nil
+	case <-ctx.Done():
+		c.Close()
+		return nil, ctx.Err()
+	}
+}
+
+func (e *Engine) closed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.shut
+}
+
+// Shutdown stops accepting, lets every connection flush its queued output,
+// closes them (OnClose(c, ErrEngineClosed)) and waits for the loops to exit.
+// If ctx ends first, remaining connections are closed at once, queued output
+// is dropped, and ctx.Err() is returned after the loops have exited.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	first := !e.shut
+	e.shut = true
+	e.mu.Unlock()
+	if first {
+		for _, l := range e.loops {
+			l.post(cmd{op: opShutdown})
+		}
+	}
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		for _, l := range e.loops {
+			l.post(cmd{op: opHard})
+		}
+		<-e.done
+		return ctx.Err()
+	}
+}
+
+// Stats returns a snapshot of the counters; safe any time from any goroutine.
+func (e *Engine) Stats() Stats {
+	var s Stats
+	for _, l := range e.loops {
+		if n := l.nconns.Load(); n > 0 {
+			s.Conns += uint64(n)
+		}
+		s.Accepted += l.ctr.accepted.Load()
+		s.Closed += l.ctr.closed.Load()
+		s.BytesIn += l.ctr.bytesIn.Load()
+		s.BytesOut += l.ctr.bytesOut.Load()
+		s.Writev += l.ctr.writev.Load()
+		s.EAGAIN += l.ctr.eagain.Load()
+		s.DroppedLossy += l.ctr.droppedLossy.Load()
+		s.Wakeups += l.ctr.wakeups.Load()
+	}
+	if q := e.queued.Load(); q > 0 {
+		s.QueuedBytes = uint64(q)
+	}
+	return s
+}
+
+// AfterFunc runs f on a loop goroutine after d (rounded up to the next wheel
+// tick). f must not block. stop cancels it and reports whether it did so
+// before f started. After Shutdown f never runs.
+func (e *Engine) AfterFunc(d time.Duration, f func()) (stop func() bool) {
+	l := e.loops[int(e.rr.Add(1))%len(e.loops)]
+	t := &afterTimer{f: f, at: int64(time.Since(l.start) + d)}
+	stop = func() bool { return t.state.CompareAndSwap(timerPending, timerStopped) }
+	l.mu.Lock()
+	if !l.dead {
+		l.timers = append(l.timers, t)
+		l.wakeLocked()
+	}
+	l.mu.Unlock()
+	return stop
+}

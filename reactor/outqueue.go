@@ -1,0 +1,82 @@
+package reactor
+
+// outQueue is a connection's outbound queue: the caller's buffers, retained
+// without copying, plus how far into the head buffer the kernel has taken.
+// It is owned by the connection's loop.
+type outQueue struct {
+	bufs [][]byte
+	head int // index of the first buffer not fully written
+	off  int // bytes of bufs[head] already written
+}
+
+// push appends b; empty buffers are ignored.
+func (q *outQueue) push(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if q.head > 0 && q.head == len(q.bufs) {
+		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
+	}
+	q.bufs = append(q.bufs, b)
+}
+
+// empty reports whether nothing is left to write.
+func (q *outQueue) empty() bool { return q.head >= len(q.bufs) }
+
+// buffers returns the number of buffers still queued.
+func (q *outQueue) buffers() int { return len(q.bufs) - q.head }
+
+// size returns the unwritten bytes (O(buffers); used on close and in tests).
+func (q *outQueue) size() int {
+	n := 0
+	for i := q.head; i < len(q.bufs); i++ {
+		n += len(q.bufs[i])
+	}
+	return n - q.off
+}
+
+// peek appends up to max pending slices (the head one trimmed by off) to dst.
+func (q *outQueue) peek(dst [][]byte, max int) [][]byte {
+	for i := q.head; i < len(q.bufs) && max > 0; i++ {
+		b := q.bufs[i]
+		if i == q.head {
+			b = b[q.off:]
+		}
+		dst = append(dst, b)
+		max--
+	}
+	return dst
+}
+
+// consume drops n written bytes from the front, releasing references to
+// finished buffers so the garbage collector can reclaim them.
+func (q *outQueue) consume(n int) {
+	for n > 0 && q.head < len(q.bufs) {
+		rest := len(q.bufs[q.head]) - q.off
+		if n < rest {
+			q.off += n
+			return
+		}
+		n -= rest
+		q.bufs[q.head] = nil
+		q.head++
+		q.off = 0
+	}
+	if q.head == len(q.bufs) {
+		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
+	} else if q.head >= 256 && q.head*2 >= len(q.bufs) {
+		// Compact so a queue that never drains does not grow forever.
+		k := copy(q.bufs, q.bufs[q.head:])
+		clear(q.bufs[k:])
+		q.bufs, q.head = q.bufs[:k], 0
+	}
+}
+
+// release empties the queue and returns its backing array (cleared) so the
+// loop can reuse it; an idle connection then holds no slice array.
+func (q *outQueue) release() [][]byte {
+	b := q.bufs
+	clear(b)
+	q.bufs, q.head, q.off = nil, 0, 0
+	return b[:0]
+}

@@ -1,0 +1,120 @@
+//go:build linux
+
+package reactor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// tuneConn sets the options every connection gets: TCP_NODELAY (frames are
+// batched by writev already, Nagle would only add latency) and, in tests, a
+// tiny send buffer.
+func tuneConn(fd int, sndBuf int) {
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if sndBuf > 0 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
+	}
+}
+
+// sockaddrOf converts ap to a unix.Sockaddr and its address family.
+func sockaddrOf(ap netip.AddrPort) (unix.Sockaddr, int) {
+	ip := ap.Addr().Unmap()
+	if ip.Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, unix.AF_INET
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+	return sa, unix.AF_INET6
+}
+
+// resolveTCP turns network and addr into one address, using the resolver
+// only when addr is not an IP literal.
+func resolveTCP(ctx context.Context, network, addr string) (netip.AddrPort, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return netip.AddrPort{}, fmt.Errorf("reactor: unsupported network %q", network)
+	}
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap, nil
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("reactor: address %q: %w", addr, err)
+	}
+	port, err := net.DefaultResolver.LookupPort(ctx, network, portStr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("reactor: port %q: %w", portStr, err)
+	}
+	if host == "" {
+		if network == "tcp6" {
+			return netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port)), nil
+		}
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)), nil
+	}
+	want := "ip"
+	switch network {
+	case "tcp4":
+		want = "ip4"
+	case "tcp6":
+		want = "ip6"
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, want, host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("reactor: resolve %q: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("reactor: resolve %q: no addresses", host)
+	}
+	best := ips[0]
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			best = ip // prefer IPv4, which every loopback setup has
+			break
+		}
+	}
+	return netip.AddrPortFrom(best, uint16(port)), nil
+}
+
+// listenSocket creates a bound, listening, non-blocking socket.
+func listenSocket(ap netip.AddrPort, reusePort bool) (int, error) {
+	sa, family := sockaddrOf(ap)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("setsockopt SO_REUSEADDR", err)
+	}
+	if reusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("setsockopt SO_REUSEPORT", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", err)
+	}
+	if err := unix.Listen(fd, 4096); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("listen", err)
+	}
+	return fd, nil
+}
+
+// boundAddr returns the address the kernel bound fd to.
+func boundAddr(fd int) (netip.AddrPort, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, os.NewSyscallError("getsockname", err)
+	}
+	r := rawFromSockaddr(sa)
+	return r.tcpAddr().(*net.TCPAddr).AddrPort(), nil
+}
