@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bytedance/sonic"
@@ -59,11 +60,21 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 	if n, ok := v.(Normalizer); ok {
 		n.Normalize()
 	}
-	if err := encoder.EncodeInto(&dst, v, encodeOpts); err != nil {
-		return dst, fmt.Errorf("protocol: encode %T: %w", v, err)
+	// EncodeInto takes a *[]byte; a pooled holder keeps dst itself from
+	// escaping to the heap (one allocation per frame otherwise).
+	p := slicePtrs.Get().(*[]byte)
+	*p = dst
+	err := encoder.EncodeInto(p, v, encodeOpts)
+	out := *p
+	*p = nil // do not keep the caller's buffer alive from the pool
+	slicePtrs.Put(p)
+	if err != nil {
+		return out[:len(dst)], fmt.Errorf("protocol: encode %T: %w", v, err)
 	}
-	return dst, nil
+	return out, nil
 }
+
+var slicePtrs = sync.Pool{New: func() any { return new([]byte) }}
 
 // AppendJSONFrame appends a complete frame whose body is the JSON encoding of
 // v: it reserves the header, encodes v directly after it in dst, then writes
