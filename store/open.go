@@ -2,17 +2,150 @@ package store
 
 import (
 	"context"
-	"errors"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers "sqlite"
+)
+
+const (
+	defaultBatchSize = 512
+	// idBlock is how many message ids one process reserves at a time, so
+	// processes sharing a database do not contend on the counter row.
+	idBlock = 4096
 )
 
 // Open opens (creating if needed) the database cfg names, applies pending
 // migrations and starts the group committer.
 func Open(ctx context.Context, cfg Config) (Store, error) {
-	return nil, errors.New("store: not implemented yet")
+	s, err := open(ctx, cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Migrate applies pending migrations to the database cfg names and returns
 // the schema version it left; it starts nothing (for `chatd migrate`).
 func Migrate(ctx context.Context, cfg Config) (int, error) {
-	return 0, errors.New("store: not implemented yet")
+	w, r, d, err := openDBs(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer closeDBs(w, r)
+	return migrateTo(ctx, w, d, latestVersion())
+}
+
+// open is Open with a migration target (0: latest) for tests of upgrades.
+func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
+	if target == 0 {
+		target = latestVersion()
+	}
+	w, r, d, err := openDBs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrateTo(ctx, w, d, target); err != nil {
+		closeDBs(w, r)
+		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = defaultBatchSize
+	}
+	s := &sqlStore{d: d, w: w, r: r}
+	s.c = newCommitter(s, cfg.BatchSize, cfg.BatchWindow)
+	return s, nil
+}
+
+// openDBs opens the write and read pools (the same pool on MySQL; on
+// SQLite one writer connection, since SQLite has one writer anyway, and a
+// few WAL readers that never wait for it).
+func openDBs(cfg Config) (w, r *sql.DB, d *dialect, err error) {
+	switch strings.ToLower(cfg.Driver) {
+	case "mysql":
+		if cfg.DSN == "" {
+			return nil, nil, nil, fmt.Errorf("store: mysql needs a DSN")
+		}
+		mc, err := mysql.ParseDSN(cfg.DSN)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("store: mysql DSN: %w", err)
+		}
+		// UPDATEs that change nothing must still count their matched rows
+		// (as SQLite does), or "not found" checks would misfire.
+		mc.ClientFoundRows = true
+		db, err := sql.Open("mysql", mc.FormatDSN())
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("store: open mysql: %w", err)
+		}
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = 16
+		}
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+		// Below MariaDB's wait_timeout, so idle connections are not found dead.
+		db.SetConnMaxLifetime(30 * time.Minute)
+		return db, db, mysqlDialect, nil
+	case "", "sqlite":
+		path := cfg.DSN
+		if path == "" {
+			if cfg.DataDir == "" {
+				return nil, nil, nil, fmt.Errorf("store: sqlite needs DataDir or DSN")
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return nil, nil, nil, fmt.Errorf("store: create data dir: %w", err)
+			}
+			path = filepath.Join(cfg.DataDir, "chatd.db")
+		}
+		sync := strings.ToUpper(cfg.SQLiteSynchronous)
+		if sync == "" {
+			sync = "NORMAL"
+		}
+		if sync != "NORMAL" && sync != "FULL" {
+			return nil, nil, nil, fmt.Errorf("store: SQLiteSynchronous %q: want NORMAL or FULL", cfg.SQLiteSynchronous)
+		}
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Set("_txlock", "immediate")
+		w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		q.Set("_txlock", "deferred")
+		r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			w.Close()
+			return nil, nil, nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+		}
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = 4
+		}
+		r.SetMaxOpenConns(n)
+		r.SetMaxIdleConns(n)
+		return w, r, sqliteDialect, nil
+	default:
+		return nil, nil, nil, fmt.Errorf("store: unknown driver %q (want sqlite or mysql)", cfg.Driver)
+	}
+}
+
+func closeDBs(w, r *sql.DB) error {
+	err := w.Close()
+	if r != w {
+		if rerr := r.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }

@@ -1,0 +1,453 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// appendReq is one AppendMessage call waiting for its batch.
+type appendReq struct {
+	ctx  context.Context
+	m    NewMessage
+	done chan appendRes // buffered 1: the committer never blocks on it
+}
+
+type appendRes struct {
+	msg Message
+	dup bool
+	err error
+}
+
+// committer is the group commit: one goroutine takes the appends that
+// queue up while the previous batch commits (waiting up to window for more
+// when the batch is not full), writes them in one transaction and answers
+// each caller after the commit.
+type committer struct {
+	s      *sqlStore
+	in     chan *appendReq
+	max    int
+	window time.Duration
+
+	mu     sync.RWMutex // held for reading while sending to in
+	closed bool
+	quit   chan struct{}
+	done   chan struct{}
+
+	// next..limit is the block of message ids this process reserved.
+	next, limit int64
+}
+
+func newCommitter(s *sqlStore, max int, window time.Duration) *committer {
+	c := &committer{s: s, in: make(chan *appendReq, 4*max), max: max, window: window,
+		quit: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan appendRes, 1)} }}
+
+func (s *sqlStore) AppendMessage(ctx context.Context, m NewMessage) (Message, bool, error) {
+	c := s.c
+	r := reqPool.Get().(*appendReq)
+	r.ctx, r.m = ctx, m
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return Message{}, false, fmt.Errorf("store: append: %w", ErrClosed)
+	}
+	select {
+	case c.in <- r:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return Message{}, false, fmt.Errorf("store: append: %w", ctx.Err())
+	}
+	c.mu.RUnlock()
+	select {
+	case res := <-r.done:
+		r.ctx, r.m = nil, NewMessage{}
+		reqPool.Put(r)
+		return res.msg, res.dup, res.err
+	case <-ctx.Done():
+		// The committer still owns r (it may commit it: a retry with the
+		// same client_msg_id then returns the original), so r is not reused.
+		return Message{}, false, fmt.Errorf("store: append: %w", ctx.Err())
+	}
+}
+
+// close stops taking appends, lets the committer finish its batch and
+// fails whatever is still queued with ErrClosed.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	close(c.quit)
+	<-c.done
+	for {
+		select {
+		case r := <-c.in:
+			r.done <- appendRes{err: fmt.Errorf("store: append: %w", ErrClosed)}
+		default:
+			return
+		}
+	}
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	batch := make([]*appendReq, 0, c.max)
+	var timer *time.Timer
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-c.in:
+			batch = append(batch, r)
+		case <-c.quit:
+			return
+		}
+	fill:
+		for len(batch) < c.max {
+			select {
+			case r := <-c.in:
+				batch = append(batch, r)
+				continue
+			default:
+			}
+			if c.window <= 0 {
+				break
+			}
+			if timer == nil {
+				timer = time.NewTimer(c.window)
+			} else {
+				timer.Reset(c.window)
+			}
+			for len(batch) < c.max {
+				select {
+				case r := <-c.in:
+					batch = append(batch, r)
+				case <-timer.C:
+					break fill
+				}
+			}
+			timer.Stop()
+		}
+		c.flush(batch)
+	}
+}
+
+// flush commits one batch, retrying transient conflicts, and answers
+// every caller in it.
+func (c *committer) flush(batch []*appendReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- appendRes{err: fmt.Errorf("store: append: %w", err)}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	res := make([]appendRes, len(live))
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * time.Millisecond)
+		}
+		var used int64
+		used, err = c.commit(live, res)
+		if err == nil {
+			c.next += used
+			break
+		}
+		// Another process may have inserted the same idempotency key
+		// since we looked: the retry finds it.
+		if !isRetryable(err) && !isDuplicate(err) {
+			break
+		}
+	}
+	for i, r := range live {
+		if err != nil {
+			res[i] = appendRes{err: fmt.Errorf("store: append (batch of %d): %w: %w", len(live), ErrUnavailable, err)}
+		}
+		r.done <- res[i]
+	}
+}
+
+// reserveIDs makes sure n ids are available in next..limit, reserving a
+// new block from the shared counter (in its own short transaction, so
+// processes sharing a database only meet on it once per block).
+func (c *committer) reserveIDs(ctx context.Context, n int64) error {
+	if c.limit-c.next >= n {
+		return nil
+	}
+	size := max(int64(idBlock), n)
+	tx, err := c.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reserve ids: %w", err)
+	}
+	defer tx.Rollback()
+	var start int64
+	if err := tx.QueryRowContext(ctx, `SELECT next_id FROM id_counters WHERE name = 'msg'`+c.s.d.forUpdate).Scan(&start); err != nil {
+		return fmt.Errorf("reserve ids: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE id_counters SET next_id = ? WHERE name = 'msg'`, start+size); err != nil {
+		return fmt.Errorf("reserve ids: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("reserve ids: %w", err)
+	}
+	c.next, c.limit = start, start+size
+	return nil
+}
+
+type userConv struct {
+	user int64
+	conv string
+}
+
+type idemKey struct {
+	from int64
+	cid  string
+}
+
+// commit writes one batch in one transaction and fills res; it returns
+// how many ids it used. On error nothing is written and res is garbage.
+func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.reserveIDs(ctx, int64(len(batch))); err != nil {
+		return 0, err
+	}
+	d := c.s.d
+	tx, err := c.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	// 1. Lock the conversations, in id order so that processes sharing a
+	// database cannot deadlock, and read their last seq.
+	convSet := map[string]int64{}
+	for _, r := range batch {
+		convSet[r.m.Conv] = -1
+	}
+	convs := make([]any, 0, len(convSet))
+	for cv := range convSet {
+		convs = append(convs, cv)
+	}
+	sort.Slice(convs, func(i, j int) bool { return convs[i].(string) < convs[j].(string) })
+	for _, part := range chunks(convs, 500) {
+		rows, err := tx.QueryContext(ctx, `SELECT id, last_seq FROM conversations WHERE id IN (`+placeholders(len(part))+`) ORDER BY id`+d.forUpdate, part...)
+		if err != nil {
+			return 0, fmt.Errorf("lock conversations: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var last int64
+			if err := rows.Scan(&id, &last); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("lock conversations: %w", err)
+			}
+			convSet[id] = last
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("lock conversations: %w", err)
+		}
+	}
+
+	// 2. Idempotency: find messages already stored under these keys.
+	known := map[idemKey]Message{}
+	var cids []any
+	for _, r := range batch {
+		if r.m.ClientMsgID != "" {
+			cids = append(cids, r.m.ClientMsgID)
+		}
+	}
+	for _, part := range chunks(cids, 500) {
+		rows, err := tx.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE client_msg_id IN (`+placeholders(len(part))+`)`, part...)
+		if err != nil {
+			return 0, fmt.Errorf("idempotency lookup: %w", err)
+		}
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("idempotency lookup: %w", err)
+			}
+			known[idemKey{m.From, m.ClientMsgID}] = m
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("idempotency lookup: %w", err)
+		}
+	}
+
+	// 3. Assign ids and seqs.
+	id := c.next
+	var rows []*Message
+	lastTS := map[string]int64{}
+	sent := map[userConv][]int64{} // seqs each sender got, ascending
+	for i, r := range batch {
+		m := r.m
+		if m.ClientMsgID != "" {
+			if orig, ok := known[idemKey{m.From, m.ClientMsgID}]; ok {
+				res[i] = appendRes{msg: orig, dup: true}
+				continue
+			}
+		}
+		last := convSet[m.Conv]
+		if last < 0 {
+			res[i] = appendRes{err: fmt.Errorf("store: append to %q: %w", m.Conv, ErrNotFound)}
+			continue
+		}
+		last++
+		convSet[m.Conv] = last
+		msg := Message{ID: id, Conv: m.Conv, Seq: last, From: m.From, TS: m.TS, Type: m.Type, Body: m.Body, ClientMsgID: m.ClientMsgID}
+		id++
+		res[i] = appendRes{msg: msg}
+		rows = append(rows, &res[i].msg)
+		if m.ClientMsgID != "" {
+			// A repeat within this same batch gets this message.
+			known[idemKey{m.From, m.ClientMsgID}] = msg
+		}
+		lastTS[m.Conv] = max(lastTS[m.Conv], m.TS)
+		k := userConv{m.From, m.Conv}
+		sent[k] = append(sent[k], last)
+	}
+	// Repeats within the batch were answered with the first one's message;
+	// mark them duplicates.
+	seen := map[int64]bool{}
+	for i := range res {
+		if res[i].err == nil && !res[i].dup {
+			if seen[res[i].msg.ID] {
+				res[i].dup = true
+			}
+			seen[res[i].msg.ID] = true
+		}
+	}
+	if len(rows) == 0 {
+		return 0, tx.Commit()
+	}
+
+	// 4. Insert the messages, many rows per statement.
+	for start := 0; start < len(rows); start += 200 {
+		part := rows[start:min(start+200, len(rows))]
+		args := make([]any, 0, 8*len(part))
+		for _, m := range part {
+			var cid any
+			if m.ClientMsgID != "" {
+				cid = m.ClientMsgID
+			}
+			args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, cid)
+		}
+		q := `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", len(part)), ",")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return 0, fmt.Errorf("insert messages: %w", err)
+		}
+	}
+
+	// 5. Advance the conversations' counters.
+	var cargs []any
+	n := 0
+	for cv, ts := range lastTS {
+		cargs = append(cargs, cv, convSet[cv], ts)
+		n++
+	}
+	q := `INSERT INTO conversations (id, last_seq, last_ts) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", n), ",") +
+		d.upsert("id", "last_seq = NEW(last_seq)", "last_ts = "+d.max+"(last_ts, NEW(last_ts))")
+	if _, err := tx.ExecContext(ctx, q, cargs...); err != nil {
+		return 0, fmt.Errorf("advance conversations: %w", err)
+	}
+
+	// 6. Senders' ack cursors: a cursor just below a sender's first new
+	// seq follows the sender's consecutive seqs.
+	if err := c.advanceSenders(ctx, tx, sent); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return int64(len(rows)), nil
+}
+
+func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[userConv][]int64) error {
+	d := c.s.d
+	users := map[int64]bool{}
+	convs := map[string]bool{}
+	for k := range sent {
+		users[k.user] = true
+		convs[k.conv] = true
+	}
+	uargs := make([]any, 0, len(users))
+	for u := range users {
+		uargs = append(uargs, u)
+	}
+	cargs := make([]any, 0, len(convs))
+	for cv := range convs {
+		cargs = append(cargs, cv)
+	}
+	if len(uargs)+len(cargs) > 30000 {
+		return errors.New("advance cursors: batch too large")
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT user_id, conv, ack_seq FROM conv_members WHERE user_id IN (`+placeholders(len(uargs))+
+		`) AND conv IN (`+placeholders(len(cargs))+`)`+d.forUpdate, append(uargs, cargs...)...)
+	if err != nil {
+		return fmt.Errorf("read cursors: %w", err)
+	}
+	var up []any
+	n := 0
+	for rows.Next() {
+		var k userConv
+		var ack int64
+		if err := rows.Scan(&k.user, &k.conv, &ack); err != nil {
+			rows.Close()
+			return fmt.Errorf("read cursors: %w", err)
+		}
+		seqs, ok := sent[k]
+		if !ok {
+			continue
+		}
+		moved := ack
+		for _, s := range seqs {
+			if s != moved+1 {
+				break
+			}
+			moved = s
+		}
+		if moved != ack {
+			up = append(up, k.user, k.conv, moved)
+			n++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read cursors: %w", err)
+	}
+	for start := 0; start < n; start += 300 {
+		cnt := min(300, n-start)
+		q := `INSERT INTO conv_members (user_id, conv, ack_seq) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", cnt), ",") +
+			d.upsert("user_id, conv", "ack_seq = "+d.max+"(ack_seq, NEW(ack_seq))")
+		if _, err := tx.ExecContext(ctx, q, up[3*start:3*(start+cnt)]...); err != nil {
+			return fmt.Errorf("advance cursors: %w", err)
+		}
+	}
+	return nil
+}
+
+func chunks(a []any, n int) [][]any {
+	var out [][]any
+	for len(a) > 0 {
+		k := min(n, len(a))
+		out = append(out, a[:k])
+		a = a[k:]
+	}
+	return out
+}

@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func (s *sqlStore) CreateGroup(ctx context.Context, name string, owner int64, members []int64, ts int64) (Group, error) {
+	ids := uniqueIDs(append([]int64{owner}, members...))
+	g := Group{Name: name, Owner: owner, MemberCount: len(ids), CreatedAt: ts}
+	err := s.inTx(ctx, "create group", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO chat_groups (name, owner_id, created_at) VALUES (?,?,?)`, name, owner, ts)
+		if err != nil {
+			return err
+		}
+		if g.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		conv := GroupConv(g.ID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, last_seq, last_ts) VALUES (?, 0, ?)`, conv, ts); err != nil {
+			return err
+		}
+		args := make([]any, 0, 3*len(ids))
+		for _, id := range ids {
+			args = append(args, id, conv, ts)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO conv_members (user_id, conv, joined_at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?,?,?),", len(ids)), ","), args...)
+		return err
+	})
+	return g, err
+}
+
+func uniqueIDs(ids []int64) []int64 {
+	out := append([]int64(nil), ids...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	n := 0
+	for i, v := range out {
+		if i == 0 || v != out[n-1] {
+			out[n] = v
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// group reads a group and its member count with q (the reader, or a
+// transaction to see its own writes).
+func (s *sqlStore) group(ctx context.Context, q querier, groupID int64) (Group, error) {
+	g := Group{ID: groupID}
+	err := q.QueryRowContext(ctx, `SELECT name, owner_id, created_at, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`,
+		GroupConv(groupID), groupID).Scan(&g.Name, &g.Owner, &g.CreatedAt, &g.MemberCount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Group{}, fmt.Errorf("store: group %d: %w", groupID, ErrNotFound)
+	}
+	if err != nil {
+		return Group{}, fail("read group", err)
+	}
+	return g, nil
+}
+
+func (s *sqlStore) Group(ctx context.Context, groupID int64) (Group, error) {
+	return s.group(ctx, s.r, groupID)
+}
+
+func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int64) (Group, error) {
+	var g Group
+	err := s.inTx(ctx, "join group", func(tx *sql.Tx) error {
+		var err error
+		if g, err = s.group(ctx, tx, groupID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return outcome(err)
+			}
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.d.insertIgnore+` INTO conv_members (user_id, conv, joined_at) VALUES (?,?,?)`, userID, GroupConv(groupID), ts)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return outcome(fmt.Errorf("user %d in group %d: %w", userID, groupID, ErrAlreadyMember))
+		}
+		g.MemberCount++
+		return nil
+	})
+	return g, err
+}
+
+func (s *sqlStore) LeaveGroup(ctx context.Context, groupID, userID int64) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, GroupConv(groupID))
+	if err != nil {
+		return fail("leave group", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("store: user %d in group %d: %w", userID, groupID, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *sqlStore) DismissGroup(ctx context.Context, groupID int64) error {
+	return s.inTx(ctx, "dismiss group", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM chat_groups WHERE id = ?`, groupID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return outcome(fmt.Errorf("group %d: %w", groupID, ErrNotFound))
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM conv_members WHERE conv = ?`, GroupConv(groupID))
+		return err
+	})
+}
+
+func (s *sqlStore) GroupMembers(ctx context.Context, groupID int64) ([]int64, error) {
+	if _, err := s.Group(ctx, groupID); err != nil {
+		return nil, err
+	}
+	return s.ConvMembers(ctx, GroupConv(groupID))
+}
+
+func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`, conv)
+	if err != nil {
+		return nil, fail("read members", err)
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fail("read members", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("read members", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([]Group, error) {
+	// conv ids are ASCII and compare byte-wise: 'g:' <= conv < 'g;' is
+	// exactly the group conversations, a range of the primary key.
+	rows, err := s.r.QueryContext(ctx, `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, fail("read groups", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var conv string
+		if err := rows.Scan(&conv); err != nil {
+			rows.Close()
+			return nil, fail("read groups", err)
+		}
+		if id, err := strconv.ParseInt(strings.TrimPrefix(conv, "g:"), 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fail("read groups", err)
+	}
+	out := make([]Group, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	byID := map[int64]*Group{}
+	rows, err = s.r.QueryContext(ctx, `SELECT id, name, owner_id, created_at FROM chat_groups WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, int64Args(ids)...)
+	if err != nil {
+		return nil, fail("read groups", err)
+	}
+	for rows.Next() {
+		var g Group
+		if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &g.CreatedAt); err != nil {
+			rows.Close()
+			return nil, fail("read groups", err)
+		}
+		out = append(out, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fail("read groups", err)
+	}
+	convs := make([]any, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+		convs[i] = GroupConv(out[i].ID)
+	}
+	if len(convs) == 0 {
+		return out, nil
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (`+placeholders(len(convs))+`) GROUP BY conv`, convs...)
+	if err != nil {
+		return nil, fail("count members", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conv string
+		var n int
+		if err := rows.Scan(&conv, &n); err != nil {
+			return nil, fail("count members", err)
+		}
+		if id, err := strconv.ParseInt(strings.TrimPrefix(conv, "g:"), 10, 64); err == nil && byID[id] != nil {
+			byID[id].MemberCount = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("count members", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) IsGroupMember(ctx context.Context, groupID, userID int64) (bool, error) {
+	return s.IsConvMember(ctx, userID, GroupConv(groupID))
+}
+
+func (s *sqlStore) IsConvMember(ctx context.Context, userID int64, conv string) (bool, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`, userID, conv).Scan(&n); err != nil {
+		return false, fail("is member", err)
+	}
+	return n > 0, nil
+}

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+const msgCols = `id, conv, seq, from_id, ts, type, body, client_msg_id`
+
+func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	var cid sql.NullString
+	err := sc.Scan(&m.ID, &m.Conv, &m.Seq, &m.From, &m.TS, &m.Type, &m.Body, &cid)
+	m.ClientMsgID = cid.String
+	return m, err
+}
+
+func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE id = ?`, msgID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, fmt.Errorf("store: message %d: %w", msgID, ErrNotFound)
+	}
+	if err != nil {
+		return Message{}, fail("read message", err)
+	}
+	return m, nil
+}
+
+func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`, conv, afterSeq, limit)
+	if err != nil {
+		return nil, fail("read messages", err)
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fail("read messages", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("read messages", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq
+		FROM conv_members cm JOIN conversations c ON c.id = cm.conv
+		WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, fail("read conversations", err)
+	}
+	type row struct {
+		ci ConvInfo
+		ts int64
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq); err != nil {
+			rows.Close()
+			return nil, fail("read conversations", err)
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fail("read conversations", err)
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].ts > list[j].ts })
+	out := make([]ConvInfo, 0, len(list))
+	for _, r := range list {
+		if r.ci.LastSeq > 0 {
+			// A point lookup on the (conv, seq) unique key.
+			m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE conv = ? AND seq = ?`, r.ci.Conv, r.ci.LastSeq))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fail("read last message", err)
+			}
+			if err == nil {
+				r.ci.Last = &m
+			}
+		}
+		out = append(out, r.ci)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Ack(ctx context.Context, userID int64, conv string, seq int64) error {
+	return s.moveCursor(ctx, "ack_seq", userID, conv, seq)
+}
+
+func (s *sqlStore) MarkRead(ctx context.Context, userID int64, conv string, seq int64) error {
+	return s.moveCursor(ctx, "read_seq", userID, conv, seq)
+}
+
+// moveCursor moves a cursor forward only (the WHERE keeps it monotonic
+// against concurrent moves) and never past the conversation's last seq.
+func (s *sqlStore) moveCursor(ctx context.Context, col string, userID int64, conv string, seq int64) error {
+	var last int64
+	err := s.r.QueryRowContext(ctx, `SELECT c.last_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? AND cm.conv = ?`, userID, conv).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: %s of %d in %s: %w", col, userID, conv, ErrNotFound)
+	}
+	if err != nil {
+		return fail("move "+col, err)
+	}
+	seq = min(seq, last)
+	if _, err := s.w.ExecContext(ctx, `UPDATE conv_members SET `+col+` = ? WHERE user_id = ? AND conv = ? AND `+col+` < ?`, seq, userID, conv, seq); err != nil {
+		return fail("move "+col, err)
+	}
+	return nil
+}

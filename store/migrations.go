@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migration is one schema version: statements with {{...}} type
+// placeholders that the dialect fills in.
+type migration struct {
+	version int
+	stmts   []string
+}
+
+// migrations are applied in order; never edit a released one, add a new one.
+var migrations = []migration{
+	{1, []string{
+		`CREATE TABLE users (
+			id {{ID}},
+			username VARCHAR(32) NOT NULL,
+			username_key VARCHAR(32) NOT NULL,
+			nickname VARCHAR(255) NOT NULL,
+			nick_key VARCHAR(255) NOT NULL,
+			signature VARCHAR(1024) NOT NULL DEFAULT '',
+			avatar {{BLOB}} NULL,
+			avatar_sha256 VARCHAR(64) NOT NULL DEFAULT '',
+			password_hash VARCHAR(255) NOT NULL,
+			created_at BIGINT NOT NULL,
+			UNIQUE (username_key)){{TBL}}`,
+		`CREATE TABLE sessions (
+			token_hash VARBINARY(32) NOT NULL PRIMARY KEY,
+			user_id BIGINT NOT NULL,
+			device VARCHAR(64) NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE){{TBL}}`,
+		`CREATE INDEX sessions_expires ON sessions (expires_at)`,
+		`CREATE TABLE friend_requests (
+			id {{ID}},
+			from_id BIGINT NOT NULL,
+			to_id BIGINT NOT NULL,
+			note VARCHAR(1024) NOT NULL,
+			status INT NOT NULL,
+			notified INT NOT NULL DEFAULT 0,
+			created_at BIGINT NOT NULL,
+			responded_at BIGINT NOT NULL DEFAULT 0,
+			FOREIGN KEY (from_id) REFERENCES users(id) ON DELETE CASCADE,
+			FOREIGN KEY (to_id) REFERENCES users(id) ON DELETE CASCADE){{TBL}}`,
+		`CREATE INDEX fr_to ON friend_requests (to_id, status, id)`,
+		`CREATE INDEX fr_from ON friend_requests (from_id, status, id)`,
+		`CREATE TABLE friends (
+			user_id BIGINT NOT NULL,
+			friend_id BIGINT NOT NULL,
+			created_at BIGINT NOT NULL,
+			PRIMARY KEY (user_id, friend_id),
+			FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE,
+			FOREIGN KEY (friend_id) REFERENCES users(id) ON DELETE CASCADE){{TBL}}`,
+		`CREATE TABLE chat_groups (
+			id {{ID}},
+			name VARCHAR(255) NOT NULL,
+			owner_id BIGINT NOT NULL,
+			created_at BIGINT NOT NULL){{TBL}}`,
+		`CREATE TABLE conversations (
+			id {{CONV}} NOT NULL PRIMARY KEY,
+			last_seq BIGINT NOT NULL DEFAULT 0,
+			last_ts BIGINT NOT NULL DEFAULT 0){{TBL}}`,
+		`CREATE TABLE conv_members (
+			user_id BIGINT NOT NULL,
+			conv {{CONV}} NOT NULL,
+			ack_seq BIGINT NOT NULL DEFAULT 0,
+			read_seq BIGINT NOT NULL DEFAULT 0,
+			joined_at BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (user_id, conv)){{TBL}}`,
+		`CREATE INDEX cm_conv ON conv_members (conv, user_id)`,
+		// No foreign keys on messages: they would cost a lookup per row on
+		// the hot path and every writer already checked the conversation.
+		`CREATE TABLE messages (
+			id {{IDPK}},
+			conv {{CONV}} NOT NULL,
+			seq BIGINT NOT NULL,
+			from_id BIGINT NOT NULL,
+			ts BIGINT NOT NULL,
+			type VARCHAR(16) NOT NULL,
+			body {{TEXT}} NOT NULL,
+			client_msg_id {{BINSTR}} NULL,
+			UNIQUE (conv, seq),
+			UNIQUE (client_msg_id, from_id)){{TBL}}`,
+		`CREATE TABLE id_counters (
+			name VARCHAR(32) NOT NULL PRIMARY KEY,
+			next_id BIGINT NOT NULL){{TBL}}`,
+		`INSERT INTO id_counters (name, next_id) VALUES ('msg', 1)`,
+		`CREATE TABLE files (
+			id {{ID}},
+			owner_id BIGINT NOT NULL,
+			conv {{CONV}} NOT NULL,
+			name VARCHAR(255) NOT NULL,
+			size BIGINT NOT NULL,
+			sha256 VARCHAR(64) NOT NULL,
+			created_at BIGINT NOT NULL,
+			completed_at BIGINT NOT NULL DEFAULT 0){{TBL}}`,
+	}},
+	// v2: user search by nickname prefix and unnotified friend answers
+	// without scanning.
+	{2, []string{
+		`CREATE INDEX users_nick ON users (nick_key)`,
+		`CREATE INDEX fr_unnotified ON friend_requests (from_id, notified, status)`,
+	}},
+}
+
+// latestVersion is the schema version this build writes.
+func latestVersion() int { return migrations[len(migrations)-1].version }
+
+// schemaVersion reads the version; 0 for an empty database.
+func schemaVersion(ctx context.Context, q querier) (int, error) {
+	var v int
+	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	// The table is missing in an empty database; create it.
+	if _, cerr := q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL)`); cerr != nil {
+		return 0, fmt.Errorf("create schema_version: %w (after %v)", cerr, err)
+	}
+	return 0, nil
+}
+
+// querier is what both *sql.Conn and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// migrateTo brings the schema to version target. It holds a lock so
+// several processes starting together migrate once: GET_LOCK on MySQL, the
+// write lock of an immediate transaction on SQLite (where DDL is
+// transactional, so a migration applies entirely or not at all; on MySQL
+// DDL commits implicitly, so each statement is applied on its own).
+func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) (int, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: connect: %w", wrapUnavailable(err))
+	}
+	defer conn.Close()
+	var q querier = conn
+	var tx *sql.Tx
+	if d == mysqlDialect {
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK('chatd_migrate', 60)`).Scan(&got); err != nil || got.Int64 != 1 {
+			return 0, fmt.Errorf("migrate: take lock: %v: %w", got, wrapUnavailable(err))
+		}
+		defer conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK('chatd_migrate')`)
+	} else {
+		if tx, err = conn.BeginTx(ctx, nil); err != nil { // _txlock=immediate
+			return 0, fmt.Errorf("migrate: begin: %w", wrapUnavailable(err))
+		}
+		defer tx.Rollback()
+		q = tx
+	}
+	cur, err := schemaVersion(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", wrapUnavailable(err))
+	}
+	if cur > latestVersion() {
+		return cur, fmt.Errorf("schema version %d, this chatd knows up to %d: %w", cur, latestVersion(), ErrSchemaTooNew)
+	}
+	for _, m := range migrations {
+		if m.version <= cur || m.version > target {
+			continue
+		}
+		for _, s := range m.stmts {
+			if _, err := q.ExecContext(ctx, d.ddl.Replace(s)); err != nil {
+				return cur, fmt.Errorf("migrate to v%d: %q: %w", m.version, firstLine(s), err)
+			}
+		}
+		if cur == 0 {
+			_, err = q.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, m.version)
+		} else {
+			_, err = q.ExecContext(ctx, `UPDATE schema_version SET version = ?`, m.version)
+		}
+		if err != nil {
+			return cur, fmt.Errorf("migrate to v%d: record version: %w", m.version, err)
+		}
+		cur = m.version
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
+			return 0, fmt.Errorf("migrate: commit: %w", wrapUnavailable(err))
+		}
+	}
+	return cur, nil
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// wrapUnavailable marks database-unreachable errors with ErrUnavailable.
+func wrapUnavailable(err error) error {
+	if err != nil && isUnavailable(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
