@@ -1,0 +1,234 @@
+//go:build linux
+
+package reactor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// dialSmallRcvBuf connects with a tiny receive buffer set before connect, so
+// the window stays small and the server's writes hit EAGAIN quickly.
+func dialSmallRcvBuf(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		})
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// startTinySndBuf is startEngine with a 4 KiB SO_SNDBUF on accepted sockets.
+func startTinySndBuf(t *testing.T, h Handler, opts Options) (*Engine, string) {
+	e, err := New(h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sndBuf.Store(4096)
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	})
+	return e, addr.String()
+}
+
+func TestForcedEAGAINLosesNothing(t *testing.T) {
+	r := newRecorder(t)
+	opened := make(chan *Conn, 1)
+	r.open = func(c *Conn) { opened <- c }
+	e, addr := startTinySndBuf(t, r, Options{Loops: 2, MaxOutbound: 64 << 20})
+	client := dialSmallRcvBuf(t, addr)
+	sc := <-opened
+
+	const total = 4 << 20
+	want := pattern(0, total)
+	go func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for off := 0; off < total; {
+			n := min(1+rng.IntN(9000), total-off)
+			if err := sc.Write(want[off : off+n]); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+			off += n
+		}
+		sc.Close()
+	}()
+	time.Sleep(300 * time.Millisecond) // stall: the server's queue backs up
+	got := readAllTimeout(t, client, 30*time.Second)
+	if len(got) != total {
+		t.Fatalf("got %d bytes, want %d", len(got), total)
+	}
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("byte %d differs", i)
+	}
+	if s := e.Stats(); s.EAGAIN == 0 {
+		t.Fatalf("no EAGAIN recorded: %+v", s)
+	}
+	if ev := r.waitClose(t); ev.err != nil {
+		t.Fatalf("OnClose err = %v", ev.err)
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestSlowConsumerClosedAtLimit(t *testing.T) {
+	r := newRecorder(t)
+	opened := make(chan *Conn, 1)
+	r.open = func(c *Conn) { opened <- c }
+	const limit = 256 << 10
+	_, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: limit})
+	dialSmallRcvBuf(t, addr) // never reads
+	sc := <-opened
+	chunk := make([]byte, 16<<10)
+	var err error
+	for i := 0; i < 10_000 && err == nil; i++ {
+		err = sc.Write(chunk)
+		if o := sc.Outbound(); o > limit {
+			t.Fatalf("Outbound %d over limit %d", o, limit)
+		}
+	}
+	if !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("Write = %v, want ErrSlowConsumer", err)
+	}
+	if ev := r.waitClose(t); !errors.Is(ev.err, ErrSlowConsumer) {
+		t.Fatalf("OnClose err = %v, want ErrSlowConsumer", ev.err)
+	}
+	if err := sc.Write(chunk); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after close = %v, want ErrClosed", err)
+	}
+}
+
+func TestLossyWritesDroppedAndCounted(t *testing.T) {
+	r := newRecorder(t)
+	opened := make(chan *Conn, 1)
+	r.open = func(c *Conn) { opened <- c }
+	e, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: 1 << 20, LossyLimit: 64 << 10})
+	dialSmallRcvBuf(t, addr) // never reads
+	sc := <-opened
+	chunk := make([]byte, 8<<10)
+	dropped := 0
+	for range 200 {
+		if !sc.WriteLossy(chunk) {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("no lossy write was dropped")
+	}
+	if s := e.Stats(); s.DroppedLossy != uint64(dropped) {
+		t.Fatalf("DroppedLossy = %d, want %d", s.DroppedLossy, dropped)
+	}
+	if err := sc.Write(chunk); err != nil {
+		t.Fatalf("conn should stay open after lossy drops: %v", err)
+	}
+	select {
+	case ev := <-r.closed:
+		t.Fatalf("conn closed: %v", ev.err)
+	default:
+	}
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func TestNoGoroutineOrFDLeaks(t *testing.T) {
+	// Warm up the runtime's own netpoller so its epoll fd is in the baseline.
+	if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		l.Close()
+	}
+	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
+
+	r := newRecorder(t)
+	e, err := New(r, Options{Loops: 2, ReusePort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clients []net.Conn
+	for range 50 {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("hello"))
+		clients = append(clients, c)
+	}
+	for range 5 {
+		if _, err := e.Dial(context.Background(), "tcp", addr.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.AfterFunc(time.Hour, func() {})
+	for _, c := range clients {
+		io.ReadFull(c, make([]byte, 5))
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	if s := e.Stats(); s.Conns != 0 || s.Closed != s.Accepted+5 {
+		t.Fatalf("stats after shutdown: %+v", s)
+	}
+	var g, fd int
+	for range 500 {
+		g, fd = runtime.NumGoroutine(), countFDs(t)
+		if g <= baseG && fd <= baseFD {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("leak: goroutines %d (was %d), fds %d (was %d)", g, baseG, fd, baseFD)
+}
+
+func TestEchoReusePort(t *testing.T) {
+	r := newRecorder(t)
+	_, addr := startEngine(t, r, Options{Loops: 2, ReusePort: true})
+	for i := range 20 {
+		c := dialTCP(t, addr)
+		msg := pattern(i, 1000)
+		c.Write(msg)
+		got := make([]byte, len(msg))
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("conn %d: echo mismatch (%v)", i, err)
+		}
+	}
+}
