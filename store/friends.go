@@ -25,7 +25,7 @@ func (s *sqlStore) CreateFriendRequest(ctx context.Context, from, to int64, note
 		if n != 2 && !(from == to && n == 1) {
 			return outcome(fmt.Errorf("users %d, %d: %w", from, to, ErrNotFound))
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`, from, to).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, qAreFriends, from, to).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -119,11 +119,11 @@ func (s *sqlStore) queryRequests(ctx context.Context, q string, args ...any) ([]
 }
 
 func (s *sqlStore) PendingFriendRequests(ctx context.Context, userID int64, limit int) (incoming, outgoing []FriendRequest, err error) {
-	incoming, err = s.queryRequests(ctx, `SELECT `+requestCols+` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`, userID, limit)
+	incoming, err = s.queryRequests(ctx, qPendingIn, userID, limit)
 	if err != nil {
 		return nil, nil, err
 	}
-	outgoing, err = s.queryRequests(ctx, `SELECT `+requestCols+` FROM friend_requests WHERE from_id = ? AND status = 0 ORDER BY id LIMIT ?`, userID, limit)
+	outgoing, err = s.queryRequests(ctx, qPendingOut, userID, limit)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +131,7 @@ func (s *sqlStore) PendingFriendRequests(ctx context.Context, userID int64, limi
 }
 
 func (s *sqlStore) UnnotifiedResponses(ctx context.Context, requester int64, limit int) ([]FriendRequest, error) {
-	return s.queryRequests(ctx, `SELECT `+requestCols+` FROM friend_requests WHERE from_id = ? AND notified = 0 AND status IN (1, 2) ORDER BY id LIMIT ?`, requester, limit)
+	return s.queryRequests(ctx, qUnnotified, requester, limit)
 }
 
 func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error {
@@ -148,14 +148,13 @@ func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error
 func (s *sqlStore) Friends(ctx context.Context, userID int64, limit int) ([]User, error) {
 	out := []User{}
 	err := s.queryUsers(ctx, func(u User) { out = append(out, u) },
-		`SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at
-		 FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`, userID, limit)
+		qFriends, userID, limit)
 	return out, err
 }
 
 func (s *sqlStore) AreFriends(ctx context.Context, a, b int64) (bool, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`, a, b).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, qAreFriends, a, b).Scan(&n); err != nil {
 		return false, fail("are friends", err)
 	}
 	return n > 0, nil

@@ -244,7 +244,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 	}
 	sort.Slice(convs, func(i, j int) bool { return convs[i].(string) < convs[j].(string) })
 	for _, part := range chunks(convs, 500) {
-		rows, err := tx.QueryContext(ctx, `SELECT id, last_seq FROM conversations WHERE id IN (`+placeholders(len(part))+`) ORDER BY id`+d.forUpdate, part...)
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qLockConvs, placeholders(len(part)))+d.forUpdate, part...)
 		if err != nil {
 			return 0, fmt.Errorf("lock conversations: %w", err)
 		}
@@ -272,7 +272,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 		}
 	}
 	for _, part := range chunks(cids, 500) {
-		rows, err := tx.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE client_msg_id IN (`+placeholders(len(part))+`)`, part...)
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qIdemKeys, placeholders(len(part))), part...)
 		if err != nil {
 			return 0, fmt.Errorf("idempotency lookup: %w", err)
 		}
@@ -397,8 +397,7 @@ func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[use
 	if len(uargs)+len(cargs) > 30000 {
 		return errors.New("advance cursors: batch too large")
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT user_id, conv, ack_seq FROM conv_members WHERE user_id IN (`+placeholders(len(uargs))+
-		`) AND conv IN (`+placeholders(len(cargs))+`)`+d.forUpdate, append(uargs, cargs...)...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(qCursors, placeholders(len(uargs)), placeholders(len(cargs)))+d.forUpdate, append(uargs, cargs...)...)
 	if err != nil {
 		return fmt.Errorf("read cursors: %w", err)
 	}

@@ -128,7 +128,7 @@ func (s *sqlStore) GroupMembers(ctx context.Context, groupID int64) ([]int64, er
 }
 
 func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`, conv)
+	rows, err := s.r.QueryContext(ctx, qConvMembers, conv)
 	if err != nil {
 		return nil, fail("read members", err)
 	}
@@ -148,9 +148,7 @@ func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error
 }
 
 func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([]Group, error) {
-	// conv ids are ASCII and compare byte-wise: 'g:' <= conv < 'g;' is
-	// exactly the group conversations, a range of the primary key.
-	rows, err := s.r.QueryContext(ctx, `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`, userID, limit)
+	rows, err := s.r.QueryContext(ctx, qUserGroupConv, userID, limit)
 	if err != nil {
 		return nil, fail("read groups", err)
 	}
@@ -174,7 +172,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 		return out, nil
 	}
 	byID := map[int64]*Group{}
-	rows, err = s.r.QueryContext(ctx, `SELECT id, name, owner_id, created_at FROM chat_groups WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, int64Args(ids)...)
+	rows, err = s.r.QueryContext(ctx, fmt.Sprintf(qGroupsByIDs, placeholders(len(ids))), int64Args(ids)...)
 	if err != nil {
 		return nil, fail("read groups", err)
 	}
@@ -198,7 +196,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 	if len(convs) == 0 {
 		return out, nil
 	}
-	rows, err = s.r.QueryContext(ctx, `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (`+placeholders(len(convs))+`) GROUP BY conv`, convs...)
+	rows, err = s.r.QueryContext(ctx, fmt.Sprintf(qMemberCounts, placeholders(len(convs))), convs...)
 	if err != nil {
 		return nil, fail("count members", err)
 	}
@@ -225,7 +223,7 @@ func (s *sqlStore) IsGroupMember(ctx context.Context, groupID, userID int64) (bo
 
 func (s *sqlStore) IsConvMember(ctx context.Context, userID int64, conv string) (bool, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`, userID, conv).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, qIsConvMember, userID, conv).Scan(&n); err != nil {
 		return false, fail("is member", err)
 	}
 	return n > 0, nil

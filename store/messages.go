@@ -19,7 +19,7 @@ func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 }
 
 func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE id = ?`, msgID))
+	m, err := scanMessage(s.r.QueryRowContext(ctx, qMessageByID, msgID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Message{}, fmt.Errorf("store: message %d: %w", msgID, ErrNotFound)
 	}
@@ -30,7 +30,7 @@ func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
 }
 
 func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`, conv, afterSeq, limit)
+	rows, err := s.r.QueryContext(ctx, qMessagesAfter, conv, afterSeq, limit)
 	if err != nil {
 		return nil, fail("read messages", err)
 	}
@@ -50,9 +50,7 @@ func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, li
 }
 
 func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq
-		FROM conv_members cm JOIN conversations c ON c.id = cm.conv
-		WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`, userID, limit)
+	rows, err := s.r.QueryContext(ctx, qConversations, userID, limit)
 	if err != nil {
 		return nil, fail("read conversations", err)
 	}
@@ -78,7 +76,7 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 	for _, r := range list {
 		if r.ci.LastSeq > 0 {
 			// A point lookup on the (conv, seq) unique key.
-			m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE conv = ? AND seq = ?`, r.ci.Conv, r.ci.LastSeq))
+			m, err := scanMessage(s.r.QueryRowContext(ctx, qMessageAt, r.ci.Conv, r.ci.LastSeq))
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return nil, fail("read last message", err)
 			}

@@ -177,7 +177,7 @@ func (s *sqlStore) SearchUsers(ctx context.Context, prefix string, limit int) ([
 	for _, col := range []string{"username_key", "nick_key"} {
 		cond, args := s.d.prefixCond(col, prefix)
 		args = append(args, limit)
-		if err := s.queryUsers(ctx, add, `SELECT `+userCols+` FROM users WHERE `+cond+` ORDER BY `+col+` LIMIT ?`, args...); err != nil {
+		if err := s.queryUsers(ctx, add, fmt.Sprintf(qSearch, cond, col), args...); err != nil {
 			return nil, err
 		}
 	}
@@ -258,7 +258,7 @@ func (s *sqlStore) CreateSession(ctx context.Context, ss Session) error {
 
 func (s *sqlStore) Session(ctx context.Context, tokenHash []byte, now int64) (Session, error) {
 	ss := Session{TokenHash: tokenHash}
-	err := s.r.QueryRowContext(ctx, `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`, tokenHash).
+	err := s.r.QueryRowContext(ctx, qSession, tokenHash).
 		Scan(&ss.UserID, &ss.Device, &ss.CreatedAt, &ss.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && ss.ExpiresAt <= now) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNotFound)

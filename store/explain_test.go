@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestExplainSQLite and TestExplainMySQL check that every login and
+// message-path query is answered from an index, not a scan of a table.
+func TestExplainSQLite(t *testing.T) { testExplain(t, sqliteConfig(t)) }
+
+func TestExplainMySQL(t *testing.T) { testExplain(t, mysqlConfig(t)) }
+
+// populate fills the tables enough that a planner prefers a scan where no
+// usable index exists.
+func populate(t *testing.T, s *sqlStore) {
+	t.Helper()
+	ctx := context.Background()
+	bulk := func(table, cols string, n int, row func(i int) []any) {
+		t.Helper()
+		for start := 0; start < n; start += 200 {
+			k := min(200, n-start)
+			var args []any
+			for i := start; i < start+k; i++ {
+				args = append(args, row(i)...)
+			}
+			ph := "(" + placeholders(len(args)/k) + "),"
+			q := "INSERT INTO " + table + " (" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(ph, k), ",")
+			if _, err := s.w.ExecContext(ctx, q, args...); err != nil {
+				t.Fatalf("populate %s: %v", table, err)
+			}
+		}
+	}
+	const users = 2000
+	bulk("users", "id, username, username_key, nickname, nick_key, password_hash, created_at", users, func(i int) []any {
+		n := fmt.Sprintf("user%d", i+1)
+		return []any{i + 1, n, n, "nick" + n, "nick" + n, "h", 1}
+	})
+	bulk("friends", "user_id, friend_id, created_at", 4*users, func(i int) []any { return []any{i%users + 1, (i/users+i)%users + 1 + 0*i, 1} })
+	bulk("friend_requests", "from_id, to_id, note, status, created_at", users, func(i int) []any { return []any{i + 1, (i+7)%users + 1, "", i % 3, 1} })
+	bulk("chat_groups", "id, name, owner_id, created_at", 300, func(i int) []any { return []any{i + 1, "g", i + 1, 1} })
+	bulk("conversations", "id, last_seq, last_ts", users, func(i int) []any { return []any{PrivateConv(int64(i+1), int64(i+2)), 5, 1} })
+	bulk("conversations", "id, last_seq, last_ts", 300, func(i int) []any { return []any{GroupConv(int64(i + 1)), 5, 1} })
+	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 1, PrivateConv(int64(i+1), int64(i+2))} })
+	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 2, PrivateConv(int64(i+1), int64(i+2))} })
+	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 1, GroupConv(int64(i%300 + 1))} })
+	bulk("messages", "id, conv, seq, from_id, ts, type, body, client_msg_id", 5*users, func(i int) []any {
+		u := i/5 + 1
+		return []any{i + 1, PrivateConv(int64(u), int64(u+1)), i%5 + 1, u, 1, "text", "hello", fmt.Sprintf("c%d", i)}
+	})
+	if s.d == mysqlDialect {
+		_, err := s.w.ExecContext(ctx, "ANALYZE TABLE users, friends, friend_requests, chat_groups, conversations, conv_members, messages, sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testExplain(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	s, err := open(ctx, cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	populate(t, s)
+	nameCond, nameArgs := s.d.prefixCond("username_key", "user1")
+	nickCond, nickArgs := s.d.prefixCond("nick_key", "nickuser1")
+	cases := []struct {
+		name string
+		q    string
+		args []any
+	}{
+		{"user by name", qUserByName, []any{"user5"}},
+		{"session", qSession, []any{[]byte("0123456789abcdef0123456789abcdef")}},
+		{"friends with profiles", qFriends, []any{5, 500}},
+		{"are friends", qAreFriends, []any{5, 6}},
+		{"pending incoming", qPendingIn, []any{5, 100}},
+		{"pending outgoing", qPendingOut, []any{5, 100}},
+		{"unnotified answers", qUnnotified, []any{5, 100}},
+		{"groups of user", qUserGroupConv, []any{5, 500}},
+		{"groups by ids", fmt.Sprintf(qGroupsByIDs, "?,?"), []any{5, 6}},
+		{"member counts", fmt.Sprintf(qMemberCounts, "?,?"), []any{"g:5", "g:6"}},
+		{"conversation members", qConvMembers, []any{"g:5"}},
+		{"is member", qIsConvMember, []any{5, "g:5"}},
+		{"conversations", qConversations, []any{5, 1000}},
+		{"last message", qMessageAt, []any{"p:5:6", 5}},
+		{"missed messages", qMessagesAfter, []any{"p:5:6", 2, 500}},
+		{"message by id", qMessageByID, []any{77}},
+		{"lock conversations", fmt.Sprintf(qLockConvs, "?,?") + s.d.forUpdate, []any{"p:5:6", "g:5"}},
+		{"idempotency keys", fmt.Sprintf(qIdemKeys, "?,?"), []any{"c5", "c6"}},
+		{"sender cursors", fmt.Sprintf(qCursors, "?,?", "?,?") + s.d.forUpdate, []any{5, 6, "p:5:6", "g:5"}},
+		{"search username", fmt.Sprintf(qSearch, nameCond, "username_key"), append(nameArgs, 50)},
+		{"search nickname", fmt.Sprintf(qSearch, nickCond, "nick_key"), append(nickArgs, 50)},
+	}
+	for _, c := range cases {
+		plan, scans := explain(t, s, c.q, c.args)
+		if len(scans) > 0 {
+			t.Errorf("%s: full scan %v\nquery: %s\nplan:\n%s", c.name, scans, c.q, plan)
+		} else {
+			t.Logf("%s:\n%s", c.name, plan)
+		}
+	}
+}
+
+// explain returns the plan as text and the parts of it that scan a whole
+// table or index.
+func explain(t *testing.T, s *sqlStore, q string, args []any) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	prefix := "EXPLAIN QUERY PLAN "
+	if s.d == mysqlDialect {
+		prefix = "EXPLAIN "
+	}
+	rows, err := s.r.QueryContext(ctx, prefix+q, args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var plan strings.Builder
+	var scans []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		get := func(name string) string {
+			for i, c := range cols {
+				if strings.EqualFold(c, name) {
+					return vals[i].String
+				}
+			}
+			return ""
+		}
+		var line []string
+		for i, c := range cols {
+			line = append(line, c+"="+vals[i].String)
+		}
+		plan.WriteString("  " + strings.Join(line, " ") + "\n")
+		if s.d == mysqlDialect {
+			if typ := get("type"); typ == "ALL" || typ == "index" {
+				scans = append(scans, get("table")+" type="+typ)
+			}
+		} else if d := get("detail"); strings.HasPrefix(d, "SCAN ") {
+			scans = append(scans, d)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String(), scans
+}

@@ -1,0 +1,31 @@
+package store
+
+// The queries chatd runs at login and on the message path, named so that
+// explain_test.go can check each one's plan uses an index.
+const (
+	qUserByName    = `SELECT ` + userCols + `, password_hash FROM users WHERE username_key = ?`
+	qSession       = `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`
+	qFriends       = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
+	qAreFriends    = `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`
+	qPendingIn     = `SELECT ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`
+	qPendingOut    = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND status = 0 ORDER BY id LIMIT ?`
+	qUnnotified    = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND notified = 0 AND status IN (1, 2) ORDER BY id LIMIT ?`
+	qUserGroupConv = `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`
+	// Conversation ids are ASCII and compare byte-wise, so 'g:' <= conv <
+	// 'g;' is exactly the group conversations: a primary-key range.
+	qGroupsByIDs   = `SELECT id, name, owner_id, created_at FROM chat_groups WHERE id IN (%s) ORDER BY id`
+	qMemberCounts  = `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (%s) GROUP BY conv`
+	qConvMembers   = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
+	qIsConvMember  = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
+	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
+	qMessageAt     = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq = ?`
+	qMessagesAfter = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`
+	qMessageByID   = `SELECT ` + msgCols + ` FROM messages WHERE id = ?`
+	// Group commit: lock the batch's conversations (lock clause appended),
+	// find existing idempotency keys, read the senders' cursors.
+	qLockConvs = `SELECT id, last_seq FROM conversations WHERE id IN (%s) ORDER BY id`
+	qIdemKeys  = `SELECT ` + msgCols + ` FROM messages WHERE client_msg_id IN (%s)`
+	qCursors   = `SELECT user_id, conv, ack_seq FROM conv_members WHERE user_id IN (%s) AND conv IN (%s)`
+	// User search: %s is the dialect's prefix condition on the column.
+	qSearch = `SELECT ` + userCols + ` FROM users WHERE %s ORDER BY %s LIMIT ?`
+)
