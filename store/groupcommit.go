@@ -41,6 +41,9 @@ type committer struct {
 
 	// next..limit is the block of message ids this process reserved.
 	next, limit int64
+
+	// failHook, set only by tests, can fail a batch just before its commit.
+	failHook func() error
 }
 
 func newCommitter(s *sqlStore, max int, window time.Duration) *committer {
@@ -371,6 +374,11 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 	// seq follows the sender's consecutive seqs.
 	if err := c.advanceSenders(ctx, tx, sent); err != nil {
 		return 0, err
+	}
+	if c.failHook != nil {
+		if err := c.failHook(); err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
