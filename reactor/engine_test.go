@@ -342,12 +342,14 @@ func TestShutdownDeliversQueuedData(t *testing.T) {
 
 func TestShutdownContextExpiryClosesHard(t *testing.T) {
 	r := newRecorder(t)
+	opened := make(chan struct{})
 	r.open = func(c *Conn) {
 		// More than loopback socket buffers can absorb (about 10 MiB).
 		big := make([]byte, 1<<20)
 		for range 32 {
 			c.Write(big)
 		}
+		close(opened)
 	}
 	e, err := New(r, Options{Loops: 1, MaxOutbound: 64 << 20})
 	if err != nil {
@@ -356,9 +358,7 @@ func TestShutdownContextExpiryClosesHard(t *testing.T) {
 	addr, _ := e.Listen("tcp", "127.0.0.1:0")
 	c := dialTCP(t, addr.String())
 	c.SetReadBuffer(4096)
-	for e.Stats().Conns == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-opened
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := e.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {

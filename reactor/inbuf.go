@@ -93,3 +93,14 @@ func inConsume(p *bufPool, cur []byte, k int) []byte {
 	n := copy(cur, cur[k:])
 	return cur[:n]
 }
+
+// clampConsumed bounds a handler's consumed count to [0, n].
+func clampConsumed(k, n int) int {
+	if k < 0 {
+		return 0
+	}
+	if k > n {
+		return n
+	}
+	return k
+}

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !reactor_netfallback
 
 package reactor
 
@@ -348,16 +348,6 @@ func (l *loop) deliver(c *Conn, data []byte) {
 	if len(c.in) > l.e.opts.MaxInbound {
 		l.closeNow(c, ErrInboundTooLarge)
 	}
-}
-
-func clampConsumed(k, n int) int {
-	if k < 0 {
-		return 0
-	}
-	if k > n {
-		return n
-	}
-	return k
 }
 
 // drain runs the commands other goroutines (and this one) queued.

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !reactor_netfallback
 
 package reactor
 
