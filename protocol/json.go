@@ -132,6 +132,23 @@ func DecodeBody(body []byte, v Body) error {
 	return nil
 }
 
+// ReplyBody is a reply body: a Body with an embedded Status.
+type ReplyBody interface {
+	Body
+	Replier
+}
+
+// DecodeReply decodes a reply body into v and returns the reply's failure,
+// if any, as an *Error. A body that cannot be decoded is a BAD_REQUEST
+// *Error too; callers that must tell a protocol violation from a failure
+// reply can check the code or use DecodeBody and Status.Err.
+func DecodeReply(body []byte, v ReplyBody) error {
+	if err := DecodeBody(body, v); err != nil {
+		return err
+	}
+	return v.status().Err()
+}
+
 // DecodeRequest is DecodeBody followed by v.Validate(l); l may be nil for the
 // contract's defaults.
 func DecodeRequest(body []byte, v Request, l *Limits) error {

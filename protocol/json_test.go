@@ -197,3 +197,26 @@ func TestSharedNormalizedValue(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestDecodeReply(t *testing.T) {
+	var r MsgSendResp
+	if err := DecodeReply([]byte(`{"code":"OK","msg_id":1,"conv":"g:1","seq":1,"ts":5}`), &r); err != nil || r.MsgID != 1 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r = MsgSendResp{}
+	err := DecodeReply([]byte(`{"code":"FORBIDDEN","message":"not a member"}`), &r)
+	if e := AsError(err); e == nil || e.Code != CodeForbidden || e.Message != "not a member" {
+		t.Fatalf("%v", err)
+	}
+	r = MsgSendResp{}
+	err = DecodeReply([]byte(`{"code":"OK","msg_id":1}`), &r)
+	if e := AsError(err); e == nil || e.Code != CodeBadRequest || e.Message != "conv: required" {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestPretouch(t *testing.T) {
+	if err := Pretouch(); err != nil {
+		t.Fatal(err)
+	}
+}

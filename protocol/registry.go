@@ -1,5 +1,12 @@
 package protocol
 
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/bytedance/sonic"
+)
+
 // NewRequest returns a new, empty request body for a JSON request op, ready
 // for DecodeRequest, or nil for room.media (binary) and unknown ops.
 func NewRequest(op Op) Request {
@@ -149,6 +156,42 @@ func NewPush(op Op) Body {
 		return &RoomEventPush{}
 	case OpRoomSaid:
 		return &RoomSaidPush{}
+	}
+	return nil
+}
+
+// Pretouch compiles the JSON encoder and decoder of every body type ahead of
+// time, so that the first request of each kind after start-up does not pay
+// for sonic's just-in-time compilation. Servers call it once at start-up;
+// it is optional.
+func Pretouch() error {
+	seen := map[reflect.Type]bool{}
+	var types []reflect.Type
+	add := func(v any) {
+		if v == nil || reflect.ValueOf(v).IsNil() {
+			return
+		}
+		t := reflect.TypeOf(v).Elem()
+		if !seen[t] {
+			seen[t] = true
+			types = append(types, t)
+		}
+	}
+	for _, op := range Ops() {
+		if r := NewRequest(op); r != nil {
+			add(r)
+		}
+		if r := NewReply(op); r != nil {
+			add(r)
+		}
+		if p := NewPush(op); p != nil {
+			add(p)
+		}
+	}
+	add(&Error{})
+	add(&DiscoverReply{})
+	if err := sonic.PretouchMany(types); err != nil {
+		return fmt.Errorf("protocol: pretouch: %w", err)
 	}
 	return nil
 }
