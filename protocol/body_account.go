@@ -135,7 +135,7 @@ func (r *LoginReq) Validate(l *Limits) error {
 		if err := l.CheckPassword(r.Password); err != nil {
 			return err
 		}
-	case len(r.Token) > 512:
+	case len(r.Token) > l.orDefault().MaxToken:
 		return BadRequest("token", "too long")
 	}
 	return l.CheckDevice(r.Device)

@@ -1,5 +1,5 @@
 // Package protocol is the single Go implementation of the chatd wire protocol
-// (version 1, see docs/protocol.md and /work/shared/spec/protocol.md): frame
+// (version 1, described in docs/protocol.md; golden frames in testdata): frame
 // encoding and incremental decoding, the op table, reply codes and the error
 // type, typed structs for every JSON request, reply and push body, the binary
 // room.media bodies, the file-port handshake, conversation ids, LAN discovery

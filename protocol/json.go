@@ -92,8 +92,12 @@ func AppendJSONFrame(dst []byte, op Op, reqID uint32, v any) ([]byte, error) {
 }
 
 // AppendErrorFrame appends the failure reply {code, message,
-// retry_after_ms?} for request op/reqID.
+// retry_after_ms?} for request op/reqID. A nil e is sent as INTERNAL, so a
+// handler bug never produces an "OK" that is not one.
 func AppendErrorFrame(dst []byte, op Op, reqID uint32, e *Error) []byte {
+	if e == nil {
+		e = &Error{Code: CodeInternal, Message: "internal error"}
+	}
 	out, err := AppendJSONFrame(dst, op, reqID, e)
 	if err != nil {
 		// An *Error holds only strings and an integer: encoding cannot fail.

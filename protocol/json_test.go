@@ -220,3 +220,27 @@ func TestPretouch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDecodedStringsDoNotAliasBuffer: a reactor reuses its read buffer after
+// the handler returns, so decoded strings must not point into it.
+func TestDecodedStringsDoNotAliasBuffer(t *testing.T) {
+	buf := []byte(`{"to_user":2,"body":"hello world","client_msg_id":"abc"}`)
+	var r MsgSendReq
+	if err := DecodeRequest(buf, &r, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = 'X'
+	}
+	if r.Body != "hello world" || r.ClientMsgID != "abc" {
+		t.Fatalf("decoded strings changed with the buffer: %q %q", r.Body, r.ClientMsgID)
+	}
+}
+
+func TestAppendErrorFrameNil(t *testing.T) {
+	f := AppendErrorFrame(nil, OpPing, 1, nil)
+	var e Error
+	if err := DecodeBody(f[HeaderSize:], &e); err != nil || e.Code != CodeInternal {
+		t.Fatalf("%+v %v", e, err)
+	}
+}

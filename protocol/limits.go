@@ -26,6 +26,7 @@ type Limits struct {
 	MaxRoomName     int   // characters (64); the contract sets none
 	MaxClientMsgID  int   // characters (64)
 	MaxDevice       int   // characters of a device label (64); the contract says "short"
+	MaxToken        int   // bytes of a session token in login (512); the contract sets none
 	MaxNote         int   // characters of a friend request note (256); the contract sets none
 	MaxQuery        int   // characters of a user.search query (64); the contract sets none
 	MaxFileName     int   // bytes of a file name (255)
@@ -52,6 +53,7 @@ func DefaultLimits() Limits {
 		MaxRoomName:     64,
 		MaxClientMsgID:  64,
 		MaxDevice:       64,
+		MaxToken:        512,
 		MaxNote:         256,
 		MaxQuery:        64,
 		MaxFileName:     255,
