@@ -16,6 +16,7 @@ func (l *loop) addListener(fd int) {
 	}
 	i := len(l.listeners)
 	l.listeners = append(l.listeners, fd)
+	l.retrying = append(l.retrying, false)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evListener - i)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(fd)
@@ -44,10 +45,18 @@ func (l *loop) accept(i int) {
 			}
 			// EMFILE, ENFILE, ENOBUFS, ENOMEM or anything unexpected: the
 			// pending connections stay in the backlog; try again later.
+			l.ctr.acceptErrs.Add(1)
+			if l.retrying[i] {
+				return // a retry is already scheduled
+			}
 			if l.backoff < maxAcceptBackoff {
 				l.backoff++
 			}
-			t := &afterTimer{f: func() { l.accept(i) }}
+			l.retrying[i] = true
+			t := &afterTimer{f: func() {
+				l.retrying[i] = false
+				l.accept(i)
+			}}
 			l.wheel.add(wheelEntry{at: l.now + l.backoff, t: t})
 			return
 		}

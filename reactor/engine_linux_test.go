@@ -232,3 +232,60 @@ func TestEchoReusePort(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptSurvivesEMFILE(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	r := newRecorder(t)
+	e, addr := startEngine(t, r, Options{Loops: 1, TickInterval: 10 * time.Millisecond})
+	// Leave room for a few client sockets but not for the accepted ones.
+	tight := lim
+	tight.Cur = uint64(countFDs(t) + 4)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &tight); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer restore()
+	var clients []net.Conn
+	for range 8 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			continue // the client side ran out of descriptors too
+		}
+		clients = append(clients, c)
+	}
+	// Wait until the server has hit the limit at least once.
+	for i := 0; i < 2000 && e.loops[0].ctr.acceptErrs.Load() == 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if e.loops[0].ctr.acceptErrs.Load() == 0 {
+		t.Fatal("accept never failed under the tight fd limit")
+	}
+	restore()
+	if len(clients) == 0 {
+		t.Fatal("no client could connect")
+	}
+	// Every client connected during the shortage is served after it, and
+	// the listener still accepts new connections.
+	clients = append(clients, dialTCP(t, addr))
+	for i, c := range clients {
+		msg := pattern(i, 100)
+		c.Write(msg)
+		got := make([]byte, len(msg))
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("client %d not served after EMFILE: %v", i, err)
+		}
+		c.Close()
+	}
+}

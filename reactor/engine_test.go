@@ -506,3 +506,28 @@ func TestPoolFull(t *testing.T) {
 		t.Fatalf("Submit after Close = %v, want ErrClosed", err)
 	}
 }
+
+func TestBusyConnSpreadOverPassesKeepsOrder(t *testing.T) {
+	// A 1 KiB read buffer gives a 4 KiB per-pass budget: a 2 MiB stream takes
+	// hundreds of passes, interleaved with a second conn that must still be served.
+	r := newRecorder(t)
+	_, addr := startEngine(t, r, Options{Loops: 1, ReadBufferSize: 1024, MaxOutbound: 64 << 20})
+	busy, other := dialTCP(t, addr), dialTCP(t, addr)
+	const total = 2 << 20
+	msg := pattern(0, total)
+	go busy.Write(msg)
+	other.Write([]byte("ping"))
+	pong := make([]byte, 4)
+	other.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(other, pong); err != nil || string(pong) != "ping" {
+		t.Fatalf("other conn not served: %v", err)
+	}
+	got := make([]byte, total)
+	busy.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(busy, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("busy conn bytes differ")
+	}
+}

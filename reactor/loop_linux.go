@@ -42,6 +42,7 @@ type dialReq struct {
 // counters are a loop's statistics; atomics so Stats can read them any time.
 type counters struct {
 	accepted, closed, bytesIn, bytesOut, writev, eagain, droppedLossy, wakeups atomic.Uint64
+	acceptErrs                                                                 atomic.Uint64 // failed accepts (EMFILE...), for tests
 }
 
 // epoll user-data markers for the non-connection descriptors.
@@ -81,7 +82,8 @@ type loop struct {
 	flushq    []*Conn // connections with output to flush this pass
 	flushNext []*Conn
 	wheel     wheel
-	listeners []int // listener fds (-1 once closed)
+	listeners []int  // listener fds (-1 once closed)
+	retrying  []bool // per listener: an accept retry is scheduled
 	dials     map[*Conn]chan error
 	backoff   uint64 // accept retry delay in ticks after EMFILE/ENFILE
 	stopping  bool
