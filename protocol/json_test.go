@@ -244,3 +244,20 @@ func TestAppendErrorFrameNil(t *testing.T) {
 		t.Fatalf("%+v %v", e, err)
 	}
 }
+
+func TestKeyMatching(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"user_id", "user_id", true}, {"USER_ID", "user_id", true}, {"User_Id", "user_id", true},
+		{"user_i", "user_id", false}, {"user-id", "user_id", false}, {"\u212Aind", "kind", false},
+		{"[", "{", false}, // differ only in bit 0x20 but are not letters
+		{"_", "\x7f", false},
+	}
+	for _, c := range cases {
+		if got := asciiEqualFold(c.a, c.b); got != c.want {
+			t.Errorf("%q vs %q: %v", c.a, c.b, got)
+		}
+	}
+}

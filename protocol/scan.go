@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 
 	"github.com/bytedance/sonic"
 )
@@ -114,17 +113,37 @@ func topLevelKeys(b []byte, fn func(key []byte, escaped bool, value []byte)) {
 	}
 }
 
-// keyMatches compares a raw key with a field name the way the decoder does
-// (case-insensitively, after unescaping).
+// keyMatches compares a raw key with a field name the way the decoder does:
+// after unescaping, exactly or ignoring ASCII case. Unicode folding (the
+// Kelvin sign matching "k") is deliberately not applied: where the decoder
+// would apply it, the field is then reported missing, which errs on the
+// side of BAD_REQUEST.
 func keyMatches(raw []byte, escaped bool, name string) bool {
 	if !escaped {
-		return len(raw) == len(name) && strings.EqualFold(string(raw), name)
+		return asciiEqualFold(string(raw), name)
 	}
 	var s string
 	if err := sonic.UnmarshalString(`"`+string(raw)+`"`, &s); err != nil {
 		return false
 	}
-	return strings.EqualFold(s, name)
+	return asciiEqualFold(s, name)
+}
+
+// asciiEqualFold reports whether a and b are equal ignoring ASCII case.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // missingField returns the first of names that is absent or null at the top
