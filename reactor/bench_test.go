@@ -68,4 +68,3 @@ func BenchmarkOutQueue(b *testing.B) {
 		}
 	}
 }
-
