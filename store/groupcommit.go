@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -388,55 +387,45 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 
 func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[userConv][]int64) error {
 	d := c.s.d
-	users := map[int64]bool{}
-	convs := map[string]bool{}
+	keys := make([]userConv, 0, len(sent))
 	for k := range sent {
-		users[k.user] = true
-		convs[k.conv] = true
-	}
-	uargs := make([]any, 0, len(users))
-	for u := range users {
-		uargs = append(uargs, u)
-	}
-	cargs := make([]any, 0, len(convs))
-	for cv := range convs {
-		cargs = append(cargs, cv)
-	}
-	if len(uargs)+len(cargs) > 30000 {
-		return errors.New("advance cursors: batch too large")
-	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(qCursors, placeholders(len(uargs)), placeholders(len(cargs)))+d.forUpdate, append(uargs, cargs...)...)
-	if err != nil {
-		return fmt.Errorf("read cursors: %w", err)
+		keys = append(keys, k)
 	}
 	var up []any
 	n := 0
-	for rows.Next() {
-		var k userConv
-		var ack int64
-		if err := rows.Scan(&k.user, &k.conv, &ack); err != nil {
-			rows.Close()
+	for start := 0; start < len(keys); start += 200 {
+		part := keys[start:min(start+200, len(keys))]
+		args := make([]any, 0, 2*len(part))
+		for _, k := range part {
+			args = append(args, k.user, k.conv)
+		}
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qCursors, cursorPairs(len(part)))+d.forUpdate, args...)
+		if err != nil {
 			return fmt.Errorf("read cursors: %w", err)
 		}
-		seqs, ok := sent[k]
-		if !ok {
-			continue
-		}
-		moved := ack
-		for _, s := range seqs {
-			if s != moved+1 {
-				break
+		for rows.Next() {
+			var k userConv
+			var ack int64
+			if err := rows.Scan(&k.user, &k.conv, &ack); err != nil {
+				rows.Close()
+				return fmt.Errorf("read cursors: %w", err)
 			}
-			moved = s
+			moved := ack
+			for _, s := range sent[k] {
+				if s != moved+1 {
+					break
+				}
+				moved = s
+			}
+			if moved != ack {
+				up = append(up, k.user, k.conv, moved)
+				n++
+			}
 		}
-		if moved != ack {
-			up = append(up, k.user, k.conv, moved)
-			n++
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read cursors: %w", err)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read cursors: %w", err)
 	}
 	for start := 0; start < n; start += 300 {
 		cnt := min(300, n-start)
@@ -447,6 +436,11 @@ func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[use
 		}
 	}
 	return nil
+}
+
+// cursorPairs returns n "(user_id = ? AND conv = ?)" joined by OR.
+func cursorPairs(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(user_id = ? AND conv = ?) OR ", n), " OR ")
 }
 
 func chunks(a []any, n int) [][]any {

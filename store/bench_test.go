@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// BenchmarkAppend measures group-committed AppendMessage throughput
+// (msgs/s) and p99 latency with 1, 64 and 1,024 concurrent senders spread
+// over 16 group conversations, on both backends.
+func BenchmarkAppend(b *testing.B) {
+	for _, backend := range []string{"sqlite", "mysql"} {
+		for _, senders := range []int{1, 64, 1024} {
+			b.Run(fmt.Sprintf("%s/senders=%d", backend, senders), func(b *testing.B) {
+				cfg := sqliteConfig(b)
+				if backend == "mysql" {
+					cfg = mysqlConfig(b)
+				}
+				benchAppend(b, cfg, senders)
+			})
+		}
+	}
+}
+
+func benchAppend(b *testing.B, cfg Config, senders int) {
+	ctx := context.Background()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const nconv, nusers = 16, 64
+	var users []int64
+	for i := 0; i < nusers; i++ {
+		u, err := s.CreateUser(ctx, fmt.Sprintf("bench%d", i), "b", "h", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		users = append(users, u.ID)
+	}
+	var convs []string
+	for i := 0; i < nconv; i++ {
+		g, err := s.CreateGroup(ctx, "bench", users[0], users, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		convs = append(convs, GroupConv(g.ID))
+	}
+	body := "a benchmark message of a typical chat length, about eighty bytes long ......."
+	var next atomic.Int64
+	hists := make([]*hdrhistogram.Histogram, senders)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < senders; w++ {
+		hists[w] = hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				_, _, err := s.AppendMessage(ctx, NewMessage{Conv: convs[w%nconv], From: users[w%nusers], Type: "text",
+					Body: body, ClientMsgID: fmt.Sprintf("b%d", i), TS: 1})
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				hists[w].RecordValue(time.Since(t0).Microseconds())
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	all := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
+	for _, h := range hists {
+		all.Merge(h)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(all.ValueAtQuantile(99))/1000, "p99_ms")
+	b.ReportMetric(float64(all.ValueAtQuantile(50))/1000, "p50_ms")
+}
