@@ -1,0 +1,103 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// backoff returns the wait before reconnect attempt n (0-based): an
+// exponential step between MinBackoff and MaxBackoff with "equal jitter"
+// (half fixed, half random), so that many clients cut off by one server
+// restart do not come back in lockstep.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.opts.MinBackoff
+	for i := 0; i < n && d < c.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.opts.MaxBackoff)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// reconnectLoop dials until a connection is up and, when the client had a
+// session, logged in again with its token; then it publishes the connection
+// to the waiting calls. A refused token ends the loop (the application must
+// log in with a password again).
+func (c *Client) reconnectLoop() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closeCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-time.After(c.backoff(attempt)):
+		case <-ctx.Done():
+			return
+		}
+		cn, err := c.dial(ctx)
+		if err != nil {
+			c.log.Debug().Err(err).Int("attempt", attempt).Msg("reconnect dial failed")
+			continue
+		}
+		c.mu.Lock()
+		user, token := c.username, c.token
+		c.mu.Unlock()
+		if token != "" {
+			resp := &protocol.LoginResp{}
+			lctx, lcancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+			err = c.callOn(lctx, cn, protocol.OpLogin,
+				&protocol.LoginReq{Username: user, Token: token, Device: c.opts.Device}, resp)
+			lcancel()
+			if err != nil {
+				cn.close(ErrConnLost)
+				if pe := protocol.AsError(err); pe != nil && pe.Code == protocol.CodeBadCredentials {
+					c.mu.Lock()
+					c.token = ""
+					c.mu.Unlock()
+					c.log.Info().Msg("session token refused after reconnect; giving up")
+					c.setState(StateDisconnected, err)
+					return
+				}
+				c.log.Debug().Err(err).Int("attempt", attempt).Msg("re-login failed")
+				continue
+			}
+			c.mu.Lock()
+			c.session = resp
+			if resp.Token != "" {
+				c.token = resp.Token
+			}
+			c.mu.Unlock()
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			cn.close(ErrClosed)
+			return
+		}
+		if cn.reason() != nil {
+			c.mu.Unlock()
+			continue // died during the re-login: try again
+		}
+		c.cur = cn
+		close(c.ready)
+		c.mu.Unlock()
+		c.log.Debug().Int("attempt", attempt).Msg("reconnected")
+		c.setState(StateConnected, nil)
+		return
+	}
+}
+
+// isConnLost reports whether err means the reply was lost with the
+// connection (so an idempotent request may be sent again).
+func isConnLost(err error) bool {
+	return errors.Is(err, ErrConnLost)
+}
