@@ -1,0 +1,95 @@
+package files
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// sendChunk is how many bytes one sendfile-backed copy may move before the
+// write deadline is moved forward.
+const sendChunk = 4 << 20
+
+// download serves one download: {code, size}, then the bytes from the
+// requested offset to the end, straight from the file to the socket
+// (io.Copy from an *os.File to a *net.TCPConn uses sendfile). A file whose
+// upload is not complete and verified is NOT_FOUND: partial bytes are never
+// served.
+func (s *Server) download(c net.Conn, h protocol.Header, body []byte) {
+	var req protocol.FileDownloadReq
+	if err := protocol.DecodeRequest(body, &req, &handshakeLimits); err != nil {
+		s.replyErr(c, h, protocol.AsError(err))
+		return
+	}
+	claims, err := s.signer.Verify(req.DownloadToken, PurposeDownload)
+	if err != nil {
+		s.log.Info().Err(err).Str("remote", c.RemoteAddr().String()).Msg("download refused: bad token")
+		s.replyErr(c, h, protocol.NewError(protocol.CodeBadCredentials, "invalid or expired download token"))
+		return
+	}
+	meta, perr := s.lookup(claims.FileID)
+	if perr != nil {
+		s.replyErr(c, h, perr)
+		return
+	}
+	if meta.CompletedAt == 0 {
+		s.replyErr(c, h, protocol.NewError(protocol.CodeNotFound, "file upload not complete"))
+		return
+	}
+	f, err := os.Open(s.finalPath(meta.ID))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			s.log.Error().Int64("file_id", meta.ID).Msg("file marked complete but its bytes are missing")
+			s.replyErr(c, h, protocol.NewError(protocol.CodeNotFound, "file bytes missing"))
+			return
+		}
+		s.replyErr(c, h, s.internal(err, "open download", meta.ID))
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != meta.Size {
+		if err == nil {
+			err = fmt.Errorf("file holds %d bytes, metadata says %d", fi.Size(), meta.Size)
+		}
+		s.replyErr(c, h, s.internal(err, "stat download", meta.ID))
+		return
+	}
+	if req.Offset > meta.Size {
+		s.replyErr(c, h, protocol.BadRequest("offset", "beyond the end of the file"))
+		return
+	}
+	if err := s.reply(c, h, &protocol.FileDownloadResp{Status: protocol.OK(), Size: meta.Size}); err != nil {
+		return
+	}
+	if _, err := f.Seek(req.Offset, io.SeekStart); err != nil {
+		s.internal(err, "seek download", meta.ID)
+		return
+	}
+	log := s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()
+	sent, err := s.send(c, f, meta.Size-req.Offset)
+	if err != nil {
+		log.Info().Err(err).Int64("sent", sent).Int64("offset", req.Offset).Msg("download interrupted")
+		return
+	}
+	log.Debug().Int64("sent", sent).Int64("offset", req.Offset).Msg("download complete")
+}
+
+// send copies n bytes from f to c in sendfile-sized chunks, moving the
+// write deadline forward between them.
+func (s *Server) send(c net.Conn, f *os.File, n int64) (int64, error) {
+	var sent int64
+	for sent < n {
+		c.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
+		k, err := io.CopyN(c, f, min(n-sent, sendChunk))
+		sent += k
+		if err != nil {
+			return sent, fmt.Errorf("send file: %w", err)
+		}
+	}
+	return sent, nil
+}

@@ -1,0 +1,273 @@
+package files
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+)
+
+// preemptWait bounds how long a new upload waits for an older upload of the
+// same file to stop after it was interrupted (the client reconnected to
+// resume before the server noticed the old connection was dead).
+const preemptWait = 5 * time.Second
+
+// Outcomes of an upload, as replied on the file port:
+//   - bad token (forged, expired, wrong purpose): BAD_CREDENTIALS;
+//   - a token of another user than the file's owner: FORBIDDEN;
+//   - unknown file: NOT_FOUND;
+//   - checksum mismatch: BAD_REQUEST, the partial file is deleted and the
+//     same token may upload again from 0;
+//   - disk full (ENOSPC, EDQUOT): UNAVAILABLE, the bytes written so far are
+//     kept so the upload resumes once there is room (the cleaner removes
+//     them if nobody comes back);
+//   - any other write or sync error: INTERNAL, partial bytes kept;
+//   - connection cut or stalled: no reply, every byte received is kept;
+//   - file already complete (a duplicate upload, or the token reused after
+//     completion): {OK, offset: size}, no bytes expected, then {OK}. This is
+//     the resume rule applied to a file the server fully holds, and lets a
+//     client whose connection died before the final reply learn that its
+//     upload succeeded.
+//
+// upload returns whether the connection should be drained before closing
+// (the client may still be sending bytes after an early reply).
+func (s *Server) upload(c net.Conn, h protocol.Header, body []byte, buf []byte) (drain bool) {
+	var req protocol.FileUploadReq
+	if err := protocol.DecodeRequest(body, &req, &handshakeLimits); err != nil {
+		s.replyErr(c, h, protocol.AsError(err))
+		return false
+	}
+	claims, err := s.signer.Verify(req.UploadToken, PurposeUpload)
+	if err != nil {
+		s.log.Info().Err(err).Str("remote", c.RemoteAddr().String()).Msg("upload refused: bad token")
+		s.replyErr(c, h, protocol.NewError(protocol.CodeBadCredentials, "invalid or expired upload token"))
+		return false
+	}
+	meta, perr := s.lookup(claims.FileID)
+	if perr != nil {
+		s.replyErr(c, h, perr)
+		return false
+	}
+	if meta.Owner != claims.UserID {
+		s.replyErr(c, h, protocol.NewError(protocol.CodeForbidden, "not the file's owner"))
+		return false
+	}
+	release, ok := s.acquire(meta.ID, c)
+	if !ok {
+		s.replyErr(c, h, protocol.NewError(protocol.CodeUnavailable, "another upload of this file is in progress"))
+		return false
+	}
+	defer release()
+
+	log := s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()
+	complete := s.Complete(meta.ID)
+	if !complete && meta.CompletedAt != 0 {
+		s.replyErr(c, h, s.internal(errors.New("file marked complete but its bytes are missing"), "upload", meta.ID))
+		return false
+	}
+	held := meta.Size
+	var part *os.File
+	var sum hash.Hash
+	if !complete {
+		part, held, sum, err = s.openPart(meta, buf)
+		if err != nil {
+			s.replyErr(c, h, s.writeErr(err, "open partial upload", meta.ID))
+			return false
+		}
+		defer func() {
+			if part != nil {
+				part.Close()
+			}
+		}()
+	}
+	if err := s.reply(c, h, &protocol.FileUploadResp{Status: protocol.OK(), Offset: held}); err != nil {
+		log.Info().Err(err).Msg("upload ended before the offset reply")
+		return false
+	}
+
+	if !complete {
+		var w io.Writer = part
+		if s.cfg.wrapPart != nil {
+			w = s.cfg.wrapPart(part)
+		}
+		n, rerr, werr := s.receive(c, w, sum, meta.Size-held, buf)
+		switch {
+		case werr != nil:
+			log.Warn().Err(werr).Int64("offset", held+n).Msg("upload write failed, partial kept")
+			s.replyErr(c, h, s.writeErr(werr, "write upload", meta.ID))
+			return true
+		case rerr != nil:
+			// Cut or stalled: keep what arrived; nobody is left to answer.
+			log.Info().Err(rerr).Int64("offset", held+n).Int64("size", meta.Size).Msg("upload interrupted, partial kept")
+			return false
+		}
+		if err := part.Sync(); err != nil {
+			s.replyErr(c, h, s.writeErr(err, "sync upload", meta.ID))
+			return false
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != meta.SHA256 {
+			part.Close()
+			part = nil
+			if err := os.Remove(s.partPath(meta.ID)); err != nil {
+				log.Error().Err(err).Msg("remove mismatched upload")
+			}
+			log.Info().Msg("upload checksum mismatch, discarded")
+			s.replyErr(c, h, protocol.BadRequest("sha256", "checksum of the uploaded bytes differs; upload again from 0"))
+			return false
+		}
+		err := part.Close()
+		part = nil
+		if err == nil {
+			err = os.Rename(s.partPath(meta.ID), s.finalPath(meta.ID))
+		}
+		if err == nil {
+			err = syncDir(s.dir)
+		}
+		if err != nil {
+			s.replyErr(c, h, s.writeErr(err, "commit upload", meta.ID))
+			return false
+		}
+		log.Info().Int64("size", meta.Size).Int64("resumed_from", held).Msg("upload complete")
+	}
+
+	if perr := s.finish(&meta); perr != nil {
+		s.replyErr(c, h, perr)
+		return false
+	}
+	s.reply(c, h, protocol.OK())
+	return false
+}
+
+// finish marks a verified file complete in the store (unless it already
+// is) and announces it through OnComplete. Both steps are repeated by the
+// next upload attempt when they fail, so a failure is UNAVAILABLE.
+func (s *Server) finish(meta *store.FileMeta) *protocol.Error {
+	if meta.CompletedAt == 0 {
+		ts := s.cfg.Now().UnixMilli()
+		if err := s.cfg.Meta.MarkFileComplete(s.ctx, meta.ID, ts); err != nil {
+			return s.storeErr(err, "mark file complete", meta.ID)
+		}
+		meta.CompletedAt = ts
+	}
+	if s.cfg.OnComplete != nil {
+		if err := s.cfg.OnComplete(s.ctx, *meta); err != nil {
+			s.log.Warn().Err(err).Int64("file_id", meta.ID).Msg("completion hook failed")
+			return protocol.NewError(protocol.CodeUnavailable, "file stored but not yet announced; upload again to retry")
+		}
+	}
+	return nil
+}
+
+// openPart opens (or creates) the partial upload and hashes the bytes it
+// already holds, so the final checksum covers the whole file. A part longer
+// than the file is corrupt and restarted from 0.
+func (s *Server) openPart(meta store.FileMeta, buf []byte) (*os.File, int64, hash.Hash, error) {
+	f, err := os.OpenFile(s.partPath(meta.ID), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("open part: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, fmt.Errorf("stat part: %w", err)
+	}
+	held := fi.Size()
+	if held > meta.Size {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, 0, nil, fmt.Errorf("truncate part: %w", err)
+		}
+		held = 0
+	}
+	sum := sha256.New()
+	if held > 0 {
+		if _, err := io.CopyBuffer(sum, io.NewSectionReader(f, 0, held), buf); err != nil {
+			f.Close()
+			return nil, 0, nil, fmt.Errorf("hash part: %w", err)
+		}
+	}
+	if _, err := f.Seek(held, io.SeekStart); err != nil {
+		f.Close()
+		return nil, 0, nil, fmt.Errorf("seek part: %w", err)
+	}
+	return f, held, sum, nil
+}
+
+// receive copies exactly n bytes from c to w and sum, moving the read
+// deadline forward as bytes arrive. It returns the bytes written and either
+// the read error (connection cut, stalled, or ended early) or the write
+// error.
+func (s *Server) receive(c net.Conn, w io.Writer, sum hash.Hash, n int64, buf []byte) (written int64, rerr, werr error) {
+	for written < n {
+		c.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout))
+		chunk := buf
+		if rest := n - written; rest < int64(len(chunk)) {
+			chunk = chunk[:rest]
+		}
+		k, err := c.Read(chunk)
+		if k > 0 {
+			m, err := w.Write(chunk[:k])
+			sum.Write(chunk[:m])
+			written += int64(m)
+			if err != nil {
+				return written, nil, fmt.Errorf("write part: %w", err)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return written, fmt.Errorf("read upload: %w", err), nil
+		}
+	}
+	return written, nil, nil
+}
+
+// writeErr maps a local file-system failure to the reply: UNAVAILABLE when
+// the disk is full, else INTERNAL (logged).
+func (s *Server) writeErr(err error, what string, fileID int64) *protocol.Error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		s.log.Error().Err(err).Int64("file_id", fileID).Str("op", what).Msg("disk full")
+		return protocol.NewError(protocol.CodeUnavailable, "server disk full, retry later")
+	}
+	return s.internal(err, what, fileID)
+}
+
+// acquire makes c the only upload of fileID. An older upload of the same
+// file is interrupted (its client has evidently reconnected to resume) and
+// waited for; false when it does not stop within preemptWait.
+func (s *Server) acquire(fileID int64, c net.Conn) (release func(), ok bool) {
+	deadline := time.NewTimer(preemptWait)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		old := s.uploads[fileID]
+		if old == nil {
+			a := &activeUpload{conn: c, done: make(chan struct{})}
+			s.uploads[fileID] = a
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.uploads, fileID)
+				s.mu.Unlock()
+				close(a.done)
+			}, true
+		}
+		s.mu.Unlock()
+		old.conn.SetDeadline(time.Now())
+		select {
+		case <-old.done:
+		case <-deadline.C:
+			return nil, false
+		}
+	}
+}
