@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -66,5 +67,38 @@ func BenchmarkOutQueue(b *testing.B) {
 		if i%64 == 63 {
 			q.consume(q.size())
 		}
+	}
+}
+
+// BenchmarkAccept compares the single acceptor with SO_REUSEPORT listeners:
+// each op is a loopback connect that the server accepts, opens and closes.
+func BenchmarkAccept(b *testing.B) {
+	for _, rp := range []bool{false, true} {
+		name := "acceptor"
+		if rp {
+			name = "reuseport"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := newRecorder(b)
+			r.open = func(c *Conn) { c.Close() }
+			e, addr := startEngine(b, r, Options{Loops: 2, ReusePort: rp})
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				buf := make([]byte, 1)
+				for pb.Next() {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					c.Read(buf) // EOF once the server has accepted and closed
+					c.Close()
+				}
+			})
+			b.StopTimer()
+			if s := e.Stats(); s.Accepted < uint64(b.N) {
+				b.Fatalf("accepted %d of %d", s.Accepted, b.N)
+			}
+		})
 	}
 }

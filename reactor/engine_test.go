@@ -531,3 +531,45 @@ func TestBusyConnSpreadOverPassesKeepsOrder(t *testing.T) {
 		t.Fatal("busy conn bytes differ")
 	}
 }
+
+func TestPeerResetReportsError(t *testing.T) {
+	r := newRecorder(t)
+	opened := make(chan struct{})
+	r.open = func(c *Conn) { close(opened) }
+	_, addr := startEngine(t, r, Options{Loops: 1})
+	client := dialTCP(t, addr)
+	<-opened
+	client.SetLinger(0) // close with RST
+	client.Close()
+	ev := r.waitClose(t)
+	if ev.err == nil {
+		t.Fatal("OnClose err = nil after a peer reset")
+	}
+}
+
+func TestStatsCountTraffic(t *testing.T) {
+	r := newRecorder(t)
+	e, addr := startEngine(t, r, Options{Loops: 2})
+	c := dialTCP(t, addr)
+	msg := pattern(0, 10_000)
+	c.Write(msg)
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	// Counters are updated just after the syscalls, so the client can be first.
+	s := e.Stats()
+	for i := 0; i < 1000 && s.BytesOut < 10_000; i++ {
+		time.Sleep(5 * time.Millisecond)
+		s = e.Stats()
+	}
+	if s.Conns != 1 || s.Accepted != 1 || s.BytesIn != 10_000 || s.BytesOut != 10_000 || s.Writev == 0 || s.QueuedBytes != 0 {
+		t.Fatalf("unexpected stats: %+v", s)
+	}
+	c.Close()
+	r.waitClose(t)
+	if s := e.Stats(); s.Conns != 0 || s.Closed != 1 {
+		t.Fatalf("after close: %+v", s)
+	}
+}
