@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// envPrefix starts the environment variable of every flag: --chat-addr is
+// CHATD_CHAT_ADDR.
+const envPrefix = "CHATD_"
+
+// maxFrameCap bounds --max-frame: far above any sane chat frame, and the
+// reactor keeps up to this much unconsumed input per connection.
+const maxFrameCap = 64 << 20
+
+// config is everything chatd's command line, environment and config file
+// can set.
+type config struct {
+	ChatAddr      string
+	FileAddr      string
+	DiscoveryAddr string // "" disables discovery
+	AdminAddr     string // "" disables the admin listener
+	DataDir       string
+	MySQLDSN      string // "" selects the embedded SQLite store in DataDir
+	Name          string // announced by discovery
+
+	MaxFrame             int64
+	LoginFailuresPerUser int
+	LoginFailuresPerIP   int
+	MsgRate              float64
+	MsgBurst             int
+	IdleTimeout          time.Duration
+	OutboundQueue        int64
+	MaxFileSize          int64
+	ShutdownTimeout      time.Duration
+
+	LogLevel  zerolog.Level
+	LogFormat string // auto, console or json
+
+	ConfigFile string // where file settings came from, "" for none
+}
+
+// defaultConfig returns the contract's defaults.
+func defaultConfig() config {
+	l := protocol.DefaultLimits()
+	return config{
+		ChatAddr:             fmt.Sprintf(":%d", protocol.DefaultChatPort),
+		FileAddr:             fmt.Sprintf(":%d", protocol.DefaultFilePort),
+		DiscoveryAddr:        fmt.Sprintf(":%d", protocol.DefaultDiscoveryPort),
+		AdminAddr:            "127.0.0.1:9090",
+		DataDir:              "./chatd-data",
+		Name:                 "chatd",
+		MaxFrame:             int64(l.MaxFrameBody),
+		LoginFailuresPerUser: 5,
+		LoginFailuresPerIP:   60,
+		MsgRate:              50,
+		MsgBurst:             100,
+		IdleTimeout:          90 * time.Second,
+		OutboundQueue:        4 << 20,
+		MaxFileSize:          l.MaxFileSize,
+		ShutdownTimeout:      15 * time.Second,
+		LogLevel:             zerolog.InfoLevel,
+		LogFormat:            "auto",
+	}
+}
+
+// byteSize is a flag.Value for sizes: a plain number of bytes or a number
+// with a unit ("1MiB", "4 MiB", "1GiB"; "1MB" means 10^6 bytes).
+type byteSize struct{ p *int64 }
+
+func (b byteSize) String() string {
+	if b.p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*b.p, 10)
+}
+
+func (b byteSize) Set(s string) error {
+	n, err := humanize.ParseBytes(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("not a size (want bytes, or a number with a unit such as 4MiB)")
+	}
+	if n > math.MaxInt64 {
+		return fmt.Errorf("size too large")
+	}
+	*b.p = int64(n)
+	return nil
+}
+
+// logLevel is a flag.Value for zerolog levels.
+type logLevel struct{ p *zerolog.Level }
+
+func (l logLevel) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return l.p.String()
+}
+
+func (l logLevel) Set(s string) error {
+	lv, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(s)))
+	if err != nil || s == "" {
+		return fmt.Errorf("want trace, debug, info, warn, error, fatal, panic or disabled")
+	}
+	*l.p = lv
+	return nil
+}
+
+// newFlagSet declares every setting on cfg's fields with cfg's values as
+// defaults. Errors and usage go to out.
+func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat `address` (TCP)")
+	fs.StringVar(&cfg.FileAddr, "file-addr", cfg.FileAddr, "file port `address` announced to clients; a :PORT address is announced with the host the client reached")
+	fs.StringVar(&cfg.DiscoveryAddr, "discovery-addr", cfg.DiscoveryAddr, "LAN discovery `address` (UDP); empty disables")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP `address` (/metrics, /healthz, /readyz, /debug/pprof); empty disables")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the embedded store")
+	fs.StringVar(&cfg.MySQLDSN, "mysql-dsn", cfg.MySQLDSN, "MySQL/MariaDB `DSN` (go-sql-driver format); empty uses the embedded store in --data-dir")
+	fs.StringVar(&cfg.Name, "name", cfg.Name, "server `name` announced by LAN discovery")
+	fs.Var(byteSize{&cfg.MaxFrame}, "max-frame", "largest frame body in `bytes` (units allowed: 1MiB)")
+	fs.IntVar(&cfg.LoginFailuresPerUser, "login-failures-per-user", cfg.LoginFailuresPerUser, "failed logins allowed per username per minute")
+	fs.IntVar(&cfg.LoginFailuresPerIP, "login-failures-per-ip", cfg.LoginFailuresPerIP, "failed logins allowed per client IP per minute")
+	fs.Float64Var(&cfg.MsgRate, "msg-rate", cfg.MsgRate, "messages per second allowed per connection")
+	fs.IntVar(&cfg.MsgBurst, "msg-burst", cfg.MsgBurst, "message burst allowed per connection")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close connections silent for this `duration`")
+	fs.Var(byteSize{&cfg.OutboundQueue}, "outbound-queue", "per-connection outbound queue limit in `bytes`; a slower client is disconnected")
+	fs.Var(byteSize{&cfg.MaxFileSize}, "max-file-size", "largest file offer in `bytes`")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown may take")
+	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: auto (console on a terminal, else JSON), console or json")
+	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "optional settings `file` of key = value lines (keys are flag names)")
+	return fs
+}
+
+// envName returns the environment variable of a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// loadConfig builds the configuration from args, then the environment
+// (lookupEnv), then the config file (readFile), then the defaults; the first
+// that sets a value wins. It returns flag.ErrHelp for -h.
+func loadConfig(name string, args []string, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), out io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := newFlagSet(name, &cfg, out)
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+
+	fromEnv := map[string]bool{}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if onCommandLine[f.Name] {
+			return
+		}
+		v, ok := lookupEnv(envName(f.Name))
+		if !ok {
+			return
+		}
+		fromEnv[f.Name] = true
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return config{}, err
+	}
+
+	if cfg.ConfigFile != "" {
+		data, err := readFile(cfg.ConfigFile)
+		if err != nil {
+			return config{}, fmt.Errorf("config file: %w", err)
+		}
+		settings, err := parseConfigFile(cfg.ConfigFile, data, fs)
+		if err != nil {
+			return config{}, err
+		}
+		for _, s := range settings {
+			if onCommandLine[s.key] || fromEnv[s.key] {
+				continue
+			}
+			if err := fs.Set(s.key, s.value); err != nil {
+				return config{}, fmt.Errorf("%s:%d: %s: %w", cfg.ConfigFile, s.line, s.key, err)
+			}
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// setting is one key = value line of a config file.
+type setting struct {
+	key, value string
+	line       int
+}
+
+// parseConfigFile reads key = value lines. Keys are flag names (- or _ both
+// accepted, any case); blank lines and lines starting with # are skipped; a
+// value may be "double quoted" (Go syntax) to keep spaces or a #. A key may
+// appear once.
+func parseConfigFile(path string, data []byte, fs *flag.FlagSet) ([]setting, error) {
+	var out []setting
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want key = value, got %q", path, n, line)
+		}
+		key := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
+		if key == "config" || fs.Lookup(key) == nil {
+			return nil, fmt.Errorf("%s:%d: unknown setting %q", path, n, strings.TrimSpace(k))
+		}
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("%s:%d: %s already set on line %d", path, n, key, prev)
+		}
+		seen[key] = n
+		value := strings.TrimSpace(v)
+		if strings.HasPrefix(value, `"`) {
+			uq, err := strconv.Unquote(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: bad quoted value %s", path, n, key, value)
+			}
+			value = uq
+		}
+		out = append(out, setting{key: key, value: value, line: n})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// validate rejects values no server could run with, naming the flag.
+func (c *config) validate() error {
+	var errs []error
+	bad := func(flagName, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flagName, fmt.Sprintf(format, args...)))
+	}
+	checkAddr := func(flagName, addr string, optional bool) {
+		if addr == "" {
+			if !optional {
+				bad(flagName, "must not be empty")
+			}
+			return
+		}
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			bad(flagName, "%q is not host:port (use :PORT for every interface)", addr)
+			return
+		}
+		if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && flagName == "file-addr") {
+			bad(flagName, "%q: port must be a number from 1 to 65535", addr)
+		}
+	}
+	checkAddr("chat-addr", c.ChatAddr, false)
+	checkAddr("file-addr", c.FileAddr, false)
+	checkAddr("discovery-addr", c.DiscoveryAddr, true)
+	checkAddr("admin-addr", c.AdminAddr, true)
+	if c.MySQLDSN == "" && c.DataDir == "" {
+		bad("data-dir", "must not be empty when --mysql-dsn is not set")
+	}
+	if c.MaxFrame < 64 || c.MaxFrame > maxFrameCap {
+		bad("max-frame", "%d is outside 64 bytes to %d MiB", c.MaxFrame, maxFrameCap>>20)
+	}
+	if c.LoginFailuresPerUser < 1 {
+		bad("login-failures-per-user", "must be at least 1")
+	}
+	if c.LoginFailuresPerIP < 1 {
+		bad("login-failures-per-ip", "must be at least 1")
+	}
+	if !(c.MsgRate > 0) || math.IsInf(c.MsgRate, 0) {
+		bad("msg-rate", "must be a positive number")
+	}
+	if c.MsgBurst < 1 {
+		bad("msg-burst", "must be at least 1")
+	}
+	if c.IdleTimeout < time.Second {
+		bad("idle-timeout", "must be at least 1s")
+	}
+	if c.OutboundQueue < 64<<10 || c.OutboundQueue > math.MaxInt32 {
+		bad("outbound-queue", "%d is outside 64 KiB to 2 GiB", c.OutboundQueue)
+	}
+	if c.MaxFileSize < 1 {
+		bad("max-file-size", "must be at least 1 byte")
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown-timeout", "must not be negative")
+	}
+	switch c.LogFormat {
+	case "auto", "console", "json":
+	default:
+		bad("log-format", "%q: want auto, console or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// world is a fake environment and file system for loadConfig.
+type world struct {
+	env   map[string]string
+	files map[string]string
+}
+
+func (w world) lookupEnv(k string) (string, bool) { v, ok := w.env[k]; return v, ok }
+
+func (w world) readFile(p string) ([]byte, error) {
+	s, ok := w.files[p]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+	return []byte(s), nil
+}
+
+func (w world) load(args ...string) (config, error) {
+	return loadConfig("chatd", args, w.lookupEnv, w.readFile, io.Discard)
+}
+
+func TestDefaultsAreTheContracts(t *testing.T) {
+	cfg, err := world{}.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		ChatAddr: ":9000", FileAddr: ":9001", DiscoveryAddr: ":9002", AdminAddr: "127.0.0.1:9090",
+		DataDir: "./chatd-data", Name: "chatd",
+		MaxFrame: 1 << 20, LoginFailuresPerUser: 5, LoginFailuresPerIP: 60,
+		MsgRate: 50, MsgBurst: 100, IdleTimeout: 90 * time.Second,
+		OutboundQueue: 4 << 20, MaxFileSize: 1 << 30, ShutdownTimeout: 15 * time.Second,
+		LogLevel: zerolog.InfoLevel, LogFormat: "auto",
+	}
+	if cfg != want {
+		t.Fatalf("defaults = %+v\nwant       %+v", cfg, want)
+	}
+}
+
+func TestEveryFlagHasAnEnvVariable(t *testing.T) {
+	cfg := defaultConfig()
+	fs := newFlagSet("chatd", &cfg, io.Discard)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		name := envName(f.Name)
+		if !strings.HasPrefix(name, "CHATD_") || strings.ContainsAny(name, "-abcdefghijklmnopqrstuvwxyz") {
+			t.Errorf("flag %s: env name %s", f.Name, name)
+		}
+	})
+	if n < 18 {
+		t.Fatalf("only %d flags declared", n)
+	}
+	for flagName, env := range map[string]string{
+		"chat-addr":               "CHATD_CHAT_ADDR",
+		"login-failures-per-user": "CHATD_LOGIN_FAILURES_PER_USER",
+		"mysql-dsn":               "CHATD_MYSQL_DSN",
+		"config":                  "CHATD_CONFIG",
+	} {
+		if got := envName(flagName); got != env {
+			t.Errorf("envName(%q) = %q, want %q", flagName, got, env)
+		}
+	}
+}
+
+func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
+	w := world{
+		env: map[string]string{
+			"CHATD_CHAT_ADDR": ":7001", // beaten by the flag
+			"CHATD_FILE_ADDR": ":7002", // beats the file
+			"CHATD_CONFIG":    "/etc/chatd.conf",
+		},
+		files: map[string]string{"/etc/chatd.conf": `
+# chatd settings
+chat-addr = :6001
+file_addr = :6002
+msg-rate = 7.5
+DATA-DIR = "/var/lib/chatd # not a comment"
+`},
+	}
+	cfg, err := w.load("--chat-addr", ":8001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ChatAddr != ":8001" {
+		t.Errorf("chat-addr = %q, want the flag's :8001", cfg.ChatAddr)
+	}
+	if cfg.FileAddr != ":7002" {
+		t.Errorf("file-addr = %q, want the env's :7002", cfg.FileAddr)
+	}
+	if cfg.MsgRate != 7.5 {
+		t.Errorf("msg-rate = %v, want the file's 7.5", cfg.MsgRate)
+	}
+	if cfg.DataDir != "/var/lib/chatd # not a comment" {
+		t.Errorf("data-dir = %q, want the file's quoted value", cfg.DataDir)
+	}
+	if cfg.MsgBurst != 100 {
+		t.Errorf("msg-burst = %d, want the default 100", cfg.MsgBurst)
+	}
+	if cfg.ConfigFile != "/etc/chatd.conf" {
+		t.Errorf("config = %q", cfg.ConfigFile)
+	}
+}
+
+func TestConfigFlagBeatsConfigEnv(t *testing.T) {
+	w := world{
+		env: map[string]string{"CHATD_CONFIG": "/a.conf"},
+		files: map[string]string{
+			"/a.conf": "name = from-a\n",
+			"/b.conf": "name = from-b\n",
+		},
+	}
+	cfg, err := w.load("--config=/b.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "from-b" {
+		t.Fatalf("name = %q, want from-b", cfg.Name)
+	}
+}
+
+func TestEmptyValuesDisableOptionalListeners(t *testing.T) {
+	w := world{
+		env:   map[string]string{"CHATD_DISCOVERY_ADDR": ""},
+		files: map[string]string{"c": "admin-addr =\n"},
+	}
+	cfg, err := w.load("--config", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DiscoveryAddr != "" || cfg.AdminAddr != "" {
+		t.Fatalf("discovery %q admin %q, want both disabled", cfg.DiscoveryAddr, cfg.AdminAddr)
+	}
+	cfg, err = world{}.load("--discovery-addr=", "--admin-addr", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DiscoveryAddr != "" || cfg.AdminAddr != "" {
+		t.Fatalf("flags: discovery %q admin %q, want both disabled", cfg.DiscoveryAddr, cfg.AdminAddr)
+	}
+}
+
+func TestValuesParse(t *testing.T) {
+	cfg, err := world{}.load(
+		"--max-frame", "2MiB",
+		"--outbound-queue", "8 MiB",
+		"--max-file-size", "4096",
+		"--idle-timeout", "2m30s",
+		"--log-level", "DEBUG",
+		"--log-format", "json",
+		"--msg-rate", "0.5",
+		"--msg-burst", "3",
+		"--login-failures-per-user", "9",
+		"--login-failures-per-ip", "99",
+		"--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test",
+		"--data-dir", "",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxFrame != 2<<20 || cfg.OutboundQueue != 8<<20 || cfg.MaxFileSize != 4096 {
+		t.Errorf("sizes = %d %d %d", cfg.MaxFrame, cfg.OutboundQueue, cfg.MaxFileSize)
+	}
+	if cfg.IdleTimeout != 150*time.Second || cfg.LogLevel != zerolog.DebugLevel || cfg.LogFormat != "json" {
+		t.Errorf("idle %v level %v format %q", cfg.IdleTimeout, cfg.LogLevel, cfg.LogFormat)
+	}
+	if cfg.MsgRate != 0.5 || cfg.MsgBurst != 3 || cfg.LoginFailuresPerUser != 9 || cfg.LoginFailuresPerIP != 99 {
+		t.Errorf("limits = %v %d %d %d", cfg.MsgRate, cfg.MsgBurst, cfg.LoginFailuresPerUser, cfg.LoginFailuresPerIP)
+	}
+}
+
+func TestBadValuesGiveClearErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		w    world
+		args []string
+		want []string // substrings of the error
+	}{
+		{"bad flag number", world{}, []string{"--msg-burst", "lots"}, []string{"msg-burst"}},
+		{"unknown flag", world{}, []string{"--no-such-flag"}, []string{"no-such-flag"}},
+		{"stray argument", world{}, []string{"serve-please"}, []string{`unexpected argument "serve-please"`}},
+		{"bad env size", world{env: map[string]string{"CHATD_MAX_FRAME": "big"}}, nil, []string{"CHATD_MAX_FRAME", "big", "not a size"}},
+		{"bad env duration", world{env: map[string]string{"CHATD_IDLE_TIMEOUT": "90"}}, nil, []string{"CHATD_IDLE_TIMEOUT"}},
+		{"bad env level", world{env: map[string]string{"CHATD_LOG_LEVEL": "loud"}}, nil, []string{"CHATD_LOG_LEVEL", "want trace"}},
+		{"missing file", world{}, []string{"--config", "/nope.conf"}, []string{"config file", "/nope.conf"}},
+		{"file syntax", world{files: map[string]string{"f": "\n\nchat-addr :1\n"}}, []string{"--config=f"}, []string{"f:3", "key = value"}},
+		{"file unknown key", world{files: map[string]string{"f": "chat-adr = :1\n"}}, []string{"--config=f"}, []string{"f:1", `unknown setting "chat-adr"`}},
+		{"file nested config", world{files: map[string]string{"f": "config = g\n"}}, []string{"--config=f"}, []string{"f:1", "unknown setting"}},
+		{"file duplicate", world{files: map[string]string{"f": "name = a\nname = b\n"}}, []string{"--config=f"}, []string{"f:2", "line 1"}},
+		{"file bad value", world{files: map[string]string{"f": "# c\nmsg-rate = fast\n"}}, []string{"--config=f"}, []string{"f:2", "msg-rate"}},
+		{"file bad quote", world{files: map[string]string{"f": "name = \"open\n"}}, []string{"--config=f"}, []string{"f:1", "quoted"}},
+		{"chat addr no port", world{}, []string{"--chat-addr", "localhost"}, []string{"--chat-addr", "host:port"}},
+		{"empty chat addr", world{}, []string{"--chat-addr="}, []string{"--chat-addr", "empty"}},
+		{"file port zero", world{}, []string{"--file-addr", ":0"}, []string{"--file-addr"}},
+		{"admin port name", world{}, []string{"--admin-addr", "localhost:http"}, []string{"--admin-addr"}},
+		{"no store", world{}, []string{"--data-dir="}, []string{"--data-dir"}},
+		{"tiny frame", world{}, []string{"--max-frame", "10"}, []string{"--max-frame"}},
+		{"huge frame", world{}, []string{"--max-frame", "1GiB"}, []string{"--max-frame"}},
+		{"zero rate", world{}, []string{"--msg-rate", "0"}, []string{"--msg-rate"}},
+		{"NaN rate", world{}, []string{"--msg-rate", "NaN"}, []string{"--msg-rate"}},
+		{"negative burst", world{}, []string{"--msg-burst", "-1"}, []string{"--msg-burst"}},
+		{"zero logins", world{}, []string{"--login-failures-per-ip", "0"}, []string{"--login-failures-per-ip"}},
+		{"short idle", world{}, []string{"--idle-timeout", "10ms"}, []string{"--idle-timeout"}},
+		{"small queue", world{}, []string{"--outbound-queue", "100"}, []string{"--outbound-queue"}},
+		{"zero file size", world{}, []string{"--max-file-size", "0"}, []string{"--max-file-size"}},
+		{"log format", world{}, []string{"--log-format", "xml"}, []string{"--log-format", "xml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.w.load(tc.args...)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestSeveralBadValuesAreAllReported(t *testing.T) {
+	_, err := world{}.load("--msg-burst", "0", "--log-format", "xml")
+	if err == nil || !strings.Contains(err.Error(), "--msg-burst") || !strings.Contains(err.Error(), "--log-format") {
+		t.Fatalf("error %v should name both flags", err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	if _, err := (world{}).load("-h"); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h gave %v, want flag.ErrHelp", err)
+	}
+}
+
+// FuzzParseConfigFile checks that no file content crashes the parser and
+// that every accepted setting names a real flag other than config.
+func FuzzParseConfigFile(f *testing.F) {
+	f.Add([]byte("chat-addr = :9000\n# comment\nname = \"a b\"\n"))
+	f.Add([]byte("=\n"))
+	f.Add([]byte("name=\"\\x\"\n"))
+	cfg := defaultConfig()
+	fs := newFlagSet("chatd", &cfg, io.Discard)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		settings, err := parseConfigFile("f", data, fs)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, s := range settings {
+			if s.key == "config" || fs.Lookup(s.key) == nil {
+				t.Fatalf("accepted setting %q", s.key)
+			}
+			if seen[s.key] {
+				t.Fatalf("accepted %q twice", s.key)
+			}
+			seen[s.key] = true
+		}
+	})
+}

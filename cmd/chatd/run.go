@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/store"
+)
+
+// errUsage marks errors in the command line, environment or config file
+// (exit status 2).
+var errUsage = errors.New("usage")
+
+// usageError wraps err so that errors.Is(err, errUsage) holds and the
+// message stays err's.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Is(target error) bool { return target == errUsage }
+func (e usageError) Unwrap() error        { return e.err }
+
+// runEnv is the process environment run works in, replaceable by tests.
+type runEnv struct {
+	LookupEnv func(string) (string, bool)
+	ReadFile  func(string) ([]byte, error)
+	Stdout    io.Writer // where listening addresses and `version` go
+	Stderr    io.Writer // logs, usage and flag errors
+	// OnReady, when set, is called once every listener is serving.
+	OnReady func(listening)
+}
+
+const usageText = `usage:
+  chatd [flags]          serve (defaults: chat :9000, files :9001, discovery udp :9002, admin 127.0.0.1:9090)
+  chatd migrate [flags]  apply the store's schema migrations and exit
+  chatd version          print the build and exit
+  chatd help             print this help
+
+Each flag may also be set by the environment variable CHATD_<FLAG_NAME>
+(--chat-addr is CHATD_CHAT_ADDR) or by a line "flag-name = value" in the
+--config file; a flag beats the environment, which beats the file.
+
+flags:
+`
+
+// run dispatches the subcommand in args and returns when it is done; for
+// serving, when ctx ends and shutdown completes.
+func run(ctx context.Context, args []string, env runEnv) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("version takes no arguments")}
+		}
+		printVersion(env.Stdout, readBuildInfo())
+		return nil
+	case "help":
+		printUsage(env.Stderr)
+		return nil
+	case "serve", "migrate":
+	default:
+		return usageError{fmt.Errorf("unknown command %q (want migrate, version or help)", cmd)}
+	}
+	cfg, err := loadConfig("chatd "+cmd, args, env.LookupEnv, env.ReadFile, io.Discard)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(env.Stderr)
+		return err
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	log := newLogger(env.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, log, env.Stdout)
+	}
+	return serve(ctx, cfg, log, env)
+}
+
+// printUsage writes the help text with every flag and its default.
+func printUsage(w io.Writer) {
+	io.WriteString(w, usageText)
+	cfg := defaultConfig()
+	fs := newFlagSet("chatd", &cfg, w)
+	fs.PrintDefaults()
+}
+
+// storeConfig maps the settings to the store's: MySQL when a DSN is given,
+// else SQLite in the data directory.
+func storeConfig(cfg config) store.Config {
+	if cfg.MySQLDSN != "" {
+		return store.Config{Driver: "mysql", DSN: cfg.MySQLDSN}
+	}
+	return store.Config{Driver: "sqlite", DataDir: cfg.DataDir}
+}
+
+// describeStore names the store for people, never showing a password.
+func describeStore(cfg config) string {
+	if cfg.MySQLDSN == "" {
+		return "sqlite in " + cfg.DataDir
+	}
+	mc, err := mysql.ParseDSN(cfg.MySQLDSN)
+	if err != nil {
+		return "mysql (unparsable DSN)"
+	}
+	return fmt.Sprintf("mysql %s@%s(%s)/%s", mc.User, mc.Net, mc.Addr, mc.DBName)
+}
+
+// migrate applies pending store migrations and reports the schema version.
+func migrate(ctx context.Context, cfg config, log zerolog.Logger, out io.Writer) error {
+	v, err := store.Migrate(ctx, storeConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", describeStore(cfg), err)
+	}
+	log.Info().Str("store", describeStore(cfg)).Int("schema_version", v).Msg("store migrated")
+	fmt.Fprintf(out, "store %s at schema version %d\n", describeStore(cfg), v)
+	return nil
+}
