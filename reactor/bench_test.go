@@ -3,6 +3,7 @@ package reactor
 import (
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -101,4 +102,68 @@ func BenchmarkAccept(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkBroadcast fans each 64-byte frame out to 100 connections from the
+// loop (one trigger byte from a client = one broadcast), the chat pattern
+// that writev batching is for. It reports deliveries per writev.
+func BenchmarkBroadcast(b *testing.B) {
+	const fanout = 100
+	var mu sync.Mutex
+	var conns []*Conn
+	frame := make([]byte, 64)
+	r := newRecorder(b)
+	r.open = func(c *Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	r.data = func(c *Conn, data []byte) int {
+		mu.Lock()
+		cs := conns
+		mu.Unlock()
+		for range data {
+			for _, x := range cs {
+				x.Write(frame)
+			}
+		}
+		return len(data)
+	}
+	e, addr := startEngine(b, r, Options{Loops: 2, MaxOutbound: 1 << 30})
+	clients := make([]net.Conn, fanout)
+	for i := range clients {
+		clients[i] = dialTCP(b, addr)
+		go io.Copy(io.Discard, clients[i])
+	}
+	for {
+		mu.Lock()
+		n := len(conns)
+		mu.Unlock()
+		if n == fanout {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before := e.Stats()
+	trigger := make([]byte, 100)
+	b.ResetTimer()
+	start := time.Now()
+	// Windows of 100 broadcasts (10,000 deliveries) keep each pass realistic.
+	for sent := 0; sent < b.N; {
+		n := min(len(trigger), b.N-sent)
+		if _, err := clients[0].Write(trigger[:n]); err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+		want := before.BytesOut + uint64(sent*fanout*len(frame))
+		for e.Stats().BytesOut < want {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	after := e.Stats()
+	deliveries := float64(b.N * fanout)
+	b.ReportMetric(float64(elapsed.Nanoseconds())/deliveries, "ns/delivery")
+	b.ReportMetric(deliveries/float64(after.Writev-before.Writev), "deliveries/writev")
 }

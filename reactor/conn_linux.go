@@ -199,7 +199,7 @@ func (c *Conn) WriteLossy(b []byte) bool {
 		c.loop.ctr.droppedLossy.Add(1)
 		return false
 	}
-	e.queued.Add(n)
+	c.loop.ctr.queued.Add(n)
 	if !c.loop.postWrite(c, b) {
 		c.unreserve(n)
 		return false
@@ -217,13 +217,13 @@ func (c *Conn) reserve(n int64) bool {
 		}
 		return false
 	}
-	c.loop.e.queued.Add(n)
+	c.loop.ctr.queued.Add(n)
 	return true
 }
 
 func (c *Conn) unreserve(n int64) {
 	c.queued.Add(-n)
-	c.loop.e.queued.Add(-n)
+	c.loop.ctr.queued.Add(-n)
 }
 
 // Close flushes what is queued, then closes; OnClose(c, nil) follows.

@@ -22,7 +22,6 @@ type Engine struct {
 	loops      []*loop
 	maxOut     int64
 	lossyLimit int64
-	queued     atomic.Int64
 	ids        atomic.Uint64
 	rr         atomic.Uint32
 	sndBuf     atomic.Int32 // test hook: SO_SNDBUF for accepted conns (0 = kernel default)
@@ -220,6 +219,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 // Stats returns a snapshot of the counters; safe any time from any goroutine.
 func (e *Engine) Stats() Stats {
 	var s Stats
+	var queued int64
 	for _, l := range e.loops {
 		if n := l.nconns.Load(); n > 0 {
 			s.Conns += uint64(n)
@@ -232,9 +232,10 @@ func (e *Engine) Stats() Stats {
 		s.EAGAIN += l.ctr.eagain.Load()
 		s.DroppedLossy += l.ctr.droppedLossy.Load()
 		s.Wakeups += l.ctr.wakeups.Load()
+		queued += l.ctr.queued.Load()
 	}
-	if q := e.queued.Load(); q > 0 {
-		s.QueuedBytes = uint64(q)
+	if queued > 0 {
+		s.QueuedBytes = uint64(queued)
 	}
 	return s
 }

@@ -43,6 +43,7 @@ type dialReq struct {
 type counters struct {
 	accepted, closed, bytesIn, bytesOut, writev, eagain, droppedLossy, wakeups atomic.Uint64
 	acceptErrs                                                                 atomic.Uint64 // failed accepts (EMFILE...), for tests
+	queued                                                                     atomic.Int64  // bytes reserved by writes to this loop's conns
 }
 
 // epoll user-data markers for the non-connection descriptors.
@@ -173,7 +174,7 @@ func (l *loop) postWritev(c *Conn, bufs [][]byte) bool {
 // yet, so a burst of writes costs one syscall. Called with mu held, which
 // keeps the eventfd open (exit closes it under mu).
 func (l *loop) wakeLocked() {
-	if l.awake.CompareAndSwap(false, true) {
+	if !l.awake.Load() && l.awake.CompareAndSwap(false, true) {
 		unix.Write(l.efd, wakeBytes)
 		l.ctr.wakeups.Add(1)
 	}
@@ -584,7 +585,8 @@ func (l *loop) recycleOut(c *Conn) {
 		return
 	}
 	b := c.out.release()
-	if cap(b) <= 64 && len(l.qpool) < 4096 {
+	// Bounded: at most 1024 arrays of at most IOV_MAX entries (24 MiB worst case).
+	if cap(b) <= iovMax && len(l.qpool) < 1024 {
 		l.qpool = append(l.qpool, b)
 	}
 }
