@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// pattern returns the content of one echo message; the stream is this
+// pattern repeated, so any byte's expected value depends only on its offset.
+func pattern(size int) []byte {
+	p := make([]byte, size)
+	for i := range p {
+		p[i] = byte(i*31 + 7)
+	}
+	return p
+}
+
+// matches reports whether chunk is what the repeated pattern holds at
+// stream offset off.
+func matches(pat []byte, off int64, chunk []byte) bool {
+	i := int(off % int64(len(pat)))
+	for len(chunk) > 0 {
+		m := min(len(chunk), len(pat)-i)
+		if !bytes.Equal(chunk[:m], pat[i:i+m]) {
+			return false
+		}
+		chunk = chunk[m:]
+		i = 0
+	}
+	return true
+}
+
+// echoState is one connection's closed loop.
+type echoState struct {
+	conn  net.Conn
+	id    int
+	size  int
+	depth int
+	pat   []byte
+	out   []byte      // depth messages back to back, written in slices
+	sent  []time.Time // send time of message m at sent[m%depth]
+	done  int64       // messages completed
+	recv  int64       // bytes received
+}
+
+// run keeps depth messages in flight until stop is set, then waits for the
+// ones still in flight.
+func (e *echoState) run(stop *atomic.Bool, lat *latencies) error {
+	now := time.Now()
+	for m := 0; m < e.depth; m++ {
+		e.sent[m] = now
+	}
+	if _, err := e.conn.Write(e.out); err != nil {
+		return fmt.Errorf("conn %d: write: %w", e.id, err)
+	}
+	inflight := e.depth
+	buf := make([]byte, max(16<<10, e.size*e.depth))
+	for inflight > 0 {
+		n, err := e.conn.Read(buf)
+		if n > 0 {
+			if !matches(e.pat, e.recv, buf[:n]) {
+				return fmt.Errorf("conn %d: echoed bytes differ near offset %d", e.id, e.recv)
+			}
+			e.recv += int64(n)
+			completed := int(e.recv/int64(e.size) - e.done)
+			if completed > 0 {
+				now := time.Now()
+				for k := 0; k < completed; k++ {
+					lat.record(e.id, now.Sub(e.sent[e.done%int64(e.depth)]))
+					e.done++
+				}
+				inflight -= completed
+				if !stop.Load() {
+					first := e.done + int64(inflight)
+					for k := 0; k < completed; k++ {
+						e.sent[(first+int64(k))%int64(e.depth)] = now
+					}
+					if _, err := e.conn.Write(e.out[:completed*e.size]); err != nil {
+						return fmt.Errorf("conn %d: write: %w", e.id, err)
+					}
+					inflight += completed
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("conn %d: read after %d messages: %w", e.id, e.done, err)
+		}
+	}
+	return nil
+}
+
+func runEcho(ctx context.Context, cfg config) (result, error) {
+	var res result
+	res.Depth = cfg.Depth
+	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(conns)
+	pat := pattern(cfg.Size)
+	out := make([]byte, 0, cfg.Size*cfg.Depth)
+	for i := 0; i < cfg.Depth; i++ {
+		out = append(out, pat...)
+	}
+	lat := newLatencies()
+	var stop atomic.Bool
+	var messages, failures atomic.Int64
+	var firstErr atomic.Value
+	pr, err := startProbe(cfg.PID)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	deadline := start.Add(cfg.Duration + 10*time.Second) // bounds the drain
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		_ = c.SetDeadline(deadline)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := &echoState{conn: c, id: i, size: cfg.Size, depth: cfg.Depth, pat: pat, out: out, sent: make([]time.Time, cfg.Depth)}
+			if err := e.run(&stop, lat); err != nil {
+				failures.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+			messages.Add(e.done)
+		}()
+	}
+	select {
+	case <-time.After(cfg.Duration):
+	case <-ctx.Done():
+	}
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+	res.Seconds = elapsed.Seconds()
+	res.Messages = messages.Load()
+	res.Errors = failures.Load()
+	if s, ok := firstErr.Load().(string); ok {
+		res.FirstError = s
+	}
+	res.MsgsPerSec = float64(res.Messages) / elapsed.Seconds()
+	h := lat.merged()
+	res.P50us, res.P99us, res.MaxUs = h.ValueAtQuantile(50), h.ValueAtQuantile(99), h.Max()
+	if err := pr.finish(&res); err != nil {
+		return res, err
+	}
+	if res.Messages == 0 {
+		return res, errors.New("echo: no message completed: " + res.FirstError)
+	}
+	return res, nil
+}
