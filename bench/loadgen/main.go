@@ -199,7 +199,7 @@ func (p probe) finish(res *result) error {
 	}
 	res.CPUSeconds = (cpu - p.cpu).Seconds()
 	if res.Messages > 0 {
-		res.CPUusPerMsg = float64((cpu-p.cpu).Microseconds()) / float64(res.Messages)
+		res.CPUusPerMsg = float64((cpu - p.cpu).Microseconds()) / float64(res.Messages)
 	}
 	if w, err := procstat.WriteSyscalls(p.pid); err == nil {
 		res.Syscw = w - p.syscw
