@@ -1,0 +1,271 @@
+package service
+
+import (
+	"errors"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/auth"
+	"github.com/chatd/chatd/store"
+)
+
+// Accounts and sessions (section 4): register, login (password or token),
+// logout, the kick of a replaced (user, device) session and presence.
+
+// Lists in the login reply are bounded so one reply stays well inside a
+// frame; the full lists come from friend.list, group.list and conv.list.
+const (
+	maxFriends = 5000
+	maxGroups  = 1000
+	maxConvs   = 1000
+	maxPending = 500
+)
+
+// dummyHash returns a hash made with the server's parameters, verified
+// against when the username does not exist, so a login takes about as long
+// either way (no user enumeration by timing).
+func (s *Server) dummyHash(x *call) (string, error) {
+	s.dummyOnce.Do(func() {
+		s.dummy, s.dummyErr = s.hasher.Hash(x.ctx(), "no such user, no such password")
+	})
+	return s.dummy, s.dummyErr
+}
+
+func toProfile(u store.User) protocol.Profile {
+	return protocol.Profile{UserID: u.ID, Username: u.Username, Nickname: u.Nickname,
+		Signature: u.Signature, AvatarSha256: u.AvatarSHA256}
+}
+
+func (s *Server) register(x *call) (any, error) {
+	req := x.req.(*protocol.RegisterReq)
+	hash, err := s.hasher.Hash(x.ctx(), req.Password)
+	if err != nil {
+		return nil, err
+	}
+	nick := req.Nickname
+	if nick == "" {
+		nick = req.Username
+	}
+	u, err := s.store.CreateUser(x.ctx(), req.Username, nick, hash, time.Now().UnixMilli())
+	if errors.Is(err, store.ErrUsernameTaken) {
+		return nil, protocol.NewError(protocol.CodeUsernameTaken, "username taken")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.RegisterResp{Status: protocol.OK(), UserID: u.ID}, nil
+}
+
+// loginBlocked answers RATE_LIMITED when the username or the address has
+// tripped the failed-login limit.
+func (s *Server) loginBlocked(user, ip string) error {
+	now := s.now()
+	d1, b1 := s.userFails.Blocked(user, now)
+	d2, b2 := s.ipFails.Blocked(ip, now)
+	if !b1 && !b2 {
+		return nil
+	}
+	return protocol.RateLimited(max(d1, d2).Milliseconds() + 1)
+}
+
+func (s *Server) loginFailed(user, ip string) error {
+	now := s.now()
+	s.userFails.Fail(user, now)
+	s.ipFails.Fail(ip, now)
+	return protocol.NewError(protocol.CodeBadCredentials, "wrong username, password or token")
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// authenticate checks a login's credentials and returns the user and the
+// session token (a new one for a password login, the same one for a token
+// login) with its hash.
+func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, string, []byte, error) {
+	ctx := x.ctx()
+	key := lowerASCII(req.Username)
+	if err := s.loginBlocked(key, x.cs.ip); err != nil {
+		return store.User{}, "", nil, err
+	}
+	u, err := s.store.UserByName(ctx, req.Username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, "", nil, err
+	}
+	found := err == nil
+	if req.Token != "" {
+		hash := auth.HashToken(req.Token)
+		sess, err := s.store.Session(ctx, hash, time.Now().UnixMilli())
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (!found || sess.UserID != u.ID)) {
+			return store.User{}, "", nil, s.loginFailed(key, x.cs.ip)
+		}
+		if err != nil {
+			return store.User{}, "", nil, err
+		}
+		return u, req.Token, hash, nil
+	}
+	enc := u.PasswordHash
+	if !found {
+		if enc, err = s.dummyHash(x); err != nil {
+			return store.User{}, "", nil, err
+		}
+	}
+	err = s.hasher.Verify(ctx, enc, req.Password)
+	switch {
+	case err == nil && found:
+	case err == nil || errors.Is(err, auth.ErrMismatch) || errors.Is(err, auth.ErrMalformedHash):
+		if errors.Is(err, auth.ErrMalformedHash) && found {
+			s.log.Error().Int64("user", u.ID).Msg("stored password hash is malformed")
+		}
+		return store.User{}, "", nil, s.loginFailed(key, x.cs.ip)
+	default:
+		return store.User{}, "", nil, err
+	}
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return store.User{}, "", nil, err
+	}
+	now := time.Now()
+	if err := s.store.CreateSession(ctx, store.Session{TokenHash: hash, UserID: u.ID,
+		Device: req.DeviceOrDefault(), CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(s.cfg.TokenTTL).UnixMilli()}); err != nil {
+		return store.User{}, "", nil, err
+	}
+	return u, token, hash, nil
+}
+
+func (s *Server) login(x *call) (any, error) {
+	req := x.req.(*protocol.LoginReq)
+	u, token, tokenHash, err := s.authenticate(x, req)
+	if err != nil {
+		return nil, err
+	}
+	ctx := x.ctx()
+	// Gather the reply before attaching, so a store failure leaves no
+	// half-made session behind.
+	friends, err := s.store.Friends(ctx, u.ID, maxFriends)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.store.GroupsOfUser(ctx, u.ID, maxGroups)
+	if err != nil {
+		return nil, err
+	}
+	// A login on a connection that already has a session replaces it.
+	if old := x.cs.session(); old != nil {
+		s.leaveAllRooms(x.cs)
+		x.cs.sess.Store(nil)
+		s.endSession(old, true)
+	}
+	sess := newSession(x.cs, toProfile(u), req.DeviceOrDefault(), tokenHash)
+	replaced, first := s.router.Attach(sess)
+	x.cs.sess.Store(sess)
+	metricSessions.Inc()
+	if x.cs.closed.Load() {
+		s.endSession(sess, true)
+		return nil, nil
+	}
+	if replaced != nil {
+		s.kick(replaced, x.cs.remote)
+	}
+	// Conversations are read after attaching: a message committed from now
+	// on is either in this read (and the backlog) or held for the session.
+	convs, err := s.store.Conversations(ctx, u.ID, maxConvs)
+	if err != nil {
+		s.endSession(sess, true)
+		x.cs.sess.Store(nil)
+		return nil, err
+	}
+	resp := &protocol.LoginResp{Status: protocol.OK(), UserID: u.ID, Token: token, Profile: toProfile(u),
+		Friends: make([]protocol.Friend, 0, len(friends)), Groups: make([]protocol.Group, 0, len(groups)),
+		Convs: make([]protocol.ConvInfo, 0, len(convs))}
+	for _, f := range friends {
+		resp.Friends = append(resp.Friends, protocol.Friend{Profile: toProfile(f), Online: s.router.Online(f.ID)})
+	}
+	for _, g := range groups {
+		resp.Groups = append(resp.Groups, toGroup(g))
+	}
+	for _, c := range convs {
+		resp.Convs = append(resp.Convs, toConvInfo(c))
+	}
+	s.reply(x.cs, x.op, x.reqID, resp)
+	if first {
+		s.pushPresence(u.ID, friendIDs(friends))
+	}
+	s.sendBacklog(x, sess, convs)
+	sess.endReplay()
+	return nil, nil
+}
+
+func friendIDs(us []store.User) []int64 {
+	ids := make([]int64, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// kick tells a replaced session's connection why and closes it.
+func (s *Server) kick(old *Session, addr string) {
+	old.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{
+		Reason: protocol.KickReasonLoginElsewhere, Addr: addr}))
+	metricSessions.Dec()
+	old.conn.closeNow("kicked: login elsewhere")
+}
+
+func (s *Server) logout(x *call) (any, error) {
+	if err := s.store.DeleteSession(x.ctx(), x.sess.tokenHash); err != nil {
+		return nil, err
+	}
+	s.leaveAllRooms(x.cs)
+	x.cs.sess.Store(nil)
+	s.endSession(x.sess, true)
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// endSession detaches a session that ended (logout, close, re-login). When
+// it was the user's last one, online friends learn it; that needs the
+// store, so it runs on the pool unless the caller is already on a worker.
+func (s *Server) endSession(sess *Session, onWorker bool) {
+	removed, last := s.router.Detach(sess)
+	if !removed {
+		return
+	}
+	metricSessions.Dec()
+	if !last {
+		return
+	}
+	notify := func() {
+		friends, err := s.store.Friends(s.ctx, sess.userID, maxFriends)
+		if err != nil {
+			s.log.Warn().Int64("user", sess.userID).Err(err).Msg("presence: friends")
+			return
+		}
+		s.pushPresence(sess.userID, friendIDs(friends))
+	}
+	if onWorker {
+		notify()
+		return
+	}
+	s.async(sess.conn.id, "presence", notify)
+}
+
+// pushPresence tells the user's online friends whether the user is online
+// now. The state is read at send time, so when a logout's notice and a new
+// login's race, both say the truth.
+func (s *Server) pushPresence(user int64, friends []int64) {
+	var frame []byte
+	for _, f := range friends {
+		for _, fs := range s.router.Sessions(f) {
+			if frame == nil {
+				frame = encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)})
+			}
+			fs.Push(frame)
+		}
+	}
+}

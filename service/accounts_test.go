@@ -1,0 +1,224 @@
+package service
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+var _ = register("Frames", testFrames)
+var _ = register("RegisterLogin", testRegisterLogin)
+var _ = register("TokenLoginLogout", testTokenLoginLogout)
+var _ = register("Kick", testKick)
+var _ = register("FailedLoginLimits", testFailedLoginLimits)
+
+func testFrames(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	c := e.dial()
+	var p protocol.PingResp
+	c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, &p)
+	if p.Ts <= 0 {
+		t.Fatalf("ping ts %d", p.Ts)
+	}
+	// Unknown op, push op, file-port op: UNSUPPORTED_OP before login.
+	for _, op := range []protocol.Op{0x7777, protocol.OpMsgPush, protocol.OpFileUpload, protocol.OpFileDownload} {
+		c.must(protocol.CodeUnsupportedOp, op, struct{}{}, nil)
+	}
+	c.must(protocol.CodeUnauthenticated, protocol.OpFriendList, struct{}{}, nil)
+	// Bodies that are not objects, miss fields or have wrong types.
+	for _, body := range []string{"", "[]", "3", `"x"`, "null", "{", `{"username":5,"password":"password-1"}`, `{"password":"password-1"}`} {
+		c.must(protocol.CodeBadRequest, protocol.OpRegister, body, nil)
+	}
+	c.must(protocol.CodeBadRequest, protocol.OpRegister, &protocol.RegisterReq{Username: "a!", Password: "password-1"}, nil)
+	c.must(protocol.CodeBadRequest, protocol.OpRegister, &protocol.RegisterReq{Username: "abc", Password: "short"}, nil)
+	// Still open and working; unknown fields are ignored.
+	c.must(protocol.CodeOK, protocol.OpPing, `{"future":1}`, nil)
+
+	// After login too.
+	u := e.user("frames")
+	u.must(protocol.CodeUnsupportedOp, 0x7777, struct{}{}, nil)
+	u.must(protocol.CodeUnsupportedOp, protocol.OpPresence, struct{}{}, nil)
+	u.must(protocol.CodeBadRequest, protocol.OpProfileGet, "[1]", nil)
+	u.must(protocol.CodeBadRequest, protocol.OpProfileGet, `{"user_id":"x"}`, nil)
+	u.must(protocol.CodeUnavailable, protocol.OpFileOffer, &protocol.FileOfferReq{ToUser: 1, Name: "a", Size: 1,
+		Sha256: "0000000000000000000000000000000000000000000000000000000000000000"}, nil)
+	u.must(protocol.CodeUnavailable, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: 1}, nil)
+
+	// Pipelined frames in one write, one frame split over writes.
+	var buf []byte
+	for i := uint32(1); i <= 3; i++ {
+		buf = protocol.AppendFrame(buf, protocol.OpPing, 1000+i, []byte("{}"))
+	}
+	c.mu.Lock()
+	chs := []chan frame{make(chan frame, 1), make(chan frame, 1), make(chan frame, 1)}
+	for i := range chs {
+		c.waiters[uint32(1001+i)] = chs[i]
+	}
+	c.mu.Unlock()
+	for i := range buf {
+		if _, err := c.nc.Write(buf[i : i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range chs {
+		c.wait(protocol.OpPing, ch)
+	}
+
+	// Oversize length: closed with nothing sent.
+	big := e.dial()
+	hdr := make([]byte, 10)
+	binary.BigEndian.PutUint32(hdr, uint32(protocol.DefaultMaxFrameBody+7))
+	binary.BigEndian.PutUint16(hdr[4:], uint16(protocol.OpPing))
+	binary.BigEndian.PutUint32(hdr[6:], 1)
+	if _, err := big.nc.Write(hdr); err != nil {
+		t.Fatal(err)
+	}
+	big.closed()
+	// Undersize length.
+	small := e.dial()
+	if _, err := small.nc.Write([]byte{0, 0, 0, 5, 0, 1, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	small.closed()
+	select {
+	case f := <-small.pushes:
+		t.Fatalf("server sent %s before closing", f.op)
+	default:
+	}
+	// Exactly the max body is accepted (as a frame) and answered.
+	ok := e.dial()
+	body := make([]byte, protocol.DefaultMaxFrameBody)
+	for i := range body {
+		body[i] = ' '
+	}
+	copy(body, `{"a":1}`)
+	ok.must(protocol.CodeOK, protocol.OpPing, body, nil)
+}
+
+func testRegisterLogin(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	name := uniqueName("Alice")
+	c := e.dial()
+	var r protocol.RegisterResp
+	c.must(protocol.CodeOK, protocol.OpRegister, &protocol.RegisterReq{Username: name, Password: testPassword, Nickname: "Ally"}, &r)
+	if r.UserID <= 0 {
+		t.Fatalf("user_id %d", r.UserID)
+	}
+	// Case-insensitive uniqueness.
+	c.must(protocol.CodeUsernameTaken, protocol.OpRegister, &protocol.RegisterReq{Username: lowerASCII(name), Password: testPassword}, nil)
+	c.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: "wrong-password"}, nil)
+	c.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: "nobody_here", Password: testPassword}, nil)
+	c.must(protocol.CodeBadRequest, protocol.OpLogin, &protocol.LoginReq{Username: name}, nil)
+	var lr protocol.LoginResp
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: lowerASCII(name), Password: testPassword}, &lr)
+	if lr.UserID != r.UserID || lr.Token == "" || lr.Profile.Nickname != "Ally" || lr.Profile.Username != name {
+		t.Fatalf("login reply %+v", lr)
+	}
+	if lr.Friends == nil || lr.Groups == nil || lr.Convs == nil {
+		t.Fatal("login lists must be [] not null")
+	}
+	if e.srv.Sessions() != 1 {
+		t.Fatalf("sessions %d", e.srv.Sessions())
+	}
+	c.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, nil)
+	// Default nickname is the username.
+	name2 := uniqueName("bob")
+	e.register(name2)
+	_, lr2 := e.login(name2, "")
+	if lr2.Profile.Nickname != name2 {
+		t.Fatalf("default nickname %q", lr2.Profile.Nickname)
+	}
+}
+
+func testTokenLoginLogout(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	name := uniqueName("tok")
+	e.register(name)
+	c, lr := e.login(name, "phone")
+	c2 := e.dial()
+	var lr2 protocol.LoginResp
+	c2.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: lr.Token, Device: "laptop"}, &lr2)
+	if lr2.UserID != lr.UserID || lr2.Token != lr.Token {
+		t.Fatalf("token login %+v", lr2)
+	}
+	// Wrong user for the token, garbage token.
+	other := uniqueName("other")
+	e.register(other)
+	c3 := e.dial()
+	c3.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: other, Token: lr.Token}, nil)
+	c3.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: "nope"}, nil)
+	// Logout revokes the token; the connection stays open, unauthenticated.
+	c.must(protocol.CodeOK, protocol.OpLogout, struct{}{}, nil)
+	c.must(protocol.CodeUnauthenticated, protocol.OpFriendList, struct{}{}, nil)
+	c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+	c3.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: lr.Token}, nil)
+	if n := e.srv.Sessions(); n != 1 {
+		t.Fatalf("sessions after logout %d, want 1 (laptop)", n)
+	}
+	// A later password login on the same connection works.
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, nil)
+}
+
+func testKick(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	name := uniqueName("kick")
+	e.register(name)
+	old, _ := e.login(name, "phone")
+	other, _ := e.login(name, "laptop") // another device: no kick
+	fresh, _ := e.login(name, "phone")
+	var k protocol.KickedPush
+	old.expect(protocol.OpKicked, &k)
+	if k.Reason != "login_elsewhere" || k.Addr != fresh.nc.LocalAddr().String() {
+		t.Fatalf("kicked %+v, new login from %s", k, fresh.nc.LocalAddr())
+	}
+	old.closed()
+	other.noPush()
+	fresh.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, nil)
+	deadline := time.Now().Add(waitTimeout)
+	for e.srv.Sessions() != 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := e.srv.Sessions(); n != 2 {
+		t.Fatalf("sessions %d, want 2", n)
+	}
+}
+
+func testFailedLoginLimits(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	var mu = make(chan struct{}, 1)
+	mu <- struct{}{}
+	now := time.Now()
+	e.srv.now = func() time.Time { <-mu; defer func() { mu <- struct{}{} }(); return now }
+	advance := func(d time.Duration) { <-mu; now = now.Add(d); mu <- struct{}{} }
+
+	name := uniqueName("victim")
+	e.register(name)
+	c := e.dial()
+	bad := &protocol.LoginReq{Username: name, Password: "not-the-password"}
+	for range 5 {
+		c.must(protocol.CodeBadCredentials, protocol.OpLogin, bad, nil)
+	}
+	var st protocol.Status
+	c.must(protocol.CodeRateLimited, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, &st)
+	if st.RetryAfterMs <= 0 || st.RetryAfterMs > 60_001 {
+		t.Fatalf("retry_after_ms %d", st.RetryAfterMs)
+	}
+	// Also by token, and with the name in another case.
+	c.must(protocol.CodeRateLimited, protocol.OpLogin, &protocol.LoginReq{Username: lowerASCII(name), Token: "x"}, nil)
+	// Other users from the same address are fine (5 < 60 per IP).
+	other := uniqueName("bystander")
+	e.register(other)
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: other, Password: testPassword}, nil)
+	advance(61 * time.Second)
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, nil)
+
+	// Per IP: 60 failures over many names block everyone from this address.
+	for i := range 60 {
+		c.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: uniqueName("ghost"), Password: "whatever-" + string(rune('a'+i%26))}, nil)
+	}
+	c.must(protocol.CodeRateLimited, protocol.OpLogin, &protocol.LoginReq{Username: other, Password: testPassword}, nil)
+	advance(61 * time.Second)
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: other, Password: testPassword}, nil)
+}

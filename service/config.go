@@ -1,0 +1,101 @@
+package service
+
+import (
+	"errors"
+	"runtime"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/auth"
+	"github.com/chatd/chatd/store"
+	"github.com/rs/zerolog"
+)
+
+// Argon2Params are the argon2id cost parameters for password hashes.
+type Argon2Params struct {
+	MemoryKiB uint32 // 0 = 19456 (19 MiB)
+	Time      uint32 // 0 = 2
+	Threads   uint8  // 0 = 1
+}
+
+// Config holds everything the chat server needs; zero values mean the
+// contract's defaults.
+type Config struct {
+	ChatAddr             string          // default ":9000"
+	FileAddr             string          // address announced/used for the file port (files issue); default ":9001"
+	Store                store.Store     // required
+	Limits               protocol.Limits // protocol.DefaultLimits() when zero
+	IdleTimeout          time.Duration   // default 90s
+	LoginFailuresPerUser int             // per minute; default 5
+	LoginFailuresPerIP   int             // per minute; default 60
+	MsgRate              float64         // messages/s per connection, default 50
+	MsgBurst             int             // default 100
+	MaxOutbound          int             // per-connection outbound queue bytes, default 4 MiB
+	Loops                int             // reactor loops, default GOMAXPROCS
+	Workers              int             // store worker pool size, default 1024
+	TokenTTL             time.Duration   // default 30 days
+	Argon2               Argon2Params    // zero = m=19 MiB, t=2, p=1; tests use a cheap setting
+	ServerName           string          // for discovery/kick addr etc.
+	Version              string
+	Logger               zerolog.Logger
+
+	// MaxPending bounds the requests queued for the worker pool; past it a
+	// request is answered UNAVAILABLE. Default 64 × Workers.
+	MaxPending int
+	// HashConcurrency caps concurrent argon2 computations; default GOMAXPROCS.
+	HashConcurrency int
+}
+
+// ErrNoStore is returned by New when Config.Store is nil.
+var ErrNoStore = errors.New("service: Config.Store is required")
+
+// withDefaults fills the zero fields with the contract's defaults.
+func (c Config) withDefaults() Config {
+	if c.ChatAddr == "" {
+		c.ChatAddr = ":9000"
+	}
+	if c.FileAddr == "" {
+		c.FileAddr = ":9001"
+	}
+	if c.Limits == (protocol.Limits{}) {
+		c.Limits = protocol.DefaultLimits()
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 90 * time.Second
+	}
+	if c.LoginFailuresPerUser == 0 {
+		c.LoginFailuresPerUser = 5
+	}
+	if c.LoginFailuresPerIP == 0 {
+		c.LoginFailuresPerIP = 60
+	}
+	if c.MsgRate == 0 {
+		c.MsgRate = 50
+	}
+	if c.MsgBurst == 0 {
+		c.MsgBurst = 100
+	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = 4 << 20
+	}
+	if c.Loops == 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.Workers == 0 {
+		c.Workers = 1024
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = 64 * c.Workers
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = 30 * 24 * time.Hour
+	}
+	if c.ServerName == "" {
+		c.ServerName = "chatd"
+	}
+	return c
+}
+
+func (p Argon2Params) auth() auth.Params {
+	return auth.Params{MemoryKiB: p.MemoryKiB, Time: p.Time, Threads: p.Threads}.OrDefault()
+}

@@ -1,0 +1,236 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+)
+
+// handlerFunc runs one request on a pool worker. It returns the reply body
+// (a protocol reply struct) or an error; a nil reply with a nil error means
+// the handler wrote its reply itself (login, which pushes after it).
+type handlerFunc func(x *call) (any, error)
+
+// opEntry is one row of the dispatch table.
+type opEntry struct {
+	fn      handlerFunc
+	auth    bool // needs a logged-in session
+	limited bool // counts against the connection's message rate
+	raw     bool // body is not decoded on the loop (registered OpHandlers)
+}
+
+// call is one request on its way through the pool.
+type call struct {
+	s     *Server
+	cs    *connState
+	op    protocol.Op
+	reqID uint32
+	req   protocol.Request
+	body  []byte // private copy of the body
+	ent   opEntry
+	sess  *Session // set when the op needs a session
+}
+
+func (x *call) ctx() context.Context { return x.s.ctx }
+
+// run executes the call on a pool worker: session check, the handler with
+// panic recovery, the reply.
+func (x *call) run() {
+	defer x.cs.inflight.Add(-1)
+	defer func() {
+		if r := recover(); r != nil {
+			x.s.panicked(x, r)
+		}
+	}()
+	if x.ent.auth {
+		x.sess = x.cs.session()
+		if x.sess == nil {
+			x.s.replyErr(x.cs, x.op, x.reqID, protocol.Unauthenticated())
+			return
+		}
+	}
+	if h := x.s.testHook; h != nil {
+		h(x.op)
+	}
+	reply, err := x.ent.fn(x)
+	if err != nil {
+		x.s.replyErr(x.cs, x.op, x.reqID, x.s.mapErr(x, err))
+		return
+	}
+	if reply != nil {
+		x.s.reply(x.cs, x.op, x.reqID, reply)
+	}
+}
+
+// panicked logs a recovered panic with a correlation id, answers INTERNAL
+// with that id and closes the connection (its state may be inconsistent).
+func (s *Server) panicked(x *call, r any) {
+	metricPanics.Inc()
+	corr := newCorrID()
+	ev := s.log.Error().Str("corr", corr).Uint64("conn", x.cs.id).Str("op", x.op.String()).
+		Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack())
+	if sess := x.cs.session(); sess != nil {
+		ev = ev.Int64("user", sess.userID)
+	}
+	ev.Msg("handler panic")
+	s.replyErr(x.cs, x.op, x.reqID, protocol.Internal(corr))
+	x.cs.closeNow("handler panic")
+}
+
+func newCorrID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// mapErr turns a handler error into the reply error: protocol errors as
+// they are, store sentinels by their meaning, anything else INTERNAL with a
+// logged correlation id.
+func (s *Server) mapErr(x *call, err error) *protocol.Error {
+	if pe := protocol.AsError(err); pe != nil {
+		return pe
+	}
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return protocol.NewError(protocol.CodeUnavailable, "store unavailable, retry later")
+	case errors.Is(err, store.ErrNotFound):
+		return protocol.NewError(protocol.CodeNotFound, "not found")
+	case errors.Is(err, store.ErrAlreadyFriends), errors.Is(err, store.ErrRequestPending),
+		errors.Is(err, store.ErrAlreadyMember):
+		return protocol.NewError(protocol.CodeAlreadyExists, "already exists")
+	case errors.Is(err, store.ErrUsernameTaken):
+		return protocol.NewError(protocol.CodeUsernameTaken, "username taken")
+	}
+	corr := newCorrID()
+	ev := s.log.Error().Str("corr", corr).Uint64("conn", x.cs.id).Str("op", x.op.String()).Err(err)
+	if x.sess != nil {
+		ev = ev.Int64("user", x.sess.userID)
+	}
+	ev.Msg("request failed")
+	return protocol.Internal(corr)
+}
+
+// reply encodes v once and queues it as the reply to op/reqID.
+func (s *Server) reply(cs *connState, op protocol.Op, reqID uint32, v any) {
+	frame, err := protocol.AppendJSONFrame(nil, op, reqID, v)
+	if err != nil {
+		corr := newCorrID()
+		s.log.Error().Str("corr", corr).Uint64("conn", cs.id).Str("op", op.String()).Err(err).Msg("encode reply")
+		s.replyErr(cs, op, reqID, protocol.Internal(corr))
+		return
+	}
+	code := protocol.CodeOK
+	if r, ok := v.(protocol.Replier); ok {
+		code = protocol.StatusOf(r).Code
+	}
+	countReply(op, code)
+	_ = cs.write(frame)
+}
+
+// replyErr queues a failure reply.
+func (s *Server) replyErr(cs *connState, op protocol.Op, reqID uint32, err error) {
+	e := protocol.AsError(err)
+	if e == nil {
+		e = protocol.Internal(newCorrID())
+	}
+	countReply(op, e.Code)
+	_ = cs.write(protocol.AppendErrorFrame(nil, op, reqID, e))
+}
+
+// encodePush encodes a push body once, for any number of recipients.
+func encodePush(op protocol.Op, v any) []byte {
+	frame, err := protocol.AppendJSONFrame(nil, op, 0, v)
+	if err != nil {
+		// Push bodies are plain structs of strings and numbers.
+		panic(fmt.Sprintf("service: encode %s push: %v", op, err))
+	}
+	return frame
+}
+
+// Request is a chat-port request handed to an OpHandler registered with
+// HandleOp (for example the file transfer ops).
+type Request struct {
+	Op         protocol.Op
+	ReqID      uint32
+	Body       []byte // the JSON body; owned by the handler
+	UserID     int64  // the logged-in user
+	ConnID     uint64
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+}
+
+// OpHandler handles one request on a pool worker (it may block on I/O). It
+// returns the reply body (a protocol reply struct with Status OK) or an
+// error: a *protocol.Error is sent as it is, store sentinel errors map to
+// their codes, anything else is INTERNAL with a logged correlation id.
+type OpHandler func(ctx context.Context, r *Request) (reply any, err error)
+
+// ErrStarted is returned by HandleOp after Start.
+var ErrStarted = errors.New("service: server already started")
+
+// HandleOp registers h for a chat request op that needs a logged-in
+// session, replacing the built-in handler (file.offer and file.fetch answer
+// UNAVAILABLE until a handler is registered). Call it before Start.
+func (s *Server) HandleOp(op protocol.Op, h OpHandler) error {
+	if s.started.Load() {
+		return ErrStarted
+	}
+	if !op.IsChatRequest() || !op.NeedsAuth() || !op.HasReply() {
+		return fmt.Errorf("service: op %s cannot have a registered handler", op)
+	}
+	s.ops[op] = opEntry{auth: true, raw: true, fn: func(x *call) (any, error) {
+		return h(x.ctx(), &Request{Op: x.op, ReqID: x.reqID, Body: x.body, UserID: x.sess.userID,
+			ConnID: x.cs.id, RemoteAddr: x.cs.c.RemoteAddr(), LocalAddr: x.cs.c.LocalAddr()})
+	}}
+	return nil
+}
+
+// buildOps fills the dispatch table with the built-in handlers.
+func (s *Server) buildOps() {
+	auth := func(fn handlerFunc) opEntry { return opEntry{fn: fn, auth: true} }
+	s.ops = map[protocol.Op]opEntry{
+		protocol.OpRegister:      {fn: s.register},
+		protocol.OpLogin:         {fn: s.login},
+		protocol.OpLogout:        auth(s.logout),
+		protocol.OpProfileGet:    auth(s.profileGet),
+		protocol.OpProfileUpdate: auth(s.profileUpdate),
+		protocol.OpUserSearch:    auth(s.userSearch),
+		protocol.OpFriendRequest: auth(s.friendRequest),
+		protocol.OpFriendRespond: auth(s.friendRespond),
+		protocol.OpFriendRemove:  auth(s.friendRemove),
+		protocol.OpFriendList:    auth(s.friendList),
+		protocol.OpFriendPending: auth(s.friendPending),
+		protocol.OpMsgSend:       {fn: s.msgSend, auth: true, limited: true},
+		protocol.OpMsgSync:       auth(s.msgSync),
+		protocol.OpMsgAck:        auth(s.msgAck),
+		protocol.OpMsgRead:       auth(s.msgRead),
+		protocol.OpConvList:      auth(s.convList),
+		protocol.OpGroupCreate:   auth(s.groupCreate),
+		protocol.OpGroupJoin:     auth(s.groupJoin),
+		protocol.OpGroupLeave:    auth(s.groupLeave),
+		protocol.OpGroupKick:     auth(s.groupKick),
+		protocol.OpGroupMembers:  auth(s.groupMembers),
+		protocol.OpGroupList:     auth(s.groupList),
+		protocol.OpGroupDismiss:  auth(s.groupDismiss),
+		protocol.OpFileOffer:     auth(filesDisabled),
+		protocol.OpFileFetch:     auth(filesDisabled),
+		protocol.OpRoomCreate:    auth(s.roomCreate),
+		protocol.OpRoomJoin:      auth(s.roomJoin),
+		protocol.OpRoomLeave:     auth(s.roomLeave),
+		protocol.OpRoomSay:       {fn: s.roomSay, auth: true, limited: true},
+	}
+}
+
+// filesDisabled answers the file ops until a file service registers
+// handlers for them.
+func filesDisabled(*call) (any, error) {
+	return nil, protocol.NewError(protocol.CodeUnavailable, "file transfer not enabled")
+}

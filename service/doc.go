@@ -1,0 +1,32 @@
+// Package service is chatd's chat server core: it owns the sessions,
+// routing and business rules of the chat port (accounts, presence,
+// profiles, friends, messages, groups and rooms of the wire contract).
+//
+// Request path: a reactor loop calls OnData with the bytes read; frames are
+// cut with protocol.Decode (a bad length closes the connection with nothing
+// more sent). Cheap answers are given inline on the loop: ping,
+// UNSUPPORTED_OP, BAD_REQUEST from decoding, UNAUTHENTICATED, RATE_LIMITED,
+// UNAVAILABLE while shutting down, and the room.media relay. Everything
+// that touches the store or argon2 goes to a bounded reactor.Pool keyed by
+// the connection id, so one connection's requests run one at a time in
+// order while different connections run in parallel; a full pool answers
+// UNAVAILABLE. Workers call store.Store, update the in-memory state, and
+// write replies and pushes back with Conn.Write of frames encoded once (a
+// fan-out writes the same []byte to every recipient).
+//
+// State and ownership: the Router (who is online on which connection) and
+// Rooms are interfaces with in-memory defaults so a multi-node version can
+// replace them; their reads take no lock (sync.Map plus copy-on-write
+// slices behind atomic pointers). The group member cache is the same
+// pattern, so a fan-out to a 1,000-member group is one atomic load for the
+// set and one per member for its sessions. Per-connection state (session,
+// rooms, message rate limiter) lives in the reactor Conn's context.
+//
+// Ordering guarantees: replies and pushes of one request are written in
+// order by one worker. Message pushes follow each conversation's seq order
+// even when two senders' appends finish out of order (sequencer.go). After
+// a login the reply comes first, then pending friend requests, unnotified
+// answers and missed messages per conversation in seq order; live pushes
+// arriving meanwhile are held in the session and released after the
+// backlog, without the messages it already carried (session.go).
+package service

@@ -1,0 +1,212 @@
+package service
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+)
+
+// Groups (section 8): owner rules, membership changes kept in the member
+// cache, group.event to online members.
+
+func toGroup(g store.Group) protocol.Group {
+	return protocol.Group{GroupID: g.ID, Name: g.Name, Owner: g.Owner, MemberCount: g.MemberCount}
+}
+
+// groupEvent pushes one group.event to every online session of members.
+func (s *Server) groupEvent(members []int64, groupID int64, kind string, user int64) {
+	var frame []byte
+	for _, uid := range members {
+		for _, sess := range s.router.Sessions(uid) {
+			if frame == nil {
+				frame = encodePush(protocol.OpGroupEvent, &protocol.GroupEventPush{GroupID: groupID, Kind: kind, UserID: user})
+			}
+			sess.Push(frame)
+		}
+	}
+}
+
+// group loads a group, NOT_FOUND when it does not exist.
+func (s *Server) group(x *call, id int64) (store.Group, error) {
+	g, err := s.store.Group(x.ctx(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, protocol.NewError(protocol.CodeNotFound, "group not found")
+	}
+	return g, err
+}
+
+func (s *Server) groupCreate(x *call) (any, error) {
+	req := x.req.(*protocol.GroupCreateReq)
+	me := x.sess.userID
+	members := slices.DeleteFunc(slices.Clone(req.Members), func(id int64) bool { return id == me })
+	slices.Sort(members)
+	members = slices.Compact(members)
+	if len(members) > 0 {
+		friends, err := s.store.Friends(x.ctx(), me, maxFriends)
+		if err != nil {
+			return nil, err
+		}
+		fs := make(map[int64]bool, len(friends))
+		for _, f := range friends {
+			fs[f.ID] = true
+		}
+		for _, id := range members {
+			if !fs[id] {
+				return nil, protocol.Errorf(protocol.CodeForbidden, "user %d is not your friend", id)
+			}
+		}
+	}
+	g, err := s.store.CreateGroup(x.ctx(), req.Name, me, members, time.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	all := append(slices.Clone(members), me)
+	s.groups.set(g.ID, all)
+	// Each added member learns it joined (the creator has the reply).
+	for _, id := range members {
+		s.groupEvent([]int64{id}, g.ID, protocol.GroupJoined, id)
+	}
+	return &protocol.GroupResp{Status: protocol.OK(), Group: toGroup(g)}, nil
+}
+
+func (s *Server) groupJoin(x *call) (any, error) {
+	req := x.req.(*protocol.GroupIDReq)
+	me := x.sess.userID
+	g, err := s.store.JoinGroup(x.ctx(), req.GroupID, me, time.Now().UnixMilli())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, protocol.NewError(protocol.CodeNotFound, "group not found")
+	case errors.Is(err, store.ErrAlreadyMember):
+		return nil, protocol.NewError(protocol.CodeAlreadyExists, "already a member")
+	case err != nil:
+		return nil, err
+	}
+	s.groups.add(g.ID, me)
+	if members, err := s.groups.members(x.ctx(), g.ID); err == nil {
+		s.groupEvent(members, g.ID, protocol.GroupJoined, me)
+	}
+	return &protocol.GroupResp{Status: protocol.OK(), Group: toGroup(g)}, nil
+}
+
+// removeMember takes user out of the group for leave and kick; the event
+// goes to the members before the removal, the removed user included.
+func (s *Server) removeMember(x *call, g store.Group, user int64, kind string) error {
+	before, err := s.groups.members(x.ctx(), g.ID)
+	if err != nil {
+		return err
+	}
+	if _, ok := slices.BinarySearch(before, user); !ok {
+		if kind == protocol.GroupLeft {
+			return protocol.NewError(protocol.CodeForbidden, "not a member of the group")
+		}
+		return protocol.NewError(protocol.CodeNotFound, "user is not a member of the group")
+	}
+	err = s.store.LeaveGroup(x.ctx(), g.ID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		s.groups.remove(g.ID, user)
+		return protocol.NewError(protocol.CodeNotFound, "not a member of the group")
+	}
+	if err != nil {
+		return err
+	}
+	s.groups.remove(g.ID, user)
+	s.groupEvent(before, g.ID, kind, user)
+	return nil
+}
+
+func (s *Server) groupLeave(x *call) (any, error) {
+	req := x.req.(*protocol.GroupIDReq)
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if g.Owner == x.sess.userID {
+		return nil, protocol.NewError(protocol.CodeForbidden, "the owner must dismiss the group")
+	}
+	if err := s.removeMember(x, g, x.sess.userID, protocol.GroupLeft); err != nil {
+		return nil, err
+	}
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+func (s *Server) groupKick(x *call) (any, error) {
+	req := x.req.(*protocol.GroupKickReq)
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if g.Owner != x.sess.userID {
+		return nil, protocol.NewError(protocol.CodeForbidden, "only the owner may kick")
+	}
+	if req.UserID == g.Owner {
+		return nil, protocol.BadRequest("user_id", "the owner cannot kick itself")
+	}
+	if err := s.removeMember(x, g, req.UserID, protocol.GroupKicked); err != nil {
+		return nil, err
+	}
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+func (s *Server) groupDismiss(x *call) (any, error) {
+	req := x.req.(*protocol.GroupIDReq)
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if g.Owner != x.sess.userID {
+		return nil, protocol.NewError(protocol.CodeForbidden, "only the owner may dismiss")
+	}
+	before, err := s.groups.members(x.ctx(), g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DismissGroup(x.ctx(), g.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, protocol.NewError(protocol.CodeNotFound, "group not found")
+		}
+		return nil, err
+	}
+	s.groups.drop(g.ID)
+	s.groupEvent(before, g.ID, protocol.GroupDismissed, x.sess.userID)
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+func (s *Server) groupMembers(x *call) (any, error) {
+	req := x.req.(*protocol.GroupIDReq)
+	if _, err := s.group(x, req.GroupID); err != nil {
+		return nil, err
+	}
+	ids, err := s.groups.members(x.ctx(), req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := slices.BinarySearch(ids, x.sess.userID); !ok {
+		return nil, protocol.NewError(protocol.CodeForbidden, "not a member of the group")
+	}
+	users, err := s.store.UsersByIDs(x.ctx(), ids)
+	if err != nil {
+		return nil, err
+	}
+	resp := &protocol.GroupMembersResp{Status: protocol.OK(), Members: make([]protocol.Friend, 0, len(ids))}
+	for _, id := range ids {
+		if u, ok := users[id]; ok {
+			resp.Members = append(resp.Members, protocol.Friend{Profile: toProfile(u), Online: s.router.Online(id)})
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) groupList(x *call) (any, error) {
+	groups, err := s.store.GroupsOfUser(x.ctx(), x.sess.userID, maxGroups)
+	if err != nil {
+		return nil, err
+	}
+	resp := &protocol.GroupListResp{Status: protocol.OK(), Groups: make([]protocol.Group, 0, len(groups))}
+	for _, g := range groups {
+		resp.Groups = append(resp.Groups, toGroup(g))
+	}
+	return resp, nil
+}

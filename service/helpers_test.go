@@ -1,0 +1,442 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+	"github.com/go-sql-driver/mysql"
+	"github.com/rs/zerolog"
+)
+
+// cheapArgon2 keeps password hashing fast in tests (and under -race).
+var cheapArgon2 = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+// waitTimeout bounds every wait for a reply or push; generous because the
+// race detector slows the store down a lot.
+const waitTimeout = 20 * time.Second
+
+// backend opens fresh stores of one kind.
+type backend struct {
+	name string
+	cfg  func(t testing.TB) store.Config
+}
+
+var sqliteBackend = backend{name: "sqlite", cfg: func(t testing.TB) store.Config {
+	return store.Config{Driver: "sqlite", DataDir: t.TempDir()}
+}}
+
+// mysqlBackend returns the MySQL backend, or skips (fails in CI) when
+// CHATD_TEST_MYSQL_DSN is unset.
+func mysqlBackend(t *testing.T) backend {
+	dsn := os.Getenv("CHATD_TEST_MYSQL_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CHATD_TEST_MYSQL_DSN is unset in CI; the MySQL suite must run there")
+		}
+		t.Skip("CHATD_TEST_MYSQL_DSN unset: skipping the service suite on MySQL (e.g. root:@tcp(127.0.0.1:3306)/test?charset=utf8mb4&collation=utf8mb4_unicode_ci&clientFoundRows=true&interpolateParams=true)")
+	}
+	return backend{name: "mysql", cfg: func(t testing.TB) store.Config {
+		return store.Config{Driver: "mysql", DSN: freshMySQLDB(t, dsn)}
+	}}
+}
+
+func freshMySQLDB(t testing.TB, dsn string) string {
+	t.Helper()
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("CHATD_TEST_MYSQL_DSN: %v", err)
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	name := "chatd_svc_" + hex.EncodeToString(rnd[:])
+	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("mysql", dsn)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	mc.DBName = name
+	return mc.FormatDSN()
+}
+
+// env is one server on a fresh store, listening on 127.0.0.1:0.
+type env struct {
+	t      *testing.T
+	scfg   store.Config
+	st     store.Store
+	srv    *Server
+	cfg    Config
+	tweaks []func(*Config)
+}
+
+func newEnv(t *testing.T, b backend, tweaks ...func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, scfg: b.cfg(t), tweaks: tweaks}
+	e.open()
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) open() {
+	e.t.Helper()
+	st, err := store.Open(context.Background(), e.scfg)
+	if err != nil {
+		e.t.Fatalf("open store: %v", err)
+	}
+	e.st = st
+	cfg := Config{ChatAddr: "127.0.0.1:0", Store: st, Argon2: cheapArgon2, Loops: 2, Workers: 64,
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+	for _, f := range e.tweaks {
+		f(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		e.t.Fatalf("new server: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		e.t.Fatalf("start: %v", err)
+	}
+	e.srv, e.cfg = srv, cfg
+}
+
+func (e *env) close() {
+	if e.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := e.srv.Shutdown(ctx); err != nil {
+			e.t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+		e.srv = nil
+	}
+	if e.st != nil {
+		if err := e.st.Close(); err != nil {
+			e.t.Errorf("close store: %v", err)
+		}
+		e.st = nil
+	}
+}
+
+// restart stops the server and the store and opens both again on the same
+// database: what survives is what the store made durable.
+func (e *env) restart() {
+	e.close()
+	e.open()
+}
+
+// frame is one received frame.
+type frame struct {
+	op    protocol.Op
+	reqID uint32
+	body  []byte
+}
+
+// tclient is a minimal framed test client over a real TCP connection: it
+// sends requests, matches replies by req_id and collects pushes in order.
+type tclient struct {
+	t       testing.TB
+	nc      net.Conn
+	nextReq atomic.Uint32
+	mu      sync.Mutex
+	waiters map[uint32]chan frame
+	pushes  chan frame
+	done    chan struct{}
+	err     error // read error, valid after done is closed
+	userID  int64
+	token   string
+}
+
+func (e *env) dial() *tclient {
+	e.t.Helper()
+	return dialAddr(e.t, e.srv.ChatAddr().String())
+}
+
+func dialAddr(t testing.TB, addr string) *tclient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c := &tclient{t: t, nc: nc, waiters: map[uint32]chan frame{}, pushes: make(chan frame, 4096), done: make(chan struct{})}
+	go c.readLoop()
+	t.Cleanup(func() { nc.Close() })
+	return c
+}
+
+func (c *tclient) readLoop() {
+	defer close(c.done)
+	hdr := make([]byte, protocol.HeaderSize)
+	for {
+		if _, err := io.ReadFull(c.nc, hdr); err != nil {
+			c.err = err
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr)
+		f := frame{op: protocol.Op(binary.BigEndian.Uint16(hdr[4:])), reqID: binary.BigEndian.Uint32(hdr[6:])}
+		f.body = make([]byte, n-6)
+		if _, err := io.ReadFull(c.nc, f.body); err != nil {
+			c.err = err
+			return
+		}
+		if f.reqID == 0 {
+			select {
+			case c.pushes <- f:
+			default:
+				c.err = errors.New("test client: push buffer full")
+				return
+			}
+			continue
+		}
+		c.mu.Lock()
+		w := c.waiters[f.reqID]
+		delete(c.waiters, f.reqID)
+		c.mu.Unlock()
+		if w != nil {
+			w <- f
+		}
+	}
+}
+
+// send writes a request frame with a JSON body (or raw []byte) and returns
+// the channel its reply will arrive on.
+func (c *tclient) send(op protocol.Op, body any) (uint32, chan frame) {
+	c.t.Helper()
+	id := c.nextReq.Add(1)
+	ch := make(chan frame, 1)
+	c.mu.Lock()
+	c.waiters[id] = ch
+	c.mu.Unlock()
+	var b []byte
+	switch v := body.(type) {
+	case []byte:
+		b = protocol.AppendFrame(nil, op, id, v)
+	case string:
+		b = protocol.AppendFrame(nil, op, id, []byte(v))
+	default:
+		var err error
+		if b, err = protocol.AppendJSONFrame(nil, op, id, body); err != nil {
+			c.t.Fatalf("encode: %v", err)
+		}
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write %s: %v", op, err)
+	}
+	return id, ch
+}
+
+func (c *tclient) wait(op protocol.Op, ch chan frame) frame {
+	c.t.Helper()
+	select {
+	case f := <-ch:
+		if f.op != op {
+			c.t.Fatalf("reply op %s, want %s", f.op, op)
+		}
+		return f
+	case <-c.done:
+		c.t.Fatalf("connection closed waiting for %s reply: %v", op, c.err)
+	case <-time.After(waitTimeout):
+		c.t.Fatalf("no %s reply", op)
+	}
+	return frame{}
+}
+
+// call sends a request and decodes its reply into resp (nil: a Status);
+// it returns the reply's code.
+func (c *tclient) call(op protocol.Op, body any, resp any) protocol.Code {
+	c.t.Helper()
+	_, ch := c.send(op, body)
+	return c.decode(c.wait(op, ch), resp)
+}
+
+func (c *tclient) decode(f frame, resp any) protocol.Code {
+	c.t.Helper()
+	var st protocol.Status
+	if err := protocol.Unmarshal(f.body, &st); err != nil {
+		c.t.Fatalf("%s reply %q: %v", f.op, f.body, err)
+	}
+	if st.Code == protocol.CodeOK && resp != nil {
+		if err := protocol.Unmarshal(f.body, resp); err != nil {
+			c.t.Fatalf("%s reply %q: %v", f.op, f.body, err)
+		}
+	}
+	if st.Code != protocol.CodeOK && resp != nil {
+		if e, ok := resp.(*protocol.Status); ok {
+			*e = st
+		}
+	}
+	return st.Code
+}
+
+// must calls and fails the test unless the reply code is want.
+func (c *tclient) must(want protocol.Code, op protocol.Op, body any, resp any) {
+	c.t.Helper()
+	if resp == nil {
+		resp = &protocol.Status{}
+	}
+	_, ch := c.send(op, body)
+	f := c.wait(op, ch)
+	if got := c.decode(f, resp); got != want {
+		c.t.Fatalf("%s: code %s (%s), want %s", op, got, f.body, want)
+	}
+}
+
+// push returns the next push, failing after the timeout.
+func (c *tclient) push() frame {
+	c.t.Helper()
+	select {
+	case f := <-c.pushes:
+		return f
+	case <-time.After(waitTimeout):
+		c.t.Fatal("no push")
+	}
+	return frame{}
+}
+
+// expect returns the next push, which must be op, decoded into v.
+func (c *tclient) expect(op protocol.Op, v any) frame {
+	c.t.Helper()
+	f := c.push()
+	if f.op != op {
+		c.t.Fatalf("push %s %s, want %s", f.op, f.body, op)
+	}
+	if v != nil {
+		if err := protocol.Unmarshal(f.body, v); err != nil {
+			c.t.Fatalf("push %s: %v", op, err)
+		}
+	}
+	return f
+}
+
+// waitFor skips pushes until one of op arrives.
+func (c *tclient) waitFor(op protocol.Op, v any) frame {
+	c.t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case f := <-c.pushes:
+			if f.op != op {
+				continue
+			}
+			if v != nil {
+				if err := protocol.Unmarshal(f.body, v); err != nil {
+					c.t.Fatalf("push %s: %v", op, err)
+				}
+			}
+			return f
+		case <-deadline:
+			c.t.Fatalf("no %s push", op)
+		}
+	}
+}
+
+// noPush checks that no push arrives: a ping round trip proves the server
+// has handled everything sent before, then the queue must be empty.
+func (c *tclient) noPush() {
+	c.t.Helper()
+	c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+	select {
+	case f := <-c.pushes:
+		c.t.Fatalf("unexpected push %s %s", f.op, f.body)
+	default:
+	}
+}
+
+// drain discards pushes queued so far.
+func (c *tclient) drain() {
+	for {
+		select {
+		case <-c.pushes:
+		default:
+			return
+		}
+	}
+}
+
+// closed waits for the server to close the connection.
+func (c *tclient) closed() {
+	c.t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(waitTimeout):
+		c.t.Fatal("connection not closed by the server")
+	}
+}
+
+var userSeq atomic.Int64
+
+// uniqueName returns a fresh valid username with prefix.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s_%d", prefix, userSeq.Add(1))
+}
+
+const testPassword = "password-123"
+
+// register creates an account and returns its id.
+func (e *env) register(name string) int64 {
+	e.t.Helper()
+	c := e.dial()
+	var r protocol.RegisterResp
+	c.must(protocol.CodeOK, protocol.OpRegister, &protocol.RegisterReq{Username: name, Password: testPassword}, &r)
+	c.nc.Close()
+	return r.UserID
+}
+
+// login opens a connection and logs name in on device.
+func (e *env) login(name, device string) (*tclient, *protocol.LoginResp) {
+	e.t.Helper()
+	c := e.dial()
+	var r protocol.LoginResp
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword, Device: device}, &r)
+	c.userID, c.token = r.UserID, r.Token
+	return c, &r
+}
+
+// user registers and logs in a fresh user.
+func (e *env) user(prefix string) *tclient {
+	e.t.Helper()
+	name := uniqueName(prefix)
+	e.register(name)
+	c, _ := e.login(name, "")
+	return c
+}
+
+// befriend makes a and b friends through the protocol and drains the
+// notices it causes.
+func befriend(t testing.TB, a, b *tclient) {
+	t.Helper()
+	var r protocol.FriendRequestResp
+	a.must(protocol.CodeOK, protocol.OpFriendRequest, &protocol.FriendRequestReq{UserID: b.userID}, &r)
+	b.waitFor(protocol.OpFriendRequested, nil)
+	b.must(protocol.CodeOK, protocol.OpFriendRespond, &protocol.FriendRespondReq{RequestID: r.RequestID, Accept: true}, nil)
+	a.waitFor(protocol.OpFriendResponded, nil)
+	a.waitFor(protocol.OpPresence, nil)
+	b.waitFor(protocol.OpPresence, nil)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

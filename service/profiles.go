@@ -1,0 +1,77 @@
+package service
+
+import (
+	"encoding/base64"
+	"errors"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+)
+
+// Profiles and user search (section 5).
+
+func (s *Server) profileGet(x *call) (any, error) {
+	req := x.req.(*protocol.ProfileGetReq)
+	u, err := s.store.UserByID(x.ctx(), req.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, protocol.NewError(protocol.CodeNotFound, "user not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp := &protocol.ProfileGetResp{Status: protocol.OK(), Profile: toProfile(u)}
+	if u.AvatarSHA256 != "" {
+		img, err := s.store.Avatar(x.ctx(), u.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if len(img) > 0 {
+			resp.Avatar = base64.StdEncoding.EncodeToString(img)
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) profileUpdate(x *call) (any, error) {
+	req := x.req.(*protocol.ProfileUpdateReq)
+	upd := store.ProfileUpdate{Nickname: req.Nickname, Signature: req.Signature}
+	if req.Avatar != nil {
+		img, err := s.cfg.Limits.CheckAvatar(*req.Avatar)
+		if err != nil {
+			return nil, err
+		}
+		upd.SetAvatar, upd.Avatar = true, img
+	}
+	u, err := s.store.UpdateProfile(x.ctx(), x.sess.userID, upd)
+	if err != nil {
+		return nil, err
+	}
+	p := toProfile(u)
+	for _, sess := range s.router.Sessions(u.ID) {
+		sess.profile.Store(&p)
+	}
+	friends, err := s.store.Friends(x.ctx(), u.ID, maxFriends)
+	if err != nil {
+		return nil, err
+	}
+	frame := encodePush(protocol.OpProfileChanged, &protocol.ProfileChangedPush{Profile: p})
+	for _, f := range friends {
+		for _, fs := range s.router.Sessions(f.ID) {
+			fs.Push(frame)
+		}
+	}
+	return &protocol.ProfileUpdateResp{Status: protocol.OK(), Profile: p}, nil
+}
+
+func (s *Server) userSearch(x *call) (any, error) {
+	req := x.req.(*protocol.UserSearchReq)
+	users, err := s.store.SearchUsers(x.ctx(), req.Query, s.cfg.Limits.SearchResults)
+	if err != nil {
+		return nil, err
+	}
+	resp := &protocol.UserSearchResp{Status: protocol.OK(), Users: make([]protocol.Profile, 0, len(users))}
+	for _, u := range users {
+		resp.Users = append(resp.Users, toProfile(u))
+	}
+	return resp, nil
+}

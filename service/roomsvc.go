@@ -1,0 +1,145 @@
+package service
+
+import (
+	"errors"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// Room handlers (section 10). Room state is in memory only; the handlers
+// run on the pool like every other request so a connection's requests keep
+// their order, but they never touch the store.
+
+func roomErr(err error) error {
+	switch {
+	case errors.Is(err, ErrRoomNotFound):
+		return protocol.NewError(protocol.CodeNotFound, "room not found")
+	case errors.Is(err, ErrNotInRoom):
+		return protocol.NewError(protocol.CodeForbidden, "not in the room")
+	case errors.Is(err, ErrAlreadyInRoom):
+		return protocol.NewError(protocol.CodeAlreadyExists, "already in the room")
+	}
+	return err
+}
+
+// pushToSessions writes one encoded frame to every session but skip.
+func pushToSessions(members []*Session, skip *Session, frame []byte) {
+	for _, m := range members {
+		if m != skip {
+			m.Push(frame)
+		}
+	}
+}
+
+func (s *Server) roomCreate(x *call) (any, error) {
+	req := x.req.(*protocol.RoomCreateReq)
+	id := s.rooms.Create(req.Name, x.sess)
+	x.cs.joinRoom(id)
+	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: id}, nil
+}
+
+func (s *Server) roomJoin(x *call) (any, error) {
+	req := x.req.(*protocol.RoomIDReq)
+	members, err := s.rooms.Join(req.RoomID, x.sess)
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	x.cs.joinRoom(req.RoomID)
+	pushToSessions(members, x.sess, encodePush(protocol.OpRoomEvent,
+		&protocol.RoomEventPush{RoomID: req.RoomID, Kind: protocol.RoomJoined, UserID: x.sess.userID}))
+	resp := &protocol.RoomJoinResp{Status: protocol.OK(), Members: make([]protocol.Profile, 0, len(members))}
+	seen := make(map[int64]bool, len(members))
+	for _, m := range members {
+		if !seen[m.userID] {
+			seen[m.userID] = true
+			resp.Members = append(resp.Members, m.Profile())
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) roomLeave(x *call) (any, error) {
+	req := x.req.(*protocol.RoomIDReq)
+	if err := s.leaveRoom(x.cs, x.sess, req.RoomID); err != nil {
+		return nil, roomErr(err)
+	}
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// leaveRoom removes sess from a room and tells the others.
+func (s *Server) leaveRoom(cs *connState, sess *Session, id int64) error {
+	rest, err := s.rooms.Leave(id, sess)
+	if err != nil {
+		return err
+	}
+	cs.leftRoom(id)
+	pushToSessions(rest, nil, encodePush(protocol.OpRoomEvent,
+		&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomLeft, UserID: sess.userID}))
+	return nil
+}
+
+// leaveAllRooms takes a closing or logging-out connection out of its rooms.
+// It only touches memory and queues writes, so it may run on a loop.
+func (s *Server) leaveAllRooms(cs *connState) {
+	ids := cs.takeRooms()
+	if len(ids) == 0 {
+		return
+	}
+	sess := cs.session()
+	if sess == nil {
+		return
+	}
+	for _, id := range ids {
+		_ = s.leaveRoom(cs, sess, id)
+	}
+}
+
+func (s *Server) roomSay(x *call) (any, error) {
+	req := x.req.(*protocol.RoomSayReq)
+	members, in, err := s.rooms.Members(req.RoomID, x.sess)
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	if !in {
+		return nil, roomErr(ErrNotInRoom)
+	}
+	pushToSessions(members, x.sess, encodePush(protocol.OpRoomSaid, &protocol.RoomSaidPush{
+		RoomID: req.RoomID, From: x.sess.userID, Body: req.Body, Ts: time.Now().UnixMilli()}))
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// roomMedia relays a room.media frame on the loop: no reply, no store, and
+// lossy writes so a slow receiver loses media but never chat. A bad frame,
+// an oversize payload or a sender outside the room is dropped and counted.
+func (s *Server) roomMedia(cs *connState, body []byte) {
+	sess := cs.session()
+	if sess == nil {
+		metricMediaDropped.Inc()
+		return
+	}
+	roomID, payload, err := protocol.ParseRoomMedia(body)
+	if err != nil || s.cfg.Limits.CheckMedia(payload) != nil {
+		metricMediaDropped.Inc()
+		return
+	}
+	members, in, err := s.rooms.Members(roomID, sess)
+	if err != nil || !in {
+		metricMediaDropped.Inc()
+		return
+	}
+	var frame []byte
+	for _, m := range members {
+		if m == sess {
+			continue
+		}
+		if frame == nil {
+			frame = protocol.AppendRoomMediaPushFrame(nil, roomID, sess.userID, payload)
+		}
+		if !m.conn.c.WriteLossy(frame) {
+			metricMediaDropped.Inc()
+		} else {
+			framesOut.get(protocol.OpRoomMediaPush).Inc()
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package service
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+)
+
+// sequencer makes message pushes follow each conversation's seq order.
+// Sends of one conversation run on different workers (different senders'
+// connections) and their appends can finish in any order; each send takes a
+// ticket before AppendMessage and hands its delivery to done afterwards.
+// Deliveries are released under the conversation's own lock in seq order:
+// seq == next goes at once (and then any buffered successors), a later seq
+// waits for the gap to fill, and whenever no append of the conversation is
+// in flight every buffered delivery is released in order (the gap was a
+// failed append or another node's message).
+type sequencer struct {
+	seed   maphash.Seed
+	shards [64]seqShard
+}
+
+type seqShard struct {
+	mu    sync.Mutex
+	convs map[string]*convSeq
+}
+
+// convSeq is one conversation's release state.
+type convSeq struct {
+	refs int // tickets outstanding; guarded by the shard's mu
+
+	mu       sync.Mutex
+	next     int64 // next seq to release; 0 = not yet known
+	inflight int
+	pending  map[int64]func()
+}
+
+// seqTicket is what a send holds between begin and done.
+type seqTicket struct {
+	conv string
+	c    *convSeq
+	head bool // no append of the conversation was in flight at begin
+}
+
+// maxIdleConvs is the per-shard size past which idle entries are dropped
+// (they only cache next; a dropped one relearns it).
+const maxIdleConvs = 4096
+
+func newSequencer() *sequencer {
+	q := &sequencer{seed: maphash.MakeSeed()}
+	for i := range q.shards {
+		q.shards[i].convs = make(map[string]*convSeq)
+	}
+	return q
+}
+
+func (q *sequencer) shard(conv string) *seqShard {
+	return &q.shards[maphash.String(q.seed, conv)%uint64(len(q.shards))]
+}
+
+// begin registers an append about to start in conv.
+func (q *sequencer) begin(conv string) seqTicket {
+	sh := q.shard(conv)
+	sh.mu.Lock()
+	c := sh.convs[conv]
+	if c == nil {
+		if len(sh.convs) >= maxIdleConvs {
+			for k, o := range sh.convs {
+				if o.refs == 0 {
+					delete(sh.convs, k)
+				}
+			}
+		}
+		c = &convSeq{pending: make(map[int64]func())}
+		sh.convs[conv] = c
+	}
+	c.refs++
+	sh.mu.Unlock()
+
+	c.mu.Lock()
+	head := c.next == 0 && c.inflight == 0
+	c.inflight++
+	c.mu.Unlock()
+	return seqTicket{conv: conv, c: c, head: head}
+}
+
+// done ends the append of t. When the append stored a new message, seq is
+// its seq and deliver pushes it; deliver is nil for a failed append or a
+// duplicate (nothing to push). deliver runs under the conversation's lock:
+// it must only queue writes.
+func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
+	c := t.c
+	c.mu.Lock()
+	c.inflight--
+	if deliver != nil {
+		switch {
+		case c.next == 0 && t.head:
+			c.next = seq
+			c.pending[seq] = deliver
+		case c.next != 0 && seq < c.next:
+			deliver() // behind the line (another node's order): do not hold it
+		default:
+			c.pending[seq] = deliver
+		}
+	}
+	if c.next != 0 {
+		for {
+			f, ok := c.pending[c.next]
+			if !ok {
+				break
+			}
+			delete(c.pending, c.next)
+			f()
+			c.next++
+		}
+	}
+	if c.inflight == 0 && len(c.pending) > 0 {
+		seqs := make([]int64, 0, len(c.pending))
+		for s := range c.pending {
+			seqs = append(seqs, s)
+		}
+		slices.Sort(seqs)
+		for _, s := range seqs {
+			c.pending[s]()
+			delete(c.pending, s)
+		}
+		c.next = seqs[len(seqs)-1] + 1
+	}
+	c.mu.Unlock()
+
+	sh := q.shard(t.conv)
+	sh.mu.Lock()
+	c.refs--
+	sh.mu.Unlock()
+}

@@ -1,0 +1,92 @@
+package service
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+func TestSequencerReleasesInSeqOrder(t *testing.T) {
+	q := newSequencer()
+	var out []int64
+	tickets := make([]seqTicket, 5)
+	for i := range tickets {
+		tickets[i] = q.begin("g:1")
+	}
+	// Appends got seqs 10..14 in ticket order but finish shuffled.
+	order := []int{3, 1, 4, 0, 2}
+	for _, i := range order {
+		seq := int64(10 + i)
+		q.done(tickets[i], seq, func() { out = append(out, seq) })
+	}
+	want := []int64{10, 11, 12, 13, 14}
+	if len(out) != 5 {
+		t.Fatalf("released %v", out)
+	}
+	for i := range want {
+		if out[i] != want[i] {
+			t.Fatalf("released %v, want %v", out, want)
+		}
+	}
+}
+
+func TestSequencerGapFromFailedAppend(t *testing.T) {
+	q := newSequencer()
+	var out []int64
+	a := q.begin("p:1:2") // head, gets 5
+	b := q.begin("p:1:2") // fails
+	c := q.begin("p:1:2") // gets 6
+	q.done(a, 5, func() { out = append(out, 5) })
+	// next is 6, c's 6 arrives before b fails: released at once.
+	q.done(c, 6, func() { out = append(out, 6) })
+	q.done(b, 0, nil)
+	if len(out) != 2 || out[0] != 5 || out[1] != 6 {
+		t.Fatalf("released %v", out)
+	}
+	// A gap that never fills is released once nothing is in flight.
+	d := q.begin("p:1:2")
+	e := q.begin("p:1:2")
+	q.done(e, 9, func() { out = append(out, 9) })
+	if len(out) != 2 {
+		t.Fatalf("released %v before the gap", out)
+	}
+	q.done(d, 0, nil)
+	if len(out) != 3 || out[2] != 9 {
+		t.Fatalf("released %v", out)
+	}
+}
+
+func TestSequencerConcurrent(t *testing.T) {
+	q := newSequencer()
+	var mu sync.Mutex
+	var next int64 = 1 // simulated store
+	var out []int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				mu.Lock() // ticket and seq in one order, as the store's queue gives
+				tk := q.begin("g:7")
+				seq := next
+				next++
+				mu.Unlock()
+				if rand.IntN(4) == 0 {
+					// jitter: let others overtake
+					for range rand.IntN(100) {
+						_ = rand.Int()
+					}
+				}
+				q.done(tk, seq, func() { out = append(out, seq) })
+			}
+		})
+	}
+	wg.Wait()
+	if len(out) != 1600 {
+		t.Fatalf("released %d", len(out))
+	}
+	for i, s := range out {
+		if s != int64(i+1) {
+			t.Fatalf("out of order at %d: %d", i, s)
+		}
+	}
+}

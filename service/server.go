@@ -1,0 +1,184 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/reactor"
+	"github.com/chatd/chatd/service/auth"
+	"github.com/chatd/chatd/service/ratelimit"
+	"github.com/chatd/chatd/store"
+	"github.com/rs/zerolog"
+)
+
+// Server is the chat server: it owns the sessions, routing and business
+// rules of the chat port. Create it with New, then Start; Shutdown stops it.
+type Server struct {
+	cfg   Config
+	store store.Store
+	log   zerolog.Logger
+
+	engine *reactor.Engine
+	pool   *reactor.Pool
+	addr   net.Addr
+
+	router Router
+	rooms  Rooms
+	groups *groupCache
+	seq    *sequencer
+	hasher *auth.Hasher
+
+	userFails *ratelimit.Failures
+	ipFails   *ratelimit.Failures
+
+	ops map[protocol.Op]opEntry
+
+	// ctx is the context of every store call; cancelled when Shutdown's
+	// deadline passes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	started  atomic.Bool
+	draining atomic.Bool
+	stopOnce sync.Once
+	serveErr chan error
+
+	dummyOnce sync.Once
+	dummy     string
+	dummyErr  error
+
+	// now is the clock of the failed-login limiter (tests move it).
+	now func() time.Time
+	// testHook, when set by tests, runs before every pooled handler.
+	testHook func(op protocol.Op)
+}
+
+// New checks cfg and builds a Server; nothing listens until Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, ErrNoStore
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:       cfg,
+		store:     cfg.Store,
+		log:       cfg.Logger.With().Str("component", "service").Logger(),
+		router:    newMemRouter(),
+		rooms:     newMemRooms(),
+		seq:       newSequencer(),
+		hasher:    auth.NewHasher(cfg.Argon2.auth(), cfg.HashConcurrency),
+		userFails: ratelimit.NewFailures(cfg.LoginFailuresPerUser, time.Minute, 0),
+		ipFails:   ratelimit.NewFailures(cfg.LoginFailuresPerIP, time.Minute, 0),
+		ctx:       ctx,
+		cancel:    cancel,
+		serveErr:  make(chan error, 1),
+		now:       time.Now,
+	}
+	s.groups = newGroupCache(s.store)
+	s.buildOps()
+	return s, nil
+}
+
+// Start binds the chat listener and starts serving; it returns once
+// listening.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrStarted
+	}
+	s.pool = reactor.NewPool(s.cfg.Workers, s.cfg.MaxPending)
+	eng, err := reactor.New(handler{s}, reactor.Options{
+		Loops:       s.cfg.Loops,
+		MaxOutbound: s.cfg.MaxOutbound,
+		MaxInbound:  s.cfg.Limits.MaxFrameBody + protocol.HeaderSize + 64<<10,
+	})
+	if err != nil {
+		s.pool.Close()
+		return fmt.Errorf("service: start reactor: %w", err)
+	}
+	addr, err := eng.Listen("tcp", s.cfg.ChatAddr)
+	if err != nil {
+		_ = eng.Shutdown(context.Background())
+		s.pool.Close()
+		return fmt.Errorf("service: listen on %s: %w", s.cfg.ChatAddr, err)
+	}
+	s.engine, s.addr = eng, addr
+	go func() { s.serveErr <- eng.Serve() }()
+	s.log.Info().Str("addr", addr.String()).Msg("chat port listening")
+	return nil
+}
+
+// ChatAddr returns the bound chat address (nil before Start).
+func (s *Server) ChatAddr() net.Addr { return s.addr }
+
+// Ready reports whether the server is started and not shutting down.
+func (s *Server) Ready() bool { return s.started.Load() && s.engine != nil && !s.draining.Load() }
+
+// ReactorStats returns the reactor's counters (zero before Start).
+func (s *Server) ReactorStats() reactor.Stats {
+	if s.engine == nil {
+		return reactor.Stats{}
+	}
+	return s.engine.Stats()
+}
+
+// Sessions returns the number of logged-in sessions now.
+func (s *Server) Sessions() int { return s.router.Count() }
+
+// Shutdown stops the server: new requests are answered UNAVAILABLE,
+// requests already handed to the workers (in-flight sends included) finish
+// and reply, queued output is flushed, connections are closed. It returns
+// when all of that is done or ctx ends (then remaining store calls are
+// cancelled and connections closed at once). It does not close the Store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.started.Load() || s.engine == nil {
+		return errors.New("service: not started")
+	}
+	var err error
+	s.stopOnce.Do(func() {
+		s.draining.Store(true)
+		// Let in-flight requests finish and write their replies.
+		poolDone := make(chan struct{})
+		go func() { s.pool.Close(); close(poolDone) }()
+		select {
+		case <-poolDone:
+		case <-ctx.Done():
+			s.cancel()
+			err = fmt.Errorf("service: shutdown: waiting for in-flight requests: %w", ctx.Err())
+		}
+		// Flush queues and close every connection (bounded by ctx).
+		if e := s.engine.Shutdown(ctx); e != nil && err == nil {
+			err = fmt.Errorf("service: shutdown: %w", e)
+		}
+		s.cancel()
+		select {
+		case <-poolDone:
+		case <-ctx.Done():
+		}
+		s.log.Info().Msg("chat server stopped")
+	})
+	return err
+}
+
+// async runs fn on the pool under key (for follow-up work of a close, which
+// happens on a loop); when the pool refuses it the work is dropped and
+// logged, never run on the loop.
+func (s *Server) async(key uint64, what string, fn func()) {
+	if err := s.pool.Submit(key, func() {
+		defer func() {
+			if r := recover(); r != nil {
+				metricPanics.Inc()
+				s.log.Error().Str("corr", newCorrID()).Str("task", what).Str("panic", fmt.Sprint(r)).Msg("background task panic")
+			}
+		}()
+		fn()
+	}); err != nil {
+		s.log.Warn().Str("task", what).Err(err).Msg("background task dropped")
+	}
+}

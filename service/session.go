@@ -1,0 +1,115 @@
+package service
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// maxHeld bounds the pushes held for a session while its login backlog is
+// being sent; past it the session is closed (the client reconnects and gets
+// everything from the store).
+const maxHeld = 10_000
+
+// Session is one logged-in device: a user on one connection. It is created
+// by login and lives until logout, a kick or the connection's close.
+//
+// Ordering: from the moment a session is attached to the Router until its
+// login backlog (friend notices and missed messages) has been written, live
+// pushes are held in the session and released after the backlog, minus the
+// messages the backlog already carried. Everything else writes straight to
+// the connection without a lock.
+type Session struct {
+	userID    int64
+	username  string
+	device    string
+	conn      *connState
+	tokenHash []byte
+
+	profile atomic.Pointer[protocol.Profile]
+
+	replaying atomic.Bool
+	mu        sync.Mutex
+	held      []heldFrame
+	// sent records, during the backlog, the highest seq written per
+	// conversation; only the login worker touches it.
+	sent map[string]int64
+}
+
+type heldFrame struct {
+	frame []byte
+	conv  string // "" for pushes that are not messages
+	seq   int64
+}
+
+func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte) *Session {
+	s := &Session{userID: u.UserID, username: u.Username, device: device, conn: c, tokenHash: tokenHash,
+		sent: make(map[string]int64)}
+	s.profile.Store(&u)
+	s.replaying.Store(true)
+	return s
+}
+
+// UserID returns the session's user.
+func (s *Session) UserID() int64 { return s.userID }
+
+// Device returns the session's device label.
+func (s *Session) Device() string { return s.device }
+
+// ConnID returns the id of the session's connection.
+func (s *Session) ConnID() uint64 { return s.conn.id }
+
+// Profile returns the user's current profile as the session knows it.
+func (s *Session) Profile() protocol.Profile { return *s.profile.Load() }
+
+// Push queues an encoded push frame on the session's connection. The frame
+// is retained, not copied, and may be shared by many sessions.
+func (s *Session) Push(frame []byte) { s.push(frame, "", 0) }
+
+// pushMsg queues a msg push of conv at seq.
+func (s *Session) pushMsg(frame []byte, conv string, seq int64) { s.push(frame, conv, seq) }
+
+func (s *Session) push(frame []byte, conv string, seq int64) {
+	if !s.replaying.Load() {
+		s.conn.write(frame)
+		return
+	}
+	s.mu.Lock()
+	if s.replaying.Load() {
+		if len(s.held) >= maxHeld {
+			s.mu.Unlock()
+			s.conn.closeNow("too many pushes held during login backlog")
+			return
+		}
+		s.held = append(s.held, heldFrame{frame: frame, conv: conv, seq: seq})
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.conn.write(frame)
+}
+
+// backlogMsg writes a backlog message (login worker only).
+func (s *Session) backlogMsg(frame []byte, conv string, seq int64) error {
+	if seq > s.sent[conv] {
+		s.sent[conv] = seq
+	}
+	return s.conn.write(frame)
+}
+
+// endReplay releases the held pushes, skipping messages the backlog
+// already carried, and switches the session to direct writes.
+func (s *Session) endReplay() {
+	s.mu.Lock()
+	for _, h := range s.held {
+		if h.conv != "" && h.seq <= s.sent[h.conv] {
+			continue
+		}
+		s.conn.write(h.frame)
+	}
+	s.held = nil
+	s.sent = nil
+	s.replaying.Store(false)
+	s.mu.Unlock()
+}
