@@ -26,6 +26,13 @@
 // many bytes it consumed and the rest is kept (in a pooled buffer, returned
 // to the pool when empty, so idle connections hold no buffer).
 //
+// Closing: Conn.Close flushes what is queued, then closes. When the peer
+// closes its side (read returns 0), the bytes read before are delivered, the
+// output queued so far is flushed, and the connection closes with io.EOF;
+// later writes fail with ErrClosed. OnClose runs exactly once per opened
+// connection on every path (peer close, error, Close, slow consumer, idle
+// timeout, inbound limit, Shutdown).
+//
 // Backpressure: queued bytes are counted when Write is called, on any
 // goroutine. A Write that would take a connection's queue over
 // Options.MaxOutbound (4 MiB) fails with ErrSlowConsumer and closes the

@@ -554,6 +554,10 @@ func (l *loop) flush(c *Conn) {
 		case unix.EINTR:
 			l.markFlush(c)
 		default:
+			if c.flags&fCloseReq != 0 && c.code == closeEOF {
+				l.closeNow(c, errEOF) // the peer closed first; EPIPE is a consequence
+				return
+			}
 			l.closeNow(c, os.NewSyscallError("writev", errno))
 		}
 		return
