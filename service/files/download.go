@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"time"
 
@@ -20,7 +19,7 @@ const sendChunk = 4 << 20
 // (io.Copy from an *os.File to a *net.TCPConn uses sendfile). A file whose
 // upload is not complete and verified is NOT_FOUND: partial bytes are never
 // served.
-func (s *Server) download(c net.Conn, h protocol.Header, body []byte) {
+func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 	var req protocol.FileDownloadReq
 	if err := protocol.DecodeRequest(body, &req, &handshakeLimits); err != nil {
 		s.replyErr(c, h, protocol.AsError(err))
@@ -81,11 +80,14 @@ func (s *Server) download(c net.Conn, h protocol.Header, body []byte) {
 
 // send copies n bytes from f to c in sendfile-sized chunks, moving the
 // write deadline forward between them.
-func (s *Server) send(c net.Conn, f *os.File, n int64) (int64, error) {
+func (s *Server) send(c *fconn, f *os.File, n int64) (int64, error) {
 	var sent int64
 	for sent < n {
-		c.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout))
-		k, err := io.CopyN(c, f, min(n-sent, sendChunk))
+		if err := c.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout)); err != nil {
+			return sent, err
+		}
+		// c.Conn, not c: the *net.TCPConn's ReadFrom is the sendfile path.
+		k, err := io.CopyN(c.Conn, f, min(n-sent, sendChunk))
 		sent += k
 		if err != nil {
 			return sent, fmt.Errorf("send file: %w", err)

@@ -48,7 +48,7 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: store calls and OnComplete
 	cancel context.CancelFunc
 
-	jobs        chan net.Conn // unbuffered: a send succeeds only when a worker is idle
+	jobs        chan *fconn   // unbuffered: a send succeeds only when a worker is idle
 	waitSlots   chan struct{} // bounds connections waiting for a worker
 	rejectSlots chan struct{} // bounds goroutines answering refused connections
 	quit        chan struct{} // closed by Shutdown: workers stop taking jobs
@@ -57,13 +57,13 @@ type Server struct {
 	mu        sync.Mutex
 	closing   bool
 	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
+	conns     map[*fconn]struct{}
 	uploads   map[int64]*activeUpload
 }
 
 // activeUpload is the one upload in progress for a file id.
 type activeUpload struct {
-	conn net.Conn
+	conn *fconn
 	done chan struct{}
 }
 
@@ -90,12 +90,12 @@ func New(cfg Config) (*Server, error) {
 		log:         cfg.Logger.With().Str("component", "files").Logger(),
 		ctx:         ctx,
 		cancel:      cancel,
-		jobs:        make(chan net.Conn),
+		jobs:        make(chan *fconn),
 		waitSlots:   make(chan struct{}, cfg.Queue),
 		rejectSlots: make(chan struct{}, max(cfg.Queue, 16)),
 		quit:        make(chan struct{}),
 		listeners:   make(map[net.Listener]struct{}),
-		conns:       make(map[net.Conn]struct{}),
+		conns:       make(map[*fconn]struct{}),
 		uploads:     make(map[int64]*activeUpload),
 	}
 	s.wg.Add(cfg.Workers)
@@ -188,11 +188,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("files: accept: %w", err)
 		}
 		backoff = 0
-		if !s.track(c) {
+		fc := s.track(c)
+		if fc == nil {
 			c.Close()
 			return ErrServerClosed
 		}
-		s.dispatch(c)
+		s.dispatch(fc)
 	}
 }
 
@@ -211,19 +212,20 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// track records c so that Close can interrupt it; false when closing.
-func (s *Server) track(c net.Conn) bool {
+// track records c so that Close can interrupt it; nil when closing.
+func (s *Server) track(c net.Conn) *fconn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return false
+		return nil
 	}
-	s.conns[c] = struct{}{}
-	return true
+	fc := &fconn{Conn: c}
+	s.conns[fc] = struct{}{}
+	return fc
 }
 
 // closeConn closes c and forgets it.
-func (s *Server) closeConn(c net.Conn) {
+func (s *Server) closeConn(c *fconn) {
 	c.Close()
 	s.mu.Lock()
 	delete(s.conns, c)
@@ -233,7 +235,7 @@ func (s *Server) closeConn(c net.Conn) {
 // dispatch gives c to an idle worker, or queues it (a goroutine waiting up
 // to QueueWait for a worker), or refuses it when the queue is full. It never
 // blocks the accept loop.
-func (s *Server) dispatch(c net.Conn) {
+func (s *Server) dispatch(c *fconn) {
 	select {
 	case s.jobs <- c:
 		return
@@ -250,7 +252,7 @@ func (s *Server) dispatch(c net.Conn) {
 
 // wait holds a queued connection until a worker takes it or QueueWait
 // passes.
-func (s *Server) wait(c net.Conn) {
+func (s *Server) wait(c *fconn) {
 	defer s.wg.Done()
 	defer func() { <-s.waitSlots }()
 	t := time.NewTimer(s.cfg.QueueWait)
@@ -266,7 +268,7 @@ func (s *Server) wait(c net.Conn) {
 
 // refuse answers c with UNAVAILABLE on a bounded set of goroutines; when
 // even those are busy (a connection flood) c is closed without an answer.
-func (s *Server) refuse(c net.Conn, why string) {
+func (s *Server) refuse(c *fconn, why string) {
 	select {
 	case s.rejectSlots <- struct{}{}:
 		s.wg.Add(1)
@@ -283,7 +285,7 @@ func (s *Server) refuse(c net.Conn, why string) {
 
 // reject reads c's request, if it arrives quickly, to echo its op and
 // req_id, answers UNAVAILABLE and closes c.
-func (s *Server) reject(c net.Conn, why string) {
+func (s *Server) reject(c *fconn, why string) {
 	defer s.closeConn(c)
 	c.SetDeadline(time.Now().Add(rejectTimeout))
 	var h protocol.Header
@@ -329,7 +331,7 @@ func (s *Server) cleaner() {
 }
 
 // serveConn runs one connection's single exchange and closes it.
-func (s *Server) serveConn(c net.Conn, buf []byte) {
+func (s *Server) serveConn(c *fconn, buf []byte) {
 	drain := false
 	defer func() {
 		if drain {
@@ -359,8 +361,8 @@ func (s *Server) serveConn(c net.Conn, buf []byte) {
 // lingerClose half-closes c after an early reply and discards what the
 // client still sends for a short while, so the close does not turn into a
 // reset that destroys the reply in flight.
-func (s *Server) lingerClose(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+func (s *Server) lingerClose(c *fconn) {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	c.SetReadDeadline(time.Now().Add(drainTimeout))
@@ -450,7 +452,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.mu.Lock()
 		for c := range s.conns {
-			c.SetDeadline(time.Now())
+			c.interrupt()
 		}
 		s.mu.Unlock()
 		<-done

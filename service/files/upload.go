@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net"
 	"os"
 	"syscall"
 	"time"
@@ -40,7 +39,7 @@ const preemptWait = 5 * time.Second
 //
 // upload returns whether the connection should be drained before closing
 // (the client may still be sending bytes after an early reply).
-func (s *Server) upload(c net.Conn, h protocol.Header, body []byte, buf []byte) (drain bool) {
+func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (drain bool) {
 	var req protocol.FileUploadReq
 	if err := protocol.DecodeRequest(body, &req, &handshakeLimits); err != nil {
 		s.replyErr(c, h, protocol.AsError(err))
@@ -206,9 +205,11 @@ func (s *Server) openPart(meta store.FileMeta, buf []byte) (*os.File, int64, has
 // deadline forward as bytes arrive. It returns the bytes written and either
 // the read error (connection cut, stalled, or ended early) or the write
 // error.
-func (s *Server) receive(c net.Conn, w io.Writer, sum hash.Hash, n int64, buf []byte) (written int64, rerr, werr error) {
+func (s *Server) receive(c *fconn, w io.Writer, sum hash.Hash, n int64, buf []byte) (written int64, rerr, werr error) {
 	for written < n {
-		c.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout))
+		if err := c.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout)); err != nil {
+			return written, err, nil
+		}
 		chunk := buf
 		if rest := n - written; rest < int64(len(chunk)) {
 			chunk = chunk[:rest]
@@ -245,7 +246,7 @@ func (s *Server) writeErr(err error, what string, fileID int64) *protocol.Error 
 // acquire makes c the only upload of fileID. An older upload of the same
 // file is interrupted (its client has evidently reconnected to resume) and
 // waited for; false when it does not stop within preemptWait.
-func (s *Server) acquire(fileID int64, c net.Conn) (release func(), ok bool) {
+func (s *Server) acquire(fileID int64, c *fconn) (release func(), ok bool) {
 	deadline := time.NewTimer(preemptWait)
 	defer deadline.Stop()
 	for {
@@ -263,7 +264,7 @@ func (s *Server) acquire(fileID int64, c net.Conn) (release func(), ok bool) {
 			}, true
 		}
 		s.mu.Unlock()
-		old.conn.SetDeadline(time.Now())
+		old.conn.interrupt()
 		select {
 		case <-old.done:
 		case <-deadline.C:
