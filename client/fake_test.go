@@ -20,7 +20,6 @@ import (
 // service. Unhandled ops get a canned reply from the replies map, or
 // UNSUPPORTED_OP.
 type fakeServer struct {
-	t  *testing.T
 	ln net.Listener
 
 	mu       sync.Mutex
@@ -74,12 +73,22 @@ func (fc *fakeConn) sendRaw(frame []byte) {
 
 func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := startFakeServer()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// startFakeServer starts a fake server on a loopback port; stop ends it.
+func startFakeServer() (*fakeServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	s := &fakeServer{
-		t: t, ln: ln,
+		ln: ln,
 		users:    map[string]*fakeUser{},
 		tokens:   map[string]int64{},
 		conns:    map[*fakeConn]bool{},
@@ -90,11 +99,12 @@ func newFakeServer(t *testing.T) *fakeServer {
 		noReply:  map[protocol.Op]bool{},
 	}
 	go s.acceptLoop()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		s.dropAll()
-	})
-	return s
+	return s, nil
+}
+
+func (s *fakeServer) stop() {
+	_ = s.ln.Close()
+	s.dropAll()
 }
 
 func (s *fakeServer) addr() string { return s.ln.Addr().String() }
