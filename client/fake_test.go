@@ -88,7 +88,7 @@ func startFakeServer() (*fakeServer, error) {
 		return nil, err
 	}
 	s := &fakeServer{
-		ln: ln,
+		ln:       ln,
 		users:    map[string]*fakeUser{},
 		tokens:   map[string]int64{},
 		conns:    map[*fakeConn]bool{},
