@@ -1,0 +1,86 @@
+//go:build linux && !reactor_netfallback
+
+package reactor
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The read path: drain ready connections within a per-pass budget and hand
+// bytes to OnData, keeping only leftovers of incomplete frames.
+
+// readAll gives every ready connection one read budget; those that still
+// have input go to the back of the list for the next pass.
+func (l *loop) readAll() {
+	list := l.ready
+	l.ready = l.readyNext[:0]
+	for i, c := range list {
+		list[i] = nil
+		c.flags &^= fReady
+		if c.state.Load() == stClosed {
+			continue
+		}
+		if l.read(c) {
+			l.markReady(c)
+		}
+	}
+	l.readyNext = list[:0]
+}
+
+// read drains c until EAGAIN or its budget is spent (then it returns true).
+// A short read means the socket is empty: any later data raises a new edge.
+func (l *loop) read(c *Conn) bool {
+	budget := l.budget
+	for {
+		if c.state.Load() != stOpen || c.flags&fCloseReq != 0 {
+			return false
+		}
+		n, err := unix.Read(int(c.fd), l.buf)
+		if err != nil {
+			switch err {
+			case unix.EAGAIN:
+				return false
+			case unix.EINTR:
+				continue
+			}
+			l.closeNow(c, os.NewSyscallError("read", err))
+			return false
+		}
+		if n == 0 {
+			l.requestClose(c, closeEOF)
+			return false
+		}
+		l.ctr.bytesIn.Add(uint64(n))
+		c.lastRead = l.now
+		l.deliver(c, l.buf[:n])
+		budget -= n
+		if n < len(l.buf) && c.flags&fHup == 0 {
+			return false
+		}
+		if budget <= 0 {
+			return true
+		}
+	}
+}
+
+// deliver hands data (plus any leftover) to OnData and keeps the unconsumed tail.
+func (l *loop) deliver(c *Conn, data []byte) {
+	h := l.e.h
+	if len(c.in) == 0 {
+		k := clampConsumed(h.OnData(c, data), len(data))
+		if k < len(data) && c.state.Load() != stClosed {
+			c.in = inAppend(&l.pool, nil, data[k:])
+		}
+	} else {
+		c.in = inAppend(&l.pool, c.in, data)
+		k := clampConsumed(h.OnData(c, c.in), len(c.in))
+		if c.in != nil {
+			c.in = inConsume(&l.pool, c.in, k)
+		}
+	}
+	if len(c.in) > l.e.opts.MaxInbound {
+		l.closeNow(c, ErrInboundTooLarge)
+	}
+}

@@ -1,0 +1,103 @@
+//go:build linux && !reactor_netfallback
+
+package reactor
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The write path: one writev per connection per pass.
+
+// flushAll writes each connection with pending output once.
+func (l *loop) flushAll() {
+	list := l.flushq
+	l.flushq = l.flushNext[:0]
+	for i, c := range list {
+		list[i] = nil
+		c.flags &^= fFlush
+		if c.state.Load() == stClosed {
+			continue
+		}
+		l.flush(c)
+	}
+	l.flushNext = list[:0]
+}
+
+// flush issues one writev over up to IOV_MAX queued buffers. What the kernel
+// does not take stays queued with its offset until the next EPOLLOUT edge.
+func (l *loop) flush(c *Conn) {
+	if c.flags&(fWaitOut|fConnecting) != 0 {
+		return
+	}
+	if c.out.empty() {
+		if c.flags&fCloseReq != 0 {
+			l.closeNow(c, closeErr(c.code))
+		}
+		return
+	}
+	iov := l.iov[:0]
+	total := 0
+	for i := c.out.head; i < len(c.out.bufs) && len(iov) < iovMax; i++ {
+		b := c.out.bufs[i]
+		if i == c.out.head {
+			b = b[c.out.off:]
+		}
+		v := unix.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+		total += len(b)
+	}
+	r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	clear(iov) // drop references to caller buffers
+	l.ctr.writev.Add(1)
+	if errno != 0 {
+		switch errno {
+		case unix.EAGAIN:
+			c.flags |= fWaitOut
+			l.ctr.eagain.Add(1)
+		case unix.EINTR:
+			l.markFlush(c)
+		default:
+			if c.flags&fCloseReq != 0 && c.code == closeEOF {
+				l.closeNow(c, errEOF) // the peer closed first; EPIPE is a consequence
+				return
+			}
+			l.closeNow(c, os.NewSyscallError("writev", errno))
+		}
+		return
+	}
+	n := int(r)
+	c.out.consume(n)
+	c.unreserve(int64(n))
+	l.ctr.bytesOut.Add(uint64(n))
+	if n < total {
+		// Short write: the socket buffer is full and the kernel has set
+		// SOCK_NOSPACE, so an EPOLLOUT edge will follow when it drains.
+		c.flags |= fWaitOut
+		l.ctr.eagain.Add(1)
+		return
+	}
+	if !c.out.empty() {
+		l.markFlush(c) // more than IOV_MAX buffers: next pass
+		return
+	}
+	l.recycleOut(c)
+	if c.flags&fCloseReq != 0 {
+		l.closeNow(c, closeErr(c.code))
+	}
+}
+
+// recycleOut takes the empty queue's array back so an idle conn pins none.
+func (l *loop) recycleOut(c *Conn) {
+	if c.out.bufs == nil {
+		return
+	}
+	b := c.out.release()
+	// Bounded: at most 1024 arrays of at most IOV_MAX entries (24 MiB worst case).
+	if cap(b) <= iovMax && len(l.qpool) < 1024 {
+		l.qpool = append(l.qpool, b)
+	}
+}
