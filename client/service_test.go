@@ -1,0 +1,307 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/client"
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service"
+	"github.com/chatd/chatd/store"
+)
+
+// startChatd runs a real chatd in-process on a fresh SQLite store with
+// cheap password hashing and returns its chat address.
+func startChatd(t *testing.T) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	srv, err := service.New(service.Config{
+		ChatAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
+		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	})
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return srv.ChatAddr().String()
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// user is a logged-in client of the real server.
+type user struct {
+	*client.Client
+	id int64
+}
+
+func newUser(t *testing.T, addr, name string, opts client.Options) *user {
+	t.Helper()
+	ctx := testCtx(t)
+	c, err := client.Dial(ctx, addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	id, err := c.Register(ctx, name, "password-"+name, "")
+	if err != nil {
+		t.Fatalf("register %s: %v", name, err)
+	}
+	if _, err := c.Login(ctx, name, "password-"+name); err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	return &user{Client: c, id: id}
+}
+
+// waitPush waits for the first push of type T satisfying ok.
+func waitPush[T any](t *testing.T, u *user, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case p, open := <-u.Pushes():
+			if !open {
+				t.Fatal("pushes closed")
+			}
+			if v, is := p.Body.(T); is && (ok == nil || ok(v)) {
+				return v
+			}
+		case <-deadline:
+			var zero T
+			t.Fatalf("no %T push within 20s", zero)
+		}
+	}
+}
+
+func befriend(t *testing.T, a, b *user) {
+	t.Helper()
+	ctx := testCtx(t)
+	reqID, err := a.FriendRequest(ctx, b.id, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := waitPush(t, b, func(p *protocol.FriendRequestedPush) bool { return p.RequestID == reqID })
+	if fr.From.UserID != a.id || fr.Note != "hi" {
+		t.Fatalf("friend.requested %+v", fr)
+	}
+	if err := b.FriendRespond(ctx, reqID, true); err != nil {
+		t.Fatal(err)
+	}
+	resp := waitPush(t, a, func(p *protocol.FriendRespondedPush) bool { return p.RequestID == reqID })
+	if !resp.Accepted || resp.By.UserID != b.id {
+		t.Fatalf("friend.responded %+v", resp)
+	}
+}
+
+// TestChatdFriendsMessagesGroupsRooms walks the main flows against the
+// real server.
+func TestChatdFriendsMessagesGroupsRooms(t *testing.T) {
+	addr := startChatd(t)
+	ctx := testCtx(t)
+	alice := newUser(t, addr, "alice", client.Options{})
+	bob := newUser(t, addr, "bob", client.Options{})
+
+	// Not friends yet: FORBIDDEN comes back as *protocol.Error.
+	if _, err := alice.Send(ctx, bob.id, "too early"); protocol.CodeOf(err) != protocol.CodeForbidden {
+		t.Fatalf("send to a stranger: %v", err)
+	}
+	found, err := alice.SearchUsers(ctx, "bo")
+	if err != nil || len(found) != 1 || found[0].UserID != bob.id {
+		t.Fatalf("search: %v %+v", err, found)
+	}
+	befriend(t, alice, bob)
+	friends, err := alice.Friends(ctx)
+	if err != nil || len(friends) != 1 || friends[0].Profile.UserID != bob.id || !friends[0].Online {
+		t.Fatalf("friends: %v %+v", err, friends)
+	}
+
+	sent, err := alice.Send(ctx, bob.id, "hello bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := waitPush(t, bob, func(p *protocol.MsgPush) bool { return true }).Message
+	if m.Body != "hello bob" || m.From != alice.id || m.Seq != sent.Seq || m.Conv != sent.Conv {
+		t.Fatalf("bob got %+v for %+v", m, sent)
+	}
+	if err := bob.Ack(ctx, m.Conv, m.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Read(ctx, m.Conv, m.Seq); err != nil {
+		t.Fatal(err)
+	}
+	rr := waitPush(t, alice, func(p *protocol.ReadReceiptPush) bool { return true })
+	if rr.Conv != m.Conv || rr.Seq != m.Seq || rr.UserID != bob.id {
+		t.Fatalf("read receipt %+v", rr)
+	}
+	hist, err := bob.Sync(ctx, m.Conv, 0, 0)
+	if err != nil || len(hist.Messages) != 1 || hist.More {
+		t.Fatalf("sync: %v %+v", err, hist)
+	}
+
+	g, err := alice.GroupCreate(ctx, "team", []int64{bob.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendTo(ctx, g.GroupID, "hello team"); err != nil {
+		t.Fatal(err)
+	}
+	gm := waitPush(t, bob, func(p *protocol.MsgPush) bool { return p.Message.Conv == protocol.GroupConv(g.GroupID) })
+	if gm.Message.Body != "hello team" {
+		t.Fatalf("group message %+v", gm)
+	}
+	groups, err := bob.GroupList(ctx)
+	if err != nil || len(groups) != 1 || groups[0].MemberCount != 2 {
+		t.Fatalf("groups %v %+v", err, groups)
+	}
+
+	room, err := alice.RoomCreate(ctx, "standup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	members, err := bob.RoomJoin(ctx, room)
+	if err != nil || len(members) != 2 {
+		t.Fatalf("room join: %v %+v", err, members)
+	}
+	if err := bob.RoomSay(ctx, room, "morning"); err != nil {
+		t.Fatal(err)
+	}
+	said := waitPush(t, alice, func(p *protocol.RoomSaidPush) bool { return true })
+	if said.Body != "morning" || said.From != bob.id || said.RoomID != room {
+		t.Fatalf("room.said %+v", said)
+	}
+	if err := bob.RoomMedia(ctx, room, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	media := waitPush(t, alice, func(p *client.RoomMedia) bool { return true })
+	if media.From != bob.id || string(media.Payload) != "\x01\x02\x03" {
+		t.Fatalf("media %+v", media)
+	}
+
+	sig := "on holiday"
+	p, err := bob.UpdateProfile(ctx, protocol.ProfileUpdateReq{Signature: &sig})
+	if err != nil || p.Signature != sig {
+		t.Fatalf("update profile: %v %+v", err, p)
+	}
+	pc := waitPush(t, alice, func(p *protocol.ProfileChangedPush) bool { return p.Profile.UserID == bob.id })
+	if pc.Profile.Signature != sig {
+		t.Fatalf("profile.changed %+v", pc)
+	}
+}
+
+// cutDialer remembers the connections it made so the test can break them
+// from the client side, as a network failure would.
+type cutDialer struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (d *cutDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, addr)
+	if err == nil {
+		d.mu.Lock()
+		d.conns = append(d.conns, c)
+		d.mu.Unlock()
+	}
+	return c, err
+}
+
+func (d *cutDialer) cut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		_ = c.Close()
+	}
+	d.conns = nil
+}
+
+// TestChatdReconnectResync: bob's connection breaks after he has seen
+// three messages but acked two; alice sends two more meanwhile. After the
+// automatic token re-login the server pushes everything above the ack
+// cursor; bob's application sees each message exactly once.
+func TestChatdReconnectResync(t *testing.T) {
+	addr := startChatd(t)
+	ctx := testCtx(t)
+	alice := newUser(t, addr, "alice", client.Options{})
+	d := &cutDialer{}
+	states := make(chan client.State, 16)
+	bob := newUser(t, addr, "bob", client.Options{Reconnect: true, Dial: d.dial,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		OnState: func(s client.State, _ error) { states <- s }})
+	befriend(t, alice, bob)
+	var got []string
+	for i := 1; i <= 3; i++ {
+		if _, err := alice.Send(ctx, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, waitPush(t, bob, func(*protocol.MsgPush) bool { return true }).Message.Body)
+	}
+	conv := protocol.PrivateConv(alice.id, bob.id)
+	if err := bob.Ack(ctx, conv, 2); err != nil {
+		t.Fatal(err)
+	}
+	d.cut()
+	if s := <-states; s != client.StateReconnecting {
+		t.Fatalf("state %v", s)
+	}
+	for i := 4; i <= 5; i++ {
+		if _, err := alice.Send(ctx, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := <-states; s != client.StateConnected {
+		t.Fatalf("state %v", s)
+	}
+	for len(got) < 5 {
+		got = append(got, waitPush(t, bob, func(*protocol.MsgPush) bool { return true }).Message.Body)
+	}
+	// Anything still queued would be a duplicate; a ping round trip
+	// flushes pushes sent before its reply.
+	if _, err := bob.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case p := <-bob.Pushes():
+			if m, ok := p.Body.(*protocol.MsgPush); ok {
+				t.Fatalf("duplicate or unexpected message %+v", m.Message)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if fmt.Sprint(got) != "[m1 m2 m3 m4 m5]" {
+		t.Fatalf("bob saw %v", got)
+	}
+	// Bob's own send works on the new connection.
+	if _, err := bob.Send(ctx, alice.id, "back"); err != nil {
+		t.Fatal(err)
+	}
+}
