@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -267,6 +268,40 @@ func FuzzParseConfigFile(f *testing.F) {
 				t.Fatalf("accepted %q twice", s.key)
 			}
 			seen[s.key] = true
+		}
+	})
+}
+
+func TestExampleConfigFileHoldsTheDefaults(t *testing.T) {
+	w := world{files: map[string]string{}}
+	data, err := os.ReadFile("chatd.conf.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.files["chatd.conf.example"] = string(data)
+	cfg, err := w.load("--config", "chatd.conf.example")
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	want := defaultConfig()
+	want.ConfigFile = "chatd.conf.example"
+	if cfg != want {
+		t.Fatalf("example config = %+v\nwant defaults   %+v", cfg, want)
+	}
+	// Every setting is listed, so the example documents them all.
+	dflt := defaultConfig()
+	fs := newFlagSet("chatd", &dflt, io.Discard)
+	settings, err := parseConfigFile("example", data, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, s := range settings {
+		listed[s.key] = true
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "config" && !listed[f.Name] {
+			t.Errorf("chatd.conf.example does not list %s", f.Name)
 		}
 	})
 }
