@@ -3,22 +3,192 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service"
+	"github.com/chatd/chatd/service/admin"
+	"github.com/chatd/chatd/service/discovery"
+	"github.com/chatd/chatd/store"
 )
 
 // listening is where a started chatd serves; empty fields are disabled.
 type listening struct {
 	Chat      net.Addr
-	File      string
+	File      string // announced only: the file server is a separate issue
 	Discovery net.Addr
 	Admin     net.Addr
-	Store     string
+	Store     string // a description without credentials
 }
 
-// serve is wired to the chat service in serve.go once package service
-// builds; until then chatd can only migrate and print its version.
-func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) error {
-	return errors.New("serving is not available in this build: the chat service has not landed yet")
+// serviceConfig maps the settings to the chat service's.
+func serviceConfig(cfg config, st store.Store, log zerolog.Logger, ver string) service.Config {
+	limits := protocol.DefaultLimits()
+	limits.MaxFrameBody = int(cfg.MaxFrame)
+	limits.MaxFileSize = cfg.MaxFileSize
+	return service.Config{
+		ChatAddr:             cfg.ChatAddr,
+		FileAddr:             cfg.FileAddr,
+		Store:                st,
+		Limits:               limits,
+		IdleTimeout:          cfg.IdleTimeout,
+		LoginFailuresPerUser: cfg.LoginFailuresPerUser,
+		LoginFailuresPerIP:   cfg.LoginFailuresPerIP,
+		MsgRate:              cfg.MsgRate,
+		MsgBurst:             cfg.MsgBurst,
+		MaxOutbound:          int(cfg.OutboundQueue),
+		ServerName:           cfg.Name,
+		Version:              ver,
+		Logger:               log,
+	}
+}
+
+// serve starts the store, the chat service and the side listeners, waits
+// for ctx to end, then shuts everything down in order: discovery first (stop
+// announcing), then the service (UNAVAILABLE for new requests, in-flight
+// work answered), then the store, and the admin listener last so /readyz
+// reports 503 while the service drains.
+func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err error) {
+	ver := readBuildInfo().Version
+	var closers []func() error // undone in reverse on a failed start
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				if cerr := closers[i](); cerr != nil {
+					log.Warn().Err(cerr).Msg("cleanup after failed start")
+				}
+			}
+		}
+	}()
+
+	st, err := store.Open(ctx, storeConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", describeStore(cfg), err)
+	}
+	closers = append(closers, st.Close)
+
+	srv, err := service.New(serviceConfig(cfg, st, log, ver))
+	if err != nil {
+		return fmt.Errorf("configure service: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("start chat listener on %s: %w", cfg.ChatAddr, err)
+	}
+	closers = append(closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	at := listening{Chat: srv.ChatAddr(), File: cfg.FileAddr, Store: describeStore(cfg)}
+
+	var disc *discovery.Responder
+	if cfg.DiscoveryAddr != "" {
+		disc, err = discovery.Listen(discovery.Config{
+			Addr:    cfg.DiscoveryAddr,
+			Name:    cfg.Name,
+			Version: ver,
+			// The bound address, so a :0 chat port is announced as the
+			// real one; its unspecified host becomes the requester's route.
+			ChatAddr: srv.ChatAddr().String(),
+			FileAddr: cfg.FileAddr,
+			Logger:   log,
+		})
+		if err != nil {
+			return fmt.Errorf("start discovery: %w", err)
+		}
+		closers = append(closers, disc.Close)
+		at.Discovery = disc.Addr()
+	}
+
+	var adm *admin.Server
+	if cfg.AdminAddr != "" {
+		adm, err = admin.Listen(cfg.AdminAddr, srv, log)
+		if err != nil {
+			return fmt.Errorf("start admin listener: %w", err)
+		}
+		closers = append(closers, adm.Close)
+		at.Admin = adm.Addr()
+	}
+
+	printListening(env.Stdout, ver, at)
+	log.Info().
+		Stringer("chat", at.Chat).
+		Str("file", at.File).
+		Str("discovery", addrString(at.Discovery)).
+		Str("admin", addrString(at.Admin)).
+		Str("store", at.Store).
+		Str("version", ver).
+		Msg("chatd serving")
+	if env.OnReady != nil {
+		env.OnReady(at)
+	}
+
+	<-ctx.Done()
+	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
+	return shutdown(cfg.ShutdownTimeout, log, disc, srv, st, adm)
+}
+
+// shutdown stops everything serve started, in order, within timeout (plus
+// whatever closing the store takes), and returns every failure.
+func shutdown(timeout time.Duration, log zerolog.Logger, disc *discovery.Responder, srv *service.Server, st store.Store, adm *admin.Server) error {
+	start := time.Now()
+	var errs []error
+	if disc != nil {
+		if err := disc.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("service shutdown: %w", err))
+	}
+	if err := st.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	if adm != nil {
+		actx, acancel := context.WithTimeout(context.Background(), time.Second)
+		if err := adm.Shutdown(actx); err != nil {
+			// A scrape or profile still running: cut it.
+			adm.Close()
+		}
+		acancel()
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		log.Error().Err(err).Dur("took", time.Since(start)).Msg("shutdown finished with errors")
+		return err
+	}
+	log.Info().Dur("took", time.Since(start)).Msg("shutdown complete")
+	return nil
+}
+
+// printListening tells the person who started chatd where it serves.
+func printListening(w io.Writer, ver string, at listening) {
+	fmt.Fprintf(w, "chatd %s serving\n", ver)
+	fmt.Fprintf(w, "  chat       %s (tcp)\n", at.Chat)
+	fmt.Fprintf(w, "  files      %s (announced to clients)\n", at.File)
+	if at.Discovery != nil {
+		fmt.Fprintf(w, "  discovery  %s (udp)\n", at.Discovery)
+	} else {
+		fmt.Fprintf(w, "  discovery  off\n")
+	}
+	if at.Admin != nil {
+		fmt.Fprintf(w, "  admin      http://%s/metrics /healthz /readyz /debug/pprof/\n", at.Admin)
+	} else {
+		fmt.Fprintf(w, "  admin      off\n")
+	}
+	fmt.Fprintf(w, "  store      %s\n", at.Store)
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }

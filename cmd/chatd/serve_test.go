@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// chatd is one in-process run of chatd started by startChatd.
+type chatd struct {
+	at     listening
+	stdout *lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// lockedBuffer is an io.Writer whose content can be read while run writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
+}
+
+// startChatd runs chatd with the given environment on random loopback
+// ports and waits until it serves.
+func startChatd(t *testing.T, env map[string]string) *chatd {
+	t.Helper()
+	full := map[string]string{
+		"CHATD_CHAT_ADDR":      "127.0.0.1:0",
+		"CHATD_DISCOVERY_ADDR": "127.0.0.1:0",
+		"CHATD_ADMIN_ADDR":     "127.0.0.1:0",
+		"CHATD_LOG_LEVEL":      "warn",
+		"CHATD_LOG_FORMAT":     "json",
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	re, _, _ := testEnv(full)
+	out := &lockedBuffer{}
+	re.Stdout = out
+	ready := make(chan listening, 1)
+	re.OnReady = func(at listening) { ready <- at }
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &chatd{stdout: out, cancel: cancel, done: make(chan error, 1)}
+	go func() { c.done <- run(ctx, nil, re) }()
+	t.Cleanup(func() { c.stop(t) })
+	select {
+	case c.at = <-ready:
+	case err := <-c.done:
+		t.Fatalf("chatd exited before serving: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("chatd did not start")
+	}
+	return c
+}
+
+// stop cancels chatd's context (what SIGTERM does) and waits for run to
+// return; it fails the test if run returns an error. Safe to call twice.
+func (c *chatd) stop(t *testing.T) {
+	t.Helper()
+	if c.done == nil {
+		return
+	}
+	c.cancel()
+	select {
+	case err := <-c.done:
+		if err != nil {
+			t.Errorf("chatd exited with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Error("chatd did not shut down")
+	}
+	c.done = nil
+}
+
+// printed returns what chatd wrote to stdout so far.
+func (c *chatd) printed() string { return c.stdout.String() }
+
+// conn is a raw chat-protocol connection.
+type conn struct {
+	t   *testing.T
+	c   net.Conn
+	r   *bufio.Reader
+	req uint32
+}
+
+func dialChat(t *testing.T, addr net.Addr) *conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr.String(), 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial chat: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &conn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// call sends a request and returns the reply body, skipping pushes.
+func (c *conn) call(op protocol.Op, body any) []byte {
+	c.t.Helper()
+	c.req++
+	frame, err := protocol.AppendJSONFrame(nil, op, c.req, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.c.Write(frame); err != nil {
+		c.t.Fatalf("write %v: %v", op, err)
+	}
+	for {
+		var hdr [protocol.HeaderSize]byte
+		if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+			c.t.Fatalf("read reply to %v: %v", op, err)
+		}
+		size := protocol.FrameSize(hdr[:])
+		buf := make([]byte, size)
+		copy(buf, hdr[:])
+		if _, err := io.ReadFull(c.r, buf[protocol.HeaderSize:]); err != nil {
+			c.t.Fatalf("read reply body to %v: %v", op, err)
+		}
+		h, b, _, err := protocol.Decode(buf, 1<<20)
+		if err != nil {
+			c.t.Fatalf("decode reply to %v: %v", op, err)
+		}
+		if h.ReqID == 0 {
+			continue // a push
+		}
+		if h.Op != op || h.ReqID != c.req {
+			c.t.Fatalf("reply op %v req %d, want %v req %d", h.Op, h.ReqID, op, c.req)
+		}
+		return b
+	}
+}
+
+func code(t *testing.T, body []byte) string {
+	t.Helper()
+	var s struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("reply %q: %v", body, err)
+	}
+	return s.Code
+}
+
+func discover(t *testing.T, addr net.Addr) protocol.DiscoverReply {
+	t.Helper()
+	c, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(protocol.DiscoverRequest)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1024)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("no discovery reply: %v", err)
+	}
+	var rep protocol.DiscoverReply
+	if err := json.Unmarshal(buf[:n], &rep); err != nil {
+		t.Fatalf("discovery reply %q: %v", buf[:n], err)
+	}
+	return rep
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	d := startChatd(t, map[string]string{"CHATD_DATA_DIR": dir, "CHATD_NAME": "test-office"})
+
+	c := dialChat(t, d.at.Chat)
+	if got := code(t, c.call(protocol.OpPing, &protocol.PingReq{})); got != "OK" {
+		t.Fatalf("ping: %s", got)
+	}
+
+	chatPort := d.at.Chat.(*net.TCPAddr).Port
+	rep := discover(t, d.at.Discovery)
+	want := protocol.DiscoverReply{
+		Name:     "test-office",
+		Version:  readBuildInfo().Version,
+		ChatAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(chatPort)),
+		FileAddr: "127.0.0.1:9001", // ":9001" announced with the loopback route
+	}
+	if rep != want {
+		t.Fatalf("discovery = %+v, want %+v", rep, want)
+	}
+
+	admin := "http://" + d.at.Admin.String()
+	if code, _ := httpGet(t, admin+"/readyz"); code != 200 {
+		t.Fatalf("/readyz = %d while serving", code)
+	}
+	if code, body := httpGet(t, admin+"/metrics"); code != 200 || !strings.Contains(body, "chatd_reactor_connections ") || !strings.Contains(body, "process_resident_memory_bytes ") {
+		t.Fatalf("/metrics = %d without the reactor or process metrics", code)
+	}
+
+	printed := d.printed()
+	for _, s := range []string{"chat       " + d.at.Chat.String(), "discovery  " + d.at.Discovery.String(), "admin      http://" + d.at.Admin.String(), "store      sqlite in " + dir} {
+		if !strings.Contains(printed, s) {
+			t.Errorf("stdout %q lacks %q", printed, s)
+		}
+	}
+
+	d.stop(t)
+	// Everything is closed: the chat connection ends and the ports are free.
+	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.r.ReadByte(); err == nil {
+		t.Error("chat connection still open after shutdown")
+	}
+	for _, a := range []net.Addr{d.at.Chat, d.at.Admin} {
+		ln, err := net.Listen("tcp", a.String())
+		if err != nil {
+			t.Errorf("%s not released: %v", a, err)
+			continue
+		}
+		ln.Close()
+	}
+	pc, err := net.ListenPacket("udp", d.at.Discovery.String())
+	if err != nil {
+		t.Errorf("discovery %s not released: %v", d.at.Discovery, err)
+	} else {
+		pc.Close()
+	}
+}
+
+// storeBackends are the stores the restart test runs on: the embedded one
+// always, MySQL/MariaDB too when CHATD_TEST_MYSQL_DSN names a database.
+func storeBackends(t *testing.T) map[string]map[string]string {
+	b := map[string]map[string]string{"sqlite": {"CHATD_DATA_DIR": t.TempDir()}}
+	if dsn := os.Getenv("CHATD_TEST_MYSQL_DSN"); dsn != "" {
+		b["mysql"] = map[string]string{"CHATD_MYSQL_DSN": dsn}
+	}
+	return b
+}
+
+func TestAccountSurvivesRestart(t *testing.T) {
+	for name, env := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			env["CHATD_DISCOVERY_ADDR"] = ""
+			env["CHATD_ADMIN_ADDR"] = ""
+			// Unique per run, since a MySQL database outlives the test.
+			user := "u" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
+			d := startChatd(t, env)
+			if d.at.Discovery != nil || d.at.Admin != nil {
+				t.Fatalf("disabled listeners started: %+v", d.at)
+			}
+			c := dialChat(t, d.at.Chat)
+			if got := code(t, c.call(protocol.OpRegister, &protocol.RegisterReq{Username: user, Password: "correct horse"})); got != "OK" {
+				t.Fatalf("register: %s", got)
+			}
+			d.stop(t)
+
+			d = startChatd(t, env)
+			c = dialChat(t, d.at.Chat)
+			if got := code(t, c.call(protocol.OpLogin, &protocol.LoginReq{Username: user, Password: "correct horse", Device: "test"})); got != "OK" {
+				t.Fatalf("login after restart: %s", got)
+			}
+		})
+	}
+}
+
+func TestFailedStartReleasesWhatItOpened(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	// The chat listener starts, then the admin listener cannot bind.
+	chat, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chatAddr := chat.Addr().String()
+	chat.Close()
+	re, _, _ := testEnv(map[string]string{
+		"CHATD_DATA_DIR":       t.TempDir(),
+		"CHATD_CHAT_ADDR":      chatAddr,
+		"CHATD_DISCOVERY_ADDR": "",
+		"CHATD_ADMIN_ADDR":     busy.Addr().String(),
+		"CHATD_LOG_LEVEL":      "disabled",
+	})
+	re.OnReady = func(listening) { t.Error("reported ready") }
+	err = run(context.Background(), nil, re)
+	if err == nil || !strings.Contains(err.Error(), "admin") {
+		t.Fatalf("run with a busy admin port: %v", err)
+	}
+	ln, err := net.Listen("tcp", chatAddr)
+	if err != nil {
+		t.Fatalf("chat port %s not released after the failed start: %v", chatAddr, err)
+	}
+	ln.Close()
+
+	// A busy chat port fails before anything else starts.
+	re, _, _ = testEnv(map[string]string{
+		"CHATD_DATA_DIR":  t.TempDir(),
+		"CHATD_CHAT_ADDR": busy.Addr().String(),
+		"CHATD_LOG_LEVEL": "disabled",
+	})
+	if err := run(context.Background(), nil, re); err == nil || !strings.Contains(err.Error(), "chat listener") {
+		t.Fatalf("run with a busy chat port: %v", err)
+	}
+}
