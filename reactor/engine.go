@@ -40,7 +40,7 @@ type Stats struct {
 	Closed       uint64 // opened connections closed (OnClose calls)
 	BytesIn      uint64 // bytes read from sockets
 	BytesOut     uint64 // bytes written to sockets
-	Writev       uint64 // writev syscalls
+	Writev       uint64 // flush syscalls (writev, or write for a single buffer)
 	EAGAIN       uint64 // writes that hit a full socket buffer (EAGAIN or short write)
 	QueuedBytes  uint64 // bytes accepted by Write and not yet written or dropped
 	DroppedLossy uint64 // WriteLossy calls that dropped their buffer
