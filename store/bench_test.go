@@ -11,6 +11,18 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
+// BenchmarkAppendCommitters compares one and four parallel group-commit
+// workers on MySQL with 64 senders.
+func BenchmarkAppendCommitters(b *testing.B) {
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprintf("mysql/committers=%d", n), func(b *testing.B) {
+			cfg := mysqlConfig(b)
+			cfg.Committers = n
+			benchAppend(b, cfg, 64)
+		})
+	}
+}
+
 // BenchmarkAppend measures group-committed AppendMessage throughput
 // (msgs/s) and p99 latency with 1, 64 and 1,024 concurrent senders spread
 // over 16 group conversations, on both backends.

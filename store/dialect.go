@@ -25,7 +25,7 @@ type dialect struct {
 	insertIgnore string
 	// ddl fills the type placeholders of the migration statements.
 	ddl *strings.Replacer
-	// max is the two-argument maximum function.
+	// max is the two-argument maximum function (GREATEST on MySQL).
 	max string
 }
 
@@ -96,10 +96,26 @@ func (d *dialect) prefixCond(col, prefix string) (string, []any) {
 		return col + " LIKE ? ESCAPE '!'", []any{esc + "%"}
 	}
 	// SQLite's LIKE only uses an index under special settings; a byte range
-	// does. UTF-8 never holds 0xFF, so bumping the last byte is a bound.
+	// does (text compares byte-wise under the BINARY collation).
+	if hi, ok := prefixEnd(prefix); ok {
+		return col + " >= ? AND " + col + " < ?", []any{prefix, hi}
+	}
+	return col + " >= ?", []any{prefix}
+}
+
+// prefixEnd returns the least string greater than every string starting
+// with prefix (byte-wise), or false when there is none (all 0xFF bytes;
+// valid UTF-8 never holds 0xFF).
+func prefixEnd(prefix string) (string, bool) {
 	hi := []byte(prefix)
+	for len(hi) > 0 && hi[len(hi)-1] == 0xFF {
+		hi = hi[:len(hi)-1]
+	}
+	if len(hi) == 0 {
+		return "", false
+	}
 	hi[len(hi)-1]++
-	return col + " >= ? AND " + col + " < ?", []any{prefix, string(hi)}
+	return string(hi), true
 }
 
 // isDuplicate reports a unique-key violation.

@@ -23,10 +23,12 @@ type appendRes struct {
 	err error
 }
 
-// committer is the group commit: one goroutine takes the appends that
-// queue up while the previous batch commits (waiting up to window for more
-// when the batch is not full), writes them in one transaction and answers
-// each caller after the commit.
+// committer is the group commit: a worker goroutine takes the appends
+// that queued up while its previous batch committed (waiting up to window
+// for more when the batch is not full), writes them in one transaction and
+// answers each caller after the commit. Several workers may commit batches
+// in parallel (MySQL, where the server merges their log flushes); the
+// conversation row locks keep seqs gapless between them.
 type committer struct {
 	s      *sqlStore
 	in     chan *appendReq
@@ -36,8 +38,9 @@ type committer struct {
 	mu     sync.RWMutex // held for reading while sending to in
 	closed bool
 	quit   chan struct{}
-	done   chan struct{}
+	wg     sync.WaitGroup // the workers
 
+	idMu sync.Mutex
 	// next..limit is the block of message ids this process reserved.
 	next, limit int64
 
@@ -45,10 +48,13 @@ type committer struct {
 	failHook func() error
 }
 
-func newCommitter(s *sqlStore, max int, window time.Duration) *committer {
+func newCommitter(s *sqlStore, max int, window time.Duration, workers int) *committer {
 	c := &committer{s: s, in: make(chan *appendReq, 4*max), max: max, window: window,
-		quit: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
+		quit: make(chan struct{})}
+	for i := 0; i < workers; i++ {
+		c.wg.Add(1)
+		go c.run()
+	}
 	return c
 }
 
@@ -89,7 +95,7 @@ func (c *committer) close() {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.quit)
-	<-c.done
+	c.wg.Wait()
 	for {
 		select {
 		case r := <-c.in:
@@ -101,7 +107,7 @@ func (c *committer) close() {
 }
 
 func (c *committer) run() {
-	defer close(c.done)
+	defer c.wg.Done()
 	batch := make([]*appendReq, 0, c.max)
 	var timer *time.Timer
 	for {
@@ -157,15 +163,15 @@ func (c *committer) flush(batch []*appendReq) {
 		return
 	}
 	res := make([]appendRes, len(live))
-	var err error
-	for attempt := 0; attempt < 8; attempt++ {
+	// Ids are taken once, so retries reuse them; a failed batch's ids
+	// are simply never used (ids need to be unique, not gapless).
+	firstID, err := c.takeIDs(len(live))
+	for attempt := 0; err == nil && attempt < 8; attempt++ {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt) * time.Millisecond)
 		}
-		var used int64
-		used, err = c.commit(live, res)
+		err = c.commit(live, res, firstID)
 		if err == nil {
-			c.next += used
 			break
 		}
 		// Another process may have inserted the same idempotency key
@@ -180,6 +186,20 @@ func (c *committer) flush(batch []*appendReq) {
 		}
 		r.done <- res[i]
 	}
+}
+
+// takeIDs returns the first of n consecutive unused message ids.
+func (c *committer) takeIDs(n int) (int64, error) {
+	c.idMu.Lock()
+	defer c.idMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.reserveIDs(ctx, int64(n)); err != nil {
+		return 0, err
+	}
+	first := c.next
+	c.next += int64(n)
+	return first, nil
 }
 
 // reserveIDs makes sure n ids are available in next..limit, reserving a
@@ -219,18 +239,15 @@ type idemKey struct {
 	cid  string
 }
 
-// commit writes one batch in one transaction and fills res; it returns
-// how many ids it used. On error nothing is written and res is garbage.
-func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
+// commit writes one batch in one transaction, using ids from firstID on,
+// and fills res. On error nothing is written and res is garbage.
+func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.reserveIDs(ctx, int64(len(batch))); err != nil {
-		return 0, err
-	}
 	d := c.s.d
 	tx, err := c.s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 
@@ -248,20 +265,20 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 	for _, part := range chunks(convs, 500) {
 		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qLockConvs, placeholders(len(part)))+d.forUpdate, part...)
 		if err != nil {
-			return 0, fmt.Errorf("lock conversations: %w", err)
+			return fmt.Errorf("lock conversations: %w", err)
 		}
 		for rows.Next() {
 			var id string
 			var last int64
 			if err := rows.Scan(&id, &last); err != nil {
 				rows.Close()
-				return 0, fmt.Errorf("lock conversations: %w", err)
+				return fmt.Errorf("lock conversations: %w", err)
 			}
 			convSet[id] = last
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("lock conversations: %w", err)
+			return fmt.Errorf("lock conversations: %w", err)
 		}
 	}
 
@@ -276,24 +293,24 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 	for _, part := range chunks(cids, 500) {
 		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qIdemKeys, placeholders(len(part))), part...)
 		if err != nil {
-			return 0, fmt.Errorf("idempotency lookup: %w", err)
+			return fmt.Errorf("idempotency lookup: %w", err)
 		}
 		for rows.Next() {
 			m, err := scanMessage(rows)
 			if err != nil {
 				rows.Close()
-				return 0, fmt.Errorf("idempotency lookup: %w", err)
+				return fmt.Errorf("idempotency lookup: %w", err)
 			}
 			known[idemKey{m.From, m.ClientMsgID}] = m
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("idempotency lookup: %w", err)
+			return fmt.Errorf("idempotency lookup: %w", err)
 		}
 	}
 
 	// 3. Assign ids and seqs.
-	id := c.next
+	id := firstID
 	var rows []*Message
 	lastTS := map[string]int64{}
 	sent := map[userConv][]int64{} // seqs each sender got, ascending
@@ -336,7 +353,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 		}
 	}
 	if len(rows) == 0 {
-		return 0, tx.Commit()
+		return tx.Commit()
 	}
 
 	// 4. Insert the messages, many rows per statement.
@@ -352,7 +369,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 		}
 		q := `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", len(part)), ",")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return 0, fmt.Errorf("insert messages: %w", err)
+			return fmt.Errorf("insert messages: %w", err)
 		}
 	}
 
@@ -366,23 +383,23 @@ func (c *committer) commit(batch []*appendReq, res []appendRes) (int64, error) {
 	q := `INSERT INTO conversations (id, last_seq, last_ts) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", n), ",") +
 		d.upsert("id", "last_seq = NEW(last_seq)", "last_ts = "+d.max+"(last_ts, NEW(last_ts))")
 	if _, err := tx.ExecContext(ctx, q, cargs...); err != nil {
-		return 0, fmt.Errorf("advance conversations: %w", err)
+		return fmt.Errorf("advance conversations: %w", err)
 	}
 
 	// 6. Senders' ack cursors: a cursor just below a sender's first new
 	// seq follows the sender's consecutive seqs.
 	if err := c.advanceSenders(ctx, tx, sent); err != nil {
-		return 0, err
+		return err
 	}
 	if c.failHook != nil {
 		if err := c.failHook(); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	return int64(len(rows)), nil
+	return nil
 }
 
 func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[userConv][]int64) error {

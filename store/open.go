@@ -59,7 +59,10 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 		cfg.BatchSize = defaultBatchSize
 	}
 	s := &sqlStore{d: d, w: w, r: r}
-	s.c = newCommitter(s, cfg.BatchSize, cfg.BatchWindow)
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
+	}
+	s.c = newCommitter(s, cfg.BatchSize, cfg.BatchWindow, cfg.Committers)
 	return s, nil
 }
 

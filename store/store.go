@@ -282,6 +282,11 @@ type Config struct {
 	// arrived while the previous batch committed, which already batches
 	// under load without adding latency when idle).
 	BatchWindow time.Duration
+	// Committers is how many group-commit workers commit batches in
+	// parallel (default 1). More only helps MySQL, and only when batches
+	// touch different conversations: batches that share one wait for its
+	// row lock. SQLite has one writer, so keep 1 there.
+	Committers int
 	// MaxOpenConns caps the read pool (default 16 for MySQL, 4 for SQLite).
 	MaxOpenConns int
 	// SQLiteSynchronous is the SQLite synchronous pragma, "NORMAL"
