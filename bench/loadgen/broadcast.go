@@ -134,6 +134,7 @@ func runBroadcast(ctx context.Context, cfg config) (result, error) {
 		if _, err := conns[0].Write(probe); err != nil {
 			return res, fmt.Errorf("broadcast: probe: %w", err)
 		}
+		res.Probes++
 		deadline := time.Now().Add(time.Second)
 		for !joined && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)

@@ -46,6 +46,7 @@ type result struct {
 	Seconds     float64 `json:"seconds"`
 	Messages    int64   `json:"messages"` // echo round trips, or broadcast deliveries
 	Sent        int64   `json:"sent,omitempty"`
+	Probes      int64   `json:"probes,omitempty"` // broadcast join probes, each delivered to every conn
 	Expected    int64   `json:"expected,omitempty"`
 	Lost        int64   `json:"lost,omitempty"`
 	Errors      int64   `json:"errors"`
