@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/binary"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,12 +187,11 @@ func testKick(t *testing.T, b backend) {
 }
 
 func testFailedLoginLimits(t *testing.T, b backend) {
-	e := newEnv(t, b)
-	var mu = make(chan struct{}, 1)
-	mu <- struct{}{}
+	var mu sync.Mutex
 	now := time.Now()
-	e.srv.now = func() time.Time { <-mu; defer func() { mu <- struct{}{} }(); return now }
-	advance := func(d time.Duration) { <-mu; now = now.Add(d); mu <- struct{}{} }
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := newEnv(t, b, func(c *Config) { c.clock = clock })
 
 	name := uniqueName("victim")
 	e.register(name)

@@ -44,6 +44,9 @@ type Config struct {
 	MaxPending int
 	// HashConcurrency caps concurrent argon2 computations; default GOMAXPROCS.
 	HashConcurrency int
+
+	// clock replaces time.Now for the failed-login limiter (tests).
+	clock func() time.Time
 }
 
 // ErrNoStore is returned by New when Config.Store is nil.

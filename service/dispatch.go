@@ -56,8 +56,8 @@ func (x *call) run() {
 			return
 		}
 	}
-	if h := x.s.testHook; h != nil {
-		h(x.op)
+	if h := x.s.testHook.Load(); h != nil {
+		(*h)(x.op)
 	}
 	reply, err := x.ent.fn(x)
 	if err != nil {

@@ -56,7 +56,7 @@ type Server struct {
 	// now is the clock of the failed-login limiter (tests move it).
 	now func() time.Time
 	// testHook, when set by tests, runs before every pooled handler.
-	testHook func(op protocol.Op)
+	testHook atomic.Pointer[func(op protocol.Op)]
 }
 
 // New checks cfg and builds a Server; nothing listens until Start.
@@ -80,6 +80,9 @@ func New(cfg Config) (*Server, error) {
 		cancel:    cancel,
 		serveErr:  make(chan error, 1),
 		now:       time.Now,
+	}
+	if cfg.clock != nil {
+		s.now = cfg.clock
 	}
 	s.groups = newGroupCache(s.store)
 	s.buildOps()
