@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // dialSmallRcvBuf connects with a tiny receive buffer set before connect, so
@@ -287,5 +288,13 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 			t.Fatalf("client %d not served after EMFILE: %v", i, err)
 		}
 		c.Close()
+	}
+}
+
+func TestConnStaysSmall(t *testing.T) {
+	// Idle memory per connection is the point of the design (target 400 B
+	// of RSS including the loop's slot and allocator overhead).
+	if n := unsafe.Sizeof(Conn{}); n > 160 {
+		t.Fatalf("Conn is %d bytes; keep it at most 160", n)
 	}
 }

@@ -214,7 +214,8 @@ func (l *loop) event(ev *unix.EpollEvent) {
 		}
 		l.markReady(c)
 	}
-	if evs&unix.EPOLLOUT != 0 && c.flags&fWaitOut != 0 {
+	if evs&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.flags&fWaitOut != 0 {
+		// Writable again, or broken: the next writev resumes or reports the error.
 		c.flags &^= fWaitOut
 		l.markFlush(c)
 	}
