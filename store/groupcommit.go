@@ -63,6 +63,9 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan appe
 func (s *sqlStore) AppendMessage(ctx context.Context, m NewMessage) (Message, bool, error) {
 	c := s.c
 	r := reqPool.Get().(*appendReq)
+	if m.TS == 0 {
+		m.TS = time.Now().UnixMilli()
+	}
 	r.ctx, r.m = ctx, m
 	c.mu.RLock()
 	if c.closed {

@@ -124,7 +124,9 @@ type Store interface {
 	Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error)
 	// Conversations returns the user's conversations with their last seq,
 	// the user's ack and read cursors and the last message, most recently
-	// active first, at most limit.
+	// active first. At most limit are returned; a user in more than limit
+	// conversations gets the first limit by conversation id (the bound
+	// comes from an index; activity order does not).
 	Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error)
 	// ConvMembers returns the ids of the conversation's members, ascending.
 	ConvMembers(ctx context.Context, conv string) ([]int64, error)
@@ -218,7 +220,7 @@ type Group struct {
 }
 
 // NewMessage is a message to append. TS is the server time (unix ms) the
-// service assigns; ClientMsgID "" disables idempotency for that message
+// service assigns (0: the store uses the current time); ClientMsgID "" disables idempotency for that message
 // (for example messages the server generates itself).
 type NewMessage struct {
 	Conv        string

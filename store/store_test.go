@@ -32,6 +32,13 @@ func TestTwoProcessesMySQL(t *testing.T) {
 	storetest.Concurrent(t, mustOpen(t, cfg), mustOpen(t, cfg))
 }
 
+// Parallel group-commit workers in each of two processes.
+func TestTwoProcessesParallelCommittersMySQL(t *testing.T) {
+	cfg := store.MySQLTestConfig(t)
+	cfg.Committers = 4
+	storetest.Concurrent(t, mustOpen(t, cfg), mustOpen(t, cfg))
+}
+
 func mustOpen(t *testing.T, cfg store.Config) store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), cfg)
