@@ -204,6 +204,10 @@ TABLES=$("$OUT/report" "${report_args[@]}")
 	else
 		echo "- Write syscalls per delivery: perf was unavailable; only /proc/<pid>/io syscw is reported (it does not count sendmsg, which netpoll uses)."
 	fi
+	if awk -v n="$(nproc)" '{ exit !($1 > n / 2) }' <<<"$LOAD_START $LOAD_END" ||
+		awk -v n="$(nproc)" '{ exit !($4 > n / 2) }' <<<"$LOAD_START $LOAD_END"; then
+		echo "- **Noisy run:** the 1-minute load average was above half the CPU count at start or end, so other work shared the machine; compare ratios within this run only, and treat single-round figures with suspicion."
+	fi
 	[[ -n $NOTE ]] && echo "- Note: $NOTE"
 	if [[ -s $OUT/failures.txt ]]; then
 		echo "- **Failures:**"

@@ -36,7 +36,7 @@ type server struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // echo conns, closed on shutdown
-	closed bool                  // set on shutdown so late echo conns close at once
+	closed bool                  // set on shutdown so late conns close at once
 }
 
 func serve(ctx context.Context, cfg srvmain.Config) error {
@@ -51,11 +51,11 @@ func serve(ctx context.Context, cfg srvmain.Config) error {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
+				s.mu.Lock()
+				s.closed = true
 				for _, p := range s.peers.Snapshot() {
 					p.close()
 				}
-				s.mu.Lock()
-				s.closed = true
 				for c := range s.conns {
 					c.Close()
 				}
@@ -111,6 +111,11 @@ func (s *server) echo(c net.Conn) {
 func (s *server) broadcast(conn net.Conn) {
 	c := &client{conn: conn, out: make(chan []byte, queueLen), gone: make(chan struct{})}
 	s.peers.Add(c)
+	s.mu.Lock()
+	if s.closed { // accepted just before shutdown swept the peers
+		c.close()
+	}
+	s.mu.Unlock()
 	defer func() {
 		s.peers.Remove(c)
 		c.close()
