@@ -140,6 +140,7 @@ func (e *Engine) Serve() error {
 // once the connection is established and OnOpen has run on its loop. If ctx
 // ends first Dial returns ctx.Err() and the socket is closed (should the
 // connect have completed just before, OnOpen and OnClose(nil) both run).
+// Dial waits, so it must not be called from a Handler callback.
 func (e *Engine) Dial(ctx context.Context, network, addr string) (*Conn, error) {
 	if e.closed() {
 		return nil, ErrEngineClosed

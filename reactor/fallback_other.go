@@ -143,7 +143,8 @@ func (e *Engine) Serve() error {
 	return ErrEngineClosed
 }
 
-// Dial opens a client connection; it returns after OnOpen has run.
+// Dial opens a client connection; it returns after OnOpen has run, so it
+// must not be called from a Handler callback.
 func (e *Engine) Dial(ctx context.Context, network, addr string) (*Conn, error) {
 	if e.isShut() {
 		return nil, ErrEngineClosed
