@@ -82,6 +82,8 @@ func openDBs(cfg Config) (w, r *sql.DB, d *dialect, err error) {
 		// UPDATEs that change nothing must still count their matched rows
 		// (as SQLite does), or "not found" checks would misfire.
 		mc.ClientFoundRows = true
+		// One round trip per statement instead of prepare+execute+close.
+		mc.InterpolateParams = true
 		db, err := sql.Open("mysql", mc.FormatDSN())
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("store: open mysql: %w", err)

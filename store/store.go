@@ -69,7 +69,8 @@ type Store interface {
 	// after the next login), oldest first, at most limit.
 	UnnotifiedResponses(ctx context.Context, requester int64, limit int) ([]FriendRequest, error)
 	// MarkResponsesNotified records that the answers to these requests were
-	// pushed, so UnnotifiedResponses no longer returns them.
+	// pushed, so UnnotifiedResponses no longer returns them. Call it both
+	// after a live push (requester online) and after the post-login push.
 	MarkResponsesNotified(ctx context.Context, ids []int64) error
 	// Friends returns the user's friends with their profiles (without
 	// PasswordHash), ordered by id, at most limit.
@@ -271,7 +272,9 @@ type Config struct {
 	// Driver is "sqlite" (the embedded default when empty) or "mysql".
 	Driver string
 	// DSN is the go-sql-driver/mysql DSN for "mysql", e.g.
-	// root:@tcp(127.0.0.1:3306)/chatd?charset=utf8mb4&collation=utf8mb4_unicode_ci&clientFoundRows=true&interpolateParams=true
+	// root:@tcp(127.0.0.1:3306)/chatd?charset=utf8mb4&collation=utf8mb4_unicode_ci
+	// (the store turns on clientFoundRows and interpolateParams itself; the
+	// database must exist).
 	// For "sqlite" it may name the database file directly; otherwise
 	// DataDir/chatd.db is used.
 	DSN string
