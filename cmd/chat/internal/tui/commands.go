@@ -1,0 +1,504 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/chatd/chatd/client"
+	"github.com/chatd/chatd/cmd/chat/internal/config"
+	"github.com/chatd/chatd/protocol"
+)
+
+// Messages produced by commands and client callbacks.
+type (
+	discoveredMsg  []protocol.DiscoverReply
+	loggedInMsg    struct {
+		c      *client.Client
+		server string
+		resp   *protocol.LoginResp
+	}
+	loginFailedMsg struct {
+		c   *client.Client
+		err error
+	}
+	pushMsg  struct{ client.Push }
+	stateMsg struct {
+		state client.State
+		err   error
+	}
+	sentMsg struct {
+		conv, cmid string
+		resp       *protocol.MsgSendResp
+		err        error
+	}
+	historyMsg struct {
+		conv  string
+		after int64
+		msgs  []protocol.Message
+		err   error
+	}
+	noticeMsg struct {
+		text string
+		err  bool
+	}
+	friendsMsg      []protocol.Friend
+	groupsMsg       []protocol.Group
+	profileMsg      protocol.Profile
+	progressMsg     struct{ done, total int64 }
+	transferDoneMsg struct {
+		label string
+		err   error
+	}
+	roomJoinedMsg struct {
+		id      int64
+		name    string
+		members []protocol.Profile
+	}
+	roomLeftMsg   int64
+	requestGone   int64
+	loggedOutMsg  struct{}
+	groupLeftMsg  int64
+)
+
+const callTimeout = 15 * time.Second
+
+func ctxTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
+}
+
+// errText shortens errors for the status line.
+func errText(err error) string {
+	if pe := protocol.AsError(err); pe != nil {
+		return pe.Error()
+	}
+	return err.Error()
+}
+
+func notice(format string, args ...any) tea.Msg {
+	return noticeMsg{text: fmt.Sprintf(format, args...)}
+}
+
+func failure(what string, err error) tea.Msg {
+	return noticeMsg{text: what + ": " + errText(err), err: true}
+}
+
+// connectCmd dials, optionally registers, and logs in with a password or
+// a remembered token.
+func (m *Model) connectCmd(server, user, password, token string, register bool) tea.Cmd {
+	events := m.events
+	opts := m.opts.ClientOptions
+	opts.Reconnect = true
+	if opts.Device == "" {
+		opts.Device = m.opts.Device
+	}
+	opts.OnPush = func(p client.Push) { events <- pushMsg{p} }
+	opts.OnState = func(s client.State, err error) { events <- stateMsg{s, err} }
+	tokens := m.opts.Tokens
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := client.Dial(ctx, server, opts)
+		if err != nil {
+			return loginFailedMsg{err: err}
+		}
+		if register {
+			if _, err := c.Register(ctx, user, password, ""); err != nil {
+				return loginFailedMsg{c: c, err: fmt.Errorf("register: %s", errText(err))}
+			}
+		}
+		var resp *protocol.LoginResp
+		if token != "" {
+			resp, err = c.LoginToken(ctx, user, token)
+		} else {
+			resp, err = c.Login(ctx, user, password)
+		}
+		if err != nil {
+			if token != "" && protocol.CodeOf(err) == protocol.CodeBadCredentials && tokens != nil {
+				_ = tokens.Forget(server)
+			}
+			return loginFailedMsg{c: c, err: fmt.Errorf("login: %s", errText(err))}
+		}
+		if tokens != nil {
+			// Failing to remember the token is not fatal: the next start
+			// just asks for the password again.
+			_ = tokens.Put(server, config.Session{Username: resp.Profile.Username, Token: resp.Token})
+		}
+		return loggedInMsg{c: c, server: server, resp: resp}
+	}
+}
+
+func (m *Model) sendCmd(cv *conv, text, cmid string) tea.Cmd {
+	c := m.c
+	req := protocol.MsgSendReq{Body: text, ClientMsgID: cmid}
+	id, _ := protocol.ParseConv(cv.key)
+	if id.IsGroup() {
+		req.ToGroup = id.GroupID()
+	} else {
+		req.ToUser = id.Peer(m.me.UserID)
+	}
+	key := cv.key
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		r, err := c.SendMsg(ctx, req)
+		return sentMsg{conv: key, cmid: cmid, resp: r, err: err}
+	}
+}
+
+func (m *Model) roomSayCmd(roomID int64, text string) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		if err := c.RoomSay(ctx, roomID, text); err != nil {
+			return failure("room", err)
+		}
+		return nil
+	}
+}
+
+// historyCmd loads messages of conv after seq after (limit n).
+func (m *Model) historyCmd(conv string, after int64, n int) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		r, err := c.Sync(ctx, conv, after, n)
+		if err != nil {
+			return historyMsg{conv: conv, after: after, err: err}
+		}
+		return historyMsg{conv: conv, after: after, msgs: r.Messages}
+	}
+}
+
+func (m *Model) ackCmd(conv string, seq int64) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		_ = c.Ack(ctx, conv, seq) // a lost ack only means a repeat push, filtered by the client
+		return nil
+	}
+}
+
+func (m *Model) readCmd(conv string, seq int64) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		_ = c.Read(ctx, conv, seq)
+		return nil
+	}
+}
+
+func (m *Model) refreshFriendsCmd() tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		f, err := c.Friends(ctx)
+		if err != nil {
+			return failure("friends", err)
+		}
+		return friendsMsg(f)
+	}
+}
+
+func (m *Model) refreshGroupsCmd() tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		g, err := c.GroupList(ctx)
+		if err != nil {
+			return failure("groups", err)
+		}
+		return groupsMsg(g)
+	}
+}
+
+func (m *Model) profileCmd(id int64) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		p, err := c.Profile(ctx, id)
+		if err != nil {
+			return nil
+		}
+		return profileMsg(p.Profile)
+	}
+}
+
+func (m *Model) respondCmd(req protocol.FriendRequestedPush, accept bool) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		if err := c.FriendRespond(ctx, req.RequestID, accept); err != nil {
+			return failure("friend request", err)
+		}
+		if accept {
+			return tea.BatchMsg{
+				func() tea.Msg { return requestGone(req.RequestID) },
+				func() tea.Msg { return notice("%s is now your friend", req.From.Username) },
+				m.refreshFriendsCmd(),
+			}
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return requestGone(req.RequestID) },
+			func() tea.Msg { return notice("rejected %s", req.From.Username) },
+		}
+	}
+}
+
+// addFriendCmd finds a user by exact username (or the only prefix match)
+// and sends a friend request.
+func (m *Model) addFriendCmd(name, note string) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		users, err := c.SearchUsers(ctx, name)
+		if err != nil {
+			return failure("search", err)
+		}
+		var target *protocol.Profile
+		for i := range users {
+			if strings.EqualFold(users[i].Username, name) {
+				target = &users[i]
+			}
+		}
+		if target == nil && len(users) == 1 {
+			target = &users[0]
+		}
+		if target == nil {
+			if len(users) == 0 {
+				return noticeMsg{text: "no user matches " + name, err: true}
+			}
+			names := make([]string, 0, len(users))
+			for _, u := range users {
+				names = append(names, u.Username)
+			}
+			return noticeMsg{text: "which one? " + strings.Join(names, ", "), err: true}
+		}
+		if _, err := c.FriendRequest(ctx, target.UserID, note); err != nil {
+			return failure("friend request", err)
+		}
+		return notice("friend request sent to %s", target.Username)
+	}
+}
+
+func (m *Model) groupCreateCmd(name string, members []int64) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		g, err := c.GroupCreate(ctx, name, members)
+		if err != nil {
+			return failure("group", err)
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return notice("created group %s (#%d)", g.Name, g.GroupID) },
+			m.refreshGroupsCmd(),
+		}
+	}
+}
+
+func (m *Model) groupJoinCmd(id int64) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		g, err := c.GroupJoin(ctx, id)
+		if err != nil {
+			return failure("join", err)
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return notice("joined group %s", g.Name) },
+			m.refreshGroupsCmd(),
+		}
+	}
+}
+
+func (m *Model) groupLeaveCmd(g protocol.Group) tea.Cmd {
+	c := m.c
+	mine := g.Owner == m.me.UserID
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		var err error
+		if mine {
+			err = c.GroupDismiss(ctx, g.GroupID)
+		} else {
+			err = c.GroupLeave(ctx, g.GroupID)
+		}
+		if err != nil {
+			return failure("leave", err)
+		}
+		return groupLeftMsg(g.GroupID)
+	}
+}
+
+func (m *Model) updateProfileCmd(req protocol.ProfileUpdateReq, what string) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		p, err := c.UpdateProfile(ctx, req)
+		if err != nil {
+			return failure(what, err)
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return profileMsg(*p) },
+			func() tea.Msg { return notice("%s updated", what) },
+		}
+	}
+}
+
+func (m *Model) avatarCmd(path string) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		img, err := os.ReadFile(path)
+		if err != nil {
+			return failure("avatar", err)
+		}
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		p, err := c.SetAvatar(ctx, img)
+		if err != nil {
+			return failure("avatar", err)
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return profileMsg(*p) },
+			func() tea.Msg { return notice("avatar updated (%d bytes)", len(img)) },
+		}
+	}
+}
+
+// sendFileCmd uploads a file to the active conversation, reporting
+// progress through the event queue.
+func (m *Model) sendFileCmd(to client.Target, path string) tea.Cmd {
+	c := m.c
+	events := m.events
+	label := "sending " + filepath.Base(path)
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		_, err := c.SendFile(ctx, to, path, progressFunc(events))
+		return transferDoneMsg{label: label, err: err}
+	}
+}
+
+func (m *Model) getFileCmd(fileID int64, dest string) tea.Cmd {
+	c := m.c
+	events := m.events
+	label := "downloading " + dest
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		err := c.DownloadFile(ctx, fileID, dest, progressFunc(events))
+		return transferDoneMsg{label: label, err: err}
+	}
+}
+
+// progressFunc reports progress at most every 1% so that a fast transfer
+// cannot flood the event queue.
+func progressFunc(events chan tea.Msg) client.Progress {
+	var last int64 = -1
+	return func(done, total int64) {
+		step := max(total/100, 1)
+		if done/step == last && done != total {
+			return
+		}
+		last = done / step
+		select {
+		case events <- progressMsg{done, total}:
+		default: // the next update will carry the state
+		}
+	}
+}
+
+func (m *Model) roomCmd(args []string) tea.Cmd {
+	c := m.c
+	if len(args) == 0 {
+		return func() tea.Msg { return noticeMsg{text: "usage: /room new [NAME] | join ID | leave", err: true} }
+	}
+	switch args[0] {
+	case "new", "create":
+		name := strings.Join(args[1:], " ")
+		return func() tea.Msg {
+			ctx, cancel := ctxTimeout()
+			defer cancel()
+			id, err := c.RoomCreate(ctx, name)
+			if err != nil {
+				return failure("room", err)
+			}
+			return roomJoinedMsg{id: id, name: name, members: []protocol.Profile{m.me}}
+		}
+	case "join":
+		if len(args) < 2 {
+			break
+		}
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil {
+			break
+		}
+		return func() tea.Msg {
+			ctx, cancel := ctxTimeout()
+			defer cancel()
+			members, err := c.RoomJoin(ctx, id)
+			if err != nil {
+				return failure("room", err)
+			}
+			return roomJoinedMsg{id: id, name: "", members: members}
+		}
+	case "leave":
+		id := m.activeRoom()
+		if len(args) >= 2 {
+			id, _ = strconv.ParseInt(args[1], 10, 64)
+		}
+		if id == 0 {
+			return func() tea.Msg { return noticeMsg{text: "not in a room", err: true} }
+		}
+		return func() tea.Msg {
+			ctx, cancel := ctxTimeout()
+			defer cancel()
+			if err := c.RoomLeave(ctx, id); err != nil {
+				return failure("room", err)
+			}
+			return roomLeftMsg(id)
+		}
+	}
+	return func() tea.Msg { return noticeMsg{text: "usage: /room new [NAME] | join ID | leave", err: true} }
+}
+
+func (m *Model) logoutCmd() tea.Cmd {
+	c := m.c
+	tokens := m.opts.Tokens
+	server := m.server
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		err := c.Logout(ctx)
+		_ = c.Close()
+		if tokens != nil {
+			_ = tokens.Forget(server)
+		}
+		if err != nil && !errors.Is(err, client.ErrClosed) {
+			return tea.BatchMsg{
+				func() tea.Msg { return loggedOutMsg{} },
+				func() tea.Msg { return failure("logout", err) },
+			}
+		}
+		return loggedOutMsg{}
+	}
+}

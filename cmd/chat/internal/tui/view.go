@@ -1,0 +1,273 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// Geometry of the main screen: a header line, the body (contact list and
+// conversation pane), a rule, the input (2 lines) and the status line(s).
+const (
+	inputLines = 2
+	minWidth   = 40
+	minHeight  = 12
+)
+
+func (m *Model) layout() {
+	m.input.SetWidth(max(m.width, minWidth))
+	m.bar.SetWidth(max(10, min(30, m.width/3)))
+}
+
+func (m *Model) statusLines() []string {
+	if m.xfer != nil {
+		return []string{m.progressLine()}
+	}
+	if m.notice == "" {
+		return []string{""}
+	}
+	lines := strings.Split(m.notice, "\n")
+	if len(lines) > 5 {
+		lines = lines[:5]
+	}
+	return lines
+}
+
+func (m *Model) sideWidth() int {
+	if m.width >= 60 {
+		return 24
+	}
+	return max(12, m.width/3)
+}
+
+func (m *Model) bodyHeight() int {
+	h := max(m.height, minHeight)
+	return max(3, h-1-1-inputLines-len(m.statusLines()))
+}
+
+// paneWidth and paneHeight are the conversation pane's text area (below
+// its title line).
+func (m *Model) paneWidth() int  { return max(10, max(m.width, minWidth)-m.sideWidth()-2) }
+func (m *Model) paneHeight() int { return m.bodyHeight() - 1 }
+
+// fit truncates or pads s to exactly w cells.
+func fit(s string, w int) string {
+	s = ansi.Truncate(s, w, "…")
+	if pad := w - ansi.StringWidth(s); pad > 0 {
+		s += strings.Repeat(" ", pad)
+	}
+	return s
+}
+
+func (m *Model) viewMain() string {
+	w := max(m.width, minWidth)
+	var b strings.Builder
+	// Header.
+	who := m.me.Username
+	if m.me.Nickname != "" && m.me.Nickname != m.me.Username {
+		who = m.me.Nickname + " (" + m.me.Username + ")"
+	}
+	header := m.st.title.Render("chat") + " · " + who + " @ " + m.server + " · " + m.connText
+	if m.me.Signature != "" {
+		header += " · “" + m.me.Signature + "”"
+	}
+	b.WriteString(fit(header, w) + "\n")
+
+	side := m.renderSide()
+	pane := m.renderPane()
+	sw, bh := m.sideWidth(), m.bodyHeight()
+	for i := range bh {
+		l, r := "", ""
+		if i < len(side) {
+			l = side[i]
+		}
+		if i < len(pane) {
+			r = pane[i]
+		}
+		b.WriteString(fit(l, sw) + "│ " + fit(r, w-sw-2) + "\n")
+	}
+	b.WriteString(m.st.dim.Render(strings.Repeat("─", w)) + "\n")
+	b.WriteString(m.input.View() + "\n")
+	status := m.statusLines()
+	for i, s := range status {
+		if m.noticeErr && m.xfer == nil {
+			s = m.st.err.Render(s)
+		} else if m.xfer == nil {
+			s = m.st.notice.Render(s)
+		}
+		b.WriteString(fit(s, w))
+		if i < len(status)-1 {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// renderSide renders the contact list.
+func (m *Model) renderSide() []string {
+	out := make([]string, 0, len(m.items))
+	for i, it := range m.items {
+		var s string
+		switch it.kind {
+		case itemHeader:
+			out = append(out, m.st.header.Render(it.label))
+			continue
+		case itemRequest:
+			s = "? " + it.label + " (request)"
+		case itemFriend:
+			mark := "○ "
+			if m.online[it.id] {
+				mark = m.st.online.Render("●") + " "
+			}
+			s = mark + it.label
+		case itemGroup:
+			s = "# " + it.label
+		case itemRoom:
+			s = "@ " + it.label
+		}
+		if cv := m.convs[it.key]; it.key != "" && cv != nil && cv.unread > 0 {
+			s += " " + m.st.unread.Render("("+strconv.Itoa(cv.unread)+")")
+		}
+		prefix := "  "
+		if i == m.sel {
+			prefix = "> "
+			if !m.inputFocus {
+				s = m.st.selected.Render(s)
+			}
+		}
+		if it.key != "" && it.key == m.active {
+			prefix = prefix[:1] + "="
+		}
+		out = append(out, prefix+s)
+	}
+	return out
+}
+
+// renderPane renders the conversation title and the visible messages.
+func (m *Model) renderPane() []string {
+	pw, ph := m.paneWidth(), m.paneHeight()
+	cv := m.convs[m.active]
+	if m.active == "" || cv == nil {
+		return []string{
+			m.st.dim.Render("No conversation open."),
+			"",
+			"tab: switch between the list and the input",
+			"↑/↓ then enter: open a conversation",
+			"a / x on a request: accept / reject",
+			"/help: all commands",
+		}
+	}
+	title := m.convTitle(cv)
+	lines := m.renderConv(cv, pw)
+	end := len(lines) - cv.scroll
+	start := max(0, end-ph)
+	if cv.scroll > 0 {
+		title += m.st.dim.Render(fmt.Sprintf("  [scrolled up %d — pgdn]", cv.scroll))
+	} else if cv.loading {
+		title += m.st.dim.Render("  [loading…]")
+	} else if cv.hasOlder() {
+		title += m.st.dim.Render("  [pgup: older]")
+	}
+	out := []string{m.st.title.Render(title)}
+	return append(out, lines[start:max(start, end)]...)
+}
+
+func (m *Model) convTitle(cv *conv) string {
+	if id := m.activeRoom(); id != 0 {
+		for _, r := range m.rooms {
+			if r.id == id && r.name != "" {
+				return fmt.Sprintf("@ %s (room %d, live)", r.name, id)
+			}
+		}
+		return fmt.Sprintf("@ room %d (live)", id)
+	}
+	id, err := protocol.ParseConv(cv.key)
+	if err != nil {
+		return cv.key
+	}
+	if id.IsGroup() {
+		if g, ok := m.group(id.GroupID()); ok {
+			return fmt.Sprintf("# %s (%d members)", g.Name, g.MemberCount)
+		}
+		return cv.key
+	}
+	peer := id.Peer(m.me.UserID)
+	state := "offline"
+	if m.online[peer] {
+		state = "online"
+	}
+	title := m.name(peer) + " · " + state
+	if p, ok := m.profiles[peer]; ok && p.Signature != "" {
+		title += " · “" + p.Signature + "”"
+	}
+	return title
+}
+
+// renderConv renders every message of cv as wrapped display lines.
+func (m *Model) renderConv(cv *conv, width int) []string {
+	private := strings.HasPrefix(cv.key, "p:")
+	var out []string
+	for _, l := range cv.lines {
+		if l.typ == "event" {
+			out = append(out, m.st.dim.Render("— "+m.shortName(l.from)+" "+l.body+" —"))
+			continue
+		}
+		stamp := "     "
+		if l.ts > 0 {
+			stamp = time.UnixMilli(l.ts).In(m.opts.Location).Format("15:04")
+		}
+		nameStyle := m.st.other
+		if l.from == m.me.UserID {
+			nameStyle = m.st.me
+		}
+		body := l.body
+		if l.typ == "file" {
+			body = "[file #" + l.body + "] /get " + l.body
+			if fid, err := protocol.ParseFileMessageBody(l.body); err == nil {
+				if f, ok := m.files[fid]; ok {
+					body = fmt.Sprintf("[file %s, %s] /get %d", f.Name, humanBytes(f.Size), fid)
+				}
+			}
+		}
+		state := ""
+		if l.from == m.me.UserID && l.seq >= 0 {
+			switch {
+			case l.failed:
+				state = " ✗ not sent"
+			case l.pending:
+				state = " …"
+			case private && cv.peerRead >= l.seq:
+				state = " ✓✓"
+			default:
+				state = " ✓"
+			}
+		}
+		text := stamp + " " + nameStyle.Render(m.shortName(l.from)) + ": " + body + m.st.dim.Render(state)
+		wrapped := ansi.Wrap(text, width, " ")
+		out = append(out, strings.Split(wrapped, "\n")...)
+	}
+	return out
+}
+
+func (m *Model) progressLine() string {
+	x := m.xfer
+	pct := 0.0
+	if x.total > 0 {
+		pct = float64(x.done) / float64(x.total)
+	}
+	bar := m.bar.ViewAs(pct)
+	if m.opts.NoColor {
+		// The bubbles bar is coloured; without colour its halves would
+		// differ only by glyph, so draw a plain ASCII bar instead.
+		n := m.bar.Width()
+		full := int(pct*float64(n) + 0.5)
+		bar = "[" + strings.Repeat("#", full) + strings.Repeat(".", n-full) + "]"
+	}
+	return fmt.Sprintf("%s %s %3.0f%% %s/%s", x.label, bar, pct*100,
+		humanBytes(x.done), humanBytes(x.total))
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/chatd/chatd/client"
+	"github.com/chatd/chatd/cmd/chat/internal/config"
+	"github.com/chatd/chatd/cmd/chat/internal/tui"
+	"github.com/chatd/chatd/protocol"
+)
+
+const usage = `usage:
+  chat [--server HOST:PORT] [--device NAME]          interactive client
+  chat [flags] send --to USER|--group ID TEXT...     send one message
+  chat [flags] tail [--json]                         print incoming messages
+flags for send and tail: --user NAME (password from $CHAT_PASSWORD);
+without it the session remembered by an interactive login is used.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags before the subcommand.
+type globals struct {
+	server string
+	device string
+	user   string
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	var g globals
+	fs.StringVar(&g.server, "server", "", "chat server HOST:PORT (default localhost:9000)")
+	fs.StringVar(&g.device, "device", "", "device label for the session")
+	fs.StringVar(&g.user, "user", "", "username for send/tail (password from $CHAT_PASSWORD)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tokens, err := config.Default()
+	if err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return runTUI(g, tokens)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if g.server == "" {
+		g.server = "localhost:9000"
+	}
+	switch rest[0] {
+	case "send":
+		return runSend(ctx, g, tokens, rest[1:], stdout, stderr)
+	case "tail":
+		return runTail(ctx, g, tokens, rest[1:], stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", rest[0], usage)
+}
+
+func runTUI(g globals, tokens *config.Store) error {
+	server := g.server
+	discover := func() []protocol.DiscoverReply { return nil }
+	if server == "" {
+		server = "localhost:9000"
+		discover = lanServers
+	}
+	device := g.device
+	if device == "" {
+		device = "tui"
+	}
+	m := tui.New(tui.Options{
+		Server:   server,
+		Device:   device,
+		Tokens:   tokens,
+		NoColor:  os.Getenv("NO_COLOR") != "",
+		Discover: discover,
+	})
+	_, err := tea.NewProgram(m).Run()
+	return err
+}
+
+// lanServers asks the LAN (broadcast) and this machine for chatd servers.
+func lanServers() []protocol.DiscoverReply {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var out []protocol.DiscoverReply
+	seen := map[string]bool{}
+	for _, addr := range []string{"255.255.255.255:9002", "127.0.0.1:9002"} {
+		found, err := client.Discover(ctx, addr, 500*time.Millisecond)
+		if err != nil {
+			continue
+		}
+		for _, r := range found {
+			if !seen[r.ChatAddr] {
+				seen[r.ChatAddr] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// connect dials and logs in for the non-interactive commands: with
+// --user and $CHAT_PASSWORD, or with the remembered token.
+func connect(ctx context.Context, g globals, tokens *config.Store, opts client.Options) (*client.Client, error) {
+	if g.device != "" {
+		opts.Device = g.device
+	} else {
+		opts.Device = "cli"
+	}
+	c, err := client.Dial(ctx, g.server, opts)
+	if err != nil {
+		return nil, err
+	}
+	if g.user != "" {
+		pass := os.Getenv("CHAT_PASSWORD")
+		if pass == "" {
+			c.Close()
+			return nil, errors.New("--user needs the password in $CHAT_PASSWORD")
+		}
+		if _, err := c.Login(ctx, g.user, pass); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("login: %w", err)
+		}
+		return c, nil
+	}
+	sess, ok, err := tokens.Get(g.server)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("no session remembered for %s: log in with chat first, or pass --user", g.server)
+	}
+	if _, err := c.LoginToken(ctx, sess.Username, sess.Token); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("login with the remembered session: %w", err)
+	}
+	return c, nil
+}
