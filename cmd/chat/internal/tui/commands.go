@@ -19,8 +19,8 @@ import (
 
 // Messages produced by commands and client callbacks.
 type (
-	discoveredMsg  []protocol.DiscoverReply
-	loggedInMsg    struct {
+	discoveredMsg []protocol.DiscoverReply
+	loggedInMsg   struct {
 		c      *client.Client
 		server string
 		resp   *protocol.LoginResp
@@ -62,10 +62,10 @@ type (
 		name    string
 		members []protocol.Profile
 	}
-	roomLeftMsg   int64
-	requestGone   int64
-	loggedOutMsg  struct{}
-	groupLeftMsg  int64
+	roomLeftMsg  int64
+	requestGone  int64
+	loggedOutMsg struct{}
+	groupLeftMsg int64
 )
 
 const callTimeout = 15 * time.Second
