@@ -119,11 +119,11 @@ func (s *sqlStore) queryRequests(ctx context.Context, q string, args ...any) ([]
 }
 
 func (s *sqlStore) PendingFriendRequests(ctx context.Context, userID int64, limit int) (incoming, outgoing []FriendRequest, err error) {
-	incoming, err = s.queryRequests(ctx, qPendingIn, userID, limit)
+	incoming, err = s.queryRequests(ctx, qPendingIn, userID, bound(limit))
 	if err != nil {
 		return nil, nil, err
 	}
-	outgoing, err = s.queryRequests(ctx, qPendingOut, userID, limit)
+	outgoing, err = s.queryRequests(ctx, qPendingOut, userID, bound(limit))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +131,7 @@ func (s *sqlStore) PendingFriendRequests(ctx context.Context, userID int64, limi
 }
 
 func (s *sqlStore) UnnotifiedResponses(ctx context.Context, requester int64, limit int) ([]FriendRequest, error) {
-	return s.queryRequests(ctx, qUnnotified, requester, limit)
+	return s.queryRequests(ctx, qUnnotified, requester, bound(limit))
 }
 
 func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error {
@@ -148,7 +148,7 @@ func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error
 func (s *sqlStore) Friends(ctx context.Context, userID int64, limit int) ([]User, error) {
 	out := []User{}
 	err := s.queryUsers(ctx, func(u User) { out = append(out, u) },
-		qFriends, userID, limit)
+		qFriends, userID, bound(limit))
 	return out, err
 }
 

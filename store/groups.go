@@ -148,7 +148,7 @@ func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error
 }
 
 func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([]Group, error) {
-	rows, err := s.r.QueryContext(ctx, qUserGroupConv, userID, limit)
+	rows, err := s.r.QueryContext(ctx, qUserGroupConv, userID, bound(limit))
 	if err != nil {
 		return nil, fail("read groups", err)
 	}

@@ -30,7 +30,7 @@ func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
 }
 
 func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error) {
-	rows, err := s.r.QueryContext(ctx, qMessagesAfter, conv, afterSeq, limit)
+	rows, err := s.r.QueryContext(ctx, qMessagesAfter, conv, afterSeq, bound(limit))
 	if err != nil {
 		return nil, fail("read messages", err)
 	}
@@ -50,7 +50,7 @@ func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, li
 }
 
 func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error) {
-	rows, err := s.r.QueryContext(ctx, qConversations, userID, limit)
+	rows, err := s.r.QueryContext(ctx, qConversations, userID, bound(limit))
 	if err != nil {
 		return nil, fail("read conversations", err)
 	}

@@ -30,6 +30,15 @@ func fail(what string, err error) error {
 	return fmt.Errorf("store: %s: %w", what, wrapUnavailable(err))
 }
 
+// bound turns a caller's list limit into the one queries use: limit <= 0
+// means DefaultLimit.
+func bound(limit int) int {
+	if limit <= 0 {
+		return DefaultLimit
+	}
+	return limit
+}
+
 // placeholders returns "?,?,...,?" with n marks.
 func placeholders(n int) string {
 	if n <= 0 {
@@ -169,9 +178,10 @@ func (s *sqlStore) queryUsers(ctx context.Context, each func(User), q string, ar
 
 func (s *sqlStore) SearchUsers(ctx context.Context, prefix string, limit int) ([]User, error) {
 	prefix = strings.ToLower(prefix)
-	if prefix == "" || limit <= 0 {
+	if prefix == "" {
 		return []User{}, nil
 	}
+	limit = bound(limit)
 	seen := map[int64]User{}
 	add := func(u User) { seen[u.ID] = u }
 	for _, col := range []string{"username_key", "nick_key"} {

@@ -5,10 +5,14 @@ import (
 	"time"
 )
 
+// DefaultLimit is the bound list methods use when given a limit <= 0.
+const DefaultLimit = 1000
+
 // Store is chatd's durable state: everything the protocol says survives a
 // restart. Every method takes a context first and returns errors wrapped
 // with context; callers test them with errors.Is against the sentinels in
-// errors.go (ErrNotFound, ErrUnavailable, ...). Ids are int64 (positive, below
+// errors.go (ErrNotFound, ErrUnavailable, ...). List methods take a
+// limit; limit <= 0 means DefaultLimit. Ids are int64 (positive, below
 // 2^53); times are unix milliseconds. A Store is safe for concurrent use.
 type Store interface {
 	// CreateUser adds a user. Usernames are unique case-insensitively:

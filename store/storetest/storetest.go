@@ -270,7 +270,7 @@ func testFriendRequests(t *testing.T, s store.Store) {
 			t.Fatalf("%d not in %s", u, conv)
 		}
 	}
-	fs := must(s.Friends(ctx, b, 100))(t)
+	fs := must(s.Friends(ctx, b, 0))(t)
 	if len(fs) != 1 || fs[0].ID != a || fs[0].Username != us[0].Username || fs[0].PasswordHash != "" {
 		t.Fatalf("friends of b %+v", fs)
 	}
@@ -438,6 +438,9 @@ func testMessages(t *testing.T, s store.Store) {
 	got := must(s.Messages(ctx, conv, 2, 2))(t)
 	if len(got) != 2 || got[0] != sent[2] || got[1] != sent[3] {
 		t.Fatalf("after 2 limit 2: %+v", got)
+	}
+	if got := must(s.Messages(ctx, conv, 0, 0))(t); len(got) != 5 {
+		t.Fatalf("limit 0 means the default bound: got %d", len(got))
 	}
 	if got := must(s.Messages(ctx, conv, 5, 10))(t); got == nil || len(got) != 0 {
 		t.Fatalf("after last: %#v", got)
