@@ -47,6 +47,8 @@ type config struct {
 	OutboundQueue        int64
 	MaxFileSize          int64
 	ShutdownTimeout      time.Duration
+	Loops                int // event loops; 0 = GOMAXPROCS
+	Workers              int // store worker goroutines; 0 = the service's default
 
 	LogLevel  zerolog.Level
 	LogFormat string // auto, console or json
@@ -140,6 +142,8 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close connections silent for this `duration`")
 	fs.Var(byteSize{&cfg.OutboundQueue}, "outbound-queue", "per-connection outbound queue limit in `bytes`; a slower client is disconnected")
 	fs.Var(byteSize{&cfg.MaxFileSize}, "max-file-size", "largest file offer in `bytes`")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event-loop goroutines; 0 means one per CPU (GOMAXPROCS)")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "store worker goroutines; 0 means the service default (1024)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: auto (console on a terminal, else JSON), console or json")
@@ -309,6 +313,12 @@ func (c *config) validate() error {
 	}
 	if c.MaxFileSize < 1 {
 		bad("max-file-size", "must be at least 1 byte")
+	}
+	if c.Loops < 0 || c.Loops > 1024 {
+		bad("loops", "%d is outside 0 to 1024", c.Loops)
+	}
+	if c.Workers < 0 || c.Workers > 1<<16 {
+		bad("workers", "%d is outside 0 to 65536", c.Workers)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown-timeout", "must not be negative")

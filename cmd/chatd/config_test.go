@@ -168,6 +168,8 @@ func TestValuesParse(t *testing.T) {
 		"--login-failures-per-ip", "99",
 		"--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test",
 		"--data-dir", "",
+		"--loops", "3",
+		"--workers", "64",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +179,9 @@ func TestValuesParse(t *testing.T) {
 	}
 	if cfg.IdleTimeout != 150*time.Second || cfg.LogLevel != zerolog.DebugLevel || cfg.LogFormat != "json" {
 		t.Errorf("idle %v level %v format %q", cfg.IdleTimeout, cfg.LogLevel, cfg.LogFormat)
+	}
+	if cfg.Loops != 3 || cfg.Workers != 64 {
+		t.Errorf("loops %d workers %d", cfg.Loops, cfg.Workers)
 	}
 	if cfg.MsgRate != 0.5 || cfg.MsgBurst != 3 || cfg.LoginFailuresPerUser != 9 || cfg.LoginFailuresPerIP != 99 {
 		t.Errorf("limits = %v %d %d %d", cfg.MsgRate, cfg.MsgBurst, cfg.LoginFailuresPerUser, cfg.LoginFailuresPerIP)
@@ -217,6 +222,8 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"short idle", world{}, []string{"--idle-timeout", "10ms"}, []string{"--idle-timeout"}},
 		{"small queue", world{}, []string{"--outbound-queue", "100"}, []string{"--outbound-queue"}},
 		{"zero file size", world{}, []string{"--max-file-size", "0"}, []string{"--max-file-size"}},
+		{"negative loops", world{}, []string{"--loops", "-1"}, []string{"--loops"}},
+		{"too many workers", world{}, []string{"--workers", "1000000"}, []string{"--workers"}},
 		{"log format", world{}, []string{"--log-format", "xml"}, []string{"--log-format", "xml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,8 @@ func serviceConfig(cfg config, st store.Store, log zerolog.Logger, ver string) s
 		MsgRate:              cfg.MsgRate,
 		MsgBurst:             cfg.MsgBurst,
 		MaxOutbound:          int(cfg.OutboundQueue),
+		Loops:                cfg.Loops,
+		Workers:              cfg.Workers,
 		ServerName:           cfg.Name,
 		Version:              ver,
 		Logger:               log,
@@ -113,6 +115,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		}
 		closers = append(closers, adm.Close)
 		at.Admin = adm.Addr()
+		if ta, ok := at.Admin.(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+			log.Warn().Stringer("admin", at.Admin).Msg("admin listener reachable beyond loopback: /metrics and /debug/pprof have no authentication")
+		}
 	}
 
 	printListening(env.Stdout, ver, at)

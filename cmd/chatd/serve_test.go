@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chatd/chatd/protocol"
 )
 
@@ -335,5 +337,34 @@ func TestFailedStartReleasesWhatItOpened(t *testing.T) {
 	})
 	if err := run(context.Background(), nil, re); err == nil || !strings.Contains(err.Error(), "chat listener") {
 		t.Fatalf("run with a busy chat port: %v", err)
+	}
+}
+
+func TestServiceConfigCarriesEverySetting(t *testing.T) {
+	cfg, err := world{}.load(
+		"--chat-addr", "127.0.0.1:1", "--file-addr", "127.0.0.1:2", "--name", "n",
+		"--max-frame", "2048", "--max-file-size", "4096",
+		"--login-failures-per-user", "3", "--login-failures-per-ip", "4",
+		"--msg-rate", "5.5", "--msg-burst", "6", "--idle-timeout", "7s",
+		"--outbound-queue", "1MiB", "--loops", "2", "--workers", "9",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := serviceConfig(cfg, nil, zerolog.Nop(), "v9")
+	if sc.ChatAddr != "127.0.0.1:1" || sc.FileAddr != "127.0.0.1:2" || sc.ServerName != "n" || sc.Version != "v9" {
+		t.Errorf("addresses and names: %+v", sc)
+	}
+	if sc.Limits.MaxFrameBody != 2048 || sc.Limits.MaxFileSize != 4096 {
+		t.Errorf("limits: frame %d file %d", sc.Limits.MaxFrameBody, sc.Limits.MaxFileSize)
+	}
+	if sc.Limits.MaxText != protocol.DefaultLimits().MaxText {
+		t.Errorf("other limits must keep the contract's defaults: %+v", sc.Limits)
+	}
+	if sc.LoginFailuresPerUser != 3 || sc.LoginFailuresPerIP != 4 || sc.MsgRate != 5.5 || sc.MsgBurst != 6 {
+		t.Errorf("rate limits: %+v", sc)
+	}
+	if sc.IdleTimeout != 7*time.Second || sc.MaxOutbound != 1<<20 || sc.Loops != 2 || sc.Workers != 9 {
+		t.Errorf("idle %v outbound %d loops %d workers %d", sc.IdleTimeout, sc.MaxOutbound, sc.Loops, sc.Workers)
 	}
 }
