@@ -24,6 +24,8 @@ func TestDecodeBodyRejects(t *testing.T) {
 		{`{"userid":1}`, "user_id: required"},
 		{`{"user_id":"1"}`, "user_id: wrong type or malformed value"},
 		{`{"user_id":1.5}`, "user_id: wrong type or malformed value"},
+		{`{"user_id":1.0}`, "user_id: wrong type or malformed value"},
+		{`{"user_id":1e3}`, "user_id: wrong type or malformed value"},
 		{`{"user_id":true}`, "user_id: wrong type or malformed value"},
 		{`{"user_id":{}}`, "user_id: wrong type or malformed value"},
 		{`{"user_id":99999999999999999999}`, "user_id: wrong type or malformed value"},
