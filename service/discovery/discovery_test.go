@@ -281,3 +281,29 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHandleRequest measures answering one loopback request (limiters,
+// announced addresses, JSON, sendto).
+func BenchmarkHandleRequest(b *testing.B) {
+	r := start(b, Config{ChatAddr: ":9000", FileAddr: ":9001", RepliesPerSecond: 1e12, ReplyBurst: 1 << 30, PerSourcePerSecond: 1e12, PerSourceBurst: 1 << 30})
+	sink := client(b, "127.0.0.1")
+	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	req := []byte(protocol.DiscoverRequest)
+	for b.Loop() {
+		r.handle(req, src)
+	}
+	if r.Stats().Failed > 0 {
+		b.Fatalf("stats %+v", r.Stats())
+	}
+}
+
+// BenchmarkHandleIgnored measures dropping a datagram that is not a request,
+// the cost of a junk flood.
+func BenchmarkHandleIgnored(b *testing.B) {
+	r := start(b, Config{ChatAddr: ":9000"})
+	src := netip.MustParseAddrPort("127.0.0.1:5000")
+	junk := []byte("CHATD DISCOVER 2")
+	for b.Loop() {
+		r.handle(junk, src)
+	}
+}
