@@ -199,7 +199,6 @@ func (c *Conn) WriteLossy(b []byte) bool {
 		c.loop.ctr.droppedLossy.Add(1)
 		return false
 	}
-	c.loop.ctr.queued.Add(n)
 	if !c.loop.postWrite(c, b) {
 		c.unreserve(n)
 		return false
@@ -217,11 +216,15 @@ func (c *Conn) reserve(n int64) bool {
 		}
 		return false
 	}
-	c.loop.ctr.queued.Add(n)
 	return true
 }
 
-func (c *Conn) unreserve(n int64) {
+// unreserve gives back n bytes reserved by a write that was never queued.
+func (c *Conn) unreserve(n int64) { c.queued.Add(-n) }
+
+// written releases n bytes that left the out queue (written or dropped);
+// loop only. The loop-wide figure is kept by the loop, off the write path.
+func (c *Conn) written(n int64) {
 	c.queued.Add(-n)
 	c.loop.ctr.queued.Add(-n)
 }

@@ -42,7 +42,7 @@ type Stats struct {
 	BytesOut     uint64 // bytes written to sockets
 	Writev       uint64 // flush syscalls (writev, or write for a single buffer)
 	EAGAIN       uint64 // writes that hit a full socket buffer (EAGAIN or short write)
-	QueuedBytes  uint64 // bytes accepted by Write and not yet written or dropped
+	QueuedBytes  uint64 // bytes in outbound queues, not yet written (counted when the loop takes a write)
 	DroppedLossy uint64 // WriteLossy calls that dropped their buffer
 	Wakeups      uint64 // eventfd writes made to wake a sleeping loop
 }

@@ -99,7 +99,7 @@ func (l *loop) closeNow(c *Conn, err error) {
 	}
 	c.state.Store(stClosed)
 	if p := c.out.size(); p > 0 {
-		c.unreserve(int64(p))
+		c.written(int64(p))
 	}
 	l.recycleOut(c)
 	if c.in != nil {

@@ -279,6 +279,7 @@ func (l *loop) exec(x *cmd) {
 			l.qpool = l.qpool[:len(l.qpool)-1]
 		}
 		c.out.push(x.b)
+		l.ctr.queued.Add(int64(len(x.b)))
 		l.markFlush(c)
 	case opClose:
 		if c.state.Load() == stClosed {

@@ -79,7 +79,7 @@ func (l *loop) flush(c *Conn) {
 	}
 	n := int(r)
 	c.out.consume(n)
-	c.unreserve(int64(n))
+	c.written(int64(n))
 	l.ctr.bytesOut.Add(uint64(n))
 	if n < total {
 		// Short write: the socket buffer is full and the kernel has set
