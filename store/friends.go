@@ -18,10 +18,27 @@ func scanRequest(sc interface{ Scan(...any) error }) (FriendRequest, error) {
 func (s *sqlStore) CreateFriendRequest(ctx context.Context, from, to int64, note string, ts int64) (FriendRequest, error) {
 	fr := FriendRequest{From: from, To: to, Note: note, Status: RequestPending, CreatedAt: ts}
 	err := s.inTx(ctx, "friend request", func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE id IN (?, ?)`, from, to).Scan(&n); err != nil {
+		// Locking both users' rows serialises concurrent requests between
+		// them (on MySQL; SQLite has one writer), so two cannot both see
+		// "nothing pending" and both insert.
+		var ids []int64
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE id IN (?, ?) ORDER BY id`+s.d.forUpdate, from, to)
+		if err != nil {
 			return err
 		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		n := len(ids)
 		if n != 2 && !(from == to && n == 1) {
 			return outcome(fmt.Errorf("users %d, %d: %w", from, to, ErrNotFound))
 		}

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"FriendRequests", testFriendRequests},
 		{"FriendRemove", testFriendRemove},
+		{"ConcurrentFriendRequests", testConcurrentFriendRequests},
 		{"Groups", testGroups},
 		{"Messages", testMessages},
 		{"Idempotency", testIdempotency},
@@ -722,5 +723,33 @@ func testClose(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrClosed)
 	if err := s.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
+	}
+}
+
+func testConcurrentFriendRequests(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	us := NewUsers(t, s, "cfr", 2)
+	const n = 20
+	var wg sync.WaitGroup
+	var created, pending atomic.Int32
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			from, to := us[i%2].ID, us[1-i%2].ID
+			_, err := s.CreateFriendRequest(ctx, from, to, "", 1)
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, store.ErrRequestPending):
+				pending.Add(1)
+			default:
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if created.Load() != 1 || pending.Load() != n-1 {
+		t.Fatalf("%d requests created, %d refused as pending; want 1 and %d", created.Load(), pending.Load(), n-1)
 	}
 }
