@@ -283,9 +283,15 @@ func TestMySQLOutage(t *testing.T) {
 	waitFor("appends before the outage", func() bool { n, _ := count(); return n >= 200 })
 	px.cut()
 	waitFor("ErrUnavailable during the outage", func() bool { _, u := count(); return u >= 20 })
+	if _, err := s.UserByID(ctx, a); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("read during the outage: %v, want ErrUnavailable", err)
+	}
 	before, _ := count()
 	px.restore(t)
 	waitFor("appends after recovery", func() bool { n, _ := count(); return n >= before+200 })
+	if _, err := s.UserByID(ctx, a); err != nil {
+		t.Errorf("read after recovery: %v", err)
+	}
 	close(stop)
 	wg.Wait()
 	n, u := count()
