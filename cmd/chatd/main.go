@@ -27,7 +27,7 @@ func main() {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "chatd:", err)
+		fmt.Fprintf(os.Stderr, "chatd: %v\n(chatd help lists the commands and flags)\n", err)
 		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "chatd:", err)

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, env runEnv) error {
 		printVersion(env.Stdout, readBuildInfo())
 		return nil
 	case "help":
-		printUsage(env.Stderr)
+		printUsage(env.Stdout)
 		return nil
 	case "serve", "migrate":
 	default:

@@ -67,16 +67,19 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelpPrintsEveryFlag(t *testing.T) {
-	env, _, stderr := testEnv(nil)
+	env, stdout, stderr := testEnv(nil)
+	// `chatd help` was asked for: stdout. -h is the flag convention: stderr.
 	if err := run(context.Background(), []string{"help"}, env); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(context.Background(), []string{"-h"}, env); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}
-	for _, want := range []string{"CHATD_CHAT_ADDR", "-chat-addr", "-mysql-dsn", "-log-format", "chatd migrate"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("help lacks %q", want)
+	for name, out := range map[string]string{"help": stdout.String(), "-h": stderr.String()} {
+		for _, want := range []string{"CHATD_CHAT_ADDR", "-chat-addr", "-mysql-dsn", "-log-format", "-loops", "chatd migrate"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s output lacks %q", name, want)
+			}
 		}
 	}
 }
