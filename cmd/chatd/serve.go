@@ -135,8 +135,23 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 
 	<-ctx.Done()
 	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
-	return shutdown(cfg.ShutdownTimeout, log, disc, srv, st, adm)
+	// A watchdog: a shutdown step that ignores its deadline (a wedged
+	// database close, say) must not keep the process from exiting.
+	done := make(chan error, 1)
+	go func() { done <- shutdown(cfg.ShutdownTimeout, log, disc, srv, st, adm) }()
+	limit := cfg.ShutdownTimeout + shutdownGrace
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		log.Error().Dur("limit", limit).Msg("shutdown did not finish; exiting anyway")
+		return fmt.Errorf("shutdown did not finish within %v", limit)
+	}
 }
+
+// shutdownGrace is the time allowed beyond --shutdown-timeout for closing
+// the store and the admin listener.
+const shutdownGrace = 5 * time.Second
 
 // shutdown stops everything serve started, in order, within timeout (plus
 // whatever closing the store takes), and returns every failure.
