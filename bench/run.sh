@@ -225,5 +225,9 @@ TABLES=$("$OUT/report" "${report_args[@]}")
 	echo '```'
 	grep -- '/1  # server' "$OUT/commands.txt" | sed "s#$ROOT/##g" || true
 	echo '```'
+	if [[ $PERF == 1 ]]; then
+		echo
+		echo "Broadcast servers ran under \`perf stat -x, -o bench/out/perf-<lib>-<scenario>-<round>.txt$(printf ' -e syscalls:sys_enter_%s' "${SYSCALLS[@]}") -- <server command>\`."
+	fi
 } >"$BENCH/RESULTS.md"
 log "wrote $BENCH/RESULTS.md"
