@@ -37,7 +37,6 @@ func (m *Model) onLoggedIn(msg loggedInMsg) tea.Cmd {
 		cv := m.conv(ci.Conv)
 		cv.lastSeq = max(cv.lastSeq, ci.LastSeq)
 		cv.readSeq = max(cv.readSeq, ci.ReadSeq)
-		cv.unread = int(max(0, cv.lastSeq-cv.readSeq))
 	}
 	m.inputFocus = false
 	m.input.Blur()
@@ -264,9 +263,11 @@ func (m *Model) open(key string) tea.Cmd {
 // markRead clears the unread count and tells the server.
 func (m *Model) markRead(cv *conv) tea.Cmd {
 	cv.unread = 0
-	if cv.lastSeq > cv.readSeq && !strings.HasPrefix(cv.key, "r:") && m.c != nil {
+	if cv.lastSeq > cv.readSeq && !strings.HasPrefix(cv.key, "r:") {
 		cv.readSeq = cv.lastSeq
-		return m.readCmd(cv.key, cv.lastSeq)
+		if m.c != nil {
+			return m.readCmd(cv.key, cv.lastSeq)
+		}
 	}
 	return nil
 }
@@ -320,11 +321,14 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 			m.profiles[msg.From] = protocol.Profile{UserID: msg.From, Username: "user#" + strconv.FormatInt(msg.From, 10)}
 			cmds = append(cmds, m.profileCmd(msg.From))
 		}
+		if msg.From == m.me.UserID {
+			// Sent from another of our devices: we have seen the
+			// conversation up to here.
+			cv.readSeq = max(cv.readSeq, msg.Seq)
+		}
 		if isNew && msg.From != m.me.UserID {
 			if msg.Conv == m.active {
 				cmds = append(cmds, m.markRead(cv))
-			} else {
-				cv.unread++
 			}
 			if msg.Type == "file" {
 				m.setNotice(fmt.Sprintf("%s sent file #%s — /get %s", m.shortName(msg.From), msg.Body, msg.Body), false)

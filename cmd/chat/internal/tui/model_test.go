@@ -145,6 +145,14 @@ func TestMainScreenContacts(t *testing.T) {
 	s := screenText(m)
 	mustContain(t, s, "alice @ chat.test:9000 · connected", "Friends", "● bob (2)", "○ carol",
 		"Groups", "# team", "Rooms", "No conversation open.")
+	// The missed messages the server pushes after login are the ones the
+	// login reply already counted: the count stays 2.
+	conv := protocol.PrivateConv(aliceID, bobID)
+	for seq := int64(1); seq <= 2; seq++ {
+		m.Update(pushMsg{client.Push{Op: protocol.OpMsgPush, Body: &protocol.MsgPush{Message: protocol.Message{
+			Conv: conv, Seq: seq, From: bobID, Ts: 1, Type: "text", Body: "x"}}}})
+	}
+	mustContain(t, screenText(m), "● bob (2)")
 	// Presence changes re-sort and re-mark friends.
 	m.Update(pushMsg{client.Push{Op: protocol.OpPresence, Body: &protocol.PresencePush{UserID: carolID, Online: true}}})
 	mustContain(t, screenText(m), "● carol")

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"sort"
+	"strings"
 	"strconv"
 
 	"github.com/chatd/chatd/protocol"
@@ -26,7 +27,7 @@ type conv struct {
 	lastSeq  int64 // highest seq known on the server
 	readSeq  int64 // own read cursor
 	peerRead int64 // highest seq the other user has read (private only)
-	unread   int
+	unread   int   // live rooms only (no seqs there); see unreadCount
 	loaded   bool // history requested once
 	oldest   int64
 	loading  bool
@@ -77,6 +78,15 @@ func (cv *conv) sortLines() {
 		}
 		return a.seq < b.seq
 	})
+}
+
+// unreadCount is how many messages wait to be read: everything above the
+// own read cursor for stored conversations, the live counter for rooms.
+func (cv *conv) unreadCount() int {
+	if strings.HasPrefix(cv.key, "r:") {
+		return cv.unread
+	}
+	return int(max(0, cv.lastSeq-cv.readSeq))
 }
 
 // hasOlder reports whether history before the oldest loaded message exists.

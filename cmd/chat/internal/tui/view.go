@@ -130,18 +130,19 @@ func (m *Model) renderSide() []string {
 		case itemRoom:
 			s = "@ " + it.label
 		}
-		if cv := m.convs[it.key]; it.key != "" && cv != nil && cv.unread > 0 {
-			s += " " + m.st.unread.Render("("+strconv.Itoa(cv.unread)+")")
+		if cv := m.convs[it.key]; it.key != "" && cv != nil && cv.unreadCount() > 0 {
+			s += " " + m.st.unread.Render("("+strconv.Itoa(cv.unreadCount())+")")
 		}
+		// ">" marks the selection, "»" the open conversation.
 		prefix := "  "
+		if it.key != "" && it.key == m.active {
+			prefix = "» "
+		}
 		if i == m.sel {
 			prefix = "> "
 			if !m.inputFocus {
 				s = m.st.selected.Render(s)
 			}
-		}
-		if it.key != "" && it.key == m.active {
-			prefix = prefix[:1] + "="
 		}
 		out = append(out, prefix+s)
 	}

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/client"
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service"
+	"github.com/chatd/chatd/store"
+)
+
+var updateScreen = flag.Bool("update-screen", false, "write the main screen capture to docs/chat-screen.txt")
+
+// startChatd runs a real chatd in-process on a fresh SQLite store.
+func startChatd(t *testing.T) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	srv, err := service.New(service.Config{
+		ChatAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
+		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
+	})
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = st.Close()
+	})
+	return srv.ChatAddr().String()
+}
+
+// friends registers two users who are friends of each other.
+func friends(t *testing.T, addr, a, b string) (int64, int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ca, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	cb, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	ida, err := ca.Register(ctx, a, "password-"+a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idb, err := cb.Register(ctx, b, "password-"+b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Login(ctx, a, "password-"+a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Login(ctx, b, "password-"+b); err != nil {
+		t.Fatal(err)
+	}
+	req, err := ca.FriendRequest(ctx, idb, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.FriendRespond(ctx, req, true); err != nil {
+		t.Fatal(err)
+	}
+	return ida, idb
+}
+
+// tmux drives terminal sessions on a private tmux server.
+type tmux struct {
+	t    *testing.T
+	sock string
+}
+
+func (x *tmux) run(args ...string) string {
+	x.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", x.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		x.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+func (x *tmux) capture(target string) string {
+	return x.run("capture-pane", "-p", "-t", target)
+}
+
+// waitFor polls the pane until it shows every want.
+func (x *tmux) waitFor(target string, wants ...string) string {
+	x.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		screen := x.capture(target)
+		ok := true
+		for _, w := range wants {
+			if !strings.Contains(screen, w) {
+				ok = false
+			}
+		}
+		if ok {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			x.t.Fatalf("pane %s never showed %q; it shows:\n%s", target, wants, screen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (x *tmux) typeText(target, text string) { x.run("send-keys", "-t", target, "-l", text) }
+func (x *tmux) key(target, k string)         { x.run("send-keys", "-t", target, k) }
+
+// TestTmuxTwoUsersExchangeMessages drives the real chat binary in two
+// tmux panes (80x24) against an in-process chatd: both log in, alice
+// sends, bob sees it and answers, alice sees the answer and the read mark.
+func TestTmuxTwoUsersExchangeMessages(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is required in CI for the terminal end-to-end test")
+		}
+		t.Skip("tmux not installed: skipping the terminal end-to-end test (install tmux to run it)")
+	}
+	addr := startChatd(t)
+	_, bobID := friends(t, addr, "alice", "bob")
+	decorate(t, addr, bobID)
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "chat")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build chat: %v\n%s", err, out)
+	}
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	start := func(name string) {
+		cfg := filepath.Join(dir, name+"-config")
+		cmd := "env NO_COLOR=1 XDG_CONFIG_HOME=" + cfg + " " + bin + " --server " + addr
+		x.run("new-session", "-d", "-s", name, "-x", "80", "-y", "24", cmd)
+	}
+	start("alice")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	start("bob")
+
+	for _, u := range []string{"alice", "bob"} {
+		x.waitFor(u, "chat — log in", "Server:   "+addr)
+		x.typeText(u, u)
+		x.key(u, "Tab")
+		x.typeText(u, "password-"+u)
+		x.key(u, "Enter")
+	}
+	x.waitFor("alice", "alice @ "+addr+" · connected", "Friends", "● bob", "○ carol (2)", "# team",
+		"? dave (request)")
+	x.waitFor("bob", "bob @ "+addr+" · connected", "● alice")
+
+	// alice opens bob (selected: online friends come first) and sends.
+	x.key("alice", "Enter")
+	x.waitFor("alice", "bob · online")
+	x.typeText("alice", "hello from alice")
+	x.key("alice", "Enter")
+	x.waitFor("alice", "me: hello from alice ✓")
+
+	// bob sees the unread count, opens the conversation and answers.
+	x.waitFor("bob", "● alice (1)")
+	x.key("bob", "Enter")
+	x.waitFor("bob", "alice: hello from alice")
+	x.typeText("bob", "hi alice, got it")
+	x.key("bob", "Enter")
+	x.waitFor("bob", "me: hi alice, got it ✓")
+
+	screen := x.waitFor("alice", "bob: hi alice, got it", "me: hello from alice ✓✓")
+
+	// The session token was remembered with mode 0600.
+	st, err := os.Stat(filepath.Join(dir, "alice-config", "chatd", "tokens.json"))
+	if err != nil {
+		t.Fatalf("token file: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode %v", st.Mode().Perm())
+	}
+	if *updateScreen {
+		// Replace the random port so the capture is stable.
+		screen = strings.ReplaceAll(screen, addr, "localhost:9000")
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "chat-screen.txt"), []byte(screen), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.key("alice", "C-c")
+	x.key("bob", "C-c")
+}
+
+// decorate gives alice more to show: carol (a friend, offline) left two
+// messages, alice owns a group "team" with bob and carol, and dave's
+// friend request waits.
+func decorate(t *testing.T, addr string, bobID int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dial := func(name string, register bool) *client.Client {
+		c, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if register {
+			if _, err := c.Register(ctx, name, "password-"+name, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Login(ctx, name, "password-"+name); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	alice := dial("alice", false)
+	defer alice.Close()
+	carol := dial("carol", true)
+	defer carol.Close()
+	dave := dial("dave", true)
+	defer dave.Close()
+	req, err := carol.FriendRequest(ctx, alice.UserID(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.FriendRespond(ctx, req, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"are you coming tonight?", "bring the slides"} {
+		if _, err := carol.Send(ctx, alice.UserID(), text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.GroupCreate(ctx, "team", []int64{bobID, carol.UserID()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dave.FriendRequest(ctx, alice.UserID(), "met at the conference"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.UpdateProfile(ctx, protocol.ProfileUpdateReq{Signature: ptr("shipping v1")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestSendAndTail runs the non-interactive commands against chatd: tail
+// prints what send sent, as JSON, and the remembered-token path works.
+func TestSendAndTail(t *testing.T) {
+	addr := startChatd(t)
+	_, bobID := friends(t, addr, "alice", "bob")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+
+	// bob tails with --user; alice sends with --user.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t.Setenv("CHAT_PASSWORD", "password-bob")
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	tokens := mustTokens(t)
+	go func() {
+		done <- runTail(ctx, globals{server: addr, user: "bob"}, tokens, []string{"--json"}, out, out)
+	}()
+	// Wait until bob is logged in (his session shows up as presence for
+	// alice's friend list) before sending.
+	waitOnline(t, addr, bobID)
+
+	t.Setenv("CHAT_PASSWORD", "password-alice")
+	var sendOut lockedBuffer
+	if err := run([]string{"--server", addr, "--user", "alice", "send", "--to", "bob", "hi", "there"}, &sendOut, &sendOut); err != nil {
+		t.Fatalf("send: %v (%s)", err, sendOut.String())
+	}
+	if !strings.Contains(sendOut.String(), "seq 1") {
+		t.Fatalf("send printed %q", sendOut.String())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), `"body":"hi there"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail printed %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), `"from_name":"alice"`) {
+		t.Fatalf("tail line lacks the sender name: %s", out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Without --user and without a remembered session, send explains.
+	err := run([]string{"--server", addr, "send", "--to", "bob", "x"}, &sendOut, &sendOut)
+	if err == nil || !strings.Contains(err.Error(), "no session remembered") {
+		t.Fatalf("want a no-session error, got %v", err)
+	}
+}
+
+func waitOnline(t *testing.T, addr string, user int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Login(ctx, "alice", "password-alice"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		fs, err := c.Friends(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if f.Profile.UserID == user && f.Online {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("user never came online")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
