@@ -99,7 +99,7 @@ func testExplain(t *testing.T, cfg Config) {
 		{"message by id", qMessageByID, []any{77}},
 		{"lock conversations", fmt.Sprintf(qLockConvs, "?,?") + s.d.forUpdate, []any{"p:5:6", "g:5"}},
 		{"idempotency keys", fmt.Sprintf(qIdemKeys, "?,?"), []any{"c5", "c6"}},
-		{"sender cursors", fmt.Sprintf(qCursors, cursorPairs(2)) + s.d.forUpdate, []any{5, "p:5:6", 6, "g:5"}},
+		{"sender cursors", cursorUpdate(2), []any{5, "p:5:6", 0, 1, 6, "g:5", 0, 1, 5, "p:5:6", 6, "g:5"}},
 		{"search username", fmt.Sprintf(qSearch, nameCond, "username_key"), append(nameArgs, 50)},
 		{"search nickname", fmt.Sprintf(qSearch, nickCond, "nick_key"), append(nickArgs, 50)},
 	}

@@ -405,57 +405,54 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	return nil
 }
 
+// advanceSenders moves each sender's ack cursor over its own new
+// messages when it stood just below the first of them: the cursor goes to
+// the end of the sender's run of consecutive seqs in this batch. No read
+// is needed: the batch holds the conversation lock, so the cursor (never
+// above the committed last seq) is at most first-1, and the UPDATE's
+// condition checks it is exactly that.
 func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[userConv][]int64) error {
-	d := c.s.d
-	keys := make([]userConv, 0, len(sent))
-	for k := range sent {
-		keys = append(keys, k)
+	type move struct {
+		k        userConv
+		from, to int64
 	}
-	var up []any
-	n := 0
-	for start := 0; start < len(keys); start += 200 {
-		part := keys[start:min(start+200, len(keys))]
-		args := make([]any, 0, 2*len(part))
-		for _, k := range part {
-			args = append(args, k.user, k.conv)
-		}
-		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qCursors, cursorPairs(len(part)))+d.forUpdate, args...)
-		if err != nil {
-			return fmt.Errorf("read cursors: %w", err)
-		}
-		for rows.Next() {
-			var k userConv
-			var ack int64
-			if err := rows.Scan(&k.user, &k.conv, &ack); err != nil {
-				rows.Close()
-				return fmt.Errorf("read cursors: %w", err)
+	moves := make([]move, 0, len(sent))
+	for k, seqs := range sent {
+		to := seqs[0]
+		for _, s := range seqs[1:] {
+			if s != to+1 {
+				break
 			}
-			moved := ack
-			for _, s := range sent[k] {
-				if s != moved+1 {
-					break
-				}
-				moved = s
-			}
-			if moved != ack {
-				up = append(up, k.user, k.conv, moved)
-				n++
-			}
+			to = s
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read cursors: %w", err)
-		}
+		moves = append(moves, move{k, seqs[0] - 1, to})
 	}
-	for start := 0; start < n; start += 300 {
-		cnt := min(300, n-start)
-		q := `INSERT INTO conv_members (user_id, conv, ack_seq) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", cnt), ",") +
-			d.upsert("user_id, conv", "ack_seq = "+d.max+"(ack_seq, NEW(ack_seq))")
-		if _, err := tx.ExecContext(ctx, q, up[3*start:3*(start+cnt)]...); err != nil {
+	// Lock order: every batch updates cursor rows in the same order.
+	sort.Slice(moves, func(i, j int) bool {
+		if moves[i].k.conv != moves[j].k.conv {
+			return moves[i].k.conv < moves[j].k.conv
+		}
+		return moves[i].k.user < moves[j].k.user
+	})
+	for start := 0; start < len(moves); start += 150 {
+		part := moves[start:min(start+150, len(moves))]
+		args := make([]any, 0, 6*len(part))
+		for _, m := range part {
+			args = append(args, m.k.user, m.k.conv, m.from, m.to)
+		}
+		for _, m := range part {
+			args = append(args, m.k.user, m.k.conv)
+		}
+		if _, err := tx.ExecContext(ctx, cursorUpdate(len(part)), args...); err != nil {
 			return fmt.Errorf("advance cursors: %w", err)
 		}
 	}
 	return nil
+}
+
+// cursorUpdate is qCursors for n (user, conv) pairs.
+func cursorUpdate(n int) string {
+	return fmt.Sprintf(qCursors, strings.Repeat(" WHEN user_id = ? AND conv = ? AND ack_seq = ? THEN ?", n), cursorPairs(n))
 }
 
 // cursorPairs returns n "(user_id = ? AND conv = ?)" joined by OR.

@@ -25,9 +25,9 @@ const (
 	// find existing idempotency keys, read the senders' cursors.
 	qLockConvs = `SELECT id, last_seq FROM conversations WHERE id IN (%s) ORDER BY id`
 	qIdemKeys  = `SELECT ` + msgCols + ` FROM messages WHERE client_msg_id IN (%s)`
-	// %s is pairs "(user_id = ? AND conv = ?) OR ...": each a primary-key
-	// point, so no other member's row is read or locked.
-	qCursors = `SELECT user_id, conv, ack_seq FROM conv_members WHERE %s`
+	// Senders' cursors: CASE arms, then "(user_id = ? AND conv = ?) OR
+	// ..." pairs, each a point on an index, so no other row is touched.
+	qCursors = `UPDATE conv_members SET ack_seq = CASE%s ELSE ack_seq END WHERE %s`
 	// User search: %s is the dialect's prefix condition on the column.
 	qSearch = `SELECT ` + userCols + ` FROM users WHERE %s ORDER BY %s LIMIT ?`
 )
