@@ -339,4 +339,3 @@ func waitOnline(t *testing.T, addr string, user int64) {
 		}
 	}
 }
-

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 
 	"github.com/chatd/chatd/protocol"
 )
@@ -28,7 +28,7 @@ type conv struct {
 	readSeq  int64 // own read cursor
 	peerRead int64 // highest seq the other user has read (private only)
 	unread   int   // live rooms only (no seqs there); see unreadCount
-	loaded   bool // history requested once
+	loaded   bool  // history requested once
 	oldest   int64
 	loading  bool
 	scroll   int // lines scrolled up from the bottom
