@@ -86,7 +86,9 @@ type Store interface {
 	RemoveFriend(ctx context.Context, a, b int64) error
 
 	// CreateGroup creates a group owned by owner, with owner and members
-	// (duplicates ignored) as members, and its g: conversation.
+	// (duplicates ignored) as members, and its g: conversation. The store
+	// does not check that members exist or are the owner's friends: the
+	// service does.
 	CreateGroup(ctx context.Context, name string, owner int64, members []int64, ts int64) (Group, error)
 	// Group returns a group with its MemberCount. ErrNotFound when absent
 	// or dismissed.
@@ -154,8 +156,10 @@ type Store interface {
 	// and verified at ts. ErrNotFound when absent.
 	MarkFileComplete(ctx context.Context, fileID int64, ts int64) error
 
-	// Close stops the group committer (pending appends get ErrClosed) and
-	// closes the database. Calls after Close return ErrClosed.
+	// Close lets the group committer finish the batch it is writing, fails
+	// appends still queued with ErrClosed and closes the database.
+	// AppendMessage after Close returns ErrClosed; other methods return an
+	// error. Closing twice is a no-op.
 	Close() error
 }
 
