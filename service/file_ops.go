@@ -1,0 +1,226 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/files"
+	"github.com/chatd/chatd/store"
+)
+
+// File transfer (section 9) on the chat side: file.offer and file.fetch are
+// registered as OpHandlers; the bytes go over the file port served by
+// package files, which tells this file when an upload is verified so the
+// "file" message is stored and the members are told.
+
+// FileService is the file port attached to a chat Server by EnableFiles.
+type FileService struct {
+	s      *Server
+	files  *files.Server
+	ln     net.Listener
+	host   string // host part of Config.FileAddr; "" or unspecified: announce the chat connection's local IP
+	port   string // the bound port
+	served chan error
+}
+
+// EnableFiles starts the file port on Config.FileAddr and registers the
+// file.offer and file.fetch handlers. fc needs DataDir; its Meta and
+// OnComplete are set here, and its Logger defaults to the server's. Call it
+// before Start; shut the returned FileService down after the chat server.
+func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
+	if s.started.Load() {
+		return nil, ErrStarted
+	}
+	f := &FileService{s: s, served: make(chan error, 1)}
+	fc.Meta = s.store
+	fc.OnComplete = f.announce
+	if fc.Logger == nil {
+		l := s.log
+		fc.Logger = &l
+	}
+	host, _, err := net.SplitHostPort(s.cfg.FileAddr)
+	if err != nil {
+		return nil, fmt.Errorf("service: file address %q: %w", s.cfg.FileAddr, err)
+	}
+	fsrv, err := files.New(fc)
+	if err != nil {
+		return nil, fmt.Errorf("service: file port: %w", err)
+	}
+	ln, err := net.Listen("tcp", s.cfg.FileAddr)
+	if err != nil {
+		fsrv.Close()
+		return nil, fmt.Errorf("service: listen on file address %s: %w", s.cfg.FileAddr, err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	f.files, f.ln, f.host, f.port = fsrv, ln, host, port
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		f.host = ""
+	}
+	for op, h := range map[protocol.Op]OpHandler{protocol.OpFileOffer: f.offer, protocol.OpFileFetch: f.fetch} {
+		if err := s.HandleOp(op, h); err != nil {
+			ln.Close()
+			fsrv.Close()
+			return nil, err
+		}
+	}
+	go func() { f.served <- fsrv.Serve(ln) }()
+	s.log.Info().Str("addr", ln.Addr().String()).Msg("file port listening")
+	return f, nil
+}
+
+// Addr returns the file port's bound address.
+func (f *FileService) Addr() net.Addr { return f.ln.Addr() }
+
+// Files returns the file-port server (tokens, cleanup).
+func (f *FileService) Files() *files.Server { return f.files }
+
+// Shutdown stops accepting file connections and waits for transfers in
+// progress until ctx ends, then interrupts them (partial uploads are kept).
+func (f *FileService) Shutdown(ctx context.Context) error {
+	err := f.files.Shutdown(ctx)
+	if serr := <-f.served; !errors.Is(serr, files.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// addrFor returns the file address to announce to a client connected to
+// the chat port at local: the configured host, or the chat connection's own
+// local IP when the configuration names none (":9001"), with the bound port.
+func (f *FileService) addrFor(local net.Addr) string {
+	host := f.host
+	if host == "" {
+		if ta, ok := local.(*net.TCPAddr); ok && ta.IP != nil {
+			host = ta.IP.String()
+		}
+	}
+	return net.JoinHostPort(host, f.port)
+}
+
+// offer handles file.offer: the target must be a friend or a group the user
+// is in; the file is recorded and an upload token returned.
+func (f *FileService) offer(ctx context.Context, r *Request) (any, error) {
+	var req protocol.FileOfferReq
+	if err := protocol.DecodeRequest(r.Body, &req, &f.s.cfg.Limits); err != nil {
+		return nil, err
+	}
+	conv, err := f.target(ctx, r.UserID, &req)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := f.s.store.CreateFile(ctx, store.FileMeta{Owner: r.UserID, Conv: conv, Name: req.Name,
+		Size: req.Size, SHA256: req.Sha256, CreatedAt: time.Now().UnixMilli()})
+	if err != nil {
+		return nil, fmt.Errorf("file.offer: %w", err)
+	}
+	return &protocol.FileOfferResp{Status: protocol.OK(), FileID: meta.ID,
+		UploadToken: f.files.UploadToken(r.UserID, meta.ID), FileAddr: f.addrFor(r.LocalAddr)}, nil
+}
+
+// target resolves an offer's conversation with msg.send's rules.
+func (f *FileService) target(ctx context.Context, me int64, req *protocol.FileOfferReq) (string, error) {
+	s := f.s
+	if req.ToUser != 0 {
+		if req.ToUser == me {
+			return "", protocol.BadRequest("to_user", "cannot send a file to yourself")
+		}
+		ok, err := s.store.AreFriends(ctx, me, req.ToUser)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			if _, err := s.store.UserByID(ctx, req.ToUser); errors.Is(err, store.ErrNotFound) {
+				return "", protocol.NewError(protocol.CodeNotFound, "user not found")
+			} else if err != nil {
+				return "", err
+			}
+			return "", protocol.NewError(protocol.CodeForbidden, "not friends")
+		}
+		return protocol.PrivateConv(me, req.ToUser), nil
+	}
+	in, err := s.groups.isMember(ctx, req.ToGroup, me)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", protocol.NewError(protocol.CodeNotFound, "group not found")
+	}
+	if err != nil {
+		return "", err
+	}
+	if !in {
+		return "", protocol.NewError(protocol.CodeForbidden, "not a member of the group")
+	}
+	return protocol.GroupConv(req.ToGroup), nil
+}
+
+// fetch handles file.fetch: members of the file's conversation get a
+// download token for a complete file.
+func (f *FileService) fetch(ctx context.Context, r *Request) (any, error) {
+	var req protocol.FileFetchReq
+	if err := protocol.DecodeRequest(r.Body, &req, &f.s.cfg.Limits); err != nil {
+		return nil, err
+	}
+	meta, err := f.s.store.File(ctx, req.FileID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, protocol.NewError(protocol.CodeNotFound, "file not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Membership before completeness: a non-member learns nothing about
+	// the file's state.
+	if err := f.s.convMember(ctx, r.UserID, meta.Conv); err != nil {
+		return nil, err
+	}
+	if meta.CompletedAt == 0 {
+		return nil, protocol.NewError(protocol.CodeNotFound, "file upload not complete")
+	}
+	return &protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
+		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256}, nil
+}
+
+// announce is the files completion hook: it stores the "file" message
+// through the msg.send path (ordered, delivered, acknowledged like any
+// message, and kept for offline members), then pushes file.offered to the
+// other members and file.ready to the owner. The message's idempotency key
+// makes a repeated call (the file port retries after a failure) deliver
+// nothing twice.
+func (f *FileService) announce(ctx context.Context, meta store.FileMeta) error {
+	s := f.s
+	owner, err := s.store.UserByID(ctx, meta.Owner)
+	if err != nil {
+		return fmt.Errorf("announce file %d: owner: %w", meta.ID, err)
+	}
+	members, err := s.store.ConvMembers(ctx, meta.Conv)
+	if err != nil {
+		return fmt.Errorf("announce file %d: members: %w", meta.ID, err)
+	}
+	body := protocol.FileMessageBody(meta.ID)
+	nm := store.NewMessage{Conv: meta.Conv, From: meta.Owner, Type: protocol.MsgFile, Body: body,
+		ClientMsgID: "file:" + body, TS: time.Now().UnixMilli()}
+	m, dup, err := s.PostMessage(ctx, nm)
+	if err == nil && dup && (m.Type != protocol.MsgFile || m.Body != body) {
+		// The owner used this key for another message: store the file
+		// message without a key rather than lose it.
+		s.log.Warn().Int64("file_id", meta.ID).Msg("file message key taken by another message")
+		nm.ClientMsgID = ""
+		_, dup, err = s.PostMessage(ctx, nm)
+	}
+	if err != nil {
+		return fmt.Errorf("announce file %d: store message: %w", meta.ID, err)
+	}
+	if dup {
+		return nil // announced by an earlier call
+	}
+	offered := encodePush(protocol.OpFileOffered, &protocol.FileOfferedPush{FileID: meta.ID, From: toProfile(owner),
+		Name: meta.Name, Size: meta.Size, Sha256: meta.SHA256})
+	for _, uid := range members {
+		if uid != meta.Owner {
+			s.pushToUser(uid, offered)
+		}
+	}
+	s.pushToUser(meta.Owner, encodePush(protocol.OpFileReady, &protocol.FileReadyPush{FileID: meta.ID}))
+	return nil
+}
