@@ -612,3 +612,16 @@ func TestWritesRacingCloseKeepAccounting(t *testing.T) {
 	}
 	t.Fatalf("accounting after closes: %+v", s)
 }
+
+func TestAddresses(t *testing.T) {
+	r := newRecorder(t)
+	addrs := make(chan [2]string, 1)
+	r.open = func(c *Conn) { addrs <- [2]string{c.LocalAddr().String(), c.RemoteAddr().String()} }
+	_, addr := startEngine(t, r, Options{Loops: 1})
+	client := dialTCP(t, addr)
+	got := <-addrs
+	if got[0] != client.RemoteAddr().String() || got[1] != client.LocalAddr().String() {
+		t.Fatalf("server sees local %s remote %s; client has remote %s local %s",
+			got[0], got[1], client.RemoteAddr(), client.LocalAddr())
+	}
+}

@@ -70,6 +70,8 @@ type loop struct {
 
 	buf    []byte
 	efdBuf [8]byte
+	rsa    unix.RawSockaddrAny // accept4 peer address buffer
+	rsaLen uint32
 	iov    []unix.Iovec
 	pool   bufPool
 	qpool  [][][]byte // recycled outQueue arrays
