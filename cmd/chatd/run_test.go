@@ -153,3 +153,29 @@ func TestLoggerFormats(t *testing.T) {
 		t.Fatalf("console output %q", b.String())
 	}
 }
+
+func TestLoggerSerialisesConcurrentWrites(t *testing.T) {
+	var b bytes.Buffer // not safe for concurrent use by itself
+	log := newLogger(&b, zerolog.InfoLevel, "json")
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 200; i++ {
+				log.Info().Int("i", i).Msg("concurrent")
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 800 {
+		t.Fatalf("%d lines, want 800", len(lines))
+	}
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("interleaved line %q", l)
+		}
+	}
+}
