@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,39 +30,49 @@ var _ = register("FileTransferGroup", testFileTransferGroup)
 func newFileEnv(t *testing.T, b backend, tweaks ...func(*Config)) (*env, *FileService) {
 	t.Helper()
 	e := &env{t: t, scfg: b.cfg(t), tweaks: tweaks}
-	st, err := store.Open(context.Background(), e.scfg)
+	st, srv, cfg, fs := startFileServer(t, e.scfg, tweaks...)
+	e.st, e.srv, e.cfg = st, srv, cfg
+	if _, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()}); err != ErrStarted {
+		t.Fatalf("EnableFiles after Start: %v, want ErrStarted", err)
+	}
+	t.Cleanup(e.close) // runs last: closes the store
+	t.Cleanup(func() { shutdownFiles(t, fs) })
+	return e, fs
+}
+
+// startFileServer opens a store and starts a chat server with the file
+// port on it; the caller shuts them down.
+func startFileServer(tb testing.TB, scfg store.Config, tweaks ...func(*Config)) (store.Store, *Server, Config, *FileService) {
+	tb.Helper()
+	st, err := store.Open(context.Background(), scfg)
 	if err != nil {
-		t.Fatalf("open store: %v", err)
+		tb.Fatalf("open store: %v", err)
 	}
 	cfg := Config{ChatAddr: "127.0.0.1:0", FileAddr: ":0", Store: st, Argon2: cheapArgon2, Loops: 2, Workers: 64,
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+		Logger: zerolog.New(zerolog.NewTestWriter(tb)).Level(zerolog.WarnLevel)}
 	for _, f := range tweaks {
 		f(&cfg)
 	}
 	srv, err := New(cfg)
 	if err != nil {
-		t.Fatalf("new server: %v", err)
+		tb.Fatalf("new server: %v", err)
 	}
-	fs, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()})
+	fs, err := srv.EnableFiles(files.Config{DataDir: tb.TempDir()})
 	if err != nil {
-		t.Fatalf("enable files: %v", err)
+		tb.Fatalf("enable files: %v", err)
 	}
 	if err := srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
+		tb.Fatalf("start: %v", err)
 	}
-	if _, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()}); err != ErrStarted {
-		t.Fatalf("EnableFiles after Start: %v, want ErrStarted", err)
+	return st, srv, cfg, fs
+}
+
+func shutdownFiles(tb testing.TB, fs *FileService) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fs.Shutdown(ctx); err != nil {
+		tb.Errorf("file port shutdown: %v", err)
 	}
-	e.st, e.srv, e.cfg = st, srv, cfg
-	t.Cleanup(e.close) // runs last: closes the store
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := fs.Shutdown(ctx); err != nil {
-			t.Errorf("file port shutdown: %v", err)
-		}
-	})
-	return e, fs
 }
 
 func randomFile(seed uint64, n int) ([]byte, string) {
@@ -278,5 +291,124 @@ func TestEnableFilesRejectsBadConfig(t *testing.T) {
 	srv, _ = New(Config{ChatAddr: "127.0.0.1:0", FileAddr: "127.0.0.1:0", Store: st})
 	if _, err := srv.EnableFiles(files.Config{}); err == nil {
 		t.Fatal("missing data dir accepted")
+	}
+}
+
+// patternFile is a large file made of one random block repeated, so the
+// benchmark needs no gigabytes of memory for its sources.
+type patternFile struct {
+	block []byte
+	size  int64
+}
+
+func (p *patternFile) ReadAt(b []byte, off int64) (int, error) {
+	if off >= p.size {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(b) && off < p.size {
+		i := off % int64(len(p.block))
+		k := copy(b[n:min(len(b), n+int(p.size-off))], p.block[i:])
+		n += k
+		off += int64(k)
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// pingRTTs sends sequential pings on c until stop is closed (or n pings
+// when stop is nil) and returns the round trips.
+func pingRTTs(c *tclient, n int, stop <-chan struct{}) []time.Duration {
+	var rtts []time.Duration
+	for i := 0; stop != nil || i < n; i++ {
+		if stop != nil {
+			select {
+			case <-stop:
+				return rtts
+			default:
+			}
+		}
+		start := time.Now()
+		c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+		rtts = append(rtts, time.Since(start))
+	}
+	return rtts
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// BenchmarkPingDuringFileTransfers measures the chat port's ping round
+// trip (p50, p99) alone and while four 500 MiB uploads run on the file
+// port of the same server, and reports the p99 ratio (goal: at most 1.5).
+// Run it once: go test -run '^$' -bench PingDuringFileTransfers -benchtime 1x ./service/
+func BenchmarkPingDuringFileTransfers(b *testing.B) {
+	const (
+		transfers = 4
+		fileSize  = 500 << 20
+		idlePings = 5000
+	)
+	st, srv, _, fs := startFileServer(b, store.Config{Driver: "sqlite", DataDir: b.TempDir()})
+	defer st.Close()
+	defer srv.Shutdown(context.Background())
+	defer shutdownFiles(b, fs)
+	addr := srv.ChatAddr().String()
+	users := make([]*tclient, 2)
+	for i := range users {
+		name := uniqueName("bench")
+		c := dialAddr(b, addr)
+		c.must(protocol.CodeOK, protocol.OpRegister, &protocol.RegisterReq{Username: name, Password: testPassword}, nil)
+		var lr protocol.LoginResp
+		c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, &lr)
+		c.userID = lr.UserID
+		users[i] = c
+	}
+	befriend(b, users[0], users[1])
+	pinger := dialAddr(b, addr)
+
+	block, _ := randomFile(9, 1<<20)
+	src := &patternFile{block: block, size: fileSize}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(src, 0, fileSize)); err != nil {
+		b.Fatal(err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+
+	for b.Loop() {
+		offers := make([]protocol.FileOfferResp, transfers)
+		for i := range offers {
+			users[0].must(protocol.CodeOK, protocol.OpFileOffer, &protocol.FileOfferReq{ToUser: users[1].userID,
+				Name: fmt.Sprintf("big%d.bin", i), Size: fileSize, Sha256: sum}, &offers[i])
+		}
+		idle := pingRTTs(pinger, idlePings/2, nil)
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range offers {
+			wg.Go(func() {
+				if _, err := files.Upload(context.Background(), offers[i].FileAddr, offers[i].UploadToken, 0, src, fileSize); err != nil {
+					b.Errorf("upload %d: %v", i, err)
+				}
+			})
+		}
+		go func() { wg.Wait(); close(stop) }()
+		loaded := pingRTTs(pinger, 0, stop)
+		elapsed := time.Since(start)
+		idle = append(idle, pingRTTs(pinger, idlePings/2, nil)...)
+
+		p99Idle, p99Load := percentile(idle, 0.99), percentile(loaded, 0.99)
+		b.ReportMetric(float64(percentile(idle, 0.50).Microseconds()), "p50-idle-µs")
+		b.ReportMetric(float64(p99Idle.Microseconds()), "p99-idle-µs")
+		b.ReportMetric(float64(percentile(loaded, 0.50).Microseconds()), "p50-load-µs")
+		b.ReportMetric(float64(p99Load.Microseconds()), "p99-load-µs")
+		b.ReportMetric(float64(p99Load)/float64(p99Idle), "p99-ratio")
+		b.ReportMetric(float64(len(loaded)), "pings-load")
+		b.ReportMetric(float64(transfers*fileSize)/elapsed.Seconds()/1e6, "upload-MB/s")
 	}
 }

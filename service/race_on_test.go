@@ -1,0 +1,6 @@
+//go:build race
+
+package service
+
+// raceEnabled reports whether tests run under the race detector.
+const raceEnabled = true
