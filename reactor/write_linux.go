@@ -104,8 +104,8 @@ func (l *loop) recycleOut(c *Conn) {
 		return
 	}
 	b := c.out.release()
-	// Bounded: at most 1024 arrays of at most IOV_MAX entries (24 MiB worst case).
-	if cap(b) <= iovMax && len(l.qpool) < 1024 {
+	// Bounded: at most 1024 arrays of at most 128 entries (3 MiB worst case).
+	if cap(b) <= 128 && len(l.qpool) < 1024 {
 		l.qpool = append(l.qpool, b)
 	}
 }
