@@ -95,7 +95,13 @@ func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
 	if deliver != nil {
 		switch {
 		case c.next == 0 && t.head:
+			// The head began when nothing was in flight, so only appends
+			// that began after it (and overtook it in the store's queue)
+			// can hold lower seqs; those that already returned are pending.
 			c.next = seq
+			for s := range c.pending {
+				c.next = min(c.next, s)
+			}
 			c.pending[seq] = deliver
 		case c.next != 0 && seq < c.next:
 			deliver() // behind the line (another node's order): do not hold it
@@ -124,7 +130,7 @@ func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
 			c.pending[s]()
 			delete(c.pending, s)
 		}
-		c.next = seqs[len(seqs)-1] + 1
+		c.next = max(c.next, seqs[len(seqs)-1]+1)
 	}
 	c.mu.Unlock()
 

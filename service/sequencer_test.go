@@ -90,3 +90,20 @@ func TestSequencerConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestSequencerHeadOvertaken(t *testing.T) {
+	q := newSequencer()
+	var out []int64
+	a := q.begin("g:2") // head, but reaches the store last
+	b := q.begin("g:2")
+	c := q.begin("g:2")
+	q.done(c, 1, func() { out = append(out, 1) })
+	q.done(a, 3, func() { out = append(out, 3) })
+	if len(out) != 1 || out[0] != 1 {
+		t.Fatalf("released %v, want [1] while 2 is in flight", out)
+	}
+	q.done(b, 2, func() { out = append(out, 2) })
+	if len(out) != 3 || out[1] != 2 || out[2] != 3 {
+		t.Fatalf("released %v", out)
+	}
+}
