@@ -257,6 +257,9 @@ func (l *loop) drain() {
 		cmds[i] = cmd{}
 	}
 	l.spare = cmds[:0]
+	if cap(cmds) > 1<<16 {
+		l.spare = nil // a burst grew it past 2.5 MiB: do not keep that forever
+	}
 	for i, t := range timers {
 		timers[i] = nil
 		if t.state.Load() != timerPending {
