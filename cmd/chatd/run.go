@@ -37,7 +37,7 @@ type runEnv struct {
 }
 
 const usageText = `usage:
-  chatd [flags]          serve (defaults: chat :9000, files :9001, discovery udp :9002, admin 127.0.0.1:9090)
+  chatd [serve] [flags]  serve (defaults: chat :9000, files :9001, discovery udp :9002, admin 127.0.0.1:9090)
   chatd migrate [flags]  apply the store's schema migrations and exit
   chatd version          print the build and exit
   chatd help             print this help

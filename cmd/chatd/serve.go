@@ -69,12 +69,18 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	}()
 	var closers []func() error // undone in reverse on a failed start
 	defer func() {
-		if err != nil {
-			for i := len(closers) - 1; i >= 0; i-- {
-				if cerr := closers[i](); cerr != nil {
-					log.Warn().Err(cerr).Msg("cleanup after failed start")
-				}
+		if err == nil {
+			return
+		}
+		for i := len(closers) - 1; i >= 0; i-- {
+			if cerr := closers[i](); cerr != nil {
+				log.Warn().Err(cerr).Msg("cleanup after failed start")
 			}
+		}
+		if ctx.Err() != nil {
+			// A signal during start-up is a request to stop, not a failure.
+			log.Info().AnErr("start", err).Msg("start-up interrupted; stopped")
+			err = nil
 		}
 	}()
 

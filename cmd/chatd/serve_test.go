@@ -368,3 +368,17 @@ func TestServiceConfigCarriesEverySetting(t *testing.T) {
 		t.Errorf("idle %v outbound %d loops %d workers %d", sc.IdleTimeout, sc.MaxOutbound, sc.Loops, sc.Workers)
 	}
 }
+
+func TestSignalDuringStartIsACleanStop(t *testing.T) {
+	re, stdout, _ := testEnv(map[string]string{"CHATD_LOG_LEVEL": "disabled"})
+	re.OnReady = func(listening) { t.Error("reported ready after the stop request") }
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the signal arrived while starting
+	args := []string{"serve", "--data-dir", t.TempDir(), "--chat-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
+	if err := run(ctx, args, re); err != nil {
+		t.Fatalf("interrupted start: %v, want a clean stop", err)
+	}
+	if stdout.Len() != 0 {
+		t.Fatalf("printed listeners for an interrupted start: %q", stdout.String())
+	}
+}
