@@ -298,3 +298,47 @@ func TestConnStaysSmall(t *testing.T) {
 		t.Fatalf("Conn is %d bytes; keep it at most 160", n)
 	}
 }
+
+func TestCrossGoroutineWritesCoalesceWakeups(t *testing.T) {
+	r := newRecorder(t)
+	opened := make(chan *Conn, 1)
+	r.open = func(c *Conn) { opened <- c }
+	e, addr := startEngine(t, r, Options{Loops: 1, TickInterval: 5 * time.Millisecond})
+	client := dialTCP(t, addr)
+	sc := <-opened
+	// Hold the loop inside a pass (tests only: callbacks must not block) while
+	// another goroutine writes 1,000 times: none of them may write the eventfd.
+	hold, held := make(chan struct{}), make(chan struct{})
+	e.AfterFunc(0, func() { close(held); <-hold })
+	<-held
+	st := e.Stats()
+	before := st.Wakeups
+	for i := range 1000 {
+		if err := sc.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := e.Stats().Wakeups - before; d != 0 {
+		t.Fatalf("%d eventfd wakeups while the loop was awake, want 0", d)
+	}
+	close(hold)
+	got := make([]byte, 1000)
+	client.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range got {
+		if b != byte(i) {
+			t.Fatalf("byte %d = %d", i, b)
+		}
+	}
+	// The 1,000 frames queued in one pass leave in one syscall.
+	after := e.Stats()
+	for i := 0; i < 1000 && after.BytesOut < st.BytesOut+1000; i++ {
+		time.Sleep(5 * time.Millisecond)
+		after = e.Stats()
+	}
+	if n := after.Writev - st.Writev; n != 1 {
+		t.Fatalf("%d flush syscalls for 1,000 frames queued in one pass, want 1", n)
+	}
+}
