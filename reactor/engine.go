@@ -22,6 +22,12 @@ type Handler interface {
 }
 
 // Options configure an Engine. Zero values select the defaults.
+//
+// ReusePort: BenchmarkAccept measured SO_REUSEPORT listeners about 2x faster
+// than the single acceptor for a storm of short connections on this 2-core
+// machine (no cross-loop hand-off). The zero value, and so the default, is
+// still the single acceptor, which places each connection on the
+// least-loaded loop, while the kernel spreads REUSEPORT connections by hash.
 type Options struct {
 	Loops          int           // event loops; 0 = GOMAXPROCS
 	ReusePort      bool          // one SO_REUSEPORT listener per loop instead of one acceptor on loop 0
