@@ -154,7 +154,14 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	// A watchdog: a shutdown step that ignores its deadline (a wedged
 	// database close, say) must not keep the process from exiting.
 	done := make(chan error, 1)
-	go func() { done <- shutdown(cfg.ShutdownTimeout, log, disc, srv, st, adm) }()
+	r := running{Service: srv, Store: st}
+	if disc != nil { // no typed nil in an interface
+		r.Discovery = disc
+	}
+	if adm != nil {
+		r.Admin = adm
+	}
+	go func() { done <- shutdown(cfg.ShutdownTimeout, log, r) }()
 	limit := cfg.ShutdownTimeout + shutdownGrace
 	select {
 	case err := <-done:
@@ -169,29 +176,41 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 // the store and the admin listener.
 const shutdownGrace = 5 * time.Second
 
-// shutdown stops everything serve started, in order, within timeout (plus
+// running is what serve started, in the order shutdown stops it. Nil
+// fields were disabled.
+type running struct {
+	Discovery io.Closer
+	Service   interface{ Shutdown(context.Context) error }
+	Store     io.Closer
+	Admin     interface {
+		Shutdown(context.Context) error
+		Close() error
+	}
+}
+
+// shutdown stops what serve started, in order, within timeout (plus
 // whatever closing the store takes), and returns every failure.
-func shutdown(timeout time.Duration, log zerolog.Logger, disc *discovery.Responder, srv *service.Server, st store.Store, adm *admin.Server) error {
+func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 	start := time.Now()
 	var errs []error
-	if disc != nil {
-		if err := disc.Close(); err != nil {
+	if r.Discovery != nil {
+		if err := r.Discovery.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := r.Service.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("service shutdown: %w", err))
 	}
-	if err := st.Close(); err != nil {
+	if err := r.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
-	if adm != nil {
+	if r.Admin != nil {
 		actx, acancel := context.WithTimeout(context.Background(), time.Second)
-		if err := adm.Shutdown(actx); err != nil {
+		if err := r.Admin.Shutdown(actx); err != nil {
 			// A scrape or profile still running: cut it.
-			adm.Close()
+			r.Admin.Close()
 		}
 		acancel()
 	}

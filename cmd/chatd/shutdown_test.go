@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/reactor"
+	"github.com/chatd/chatd/service/admin"
+)
+
+// steps records the order shutdown calls things in.
+type steps struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *steps) add(name string) {
+	s.mu.Lock()
+	s.got = append(s.got, name)
+	s.mu.Unlock()
+}
+
+func (s *steps) list() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.got, ",")
+}
+
+type closeFunc func() error
+
+func (f closeFunc) Close() error { return f() }
+
+// fakeService stands in for *service.Server: not ready once Shutdown
+// begins, and Shutdown runs probe (a look at the admin listener while the
+// service drains).
+type fakeService struct {
+	steps    *steps
+	draining atomic.Bool
+	probe    func()
+	err      error
+}
+
+func (f *fakeService) Ready() bool                 { return !f.draining.Load() }
+func (f *fakeService) ReactorStats() reactor.Stats { return reactor.Stats{} }
+func (f *fakeService) Sessions() int               { return 0 }
+func (f *fakeService) Shutdown(ctx context.Context) error {
+	f.draining.Store(true)
+	if _, ok := ctx.Deadline(); !ok {
+		f.steps.add("service-without-deadline")
+	}
+	f.probe()
+	f.steps.add("service")
+	return f.err
+}
+
+// recordingAdmin wraps the real admin server to record its shutdown.
+type recordingAdmin struct {
+	*admin.Server
+	steps *steps
+}
+
+func (r recordingAdmin) Shutdown(ctx context.Context) error {
+	r.steps.add("admin")
+	return r.Server.Shutdown(ctx)
+}
+
+func TestShutdownOrderKeepsAdminUpWhileServiceDrains(t *testing.T) {
+	st := &steps{}
+	svc := &fakeService{steps: st}
+	adm, err := admin.Listen("127.0.0.1:0", svc, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + adm.Addr().String() + "/readyz"
+	if code := statusOf(t, url); code != 200 {
+		t.Fatalf("/readyz before shutdown = %d", code)
+	}
+	var during int
+	svc.probe = func() { during = statusOf(t, url) }
+
+	err = shutdown(5*time.Second, zerolog.Nop(), running{
+		Discovery: closeFunc(func() error { st.add("discovery"); return nil }),
+		Service:   svc,
+		Store:     closeFunc(func() error { st.add("store"); return nil }),
+		Admin:     recordingAdmin{adm, st},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.list(); got != "discovery,service,store,admin" {
+		t.Fatalf("shutdown order %s", got)
+	}
+	if during != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while the service drained = %d, want 503", during)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if _, err := http.Get(url); err == nil {
+		t.Fatal("admin listener still up after shutdown")
+	}
+}
+
+func TestShutdownReportsEveryFailureAndStillClosesTheStore(t *testing.T) {
+	st := &steps{}
+	svc := &fakeService{steps: st, probe: func() {}, err: context.DeadlineExceeded}
+	err := shutdown(time.Second, zerolog.Nop(), running{
+		Service: svc,
+		Store:   closeFunc(func() error { st.add("store"); return errors.New("disk gone") }),
+	})
+	if got := st.list(); got != "service,store" {
+		t.Fatalf("steps %s: the store must close even after a failed service shutdown", got)
+	}
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "disk gone") {
+		t.Fatalf("error %v should carry both failures", err)
+	}
+}
+
+func statusOf(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
