@@ -189,12 +189,9 @@ func (c *Conn) WriteLossy(b []byte) bool {
 		return false
 	}
 	n := int64(len(b))
-	e := c.loop.e
-	if c.queued.Load()+n > e.lossyLimit {
-		c.loop.ctr.droppedLossy.Add(1)
-		return false
-	}
-	if c.queued.Add(n) > e.maxOut {
+	limit := min(c.loop.e.lossyLimit, c.loop.e.maxOut)
+	// Reserve first, then check, so racing writers cannot overshoot together.
+	if c.queued.Add(n) > limit {
 		c.queued.Add(-n)
 		c.loop.ctr.droppedLossy.Add(1)
 		return false
