@@ -7,7 +7,10 @@
 // with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET. A pass of a loop reads ready
 // connections (a capped number of bytes each, so one busy peer cannot starve
 // the rest), runs queued commands and due timers, then flushes every
-// connection with pending output with one writev of up to IOV_MAX buffers.
+// connection with pending output with one writev of up to IOV_MAX buffers
+// (plain write when only one is queued). Writes from any goroutine go through
+// the loop's command queue; a sleeping loop is woken by one eventfd write per
+// batch, and writes made while it is awake cost no wake-up at all.
 // Accepted connections go to the least-loaded loop (one acceptor on loop 0),
 // or with Options.ReusePort each loop accepts on its own SO_REUSEPORT socket.
 // On systems other than Linux the same API is served by a goroutine per
