@@ -202,11 +202,24 @@ func (r *Responder) handle(datagram []byte, src netip.AddrPort) {
 		r.log.Debug().Stringer("from", src).Msg("discovery request rate-limited")
 		return
 	}
+	// One route lookup serves both addresses.
+	var local netip.Addr
+	var found, looked bool
+	announce := func(addr string) string {
+		if !needsHost(addr) {
+			return addr
+		}
+		if !looked {
+			local, found = localAddrFor(ip)
+			looked = true
+		}
+		return withHost(addr, local, found)
+	}
 	reply, err := protocol.Marshal(&protocol.DiscoverReply{
 		Name:     r.cfg.Name,
 		Version:  r.cfg.Version,
-		ChatAddr: Announce(r.cfg.ChatAddr, ip),
-		FileAddr: Announce(r.cfg.FileAddr, ip),
+		ChatAddr: announce(r.cfg.ChatAddr),
+		FileAddr: announce(r.cfg.FileAddr),
 	})
 	if err != nil {
 		r.failed.Add(1)
@@ -241,18 +254,32 @@ func (r *Responder) allow(ip netip.Addr) bool {
 // for a loopback requester). Other addresses, and addresses that do not
 // parse, are returned unchanged; so is addr when no route is found.
 func Announce(addr string, requester netip.Addr) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if !needsHost(addr) {
 		return addr
 	}
-	if host != "" {
-		ip, err := netip.ParseAddr(host)
-		if err != nil || !ip.IsUnspecified() {
-			return addr // a name or a specific address: announce as configured
-		}
-	}
 	local, ok := localAddrFor(requester.Unmap())
-	if !ok {
+	return withHost(addr, local, ok)
+}
+
+// needsHost reports whether addr is host:port with an empty or unspecified
+// host, which Announce fills in.
+func needsHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
+}
+
+// withHost puts local in place of addr's host, or returns addr unchanged
+// when no local address was found.
+func withHost(addr string, local netip.Addr, ok bool) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || !ok {
 		return addr
 	}
 	return net.JoinHostPort(local.String(), port)
