@@ -7,8 +7,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -31,13 +33,16 @@ func main() {
 	loops := flag.Int("loops", 0, "event loops (0 = GOMAXPROCS)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
-	if err := run(*port, *loops, *prof); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, *port, *loops, *prof, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "echoprof:", err)
 		os.Exit(1)
 	}
 }
 
-func run(port, loops int, prof string) error {
+// run serves until ctx ends; ready, if set, gets the bound address.
+func run(ctx context.Context, port, loops int, prof string, ready func(net.Addr)) error {
 	if prof != "" {
 		f, err := os.Create(prof)
 		if err != nil {
@@ -53,11 +58,13 @@ func run(port, loops int, prof string) error {
 	if err != nil {
 		return fmt.Errorf("new engine: %w", err)
 	}
-	if _, err := eng.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
-		return fmt.Errorf("listen: %w", err)
+	addr, err := eng.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), eng.Shutdown(context.Background()))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	if ready != nil {
+		ready(addr)
+	}
 	<-ctx.Done()
 	return eng.Shutdown(context.Background())
 }
