@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/client"
+)
+
+// Env is what a scenario runs against and where it reports.
+type Env struct {
+	// Addr is the chat port ("host:port").
+	Addr string
+	// AdminURL is chatd's admin base URL ("http://127.0.0.1:9090"), empty
+	// when unknown; it is where server memory and CPU are read from.
+	AdminURL string
+	// ServerPID is the chatd process id when known (in-process: our own),
+	// read through /proc when there is no admin URL.
+	ServerPID int
+	// InProcess is true when chatd runs inside this process, so memory
+	// readings include chatbench's own clients.
+	InProcess bool
+	// Progress receives the live progress line; Terminal makes it one
+	// line rewritten in place.
+	Progress io.Writer
+	Terminal bool
+	// Log is for setup events; it never receives passwords or tokens.
+	Log zerolog.Logger
+	// RunID makes usernames and client_msg_ids unique per run.
+	RunID string
+	// Workers is --workers: child processes for large connection counts.
+	Workers int
+	// Self is the executable to start workers from (os.Args[0]).
+	Self string
+	// SourceIP, when set, is the local address client connections bind to.
+	SourceIP string
+}
+
+// clientOptions returns SDK options that bind the source address when one
+// is set and report pushes to onPush.
+func (e *Env) clientOptions(onPush func(client.Push)) client.Options {
+	o := client.Options{OnPush: onPush, CallTimeout: 30 * time.Second, PingInterval: 30 * time.Second}
+	if e.SourceIP != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(e.SourceIP)}, Timeout: 10 * time.Second}
+		o.Dial = d.DialContext
+	}
+	return o
+}
+
+// dialer returns a net.Dialer bound to the source address if any.
+func (e *Env) dialer() *net.Dialer {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if e.SourceIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(e.SourceIP)}
+	}
+	return d
+}
+
+// ServerDesc describes the server for the report.
+func (e *Env) ServerDesc() string {
+	if e.InProcess {
+		return "in-process chatd at " + e.Addr
+	}
+	return "chatd at " + e.Addr
+}
+
+// ServerMetrics holds the server-side readings a scenario can compare
+// before and after.
+type ServerMetrics struct {
+	RSS      int64   // resident bytes
+	CPU      float64 // user+system seconds since start
+	Sessions int64   // -1 when unknown
+	Conns    int64   // -1 when unknown
+	Source   string  // where they came from
+}
+
+// ReadServer reads the server's memory, CPU and sessions: from the admin
+// /metrics when there is an admin URL, else from /proc/<pid>.
+func (e *Env) ReadServer(ctx context.Context) (ServerMetrics, error) {
+	if e.AdminURL != "" {
+		return readMetrics(ctx, strings.TrimRight(e.AdminURL, "/")+"/metrics")
+	}
+	if e.ServerPID > 0 {
+		return readProc(e.ServerPID)
+	}
+	return ServerMetrics{Sessions: -1, Conns: -1}, fmt.Errorf("no admin URL or server pid: server memory unknown")
+}
+
+func readMetrics(ctx context.Context, url string) (ServerMetrics, error) {
+	m := ServerMetrics{Sessions: -1, Conns: -1, Source: url}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return m, fmt.Errorf("metrics request: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return m, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("fetch %s: %s", url, resp.Status)
+	}
+	vals, err := parseMetrics(resp.Body)
+	if err != nil {
+		return m, fmt.Errorf("parse %s: %w", url, err)
+	}
+	var ok bool
+	var v float64
+	if v, ok = vals["process_resident_memory_bytes"]; !ok {
+		return m, fmt.Errorf("%s has no process_resident_memory_bytes", url)
+	}
+	m.RSS = int64(v)
+	m.CPU = vals["process_cpu_seconds_total"]
+	if v, ok = vals["chatd_sessions"]; ok {
+		m.Sessions = int64(v)
+	}
+	if v, ok = vals["chatd_reactor_connections"]; ok {
+		m.Conns = int64(v)
+	}
+	return m, nil
+}
+
+// parseMetrics reads the unlabelled samples of a Prometheus text exposition.
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := make(map[string]float64)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.ContainsRune(name, '{') {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.Fields(val)[0], 64)
+		if err != nil {
+			continue
+		}
+		out[name] = f
+	}
+	return out, sc.Err()
+}
+
+func readProc(pid int) (ServerMetrics, error) {
+	m := ServerMetrics{Sessions: -1, Conns: -1, Source: fmt.Sprintf("/proc/%d", pid)}
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m, fmt.Errorf("read server status: %w", err)
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				m.RSS = kb * 1024
+			}
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err == nil {
+		// Fields after the command name: utime and stime are the 12th and
+		// 13th after the closing parenthesis, in clock ticks (100 Hz).
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 {
+			f := strings.Fields(string(stat)[i+1:])
+			if len(f) > 12 {
+				ut, _ := strconv.ParseFloat(f[11], 64)
+				stt, _ := strconv.ParseFloat(f[12], 64)
+				m.CPU = (ut + stt) / 100
+			}
+		}
+	}
+	return m, nil
+}

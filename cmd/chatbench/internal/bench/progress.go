@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatd/chatd/cmd/chatbench/internal/stats"
+)
+
+// startProgress samples run once a second (the timeline) and shows a
+// progress line: rewritten in place on a terminal, a plain line every five
+// seconds otherwise. extra adds scenario-specific text. stop ends it.
+func (e *Env) startProgress(run *stats.Run, phase *string, errs *errCounts, extra func() string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			s := run.Tick()
+			if e.Progress == nil || (!e.Terminal && i%5 != 0) {
+				continue
+			}
+			line := progressLine(s, *phase, errs.total())
+			if extra != nil {
+				line += " " + extra()
+			}
+			if e.Terminal {
+				fmt.Fprintf(e.Progress, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(e.Progress, line)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			if e.Progress != nil && e.Terminal {
+				fmt.Fprintln(e.Progress)
+			}
+		})
+	}
+}
+
+// progressLine formats one sample: elapsed, non-zero rates, p99s, errors.
+func progressLine(s stats.Sample, phase string, errs int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%5.0fs] %s", s.T, phase)
+	names := make([]string, 0, len(s.Rates))
+	for k, v := range s.Rates {
+		if v != 0 {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&b, " %s %.0f/s", k, s.Rates[k])
+	}
+	names = names[:0]
+	for k := range s.P99Ms {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&b, " %s-p99 %.1fms", k, s.P99Ms[k])
+	}
+	fmt.Fprintf(&b, " errors %d", errs)
+	return b.String()
+}
+
+// seqSeen remembers per conversation which seqs a receiver has been shown,
+// across its client instances (a reconnect starts a new client, whose own
+// filter is empty): what a real application does with its message store.
+type seqSeen struct {
+	mu sync.Mutex
+	m  map[string]map[int64]struct{}
+	hi map[string]int64
+}
+
+// mark records (conv, seq) and reports whether it is new.
+func (s *seqSeen) mark(conv string, seq int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]map[int64]struct{}{}
+		s.hi = map[string]int64{}
+	}
+	set := s.m[conv]
+	if set == nil {
+		set = map[int64]struct{}{}
+		s.m[conv] = set
+	}
+	if _, dup := set[seq]; dup {
+		return false
+	}
+	set[seq] = struct{}{}
+	if seq > s.hi[conv] {
+		s.hi[conv] = seq
+	}
+	return true
+}
+
+// highest returns the highest seq seen per conversation.
+func (s *seqSeen) highest() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.hi))
+	for k, v := range s.hi {
+		out[k] = v
+	}
+	return out
+}

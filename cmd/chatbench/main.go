@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/cmd/chatbench/internal/bench"
+	"github.com/chatd/chatd/cmd/chatbench/internal/inproc"
+	"github.com/chatd/chatd/cmd/chatbench/internal/report"
+)
+
+// Exit codes: 1 when a scenario ran but its verification failed (lost or
+// duplicated messages), 2 for usage errors, 3 when it could not run.
+const (
+	exitFailed = 1
+	exitUsage  = 2
+	exitError  = 3
+)
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	cancel()
+	os.Exit(code)
+}
+
+// options are the flags every scenario shares.
+type options struct {
+	addr     string
+	admin    string
+	pid      int
+	jsonPath string
+	svgPath  string
+	workers  int
+	sourceIP string
+	quiet    bool
+	logLevel string
+	timeout  time.Duration
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.addr, "addr", "", "chatd chat address host:port (empty: start chatd in-process)")
+	fs.StringVar(&o.admin, "admin", "", "chatd admin base URL for /metrics, e.g. http://127.0.0.1:9090")
+	fs.IntVar(&o.pid, "pid", 0, "chatd process id, to read its memory from /proc when there is no --admin")
+	fs.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file")
+	fs.StringVar(&o.svgPath, "svg", "", "write an SVG chart to this file")
+	fs.IntVar(&o.workers, "workers", 0, "worker processes for large connection counts (connect scenario), each on source 127.0.0.(2+i)")
+	fs.StringVar(&o.sourceIP, "source-ip", "", "local address to bind client connections to")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "chatbench and in-process chatd log level")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: chatbench [flags] <scenario> [scenario flags]\n(the shared flags come before the scenario name)\n\nscenarios:\n")
+	for _, n := range bench.Names() {
+		s, _ := bench.Lookup(n)
+		fmt.Fprintf(w, "  %-8s %s\n", n, s.Summary())
+	}
+	fmt.Fprintf(w, "\n'chatbench <scenario> -h' lists a scenario's flags.\n\nflags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 1 && args[1] == bench.WorkerCommand {
+		if err := bench.RunWorker(ctx, stdin, stdout); err != nil {
+			fmt.Fprintf(stderr, "chatbench worker: %v\n", err)
+			return exitError
+		}
+		return 0
+	}
+	var o options
+	global := flag.NewFlagSet("chatbench", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	o.register(global)
+	if err := global.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, global)
+			return 0
+		}
+		fmt.Fprintf(stderr, "chatbench: %v\n", err)
+		usage(stderr, global)
+		return exitUsage
+	}
+	if global.NArg() == 0 {
+		usage(stderr, global)
+		return exitUsage
+	}
+	name := global.Arg(0)
+	sc, ok := bench.Lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "chatbench: unknown scenario %q (one of %s)\n", name, strings.Join(bench.Names(), ", "))
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("chatbench "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sc.Flags(fs)
+	if err := fs.Parse(global.Args()[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "chatbench: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+
+	lvl, err := zerolog.ParseLevel(o.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatbench: --log-level: %v\n", err)
+		return exitUsage
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	env := &bench.Env{Addr: o.addr, AdminURL: o.admin, ServerPID: o.pid, Log: log, RunID: runID(),
+		Workers: o.workers, Self: args[0], SourceIP: o.sourceIP}
+	if !o.quiet {
+		env.Progress = stderr
+		env.Terminal = isTerminal(stderr)
+	}
+	if o.addr == "" {
+		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: bench.NeedsRealPasswordHash(name), Logger: log.Level(max(lvl, zerolog.ErrorLevel))})
+		if err != nil {
+			fmt.Fprintf(stderr, "chatbench: %v\n", err)
+			return exitError
+		}
+		defer func() {
+			if err := srv.Close(); err != nil {
+				log.Warn().Err(err).Msg("in-process chatd shutdown")
+			}
+		}()
+		env.Addr, env.AdminURL, env.ServerPID, env.InProcess = srv.Addr, srv.AdminURL, os.Getpid(), true
+		fmt.Fprintf(stderr, "chatbench: in-process chatd on %s (admin %s, pprof at /debug/pprof/)\n", srv.Addr, srv.AdminURL)
+	}
+
+	rep, err := sc.Run(ctx, env)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatbench %s: %v\n", name, err)
+		return exitError
+	}
+	if env.InProcess {
+		rep.Note("chatd ran inside chatbench: server memory and CPU readings include chatbench's own clients")
+	}
+	return output(rep, o, stdout, stderr)
+}
+
+func output(rep *report.Report, o options, stdout, stderr io.Writer) int {
+	code := 0
+	if err := rep.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "chatbench: %v\n", err)
+		code = exitError
+	}
+	if o.jsonPath != "" {
+		if err := rep.WriteJSON(o.jsonPath); err != nil {
+			fmt.Fprintf(stderr, "chatbench: %v\n", err)
+			code = exitError
+		}
+	}
+	if o.svgPath != "" {
+		if err := rep.WriteSVG(o.svgPath); err != nil {
+			fmt.Fprintf(stderr, "chatbench: %v\n", err)
+			code = exitError
+		}
+	}
+	if code == 0 && !rep.OK() {
+		code = exitFailed
+	}
+	return code
+}
+
+// runID is a short random prefix for usernames and client_msg_ids.
+func runID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "cb" + hex.EncodeToString(b)
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
