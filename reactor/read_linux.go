@@ -4,6 +4,7 @@ package reactor
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,17 +38,20 @@ func (l *loop) read(c *Conn) bool {
 		if c.state.Load() != stOpen || c.flags&fCloseReq != 0 {
 			return false
 		}
-		n, err := unix.Read(int(c.fd), l.buf)
-		if err != nil {
-			switch err {
+		// Raw: the socket is non-blocking, so the call never parks the thread
+		// and the scheduler hand-off of a normal syscall is pure overhead.
+		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(&l.buf[0])), uintptr(len(l.buf)))
+		if errno != 0 {
+			switch errno {
 			case unix.EAGAIN:
 				return false
 			case unix.EINTR:
 				continue
 			}
-			l.closeNow(c, os.NewSyscallError("read", err))
+			l.closeNow(c, os.NewSyscallError("read", errno))
 			return false
 		}
+		n := int(r)
 		if n == 0 {
 			l.requestClose(c, closeEOF)
 			return false

@@ -55,9 +55,9 @@ func (l *loop) flush(c *Conn) {
 	if len(iov) == 1 {
 		// One buffer (the common echo/request-reply case): plain write skips
 		// the kernel's iovec import.
-		r, _, errno = unix.Syscall(unix.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len))
+		r, _, errno = unix.RawSyscall(unix.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len))
 	} else {
-		r, _, errno = unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		r, _, errno = unix.RawSyscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	}
 	clear(iov) // drop references to caller buffers
 	l.ctr.writev.Add(1)
