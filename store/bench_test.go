@@ -23,6 +23,22 @@ func BenchmarkAppendCommitters(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendWindow compares batch windows with 64 senders.
+func BenchmarkAppendWindow(b *testing.B) {
+	for _, backend := range []string{"sqlite", "mysql"} {
+		for _, w := range []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond} {
+			b.Run(fmt.Sprintf("%s/window=%v", backend, w), func(b *testing.B) {
+				cfg := sqliteConfig(b)
+				if backend == "mysql" {
+					cfg = mysqlConfig(b)
+				}
+				cfg.BatchWindow = w
+				benchAppend(b, cfg, 64)
+			})
+		}
+	}
+}
+
 // BenchmarkAppend measures group-committed AppendMessage throughput
 // (msgs/s) and p99 latency with 1, 64 and 1,024 concurrent senders spread
 // over 16 group conversations, on both backends.

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Files", testFiles},
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"ConcurrentIdempotency", testConcurrentIdempotency},
+		{"MixedBatch", testMixedBatch},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -751,5 +752,42 @@ func testConcurrentFriendRequests(t *testing.T, s store.Store) {
 	wg.Wait()
 	if created.Load() != 1 || pending.Load() != n-1 {
 		t.Fatalf("%d requests created, %d refused as pending; want 1 and %d", created.Load(), pending.Load(), n-1)
+	}
+}
+
+// Appends to a missing conversation fail alone with ErrNotFound; the
+// others, possibly in the same batch, are stored.
+func testMixedBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	us := NewUsers(t, s, "mix", 2)
+	conv := MakeFriends(t, s, us[0].ID, us[1].ID)
+	const n = 40
+	var wg sync.WaitGroup
+	var ok, missing atomic.Int32
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			target := conv
+			if i%2 == 1 {
+				target = "g:987654"
+			}
+			_, _, err := s.AppendMessage(ctx, store.NewMessage{Conv: target, From: us[0].ID, Type: "text", Body: "x", ClientMsgID: fmt.Sprintf("mix%d", i), TS: 1})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrUnavailable):
+				missing.Add(1)
+			default:
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if ok.Load() != n/2 || missing.Load() != n/2 {
+		t.Fatalf("%d stored, %d not found; want %d each", ok.Load(), missing.Load(), n/2)
+	}
+	if got := must(s.Messages(ctx, conv, 0, 100))(t); len(got) != n/2 || got[len(got)-1].Seq != n/2 {
+		t.Fatalf("stored %d messages", len(got))
 	}
 }
