@@ -200,6 +200,9 @@ func (c *Client) SendMsg(ctx context.Context, req protocol.MsgSendReq) (*protoco
 		if !isConnLost(err) || !c.opts.Reconnect || ctx.Err() != nil {
 			return nil, err
 		}
+		if st := c.State(); st != StateReconnecting && st != StateConnected {
+			return nil, err // the client gave up reconnecting
+		}
 		select {
 		case <-ctx.Done():
 			return nil, err

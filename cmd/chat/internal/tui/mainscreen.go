@@ -297,8 +297,14 @@ func (m *Model) onHistory(msg historyMsg) tea.Cmd {
 		m.setNotice("history: "+errText(msg.err), true)
 		return nil
 	}
+	older := cv.oldest != 0 && msg.after < cv.oldest
+	before := len(m.renderConv(cv, m.paneWidth()))
 	for _, mm := range msg.msgs {
 		cv.add(mm)
+	}
+	if older && cv.scroll > 0 {
+		// Keep the lines the user is looking at in place.
+		cv.scroll += len(m.renderConv(cv, m.paneWidth())) - before
 	}
 	if cv.oldest == 0 || msg.after+1 < cv.oldest {
 		cv.oldest = msg.after + 1
