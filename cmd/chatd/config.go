@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/files"
 )
 
 // envPrefix starts the environment variable of every flag: --chat-addr is
@@ -50,6 +51,11 @@ type config struct {
 	Loops                int // event loops; 0 = GOMAXPROCS
 	Workers              int // store worker goroutines; 0 = the service's default
 
+	FileWorkers  int           // file transfers served at once
+	FileQueue    int           // file connections waiting for a worker
+	FileStaleAge time.Duration // age at which partial uploads are removed
+	FileSecret   string        // token HMAC key; "" = kept in DataDir
+
 	LogLevel  zerolog.Level
 	LogFormat string // auto, console or json
 
@@ -75,6 +81,9 @@ func defaultConfig() config {
 		OutboundQueue:        4 << 20,
 		MaxFileSize:          l.MaxFileSize,
 		ShutdownTimeout:      15 * time.Second,
+		FileWorkers:          files.DefaultWorkers,
+		FileQueue:            files.DefaultQueue,
+		FileStaleAge:         files.DefaultStaleAge,
 		LogLevel:             zerolog.InfoLevel,
 		LogFormat:            "auto",
 	}
@@ -144,6 +153,10 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(byteSize{&cfg.MaxFileSize}, "max-file-size", "largest file offer in `bytes`")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event-loop goroutines; 0 means one per CPU (GOMAXPROCS)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "store worker goroutines; 0 means the service default (1024)")
+	fs.IntVar(&cfg.FileWorkers, "file-workers", cfg.FileWorkers, "file transfers served at once")
+	fs.IntVar(&cfg.FileQueue, "file-queue", cfg.FileQueue, "file connections that may wait for a free transfer worker")
+	fs.DurationVar(&cfg.FileStaleAge, "file-stale-age", cfg.FileStaleAge, "remove partial uploads untouched for this `duration`")
+	fs.StringVar(&cfg.FileSecret, "file-secret", cfg.FileSecret, "file token signing `key` (16+ bytes; set the same on every chatd sharing a database; prefer CHATD_FILE_SECRET over the flag); empty keeps a generated one in --data-dir")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: auto (console on a terminal, else JSON), console or json")
@@ -279,16 +292,16 @@ func (c *config) validate() error {
 			bad(flagName, "%q is not host:port (use :PORT for every interface)", addr)
 			return
 		}
-		if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && flagName == "file-addr") {
-			bad(flagName, "%q: port must be a number from 1 to 65535", addr)
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			bad(flagName, "%q: port must be a number from 0 to 65535 (0 picks a free one)", addr)
 		}
 	}
 	checkAddr("chat-addr", c.ChatAddr, false)
 	checkAddr("file-addr", c.FileAddr, false)
 	checkAddr("discovery-addr", c.DiscoveryAddr, true)
 	checkAddr("admin-addr", c.AdminAddr, true)
-	if c.MySQLDSN == "" && c.DataDir == "" {
-		bad("data-dir", "must not be empty when --mysql-dsn is not set")
+	if c.DataDir == "" {
+		bad("data-dir", "must not be empty: it holds the embedded store, uploaded files and the file token key")
 	}
 	if c.MaxFrame < 64 || c.MaxFrame > maxFrameCap {
 		bad("max-frame", "%d is outside 64 bytes to %d MiB", c.MaxFrame, maxFrameCap>>20)
@@ -319,6 +332,18 @@ func (c *config) validate() error {
 	}
 	if c.Workers < 0 || c.Workers > 1<<16 {
 		bad("workers", "%d is outside 0 to 65536", c.Workers)
+	}
+	if c.FileWorkers < 1 || c.FileWorkers > 4096 {
+		bad("file-workers", "%d is outside 1 to 4096", c.FileWorkers)
+	}
+	if c.FileQueue < 0 || c.FileQueue > 1<<16 {
+		bad("file-queue", "%d is outside 0 to 65536", c.FileQueue)
+	}
+	if c.FileStaleAge < time.Minute {
+		bad("file-stale-age", "must be at least 1m")
+	}
+	if c.FileSecret != "" && len(c.FileSecret) < files.MinSecretSize {
+		bad("file-secret", "must be at least %d bytes", files.MinSecretSize)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown-timeout", "must not be negative")

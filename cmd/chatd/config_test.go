@@ -44,6 +44,7 @@ func TestDefaultsAreTheContracts(t *testing.T) {
 		MaxFrame: 1 << 20, LoginFailuresPerUser: 5, LoginFailuresPerIP: 60,
 		MsgRate: 50, MsgBurst: 100, IdleTimeout: 90 * time.Second,
 		OutboundQueue: 4 << 20, MaxFileSize: 1 << 30, ShutdownTimeout: 15 * time.Second,
+		FileWorkers: 32, FileQueue: 64, FileStaleAge: 24 * time.Hour,
 		LogLevel: zerolog.InfoLevel, LogFormat: "auto",
 	}
 	if cfg != want {
@@ -167,7 +168,6 @@ func TestValuesParse(t *testing.T) {
 		"--login-failures-per-user", "9",
 		"--login-failures-per-ip", "99",
 		"--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test",
-		"--data-dir", "",
 		"--loops", "3",
 		"--workers", "64",
 	)
@@ -210,9 +210,14 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"file bad quote", world{files: map[string]string{"f": "name = \"open\n"}}, []string{"--config=f"}, []string{"f:1", "quoted"}},
 		{"chat addr no port", world{}, []string{"--chat-addr", "localhost"}, []string{"--chat-addr", "host:port"}},
 		{"empty chat addr", world{}, []string{"--chat-addr="}, []string{"--chat-addr", "empty"}},
-		{"file port zero", world{}, []string{"--file-addr", ":0"}, []string{"--file-addr"}},
+		{"file port too big", world{}, []string{"--file-addr", ":65536"}, []string{"--file-addr"}},
+		{"file workers", world{}, []string{"--file-workers", "0"}, []string{"--file-workers"}},
+		{"file queue", world{}, []string{"--file-queue", "-1"}, []string{"--file-queue"}},
+		{"file stale age", world{}, []string{"--file-stale-age", "1s"}, []string{"--file-stale-age"}},
+		{"short file secret", world{env: map[string]string{"CHATD_FILE_SECRET": "short"}}, nil, []string{"--file-secret", "16 bytes"}},
 		{"admin port name", world{}, []string{"--admin-addr", "localhost:http"}, []string{"--admin-addr"}},
-		{"no store", world{}, []string{"--data-dir="}, []string{"--data-dir"}},
+		{"no data dir", world{}, []string{"--data-dir="}, []string{"--data-dir"}},
+		{"no data dir with mysql", world{}, []string{"--data-dir=", "--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test"}, []string{"--data-dir"}},
 		{"tiny frame", world{}, []string{"--max-frame", "10"}, []string{"--max-frame"}},
 		{"huge frame", world{}, []string{"--max-frame", "1GiB"}, []string{"--max-frame"}},
 		{"zero rate", world{}, []string{"--msg-rate", "0"}, []string{"--msg-rate"}},

@@ -14,13 +14,14 @@ import (
 	"github.com/chatd/chatd/service"
 	"github.com/chatd/chatd/service/admin"
 	"github.com/chatd/chatd/service/discovery"
+	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
 )
 
 // listening is where a started chatd serves; empty fields are disabled.
 type listening struct {
 	Chat      net.Addr
-	File      string // announced only: the file server is a separate issue
+	File      net.Addr
 	Discovery net.Addr
 	Admin     net.Addr
 	Store     string // a description without credentials
@@ -50,11 +51,12 @@ func serviceConfig(cfg config, st store.Store, log zerolog.Logger, ver string) s
 	}
 }
 
-// serve starts the store, the chat service and the side listeners, waits
-// for ctx to end, then shuts everything down in order: discovery first (stop
-// announcing), then the service (UNAVAILABLE for new requests, in-flight
-// work answered), then the store, and the admin listener last so /readyz
-// reports 503 while the service drains.
+// serve starts the store, the chat service with its file port, and the side
+// listeners, waits for ctx to end, then shuts everything down in order:
+// discovery first (stop announcing), then the chat service (UNAVAILABLE for
+// new requests, in-flight work answered), then the file port (transfers get
+// what is left of the deadline), then the store, and the admin listener
+// last so /readyz reports 503 while the rest drains.
 func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err error) {
 	ver := readBuildInfo().Version
 	// Compile the JSON codecs (about 0.4 s of CPU here) in the background
@@ -94,6 +96,17 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	if err != nil {
 		return fmt.Errorf("configure service: %w", err)
 	}
+	// The file port is attached before Start and stopped after the chat
+	// server, as the service asks.
+	fsvc, err := srv.EnableFiles(filesConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("start file port on %s: %w", cfg.FileAddr, err)
+	}
+	closers = append(closers, func() error {
+		fctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return fsvc.Shutdown(fctx)
+	})
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start chat listener on %s: %w", cfg.ChatAddr, err)
 	}
@@ -102,7 +115,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
-	at := listening{Chat: srv.ChatAddr(), File: cfg.FileAddr, Store: describeStore(cfg)}
+	at := listening{Chat: srv.ChatAddr(), File: fsvc.Addr(), Store: describeStore(cfg)}
 
 	var disc *discovery.Responder
 	if cfg.DiscoveryAddr != "" {
@@ -113,7 +126,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 			// The bound address, so a :0 chat port is announced as the
 			// real one; its unspecified host becomes the requester's route.
 			ChatAddr: srv.ChatAddr().String(),
-			FileAddr: cfg.FileAddr,
+			FileAddr: fsvc.Addr().String(),
 			Logger:   log,
 		})
 		if err != nil {
@@ -139,7 +152,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	printListening(env.Stdout, ver, at)
 	log.Info().
 		Stringer("chat", at.Chat).
-		Str("file", at.File).
+		Stringer("file", at.File).
 		Str("discovery", addrString(at.Discovery)).
 		Str("admin", addrString(at.Admin)).
 		Str("store", at.Store).
@@ -154,7 +167,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	// A watchdog: a shutdown step that ignores its deadline (a wedged
 	// database close, say) must not keep the process from exiting.
 	done := make(chan error, 1)
-	r := running{Service: srv, Store: st}
+	r := running{Service: srv, Files: fsvc, Store: st}
 	if disc != nil { // no typed nil in an interface
 		r.Discovery = disc
 	}
@@ -176,11 +189,30 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 // the store and the admin listener.
 const shutdownGrace = 5 * time.Second
 
+// filesConfig maps the settings to the file port's; the service fills in
+// the metadata store, the completion hook and the logger.
+func filesConfig(cfg config) files.Config {
+	fc := files.Config{
+		DataDir:  cfg.DataDir,
+		Workers:  cfg.FileWorkers,
+		Queue:    cfg.FileQueue,
+		StaleAge: cfg.FileStaleAge,
+	}
+	if cfg.FileSecret != "" {
+		fc.Secret = []byte(cfg.FileSecret)
+	}
+	if cfg.FileQueue == 0 {
+		fc.Queue = -1 // files.Config reads 0 as "default"; negative means none
+	}
+	return fc
+}
+
 // running is what serve started, in the order shutdown stops it. Nil
 // fields were disabled.
 type running struct {
 	Discovery io.Closer
 	Service   interface{ Shutdown(context.Context) error }
+	Files     interface{ Shutdown(context.Context) error }
 	Store     io.Closer
 	Admin     interface {
 		Shutdown(context.Context) error
@@ -202,6 +234,13 @@ func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 	defer cancel()
 	if err := r.Service.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("service shutdown: %w", err))
+	}
+	// Transfers in progress get what is left of the same deadline; a cut
+	// upload keeps its bytes and resumes later.
+	if r.Files != nil {
+		if err := r.Files.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("file port shutdown: %w", err))
+		}
 	}
 	if err := r.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
@@ -227,7 +266,7 @@ func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 func printListening(w io.Writer, ver string, at listening) {
 	fmt.Fprintf(w, "chatd %s serving\n", ver)
 	fmt.Fprintf(w, "  chat       %s (tcp)\n", at.Chat)
-	fmt.Fprintf(w, "  files      %s (announced to clients)\n", at.File)
+	fmt.Fprintf(w, "  files      %s (tcp)\n", at.File)
 	if at.Discovery != nil {
 		fmt.Fprintf(w, "  discovery  %s (udp)\n", at.Discovery)
 	} else {

@@ -52,6 +52,7 @@ func startChatd(t *testing.T, env map[string]string) *chatd {
 	t.Helper()
 	full := map[string]string{
 		"CHATD_CHAT_ADDR":      "127.0.0.1:0",
+		"CHATD_FILE_ADDR":      "127.0.0.1:0",
 		"CHATD_DISCOVERY_ADDR": "127.0.0.1:0",
 		"CHATD_ADMIN_ADDR":     "127.0.0.1:0",
 		"CHATD_LOG_LEVEL":      "warn",
@@ -219,10 +220,21 @@ func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
 		Name:     "test-office",
 		Version:  readBuildInfo().Version,
 		ChatAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(chatPort)),
-		FileAddr: "127.0.0.1:9001", // ":9001" announced with the loopback route
+		FileAddr: d.at.File.String(),
 	}
 	if rep != want {
 		t.Fatalf("discovery = %+v, want %+v", rep, want)
+	}
+
+	// The file port answers its own handshake (a forged token is refused).
+	fc, err := net.DialTimeout("tcp", d.at.File.String(), 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial file port: %v", err)
+	}
+	fr := &conn{t: t, c: fc, r: bufio.NewReader(fc)}
+	t.Cleanup(func() { fc.Close() })
+	if got := code(t, fr.call(protocol.OpFileUpload, &protocol.FileUploadReq{UploadToken: "forged", Offset: 0})); got == "OK" || got == "" {
+		t.Fatalf("file upload with a forged token: %q", got)
 	}
 
 	admin := "http://" + d.at.Admin.String()
@@ -234,7 +246,7 @@ func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
 	}
 
 	printed := d.printed()
-	for _, s := range []string{"chat       " + d.at.Chat.String(), "discovery  " + d.at.Discovery.String(), "admin      http://" + d.at.Admin.String(), "store      sqlite in " + dir} {
+	for _, s := range []string{"chat       " + d.at.Chat.String(), "files      " + d.at.File.String(), "discovery  " + d.at.Discovery.String(), "admin      http://" + d.at.Admin.String(), "store      sqlite in " + dir} {
 		if !strings.Contains(printed, s) {
 			t.Errorf("stdout %q lacks %q", printed, s)
 		}
@@ -246,7 +258,7 @@ func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Error("chat connection still open after shutdown")
 	}
-	for _, a := range []net.Addr{d.at.Chat, d.at.Admin} {
+	for _, a := range []net.Addr{d.at.Chat, d.at.File, d.at.Admin} {
 		ln, err := net.Listen("tcp", a.String())
 		if err != nil {
 			t.Errorf("%s not released: %v", a, err)
@@ -314,6 +326,7 @@ func TestFailedStartReleasesWhatItOpened(t *testing.T) {
 	re, _, _ := testEnv(map[string]string{
 		"CHATD_DATA_DIR":       t.TempDir(),
 		"CHATD_CHAT_ADDR":      chatAddr,
+		"CHATD_FILE_ADDR":      "127.0.0.1:0",
 		"CHATD_DISCOVERY_ADDR": "",
 		"CHATD_ADMIN_ADDR":     busy.Addr().String(),
 		"CHATD_LOG_LEVEL":      "disabled",
@@ -329,10 +342,27 @@ func TestFailedStartReleasesWhatItOpened(t *testing.T) {
 	}
 	ln.Close()
 
-	// A busy chat port fails before anything else starts.
+	// A busy file port fails before the chat port is bound.
+	re, _, _ = testEnv(map[string]string{
+		"CHATD_DATA_DIR":  t.TempDir(),
+		"CHATD_CHAT_ADDR": chatAddr,
+		"CHATD_FILE_ADDR": busy.Addr().String(),
+		"CHATD_LOG_LEVEL": "disabled",
+	})
+	if err := run(context.Background(), nil, re); err == nil || !strings.Contains(err.Error(), "file port") {
+		t.Fatalf("run with a busy file port: %v", err)
+	}
+	ln, err = net.Listen("tcp", chatAddr)
+	if err != nil {
+		t.Fatalf("chat port %s bound after a failed file port: %v", chatAddr, err)
+	}
+	ln.Close()
+
+	// A busy chat port fails too.
 	re, _, _ = testEnv(map[string]string{
 		"CHATD_DATA_DIR":  t.TempDir(),
 		"CHATD_CHAT_ADDR": busy.Addr().String(),
+		"CHATD_FILE_ADDR": "127.0.0.1:0",
 		"CHATD_LOG_LEVEL": "disabled",
 	})
 	if err := run(context.Background(), nil, re); err == nil || !strings.Contains(err.Error(), "chat listener") {
@@ -340,8 +370,10 @@ func TestFailedStartReleasesWhatItOpened(t *testing.T) {
 	}
 }
 
-func TestServiceConfigCarriesEverySetting(t *testing.T) {
+func TestServiceAndFilesConfigCarryEverySetting(t *testing.T) {
 	cfg, err := world{}.load(
+		"--file-workers", "5", "--file-queue", "0", "--file-stale-age", "2h",
+		"--file-secret", "0123456789abcdef0123",
 		"--chat-addr", "127.0.0.1:1", "--file-addr", "127.0.0.1:2", "--name", "n",
 		"--max-frame", "2048", "--max-file-size", "4096",
 		"--login-failures-per-user", "3", "--login-failures-per-ip", "4",
@@ -367,6 +399,14 @@ func TestServiceConfigCarriesEverySetting(t *testing.T) {
 	if sc.IdleTimeout != 7*time.Second || sc.MaxOutbound != 1<<20 || sc.Loops != 2 || sc.Workers != 9 {
 		t.Errorf("idle %v outbound %d loops %d workers %d", sc.IdleTimeout, sc.MaxOutbound, sc.Loops, sc.Workers)
 	}
+	fc := filesConfig(cfg)
+	if fc.DataDir != cfg.DataDir || fc.Workers != 5 || fc.Queue >= 0 || fc.StaleAge != 2*time.Hour || string(fc.Secret) != "0123456789abcdef0123" {
+		t.Errorf("files config %+v (queue 0 must mean none, a negative Queue)", fc)
+	}
+	cfg, _ = world{}.load()
+	if fc := filesConfig(cfg); fc.Secret != nil || fc.Queue != 64 || fc.Workers != 32 {
+		t.Errorf("default files config %+v: no secret means the data-dir key", fc)
+	}
 }
 
 func TestSignalDuringStartIsACleanStop(t *testing.T) {
@@ -374,7 +414,7 @@ func TestSignalDuringStartIsACleanStop(t *testing.T) {
 	re.OnReady = func(listening) { t.Error("reported ready after the stop request") }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the signal arrived while starting
-	args := []string{"serve", "--data-dir", t.TempDir(), "--chat-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
+	args := []string{"serve", "--data-dir", t.TempDir(), "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
 	if err := run(ctx, args, re); err != nil {
 		t.Fatalf("interrupted start: %v, want a clean stop", err)
 	}

@@ -61,6 +61,11 @@ func (f *fakeService) Shutdown(ctx context.Context) error {
 	return f.err
 }
 
+// shutdownFunc adapts a function to the Shutdown interface.
+type shutdownFunc func(context.Context) error
+
+func (f shutdownFunc) Shutdown(ctx context.Context) error { return f(ctx) }
+
 // recordingAdmin wraps the real admin server to record its shutdown.
 type recordingAdmin struct {
 	*admin.Server
@@ -72,7 +77,7 @@ func (r recordingAdmin) Shutdown(ctx context.Context) error {
 	return r.Server.Shutdown(ctx)
 }
 
-func TestShutdownOrderKeepsAdminUpWhileServiceDrains(t *testing.T) {
+func TestShutdownOrderKeepsAdminUpWhileServiceAndFilesDrain(t *testing.T) {
 	st := &steps{}
 	svc := &fakeService{steps: st}
 	adm, err := admin.Listen("127.0.0.1:0", svc, zerolog.Nop())
@@ -89,13 +94,20 @@ func TestShutdownOrderKeepsAdminUpWhileServiceDrains(t *testing.T) {
 	err = shutdown(5*time.Second, zerolog.Nop(), running{
 		Discovery: closeFunc(func() error { st.add("discovery"); return nil }),
 		Service:   svc,
-		Store:     closeFunc(func() error { st.add("store"); return nil }),
-		Admin:     recordingAdmin{adm, st},
+		Files: shutdownFunc(func(ctx context.Context) error {
+			if _, ok := ctx.Deadline(); !ok {
+				st.add("files-without-deadline")
+			}
+			st.add("files")
+			return nil
+		}),
+		Store: closeFunc(func() error { st.add("store"); return nil }),
+		Admin: recordingAdmin{adm, st},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.list(); got != "discovery,service,store,admin" {
+	if got := st.list(); got != "discovery,service,files,store,admin" {
 		t.Fatalf("shutdown order %s", got)
 	}
 	if during != http.StatusServiceUnavailable {
