@@ -1,17 +1,20 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/rs/zerolog"
 )
 
 // friendsConv sets up two friends and returns them and their conversation.
@@ -77,6 +80,9 @@ func TestMidBatchFailureMySQL(t *testing.T) {
 // batches carry on without a gap.
 func testMidBatchFailure(t *testing.T, cfg Config) {
 	ctx := context.Background()
+	var logBuf syncBuffer
+	log := zerolog.New(&logBuf)
+	cfg.Logger = &log
 	s, err := open(ctx, cfg, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -133,11 +139,32 @@ func testMidBatchFailure(t *testing.T, cfg Config) {
 	if len(byCID) != 1+len(acked) {
 		t.Fatalf("stored %d, acknowledged %d+1", len(byCID), len(acked))
 	}
+	if !strings.Contains(logBuf.String(), "append batch failed") || !strings.Contains(logBuf.String(), "injected failure") {
+		t.Fatalf("the failed batch was not logged: %q", logBuf.String())
+	}
 	// The failed ones can be sent again.
 	m, dup, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: a, Type: "text", Body: "again", ClientMsgID: failed[0], TS: 3})
 	if err != nil || dup || m.Seq != int64(len(byCID)+1) {
 		t.Fatalf("resend: %+v dup=%v %v", m, dup, err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the committer and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // proxy is a TCP relay to MariaDB that the test can cut and restore, to

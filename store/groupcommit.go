@@ -182,6 +182,10 @@ func (c *committer) flush(batch []*appendReq) {
 		if !isRetryable(err) && !isDuplicate(err) {
 			break
 		}
+		c.s.log.Debug().Err(err).Int("batch", len(live)).Int("attempt", attempt+1).Msg("append batch conflict, retrying")
+	}
+	if err != nil {
+		c.s.log.Warn().Err(err).Int("batch", len(live)).Msg("append batch failed; its senders get ErrUnavailable")
 	}
 	for i, r := range live {
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // registers "sqlite"
 )
 
@@ -58,7 +59,11 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = defaultBatchSize
 	}
-	s := &sqlStore{d: d, w: w, r: r}
+	log := zerolog.Nop()
+	if cfg.Logger != nil {
+		log = cfg.Logger.With().Str("component", "store").Str("driver", d.name).Logger()
+	}
+	s := &sqlStore{d: d, w: w, r: r, log: log}
 	if cfg.Committers <= 0 {
 		cfg.Committers = 1
 	}

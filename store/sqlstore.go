@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+
+	"github.com/rs/zerolog"
 )
 
 // sqlStore is the one SQL implementation of Store; d holds the backend's
@@ -20,6 +22,7 @@ type sqlStore struct {
 	r      *sql.DB // reads
 	c      *committer
 	closed atomic.Bool
+	log    zerolog.Logger
 }
 
 var _ Store = (*sqlStore)(nil)

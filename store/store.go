@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // DefaultLimit is the bound list methods use when given a limit <= 0.
@@ -302,6 +304,8 @@ type Config struct {
 	Committers int
 	// MaxOpenConns caps the read pool (default 16 for MySQL, 4 for SQLite).
 	MaxOpenConns int
+	// Logger receives warnings about failed batches (nil: no logging).
+	Logger *zerolog.Logger
 	// SQLiteSynchronous is the SQLite synchronous pragma, "NORMAL"
 	// (default: an acknowledged message survives a kill -9 of the process,
 	// not a power loss) or "FULL" (also survives power loss, costs an
