@@ -155,7 +155,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitError
 	}
 	if env.InProcess {
-		rep.Note("chatd ran inside chatbench: server memory and CPU readings include chatbench's own clients")
+		if env.Workers > 0 && name == "connect" {
+			rep.Note("chatd ran inside chatbench; the connections were held by worker processes, so its memory readings are chatd's plus chatbench's bookkeeping")
+		} else {
+			rep.Note("chatd ran inside chatbench: server memory and CPU readings include chatbench's own clients")
+		}
 	}
 	return output(rep, o, stdout, stderr)
 }
