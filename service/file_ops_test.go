@@ -1,9 +1,11 @@
 package service
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +35,7 @@ var _ = register("FileTransferGroup", testFileTransferGroup)
 func newFileEnv(t *testing.T, b backend, tweaks ...func(*Config)) (*env, *FileService) {
 	t.Helper()
 	e := &env{t: t, scfg: b.cfg(t), tweaks: tweaks}
-	st, srv, cfg, fs := startFileServer(t, e.scfg, tweaks...)
+	st, srv, cfg, fs := startFileServer(t, e.scfg, files.Config{}, tweaks...)
 	e.st, e.srv, e.cfg = st, srv, cfg
 	if _, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()}); err != ErrStarted {
 		t.Fatalf("EnableFiles after Start: %v, want ErrStarted", err)
@@ -44,7 +47,7 @@ func newFileEnv(t *testing.T, b backend, tweaks ...func(*Config)) (*env, *FileSe
 
 // startFileServer opens a store and starts a chat server with the file
 // port on it; the caller shuts them down.
-func startFileServer(tb testing.TB, scfg store.Config, tweaks ...func(*Config)) (store.Store, *Server, Config, *FileService) {
+func startFileServer(tb testing.TB, scfg store.Config, fc files.Config, tweaks ...func(*Config)) (store.Store, *Server, Config, *FileService) {
 	tb.Helper()
 	st, err := store.Open(context.Background(), scfg)
 	if err != nil {
@@ -59,7 +62,8 @@ func startFileServer(tb testing.TB, scfg store.Config, tweaks ...func(*Config)) 
 	if err != nil {
 		tb.Fatalf("new server: %v", err)
 	}
-	fs, err := srv.EnableFiles(files.Config{DataDir: tb.TempDir()})
+	fc.DataDir = tb.TempDir()
+	fs, err := srv.EnableFiles(fc)
 	if err != nil {
 		tb.Fatalf("enable files: %v", err)
 	}
@@ -320,37 +324,23 @@ func (p *patternFile) ReadAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// pingRTTs sends sequential pings on c until stop is closed (or n pings
-// when stop is nil) and returns the round trips.
-func pingRTTs(c *tclient, n int, stop <-chan struct{}) []time.Duration {
-	var rtts []time.Duration
-	for i := 0; stop != nil || i < n; i++ {
-		if stop != nil {
-			select {
-			case <-stop:
-				return rtts
-			default:
-			}
-		}
-		start := time.Now()
-		c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
-		rtts = append(rtts, time.Since(start))
-	}
-	return rtts
-}
-
 func percentile(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-// uploaderEnv, when set, makes BenchmarkPingDuringFileTransfers run as the
-// uploading client in a child process (the value is the JSON job), so the
-// uploads' client-side CPU is not charged to the server's scheduler.
-const uploaderEnv = "CHATD_BENCH_FILE_UPLOADS"
+// childEnv, when set, makes BenchmarkPingDuringFileTransfers run as one
+// of its helper processes: "uploader" (the uploads of childJobEnv) or
+// "pinger" (chat pings to childJobEnv's address). Clients in their own
+// processes load the machine as remote clients would load the network
+// path, and their goroutines do not share the server's scheduler.
+const (
+	childEnv    = "CHATD_BENCH_FILES_CHILD"
+	childJobEnv = "CHATD_BENCH_FILES_JOB"
+)
 
-// uploadJob is what the child process uploads.
+// uploadJob is what the uploader process uploads.
 type uploadJob struct {
 	Seed   uint64
 	Size   int64
@@ -377,32 +367,120 @@ func runUploads(job uploadJob) error {
 	return first
 }
 
+// pingInterval paces the pinger: chat-like traffic, not a flood that would
+// itself occupy a processor.
+const pingInterval = time.Millisecond
+
+// runPinger pings the chat port at addr every pingInterval, one at a time,
+// filing each round trip under the phase named by the last line read from
+// stdin; at the end of stdin it writes {phase: [round trips in ns]} as JSON
+// to stdout.
+func runPinger(addr string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var phase atomic.Pointer[string]
+	first := ""
+	phase.Store(&first)
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			name := sc.Text()
+			phase.Store(&name)
+		}
+		close(done)
+	}()
+	rtts := map[string][]int64{}
+	ping := protocol.AppendFrame(nil, protocol.OpPing, 1, []byte("{}"))
+	reply := make([]byte, 4096)
+	for {
+		select {
+		case <-done:
+			return json.NewEncoder(os.Stdout).Encode(rtts)
+		default:
+		}
+		start := time.Now()
+		if _, err := c.Write(ping); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, reply[:4]); err != nil {
+			return err
+		}
+		n := int(binary.BigEndian.Uint32(reply))
+		if n > len(reply) {
+			return fmt.Errorf("ping reply of %d bytes", n)
+		}
+		if _, err := io.ReadFull(c, reply[:n]); err != nil {
+			return err
+		}
+		name := *phase.Load()
+		if name != "" {
+			rtts[name] = append(rtts[name], int64(time.Since(start)))
+		}
+		time.Sleep(pingInterval)
+	}
+}
+
+// runChild runs this process as a benchmark helper and exits.
+func runChild(role string) {
+	var err error
+	switch role {
+	case "uploader":
+		var job uploadJob
+		if err = json.Unmarshal([]byte(os.Getenv(childJobEnv)), &job); err == nil {
+			err = runUploads(job)
+		}
+	case "pinger":
+		err = runPinger(os.Getenv(childJobEnv))
+	default:
+		err = fmt.Errorf("unknown role %q", role)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// child returns the command running this test binary as a helper.
+func child(role, job string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkPingDuringFileTransfers$", "-test.benchtime=1x")
+	cmd.Env = append(os.Environ(), childEnv+"="+role, childJobEnv+"="+job)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
 // BenchmarkPingDuringFileTransfers measures the chat port's ping round
-// trip (p50, p99) with the file port idle and while four 500 MiB uploads
-// run on it (sent by a child process), and reports the p99 ratio (goal: at
-// most 1.5). Run it once:
+// trip (p50, p99; one ping per millisecond from a separate process) with
+// the file port idle and while four 500 MiB uploads run on it (from another
+// process), and reports the p99 ratio (goal: at most 1.5), without and
+// with a file RateLimit. Run it once:
 //
 //	go test -run '^$' -bench PingDuringFileTransfers -benchtime 1x ./service/
 func BenchmarkPingDuringFileTransfers(b *testing.B) {
-	if spec := os.Getenv(uploaderEnv); spec != "" {
-		var job uploadJob
-		if err := json.Unmarshal([]byte(spec), &job); err != nil {
-			fmt.Fprintln(os.Stderr, "uploader job:", err)
-			os.Exit(2)
-		}
-		if err := runUploads(job); err != nil {
-			fmt.Fprintln(os.Stderr, "upload:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if role := os.Getenv(childEnv); role != "" {
+		runChild(role)
 	}
+	for _, limit := range []int64{0, 200e6, 100e6} {
+		name := "uncapped"
+		if limit > 0 {
+			name = fmt.Sprintf("cap=%dMBps", limit/1e6)
+		}
+		b.Run(name, func(b *testing.B) { benchPingDuringFileTransfers(b, limit) })
+	}
+}
+
+func benchPingDuringFileTransfers(b *testing.B, limit int64) {
 	const (
 		transfers = 4
 		fileSize  = 500 << 20
-		idlePings = 5000
+		idleTime  = 2500 * time.Millisecond // before and after the uploads
 		seed      = 9
 	)
-	st, srv, _, fs := startFileServer(b, store.Config{Driver: "sqlite", DataDir: b.TempDir()})
+	st, srv, _, fs := startFileServer(b, store.Config{Driver: "sqlite", DataDir: b.TempDir()}, files.Config{RateLimit: limit})
 	defer st.Close()
 	defer srv.Shutdown(context.Background())
 	defer shutdownFiles(b, fs)
@@ -418,7 +496,6 @@ func BenchmarkPingDuringFileTransfers(b *testing.B) {
 		users[i] = c
 	}
 	befriend(b, users[0], users[1])
-	pinger := dialAddr(b, addr)
 
 	block, _ := randomFile(seed, 1<<20)
 	h := sha256.New()
@@ -434,36 +511,48 @@ func BenchmarkPingDuringFileTransfers(b *testing.B) {
 				Name: fmt.Sprintf("big%d.bin", i), Size: fileSize, Sha256: sum}, &job.Offers[i])
 		}
 		spec, _ := json.Marshal(job)
-		idle := pingRTTs(pinger, idlePings/2, nil)
 
-		child := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkPingDuringFileTransfers$", "-test.benchtime=1x")
-		child.Env = append(os.Environ(), uploaderEnv+"="+string(spec))
-		child.Stderr = os.Stderr
-		start := time.Now()
-		if err := child.Start(); err != nil {
+		pinger := child("pinger", addr)
+		phases, err := pinger.StdinPipe()
+		if err != nil {
 			b.Fatal(err)
 		}
-		stop := make(chan struct{})
-		var childErr error
-		go func() { childErr = child.Wait(); close(stop) }()
-		loaded := pingRTTs(pinger, 0, stop)
-		elapsed := time.Since(start)
-		if childErr != nil {
-			b.Fatalf("uploader: %v", childErr)
+		var out bytes.Buffer
+		pinger.Stdout = &out
+		if err := pinger.Start(); err != nil {
+			b.Fatal(err)
 		}
-		idle = append(idle, pingRTTs(pinger, idlePings/2, nil)...)
+		fmt.Fprintln(phases, "idle")
+		time.Sleep(idleTime)
+		fmt.Fprintln(phases, "load")
+		start := time.Now()
+		if err := child("uploader", string(spec)).Run(); err != nil {
+			b.Fatalf("uploader: %v", err)
+		}
+		elapsed := time.Since(start)
+		fmt.Fprintln(phases, "idle")
+		time.Sleep(idleTime)
+		phases.Close()
+		if err := pinger.Wait(); err != nil {
+			b.Fatalf("pinger: %v", err)
+		}
+		var raw map[string][]time.Duration
+		if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+			b.Fatalf("pinger output: %v", err)
+		}
 		for _, o := range job.Offers {
 			if !fs.Files().Complete(o.FileID) {
 				b.Fatalf("file %d not complete", o.FileID)
 			}
 		}
-
+		idle, loaded := raw["idle"], raw["load"]
 		p99Idle, p99Load := percentile(idle, 0.99), percentile(loaded, 0.99)
 		b.ReportMetric(float64(percentile(idle, 0.50).Microseconds()), "p50-idle-µs")
 		b.ReportMetric(float64(p99Idle.Microseconds()), "p99-idle-µs")
 		b.ReportMetric(float64(percentile(loaded, 0.50).Microseconds()), "p50-load-µs")
 		b.ReportMetric(float64(p99Load.Microseconds()), "p99-load-µs")
 		b.ReportMetric(float64(p99Load)/float64(p99Idle), "p99-ratio")
+		b.ReportMetric(float64(len(idle)), "pings-idle")
 		b.ReportMetric(float64(len(loaded)), "pings-load")
 		b.ReportMetric(float64(transfers*fileSize)/elapsed.Seconds()/1e6, "upload-MB/s")
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -66,6 +67,15 @@ type Config struct {
 	IOTimeout time.Duration
 	// BufferSize is each worker's upload copy buffer (256 KiB).
 	BufferSize int
+	// CPUSlots is how many workers may write and hash upload chunks at the
+	// same moment (GOMAXPROCS-1, at least 1): on a small machine it keeps
+	// a processor free for the chat event loops whatever the file load.
+	CPUSlots int
+
+	// RateLimit caps the bytes per second of all transfers together,
+	// uploads and downloads (0: no cap). On a machine where file traffic
+	// would saturate the processors, a cap keeps chat latency flat.
+	RateLimit int64
 
 	// StaleAge is how old (by modification time) a .part file must be for
 	// the cleaner to remove it (24 h).
@@ -130,6 +140,9 @@ func (c *Config) fill() error {
 	}
 	if c.BufferSize <= 0 {
 		c.BufferSize = DefaultBufferSize
+	}
+	if c.CPUSlots <= 0 {
+		c.CPUSlots = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if c.StaleAge <= 0 {
 		c.StaleAge = DefaultStaleAge

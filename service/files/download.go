@@ -86,8 +86,12 @@ func (s *Server) send(c *fconn, f *os.File, n int64) (int64, error) {
 		if err := c.SetWriteDeadline(time.Now().Add(s.cfg.IOTimeout)); err != nil {
 			return sent, err
 		}
+		step := min(n-sent, int64(s.stepSize(sendChunk)))
+		if err := s.throttle(int(step)); err != nil {
+			return sent, err
+		}
 		// c.Conn, not c: the *net.TCPConn's ReadFrom is the sendfile path.
-		k, err := io.CopyN(c.Conn, f, min(n-sent, sendChunk))
+		k, err := io.CopyN(c.Conn, f, step)
 		sent += k
 		if err != nil {
 			return sent, fmt.Errorf("send file: %w", err)

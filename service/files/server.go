@@ -16,10 +16,14 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 )
+
+// rateBurst is the most bytes one transfer step moves under a RateLimit.
+const rateBurst = 256 << 10
 
 // ErrServerClosed is returned by Serve after Close or Shutdown.
 var ErrServerClosed = errors.New("files: server closed")
@@ -52,6 +56,8 @@ type Server struct {
 	waitSlots   chan struct{} // bounds connections waiting for a worker
 	rejectSlots chan struct{} // bounds goroutines answering refused connections
 	quit        chan struct{} // closed by Shutdown: workers stop taking jobs
+	cpuSlots    chan struct{} // bounds workers hashing and writing at once
+	rate        *rate.Limiter // nil without Config.RateLimit
 
 	wg        sync.WaitGroup // workers, waiters, rejecters, the cleaner
 	mu        sync.Mutex
@@ -94,9 +100,13 @@ func New(cfg Config) (*Server, error) {
 		waitSlots:   make(chan struct{}, cfg.Queue),
 		rejectSlots: make(chan struct{}, max(cfg.Queue, 16)),
 		quit:        make(chan struct{}),
+		cpuSlots:    make(chan struct{}, cfg.CPUSlots),
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*fconn]struct{}),
 		uploads:     make(map[int64]*activeUpload),
+	}
+	if cfg.RateLimit > 0 {
+		s.rate = rate.NewLimiter(rate.Limit(cfg.RateLimit), rateBurst)
 	}
 	s.wg.Add(cfg.Workers)
 	for range cfg.Workers {
@@ -367,6 +377,27 @@ func (s *Server) lingerClose(c *fconn) {
 	}
 	c.SetReadDeadline(time.Now().Add(drainTimeout))
 	io.Copy(io.Discard, io.LimitReader(c, drainLimit))
+}
+
+// throttle waits until n bytes (at most rateBurst) may move under the
+// rate limit; it fails only when the server is closing.
+func (s *Server) throttle(n int) error {
+	if s.rate == nil {
+		return nil
+	}
+	if err := s.rate.WaitN(s.ctx, n); err != nil {
+		return fmt.Errorf("files: rate limit: %w", err)
+	}
+	return nil
+}
+
+// stepSize is the most bytes one step of a transfer moves: limit, or
+// rateBurst under a rate limit.
+func (s *Server) stepSize(limit int) int {
+	if s.rate != nil {
+		return min(limit, rateBurst)
+	}
+	return limit
 }
 
 // writeFrame writes one frame with the I/O timeout.

@@ -690,3 +690,21 @@ func TestShutdownWaitsForTransfers(t *testing.T) {
 		t.Fatal("upload in progress at shutdown did not complete")
 	}
 }
+
+func TestRateLimitCapsThroughput(t *testing.T) {
+	const limit = 4 << 20 // bytes per second
+	h := newHarness(t, func(c *Config) { c.RateLimit = limit })
+	data := randBytes(21, 3<<20)
+	start := time.Now()
+	id := h.upload(t, 1, data)
+	got := h.download(t, 2, id)
+	elapsed := time.Since(start)
+	if !bytes.Equal(got, data) {
+		t.Fatal("bytes differ")
+	}
+	// 6 MiB through a 4 MiB/s bucket that starts full (rateBurst) cannot
+	// take less than this, however fast the machine.
+	if floor := time.Duration(float64(2*len(data)-rateBurst) / limit * float64(time.Second)); elapsed < floor {
+		t.Fatalf("6 MiB moved in %v under a %d B/s cap; the cap allows no less than %v", elapsed, limit, floor)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -188,8 +189,15 @@ func (s *Server) openPart(meta store.FileMeta, buf []byte) (*os.File, int64, has
 		held = 0
 	}
 	sum := sha256.New()
-	if held > 0 {
-		if _, err := io.CopyBuffer(sum, io.NewSectionReader(f, 0, held), buf); err != nil {
+	for off := int64(0); off < held; {
+		var k int
+		var err error
+		s.withCPU(func() {
+			k, err = f.ReadAt(buf[:min(int64(len(buf)), held-off)], off)
+			sum.Write(buf[:k])
+		})
+		off += int64(k)
+		if err != nil && !(errors.Is(err, io.EOF) && off == held) {
 			f.Close()
 			return nil, 0, nil, fmt.Errorf("hash part: %w", err)
 		}
@@ -210,17 +218,24 @@ func (s *Server) receive(c *fconn, w io.Writer, sum hash.Hash, n int64, buf []by
 		if err := c.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout)); err != nil {
 			return written, err, nil
 		}
-		chunk := buf
+		chunk := buf[:s.stepSize(len(buf))]
 		if rest := n - written; rest < int64(len(chunk)) {
 			chunk = chunk[:rest]
 		}
+		if err := s.throttle(len(chunk)); err != nil {
+			return written, err, nil
+		}
 		k, err := c.Read(chunk)
 		if k > 0 {
-			m, err := w.Write(chunk[:k])
-			sum.Write(chunk[:m])
+			var m int
+			var werr error
+			s.withCPU(func() {
+				m, werr = w.Write(chunk[:k])
+				sum.Write(chunk[:m])
+			})
 			written += int64(m)
-			if err != nil {
-				return written, nil, fmt.Errorf("write part: %w", err)
+			if werr != nil {
+				return written, nil, fmt.Errorf("write part: %w", werr)
 			}
 		}
 		if err != nil {
@@ -231,6 +246,16 @@ func (s *Server) receive(c *fconn, w io.Writer, sum hash.Hash, n int64, buf []by
 		}
 	}
 	return written, nil, nil
+}
+
+// withCPU runs a CPU-heavy step (hashing, copying a chunk to the page
+// cache) holding one of the CPUSlots, then yields the processor, so file
+// work never occupies every processor and delays the chat loops.
+func (s *Server) withCPU(fn func()) {
+	s.cpuSlots <- struct{}{}
+	fn()
+	<-s.cpuSlots
+	runtime.Gosched()
 }
 
 // writeErr maps a local file-system failure to the reply: UNAVAILABLE when
