@@ -237,3 +237,12 @@ func retryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// clientForRegister dials a connection for registrations.
+func clientForRegister(ctx context.Context, e *Env) (*client.Client, error) {
+	c, err := client.Dial(ctx, e.Addr, e.clientOptions(func(client.Push) {}))
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", e.Addr, err)
+	}
+	return c, nil
+}
