@@ -11,8 +11,9 @@ import (
 )
 
 // sendChunk is how many bytes one sendfile-backed copy may move before the
-// write deadline is moved forward.
-const sendChunk = 4 << 20
+// write deadline is moved forward: with IOTimeout it sets the slowest
+// client served (1 MiB per 30 s, about 35 KB/s, by default).
+const sendChunk = 1 << 20
 
 // download serves one download: {code, size}, then the bytes from the
 // requested offset to the end, straight from the file to the socket
