@@ -21,8 +21,10 @@ type Conn struct {
 	in     []byte   // leftover of an incomplete inbound frame (pooled; nil when empty)
 	out    outQueue // loop-owned outbound queue
 	queued atomic.Int64
-	// lastRead is the loop tick of the last read, for the idle timeout.
-	lastRead  uint64
+	// lastRead is the loop tick (mod 2^32) of the last read and idleAt the
+	// tick the armed idle entry is due, for the idle timeout.
+	lastRead  uint32
+	idleAt    uint32
 	idleTicks atomic.Uint32
 	state     atomic.Uint32
 	fd        int32

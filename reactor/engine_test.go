@@ -625,3 +625,40 @@ func TestAddresses(t *testing.T) {
 			got[0], got[1], client.RemoteAddr(), client.LocalAddr())
 	}
 }
+
+func TestIdleTimeoutShortenedTakesEffect(t *testing.T) {
+	r := newRecorder(t)
+	r.open = func(c *Conn) {
+		c.SetIdleTimeout(time.Hour) // e.g. a generous timeout first...
+		c.SetIdleTimeout(50 * time.Millisecond)
+	}
+	_, addr := startEngine(t, r, Options{Loops: 1, TickInterval: 10 * time.Millisecond})
+	dialTCP(t, addr)
+	select {
+	case ev := <-r.closed:
+		if !errors.Is(ev.err, ErrIdleTimeout) {
+			t.Fatalf("OnClose err = %v, want ErrIdleTimeout", ev.err)
+		}
+	case <-time.After(30 * time.Second): // far below the hour, far above 50ms
+		t.Fatal("shortened idle timeout did not fire")
+	}
+}
+
+func TestIdleTimeoutDisabled(t *testing.T) {
+	r := newRecorder(t)
+	r.open = func(c *Conn) {
+		c.SetIdleTimeout(30 * time.Millisecond)
+		c.SetIdleTimeout(0)
+	}
+	e, addr := startEngine(t, r, Options{Loops: 1, TickInterval: 10 * time.Millisecond})
+	dialTCP(t, addr)
+	// Let many ticks pass by waiting on a timer the same wheel runs later.
+	done := make(chan struct{})
+	e.AfterFunc(300*time.Millisecond, func() { close(done) })
+	<-done
+	select {
+	case ev := <-r.closed:
+		t.Fatalf("conn closed although the idle timeout was disabled: %v", ev.err)
+	default:
+	}
+}

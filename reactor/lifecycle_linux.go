@@ -54,7 +54,7 @@ func (l *loop) discard(c *Conn, err error) {
 
 func (l *loop) open(c *Conn) {
 	c.flags |= fOpened
-	c.lastRead = l.now
+	c.lastRead = uint32(l.now)
 	l.e.h.OnOpen(c)
 }
 

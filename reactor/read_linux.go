@@ -57,7 +57,7 @@ func (l *loop) read(c *Conn) bool {
 			return false
 		}
 		l.ctr.bytesIn.Add(uint64(n))
-		c.lastRead = l.now
+		c.lastRead = uint32(l.now)
 		l.deliver(c, l.buf[:n])
 		budget -= n
 		if n < len(l.buf) && c.flags&fHup == 0 {

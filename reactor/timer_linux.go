@@ -2,22 +2,32 @@
 
 package reactor
 
-import ()
+// Idle timeouts and AfterFunc timers on the loop's timing wheel. A read only
+// stores the tick (lastRead); the one wheel entry per connection re-checks
+// it when due and moves itself to the real deadline, so reads cost nothing.
 
-// Idle timeouts and AfterFunc timers on the loop's timing wheel.
-
-// armIdle starts the idle check for c (reads reset it lazily via lastRead).
+// armIdle (re)starts the idle check for c after SetIdleTimeout.
 func (l *loop) armIdle(c *Conn) {
 	if c.state.Load() == stClosed {
 		return
 	}
-	c.lastRead = l.now
+	c.lastRead = uint32(l.now)
 	t := uint64(c.idleTicks.Load())
-	if t == 0 || c.flags&fIdleArmed != 0 {
-		return
+	if t == 0 {
+		return // an armed entry finds 0 when due and stops
 	}
+	at := l.now + t
+	if c.flags&fIdleArmed != 0 && int32(uint32(at)-c.idleAt) >= 0 {
+		return // the armed entry is due no later; it will re-check then
+	}
+	l.scheduleIdle(c, at) // a shorter timeout than the armed one
+}
+
+// scheduleIdle adds c's idle entry at tick at; an older entry becomes stale.
+func (l *loop) scheduleIdle(c *Conn, at uint64) {
+	at = l.wheel.add(wheelEntry{at: at, c: c})
+	c.idleAt = uint32(at)
 	c.flags |= fIdleArmed
-	l.wheel.add(wheelEntry{at: l.now + t, c: c})
 }
 
 // fire runs a due wheel entry.
@@ -29,17 +39,19 @@ func (l *loop) fire(e wheelEntry) {
 		return
 	}
 	c := e.c
+	if c.flags&fIdleArmed == 0 || uint32(e.at) != c.idleAt {
+		return // stale: replaced by an earlier entry
+	}
 	c.flags &^= fIdleArmed
 	if c.state.Load() == stClosed {
 		return
 	}
-	t := uint64(c.idleTicks.Load())
+	t := c.idleTicks.Load()
 	if t == 0 {
 		return
 	}
-	if deadline := c.lastRead + t; l.now < deadline {
-		c.flags |= fIdleArmed
-		l.wheel.add(wheelEntry{at: deadline, c: c})
+	if idle := uint32(l.now) - c.lastRead; idle < t {
+		l.scheduleIdle(c, l.now+uint64(t-idle))
 		return
 	}
 	l.closeNow(c, ErrIdleTimeout)

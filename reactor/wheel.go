@@ -39,14 +39,16 @@ func newWheel(cur uint64) wheel {
 	return wheel{slots: make([][]wheelEntry, wheelSlots), mask: wheelSlots - 1, cur: cur}
 }
 
-// add schedules e; entries due now or in the past run on the next tick.
-func (w *wheel) add(e wheelEntry) {
+// add schedules e and returns the tick it is due; entries due now or in
+// the past run on the next tick.
+func (w *wheel) add(e wheelEntry) uint64 {
 	if e.at <= w.cur {
 		e.at = w.cur + 1
 	}
 	s := &w.slots[e.at&w.mask]
 	*s = append(*s, e)
 	w.n++
+	return e.at
 }
 
 // advance processes every tick up to now, calling fire for each due entry.
