@@ -122,3 +122,60 @@ func benchAppend(b *testing.B, cfg Config, senders int) {
 	b.ReportMetric(float64(all.ValueAtQuantile(99))/1000, "p99_ms")
 	b.ReportMetric(float64(all.ValueAtQuantile(50))/1000, "p50_ms")
 }
+
+// BenchmarkAppendSQLiteFull is BenchmarkAppend on SQLite with
+// synchronous=FULL (an fsync per batch: survives power loss too).
+func BenchmarkAppendSQLiteFull(b *testing.B) {
+	for _, senders := range []int{64, 1024} {
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
+			cfg := sqliteConfig(b)
+			cfg.SQLiteSynchronous = "FULL"
+			benchAppend(b, cfg, senders)
+		})
+	}
+}
+
+// BenchmarkLoginReads measures the reads of a login on both backends:
+// conversations with last messages, then up to 100 missed messages of one.
+func BenchmarkLoginReads(b *testing.B) {
+	for _, backend := range []string{"sqlite", "mysql"} {
+		b.Run(backend, func(b *testing.B) {
+			cfg := sqliteConfig(b)
+			if backend == "mysql" {
+				cfg = mysqlConfig(b)
+			}
+			ctx := context.Background()
+			s, err := Open(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			me, _ := s.CreateUser(ctx, "reader", "r", "h", 1)
+			var conv string
+			for i := 0; i < 20; i++ {
+				u, _ := s.CreateUser(ctx, fmt.Sprintf("peer%d", i), "p", "h", 1)
+				fr, _ := s.CreateFriendRequest(ctx, u.ID, me.ID, "", 1)
+				if _, err := s.RespondFriendRequest(ctx, fr.ID, true, 1); err != nil {
+					b.Fatal(err)
+				}
+				conv = PrivateConv(u.ID, me.ID)
+				for j := 0; j < 10; j++ {
+					if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: u.ID, Type: "text", Body: "hello", TS: 2}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cs, err := s.Conversations(ctx, me.ID, 0)
+				if err != nil || len(cs) != 20 {
+					b.Fatalf("%d convs, %v", len(cs), err)
+				}
+				ms, err := s.Messages(ctx, conv, 0, 100)
+				if err != nil || len(ms) != 10 {
+					b.Fatalf("%d messages, %v", len(ms), err)
+				}
+			}
+		})
+	}
+}

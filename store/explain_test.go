@@ -94,7 +94,7 @@ func testExplain(t *testing.T, cfg Config) {
 		{"conversation members", qConvMembers, []any{"g:5"}},
 		{"is member", qIsConvMember, []any{5, "g:5"}},
 		{"conversations", qConversations, []any{5, 1000}},
-		{"last message", qMessageAt, []any{"p:5:6", 5}},
+		{"last messages", fmt.Sprintf(qLastMessages, msgPairs(2)), []any{"p:5:6", 5, "p:6:7", 5}},
 		{"missed messages", qMessagesAfter, []any{"p:5:6", 2, 500}},
 		{"message by id", qMessageByID, []any{77}},
 		{"lock conversations", fmt.Sprintf(qLockConvs, "?,?") + s.d.forUpdate, []any{"p:5:6", "g:5"}},

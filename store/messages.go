@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 const msgCols = `id, conv, seq, from_id, ts, type, body, client_msg_id`
@@ -72,21 +73,46 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		return nil, fail("read conversations", err)
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].ts > list[j].ts })
-	out := make([]ConvInfo, 0, len(list))
+	// The last messages: (conv, seq) points on the unique key, many per query.
+	last := map[string]*Message{}
+	var args []any
 	for _, r := range list {
 		if r.ci.LastSeq > 0 {
-			// A point lookup on the (conv, seq) unique key.
-			m, err := scanMessage(s.r.QueryRowContext(ctx, qMessageAt, r.ci.Conv, r.ci.LastSeq))
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, fail("read last message", err)
+			args = append(args, r.ci.Conv, r.ci.LastSeq)
+		}
+	}
+	for start := 0; start < len(args); start += 400 {
+		part := args[start:min(start+400, len(args))]
+		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(qLastMessages, msgPairs(len(part)/2)), part...)
+		if err != nil {
+			return nil, fail("read last messages", err)
+		}
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fail("read last messages", err)
 			}
-			if err == nil {
-				r.ci.Last = &m
-			}
+			last[m.Conv] = &m
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fail("read last messages", err)
+		}
+	}
+	out := make([]ConvInfo, 0, len(list))
+	for _, r := range list {
+		if m := last[r.ci.Conv]; m != nil && m.Seq == r.ci.LastSeq {
+			r.ci.Last = m
 		}
 		out = append(out, r.ci)
 	}
 	return out, nil
+}
+
+// msgPairs returns n "(conv = ? AND seq = ?)" joined by OR.
+func msgPairs(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(conv = ? AND seq = ?) OR ", n), " OR ")
 }
 
 func (s *sqlStore) Ack(ctx context.Context, userID int64, conv string, seq int64) error {

@@ -18,7 +18,8 @@ const (
 	qConvMembers   = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
 	qIsConvMember  = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
 	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
-	qMessageAt     = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq = ?`
+	// %s is "(conv = ? AND seq = ?) OR ...": points on the (conv, seq) key.
+	qLastMessages  = `SELECT ` + msgCols + ` FROM messages WHERE %s`
 	qMessagesAfter = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`
 	qMessageByID   = `SELECT ` + msgCols + ` FROM messages WHERE id = ?`
 	// Group commit: lock the batch's conversations (lock clause appended),
