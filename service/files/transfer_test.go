@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -706,5 +708,64 @@ func TestRateLimitCapsThroughput(t *testing.T) {
 	// take less than this, however fast the machine.
 	if floor := time.Duration(float64(2*len(data)-rateBurst) / limit * float64(time.Second)); elapsed < floor {
 		t.Fatalf("6 MiB moved in %v under a %d B/s cap; the cap allows no less than %v", elapsed, limit, floor)
+	}
+}
+
+func TestOversizedPartRestartsFromZero(t *testing.T) {
+	h := newHarness(t, nil)
+	data := randBytes(22, 5000)
+	id := h.meta.add(1, data)
+	// A part longer than the file can only be corrupt.
+	if err := os.WriteFile(h.s.partPath(id), make([]byte, 6000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	from, err := Upload(context.Background(), h.addr, h.s.UploadToken(1, id), 6000, bytes.NewReader(data), 5000)
+	if err != nil || from != 0 {
+		t.Fatalf("from %d, %v; want a fresh upload from 0", from, err)
+	}
+	if !bytes.Equal(h.download(t, 2, id), data) {
+		t.Fatal("bytes differ")
+	}
+}
+
+// flakyListener fails its first Accepts the way a process out of file
+// descriptors does.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+func TestAcceptSurvivesEMFILE(t *testing.T) {
+	meta := newMemMeta()
+	s, err := New(Config{DataDir: t.TempDir(), Meta: meta, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &flakyListener{Listener: ln}
+	fl.fails.Store(3)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(fl) }()
+	data := randBytes(23, 1000)
+	id := meta.add(1, data)
+	if _, err := Upload(context.Background(), ln.Addr().String(), s.UploadToken(1, id), 0, bytes.NewReader(data), 1000); err != nil {
+		t.Fatalf("upload after EMFILE: %v", err)
+	}
+	if fl.fails.Load() >= 0 {
+		t.Fatal("the injected accept failures were not hit")
+	}
+	s.Close()
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
 	}
 }
