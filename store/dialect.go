@@ -25,8 +25,8 @@ type dialect struct {
 	insertIgnore string
 	// ddl fills the type placeholders of the migration statements.
 	ddl *strings.Replacer
-	// max is the two-argument maximum function (GREATEST on MySQL).
-	max string
+	// max and min are the two-argument maximum and minimum functions.
+	max, min string
 }
 
 var mysqlDialect = &dialect{
@@ -34,6 +34,7 @@ var mysqlDialect = &dialect{
 	forUpdate:    " FOR UPDATE",
 	insertIgnore: "INSERT IGNORE",
 	max:          "GREATEST",
+	min:          "LEAST",
 	ddl: strings.NewReplacer(
 		"{{ID}}", "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
 		"{{IDPK}}", "BIGINT NOT NULL PRIMARY KEY",
@@ -51,6 +52,7 @@ var sqliteDialect = &dialect{
 	forUpdate:    "",
 	insertIgnore: "INSERT OR IGNORE",
 	max:          "MAX",
+	min:          "MIN",
 	ddl: strings.NewReplacer(
 		"{{ID}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"{{IDPK}}", "INTEGER PRIMARY KEY",

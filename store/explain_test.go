@@ -97,6 +97,7 @@ func testExplain(t *testing.T, cfg Config) {
 		{"last messages", fmt.Sprintf(qLastMessages, msgPairs(2)), []any{"p:5:6", 5, "p:6:7", 5}},
 		{"missed messages", qMessagesAfter, []any{"p:5:6", 2, 500}},
 		{"message by id", qMessageByID, []any{77}},
+		{"ack", fmt.Sprintf(qMoveCursor, "ack_seq", s.d.min), []any{3, "p:5:6", 5, "p:5:6", 3, "p:5:6"}},
 		{"lock conversations", fmt.Sprintf(qLockConvs, "?,?") + s.d.forUpdate, []any{"p:5:6", "g:5"}},
 		{"idempotency keys", fmt.Sprintf(qIdemKeys, "?,?"), []any{"c5", "c6"}},
 		{"sender cursors", cursorUpdate(2), []any{5, "p:5:6", 0, 1, 6, "g:5", 0, 1, 5, "p:5:6", 6, "g:5"}},

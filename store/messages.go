@@ -124,19 +124,22 @@ func (s *sqlStore) MarkRead(ctx context.Context, userID int64, conv string, seq 
 }
 
 // moveCursor moves a cursor forward only (the WHERE keeps it monotonic
-// against concurrent moves) and never past the conversation's last seq.
+// against concurrent moves) and never past the conversation's last seq, in
+// one statement; only when nothing moved does it look at membership.
 func (s *sqlStore) moveCursor(ctx context.Context, col string, userID int64, conv string, seq int64) error {
-	var last int64
-	err := s.r.QueryRowContext(ctx, `SELECT c.last_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? AND cm.conv = ?`, userID, conv).Scan(&last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: %s of %d in %s: %w", col, userID, conv, ErrNotFound)
-	}
+	res, err := s.w.ExecContext(ctx, fmt.Sprintf(qMoveCursor, col, s.d.min), seq, conv, userID, conv, seq, conv)
 	if err != nil {
 		return fail("move "+col, err)
 	}
-	seq = min(seq, last)
-	if _, err := s.w.ExecContext(ctx, `UPDATE conv_members SET `+col+` = ? WHERE user_id = ? AND conv = ? AND `+col+` < ?`, seq, userID, conv, seq); err != nil {
-		return fail("move "+col, err)
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	ok, err := s.IsConvMember(ctx, userID, conv)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("store: %s of %d in %s: %w", col, userID, conv, ErrNotFound)
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ const (
 	// Senders' cursors: CASE arms, then "(user_id = ? AND conv = ?) OR
 	// ..." pairs, each a point on an index, so no other row is touched.
 	qCursors = `UPDATE conv_members SET ack_seq = CASE%s ELSE ack_seq END WHERE %s`
+	// Ack and read: %[1]s is the cursor column, %[2]s the dialect's min.
+	qMoveCursor = `UPDATE conv_members SET %[1]s = %[2]s(?, (SELECT last_seq FROM conversations WHERE id = ?)) WHERE user_id = ? AND conv = ? AND %[1]s < %[2]s(?, (SELECT last_seq FROM conversations WHERE id = ?))`
 	// User search: %s is the dialect's prefix condition on the column.
 	qSearch = `SELECT ` + userCols + ` FROM users WHERE %s ORDER BY %s LIMIT ?`
 )
