@@ -131,30 +131,36 @@ var (
 
 // onPush returns the push callback of receiver r (user id self).
 func (k *sink) onPush(r int32, self *atomic.Int64) func(client.Push) {
-	return func(p client.Push) {
-		mp, ok := p.Body.(*protocol.MsgPush)
-		if !ok {
-			return
-		}
-		now := time.Now()
-		m := &mp.Message
-		if k.ignoreOwn && m.From == self.Load() {
-			return
-		}
-		if !k.seen[r].mark(m.Conv, m.Seq) {
-			k.run.Add("redelivered", 1)
-			return
-		}
-		n, sent, err := parseBody(m.Body)
-		if err != nil {
-			k.run.Add("foreign", 1)
-			return
-		}
-		if k.led.Delivered(r, n) {
-			k.run.Add("delivered", 1)
-			k.run.Observe("push", now.Sub(sent))
-		}
+	return func(p client.Push) { k.take(r, self, p) }
+}
+
+// take handles one push for receiver r and reports whether it was a new
+// chatbench message delivery.
+func (k *sink) take(r int32, self *atomic.Int64, p client.Push) bool {
+	mp, ok := p.Body.(*protocol.MsgPush)
+	if !ok {
+		return false
 	}
+	now := time.Now()
+	m := &mp.Message
+	if k.ignoreOwn && m.From == self.Load() {
+		return false
+	}
+	if !k.seen[r].mark(m.Conv, m.Seq) {
+		k.run.Add("redelivered", 1)
+		return false
+	}
+	n, sent, err := parseBody(m.Body)
+	if err != nil {
+		k.run.Add("foreign", 1)
+		return false
+	}
+	if !k.led.Delivered(r, n) {
+		return false
+	}
+	k.run.Add("delivered", 1)
+	k.run.Observe("push", now.Sub(sent))
+	return true
 }
 
 // send sends one ledger-numbered message and records the outcome.

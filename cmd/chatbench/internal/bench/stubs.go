@@ -14,6 +14,5 @@ func (stub) Flags(*flag.FlagSet)                               {}
 func (stub) Summary() string                                   { return "not yet" }
 func (stub) Run(context.Context, *Env) (*report.Report, error) { return nil, errors.New("not yet") }
 
-type offlineScenario struct{ stub }
 type filesScenario struct{ stub }
 type mixedScenario struct{ stub }
