@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Idempotency", testIdempotency},
 		{"Cursors", testCursors},
 		{"Conversations", testConversations},
+		{"ConcurrentCursors", testConcurrentCursors},
 		{"Files", testFiles},
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"ConcurrentIdempotency", testConcurrentIdempotency},
@@ -789,5 +790,34 @@ func testMixedBatch(t *testing.T, s store.Store) {
 	}
 	if got := must(s.Messages(ctx, conv, 0, 100))(t); len(got) != n/2 || got[len(got)-1].Seq != n/2 {
 		t.Fatalf("stored %d messages", len(got))
+	}
+}
+
+// Concurrent acks and reads in any order leave each cursor at the largest
+// seq acknowledged.
+func testConcurrentCursors(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	us := NewUsers(t, s, "cc", 2)
+	conv := MakeFriends(t, s, us[0].ID, us[1].ID)
+	for i := 0; i < 30; i++ {
+		must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: conv, From: us[0].ID, Type: "text", Body: "x", TS: 1}))
+	}
+	var wg sync.WaitGroup
+	for i := 30; i >= 1; i-- {
+		wg.Add(1)
+		go func(seq int64) {
+			defer wg.Done()
+			if err := s.Ack(ctx, us[1].ID, conv, seq); err != nil {
+				t.Error(err)
+			}
+			if err := s.MarkRead(ctx, us[1].ID, conv, seq-1); err != nil {
+				t.Error(err)
+			}
+		}(int64(i))
+	}
+	wg.Wait()
+	cs := must(s.Conversations(ctx, us[1].ID, 10))(t)
+	if len(cs) != 1 || cs[0].AckSeq != 30 || cs[0].ReadSeq != 29 {
+		t.Fatalf("after concurrent cursor moves: %+v", cs)
 	}
 }
