@@ -769,3 +769,76 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// cancelAfter is a source that cancels its context once n bytes were read.
+type cancelAfter struct {
+	r      io.ReaderAt
+	n      int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > c.n {
+		c.cancel()
+	}
+	return c.r.ReadAt(p, off)
+}
+
+func TestUploadCancelledByClientKeepsBytes(t *testing.T) {
+	h := newHarness(t, nil)
+	data := randBytes(24, 16<<20)
+	id := h.meta.add(1, data)
+	ctx, cancel := context.WithCancel(context.Background())
+	src := &cancelAfter{r: bytes.NewReader(data), n: 4 << 20, cancel: cancel}
+	_, err := Upload(ctx, h.addr, h.s.UploadToken(1, id), 0, src, int64(len(data)))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled upload: %v, want context.Canceled", err)
+	}
+	h.waitIdle(t, id)
+	held := partSize(t, h.s, id)
+	if held == 0 || held == int64(len(data)) {
+		t.Fatalf("server holds %d bytes after a cancel mid-transfer", held)
+	}
+	from, err := Upload(context.Background(), h.addr, h.s.UploadToken(1, id), 0, bytes.NewReader(data), int64(len(data)))
+	if err != nil || from != held {
+		t.Fatalf("resume: from %d, %v; want %d", from, err, held)
+	}
+	if !bytes.Equal(h.download(t, 2, id), data) {
+		t.Fatal("bytes differ")
+	}
+}
+
+func TestDownloadOfLostOrDamagedBytes(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.upload(t, 1, randBytes(25, 1000))
+	b := h.upload(t, 1, randBytes(26, 1000))
+	if err := os.Remove(h.s.finalPath(a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(h.s.finalPath(b), 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Download(context.Background(), h.addr, h.s.DownloadToken(2, a), 0, io.Discard); codeOf(t, err) != protocol.CodeNotFound {
+		t.Fatalf("bytes gone: %v, want NOT_FOUND", err)
+	}
+	if _, err := Download(context.Background(), h.addr, h.s.DownloadToken(2, b), 0, io.Discard); codeOf(t, err) != protocol.CodeInternal {
+		t.Fatalf("bytes truncated: %v, want INTERNAL", err)
+	}
+	// A file marked complete whose bytes are gone cannot be re-uploaded
+	// silently either.
+	_, err := Upload(context.Background(), h.addr, h.s.UploadToken(1, a), 0, bytes.NewReader(nil), 1000)
+	if codeOf(t, err) != protocol.CodeInternal {
+		t.Fatalf("upload over lost bytes: %v, want INTERNAL", err)
+	}
+}
+
+func TestListenAndServeReportsBadAddress(t *testing.T) {
+	s, err := New(Config{DataDir: t.TempDir(), Meta: newMemMeta(), CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.ListenAndServe("127.0.0.1:-1"); err == nil {
+		t.Fatal("bad address accepted")
+	}
+}
