@@ -341,23 +341,13 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 		res[i] = appendRes{msg: msg}
 		rows = append(rows, &res[i].msg)
 		if m.ClientMsgID != "" {
-			// A repeat within this same batch gets this message.
+			// A repeat within this same batch gets this message, as a
+			// duplicate (the lookup above answers it).
 			known[idemKey{m.From, m.ClientMsgID}] = msg
 		}
 		lastTS[m.Conv] = max(lastTS[m.Conv], m.TS)
 		k := userConv{m.From, m.Conv}
 		sent[k] = append(sent[k], last)
-	}
-	// Repeats within the batch were answered with the first one's message;
-	// mark them duplicates.
-	seen := map[int64]bool{}
-	for i := range res {
-		if res[i].err == nil && !res[i].dup {
-			if seen[res[i].msg.ID] {
-				res[i].dup = true
-			}
-			seen[res[i].msg.ID] = true
-		}
 	}
 	if len(rows) == 0 {
 		return tx.Commit()
