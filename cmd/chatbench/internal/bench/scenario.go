@@ -117,6 +117,9 @@ type sink struct {
 	// ignoreOwn skips messages the receiver's user sent (a re-login's
 	// backlog can hold them when the cursor was behind).
 	ignoreOwn bool
+	// benign, when set, marks send errors the scenario causes on purpose
+	// (a client closed for churn): counted as interrupted, not as errors.
+	benign func(error) bool
 }
 
 func newSink(receivers int, run *stats.Run) *sink {
@@ -125,7 +128,7 @@ func newSink(receivers int, run *stats.Run) *sink {
 
 // sinkCounters and sinkLatencies are the names a sink records into.
 var (
-	sinkCounters  = []string{"sent", "delivered", "redelivered", "foreign", "rate_limited", "send_errors"}
+	sinkCounters  = []string{"sent", "delivered", "redelivered", "foreign", "rate_limited", "send_errors", "send_interrupted"}
 	sinkLatencies = []string{"push", "ack"}
 )
 
@@ -189,6 +192,10 @@ func (k *sink) send(ctx context.Context, e *Env, c *client.Client, req protocol.
 			}
 		}
 		k.led.Failed(n)
+		if k.benign != nil && k.benign(err) {
+			k.run.Add("send_interrupted", 1)
+			return false
+		}
 		k.run.Add("send_errors", 1)
 		errs.add(err)
 		return false

@@ -15,4 +15,3 @@ func (stub) Summary() string                                   { return "not yet
 func (stub) Run(context.Context, *Env) (*report.Report, error) { return nil, errors.New("not yet") }
 
 type filesScenario struct{ stub }
-type mixedScenario struct{ stub }
