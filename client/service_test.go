@@ -1,9 +1,12 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service"
+	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
 )
 
@@ -25,12 +29,16 @@ func startChatd(t *testing.T) string {
 		t.Fatalf("open store: %v", err)
 	}
 	srv, err := service.New(service.Config{
-		ChatAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
+		ChatAddr: "127.0.0.1:0", FileAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
 		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
+	}
+	fs, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("enable files: %v", err)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
@@ -38,6 +46,9 @@ func startChatd(t *testing.T) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if err := fs.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown files: %v", err)
+		}
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
@@ -303,5 +314,77 @@ func TestChatdReconnectResync(t *testing.T) {
 	// Bob's own send works on the new connection.
 	if _, err := bob.Send(ctx, alice.id, "back"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestChatdFileTransfer sends a file through the real file port: the
+// recipient is told, downloads it with progress, and gets the same bytes.
+func TestChatdFileTransfer(t *testing.T) {
+	addr := startChatd(t)
+	ctx := testCtx(t)
+	alice := newUser(t, addr, "alice", client.Options{})
+	bob := newUser(t, addr, "bob", client.Options{})
+	befriend(t, alice, bob)
+
+	content := make([]byte, 3<<20+123)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	path := filepath.Join(t.TempDir(), "report.bin")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var last, total int64
+	fileID, err := alice.SendFile(ctx, client.Target{User: bob.id}, path, func(done, tot int64) { last, total = done, tot })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != int64(len(content)) || total != int64(len(content)) {
+		t.Fatalf("upload progress ended at %d/%d", last, total)
+	}
+	// Both a file.offered push and a "file" message arrive, in either
+	// order.
+	var offered *protocol.FileOfferedPush
+	var fileMsg *protocol.Message
+	deadline := time.After(20 * time.Second)
+	for offered == nil || fileMsg == nil {
+		select {
+		case p := <-bob.Pushes():
+			switch b := p.Body.(type) {
+			case *protocol.FileOfferedPush:
+				offered = b
+			case *protocol.MsgPush:
+				if b.Message.Type == "file" {
+					fileMsg = &b.Message
+				}
+			}
+		case <-deadline:
+			t.Fatalf("file pushes: offered %v, message %v", offered, fileMsg)
+		}
+	}
+	if offered.FileID != fileID || offered.Name != "report.bin" || offered.Size != int64(len(content)) || offered.From.UserID != alice.id {
+		t.Fatalf("file.offered %+v", offered)
+	}
+	if id, err := protocol.ParseFileMessageBody(fileMsg.Body); err != nil || id != fileID {
+		t.Fatalf("file message %+v", fileMsg)
+	}
+	waitPush(t, alice, func(p *protocol.FileReadyPush) bool { return p.FileID == fileID })
+
+	dest := filepath.Join(t.TempDir(), "got.bin")
+	var dlast int64
+	if err := bob.DownloadFile(ctx, fileID, dest, func(done, _ int64) { dlast = done }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, content) || dlast != int64(len(content)) {
+		t.Fatalf("downloaded %d bytes (progress %d), want %d", len(got), dlast, len(content))
+	}
+	// A stranger may not fetch it.
+	eve := newUser(t, addr, "eve", client.Options{})
+	if _, err := eve.FileFetch(ctx, fileID); protocol.CodeOf(err) != protocol.CodeForbidden && protocol.CodeOf(err) != protocol.CodeNotFound {
+		t.Fatalf("stranger fetch: %v", err)
 	}
 }

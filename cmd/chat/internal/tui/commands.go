@@ -52,10 +52,17 @@ type (
 	friendsMsg      []protocol.Friend
 	groupsMsg       []protocol.Group
 	profileMsg      protocol.Profile
-	progressMsg     struct{ done, total int64 }
+	progressMsg struct {
+		id          int
+		done, total int64
+	}
 	transferDoneMsg struct {
+		id    int
 		label string
 		err   error
+		// file is set after a successful upload, so the UI can name
+		// the file in the conversation.
+		file *protocol.FileOfferedPush
 	}
 	roomJoinedMsg struct {
 		id      int64
@@ -386,42 +393,51 @@ func (m *Model) avatarCmd(path string) tea.Cmd {
 
 // sendFileCmd uploads a file to the active conversation, reporting
 // progress through the event queue.
-func (m *Model) sendFileCmd(to client.Target, path string) tea.Cmd {
+func (m *Model) sendFileCmd(id int, to client.Target, path string) tea.Cmd {
 	c := m.c
 	events := m.events
 	label := "sending " + filepath.Base(path)
+	me := m.me
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
-		_, err := c.SendFile(ctx, to, path, progressFunc(events))
-		return transferDoneMsg{label: label, err: err}
+		var size int64
+		fileID, err := c.SendFile(ctx, to, path, progressFunc(id, events, &size))
+		done := transferDoneMsg{id: id, label: label, err: err}
+		if err == nil {
+			done.file = &protocol.FileOfferedPush{FileID: fileID, From: me, Name: filepath.Base(path), Size: size}
+		}
+		return done
 	}
 }
 
-func (m *Model) getFileCmd(fileID int64, dest string) tea.Cmd {
+func (m *Model) getFileCmd(id int, fileID int64, dest string) tea.Cmd {
 	c := m.c
 	events := m.events
 	label := "downloading " + dest
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
-		err := c.DownloadFile(ctx, fileID, dest, progressFunc(events))
-		return transferDoneMsg{label: label, err: err}
+		err := c.DownloadFile(ctx, fileID, dest, progressFunc(id, events, nil))
+		return transferDoneMsg{id: id, label: label, err: err}
 	}
 }
 
 // progressFunc reports progress at most every 1% so that a fast transfer
-// cannot flood the event queue.
-func progressFunc(events chan tea.Msg) client.Progress {
+// cannot flood the event queue; size, when set, receives the total.
+func progressFunc(id int, events chan tea.Msg, size *int64) client.Progress {
 	var last int64 = -1
 	return func(done, total int64) {
+		if size != nil {
+			*size = total
+		}
 		step := max(total/100, 1)
 		if done/step == last && done != total {
 			return
 		}
 		last = done / step
 		select {
-		case events <- progressMsg{done, total}:
+		case events <- progressMsg{id, done, total}:
 		default: // the next update will carry the state
 		}
 	}

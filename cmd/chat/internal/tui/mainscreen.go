@@ -61,13 +61,19 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		}
 		return m.waitEvent()
 	case progressMsg:
-		if m.xfer == nil {
-			m.xfer = &transfer{label: "transfer"}
+		// Progress travels on the event queue and may arrive after its
+		// transfer ended: only the current transfer's counts.
+		if m.xfer != nil && m.xfer.id == msg.id {
+			m.xfer.done, m.xfer.total = msg.done, msg.total
 		}
-		m.xfer.done, m.xfer.total = msg.done, msg.total
 		return m.waitEvent()
 	case transferDoneMsg:
-		m.xfer = nil
+		if m.xfer != nil && m.xfer.id == msg.id {
+			m.xfer = nil
+		}
+		if msg.file != nil {
+			m.files[msg.file.FileID] = *msg.file
+		}
 		if msg.err != nil {
 			m.setNotice(msg.label+" failed: "+errText(msg.err), true)
 		} else {
@@ -605,8 +611,8 @@ func (m *Model) runCommand(text string) tea.Cmd {
 			return nil
 		}
 		to := client.Target{Group: id.GroupID(), User: id.Peer(m.me.UserID)}
-		m.xfer = &transfer{label: "sending " + filepath.Base(rest)}
-		return m.sendFileCmd(to, rest)
+		x := m.startTransfer("sending " + filepath.Base(rest))
+		return m.sendFileCmd(x.id, to, rest)
 	case "/get":
 		if len(args) == 0 {
 			break
@@ -622,8 +628,8 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		if len(args) > 1 {
 			dest = args[1]
 		}
-		m.xfer = &transfer{label: "downloading " + dest}
-		return m.getFileCmd(fileID, dest)
+		x := m.startTransfer("downloading " + dest)
+		return m.getFileCmd(x.id, fileID, dest)
 	case "/room":
 		return m.roomCmd(args)
 	default:
@@ -634,6 +640,13 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		m.setNotice("usage:\n"+helpText, true)
 	}
 	return nil
+}
+
+// startTransfer makes a new transfer the one the status line shows.
+func (m *Model) startTransfer(label string) *transfer {
+	m.xferSeq++
+	m.xfer = &transfer{id: m.xferSeq, label: label}
+	return m.xfer
 }
 
 func humanBytes(n int64) string {

@@ -86,6 +86,7 @@ type Model struct {
 	notice     string
 	noticeErr  bool
 	xfer       *transfer
+	xferSeq    int
 	bar        progress.Model
 }
 
@@ -97,6 +98,7 @@ type room struct {
 
 // transfer is the file transfer in progress, shown as a progress bar.
 type transfer struct {
+	id          int
 	label       string
 	done, total int64
 }

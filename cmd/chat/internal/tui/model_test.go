@@ -259,15 +259,25 @@ func TestFriendRequestNotification(t *testing.T) {
 
 func TestFileProgressAndOffer(t *testing.T) {
 	m := loggedIn(t)
-	m.Update(progressMsg{done: 512 << 10, total: 1 << 20})
+	x := m.startTransfer("sending report.pdf")
+	m.Update(progressMsg{id: x.id, done: 512 << 10, total: 1 << 20})
 	s := screenText(m)
-	mustContain(t, s, "transfer", " 50% 512.0 KiB/1.0 MiB")
-	m.Update(progressMsg{done: 1 << 20, total: 1 << 20})
+	mustContain(t, s, "sending report.pdf [#############.............]  50% 512.0 KiB/1.0 MiB")
+	m.Update(progressMsg{id: x.id, done: 1 << 20, total: 1 << 20})
 	mustContain(t, screenText(m), "100% 1.0 MiB/1.0 MiB")
-	m.Update(transferDoneMsg{label: "sending report.pdf"})
+	m.Update(transferDoneMsg{id: x.id, label: "sending report.pdf",
+		file: &protocol.FileOfferedPush{FileID: 16, Name: "report.pdf", Size: 1 << 20}})
 	s = screenText(m)
 	mustContain(t, s, "sending report.pdf: done")
 	mustNotContain(t, s, "100%")
+	// A late progress report of a finished transfer changes nothing.
+	m.Update(progressMsg{id: x.id, done: 1 << 20, total: 1 << 20})
+	mustNotContain(t, screenText(m), "100%")
+	// The sent file is named in the conversation.
+	press(m, "enter")
+	conv := protocol.PrivateConv(aliceID, bobID)
+	m.Update(historyMsg{conv: conv, msgs: []protocol.Message{{Conv: conv, Seq: 1, From: aliceID, Ts: 1, Type: "file", Body: "16"}}})
+	mustContain(t, screenText(m), "me: [file report.pdf, 1.0 MiB] /get 16")
 
 	m.Update(pushMsg{client.Push{Op: protocol.OpFileOffered, Body: &protocol.FileOfferedPush{
 		FileID: 17, From: bob, Name: "photo.jpg", Size: 2048, Sha256: strings.Repeat("a", 64)}}})
@@ -338,7 +348,8 @@ func TestLayoutFitsTerminal(t *testing.T) {
 func TestNoColorHasNoColorCodes(t *testing.T) {
 	m := loggedIn(t)
 	press(m, "enter")
-	m.Update(progressMsg{done: 1, total: 2})
+	x := m.startTransfer("sending a")
+	m.Update(progressMsg{id: x.id, done: 1, total: 2})
 	out := m.View().Content
 	for _, sgr := range []string{"\x1b[3", "\x1b[9", "\x1b[38", "\x1b[48"} {
 		if strings.Contains(out, sgr) {

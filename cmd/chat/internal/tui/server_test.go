@@ -16,6 +16,7 @@ import (
 	"github.com/chatd/chatd/cmd/chat/internal/config"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service"
+	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
 )
 
@@ -27,12 +28,16 @@ func startChatd(t *testing.T) string {
 		t.Fatalf("open store: %v", err)
 	}
 	srv, err := service.New(service.Config{
-		ChatAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
+		ChatAddr: "127.0.0.1:0", FileAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
 		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
 	})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
+	}
+	fs, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("enable files: %v", err)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
@@ -40,6 +45,7 @@ func startChatd(t *testing.T) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		_ = fs.Shutdown(ctx)
 		_ = srv.Shutdown(ctx)
 		_ = st.Close()
 	})
@@ -277,6 +283,35 @@ func TestTUIAgainstChatd(t *testing.T) {
 	got := waitSDKPush[*protocol.MsgPush](t, bob)
 	if got.Message.Body != "answer from the tui" {
 		t.Fatalf("bob got %+v", got.Message)
+	}
+
+	// Files both ways: /send with a progress bar, /get of bob's file.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(out, []byte(strings.Repeat("notes ", 50_000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.keys("/send "+out, "enter")
+	d.waitScreen("sending notes.txt: done")
+	offer := waitSDKPush[*protocol.FileOfferedPush](t, bob)
+	if offer.Name != "notes.txt" || offer.Size != 300_000 {
+		t.Fatalf("bob was offered %+v", offer)
+	}
+	bobFile := filepath.Join(dir, "from-bob.txt")
+	if err := os.WriteFile(bobFile, []byte("bob's file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fid, err := bob.SendFile(ctx, client.Target{User: d.m.me.UserID}, bobFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitScreen("/get " + strconv.FormatInt(fid, 10))
+	dest := filepath.Join(dir, "saved.txt")
+	d.keys("/get "+strconv.FormatInt(fid, 10)+" "+dest, "enter")
+	d.waitScreen("downloading " + dest)
+	d.waitScreen(": done")
+	if b, err := os.ReadFile(dest); err != nil || string(b) != "bob's file" {
+		t.Fatalf("downloaded %q, %v", b, err)
 	}
 
 	// A group with bob, a signature and an avatar.
