@@ -49,9 +49,9 @@ type (
 		text string
 		err  bool
 	}
-	friendsMsg      []protocol.Friend
-	groupsMsg       []protocol.Group
-	profileMsg      protocol.Profile
+	friendsMsg  []protocol.Friend
+	groupsMsg   []protocol.Group
+	profileMsg  protocol.Profile
 	progressMsg struct {
 		id          int
 		done, total int64
