@@ -69,7 +69,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 		s, _ := bench.Lookup(n)
 		fmt.Fprintf(w, "  %-8s %s\n", n, s.Summary())
 	}
-	fmt.Fprintf(w, "\n'chatbench <scenario> -h' lists a scenario's flags.\n\nflags:\n")
+	fmt.Fprintf(w, "\n'chatbench <scenario> -h' lists a scenario's flags.\n")
+	fmt.Fprintf(w, "'chatbench summary REPORT.json...' prints Markdown: the goals table, then each report.\n\nflags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitError
 		}
 		return 0
+	}
+	if len(args) > 1 && args[1] == "summary" {
+		return summary(args[2:], stdout, stderr)
 	}
 	var o options
 	global := flag.NewFlagSet("chatbench", flag.ContinueOnError)
@@ -203,4 +207,28 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// summary prints the JSON reports given as Markdown: one table of every
+// figure that has a goal, then a section per report.
+func summary(paths []string, stdout, stderr io.Writer) int {
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "usage: chatbench summary REPORT.json...")
+		return exitUsage
+	}
+	reps := make([]*report.Report, 0, len(paths))
+	for _, p := range paths {
+		r, err := report.ReadJSON(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "chatbench summary: %v\n", err)
+			return exitError
+		}
+		reps = append(reps, r)
+	}
+	report.WriteGoals(stdout, reps)
+	fmt.Fprintln(stdout)
+	for _, r := range reps {
+		r.WriteMarkdown(stdout)
+	}
+	return 0
 }

@@ -41,6 +41,11 @@ func TestChatInProcess(t *testing.T) {
 	if !strings.Contains(stdout.String(), "OK: nothing lost or duplicated") {
 		t.Fatalf("table lacks the verdict:\n%s", stdout.String())
 	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"chatbench", "summary", jsonPath}, nil, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "| chat | lost messages | 0 msgs | == 0 | met |") {
+		t.Fatalf("summary: exit %d:\n%s", code, stdout.String())
+	}
 	if svg, err := os.ReadFile(svgPath); err != nil || !bytes.Contains(svg, []byte("<polyline")) {
 		t.Fatalf("chart missing or empty: %v", err)
 	}

@@ -131,3 +131,32 @@ func TestNiceCeil(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdown(t *testing.T) {
+	r := sample()
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	WriteGoals(&buf, []*Report{back})
+	goals := buf.String()
+	if !strings.Contains(goals, "| chat | sent/s | 50 msg/s | >= 20000 | **not met** |") || strings.Contains(goals, "rss/conn") {
+		t.Fatalf("goals table:\n%s", goals)
+	}
+	buf.Reset()
+	back.WriteMarkdown(&buf)
+	md := buf.String()
+	for _, want := range []string{"### chat", "| lost | 0 | msgs | == 0 (met) |", "| push | 100 |", "nothing lost or duplicated"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := ReadJSON(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("missing file read")
+	}
+}
