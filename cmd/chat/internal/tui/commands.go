@@ -186,6 +186,81 @@ func (m *Model) historyCmd(conv string, after int64, n int) tea.Cmd {
 	}
 }
 
+// latestHistoryCmd loads the last page of a conversation whose last seq
+// this UI does not know yet (a group joined during the session): it asks
+// conv.list for it first, so the page is the newest, not the oldest.
+func (m *Model) latestHistoryCmd(conv string) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		var last int64
+		if convs, err := c.Conversations(ctx); err == nil {
+			for _, ci := range convs {
+				if ci.Conv == conv {
+					last = ci.LastSeq
+				}
+			}
+		}
+		after := max(0, last-historyPage)
+		r, err := c.Sync(ctx, conv, after, historyPage)
+		if err != nil {
+			return historyMsg{conv: conv, after: after, err: err}
+		}
+		return historyMsg{conv: conv, after: after, msgs: r.Messages}
+	}
+}
+
+// membersCmd shows a group's members in the status area.
+func (m *Model) membersCmd(g protocol.Group) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		members, err := c.GroupMembers(ctx, g.GroupID)
+		if err != nil {
+			return failure("members", err)
+		}
+		names := make([]string, 0, len(members))
+		for _, f := range members {
+			n := f.Profile.Username
+			if f.Profile.UserID == g.Owner {
+				n += " (owner)"
+			}
+			if f.Online {
+				n = "●" + n
+			}
+			names = append(names, n)
+		}
+		return noticeMsg{text: fmt.Sprintf("%s: %d members: %s", g.Name, len(members), strings.Join(names, ", "))}
+	}
+}
+
+// kickCmd removes a member from a group (owner only).
+func (m *Model) kickCmd(g protocol.Group, name string) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		members, err := c.GroupMembers(ctx, g.GroupID)
+		if err != nil {
+			return failure("kick", err)
+		}
+		for _, f := range members {
+			if strings.EqualFold(f.Profile.Username, name) {
+				if err := c.GroupKick(ctx, g.GroupID, f.Profile.UserID); err != nil {
+					return failure("kick", err)
+				}
+				return tea.BatchMsg{
+					func() tea.Msg { return notice("removed %s from %s", f.Profile.Username, g.Name) },
+					m.refreshGroupsCmd(),
+				}
+			}
+		}
+		return noticeMsg{text: name + " is not in " + g.Name, err: true}
+	}
+}
+
 func (m *Model) ackCmd(conv string, seq int64) tea.Cmd {
 	c := m.c
 	return func() tea.Msg {

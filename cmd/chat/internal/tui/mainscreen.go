@@ -198,7 +198,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		m.moveSel(1)
 	case "enter", "right", "l":
 		if it, ok := m.selected(); ok && it.kind == itemRequest {
-			return m.answerRequest(it.id, true), true
+			m.setNotice("friend request from "+it.label+" — a: accept, x: reject", false)
+			return nil, true
 		}
 		cmd := m.openSelected()
 		m.focusInput(true)
@@ -259,8 +260,12 @@ func (m *Model) open(key string) tea.Cmd {
 	var cmds []tea.Cmd
 	if !cv.loaded && !strings.HasPrefix(key, "r:") && m.c != nil {
 		cv.loaded, cv.loading = true, true
-		after := max(0, cv.lastSeq-historyPage)
-		cmds = append(cmds, m.historyCmd(key, after, historyPage))
+		if cv.lastSeq == 0 {
+			cmds = append(cmds, m.latestHistoryCmd(key))
+		} else {
+			after := max(0, cv.lastSeq-historyPage)
+			cmds = append(cmds, m.historyCmd(key, after, historyPage))
+		}
 	}
 	cmds = append(cmds, m.markRead(cv))
 	return tea.Batch(cmds...)
@@ -523,9 +528,10 @@ func (m *Model) submitInput() tea.Cmd {
 }
 
 const helpText = `/add USER [note]  friend request · /accept · /reject (selected request)
-/group NAME [USER...]  create · /join ID · /leave · /nick NAME · /sig TEXT
-/avatar PATH · /send PATH · /get FILEID [DEST] · /room new|join ID|leave
-/logout · /quit · tab: list/input · pgup/pgdn: scroll · alt+enter: newline`
+/group NAME [USER...] · /join ID · /leave · /members · /kick USER
+/nick NAME · /sig TEXT · /avatar PATH · /send PATH · /get FILEID [DEST]
+/room new [NAME]|join ID|leave · /logout · /quit
+tab: list/input · pgup/pgdn: scroll · alt+enter: newline`
 
 // runCommand executes a slash command.
 func (m *Model) runCommand(text string) tea.Cmd {
@@ -589,6 +595,20 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		}
 		m.setNotice("open a group or room to leave it", true)
 		return nil
+	case "/members", "/kick":
+		id, _ := protocol.ParseConv(m.active)
+		g, ok := m.group(id.GroupID())
+		if !ok {
+			m.setNotice("open a group first", true)
+			return nil
+		}
+		if cmd == "/members" {
+			return m.membersCmd(g)
+		}
+		if len(args) == 0 {
+			break
+		}
+		return m.kickCmd(g, args[0])
 	case "/nick":
 		if rest == "" {
 			break

@@ -317,6 +317,9 @@ func TestTUIAgainstChatd(t *testing.T) {
 	// A group with bob, a signature and an avatar.
 	d.keys("/group crew bob", "enter")
 	d.waitScreen("created group crew", "# crew")
+	d.run(d.m.open(protocol.GroupConv(d.m.groups[len(d.m.groups)-1].GroupID)))
+	d.keys("/members", "enter")
+	d.waitScreen("crew: 2 members:", "alice (owner)")
 	d.keys("/sig gone fishing", "enter")
 	d.waitScreen("signature updated", "“gone fishing”")
 	img := filepath.Join(t.TempDir(), "me.png")
