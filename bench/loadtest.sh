@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# bench/loadtest.sh: the entry point of `make loadtest`.
+#
+# Builds chatd and chatbench into a temporary directory, starts a fresh
+# chatd on loopback (temporary data dir, fixed high ports, admin listener
+# on for /metrics and pprof, the per-connection message rate limit lifted
+# because one load-generator connection sends faster than a person), runs
+# chatbench's standard suite against it, profiles chatd during the chat
+# scenario, stops chatd, and writes bench/LOADTEST.md with the machine, the
+# exact commands and the figures. Every step is bounded by a timeout and
+# every process is stopped on exit.
+#
+# Environment (defaults in brackets):
+#   CHAT_PORT, FILE_PORT, ADMIN_PORT   chatd ports [39400, 39401, 39490]
+#   CONNECT_CONNS   connections held by the connect scenario [10000]
+#   WORKERS         chatbench worker processes for connect [2]
+#   SOAK            mixed scenario length [30s]
+#   NOTE            free text put into LOADTEST.md (e.g. "machine was busy")
+#   OUT             where LOADTEST.md goes [bench/LOADTEST.md]
+#   RESULTS         where the JSON reports, SVG charts and the CPU profile
+#                   are kept (git-ignored) [bench/out/loadtest]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CHAT_PORT=${CHAT_PORT:-39400}
+FILE_PORT=${FILE_PORT:-39401}
+ADMIN_PORT=${ADMIN_PORT:-39490}
+CONNECT_CONNS=${CONNECT_CONNS:-10000}
+WORKERS=${WORKERS:-2}
+SOAK=${SOAK:-30s}
+NOTE=${NOTE:-}
+OUT=${OUT:-$ROOT/bench/LOADTEST.md}
+RESULTS=${RESULTS:-$ROOT/bench/out/loadtest}
+GO=${GO:-go}
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/chatd-loadtest.XXXXXX")
+CHATD_PID=""
+stop_chatd() {
+	if [[ -n $CHATD_PID ]] && kill -0 "$CHATD_PID" 2>/dev/null; then
+		kill -TERM "$CHATD_PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$CHATD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$CHATD_PID" 2>/dev/null || true
+		wait "$CHATD_PID" 2>/dev/null || true
+	fi
+	CHATD_PID=""
+}
+cleanup() {
+	stop_chatd
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building chatd and chatbench into $WORK/bin"
+(cd "$ROOT" && "$GO" build -o "$WORK/bin/" ./cmd/chatd ./cmd/chatbench)
+CHATD=$WORK/bin/chatd
+CHATBENCH=$WORK/bin/chatbench
+
+CHATD_ARGS=(--chat-addr "127.0.0.1:$CHAT_PORT" --file-addr "127.0.0.1:$FILE_PORT" --discovery-addr ""
+	--admin-addr "127.0.0.1:$ADMIN_PORT" --data-dir "$WORK/data" --msg-rate 1000000 --msg-burst 1000000
+	--log-level warn --log-format json)
+start_chatd() {
+	log "starting chatd ${CHATD_ARGS[*]}"
+	"$CHATD" "${CHATD_ARGS[@]}" >"$WORK/chatd.out" 2>"$WORK/chatd.log" &
+	CHATD_PID=$!
+	for _ in $(seq 1 100); do
+		if curl -fsS "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$CHATD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "chatd did not become ready:"
+	cat "$WORK/chatd.log" >&2
+	exit 1
+}
+start_chatd
+
+mkdir -p "$WORK/results"
+COMMANDS=()
+FAILED=()
+# bench NAME TIMEOUT ARGS...: one chatbench run against the local chatd.
+bench() {
+	local name=$1 limit=$2
+	shift 2
+	local cmd=(chatbench --addr "127.0.0.1:$CHAT_PORT" --admin "http://127.0.0.1:$ADMIN_PORT" --json "$name.json" --svg "$name.svg" "$@")
+	COMMANDS+=("${cmd[*]}")
+	log "== $name: ${cmd[*]}"
+	local rc=0
+	(cd "$WORK/results" && timeout --kill-after=10s "$limit" "$CHATBENCH" "${cmd[@]:1}") >"$WORK/results/$name.txt" || rc=$?
+	cat "$WORK/results/$name.txt" >&2
+	if [[ $rc != 0 ]]; then
+		log "$name exited with $rc"
+		FAILED+=("$name (exit $rc)")
+	fi
+}
+
+START=$(date -u +%s)
+bench connect 150s --workers "$WORKERS" connect --conns "$CONNECT_CONNS" --users 20 --hold 10s
+bench login 120s login --users 20 --token-logins 5000
+# A CPU profile of chatd during the busiest part of the chat scenario.
+(sleep 12 && curl -fsS -o "$WORK/results/chat.cpu.pprof" "http://127.0.0.1:$ADMIN_PORT/debug/pprof/profile?seconds=8") &
+PROF_PID=$!
+bench chat 120s chat --pairs 50 --duration 15s --inflight 4
+wait "$PROF_PID" 2>/dev/null || true
+bench group 120s group --groups 4 --members 50 --senders 2 --devices 2 --duration 10s
+bench room 120s room --members 1000 --users 20 --fps 20 --duration 10s --says 5
+bench offline 120s offline --pairs 50 --per-user 200
+bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
+SUITE_S=$(($(date -u +%s) - START))
+CHATD_RSS_END=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1=="process_resident_memory_bytes"{print $2}')
+stop_chatd
+
+PROFILE_TOP=""
+if [[ -s $WORK/results/chat.cpu.pprof ]]; then
+	PROFILE_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -nodecount=25 "$CHATD" "$WORK/results/chat.cpu.pprof" 2>/dev/null | sed -n '1,35p' || true)
+fi
+
+log "writing $OUT"
+{
+	echo "# chatbench load test"
+	echo
+	echo "Written by \`make loadtest\` (bench/loadtest.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite took ${SUITE_S} s."
+	echo
+	echo "## Machine"
+	echo
+	echo "- CPUs: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+	echo "- Kernel: $(uname -sr)"
+	echo "- Go: $("$GO" version | cut -d' ' -f3-)"
+	echo "- Open-file limit per process: $(ulimit -n)"
+	echo "- chatd and chatbench ran on the same machine over loopback; chatd's data dir was a fresh temporary directory (embedded SQLite store)."
+	if [[ -n $NOTE ]]; then
+		echo "- Note: $NOTE"
+	fi
+	echo
+	echo "## chatd"
+	echo
+	echo '```'
+	echo "chatd ${CHATD_ARGS[*]}" | sed "s#$WORK#\$TMP#g"
+	echo '```'
+	echo
+	echo "\`--msg-rate\`/\`--msg-burst\` lift the per-connection limit of 50 messages/s (the default protects a server from one client; a load test sends from few connections). Everything else is chatd's default, including argon2id at m=19 MiB, t=2 for every registration and password login. RSS of chatd at the end of the suite: $((CHATD_RSS_END / 1048576)) MiB."
+	echo
+	echo "## Commands"
+	echo
+	echo '```'
+	for c in "${COMMANDS[@]}"; do echo "$c"; done
+	echo '```'
+	echo
+	if ((${#FAILED[@]} > 0)); then
+		echo "**Runs that exited non-zero** (1: verification failed, 3: could not run, 124: timed out): ${FAILED[*]}"
+		echo
+	fi
+	echo "## Goals and figures"
+	echo
+	(cd "$WORK/results" && "$CHATBENCH" summary $(for n in connect login chat group room offline mixed; do [[ -s $n.json ]] && echo "$n.json"; done))
+	if [[ -n $PROFILE_TOP ]]; then
+		echo "## chatd CPU profile during the chat scenario (8 s)"
+		echo
+		echo '```'
+		echo "$PROFILE_TOP"
+		echo '```'
+		echo
+	fi
+	echo "JSON reports, SVG charts (throughput and p99 over time, percentile curves) and the CPU profile are written to \`bench/out/loadtest/\` (not committed)."
+	echo
+	echo "## Raw output"
+	echo
+	for n in connect login chat group room offline mixed; do
+		[[ -s $WORK/results/$n.txt ]] || continue
+		echo "<details><summary>$n</summary>"
+		echo
+		echo '```'
+		cat "$WORK/results/$n.txt"
+		echo '```'
+		echo
+		echo "</details>"
+		echo
+	done
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+mkdir -p "$RESULTS"
+cp "$WORK"/results/* "$RESULTS"/ 2>/dev/null || true
+log "reports, charts and profile kept in $RESULTS"
+log "done: $OUT"
