@@ -104,6 +104,18 @@ func testExplain(t *testing.T, cfg Config) {
 		{"search username", fmt.Sprintf(qSearch, nameCond, "username_key"), append(nameArgs, 50)},
 		{"search nickname", fmt.Sprintf(qSearch, nickCond, "nick_key"), append(nickArgs, 50)},
 	}
+	if s.d == sqliteDialect {
+		cases = append(cases, []struct {
+			name string
+			q    string
+			args []any
+		}{
+			{"lock conversation (one row)", qLockConv, []any{"p:5:6"}},
+			{"idempotency key (one row)", qFindKey, []any{"c5", 5}},
+			{"advance conversation (one row)", qAdvanceConv, []any{6, 1, "p:5:6"}},
+			{"advance cursor (one row)", qAdvanceCursor, []any{6, 5, "p:5:6", 5}},
+		}...)
+	}
 	for _, c := range cases {
 		plan, scans := explain(t, s, c.q, c.args)
 		if len(scans) > 0 {

@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -236,84 +234,44 @@ func (c *committer) reserveIDs(ctx context.Context, n int64) error {
 	return nil
 }
 
-type userConv struct {
-	user int64
-	conv string
-}
-
-type idemKey struct {
-	from int64
-	cid  string
-}
-
 // commit writes one batch in one transaction, using ids from firstID on,
 // and fills res. On error nothing is written and res is garbage.
 func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := c.s.d
 	tx, err := c.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	bw := c.s.batchWriter(ctx, tx)
+	defer bw.close()
 
 	// 1. Lock the conversations, in id order so that processes sharing a
 	// database cannot deadlock, and read their last seq.
-	convSet := map[string]int64{}
+	lastSeq := map[string]int64{}
 	for _, r := range batch {
-		convSet[r.m.Conv] = -1
+		lastSeq[r.m.Conv] = -1
 	}
-	convs := make([]any, 0, len(convSet))
-	for cv := range convSet {
+	convs := make([]string, 0, len(lastSeq))
+	for cv := range lastSeq {
 		convs = append(convs, cv)
 	}
-	sort.Slice(convs, func(i, j int) bool { return convs[i].(string) < convs[j].(string) })
-	for _, part := range chunks(convs, 500) {
-		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qLockConvs, placeholders(len(part)))+d.forUpdate, part...)
-		if err != nil {
-			return fmt.Errorf("lock conversations: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var last int64
-			if err := rows.Scan(&id, &last); err != nil {
-				rows.Close()
-				return fmt.Errorf("lock conversations: %w", err)
-			}
-			convSet[id] = last
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("lock conversations: %w", err)
-		}
+	sort.Strings(convs)
+	if err := bw.lockConvs(convs, lastSeq); err != nil {
+		return fmt.Errorf("lock conversations: %w", err)
 	}
 
 	// 2. Idempotency: find messages already stored under these keys.
 	known := map[idemKey]Message{}
-	var cids []any
+	var keys []idemKey
 	for _, r := range batch {
 		if r.m.ClientMsgID != "" {
-			cids = append(cids, r.m.ClientMsgID)
+			keys = append(keys, idemKey{r.m.From, r.m.ClientMsgID})
 		}
 	}
-	for _, part := range chunks(cids, 500) {
-		rows, err := tx.QueryContext(ctx, fmt.Sprintf(qIdemKeys, placeholders(len(part))), part...)
-		if err != nil {
-			return fmt.Errorf("idempotency lookup: %w", err)
-		}
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("idempotency lookup: %w", err)
-			}
-			known[idemKey{m.From, m.ClientMsgID}] = m
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("idempotency lookup: %w", err)
-		}
+	if err := bw.findKeys(keys, known); err != nil {
+		return fmt.Errorf("idempotency lookup: %w", err)
 	}
 
 	// 3. Assign ids and seqs.
@@ -329,13 +287,13 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 				continue
 			}
 		}
-		last := convSet[m.Conv]
+		last := lastSeq[m.Conv]
 		if last < 0 {
 			res[i] = appendRes{err: fmt.Errorf("store: append to %q: %w", m.Conv, ErrNotFound)}
 			continue
 		}
 		last++
-		convSet[m.Conv] = last
+		lastSeq[m.Conv] = last
 		msg := Message{ID: id, Conv: m.Conv, Seq: last, From: m.From, TS: m.TS, Type: m.Type, Body: m.Body, ClientMsgID: m.ClientMsgID}
 		id++
 		res[i] = appendRes{msg: msg}
@@ -353,41 +311,48 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 		return tx.Commit()
 	}
 
-	// 4. Insert the messages, many rows per statement.
-	for start := 0; start < len(rows); start += 200 {
-		part := rows[start:min(start+200, len(rows))]
-		args := make([]any, 0, 8*len(part))
-		for _, m := range part {
-			var cid any
-			if m.ClientMsgID != "" {
-				cid = m.ClientMsgID
-			}
-			args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, cid)
-		}
-		q := `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", len(part)), ",")
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert messages: %w", err)
-		}
+	// 4. Insert the messages.
+	if err := bw.insert(rows); err != nil {
+		return fmt.Errorf("insert messages: %w", err)
 	}
 
 	// 5. Advance the conversations' counters.
-	var cargs []any
-	n := 0
+	adv := make([]convAdvance, 0, len(lastTS))
 	for cv, ts := range lastTS {
-		cargs = append(cargs, cv, convSet[cv], ts)
-		n++
+		adv = append(adv, convAdvance{cv, lastSeq[cv], ts})
 	}
-	q := `INSERT INTO conversations (id, last_seq, last_ts) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", n), ",") +
-		d.upsert("id", "last_seq = NEW(last_seq)", "last_ts = "+d.max+"(last_ts, NEW(last_ts))")
-	if _, err := tx.ExecContext(ctx, q, cargs...); err != nil {
+	sort.Slice(adv, func(i, j int) bool { return adv[i].conv < adv[j].conv })
+	if err := bw.advanceConvs(adv); err != nil {
 		return fmt.Errorf("advance conversations: %w", err)
 	}
 
 	// 6. Senders' ack cursors: a cursor just below a sender's first new
-	// seq follows the sender's consecutive seqs.
-	if err := c.advanceSenders(ctx, tx, sent); err != nil {
-		return err
+	// seq follows the sender's run of consecutive seqs in this batch. No
+	// read is needed: the batch holds the conversation lock, so the cursor
+	// (never above the committed last seq) is at most first-1, and the
+	// update's condition checks it is exactly that.
+	moves := make([]cursorMove, 0, len(sent))
+	for k, seqs := range sent {
+		to := seqs[0]
+		for _, s := range seqs[1:] {
+			if s != to+1 {
+				break
+			}
+			to = s
+		}
+		moves = append(moves, cursorMove{k, seqs[0] - 1, to})
 	}
+	// Lock order: every batch updates cursor rows in the same order.
+	sort.Slice(moves, func(i, j int) bool {
+		if moves[i].k.conv != moves[j].k.conv {
+			return moves[i].k.conv < moves[j].k.conv
+		}
+		return moves[i].k.user < moves[j].k.user
+	})
+	if err := bw.advanceCursors(moves); err != nil {
+		return fmt.Errorf("advance cursors: %w", err)
+	}
+
 	if c.failHook != nil {
 		if err := c.failHook(); err != nil {
 			return err
@@ -397,69 +362,4 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// advanceSenders moves each sender's ack cursor over its own new
-// messages when it stood just below the first of them: the cursor goes to
-// the end of the sender's run of consecutive seqs in this batch. No read
-// is needed: the batch holds the conversation lock, so the cursor (never
-// above the committed last seq) is at most first-1, and the UPDATE's
-// condition checks it is exactly that.
-func (c *committer) advanceSenders(ctx context.Context, tx *sql.Tx, sent map[userConv][]int64) error {
-	type move struct {
-		k        userConv
-		from, to int64
-	}
-	moves := make([]move, 0, len(sent))
-	for k, seqs := range sent {
-		to := seqs[0]
-		for _, s := range seqs[1:] {
-			if s != to+1 {
-				break
-			}
-			to = s
-		}
-		moves = append(moves, move{k, seqs[0] - 1, to})
-	}
-	// Lock order: every batch updates cursor rows in the same order.
-	sort.Slice(moves, func(i, j int) bool {
-		if moves[i].k.conv != moves[j].k.conv {
-			return moves[i].k.conv < moves[j].k.conv
-		}
-		return moves[i].k.user < moves[j].k.user
-	})
-	for start := 0; start < len(moves); start += 150 {
-		part := moves[start:min(start+150, len(moves))]
-		args := make([]any, 0, 6*len(part))
-		for _, m := range part {
-			args = append(args, m.k.user, m.k.conv, m.from, m.to)
-		}
-		for _, m := range part {
-			args = append(args, m.k.user, m.k.conv)
-		}
-		if _, err := tx.ExecContext(ctx, cursorUpdate(len(part)), args...); err != nil {
-			return fmt.Errorf("advance cursors: %w", err)
-		}
-	}
-	return nil
-}
-
-// cursorUpdate is qCursors for n (user, conv) pairs.
-func cursorUpdate(n int) string {
-	return fmt.Sprintf(qCursors, strings.Repeat(" WHEN user_id = ? AND conv = ? AND ack_seq = ? THEN ?", n), cursorPairs(n))
-}
-
-// cursorPairs returns n "(user_id = ? AND conv = ?)" joined by OR.
-func cursorPairs(n int) string {
-	return strings.TrimSuffix(strings.Repeat("(user_id = ? AND conv = ?) OR ", n), " OR ")
-}
-
-func chunks(a []any, n int) [][]any {
-	var out [][]any
-	for len(a) > 0 {
-		k := min(n, len(a))
-		out = append(out, a[:k])
-		a = a[k:]
-	}
-	return out
 }

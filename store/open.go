@@ -64,6 +64,12 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 		log = cfg.Logger.With().Str("component", "store").Str("driver", d.name).Logger()
 	}
 	s := &sqlStore{d: d, w: w, r: r, log: log}
+	if d == sqliteDialect {
+		if s.prep, err = prepare(ctx, w); err != nil {
+			closeDBs(w, r)
+			return nil, fmt.Errorf("store: open sqlite: %w", err)
+		}
+	}
 	if cfg.Committers <= 0 {
 		cfg.Committers = 1
 	}

@@ -31,6 +31,12 @@ const (
 	qCursors = `UPDATE conv_members SET ack_seq = CASE%s ELSE ack_seq END WHERE %s`
 	// Ack and read: %[1]s is the cursor column, %[2]s the dialect's min.
 	qMoveCursor = `UPDATE conv_members SET %[1]s = %[2]s(?, (SELECT last_seq FROM conversations WHERE id = ?)) WHERE user_id = ? AND conv = ? AND %[1]s < %[2]s(?, (SELECT last_seq FROM conversations WHERE id = ?))`
+	// The same steps one row at a time, for SQLite's prepared statements.
+	qLockConv      = `SELECT last_seq FROM conversations WHERE id = ?`
+	qFindKey       = `SELECT ` + msgCols + ` FROM messages WHERE client_msg_id = ? AND from_id = ?`
+	qInsertMessage = `INSERT INTO messages (` + msgCols + `) VALUES (?,?,?,?,?,?,?,?)`
+	qAdvanceConv   = `UPDATE conversations SET last_seq = ?, last_ts = MAX(last_ts, ?) WHERE id = ?`
+	qAdvanceCursor = `UPDATE conv_members SET ack_seq = ? WHERE user_id = ? AND conv = ? AND ack_seq = ?`
 	// User search: %s is the dialect's prefix condition on the column.
 	qSearch = `SELECT ` + userCols + ` FROM users WHERE %s ORDER BY %s LIMIT ?`
 )

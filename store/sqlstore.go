@@ -21,6 +21,7 @@ type sqlStore struct {
 	w      *sql.DB // writes (one connection on SQLite)
 	r      *sql.DB // reads
 	c      *committer
+	prep   *prepared // SQLite's one-row batch statements; nil on MySQL
 	closed atomic.Bool
 	log    zerolog.Logger
 }
@@ -342,6 +343,9 @@ func (s *sqlStore) Close() error {
 		return nil
 	}
 	s.c.close()
+	if s.prep != nil {
+		s.prep.close()
+	}
 	if err := closeDBs(s.w, s.r); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

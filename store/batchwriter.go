@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// batchWriter runs the statements of one group-commit transaction. Two
+// strategies, one per backend: MySQL pays a network round trip per
+// statement, so it sends many rows per statement; SQLite runs in process,
+// where parsing a many-row statement costs more than running a prepared
+// one-row statement many times.
+type batchWriter interface {
+	// lockConvs locks the conversations (sorted) and records their last seq.
+	lockConvs(convs []string, lastSeq map[string]int64) error
+	// findKeys records the stored messages under the idempotency keys.
+	findKeys(keys []idemKey, into map[idemKey]Message) error
+	insert(rows []*Message) error
+	advanceConvs(adv []convAdvance) error
+	advanceCursors(moves []cursorMove) error
+	close()
+}
+
+type convAdvance struct {
+	conv    string
+	lastSeq int64
+	lastTS  int64
+}
+
+type cursorMove struct {
+	k        userConv
+	from, to int64
+}
+
+type userConv struct {
+	user int64
+	conv string
+}
+
+type idemKey struct {
+	from int64
+	cid  string
+}
+
+func (s *sqlStore) batchWriter(ctx context.Context, tx *sql.Tx) batchWriter {
+	if s.prep != nil {
+		return &perRowWriter{ctx: ctx, tx: tx, p: s.prep}
+	}
+	return &multiRowWriter{ctx: ctx, tx: tx, d: s.d}
+}
+
+// ---- many rows per statement (MySQL) ----
+
+type multiRowWriter struct {
+	ctx context.Context
+	tx  *sql.Tx
+	d   *dialect
+}
+
+func (w *multiRowWriter) close() {}
+
+func strArgs(a []string) []any {
+	out := make([]any, len(a))
+	for i, v := range a {
+		out[i] = v
+	}
+	return out
+}
+
+func (w *multiRowWriter) lockConvs(convs []string, lastSeq map[string]int64) error {
+	for _, part := range chunks(strArgs(convs), 500) {
+		rows, err := w.tx.QueryContext(w.ctx, fmt.Sprintf(qLockConvs, placeholders(len(part)))+w.d.forUpdate, part...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var last int64
+			if err := rows.Scan(&id, &last); err != nil {
+				rows.Close()
+				return err
+			}
+			lastSeq[id] = last
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *multiRowWriter) findKeys(keys []idemKey, into map[idemKey]Message) error {
+	cids := make([]any, len(keys))
+	for i, k := range keys {
+		cids[i] = k.cid
+	}
+	for _, part := range chunks(cids, 500) {
+		rows, err := w.tx.QueryContext(w.ctx, fmt.Sprintf(qIdemKeys, placeholders(len(part))), part...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			into[idemKey{m.From, m.ClientMsgID}] = m
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (w *multiRowWriter) insert(rows []*Message) error {
+	for start := 0; start < len(rows); start += 200 {
+		part := rows[start:min(start+200, len(rows))]
+		args := make([]any, 0, 8*len(part))
+		for _, m := range part {
+			args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID))
+		}
+		q := `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", len(part)), ",")
+		if _, err := w.tx.ExecContext(w.ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *multiRowWriter) advanceConvs(adv []convAdvance) error {
+	for start := 0; start < len(adv); start += 300 {
+		part := adv[start:min(start+300, len(adv))]
+		args := make([]any, 0, 3*len(part))
+		for _, a := range part {
+			args = append(args, a.conv, a.lastSeq, a.lastTS)
+		}
+		q := `INSERT INTO conversations (id, last_seq, last_ts) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", len(part)), ",") +
+			w.d.upsert("id", "last_seq = NEW(last_seq)", "last_ts = "+w.d.max+"(last_ts, NEW(last_ts))")
+		if _, err := w.tx.ExecContext(w.ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *multiRowWriter) advanceCursors(moves []cursorMove) error {
+	for start := 0; start < len(moves); start += 150 {
+		part := moves[start:min(start+150, len(moves))]
+		args := make([]any, 0, 6*len(part))
+		for _, m := range part {
+			args = append(args, m.k.user, m.k.conv, m.from, m.to)
+		}
+		for _, m := range part {
+			args = append(args, m.k.user, m.k.conv)
+		}
+		if _, err := w.tx.ExecContext(w.ctx, cursorUpdate(len(part)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cursorUpdate is qCursors for n (user, conv) pairs.
+func cursorUpdate(n int) string {
+	return fmt.Sprintf(qCursors, strings.Repeat(" WHEN user_id = ? AND conv = ? AND ack_seq = ? THEN ?", n), cursorPairs(n))
+}
+
+// cursorPairs returns n "(user_id = ? AND conv = ?)" joined by OR.
+func cursorPairs(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(user_id = ? AND conv = ?) OR ", n), " OR ")
+}
+
+func chunks(a []any, n int) [][]any {
+	var out [][]any
+	for len(a) > 0 {
+		k := min(n, len(a))
+		out = append(out, a[:k])
+		a = a[k:]
+	}
+	return out
+}
+
+// ---- one prepared row statement per row (SQLite) ----
+
+// prepared holds the one-row statements of the SQLite batch, prepared
+// once on the writer connection.
+type prepared struct {
+	lockConv, findKey, insert, advanceConv, advanceCursor *sql.Stmt
+}
+
+func prepare(ctx context.Context, db *sql.DB) (*prepared, error) {
+	p := &prepared{}
+	for _, x := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&p.lockConv, qLockConv},
+		{&p.findKey, qFindKey},
+		{&p.insert, qInsertMessage},
+		{&p.advanceConv, qAdvanceConv},
+		{&p.advanceCursor, qAdvanceCursor},
+	} {
+		st, err := db.PrepareContext(ctx, x.q)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("prepare %q: %w", x.q, err)
+		}
+		*x.dst = st
+	}
+	return p, nil
+}
+
+func (p *prepared) close() {
+	for _, st := range []*sql.Stmt{p.lockConv, p.findKey, p.insert, p.advanceConv, p.advanceCursor} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+type perRowWriter struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	p    *prepared
+	open []*sql.Stmt // transaction-bound statements to close
+}
+
+// stmt binds a prepared statement to the transaction (on SQLite's one
+// writer connection, the existing preparation is reused).
+func (w *perRowWriter) stmt(st *sql.Stmt) *sql.Stmt {
+	ts := w.tx.StmtContext(w.ctx, st)
+	w.open = append(w.open, ts)
+	return ts
+}
+
+func (w *perRowWriter) close() {
+	for _, st := range w.open {
+		st.Close()
+	}
+}
+
+func (w *perRowWriter) lockConvs(convs []string, lastSeq map[string]int64) error {
+	st := w.stmt(w.p.lockConv)
+	for _, cv := range convs {
+		var last int64
+		err := st.QueryRowContext(w.ctx, cv).Scan(&last)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		lastSeq[cv] = last
+	}
+	return nil
+}
+
+func (w *perRowWriter) findKeys(keys []idemKey, into map[idemKey]Message) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	st := w.stmt(w.p.findKey)
+	for _, k := range keys {
+		m, err := scanMessage(st.QueryRowContext(w.ctx, k.cid, k.from))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		into[k] = m
+	}
+	return nil
+}
+
+func (w *perRowWriter) insert(rows []*Message) error {
+	st := w.stmt(w.p.insert)
+	for _, m := range rows {
+		if _, err := st.ExecContext(w.ctx, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *perRowWriter) advanceConvs(adv []convAdvance) error {
+	st := w.stmt(w.p.advanceConv)
+	for _, a := range adv {
+		if _, err := st.ExecContext(w.ctx, a.lastSeq, a.lastTS, a.conv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *perRowWriter) advanceCursors(moves []cursorMove) error {
+	st := w.stmt(w.p.advanceCursor)
+	for _, m := range moves {
+		if _, err := st.ExecContext(w.ctx, m.to, m.k.user, m.k.conv, m.from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
