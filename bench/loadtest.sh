@@ -11,7 +11,7 @@
 # every process is stopped on exit.
 #
 # Environment (defaults in brackets):
-#   CHAT_PORT, FILE_PORT, ADMIN_PORT   chatd ports [39400, 39401, 39490]
+#   CHAT_PORT, FILE_PORT, ADMIN_PORT   chatd ports [random free ports in 20000-31999]
 #   CONNECT_CONNS   connections held by the connect scenario [10000]
 #   WORKERS         chatbench worker processes for connect [2]
 #   SOAK            mixed scenario length [30s]
@@ -22,9 +22,23 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CHAT_PORT=${CHAT_PORT:-39400}
-FILE_PORT=${FILE_PORT:-39401}
-ADMIN_PORT=${ADMIN_PORT:-39490}
+# free_port prints a random TCP port below the ephemeral range that nothing
+# listens on (the ephemeral range is left to the load generator's dials).
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 12000))
+		if [[ -z $(ss -Htln "sport = :$p" 2>/dev/null) ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "no free port found" >&2
+	return 1
+}
+CHAT_PORT=${CHAT_PORT:-$(free_port)}
+FILE_PORT=${FILE_PORT:-$(free_port)}
+ADMIN_PORT=${ADMIN_PORT:-$(free_port)}
 CONNECT_CONNS=${CONNECT_CONNS:-10000}
 WORKERS=${WORKERS:-2}
 SOAK=${SOAK:-30s}
