@@ -51,10 +51,11 @@ type config struct {
 	Loops                int // event loops; 0 = GOMAXPROCS
 	Workers              int // store worker goroutines; 0 = the service's default
 
-	FileWorkers  int           // file transfers served at once
-	FileQueue    int           // file connections waiting for a worker
-	FileStaleAge time.Duration // age at which partial uploads are removed
-	FileSecret   string        // token HMAC key; "" = kept in DataDir
+	FileWorkers   int           // file transfers served at once
+	FileQueue     int           // file connections waiting for a worker
+	FileStaleAge  time.Duration // age at which partial uploads are removed
+	FileRateLimit int64         // bytes/s of all transfers together; 0 = no cap
+	FileSecret    string        // token HMAC key; "" = kept in DataDir
 
 	LogLevel  zerolog.Level
 	LogFormat string // auto, console or json
@@ -137,7 +138,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.ChatAddr, "chat-addr", cfg.ChatAddr, "chat `address` (TCP)")
-	fs.StringVar(&cfg.FileAddr, "file-addr", cfg.FileAddr, "file port `address` announced to clients; a :PORT address is announced with the host the client reached")
+	fs.StringVar(&cfg.FileAddr, "file-addr", cfg.FileAddr, "file port `address` (TCP); a :PORT address is announced to each client with the host it reached")
 	fs.StringVar(&cfg.DiscoveryAddr, "discovery-addr", cfg.DiscoveryAddr, "LAN discovery `address` (UDP); empty disables")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP `address` (/metrics, /healthz, /readyz, /debug/pprof); empty disables")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the embedded store")
@@ -156,6 +157,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.FileWorkers, "file-workers", cfg.FileWorkers, "file transfers served at once")
 	fs.IntVar(&cfg.FileQueue, "file-queue", cfg.FileQueue, "file connections that may wait for a free transfer worker")
 	fs.DurationVar(&cfg.FileStaleAge, "file-stale-age", cfg.FileStaleAge, "remove partial uploads untouched for this `duration`")
+	fs.Var(byteSize{&cfg.FileRateLimit}, "file-rate-limit", "cap on `bytes` per second of all file transfers together (e.g. 50MiB); 0 means no cap")
 	fs.StringVar(&cfg.FileSecret, "file-secret", cfg.FileSecret, "file token signing `key` (16+ bytes; set the same on every chatd sharing a database; prefer CHATD_FILE_SECRET over the flag); empty keeps a generated one in --data-dir")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")
