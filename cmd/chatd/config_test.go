@@ -213,6 +213,7 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"file port too big", world{}, []string{"--file-addr", ":65536"}, []string{"--file-addr"}},
 		{"file workers", world{}, []string{"--file-workers", "0"}, []string{"--file-workers"}},
 		{"file queue", world{}, []string{"--file-queue", "-1"}, []string{"--file-queue"}},
+		{"file rate", world{}, []string{"--file-rate-limit", "fast"}, []string{"file-rate-limit"}},
 		{"file stale age", world{}, []string{"--file-stale-age", "1s"}, []string{"--file-stale-age"}},
 		{"short file secret", world{env: map[string]string{"CHATD_FILE_SECRET": "short"}}, nil, []string{"--file-secret", "16 bytes"}},
 		{"admin port name", world{}, []string{"--admin-addr", "localhost:http"}, []string{"--admin-addr"}},

@@ -193,10 +193,11 @@ const shutdownGrace = 5 * time.Second
 // the metadata store, the completion hook and the logger.
 func filesConfig(cfg config) files.Config {
 	fc := files.Config{
-		DataDir:  cfg.DataDir,
-		Workers:  cfg.FileWorkers,
-		Queue:    cfg.FileQueue,
-		StaleAge: cfg.FileStaleAge,
+		DataDir:   cfg.DataDir,
+		Workers:   cfg.FileWorkers,
+		Queue:     cfg.FileQueue,
+		StaleAge:  cfg.FileStaleAge,
+		RateLimit: cfg.FileRateLimit,
 	}
 	if cfg.FileSecret != "" {
 		fc.Secret = []byte(cfg.FileSecret)
