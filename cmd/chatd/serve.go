@@ -175,11 +175,18 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		r.Admin = adm
 	}
 	go func() { done <- shutdown(cfg.ShutdownTimeout, log, r) }()
-	limit := cfg.ShutdownTimeout + shutdownGrace
+	return awaitShutdown(done, cfg.ShutdownTimeout+shutdownGrace, log)
+}
+
+// awaitShutdown returns the shutdown's result, or an error once limit has
+// passed without one.
+func awaitShutdown(done <-chan error, limit time.Duration, log zerolog.Logger) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(limit):
+	case <-t.C:
 		log.Error().Dur("limit", limit).Msg("shutdown did not finish; exiting anyway")
 		return fmt.Errorf("shutdown did not finish within %v", limit)
 	}

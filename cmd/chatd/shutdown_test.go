@@ -143,3 +143,16 @@ func statusOf(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestAwaitShutdownGivesUpOnAWedgedStep(t *testing.T) {
+	never := make(chan error) // a shutdown that never returns
+	err := awaitShutdown(never, 10*time.Millisecond, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("wedged shutdown: %v", err)
+	}
+	done := make(chan error, 1)
+	done <- errors.New("store: close failed")
+	if err := awaitShutdown(done, time.Minute, zerolog.Nop()); err == nil || err.Error() != "store: close failed" {
+		t.Fatalf("finished shutdown: %v, want its own error", err)
+	}
+}
