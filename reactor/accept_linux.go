@@ -65,7 +65,7 @@ func (l *loop) accept(i int) {
 		tuneConn(nfd, sndBuf)
 		l.ctr.accepted.Add(1)
 		target := l
-		if !l.e.opts.ReusePort {
+		if l.e.opts.SingleAcceptor {
 			target = l.e.pick()
 		}
 		c := l.e.newConn(target, nfd, remote)

@@ -71,18 +71,18 @@ func BenchmarkOutQueue(b *testing.B) {
 	}
 }
 
-// BenchmarkAccept compares the single acceptor with SO_REUSEPORT listeners:
+// BenchmarkAccept compares the single acceptor with SO_REUSEPORT listeners (the default):
 // each op is a loopback connect that the server accepts, opens and closes.
 func BenchmarkAccept(b *testing.B) {
-	for _, rp := range []bool{false, true} {
-		name := "acceptor"
-		if rp {
-			name = "reuseport"
+	for _, single := range []bool{true, false} {
+		name := "reuseport"
+		if single {
+			name = "acceptor"
 		}
 		b.Run(name, func(b *testing.B) {
 			r := newRecorder(b)
 			r.open = func(c *Conn) { c.Close() }
-			e, addr := startEngine(b, r, Options{Loops: 2, ReusePort: rp})
+			e, addr := startEngine(b, r, Options{Loops: 2, SingleAcceptor: single})
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				buf := make([]byte, 1)

@@ -23,14 +23,19 @@ type Handler interface {
 
 // Options configure an Engine. Zero values select the defaults.
 //
-// ReusePort: BenchmarkAccept measured SO_REUSEPORT listeners about 2x faster
-// than the single acceptor for a storm of short connections on this 2-core
-// machine (no cross-loop hand-off). The zero value, and so the default, is
-// still the single acceptor, which places each connection on the
-// least-loaded loop, while the kernel spreads REUSEPORT connections by hash.
+// Accepting: by default each loop has its own SO_REUSEPORT listening socket
+// and accepts onto itself, which BenchmarkAccept measured about 2x faster than
+// one acceptor for a storm of short connections on a 2-core machine (no
+// cross-loop hand-off); the kernel spreads connections over the loops by a
+// hash of the addresses. SingleAcceptor selects one listening socket on loop
+// 0 that places each connection on the least-loaded loop instead: slower to
+// accept, but it keeps loops even when long-lived connections close
+// unevenly, and a second process cannot silently share the port (with
+// SO_REUSEPORT another process of the same user binding the same address
+// succeeds and takes a share of the connections).
 type Options struct {
 	Loops          int           // event loops; 0 = GOMAXPROCS
-	ReusePort      bool          // one SO_REUSEPORT listener per loop instead of one acceptor on loop 0
+	SingleAcceptor bool          // one acceptor on loop 0 placing conns on the least-loaded loop, instead of one SO_REUSEPORT listener per loop
 	MaxOutbound    int           // per-connection outbound queue limit in bytes; 0 = 4 MiB; a Write over it fails with ErrSlowConsumer and closes the conn
 	LossyLimit     int           // WriteLossy drops when queued bytes would exceed this; 0 = MaxOutbound/4
 	MaxInbound     int           // max unconsumed inbound bytes kept per conn; 0 = 2 MiB + 64 KiB; over it the conn closes with ErrInboundTooLarge

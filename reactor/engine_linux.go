@@ -100,13 +100,14 @@ func (e *Engine) Listen(network, addr string) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
+	reuse := !e.opts.SingleAcceptor
 	n := 1
-	if e.opts.ReusePort {
+	if reuse {
 		n = len(e.loops)
 	}
 	fds := make([]int, 0, n)
 	for i := range n {
-		fd, err := listenSocket(ap, e.opts.ReusePort)
+		fd, err := listenSocket(ap, reuse)
 		if err == nil && i == 0 {
 			ap, err = boundAddr(fd) // later sockets share the chosen port
 			if err != nil {

@@ -173,7 +173,7 @@ func TestNoGoroutineOrFDLeaks(t *testing.T) {
 	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
 
 	r := newRecorder(t)
-	e, err := New(r, Options{Loops: 2, ReusePort: true})
+	e, err := New(r, Options{Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +219,9 @@ func TestNoGoroutineOrFDLeaks(t *testing.T) {
 	t.Fatalf("leak: goroutines %d (was %d), fds %d (was %d)", g, baseG, fd, baseFD)
 }
 
-func TestEchoReusePort(t *testing.T) {
+func TestEchoSingleAcceptor(t *testing.T) {
 	r := newRecorder(t)
-	_, addr := startEngine(t, r, Options{Loops: 2, ReusePort: true})
+	_, addr := startEngine(t, r, Options{Loops: 2, SingleAcceptor: true})
 	for i := range 20 {
 		c := dialTCP(t, addr)
 		msg := pattern(i, 1000)
