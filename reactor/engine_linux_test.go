@@ -342,3 +342,27 @@ func TestCrossGoroutineWritesCoalesceWakeups(t *testing.T) {
 		t.Fatalf("%d flush syscalls for 1,000 frames queued in one pass, want 1", n)
 	}
 }
+
+func TestSingleAcceptorPlacesOnLeastLoadedLoop(t *testing.T) {
+	for _, single := range []bool{true, false} {
+		r := newRecorder(t)
+		opened := make(chan *Conn, 40)
+		r.open = func(c *Conn) { opened <- c }
+		e, addr := startEngine(t, r, Options{Loops: 2, SingleAcceptor: single})
+		openConns(t, addr, opened, 40)
+		a0, a1 := e.loops[0].ctr.accepted.Load(), e.loops[1].ctr.accepted.Load()
+		n0, n1 := e.loops[0].nconns.Load(), e.loops[1].nconns.Load()
+		if single {
+			// Loop 0 accepts everything and hands conns out evenly.
+			if a0 != 40 || a1 != 0 || n0 != 20 || n1 != 20 {
+				t.Fatalf("single acceptor: accepted %d/%d, conns %d/%d; want 40/0, 20/20", a0, a1, n0, n1)
+			}
+			continue
+		}
+		// SO_REUSEPORT: each loop accepts onto itself; the kernel's hash puts
+		// all 40 on one loop with probability 2^-39.
+		if a0 == 0 || a1 == 0 || a0 != uint64(n0) || a1 != uint64(n1) {
+			t.Fatalf("reuseport: accepted %d/%d, conns %d/%d; want both loops accepting their own", a0, a1, n0, n1)
+		}
+	}
+}
