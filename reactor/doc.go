@@ -11,8 +11,9 @@
 // (plain write when only one is queued). Writes from any goroutine go through
 // the loop's command queue; a sleeping loop is woken by one eventfd write per
 // batch, and writes made while it is awake cost no wake-up at all.
-// Accepted connections go to the least-loaded loop (one acceptor on loop 0),
-// or with Options.ReusePort each loop accepts on its own SO_REUSEPORT socket.
+// Each loop accepts on its own SO_REUSEPORT listening socket (the kernel
+// spreads connections by hash); with Options.SingleAcceptor one acceptor on
+// loop 0 hands each connection to the least-loaded loop instead.
 // On systems other than Linux the same API is served by a goroutine per
 // connection over package net.
 //
@@ -24,7 +25,9 @@
 //
 // Buffer ownership: Write, Writev and WriteLossy retain the caller's slices
 // until they are written; they are never copied, so the caller must not modify
-// them afterwards, and one encoded frame may be queued on many connections.
+// them afterwards, and one encoded frame may be queued on many connections:
+// WriteBatch does that fan-out with one lock acquisition per loop per 64
+// receivers instead of one per receiver.
 // The data passed to OnData is valid only during the call; OnData returns how
 // many bytes it consumed and the rest is kept (in a pooled buffer, returned
 // to the pool when empty, so idle connections hold no buffer).

@@ -435,3 +435,19 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 
 // Outbound returns the bytes queued and not yet written.
 func (c *Conn) Outbound() int { return int(c.queued.Load()) }
+
+// WriteBatch queues b on every connection in conns with Write's rules
+// (closing conns skipped, a conn over MaxOutbound closed with
+// ErrSlowConsumer) and returns how many it was queued on. This fallback has
+// one writer goroutine per connection, so it is a loop of Write.
+func WriteBatch(b []byte, conns []*Conn) (queued int) {
+	if len(b) == 0 {
+		return 0
+	}
+	for _, c := range conns {
+		if c != nil && c.Write(b) == nil {
+			queued++
+		}
+	}
+	return queued
+}
