@@ -3,6 +3,9 @@
 GO        ?= go
 BIN       ?= bin
 FUZZTIME  ?= 15s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS    = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
 .PHONY: help build run test bench loadtest fuzz lint clean
@@ -11,7 +14,7 @@ help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
 build: ## build chatd, chat and chatbench into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 run: ## run chatd on the embedded store in ./chatd-data
 	$(GO) run ./cmd/chatd
