@@ -48,6 +48,8 @@ type options struct {
 	quiet    bool
 	logLevel string
 	timeout  time.Duration
+	cpuProf  string
+	profSecs int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -61,6 +63,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "chatbench and in-process chatd log level")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
+	fs.StringVar(&o.cpuProf, "cpu-profile", "", "save a CPU profile of chatd (from the admin pprof) taken while chat or group sends")
+	fs.IntVar(&o.profSecs, "profile-seconds", 8, "length of that profile")
 }
 
 func usage(w io.Writer, fs *flag.FlagSet) {
@@ -133,7 +137,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer cancel()
 
 	env := &bench.Env{Addr: o.addr, AdminURL: o.admin, ServerPID: o.pid, Log: log, RunID: runID(),
-		Workers: o.workers, Self: args[0], SourceIP: o.sourceIP}
+		Workers: o.workers, Self: args[0], SourceIP: o.sourceIP, CPUProfile: o.cpuProf, ProfileSeconds: o.profSecs}
 	if !o.quiet {
 		env.Progress = stderr
 		env.Terminal = isTerminal(stderr)

@@ -77,6 +77,7 @@ func (s *chatScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 	phase = "sending"
 	before, _ := e.ReadServer(ctx)
 	run.Restart()
+	profDone := e.StartCPUProfile(ctx, e.ProfileSeconds)
 	start := time.Now()
 	s.load.drive(ctx, n, func(ctx context.Context, i int) {
 		k.send(ctx, e, clients[i], protocol.MsgSendReq{ToUser: us[i^1].ID}, to[i], s.load.size, errs)
@@ -97,6 +98,9 @@ func (s *chatScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 		rep.AddFigure("push latency p99", sum.P99Ms, "ms", "<= 25")
 	}
 	addServerCPU(rep, before, after, sent, "msg")
+	if note := profDone(); note != "" {
+		rep.Note("%s", note)
+	}
 	rep.Note("drain after sending took %.2f s; %s", waited.Seconds(), paramString("pairs", s.pairs, "inflight", s.load.inflight, "rate", s.load.rate))
 	return rep, nil
 }

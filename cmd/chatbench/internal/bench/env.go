@@ -44,6 +44,11 @@ type Env struct {
 	Self string
 	// SourceIP, when set, is the local address client connections bind to.
 	SourceIP string
+	// CPUProfile, when set, is where scenarios that support it save a CPU
+	// profile of chatd taken during their measured phase (needs AdminURL).
+	CPUProfile string
+	// ProfileSeconds is that profile's length.
+	ProfileSeconds int
 }
 
 // clientOptions returns SDK options that bind the source address when one
@@ -78,6 +83,8 @@ func (e *Env) ServerDesc() string {
 // before and after.
 type ServerMetrics struct {
 	RSS      int64   // resident bytes
+	Heap     int64   // Go heap in use (admin metrics only; 0 when unknown)
+	Stack    int64   // Go stacks in use (admin metrics only)
 	CPU      float64 // user+system seconds since start
 	Sessions int64   // -1 when unknown
 	Conns    int64   // -1 when unknown
@@ -121,6 +128,8 @@ func readMetrics(ctx context.Context, url string) (ServerMetrics, error) {
 	}
 	m.RSS = int64(v)
 	m.CPU = vals["process_cpu_seconds_total"]
+	m.Heap = int64(vals["go_memstats_heap_inuse_bytes"])
+	m.Stack = int64(vals["go_memstats_stack_inuse_bytes"])
 	if v, ok = vals["chatd_sessions"]; ok {
 		m.Sessions = int64(v)
 	}
@@ -182,4 +191,96 @@ func readProc(pid int) (ServerMetrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// CollectGarbage asks chatd for a heap profile with gc=1, which runs a
+// garbage collection first, so the next memory reading holds live data
+// rather than garbage from earlier work (argon2 buffers, say). It needs
+// the admin URL; without one it does nothing.
+func (e *Env) CollectGarbage(ctx context.Context) error {
+	if e.AdminURL == "" {
+		return nil
+	}
+	url := strings.TrimRight(e.AdminURL, "/") + "/debug/pprof/heap?gc=1"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("gc request: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// settledReading collects garbage, then reads the server until its RSS
+// stops falling (the runtime returns freed memory gradually) or wait passes.
+func (e *Env) settledReading(ctx context.Context, wait time.Duration) (ServerMetrics, error) {
+	_ = e.CollectGarbage(ctx)
+	m, err := e.ReadServer(ctx)
+	if err != nil {
+		return m, err
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return m, nil
+		case <-time.After(time.Second):
+		}
+		n, err := e.ReadServer(ctx)
+		if err != nil {
+			return m, nil
+		}
+		falling := n.RSS < m.RSS-(1<<20)
+		m = n
+		if !falling {
+			break
+		}
+	}
+	return m, nil
+}
+
+// StartCPUProfile fetches a CPU profile of chatd from the admin pprof
+// endpoint for secs seconds into e.CPUProfile, in the background; the
+// returned function waits for it and reports failure as a note.
+func (e *Env) StartCPUProfile(ctx context.Context, secs int) (wait func() string) {
+	if e.CPUProfile == "" || e.AdminURL == "" || secs <= 0 {
+		return func() string { return "" }
+	}
+	done := make(chan string, 1)
+	go func() {
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(e.AdminURL, "/"), secs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(e.CPUProfile)
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		done <- fmt.Sprintf("chatd CPU profile of %d s from the start of the measured phase written to %s", secs, e.CPUProfile)
+	}()
+	return func() string { return <-done }
 }

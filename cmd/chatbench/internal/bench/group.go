@@ -127,6 +127,7 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	phase = "sending"
 	before, _ := e.ReadServer(ctx)
 	run.Restart()
+	profDone := e.StartCPUProfile(ctx, e.ProfileSeconds)
 	start := time.Now()
 	s.load.drive(ctx, len(senders), func(ctx context.Context, i int) {
 		sd := senders[i]
@@ -148,6 +149,9 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		rep.AddFigure("fan-out latency p99", sum.P99Ms, "ms", "")
 	}
 	addServerCPU(rep, before, after, float64(run.Get("delivered")), "delivery")
+	if note := profDone(); note != "" {
+		rep.Note("%s", note)
+	}
 	rep.Note("drain after sending took %.2f s; fan-out per message %d sessions", waited.Seconds(), s.members*s.devices-1)
 	return rep, nil
 }

@@ -37,6 +37,7 @@ var registry = map[string]func() Scenario{
 	"offline": func() Scenario { return &offlineScenario{} },
 	"files":   func() Scenario { return &filesScenario{} },
 	"mixed":   func() Scenario { return &mixedScenario{} },
+	"crash":   func() Scenario { return &crashScenario{} },
 }
 
 // Lookup returns a fresh scenario by name.

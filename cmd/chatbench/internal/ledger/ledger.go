@@ -179,3 +179,13 @@ func (b bitset) each(f func(uint64)) {
 		}
 	}
 }
+
+// EachAcked calls f for every acknowledged message with its receivers
+// (for checks against the server's store after a run).
+func (l *Ledger) EachAcked(f func(n uint64, to []int32)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for n, to := range l.expected {
+		f(n, to)
+	}
+}

@@ -97,3 +97,15 @@ func TestBitsetEach(t *testing.T) {
 		}
 	}
 }
+
+func TestEachAcked(t *testing.T) {
+	l := New(2)
+	a, b := l.Next(), l.Next()
+	l.Acked(a, []int32{1})
+	l.Failed(b)
+	seen := map[uint64]int32{}
+	l.EachAcked(func(n uint64, to []int32) { seen[n] = to[0] })
+	if len(seen) != 1 || seen[a] != 1 {
+		t.Fatalf("EachAcked saw %v", seen)
+	}
+}
