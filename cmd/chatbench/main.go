@@ -142,7 +142,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		env.Progress = stderr
 		env.Terminal = isTerminal(stderr)
 	}
-	if o.addr == "" {
+	if o.addr == "" && !bench.StartsOwnServer(name) {
 		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: bench.NeedsRealPasswordHash(name), Logger: log.Level(max(lvl, zerolog.ErrorLevel))})
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: %v\n", err)

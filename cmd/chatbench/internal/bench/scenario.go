@@ -59,6 +59,10 @@ func Names() []string {
 	return out
 }
 
+// StartsOwnServer reports whether a scenario runs its own chatd, so none
+// is needed at --addr or in-process.
+func StartsOwnServer(name string) bool { return name == "crash" }
+
 // NeedsRealPasswordHash reports whether a scenario measures password
 // logins, so an in-process chatd must keep the production argon2 cost.
 func NeedsRealPasswordHash(name string) bool { return name == "login" }
@@ -129,7 +133,7 @@ func newSink(receivers int, run *stats.Run) *sink {
 
 // sinkCounters and sinkLatencies are the names a sink records into.
 var (
-	sinkCounters  = []string{"sent", "delivered", "redelivered", "foreign", "rate_limited", "send_errors", "send_interrupted"}
+	sinkCounters  = []string{"sent", "delivered", "redelivered", "foreign", "rate_limited", "send_errors", "send_interrupted", "own_echo"}
 	sinkLatencies = []string{"push", "ack"}
 )
 
@@ -148,6 +152,7 @@ func (k *sink) take(r int32, self *atomic.Int64, p client.Push) bool {
 	now := time.Now()
 	m := &mp.Message
 	if k.ignoreOwn && m.From == self.Load() {
+		k.run.Add("own_echo", 1)
 		return false
 	}
 	if !k.seen[r].mark(m.Conv, m.Seq) {
