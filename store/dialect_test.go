@@ -1,8 +1,17 @@
 package store
 
 import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // FuzzPrefixEnd checks the SQLite prefix range: s is in [prefix, end)
@@ -62,4 +71,38 @@ func likeMatch(pat, s string) bool {
 		}
 	}
 	return s != "" && s[0] == pat[0] && likeMatch(pat[1:], s[1:])
+}
+
+func TestErrorClasses(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, tc := range []struct {
+		err                        error
+		unavailable, retry, dupKey bool
+	}{
+		{driver.ErrBadConn, true, false, false},
+		{mysql.ErrInvalidConn, true, false, false},
+		{fmt.Errorf("begin: %w", refused), true, false, false},
+		{io.ErrUnexpectedEOF, true, false, false},
+		{errors.New("sql: database is closed"), true, false, false},
+		{&mysql.MySQLError{Number: 2006, Message: "server has gone away"}, true, false, false},
+		{&mysql.MySQLError{Number: 1213, Message: "deadlock"}, true, true, false},
+		{&mysql.MySQLError{Number: 1205, Message: "lock wait timeout"}, true, true, false},
+		{&mysql.MySQLError{Number: 1062, Message: "duplicate"}, false, false, true},
+		{&mysql.MySQLError{Number: 1064, Message: "syntax"}, false, false, false},
+		{context.Canceled, false, false, false},
+		{ErrNotFound, false, false, false},
+	} {
+		if got := isUnavailable(tc.err); got != tc.unavailable {
+			t.Errorf("isUnavailable(%v) = %v", tc.err, got)
+		}
+		if got := isRetryable(tc.err); got != tc.retry {
+			t.Errorf("isRetryable(%v) = %v", tc.err, got)
+		}
+		if got := isDuplicate(tc.err); got != tc.dupKey {
+			t.Errorf("isDuplicate(%v) = %v", tc.err, got)
+		}
+		if w := wrapUnavailable(tc.err); errors.Is(w, ErrUnavailable) != tc.unavailable || !errors.Is(w, tc.err) {
+			t.Errorf("wrapUnavailable(%v) = %v", tc.err, w)
+		}
+	}
 }
