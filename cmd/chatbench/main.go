@@ -50,6 +50,7 @@ type options struct {
 	timeout  time.Duration
 	cpuProf  string
 	profSecs int
+	label    string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -65,6 +66,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	fs.StringVar(&o.cpuProf, "cpu-profile", "", "save a CPU profile of chatd (from the admin pprof) taken while chat or group sends")
 	fs.IntVar(&o.profSecs, "profile-seconds", 8, "length of that profile")
+	fs.StringVar(&o.label, "label", "", "name the report by this instead of the scenario (two runs of one scenario in a suite)")
 }
 
 func usage(w io.Writer, fs *flag.FlagSet) {
@@ -161,6 +163,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		fmt.Fprintf(stderr, "chatbench %s: %v\n", name, err)
 		return exitError
+	}
+	if o.label != "" {
+		rep.Scenario = o.label
 	}
 	if env.InProcess {
 		if env.Workers > 0 && name == "connect" {
