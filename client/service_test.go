@@ -388,3 +388,80 @@ func TestChatdFileTransfer(t *testing.T) {
 		t.Fatalf("stranger fetch: %v", err)
 	}
 }
+
+// TestChatdServerRestart: the server shuts down and comes back on the same
+// address and database. A client with Reconnect logs in again with its
+// token by itself, and messages sent while it was away are delivered once.
+func TestChatdServerRestart(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	start := func(addr string) *service.Server {
+		srv, err := service.New(service.Config{ChatAddr: addr, Store: st, Loops: 1, Workers: 16,
+			Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
+			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	stop := func(srv *service.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	srv := start("127.0.0.1:0")
+	addr := srv.ChatAddr().String()
+	ctx := testCtx(t)
+	states := make(chan client.State, 16)
+	bob := newUser(t, addr, "bob", client.Options{Reconnect: true,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		OnState: func(s client.State, _ error) { states <- s }})
+	alice := newUser(t, addr, "alice", client.Options{})
+	befriend(t, alice, bob)
+	if _, err := alice.Send(ctx, bob.id, "before"); err != nil {
+		t.Fatal(err)
+	}
+	m := waitPush(t, bob, func(*protocol.MsgPush) bool { return true }).Message
+	if err := bob.Ack(ctx, m.Conv, m.Seq); err != nil {
+		t.Fatal(err)
+	}
+
+	stop(srv)
+	if s := <-states; s != client.StateReconnecting {
+		t.Fatalf("state %v", s)
+	}
+	srv = start(addr)
+	defer stop(srv)
+
+	// alice (no reconnect) dials again and sends while bob may still be
+	// reconnecting.
+	alice2, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice2.Close()
+	if _, err := alice2.LoginToken(ctx, "alice", alice.Token()); err != nil {
+		t.Fatalf("token after restart: %v", err)
+	}
+	if _, err := alice2.Send(ctx, bob.id, "after"); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-states; s != client.StateConnected {
+		t.Fatalf("state %v", s)
+	}
+	got := waitPush(t, bob, func(*protocol.MsgPush) bool { return true }).Message
+	if got.Body != "after" || got.Seq != 2 {
+		t.Fatalf("bob got %+v", got)
+	}
+	if _, err := bob.Send(ctx, alice.id, "still here"); err != nil {
+		t.Fatalf("send after the restart: %v", err)
+	}
+}
