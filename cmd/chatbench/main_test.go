@@ -68,3 +68,40 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("help: exit %d: %s", code, out.String())
 	}
 }
+
+// TestScenariosInProcess runs every other scenario briefly against an
+// in-process chatd and checks that each verified its deliveries.
+func TestScenariosInProcess(t *testing.T) {
+	for _, args := range [][]string{
+		{"group", "--groups", "2", "--members", "4", "--senders", "1", "--devices", "2", "--duration", "500ms"},
+		{"room", "--members", "6", "--users", "3", "--fps", "20", "--duration", "500ms", "--says", "2"},
+		{"offline", "--pairs", "2", "--per-user", "5"},
+		{"mixed", "--pairs", "3", "--group-members", "3", "--duration", "2s", "--churn", "0.5", "--rate-per-user", "10"},
+		{"connect", "--conns", "40", "--users", "2", "--hold", "500ms"},
+		{"files", "--pairs", "1", "--size-mb", "1", "--rounds", "1", "--chat-pairs", "1", "--chat-rate", "20"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.json")
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"chatbench", "--quiet", "--json", path}, args...), nil, &stdout, &stderr)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+			}
+			rep, err := report.ReadJSON(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := rep.Accounting; a != nil && (a.Delivered == 0 || !a.OK()) {
+				t.Fatalf("accounting = %+v", a)
+			}
+			if len(rep.Figures) == 0 {
+				t.Fatal("no figures")
+			}
+			for _, f := range rep.Figures {
+				if f.Goal == "== 0" && f.Met != nil && !*f.Met {
+					t.Errorf("%s = %v", f.Name, f.Value)
+				}
+			}
+		})
+	}
+}
