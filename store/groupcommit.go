@@ -28,8 +28,11 @@ type appendRes struct {
 // in parallel (MySQL, where the server merges their log flushes); the
 // conversation row locks keep seqs gapless between them.
 type committer struct {
-	s      *sqlStore
-	in     chan *appendReq
+	s *sqlStore
+	// in has one queue per worker; a conversation always goes to the
+	// same worker, so parallel batches never wait on each other's
+	// conversation locks and each conversation's appends stay in order.
+	in     []chan *appendReq
 	max    int
 	window time.Duration
 
@@ -47,11 +50,12 @@ type committer struct {
 }
 
 func newCommitter(s *sqlStore, max int, window time.Duration, workers int) *committer {
-	c := &committer{s: s, in: make(chan *appendReq, 4*max), max: max, window: window,
-		quit: make(chan struct{})}
+	c := &committer{s: s, max: max, window: window, quit: make(chan struct{})}
 	for i := 0; i < workers; i++ {
+		in := make(chan *appendReq, 4*max)
+		c.in = append(c.in, in)
 		c.wg.Add(1)
-		go c.run()
+		go c.run(in)
 	}
 	return c
 }
@@ -71,7 +75,7 @@ func (s *sqlStore) AppendMessage(ctx context.Context, m NewMessage) (Message, bo
 		return Message{}, false, fmt.Errorf("store: append: %w", ErrClosed)
 	}
 	select {
-	case c.in <- r:
+	case c.queue(m.Conv) <- r:
 	case <-ctx.Done():
 		c.mu.RUnlock()
 		return Message{}, false, fmt.Errorf("store: append: %w", ctx.Err())
@@ -97,24 +101,34 @@ func (c *committer) close() {
 	c.mu.Unlock()
 	close(c.quit)
 	c.wg.Wait()
-	for {
-		select {
-		case r := <-c.in:
+	for _, in := range c.in {
+		for len(in) > 0 {
+			r := <-in
 			r.done <- appendRes{err: fmt.Errorf("store: append: %w", ErrClosed)}
-		default:
-			return
 		}
 	}
 }
 
-func (c *committer) run() {
+// queue returns the worker queue of a conversation (FNV-1a of its id).
+func (c *committer) queue(conv string) chan *appendReq {
+	if len(c.in) == 1 {
+		return c.in[0]
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(conv); i++ {
+		h = (h ^ uint32(conv[i])) * 16777619
+	}
+	return c.in[h%uint32(len(c.in))]
+}
+
+func (c *committer) run(in chan *appendReq) {
 	defer c.wg.Done()
 	batch := make([]*appendReq, 0, c.max)
 	var timer *time.Timer
 	for {
 		batch = batch[:0]
 		select {
-		case r := <-c.in:
+		case r := <-in:
 			batch = append(batch, r)
 		case <-c.quit:
 			return
@@ -122,7 +136,7 @@ func (c *committer) run() {
 	fill:
 		for len(batch) < c.max {
 			select {
-			case r := <-c.in:
+			case r := <-in:
 				batch = append(batch, r)
 				continue
 			default:
@@ -137,7 +151,7 @@ func (c *committer) run() {
 			}
 			for len(batch) < c.max {
 				select {
-				case r := <-c.in:
+				case r := <-in:
 					batch = append(batch, r)
 				case <-timer.C:
 					break fill

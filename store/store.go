@@ -298,9 +298,10 @@ type Config struct {
 	// under load without adding latency when idle).
 	BatchWindow time.Duration
 	// Committers is how many group-commit workers commit batches in
-	// parallel (default 1). More only helps MySQL, and only when batches
-	// touch different conversations: batches that share one wait for its
-	// row lock. SQLite has one writer, so keep 1 there.
+	// parallel (default 1). Conversations are spread over the workers by
+	// hash, so their batches never contend for a conversation lock. More
+	// than 1 only helps MySQL (round trips overlap and the server merges
+	// log flushes); SQLite has one writer, so keep 1 there.
 	Committers int
 	// MaxOpenConns caps the read pool (default 16 for MySQL, 4 for SQLite).
 	MaxOpenConns int
