@@ -165,6 +165,10 @@ type Client struct {
 	username string
 	token    string
 	session  *protocol.LoginResp
+	// inflight holds the client_msg_ids of sends waiting for their reply:
+	// when a reconnect's backlog pushes one of them back, the retried
+	// send's reply reports it instead (see handlePush).
+	inflight map[string]struct{}
 }
 
 // Dial connects to the chat port at addr ("host:port") and returns a Client

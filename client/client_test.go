@@ -515,3 +515,40 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestRetriedSendNotPushedBack: the reply of alice's send is lost with the
+// connection; her ack cursor is below the new message, so the re-login
+// backlog pushes it back to her. The application sees it once, as the
+// retried send's reply, and sees bob's unacked message once.
+func TestRetriedSendNotPushedBack(t *testing.T) {
+	s := newFakeServer(t)
+	s.addUser("alice", "password1")
+	s.addUser("bob", "password2")
+	ctx := ctxT(t)
+	a := dialT(t, s.addr(), Options{Reconnect: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	b := dialT(t, s.addr(), Options{})
+	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Login(ctx, "bob", "password2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Send(ctx, a.UserID(), "from bob"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMsg(t, a); m.Body != "from bob" {
+		t.Fatalf("alice got %+v", m)
+	}
+	// alice does not ack seq 1, so her send (seq 2) leaves her cursor at 0.
+	s.mu.Lock()
+	s.dropNextSend = true
+	s.mu.Unlock()
+	r, err := a.Send(ctx, b.UserID(), "from alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Seq != 2 {
+		t.Fatalf("seq %d", r.Seq)
+	}
+	noMsg(t, a)
+}

@@ -181,13 +181,26 @@ func (c *Client) SendTo(ctx context.Context, groupID int64, text string) (*proto
 // SendMsg sends a message as given; an empty ClientMsgID is filled with a
 // random one. Because the server de-duplicates by client_msg_id, a send
 // whose reply was lost with the connection is sent again after a
-// reconnect (until ctx ends), and is stored exactly once.
+// reconnect (until ctx ends), and is stored exactly once. Either way the
+// application learns of its own message once, from this reply: a copy the
+// server pushes back in the re-login backlog meanwhile is not delivered.
 func (c *Client) SendMsg(ctx context.Context, req protocol.MsgSendReq) (*protocol.MsgSendResp, error) {
 	if req.ClientMsgID == "" {
 		req.ClientMsgID = NewClientMsgID()
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
+	c.mu.Lock()
+	if c.inflight == nil {
+		c.inflight = make(map[string]struct{})
+	}
+	c.inflight[req.ClientMsgID] = struct{}{}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.inflight, req.ClientMsgID)
+		c.mu.Unlock()
+	}()
 	for {
 		var r protocol.MsgSendResp
 		err := c.call(ctx, protocol.OpMsgSend, &req, &r)

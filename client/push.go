@@ -49,6 +49,13 @@ func (c *Client) handlePush(op protocol.Op, body []byte) {
 	}
 	switch p := v.(type) {
 	case *protocol.MsgPush:
+		if c.ownInflight(&p.Message) {
+			// Our own send, stored before the connection broke and
+			// pushed back in the re-login backlog: the retried send
+			// returns it (same seq), so it is not shown twice.
+			c.seen.mark(p.Message.Conv, p.Message.Seq)
+			return
+		}
 		if !c.seen.mark(p.Message.Conv, p.Message.Seq) {
 			return // already delivered before a reconnect
 		}
@@ -58,6 +65,18 @@ func (c *Client) handlePush(op protocol.Op, body []byte) {
 		c.mu.Unlock()
 	}
 	c.emit(Push{Op: op, Body: v})
+}
+
+// ownInflight reports whether m is a message this client is still
+// sending.
+func (c *Client) ownInflight(m *protocol.Message) bool {
+	if m.ClientMsgID == "" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.inflight[m.ClientMsgID]
+	return ok && c.session != nil && m.From == c.session.UserID
 }
 
 // emit delivers a push to the callback or the channel.
