@@ -49,7 +49,7 @@ func New(h Handler, opts Options) (*Engine, error) {
 		if err != nil {
 			for _, l := range e.loops {
 				unix.Close(l.efd)
-				unix.Close(l.epfd)
+				l.closePoller()
 			}
 			return nil, fmt.Errorf("reactor: loop %d: %w", i, err)
 		}

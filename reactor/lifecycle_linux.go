@@ -182,6 +182,6 @@ func (l *loop) exit() {
 			unix.Close(int(x.fd))
 		}
 	}
-	unix.Close(l.epfd)
+	l.closePoller()
 	close(l.done)
 }

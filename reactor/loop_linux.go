@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,14 +60,21 @@ var wakeBytes = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 // connections it owns. Fields below mu are shared with other goroutines; the
 // rest are touched only by the loop goroutine.
 type loop struct {
-	e      *Engine
-	idx    int
-	epfd   int
-	efd    int
-	tick   time.Duration
-	start  time.Time
-	now    uint64 // current wheel tick
-	budget int    // read bytes per connection per pass
+	e        *Engine
+	idx      int
+	epfd     int
+	ep       *os.File // owns epfd, so the loop can park in the Go netpoller
+	epRC     syscall.RawConn
+	pollFn   func(uintptr) bool
+	events   []unix.EpollEvent
+	nev      int
+	evErr    unix.Errno
+	deadline bool // a read deadline is set on ep
+	efd      int
+	tick     time.Duration
+	start    time.Time
+	now      uint64 // current wheel tick
+	budget   int    // read bytes per connection per pass
 
 	buf    []byte
 	efdBuf [8]byte
@@ -134,23 +142,26 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 		dials:  make(map[*Conn]chan error),
 		done:   make(chan struct{}),
 	}
+	if err := l.initPoller(); err != nil {
+		unix.Close(efd) // initPoller has closed epfd
+		return nil, err
+	}
 	return l, nil
 }
 
 func (l *loop) run() {
 	defer l.exit()
-	events := make([]unix.EpollEvent, 256)
 	timeout := -1
 	for {
-		n, err := unix.EpollWait(l.epfd, events, timeout)
-		if err != nil && err != unix.EINTR {
-			l.hardClose(os.NewSyscallError("epoll_wait", err))
+		n, err := l.wait(timeout)
+		if err != nil {
+			l.hardClose(err)
 			return
 		}
 		l.awake.Store(true)
 		l.now = uint64(time.Since(l.start) / l.tick)
 		for i := 0; i < n; i++ {
-			l.event(&events[i])
+			l.event(&l.events[i])
 		}
 		l.readAll()
 		l.drain()
