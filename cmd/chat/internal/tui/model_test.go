@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,23 @@ func TestNoColorHasNoColorCodes(t *testing.T) {
 		if strings.Contains(out, sgr) {
 			t.Fatalf("colour escape %q in NO_COLOR output: %q", sgr, out)
 		}
+	}
+}
+
+func TestLongContactListKeepsSelectionVisible(t *testing.T) {
+	m := loggedIn(t)
+	var fs friendsMsg
+	for i := range 40 {
+		fs = append(fs, protocol.Friend{Profile: protocol.Profile{UserID: int64(100 + i), Username: fmt.Sprintf("friend%02d", i)}})
+	}
+	m.Update(fs)
+	for range 35 {
+		press(m, "down")
+	}
+	it, _ := m.selected()
+	s := screenText(m)
+	mustContain(t, s, "> ○ "+it.label)
+	if len(strings.Split(s, "\n")) != 24 {
+		t.Fatal("frame is not 24 lines")
 	}
 }

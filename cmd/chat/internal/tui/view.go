@@ -81,6 +81,10 @@ func (m *Model) viewMain() string {
 	side := m.renderSide()
 	pane := m.renderPane()
 	sw, bh := m.sideWidth(), m.bodyHeight()
+	// Scroll the contact list so that the selection stays visible.
+	if m.sel >= bh {
+		side = side[m.sel-bh+1:]
+	}
 	for i := range bh {
 		l, r := "", ""
 		if i < len(side) {
