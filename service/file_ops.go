@@ -96,6 +96,9 @@ func (f *FileService) addrFor(local net.Addr) string {
 	if host == "" {
 		if ta, ok := local.(*net.TCPAddr); ok && ta.IP != nil {
 			host = ta.IP.String()
+			if ta.Zone != "" {
+				host += "%" + ta.Zone
+			}
 		}
 	}
 	return net.JoinHostPort(host, f.port)

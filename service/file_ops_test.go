@@ -282,6 +282,42 @@ func testFileTransferGroup(t *testing.T, b backend) {
 	}
 }
 
+func TestFileAddrAnnouncement(t *testing.T) {
+	st, err := store.Open(context.Background(), sqliteBackend.cfg(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v6 := &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0"}
+	v4 := &net.TCPAddr{IP: net.ParseIP("10.1.2.3")}
+	cases := []struct {
+		fileAddr string
+		local    net.Addr
+		want     string
+	}{
+		{"127.0.0.1:0", v4, "127.0.0.1:"}, // a configured host is announced as is
+		{"0.0.0.0:0", v4, "10.1.2.3:"},    // unspecified: the chat connection's IP
+		{"[::]:0", v6, "[fe80::1%eth0]:"}, // with its zone
+		{":0", &net.UnixAddr{}, ":"},      // nothing better known
+		{"localhost:0", v6, "localhost:"}, // names too
+	}
+	for _, tc := range cases {
+		srv, err := New(Config{ChatAddr: "127.0.0.1:0", FileAddr: tc.fileAddr, Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.fileAddr, err)
+		}
+		_, port, _ := net.SplitHostPort(fs.Addr().String())
+		if got := fs.addrFor(tc.local); got != tc.want+port {
+			t.Errorf("FileAddr %q, chat local %v: announced %q, want %q", tc.fileAddr, tc.local, got, tc.want+port)
+		}
+		shutdownFiles(t, fs)
+	}
+}
+
 func TestEnableFilesRejectsBadConfig(t *testing.T) {
 	st, err := store.Open(context.Background(), sqliteBackend.cfg(t))
 	if err != nil {
