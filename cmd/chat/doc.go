@@ -1,9 +1,40 @@
-// Command chat is the chatd terminal client. Run without a subcommand it
-// opens the interactive UI (login/register, contacts, conversations,
-// friend requests, groups, rooms, files). For scripts it has two
-// non-interactive subcommands: "chat send --to USER TEXT" sends one
-// message and "chat tail" prints incoming messages as lines or JSON.
-// Sessions are remembered per server in the user's configuration
-// directory (mode 0600), so scripts reuse the token of an interactive
-// login, or take --user with the password in $CHAT_PASSWORD.
+// Command chat is the chatd terminal client.
+//
+// Run without a subcommand it opens the interactive UI:
+//
+//	chat [--server HOST:PORT] [--device NAME]
+//
+// The login screen has the server address (default localhost:9000; without
+// --server, servers that answer LAN discovery on UDP port 9002 are listed
+// and ctrl+l puts one in the field), the username and the password; ctrl+r
+// switches to registering a new account. After a login the session token is
+// remembered per server in os.UserConfigDir()/chatd/tokens.json (mode
+// 0600), and the next start logs in with it; /logout forgets it.
+//
+// The main screen lists friend requests, friends (● online, ○ offline, the
+// number of unread messages in brackets), groups (#) and rooms (@), next to
+// the open conversation. Keys: tab switches between the list and the input
+// line; ↑/↓ and enter open a conversation; a / x accept or reject the
+// selected friend request; pgup/pgdn scroll, and scrolling past the top
+// loads older messages; enter sends, alt+enter or ctrl+j starts a new line
+// (a multi-line paste is sent as one message); ctrl+c quits. Own messages
+// show … while sending, ✓ once stored, ✓✓ once the friend has read them,
+// ✗ if they could not be sent. Slash commands: /add USER [note],
+// /accept, /reject, /group NAME [USER...], /join ID, /leave, /members,
+// /kick USER, /nick NAME, /sig TEXT, /avatar PATH, /send PATH, /get FILEID
+// [DEST], /room new [NAME] | join ID | leave, /logout, /quit, /help.
+// NO_COLOR turns colours off; the screen stays readable through its
+// markers. It needs at least 40x12 and follows resizes.
+//
+// For scripts there are two non-interactive subcommands:
+//
+//	chat [--server HOST:PORT] [--user NAME] send --to USER|--group ID TEXT...
+//	chat [--server HOST:PORT] [--user NAME] tail [--json]
+//
+// send sends one message and prints its conversation and seq; tail prints
+// every incoming message (missed ones first) as a line or, with --json, as
+// one JSON object per line, and acks each once printed, so a restarted tail
+// continues where the last one stopped. Both log in with the session
+// remembered by an interactive login, or with --user and the password in
+// $CHAT_PASSWORD.
 package main

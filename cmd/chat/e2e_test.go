@@ -187,6 +187,23 @@ func TestTmuxTwoUsersExchangeMessages(t *testing.T) {
 
 	screen := x.waitFor("alice", "bob: hi alice, got it", "me: hello from alice ✓✓")
 
+	// The layout follows a resize of the terminal.
+	x.run("resize-window", "-t", "alice", "-x", "120", "-y", "40")
+	wide := x.waitFor("alice", "bob: hi alice, got it")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(wide, strings.Repeat("─", 120)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no 120-column rule after the resize:\n%s", wide)
+		}
+		time.Sleep(100 * time.Millisecond)
+		wide = x.capture("alice")
+	}
+	if n := len(strings.Split(strings.TrimRight(wide, "\n"), "\n")); n != 40 {
+		t.Fatalf("%d lines after resizing to 40", n)
+	}
+	x.run("resize-window", "-t", "alice", "-x", "80", "-y", "24")
+	screen = x.waitFor("alice", "bob: hi alice, got it")
+
 	// The session token was remembered with mode 0600.
 	st, err := os.Stat(filepath.Join(dir, "alice-config", "chatd", "tokens.json"))
 	if err != nil {
