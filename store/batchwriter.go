@@ -126,9 +126,19 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
+// maxInsertBytes keeps one multi-row INSERT well below MariaDB's default
+// max_allowed_packet (16 MiB) whatever the message sizes.
+const maxInsertBytes = 4 << 20
+
 func (w *multiRowWriter) insert(rows []*Message) error {
-	for start := 0; start < len(rows); start += 200 {
-		part := rows[start:min(start+200, len(rows))]
+	for start := 0; start < len(rows); {
+		end, size := start, 0
+		for end < len(rows) && end-start < 200 && (end == start || size+len(rows[end].Body) <= maxInsertBytes) {
+			size += len(rows[end].Body) + 128
+			end++
+		}
+		part := rows[start:end]
+		start = end
 		args := make([]any, 0, 8*len(part))
 		for _, m := range part {
 			args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID))

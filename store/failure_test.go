@@ -325,3 +325,36 @@ func TestMySQLOutage(t *testing.T) {
 	t.Logf("acknowledged %d, unavailable %d, other errors %d", n, u, other)
 	checkGapless(t, s, conv, acked)
 }
+
+func TestHugeBatchSQLite(t *testing.T) { testHugeBatch(t, sqliteConfig(t)) }
+
+func TestHugeBatchMySQL(t *testing.T) { testHugeBatch(t, mysqlConfig(t)) }
+
+// One batch of 200 messages of 96 KiB (19 MB, over MariaDB's default 16
+// MiB max_allowed_packet) commits: inserts are split by size.
+func testHugeBatch(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	s, err := open(ctx, cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, _, conv := friendsConv(t, s)
+	body := strings.Repeat("x", 96<<10)
+	batch := make([]*appendReq, 200)
+	for i := range batch {
+		batch[i] = &appendReq{ctx: ctx, m: NewMessage{Conv: conv, From: a, Type: "text", Body: body, ClientMsgID: fmt.Sprint(i), TS: 1}}
+	}
+	res := make([]appendRes, len(batch))
+	first, err := s.c.takeIDs(len(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.commit(batch, res, first); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Messages(ctx, conv, 190, 100)
+	if err != nil || len(got) != 10 || got[9].Seq != 200 || got[9].Body != body {
+		t.Fatalf("after a huge batch: %d messages, %v", len(got), err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"ConcurrentIdempotency", testConcurrentIdempotency},
 		{"MixedBatch", testMixedBatch},
+		{"BigMessages", testBigMessages},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -819,5 +821,28 @@ func testConcurrentCursors(t *testing.T, s store.Store) {
 	cs := must(s.Conversations(ctx, us[1].ID, 10))(t)
 	if len(cs) != 1 || cs[0].AckSeq != 30 || cs[0].ReadSeq != 29 {
 		t.Fatalf("after concurrent cursor moves: %+v", cs)
+	}
+}
+
+// Big messages appended together still fit the database's packet limits.
+func testBigMessages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	us := NewUsers(t, s, "big", 2)
+	conv := MakeFriends(t, s, us[0].ID, us[1].ID)
+	body := strings.Repeat("字", 16<<10/3) // about 16 KiB of UTF-8
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, _, err := s.AppendMessage(ctx, store.NewMessage{Conv: conv, From: us[0].ID, Type: "text", Body: body, ClientMsgID: fmt.Sprint(i), TS: 1}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	got := must(s.Messages(ctx, conv, 0, 500))(t)
+	if len(got) != 100 || got[99].Body != body {
+		t.Fatalf("stored %d big messages", len(got))
 	}
 }
