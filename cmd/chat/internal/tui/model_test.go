@@ -225,6 +225,15 @@ func TestMultiLinePasteIsOneMessage(t *testing.T) {
 		t.Fatalf("lines %+v", lines)
 	}
 	mustContain(t, screenText(m), "me: line one", "line two …")
+
+	// alt+enter starts a new line without sending.
+	press(m, "first")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter, Mod: tea.ModAlt})
+	press(m, "second", "enter")
+	lines = m.convs[conv].lines
+	if len(lines) != 2 || lines[1].body != "first\nsecond" {
+		t.Fatalf("lines %+v", lines)
+	}
 }
 
 func TestFriendRequestNotification(t *testing.T) {
