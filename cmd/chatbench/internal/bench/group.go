@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,7 @@ type groupScenario struct {
 	devices int
 	users   int
 	conc    int
+	raw     bool
 	load    loadShape
 }
 
@@ -38,6 +40,7 @@ func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.devices, "devices", 1, "sessions (devices) per member, each one receives every message")
 	fs.IntVar(&s.users, "users", 0, "accounts to draw members from (0: members, so every user is in every group)")
 	fs.IntVar(&s.conc, "setup-concurrency", 16, "parallel logins during setup")
+	fs.BoolVar(&s.raw, "raw-receivers", true, "receive on bare connections scanned for the accounting fields instead of SDK clients that decode every push (senders stay SDK clients)")
 	s.load.flags(fs, 10*time.Second, 2)
 }
 
@@ -60,46 +63,80 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	if err := e.registerAll(ctx, us, s.conc); err != nil {
 		return nil, err
 	}
-	// Receiver r is device r%devices of user r/devices.
+	// Receiver r is device r%devices of user r/devices. Setup (creating
+	// and joining groups) runs on one SDK session per user.
 	nrecv := s.users * s.devices
 	k := newSink(nrecv, run)
-	clients := make([]*client.Client, nrecv)
-	defer closeAll(clients)
-	ids := make([]atomic.Int64, nrecv)
-	// Devices after the first log in with the token the first one got.
-	for d := 0; d < s.devices; d++ {
-		if err := parallel(ctx, s.users, s.conc, func(ctx context.Context, u int) error {
-			r := u*s.devices + d
-			c, _, err := e.connect(ctx, us[u], fmt.Sprintf("dev%d", d), k.onPush(int32(r), &ids[r]))
-			if err != nil {
-				return err
-			}
-			ids[r].Store(us[u].ID)
-			clients[r] = c
-			return nil
-		}); err != nil {
-			return nil, err
-		}
+	setup := make([]*client.Client, s.users)
+	defer closeAll(setup)
+	if err := parallel(ctx, s.users, s.conc, func(ctx context.Context, u int) error {
+		c, _, err := e.connect(ctx, us[u], "setup", nil)
+		setup[u] = c
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	// Group g has users (g*members + j) % users; its first member owns it.
 	members := make([][]int, s.groups)
 	gids := make([]int64, s.groups)
+	isSender := make([]bool, s.users)
 	for g := range members {
 		for j := 0; j < s.members; j++ {
 			members[g] = append(members[g], (g*s.members+j)%s.users)
 		}
-		grp, err := clients[members[g][0]*s.devices].GroupCreate(ctx, fmt.Sprintf("bench %d", g), nil)
+		for i := 0; i < s.senders; i++ {
+			isSender[members[g][i]] = true
+		}
+		grp, err := setup[members[g][0]].GroupCreate(ctx, fmt.Sprintf("bench %d", g), nil)
 		if err != nil {
 			return nil, fmt.Errorf("create group: %w", err)
 		}
 		gids[g] = grp.GroupID
 		if err := parallel(ctx, s.members-1, s.conc, func(ctx context.Context, j int) error {
-			_, err := clients[members[g][j+1]*s.devices].GroupJoin(ctx, gids[g])
+			_, err := setup[members[g][j+1]].GroupJoin(ctx, gids[g])
 			return err
 		}); err != nil {
 			return nil, fmt.Errorf("join group: %w", err)
 		}
 	}
+	closeAll(setup)
+	clear(setup)
+	// Receivers: senders' device 0 must be an SDK client (it sends); with
+	// --raw-receivers every other session is a bare connection.
+	clients := make([]*client.Client, nrecv)
+	defer closeAll(clients)
+	raws := make([]net.Conn, nrecv)
+	defer func() {
+		for _, c := range raws {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	ids := make([]atomic.Int64, nrecv)
+	d := e.dialer()
+	if err := parallel(ctx, nrecv, s.conc, func(ctx context.Context, r int) error {
+		u, dev := r/s.devices, r%s.devices
+		ids[r].Store(us[u].ID)
+		device := fmt.Sprintf("dev%d", dev)
+		if !s.raw || (dev == 0 && isSender[u]) {
+			c, _, err := e.connect(ctx, us[u], device, k.onPush(int32(r), &ids[r]))
+			clients[r] = c
+			return err
+		}
+		c, err := rawLogin(ctx, d, e.Addr, us[u].Name, us[u].Token, device)
+		if err != nil {
+			return fmt.Errorf("raw login %s: %w", us[u].Name, err)
+		}
+		raws[r] = c
+		go k.rawReceive(c, int32(r), &ids[r])
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	stopKeep := make(chan struct{})
+	defer close(stopKeep)
+	go rawKeepalive(raws, 30*time.Second, stopKeep)
 	// Sender (g, i) is device 0 of member i; it owes every session of every
 	// member but itself (its own other devices included).
 	type sender struct {
@@ -122,7 +159,13 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 			senders = append(senders, sender{c: clients[self], gid: gids[g], to: to})
 		}
 	}
-	rep.Note("setup (%d users, %d sessions, %d groups) took %.1f s", s.users, nrecv, s.groups, time.Since(t0).Seconds())
+	rawN := 0
+	for _, c := range raws {
+		if c != nil {
+			rawN++
+		}
+	}
+	rep.Note("setup (%d users, %d sessions of which %d bare receivers, %d groups) took %.1f s", s.users, nrecv, rawN, s.groups, time.Since(t0).Seconds())
 
 	phase = "sending"
 	before, _ := e.ReadServer(ctx)

@@ -1,0 +1,53 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+func encodePush(t testing.TB, m protocol.Message) []byte {
+	b, err := protocol.Marshal(&protocol.MsgPush{Message: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestScanMsgPush(t *testing.T) {
+	m := protocol.Message{MsgID: 9, Conv: "g:12", Seq: 345, From: 6, Ts: 1, Type: "text", Body: "cb 1 2 xxx", ClientMsgID: "cbx-1"}
+	got, ok := scanMsgPush(encodePush(t, m))
+	if !ok || got.Conv != m.Conv || got.Seq != m.Seq || got.From != m.From || got.Body != m.Body {
+		t.Fatalf("scan = %+v, %v", got, ok)
+	}
+	// A body holding a key or an escape must fall back to a real decode.
+	for _, body := range []string{`say "seq":1`, "quote \" here", `back\slash`} {
+		m.Body = body
+		if got, ok := scanMsgPush(encodePush(t, m)); ok && got.Body != body {
+			t.Errorf("body %q scanned as %q", body, got.Body)
+		}
+	}
+}
+
+// FuzzScanMsgPush checks the fast scanner against the real decoder: when
+// it answers, it must agree.
+func FuzzScanMsgPush(f *testing.F) {
+	f.Add("g:1", int64(1), int64(2), "cb 1 2")
+	f.Add("p:1:2", int64(99), int64(1), `"seq":5,"from":3`)
+	f.Add(`x"y`, int64(-1), int64(0), `\u0041`)
+	f.Fuzz(func(t *testing.T, conv string, seq, from int64, body string) {
+		raw := encodePush(t, protocol.Message{MsgID: 1, Conv: conv, Seq: seq, From: from, Type: "text", Body: body, ClientMsgID: "c"})
+		got, ok := scanMsgPush(raw)
+		if !ok {
+			return
+		}
+		var want protocol.MsgPush
+		if err := protocol.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("scanner accepted what the decoder refuses: %v", err)
+		}
+		w := want.Message
+		if got.Conv != w.Conv || got.Seq != w.Seq || got.From != w.From || got.Body != w.Body {
+			t.Fatalf("scan %+v, decode %+v", got, w)
+		}
+	})
+}
