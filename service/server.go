@@ -113,6 +113,7 @@ func (s *Server) Start() error {
 	}
 	s.engine, s.addr = eng, addr
 	go func() { s.serveErr <- eng.Serve() }()
+	go s.pruneSessions(time.Hour)
 	s.log.Info().Str("addr", addr.String()).Msg("chat port listening")
 	return nil
 }
@@ -167,6 +168,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Info().Msg("chat server stopped")
 	})
 	return err
+}
+
+// pruneSessions deletes expired session tokens every interval until the
+// server stops.
+func (s *Server) pruneSessions(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.PruneSessions(s.ctx, time.Now().UnixMilli())
+			if err != nil {
+				s.log.Warn().Err(err).Msg("prune sessions")
+				continue
+			}
+			if n > 0 {
+				s.log.Info().Int64("deleted", n).Msg("pruned expired sessions")
+			}
+		}
+	}
 }
 
 // async runs fn on the pool under key (for follow-up work of a close, which

@@ -88,3 +88,19 @@ func BenchmarkVerifyDefault(b *testing.B) {
 		_ = h.Verify(context.Background(), enc, "password1")
 	}
 }
+
+// FuzzVerify feeds arbitrary encoded hashes to the PHC parser: it must
+// never panic, and only a well-formed hash may verify.
+func FuzzVerify(f *testing.F) {
+	h := NewHasher(cheap, 1)
+	good, _ := h.Hash(context.Background(), "password1")
+	f.Add(good, "password1")
+	f.Add("$argon2id$v=19$m=64,t=1,p=1$$", "x")
+	f.Add("$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5", "x")
+	f.Fuzz(func(t *testing.T, enc, pw string) {
+		err := h.Verify(context.Background(), enc, pw)
+		if err == nil && !strings.HasPrefix(enc, "$argon2id$v=19$") {
+			t.Fatalf("verified a malformed hash %q", enc)
+		}
+	})
+}
