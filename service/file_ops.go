@@ -28,8 +28,9 @@ type FileService struct {
 }
 
 // EnableFiles starts the file port on Config.FileAddr and registers the
-// file.offer and file.fetch handlers. fc needs DataDir; its Meta and
-// OnComplete are set here, and its Logger defaults to the server's. Call it
+// file.offer and file.fetch handlers. fc needs DataDir; its Meta,
+// OnComplete and CanDownload (still a member of the file's conversation)
+// are set here, and its Logger defaults to the server's. Call it
 // before Start; shut the returned FileService down after the chat server.
 func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
 	if s.started.Load() {
@@ -38,6 +39,9 @@ func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
 	f := &FileService{s: s, served: make(chan error, 1)}
 	fc.Meta = s.store
 	fc.OnComplete = f.announce
+	fc.CanDownload = func(ctx context.Context, user int64, meta store.FileMeta) error {
+		return s.convMember(ctx, user, meta.Conv)
+	}
 	if fc.Logger == nil {
 		l := s.log
 		fc.Logger = &l

@@ -275,8 +275,15 @@ func testFileTransferGroup(t *testing.T, b backend) {
 		t.Fatal("bytes differ")
 	}
 	outsider.must(protocol.CodeForbidden, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, nil)
-	// A download token taken by a member does not outlive its purpose: an
-	// upload token is refused on download.
+	// A download token does not outlive the membership it was issued for.
+	var fr protocol.FileFetchResp
+	member.must(protocol.CodeOK, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, &fr)
+	member.must(protocol.CodeOK, protocol.OpGroupLeave, &protocol.GroupIDReq{GroupID: gid}, nil)
+	if _, err := files.Download(context.Background(), fr.FileAddr, fr.DownloadToken, 0, io.Discard); protocol.CodeOf(err) != protocol.CodeForbidden {
+		t.Fatalf("download after leaving the group: %v, want FORBIDDEN", err)
+	}
+	member.must(protocol.CodeForbidden, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, nil)
+	// An upload token is refused on download.
 	if _, err := files.Download(context.Background(), offer.FileAddr, offer.UploadToken, 0, io.Discard); protocol.CodeOf(err) != protocol.CodeBadCredentials {
 		t.Fatalf("download with the upload token: %v, want BAD_CREDENTIALS", err)
 	}

@@ -50,6 +50,13 @@ type Config struct {
 	// place and marked complete, before the final OK reply. May be nil.
 	OnComplete CompleteFunc
 
+	// CanDownload, when set, is asked before every download whether the
+	// token's user may still read the file (for example still a member of
+	// its conversation), so a token outliving a membership is refused. A
+	// *protocol.Error it returns is the reply (FORBIDDEN, typically); other
+	// errors are mapped like store errors.
+	CanDownload func(ctx context.Context, userID int64, f store.FileMeta) error
+
 	// Workers is the number of transfer goroutines (32): at most this many
 	// connections are served at once.
 	Workers int

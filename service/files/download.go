@@ -41,6 +41,16 @@ func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 		s.replyErr(c, h, protocol.NewError(protocol.CodeNotFound, "file upload not complete"))
 		return
 	}
+	if s.cfg.CanDownload != nil {
+		if err := s.cfg.CanDownload(s.ctx, claims.UserID, meta); err != nil {
+			if pe := protocol.AsError(err); pe != nil {
+				s.replyErr(c, h, pe)
+			} else {
+				s.replyErr(c, h, s.storeErr(err, "download check", meta.ID))
+			}
+			return
+		}
+	}
 	f, err := os.Open(s.finalPath(meta.ID))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

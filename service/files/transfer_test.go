@@ -842,3 +842,33 @@ func TestListenAndServeReportsBadAddress(t *testing.T) {
 		t.Fatal("bad address accepted")
 	}
 }
+
+func TestCanDownloadRefusesFormerMembers(t *testing.T) {
+	var mu sync.Mutex
+	allowed := map[int64]bool{2: true}
+	h := newHarness(t, func(c *Config) {
+		c.CanDownload = func(_ context.Context, user int64, f store.FileMeta) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if f.Conv != "p:1:2" {
+				return errors.New("hook got the wrong file")
+			}
+			if !allowed[user] {
+				return protocol.NewError(protocol.CodeForbidden, "not a member")
+			}
+			return nil
+		}
+	})
+	data := randBytes(27, 1000)
+	id := h.upload(t, 1, data)
+	tok := h.s.DownloadToken(2, id)
+	if !bytes.Equal(h.download(t, 2, id), data) {
+		t.Fatal("bytes differ")
+	}
+	mu.Lock()
+	allowed[2] = false
+	mu.Unlock()
+	if _, err := Download(context.Background(), h.addr, tok, 0, io.Discard); codeOf(t, err) != protocol.CodeForbidden {
+		t.Fatalf("download after leaving: %v, want FORBIDDEN", err)
+	}
+}
