@@ -106,8 +106,17 @@ func (m *Model) connectCmd(server, user, password, token string, register bool) 
 	if opts.Device == "" {
 		opts.Device = m.opts.Device
 	}
-	opts.OnPush = func(p client.Push) { events <- pushMsg{p} }
-	opts.OnState = func(s client.State, err error) { events <- stateMsg{s, err} }
+	done := m.sessionDone
+	// A full queue makes the client's reader wait (backpressure, nothing
+	// dropped) until the UI catches up or the session ends.
+	post := func(msg tea.Msg) {
+		select {
+		case events <- msg:
+		case <-done:
+		}
+	}
+	opts.OnPush = func(p client.Push) { post(pushMsg{p}) }
+	opts.OnState = func(s client.State, err error) { post(stateMsg{s, err}) }
 	tokens := m.opts.Tokens
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

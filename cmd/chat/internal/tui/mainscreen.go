@@ -491,6 +491,8 @@ func (m *Model) resetSession() {
 	m.items, m.sel, m.active = nil, 0, ""
 	m.connText = "offline"
 	m.notice = ""
+	close(m.sessionDone) // release the old client's callbacks
+	m.sessionDone = make(chan struct{})
 	m.events = make(chan tea.Msg, 1024) // the old client's events are void
 	m.focusField(fieldPassword)
 }

@@ -64,19 +64,22 @@ type Model struct {
 	discovered []protocol.DiscoverReply
 
 	// session
-	c        *client.Client
-	events   chan tea.Msg
-	server   string
-	me       protocol.Profile
-	connText string
-	profiles map[int64]protocol.Profile
-	online   map[int64]bool
-	friends  []int64
-	groups   []protocol.Group
-	rooms    []room
-	requests []protocol.FriendRequestedPush
-	convs    map[string]*conv
-	files    map[int64]protocol.FileOfferedPush
+	c      *client.Client
+	events chan tea.Msg
+	// sessionDone is closed when the session ends, releasing client
+	// callbacks that wait on a full events queue nobody reads any more.
+	sessionDone chan struct{}
+	server      string
+	me          protocol.Profile
+	connText    string
+	profiles    map[int64]protocol.Profile
+	online      map[int64]bool
+	friends     []int64
+	groups      []protocol.Group
+	rooms       []room
+	requests    []protocol.FriendRequestedPush
+	convs       map[string]*conv
+	files       map[int64]protocol.FileOfferedPush
 
 	items      []item
 	sel        int
@@ -112,16 +115,17 @@ func New(opts Options) *Model {
 		opts.Location = time.Local
 	}
 	m := &Model{
-		opts:     opts,
-		st:       newStyles(opts.NoColor),
-		width:    80,
-		height:   24,
-		events:   make(chan tea.Msg, 1024),
-		profiles: map[int64]protocol.Profile{},
-		online:   map[int64]bool{},
-		convs:    map[string]*conv{},
-		files:    map[int64]protocol.FileOfferedPush{},
-		connText: "offline",
+		opts:        opts,
+		st:          newStyles(opts.NoColor),
+		width:       80,
+		height:      24,
+		events:      make(chan tea.Msg, 1024),
+		sessionDone: make(chan struct{}),
+		profiles:    map[int64]protocol.Profile{},
+		online:      map[int64]bool{},
+		convs:       map[string]*conv{},
+		files:       map[int64]protocol.FileOfferedPush{},
+		connText:    "offline",
 	}
 	labels := [numFields]string{"Server:   ", "Username: ", "Password: "}
 	for i := range m.fields {
@@ -188,7 +192,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.busy = ""
 		m.loginErr = msg.err.Error()
 		if msg.c != nil {
-			_ = msg.c.Close()
+			go msg.c.Close() // Close waits for the reader: never block Update
 		}
 		return m, nil
 	}
@@ -227,7 +231,3 @@ func (m *Model) waitEvent() tea.Cmd {
 	ch := m.events
 	return func() tea.Msg { return <-ch }
 }
-
-// post queues an event from a client callback; it waits when the queue is
-// full (backpressure to the client's reader) instead of dropping.
-func (m *Model) post(msg tea.Msg) { m.events <- msg }
