@@ -47,6 +47,7 @@ func (s *Server) CleanStale() (int, error) {
 		if _, busy := s.uploads[id]; !busy {
 			if err := os.Remove(filepath.Join(s.dir, name)); err == nil {
 				removed++
+				metricStaleRemoved.Inc()
 			} else if !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}

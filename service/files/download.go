@@ -28,6 +28,7 @@ func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 	}
 	claims, err := s.signer.Verify(req.DownloadToken, PurposeDownload)
 	if err != nil {
+		metricBadTokens.Inc()
 		s.log.Info().Err(err).Str("remote", c.RemoteAddr().String()).Msg("download refused: bad token")
 		s.replyErr(c, h, protocol.NewError(protocol.CodeBadCredentials, "invalid or expired download token"))
 		return
@@ -83,9 +84,11 @@ func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 	log := s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()
 	sent, err := s.send(c, f, meta.Size-req.Offset)
 	if err != nil {
+		metricDownloadsCut.Inc()
 		log.Info().Err(err).Int64("sent", sent).Int64("offset", req.Offset).Msg("download interrupted")
 		return
 	}
+	metricDownloadsDone.Inc()
 	log.Debug().Int64("sent", sent).Int64("offset", req.Offset).Msg("download complete")
 }
 
@@ -104,6 +107,7 @@ func (s *Server) send(c *fconn, f *os.File, n int64) (int64, error) {
 		// c.Conn, not c: the *net.TCPConn's ReadFrom is the sendfile path.
 		k, err := io.CopyN(c.Conn, f, step)
 		sent += k
+		metricBytesOut.Add(int(k))
 		if err != nil {
 			return sent, fmt.Errorf("send file: %w", err)
 		}

@@ -288,6 +288,7 @@ func (s *Server) refuse(c *fconn, why string) {
 			s.reject(c, why)
 		}()
 	default:
+		metricRefused.Inc()
 		s.log.Warn().Str("remote", c.RemoteAddr().String()).Msg("connection flood: closed without reply")
 		s.closeConn(c)
 	}
@@ -302,6 +303,7 @@ func (s *Server) reject(c *fconn, why string) {
 	if rh, _, err := readFrame(c, maxHandshakeBody); err == nil && rh.Op.IsFileRequest() {
 		h = rh
 	}
+	metricRefused.Inc()
 	s.log.Warn().Str("remote", c.RemoteAddr().String()).Str("reason", why).Msg("file connection refused")
 	s.writeFrame(c, protocol.AppendErrorFrame(nil, h.Op, h.ReqID, protocol.NewError(protocol.CodeUnavailable, why)))
 }
@@ -314,7 +316,9 @@ func (s *Server) worker() {
 	for {
 		select {
 		case c := <-s.jobs:
+			metricActive.Inc()
 			s.serveConn(c, buf)
+			metricActive.Dec()
 		case <-s.quit:
 			return
 		}

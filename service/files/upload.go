@@ -48,6 +48,7 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 	}
 	claims, err := s.signer.Verify(req.UploadToken, PurposeUpload)
 	if err != nil {
+		metricBadTokens.Inc()
 		s.log.Info().Err(err).Str("remote", c.RemoteAddr().String()).Msg("upload refused: bad token")
 		s.replyErr(c, h, protocol.NewError(protocol.CodeBadCredentials, "invalid or expired upload token"))
 		return false
@@ -102,11 +103,13 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 		n, rerr, werr := s.receive(c, w, sum, meta.Size-held, buf)
 		switch {
 		case werr != nil:
+			metricUploadsDisk.Inc()
 			log.Warn().Err(werr).Int64("offset", held+n).Msg("upload write failed, partial kept")
 			s.replyErr(c, h, s.writeErr(werr, "write upload", meta.ID))
 			return true
 		case rerr != nil:
 			// Cut or stalled: keep what arrived; nobody is left to answer.
+			metricUploadsCut.Inc()
 			log.Info().Err(rerr).Int64("offset", held+n).Int64("size", meta.Size).Msg("upload interrupted, partial kept")
 			return false
 		}
@@ -120,6 +123,7 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 			if err := os.Remove(s.partPath(meta.ID)); err != nil {
 				log.Error().Err(err).Msg("remove mismatched upload")
 			}
+			metricUploadsBadSum.Inc()
 			log.Info().Msg("upload checksum mismatch, discarded")
 			s.replyErr(c, h, protocol.BadRequest("sha256", "checksum of the uploaded bytes differs; upload again from 0"))
 			return false
@@ -136,6 +140,7 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 			s.replyErr(c, h, s.writeErr(err, "commit upload", meta.ID))
 			return false
 		}
+		metricUploadsDone.Inc()
 		log.Info().Int64("size", meta.Size).Int64("resumed_from", held).Msg("upload complete")
 	}
 
@@ -234,6 +239,7 @@ func (s *Server) receive(c *fconn, w io.Writer, sum hash.Hash, n int64, buf []by
 				sum.Write(chunk[:m])
 			})
 			written += int64(m)
+			metricBytesIn.Add(m)
 			if werr != nil {
 				return written, nil, fmt.Errorf("write part: %w", werr)
 			}
