@@ -174,7 +174,7 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// dirs returns the files directory, created if missing.
+// filesDir returns the files directory under dataDir, created if missing.
 func filesDir(dataDir string) (string, error) {
 	dir := filepath.Join(dataDir, "files")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -183,5 +183,5 @@ func filesDir(dataDir string) (string, error) {
 	return dir, nil
 }
 
-// limits used to validate the handshake bodies.
+// handshakeLimits validate the file-port request bodies.
 var handshakeLimits = protocol.DefaultLimits()
