@@ -193,7 +193,25 @@ func (s *Server) login(x *call) (any, error) {
 	for _, c := range convs {
 		resp.Convs = append(resp.Convs, toConvInfo(c))
 	}
-	s.reply(x.cs, x.op, x.reqID, resp)
+	// A huge account must still get a reply within the frame limit: drop
+	// last messages, then trim the lists (the full ones come from
+	// conv.list, friend.list and group.list).
+	if err := s.replyFit(x.cs, x.op, x.reqID, resp, func() bool {
+		switch {
+		case shrinkConvs(&resp.Convs):
+		case len(resp.Friends) > 0:
+			resp.Friends = resp.Friends[:len(resp.Friends)/2]
+		case len(resp.Groups) > 0:
+			resp.Groups = resp.Groups[:len(resp.Groups)/2]
+		default:
+			return false
+		}
+		return true
+	}); err != nil {
+		s.endSession(sess, true)
+		x.cs.sess.Store(nil)
+		return nil, err
+	}
 	if first {
 		s.pushPresence(u.ID, friendIDs(friends))
 	}

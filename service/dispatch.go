@@ -135,6 +135,42 @@ func (s *Server) reply(cs *connState, op protocol.Op, reqID uint32, v any) {
 	_ = cs.write(frame)
 }
 
+// replyFit encodes a reply and, while its body exceeds the maximum frame,
+// calls shrink (which drops optional or trailing content) and encodes
+// again; shrink returns false when nothing more can go.
+func (s *Server) replyFit(cs *connState, op protocol.Op, reqID uint32, v any, shrink func() bool) error {
+	for {
+		frame, err := protocol.AppendJSONFrame(nil, op, reqID, v)
+		if err != nil {
+			return err
+		}
+		if len(frame)-protocol.HeaderSize <= s.cfg.Limits.MaxFrameBody || !shrink() {
+			countReply(op, protocol.CodeOK)
+			_ = cs.write(frame)
+			return nil
+		}
+	}
+}
+
+// shrinkConvs drops the optional last messages first, then halves the list.
+func shrinkConvs(convs *[]protocol.ConvInfo) bool {
+	dropped := false
+	for i := range *convs {
+		if (*convs)[i].Last != nil {
+			(*convs)[i].Last = nil
+			dropped = true
+		}
+	}
+	if dropped {
+		return true
+	}
+	if len(*convs) == 0 {
+		return false
+	}
+	*convs = (*convs)[:len(*convs)/2]
+	return true
+}
+
 // replyErr queues a failure reply.
 func (s *Server) replyErr(cs *connState, op protocol.Op, reqID uint32, err error) {
 	e := protocol.AsError(err)

@@ -290,7 +290,7 @@ func (s *Server) convList(x *call) (any, error) {
 	for _, c := range convs {
 		resp.Convs = append(resp.Convs, toConvInfo(c))
 	}
-	return resp, nil
+	return nil, s.replyFit(x.cs, x.op, x.reqID, resp, func() bool { return shrinkConvs(&resp.Convs) })
 }
 
 // backlogWait bounds how long a login worker waits for a slow client to

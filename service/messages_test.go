@@ -156,6 +156,21 @@ func testMsgSyncAckReadConvList(t *testing.T, b backend) {
 	if len(sr.Messages) != 2 || !sr.More || sr.Messages[0].Seq != 1 {
 		t.Fatalf("frame-limited sync: %d messages more=%v", len(sr.Messages), sr.More)
 	}
+	// conv.list and login fit too: the optional last messages are dropped.
+	var cl2 protocol.ConvListResp
+	y.must(protocol.CodeOK, protocol.OpConvList, struct{}{}, &cl2)
+	if len(cl2.Convs) != 1 || cl2.Convs[0].LastSeq != 5 {
+		t.Fatalf("frame-limited conv.list %+v", cl2)
+	}
+	var g protocol.GroupResp
+	y.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "g"}, &g)
+	send(t, y, &protocol.MsgSendReq{ToGroup: g.Group.GroupID, Body: strings.Repeat("q", 3000), ClientMsgID: "big"})
+	var plr protocol.ProfileGetResp
+	y.must(protocol.CodeOK, protocol.OpProfileGet, &protocol.ProfileGetReq{UserID: y.userID}, &plr)
+	_, lr := small.login(plr.Profile.Username, "other")
+	if len(lr.Convs) != 2 || lr.Convs[0].Last != nil || lr.Convs[1].Last != nil {
+		t.Fatalf("frame-limited login convs %+v", lr.Convs)
+	}
 }
 
 func testOfflineDeliveryAcrossRestart(t *testing.T, b backend) {

@@ -24,9 +24,11 @@ type Server struct {
 	store store.Store
 	log   zerolog.Logger
 
-	engine *reactor.Engine
+	// engine and addr are set once by Start; read through atomics because
+	// the admin listener polls Ready and ReactorStats from its goroutines.
+	engine atomic.Pointer[reactor.Engine]
+	addr   atomic.Pointer[net.Addr]
 	pool   *reactor.Pool
-	addr   net.Addr
 
 	router Router
 	rooms  Rooms
@@ -111,7 +113,8 @@ func (s *Server) Start() error {
 		s.pool.Close()
 		return fmt.Errorf("service: listen on %s: %w", s.cfg.ChatAddr, err)
 	}
-	s.engine, s.addr = eng, addr
+	s.addr.Store(&addr)
+	s.engine.Store(eng)
 	go func() { s.serveErr <- eng.Serve() }()
 	go s.pruneSessions(time.Hour)
 	s.log.Info().Str("addr", addr.String()).Msg("chat port listening")
@@ -119,17 +122,23 @@ func (s *Server) Start() error {
 }
 
 // ChatAddr returns the bound chat address (nil before Start).
-func (s *Server) ChatAddr() net.Addr { return s.addr }
+func (s *Server) ChatAddr() net.Addr {
+	if p := s.addr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Ready reports whether the server is started and not shutting down.
-func (s *Server) Ready() bool { return s.started.Load() && s.engine != nil && !s.draining.Load() }
+func (s *Server) Ready() bool { return s.engine.Load() != nil && !s.draining.Load() }
 
 // ReactorStats returns the reactor's counters (zero before Start).
 func (s *Server) ReactorStats() reactor.Stats {
-	if s.engine == nil {
+	eng := s.engine.Load()
+	if eng == nil {
 		return reactor.Stats{}
 	}
-	return s.engine.Stats()
+	return eng.Stats()
 }
 
 // Sessions returns the number of logged-in sessions now.
@@ -141,7 +150,8 @@ func (s *Server) Sessions() int { return s.router.Count() }
 // when all of that is done or ctx ends (then remaining store calls are
 // cancelled and connections closed at once). It does not close the Store.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if !s.started.Load() || s.engine == nil {
+	eng := s.engine.Load()
+	if eng == nil {
 		return errors.New("service: not started")
 	}
 	var err error
@@ -157,7 +167,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("service: shutdown: waiting for in-flight requests: %w", ctx.Err())
 		}
 		// Flush queues and close every connection (bounded by ctx).
-		if e := s.engine.Shutdown(ctx); e != nil && err == nil {
+		if e := eng.Shutdown(ctx); e != nil && err == nil {
 			err = fmt.Errorf("service: shutdown: %w", e)
 		}
 		s.cancel()
@@ -205,6 +215,10 @@ func (s *Server) async(key uint64, what string, fn func()) {
 		}()
 		fn()
 	}); err != nil {
-		s.log.Warn().Str("task", what).Err(err).Msg("background task dropped")
+		ev := s.log.Warn()
+		if s.draining.Load() {
+			ev = s.log.Debug() // expected while shutting down
+		}
+		ev.Str("task", what).Err(err).Msg("background task dropped")
 	}
 }
