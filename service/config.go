@@ -2,6 +2,7 @@ package service
 
 import (
 	"errors"
+	"reflect"
 	"runtime"
 	"time"
 
@@ -60,9 +61,7 @@ func (c Config) withDefaults() Config {
 	if c.FileAddr == "" {
 		c.FileAddr = ":9001"
 	}
-	if c.Limits == (protocol.Limits{}) {
-		c.Limits = protocol.DefaultLimits()
-	}
+	c.Limits = limitsWithDefaults(c.Limits)
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 90 * time.Second
 	}
@@ -101,4 +100,17 @@ func (c Config) withDefaults() Config {
 
 func (p Argon2Params) auth() auth.Params {
 	return auth.Params{MemoryKiB: p.MemoryKiB, Time: p.Time, Threads: p.Threads}.OrDefault()
+}
+
+// limitsWithDefaults fills every zero field of l with the contract's
+// default, so a caller may set only the limits it cares about.
+func limitsWithDefaults(l protocol.Limits) protocol.Limits {
+	d := protocol.DefaultLimits()
+	v, dv := reflect.ValueOf(&l).Elem(), reflect.ValueOf(d)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.CanSet() && f.IsZero() {
+			f.Set(dv.Field(i))
+		}
+	}
+	return l
 }
