@@ -170,12 +170,9 @@ func (w *multiRowWriter) advanceConvs(adv []convAdvance) error {
 func (w *multiRowWriter) advanceCursors(moves []cursorMove) error {
 	for start := 0; start < len(moves); start += 150 {
 		part := moves[start:min(start+150, len(moves))]
-		args := make([]any, 0, 6*len(part))
+		args := make([]any, 0, 4*len(part))
 		for _, m := range part {
 			args = append(args, m.k.user, m.k.conv, m.from, m.to)
-		}
-		for _, m := range part {
-			args = append(args, m.k.user, m.k.conv)
 		}
 		if _, err := w.tx.ExecContext(w.ctx, cursorUpdate(len(part)), args...); err != nil {
 			return err
@@ -184,14 +181,11 @@ func (w *multiRowWriter) advanceCursors(moves []cursorMove) error {
 	return nil
 }
 
-// cursorUpdate is qCursors for n (user, conv) pairs.
+// cursorUpdate is qCursors for n moves: a derived table of (user, conv,
+// from, to) rows joined on the primary key.
 func cursorUpdate(n int) string {
-	return fmt.Sprintf(qCursors, strings.Repeat(" WHEN user_id = ? AND conv = ? AND ack_seq = ? THEN ?", n), cursorPairs(n))
-}
-
-// cursorPairs returns n "(user_id = ? AND conv = ?)" joined by OR.
-func cursorPairs(n int) string {
-	return strings.TrimSuffix(strings.Repeat("(user_id = ? AND conv = ?) OR ", n), " OR ")
+	rows := "SELECT ? AS u, ? AS c, ? AS f, ? AS t" + strings.Repeat(" UNION ALL SELECT ?, ?, ?, ?", n-1)
+	return fmt.Sprintf(qCursors, rows)
 }
 
 func chunks(a []any, n int) [][]any {

@@ -100,9 +100,15 @@ func testExplain(t *testing.T, cfg Config) {
 		{"ack", fmt.Sprintf(qMoveCursor, "ack_seq", s.d.min), []any{3, "p:5:6", 5, "p:5:6", 3, "p:5:6"}},
 		{"lock conversations", fmt.Sprintf(qLockConvs, "?,?") + s.d.forUpdate, []any{"p:5:6", "g:5"}},
 		{"idempotency keys", fmt.Sprintf(qIdemKeys, "?,?"), []any{"c5", "c6"}},
-		{"sender cursors", cursorUpdate(2), []any{5, "p:5:6", 0, 1, 6, "g:5", 0, 1, 5, "p:5:6", 6, "g:5"}},
 		{"search username", fmt.Sprintf(qSearch, nameCond, "username_key"), append(nameArgs, 50)},
 		{"search nickname", fmt.Sprintf(qSearch, nickCond, "nick_key"), append(nickArgs, 50)},
+	}
+	if s.d == mysqlDialect {
+		cases = append(cases, struct {
+			name string
+			q    string
+			args []any
+		}{"sender cursors", cursorUpdate(2), []any{5, "p:5:6", 0, 1, 6, "g:5", 0, 1}})
 	}
 	if s.d == sqliteDialect {
 		cases = append(cases, []struct {
@@ -166,7 +172,9 @@ func explain(t *testing.T, s *sqlStore, q string, args []any) (string, []string)
 		}
 		plan.WriteString("  " + strings.Join(line, " ") + "\n")
 		if s.d == mysqlDialect {
-			if typ := get("type"); typ == "ALL" || typ == "index" {
+			// A derived table of the statement's own parameters is read
+			// whole by design; tables must not be.
+			if typ := get("type"); (typ == "ALL" || typ == "index") && !strings.HasPrefix(get("table"), "<derived") {
 				scans = append(scans, get("table")+" type="+typ)
 			}
 		} else if d := get("detail"); strings.HasPrefix(d, "SCAN ") {

@@ -26,9 +26,10 @@ const (
 	// find existing idempotency keys, read the senders' cursors.
 	qLockConvs = `SELECT id, last_seq FROM conversations WHERE id IN (%s) ORDER BY id`
 	qIdemKeys  = `SELECT ` + msgCols + ` FROM messages WHERE client_msg_id IN (%s)`
-	// Senders' cursors: CASE arms, then "(user_id = ? AND conv = ?) OR
-	// ..." pairs, each a point on an index, so no other row is touched.
-	qCursors = `UPDATE conv_members SET ack_seq = CASE%s ELSE ack_seq END WHERE %s`
+	// Senders' cursors: %s is a derived table of (u, c, f, t) rows: move
+	// user u's cursor in conv c from f to t. Joined on the primary key, so
+	// no other row is touched.
+	qCursors = `UPDATE conv_members cm JOIN (%s) v ON cm.user_id = v.u AND cm.conv = v.c AND cm.ack_seq = v.f SET cm.ack_seq = v.t`
 	// Ack and read: %[1]s is the cursor column, %[2]s the dialect's min.
 	qMoveCursor = `UPDATE conv_members SET %[1]s = %[2]s(?, (SELECT last_seq FROM conversations WHERE id = ?)) WHERE user_id = ? AND conv = ? AND %[1]s < %[2]s(?, (SELECT last_seq FROM conversations WHERE id = ?))`
 	// The same steps one row at a time, for SQLite's prepared statements.
