@@ -465,3 +465,100 @@ func TestChatdServerRestart(t *testing.T) {
 		t.Fatalf("send after the restart: %v", err)
 	}
 }
+
+// BenchmarkChatdPing measures pipelined ping round trips through the SDK
+// against an in-process chatd (both on this machine).
+func BenchmarkChatdPing(b *testing.B) {
+	addr, stop := benchChatd(b)
+	defer stop()
+	c, err := client.Dial(context.Background(), addr, client.Options{PingInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Ping(context.Background()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkChatdSend measures pipelined msg.send (stored durably in SQLite
+// before the reply) through the SDK against an in-process chatd, with the
+// message rate limit lifted.
+func BenchmarkChatdSend(b *testing.B) {
+	addr, stop := benchChatd(b)
+	defer stop()
+	ctx := context.Background()
+	c, err := client.Dial(ctx, addr, client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := client.Dial(ctx, addr, client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := c.Register(ctx, "alice", "password-alice", ""); err != nil {
+		b.Fatal(err)
+	}
+	bobID, err := peer.Register(ctx, "bob", "password-bob", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Login(ctx, "alice", "password-alice"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := peer.Login(ctx, "bob", "password-bob"); err != nil {
+		b.Fatal(err)
+	}
+	req, err := c.FriendRequest(ctx, bobID, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := peer.FriendRespond(ctx, req, true); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Send(ctx, bobID, "benchmark message"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchChatd(b *testing.B) (string, func()) {
+	b.Helper()
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := service.New(service.Config{ChatAddr: "127.0.0.1:0", Store: st, Loops: 1,
+		MsgRate: 1e9, MsgBurst: 1 << 30,
+		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
+		Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return srv.ChatAddr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = st.Close()
+	}
+}
