@@ -7,7 +7,8 @@
 // file (modernc.org/sqlite, WAL) under the data directory. Schema migrations
 // are versioned and applied at Open (or alone with Migrate); a newer schema
 // is refused with ErrSchemaTooNew. Messages, the hot path, are group
-// committed: one committer goroutine gathers concurrent AppendMessage calls
+// committed: a committer goroutine (or several, Config.Committers, each
+// owning a share of the conversations) gathers concurrent AppendMessage calls
 // into one transaction (up to Config.BatchSize, waiting at most
 // Config.BatchWindow for more), assigns each conversation's next gapless seq
 // under a row lock (SELECT ... FOR UPDATE on MySQL, so several chatd
