@@ -362,7 +362,10 @@ func (cn *conn) writeFrame(deadline time.Time, encode func([]byte) ([]byte, erro
 // readLoop reads frames until the connection fails, routing replies to
 // their callers and pushes to the application.
 func (c *Client) readLoop(cn *conn) {
-	br := bufio.NewReaderSize(cn.nc, 64<<10)
+	// A small buffer: most frames are small, larger ones are read
+	// straight into their own slice, and a load generator holds
+	// thousands of clients.
+	br := bufio.NewReaderSize(cn.nc, 8<<10)
 	var hdr [4]byte
 	var err error
 	for {
