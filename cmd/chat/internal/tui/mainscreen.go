@@ -99,6 +99,12 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		return nil
 	case groupsMsg:
 		m.groups = append(m.groups[:0], msg...)
+		if id, err := protocol.ParseConv(m.active); err == nil && id.IsGroup() {
+			if _, still := m.group(id.GroupID()); !still {
+				m.active = "" // kicked out, or the group was dismissed
+				m.setNotice("you are no longer in that group", false)
+			}
+		}
 		m.rebuildItems()
 		return nil
 	case profileMsg:

@@ -132,6 +132,9 @@ func New(opts Options) *Model {
 		ti := textinput.New()
 		ti.Prompt = labels[i]
 		ti.SetWidth(40)
+		if opts.NoColor {
+			ti.SetStyles(textinput.Styles{})
+		}
 		m.fields[i] = ti
 	}
 	m.fields[fieldServer].SetValue(opts.Server)

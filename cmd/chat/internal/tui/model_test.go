@@ -309,6 +309,15 @@ func TestRoomsAndGroupsEvents(t *testing.T) {
 	mustContain(t, screenText(m), "# family")
 	m.Update(groupLeftMsg(8))
 	mustNotContain(t, screenText(m), "# family")
+
+	// Removed from the open group (kicked or dismissed): it closes.
+	m.open(protocol.GroupConv(7))
+	mustContain(t, screenText(m), "# team (3 members)")
+	m.Update(pushMsg{client.Push{Op: protocol.OpGroupEvent, Body: &protocol.GroupEventPush{GroupID: 7, Kind: "kicked", UserID: aliceID}}})
+	m.Update(groupsMsg{})
+	s = screenText(m)
+	mustNotContain(t, s, "# team")
+	mustContain(t, s, "No conversation open.", "you are no longer in that group")
 }
 
 func TestKickedReturnsToLogin(t *testing.T) {
@@ -356,6 +365,14 @@ func TestLayoutFitsTerminal(t *testing.T) {
 }
 
 func TestNoColorHasNoColorCodes(t *testing.T) {
+	login := newTestModel(t)
+	press(login, "alice")
+	login.Update(loginFailedMsg{err: errors.New("login: BAD_CREDENTIALS")})
+	for _, sgr := range []string{"\x1b[3", "\x1b[9", "\x1b[38", "\x1b[48"} {
+		if strings.Contains(login.View().Content, sgr) {
+			t.Fatalf("colour escape %q on the NO_COLOR login screen: %q", sgr, login.View().Content)
+		}
+	}
 	m := loggedIn(t)
 	press(m, "enter")
 	x := m.startTransfer("sending a")
