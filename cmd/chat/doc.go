@@ -36,5 +36,7 @@
 // one JSON object per line, and acks each once printed, so a restarted tail
 // continues where the last one stopped. Both log in with the session
 // remembered by an interactive login, or with --user and the password in
-// $CHAT_PASSWORD.
+// $CHAT_PASSWORD. They use the session labels (devices) "send" and "tail"
+// by default, so neither takes over the other's or the interactive
+// client's session; --device picks another label.
 package main

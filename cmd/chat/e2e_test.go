@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -319,6 +320,30 @@ func TestSendAndTail(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+
+	// A second tail with the same device takes the session over: the
+	// first one stops with an explanation instead of hanging.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	t.Setenv("CHAT_PASSWORD", "password-bob")
+	first := make(chan error, 1)
+	go func() { first <- runTail(ctx2, globals{server: addr, user: "bob"}, tokens, nil, io.Discard, io.Discard) }()
+	waitOnline(t, addr, bobID)
+	second := make(chan error, 1)
+	go func() { second <- runTail(ctx2, globals{server: addr, user: "bob"}, tokens, nil, io.Discard, io.Discard) }()
+	select {
+	case err := <-first:
+		if err == nil || !strings.Contains(err.Error(), "login elsewhere") {
+			t.Fatalf("first tail ended with %v", err)
+		}
+	case err := <-second:
+		if err == nil || !strings.Contains(err.Error(), "login elsewhere") {
+			t.Fatalf("second tail ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("neither tail noticed the takeover")
+	}
+	cancel2()
 
 	// Without --user and without a remembered session, send explains.
 	err := run([]string{"--server", addr, "send", "--to", "bob", "x"}, &sendOut, &sendOut)

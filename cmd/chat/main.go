@@ -120,12 +120,13 @@ func lanServers() []protocol.DiscoverReply {
 }
 
 // connect dials and logs in for the non-interactive commands: with
-// --user and $CHAT_PASSWORD, or with the remembered token.
-func connect(ctx context.Context, g globals, tokens *config.Store, opts client.Options) (*client.Client, error) {
+// --user and $CHAT_PASSWORD, or with the remembered token. device is the
+// default session label of the command (one session lives per user and
+// device, so "send" and "tail" must not share one).
+func connect(ctx context.Context, g globals, tokens *config.Store, device string, opts client.Options) (*client.Client, error) {
+	opts.Device = device
 	if g.device != "" {
 		opts.Device = g.device
-	} else {
-		opts.Device = "cli"
 	}
 	c, err := client.Dial(ctx, g.server, opts)
 	if err != nil {

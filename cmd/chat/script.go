@@ -31,7 +31,7 @@ func runSend(ctx context.Context, g globals, tokens *config.Store, args []string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, err := connect(ctx, g, tokens, client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
+	c, err := connect(ctx, g, tokens, "send", client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func runTail(ctx context.Context, g globals, tokens *config.Store, args []string
 		return err
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := connect(lctx, g, tokens, client.Options{Reconnect: true})
+	c, err := connect(lctx, g, tokens, "tail", client.Options{Reconnect: true})
 	cancel()
 	if err != nil {
 		return err
@@ -127,6 +127,9 @@ func runTail(ctx context.Context, g globals, tokens *config.Store, args []string
 		case p, ok := <-c.Pushes():
 			if !ok {
 				return nil
+			}
+			if k, kicked := p.Body.(*protocol.KickedPush); kicked {
+				return fmt.Errorf("session taken over by a login elsewhere (%s); use --device to run several", k.Addr)
 			}
 			mp, isMsg := p.Body.(*protocol.MsgPush)
 			if !isMsg {
