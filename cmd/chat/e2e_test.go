@@ -327,10 +327,14 @@ func TestSendAndTail(t *testing.T) {
 	defer cancel2()
 	t.Setenv("CHAT_PASSWORD", "password-bob")
 	first := make(chan error, 1)
-	go func() { first <- runTail(ctx2, globals{server: addr, user: "bob"}, tokens, nil, io.Discard, io.Discard) }()
+	go func() {
+		first <- runTail(ctx2, globals{server: addr, user: "bob"}, tokens, nil, io.Discard, io.Discard)
+	}()
 	waitOnline(t, addr, bobID)
 	second := make(chan error, 1)
-	go func() { second <- runTail(ctx2, globals{server: addr, user: "bob"}, tokens, nil, io.Discard, io.Discard) }()
+	go func() {
+		second <- runTail(ctx2, globals{server: addr, user: "bob"}, tokens, nil, io.Discard, io.Discard)
+	}()
 	select {
 	case err := <-first:
 		if err == nil || !strings.Contains(err.Error(), "login elsewhere") {
