@@ -4,6 +4,27 @@
 // pushes on a channel or a callback, reconnects with backoff and a token
 // re-login, resynchronises missed messages without showing one twice, and
 // moves files over the file port with progress callbacks and resume. The
-// terminal client, the load tester and the end-to-end tests are built on it;
-// a Client is safe for concurrent use.
+// terminal client, the load tester and the end-to-end tests are built on
+// it; a Client is safe for concurrent use.
+//
+// Errors: a reply whose code is not OK is returned as a *protocol.Error
+// (use errors.As, or protocol.CodeOf); a connection that breaks before the
+// reply gives ErrConnLost, a closed client ErrClosed, and a context that
+// ends its error.
+//
+// Pushes: without Options.OnPush they arrive on the bounded channel
+// returned by Pushes, which the application must keep draining. When it is
+// full the client's reader waits, so replies wait too: nothing is dropped,
+// and the server's own outbound limit takes over if the application stalls
+// for long. Never wait for a reply on the goroutine that drains Pushes.
+//
+// Messages: each msg push is delivered once per Client, also across
+// reconnects, where the server pushes again everything above the ack
+// cursor (the filter is keyed by conversation and seq, seeded from the
+// cursors in the login reply). Call Ack for what the application has taken
+// (stored or shown); what is not acked comes back after the next login,
+// from this or another process, so nothing is lost. The server pushes at
+// most 500 missed messages per conversation after a login; SyncNew fetches
+// the rest through the same filter. Sends are idempotent by client_msg_id,
+// so SendMsg retries a send whose reply was lost with the connection.
 package client

@@ -268,6 +268,7 @@ type progressWriter struct {
 	fn          Progress
 }
 
+// Write passes b on and reports the running total.
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.done += int64(n)
