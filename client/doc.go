@@ -14,9 +14,10 @@
 //
 // Pushes: without Options.OnPush they arrive on the bounded channel
 // returned by Pushes, which the application must keep draining. When it is
-// full the client's reader waits, so replies wait too: nothing is dropped,
-// and the server's own outbound limit takes over if the application stalls
-// for long. Never wait for a reply on the goroutine that drains Pushes.
+// full the client's reader waits, so replies wait too: nothing is dropped
+// by the client (a long stall fills the server's outbound queue for the
+// connection instead, where the server's limits apply). Never wait for a
+// reply on the goroutine that drains Pushes.
 //
 // Messages: each msg push is delivered once per Client, also across
 // reconnects, where the server pushes again everything above the ack
