@@ -16,6 +16,7 @@ import (
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service"
+	"github.com/chatd/chatd/service/discovery"
 	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
 )
@@ -560,5 +561,23 @@ func benchChatd(b *testing.B) (string, func()) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		_ = st.Close()
+	}
+}
+
+// TestDiscoverChatdResponder finds the real discovery responder by
+// unicast and gets the chat address with the host filled in.
+func TestDiscoverChatdResponder(t *testing.T) {
+	r, err := discovery.Listen(discovery.Config{Addr: "127.0.0.1:0", Name: "office", Version: "test",
+		ChatAddr: ":9000", FileAddr: ":9001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := client.Discover(testCtx(t), r.Addr().String(), 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "office" || got[0].ChatAddr != "127.0.0.1:9000" || got[0].FileAddr != "127.0.0.1:9001" {
+		t.Fatalf("discovered %+v", got)
 	}
 }
