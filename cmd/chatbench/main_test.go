@@ -77,7 +77,7 @@ func TestScenariosInProcess(t *testing.T) {
 		{"room", "--members", "6", "--users", "3", "--fps", "20", "--duration", "500ms", "--says", "2"},
 		{"offline", "--pairs", "2", "--per-user", "5"},
 		{"mixed", "--pairs", "3", "--group-members", "3", "--duration", "2s", "--churn", "0.5", "--rate-per-user", "10"},
-		{"connect", "--conns", "40", "--users", "2", "--hold", "500ms"},
+		{"connect", "--conns", "40", "--users", "2", "--hold", "500ms", "--settle", "0"},
 		{"files", "--pairs", "1", "--size-mb", "1", "--rounds", "1", "--chat-pairs", "1", "--chat-rate", "20"},
 	} {
 		t.Run(args[0], func(t *testing.T) {

@@ -105,12 +105,20 @@ func (s *chatScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 	return rep, nil
 }
 
-// addServerCPU adds server CPU per unit when both readings have CPU.
+// addServerCPU adds server CPU per unit when both readings have CPU, and
+// how many cores chatd and chatbench each kept busy between the readings.
 func addServerCPU(rep *report.Report, before, after ServerMetrics, units float64, unit string) {
-	if units <= 0 || after.CPU <= before.CPU {
+	wall := after.At.Sub(before.At).Seconds()
+	if wall <= 0 {
 		return
 	}
-	rep.AddFigure(fmt.Sprintf("server CPU per %s", unit), (after.CPU-before.CPU)/units*1e6, "µs", "")
+	if after.CPU > before.CPU {
+		if units > 0 {
+			rep.AddFigure(fmt.Sprintf("server CPU per %s", unit), (after.CPU-before.CPU)/units*1e6, "µs", "")
+		}
+		rep.AddFigure("chatd CPU use", (after.CPU-before.CPU)/wall, "cores", "")
+	}
+	rep.AddFigure("chatbench CPU use", (after.SelfCPU-before.SelfCPU)/wall, "cores", "")
 }
 
 func closeAll(cs []*client.Client) {

@@ -34,6 +34,7 @@ type connectScenario struct {
 	conc     int
 	rampRate float64
 	noLogin  bool
+	settle   time.Duration
 }
 
 func (s *connectScenario) Summary() string {
@@ -48,6 +49,7 @@ func (s *connectScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.conc, "concurrency", 200, "dials in progress at once per process")
 	fs.Float64Var(&s.rampRate, "ramp-rate", 0, "new connections per second over all processes (0: as fast as possible)")
 	fs.BoolVar(&s.noLogin, "no-login", false, "open bare TCP connections without logging in")
+	fs.DurationVar(&s.settle, "settle", 30*time.Second, "longest wait for chatd's RSS to stop falling before the baseline (setup's argon2 hashes leave garbage)")
 }
 
 // connectJob is the work one process does; workers receive it as JSON.
@@ -328,7 +330,7 @@ func (s *connectScenario) Run(ctx context.Context, e *Env) (*report.Report, erro
 	// Baseline after a garbage collection, once RSS stops falling: the
 	// setup's argon2 hashes leave tens of MiB of garbage behind.
 	time.Sleep(500 * time.Millisecond) // let setup sessions close
-	before, berr := e.settledReading(ctx, 10*time.Second)
+	before, berr := e.settledReading(ctx, s.settle)
 
 	phase = "ramping"
 	run.Restart()
@@ -396,6 +398,7 @@ func (s *connectScenario) Run(ctx context.Context, e *Env) (*report.Report, erro
 	}
 	time.Sleep(min(2*time.Second, s.hold)) // let the last logins settle
 	during, derr := e.settledReading(ctx, 0)
+	rep.Note("baseline RSS read after a forced GC once it fell by less than 512 KiB in 2 s (at most %v): %.1f MiB, Go heap %.1f MiB", s.settle, float64(before.RSS)/(1<<20), float64(before.Heap)/(1<<20))
 	select {
 	case <-time.After(s.hold - min(2*time.Second, s.hold)):
 	case <-ctx.Done():

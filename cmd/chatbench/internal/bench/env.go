@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -89,11 +90,27 @@ type ServerMetrics struct {
 	Sessions int64   // -1 when unknown
 	Conns    int64   // -1 when unknown
 	Source   string  // where they came from
+	// At is when the reading was taken and SelfCPU chatbench's own CPU
+	// seconds then, so a scenario can tell whether the load generator or
+	// the server was the busier one.
+	At      time.Time
+	SelfCPU float64
+}
+
+// selfCPU returns this process's user+system CPU seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // ReadServer reads the server's memory, CPU and sessions: from the admin
 // /metrics when there is an admin URL, else from /proc/<pid>.
-func (e *Env) ReadServer(ctx context.Context) (ServerMetrics, error) {
+func (e *Env) ReadServer(ctx context.Context) (m ServerMetrics, err error) {
+	at, self := time.Now(), selfCPU()
+	defer func() { m.At, m.SelfCPU = at, self }()
 	if e.AdminURL != "" {
 		return readMetrics(ctx, strings.TrimRight(e.AdminURL, "/")+"/metrics")
 	}
@@ -219,7 +236,8 @@ func (e *Env) CollectGarbage(ctx context.Context) error {
 }
 
 // settledReading collects garbage, then reads the server until its RSS
-// stops falling (the runtime returns freed memory gradually) or wait passes.
+// stops falling (the Go runtime returns freed memory to the OS gradually,
+// so RSS lags behind a collection by seconds) or wait passes.
 func (e *Env) settledReading(ctx context.Context, wait time.Duration) (ServerMetrics, error) {
 	_ = e.CollectGarbage(ctx)
 	m, err := e.ReadServer(ctx)
@@ -231,13 +249,14 @@ func (e *Env) settledReading(ctx context.Context, wait time.Duration) (ServerMet
 		select {
 		case <-ctx.Done():
 			return m, nil
-		case <-time.After(time.Second):
+		case <-time.After(2 * time.Second):
 		}
+		_ = e.CollectGarbage(ctx)
 		n, err := e.ReadServer(ctx)
 		if err != nil {
 			return m, nil
 		}
-		falling := n.RSS < m.RSS-(1<<20)
+		falling := n.RSS < m.RSS-(512<<10)
 		m = n
 		if !falling {
 			break

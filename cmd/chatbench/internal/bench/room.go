@@ -139,6 +139,7 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 
 	// Media: sender i owes a frame to every member but itself.
 	phase = "streaming"
+	before, _ := e.ReadServer(ctx)
 	run.Restart()
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, s.dur)
@@ -175,6 +176,7 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 		time.Sleep(20 * time.Millisecond)
 	}
 	media := led.Result()
+	after, _ := e.ReadServer(ctx)
 
 	phase = "room.say"
 	sayTimeouts := 0
@@ -213,6 +215,7 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 	if sum := run.Latency("say_all").Summary(); sum.Count > 0 {
 		rep.AddFigure("room.say to every member, max over rounds", sum.MaxMs, "ms", "<= 250")
 	}
+	addServerCPU(rep, before, after, float64(media.Delivered), "frame delivery")
 	rep.Extra = map[string]any{"media_accounting": media}
 	rep.Note("media is lossy by design (a receiver over its queue limit loses frames); the goal of 250 ms is for 19,000 members, this run had %d", s.members)
 	return rep, nil
