@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -366,6 +368,56 @@ func TestBadTokenStopsReconnect(t *testing.T) {
 	}
 	if c.Token() != "" {
 		t.Fatal("refused token kept")
+	}
+	// Calls fail at once instead of waiting for a reconnect that will not
+	// come.
+	if _, err := c.Ping(ctxT(t)); !errors.Is(err, ErrConnLost) {
+		t.Fatalf("call after giving up: %v", err)
+	}
+}
+
+// TestWaitingCallFailsWhenReconnectGivesUp: a call made while the client
+// is reconnecting waits; when the reconnect gives up (token refused) it
+// fails with ErrConnLost, not at its own deadline.
+func TestWaitingCallFailsWhenReconnectGivesUp(t *testing.T) {
+	s := newFakeServer(t)
+	s.addUser("alice", "password1")
+	gate := make(chan struct{})
+	var dials atomic.Int32
+	d := net.Dialer{}
+	c := dialT(t, s.addr(), Options{Reconnect: true, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if dials.Add(1) > 1 {
+				<-gate // hold the reconnect until the call waits
+			}
+			return d.DialContext(ctx, network, addr)
+		}})
+	if _, err := c.Login(ctxT(t), "alice", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	clear(s.tokens)
+	s.mu.Unlock()
+	s.dropAll()
+	for c.State() != StateReconnecting {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := c.Ping(ctx)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the call reach its wait
+	close(gate)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConnLost) {
+			t.Fatalf("waiting call: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting call was not released")
 	}
 }
 

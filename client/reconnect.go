@@ -62,9 +62,15 @@ func (c *Client) reconnectLoop() {
 				if pe := protocol.AsError(err); pe != nil && pe.Code == protocol.CodeBadCredentials {
 					c.mu.Lock()
 					c.token = ""
+					// Wake the calls waiting for the reconnect: they
+					// see the state and fail with ErrConnLost.
+					c.state = StateDisconnected
+					close(c.ready)
 					c.mu.Unlock()
 					c.log.Info().Msg("session token refused after reconnect; giving up")
-					c.setState(StateDisconnected, err)
+					if c.opts.OnState != nil {
+						c.opts.OnState(StateDisconnected, err)
+					}
 					return
 				}
 				c.log.Debug().Err(err).Int("attempt", attempt).Msg("re-login failed")
