@@ -116,8 +116,9 @@ bench() {
 
 START=$(date -u +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+PSI_START=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
 bench connect 150s --workers "$WORKERS" connect --conns "$CONNECT_CONNS" --users 20 --hold 10s
-bench login 120s login --users 20 --token-logins 5000
+bench login 120s --cpu-profile login.cpu.pprof --profile-seconds 3 login --users 20 --token-logins 5000
 # Closed loop for throughput, with a CPU profile of chatd while it sends;
 # then a fixed rate well below saturation for latency.
 bench chat 120s --cpu-profile chat.cpu.pprof --profile-seconds 8 chat --pairs 50 --duration 15s --inflight 4
@@ -127,6 +128,7 @@ bench room 120s room --members 1000 --users 20 --fps 20 --duration 10s --says 5
 bench offline 120s offline --pairs 50 --per-user 200
 bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+PSI_END=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
 CHATD_RSS_END=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1=="process_resident_memory_bytes"{print $2}')
 stop_chatd
 # Scenarios that run their own server: kill -9 of a chatd child in the
@@ -152,6 +154,10 @@ SUITE_S=$(($(date -u +%s) - START))
 
 PROFILE_TOP=""
 GROUP_TOP=""
+LOGIN_TOP=""
+if [[ -s $WORK/results/login.cpu.pprof ]]; then
+	LOGIN_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -cum -nodecount=25 "$CHATD" "$WORK/results/login.cpu.pprof" 2>/dev/null | sed -n '1,35p' || true)
+fi
 if [[ -s $WORK/results/chat.cpu.pprof ]]; then
 	PROFILE_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -nodecount=30 "$CHATD" "$WORK/results/chat.cpu.pprof" 2>/dev/null | sed -n '1,40p' || true)
 fi
@@ -174,6 +180,7 @@ log "writing $OUT"
 	echo "- Open-file limit per process: $(ulimit -n)"
 	echo "- chatd and chatbench ran on the same machine over loopback; chatd's data dir was a fresh temporary directory (embedded SQLite store)."
 	echo "- Load average (1, 5, 15 min) when the suite started: $LOAD_START; when the shared-chatd part ended: $LOAD_END. On 2 CPUs anything well above 2 means other work (other engineers' builds and tests) shared the machine, so figures are lower and noisier than on an idle machine."
+	echo "- CPU pressure (/proc/pressure/cpu, share of time some runnable task waited for a CPU) at the start: \`$PSI_START\`; at the end: \`$PSI_END\`."
 	if [[ -n $NOTE ]]; then
 		echo "- Note: $NOTE"
 	fi
@@ -204,6 +211,14 @@ log "writing $OUT"
 		echo
 		echo '```'
 		echo "$PROFILE_TOP"
+		echo '```'
+		echo
+	fi
+	if [[ -n $LOGIN_TOP ]]; then
+		echo "## chatd CPU profile during the token logins (3 s, sorted by cumulative time)"
+		echo
+		echo '```'
+		echo "$LOGIN_TOP"
 		echo '```'
 		echo
 	fi

@@ -108,6 +108,7 @@ func (s *loginScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		}
 	}()
 	before, _ := e.ReadServer(ctx)
+	profDone := e.StartCPUProfile(ctx, e.ProfileSeconds)
 	start = time.Now()
 	_ = parallel(ctx, s.tokens, s.tokenConc, func(ctx context.Context, i int) error {
 		u := valid[i%len(valid)]
@@ -136,6 +137,9 @@ func (s *loginScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	rep.AddFigure("failed logins", float64(run.Get("failed")), "logins", "== 0")
 	addServerCPU(rep, before, after, float64(run.Get("token_logins")), "token login")
 	finish(rep, run, errs, nil)
+	if note := profDone(); note != "" {
+		rep.Note("%s", note)
+	}
 	rep.Note("password logins are bounded by argon2id by design (%d in %.1f s); token logins reuse the %d users' tokens, each on its own connection and device",
 		run.Get("password_logins"), pwTime.Seconds(), len(valid))
 	return rep, nil
