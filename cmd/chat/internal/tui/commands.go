@@ -220,6 +220,50 @@ func (m *Model) latestHistoryCmd(conv string) tea.Cmd {
 	}
 }
 
+// unfriendCmd ends a friendship.
+func (m *Model) unfriendCmd(userID int64) tea.Cmd {
+	c := m.c
+	name := m.name(userID)
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		if err := c.FriendRemove(ctx, userID); err != nil {
+			return failure("remove", err)
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return notice("%s is no longer a friend", name) },
+			m.refreshFriendsCmd(),
+		}
+	}
+}
+
+// whoisCmd shows a user's profile in the status area.
+func (m *Model) whoisCmd(userID int64) tea.Cmd {
+	c := m.c
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		p, err := c.Profile(ctx, userID)
+		if err != nil {
+			return failure("profile", err)
+		}
+		avatar := "no avatar"
+		if p.Profile.AvatarSha256 != "" {
+			avatar = fmt.Sprintf("avatar %s…", p.Profile.AvatarSha256[:min(12, len(p.Profile.AvatarSha256))])
+		}
+		sig := p.Profile.Signature
+		if sig == "" {
+			sig = "(no signature)"
+		}
+		return tea.BatchMsg{
+			func() tea.Msg { return profileMsg(p.Profile) },
+			func() tea.Msg {
+				return notice("%s (%s) #%d · %s · %s", p.Profile.Nickname, p.Profile.Username, p.Profile.UserID, sig, avatar)
+			},
+		}
+	}
+}
+
 // membersCmd shows a group's members in the status area.
 func (m *Model) membersCmd(g protocol.Group) tea.Cmd {
 	c := m.c

@@ -535,7 +535,7 @@ func (m *Model) submitInput() tea.Cmd {
 	return m.sendCmd(cv, text, cmid)
 }
 
-const helpText = `/add USER [note]  friend request · /accept · /reject (selected request)
+const helpText = `/add USER [note] · /accept · /reject · /remove · /whois [USER]
 /group NAME [USER...] · /join ID · /leave · /members · /kick USER
 /nick NAME · /sig TEXT · /avatar PATH · /send PATH · /get FILEID [DEST]
 /room new [NAME]|join ID|leave · /logout · /quit
@@ -603,6 +603,28 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		}
 		m.setNotice("open a group or room to leave it", true)
 		return nil
+	case "/remove", "/whois":
+		id, _ := protocol.ParseConv(m.active)
+		peer := id.Peer(m.me.UserID)
+		if cmd == "/whois" && len(args) > 0 {
+			peer = 0
+			for uid, p := range m.profiles {
+				if strings.EqualFold(p.Username, args[0]) {
+					peer = uid
+				}
+			}
+		}
+		if peer == 0 {
+			m.setNotice("open a friend's conversation (or /whois a known USER)", true)
+			return nil
+		}
+		if cmd == "/remove" {
+			if m.active == protocol.PrivateConv(m.me.UserID, peer) {
+				m.active = ""
+			}
+			return m.unfriendCmd(peer)
+		}
+		return m.whoisCmd(peer)
 	case "/members", "/kick":
 		id, _ := protocol.ParseConv(m.active)
 		g, ok := m.group(id.GroupID())

@@ -341,6 +341,23 @@ func TestTUIAgainstChatd(t *testing.T) {
 	}
 	d.waitScreen("bob: good morning")
 
+	// Profile of bob, then unfriend him.
+	d.keys("/whois bob", "enter")
+	d.waitScreen("bob (bob) #", "(no signature) · no avatar")
+	d.run(d.m.open(protocol.PrivateConv(d.m.me.UserID, bob.UserID())))
+	d.keys("/remove", "enter")
+	d.waitScreen("bob is no longer a friend")
+	removed := waitSDKPush[*protocol.FriendRemovedPush](t, bob)
+	if removed.UserID != d.m.me.UserID {
+		t.Fatalf("friend.removed %+v", removed)
+	}
+	for i := 0; strings.Contains(screenText(d.m), "● bob") || strings.Contains(screenText(d.m), "○ bob"); i++ {
+		if i == 200 {
+			t.Fatalf("bob still listed:\n%s", screenText(d.m))
+		}
+		d.pump(50 * time.Millisecond)
+	}
+
 	// Log out: back to the login screen, token forgotten.
 	d.keys("/logout", "enter")
 	d.waitScreen("chat — log in")
@@ -353,7 +370,7 @@ func TestTUIAgainstChatd(t *testing.T) {
 	d.keys("password-alice", "enter")
 	d.waitScreen("alice @ " + addr + " · connected")
 	d2 := newDriver(t, New(opts))
-	d2.waitScreen("alice @ "+addr+" · connected", "● bob", "# crew")
+	d2.waitScreen("alice @ "+addr+" · connected", "# crew")
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
