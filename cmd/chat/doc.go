@@ -20,9 +20,11 @@
 // (a multi-line paste is sent as one message); ctrl+c quits. Own messages
 // show … while sending, ✓ once stored, ✓✓ once the friend has read them,
 // ✗ if they could not be sent. Slash commands: /add USER [note],
-// /accept, /reject, /group NAME [USER...], /join ID, /leave, /members,
-// /kick USER, /nick NAME, /sig TEXT, /avatar PATH, /send PATH, /get FILEID
-// [DEST], /room new [NAME] | join ID | leave, /logout, /quit, /help.
+// /accept, /reject, /remove, /whois [USER], /group NAME [USER...],
+// /join ID, /leave, /members, /kick USER, /nick NAME, /sig TEXT,
+// /avatar PATH, /send PATH, /get FILEID [DEST],
+// /room new [NAME] | join ID | leave, /logout, /quit, /help. Text typed
+// in a room is said to the room; "//text" sends "/text".
 // NO_COLOR turns colours off; the screen stays readable through its
 // markers. It needs at least 40x12 and follows resizes.
 //
