@@ -200,11 +200,17 @@ func chunks(a []any, n int) [][]any {
 
 // ---- one prepared row statement per row (SQLite) ----
 
-// prepared holds the one-row statements of the SQLite batch, prepared
-// once on the writer connection.
+// prepared holds the statements of the SQLite batch, prepared once on the
+// writer connection: one-row statements, plus block statements that insert
+// or look up blockRows rows at once (fewer calls into the driver for big
+// batches, still nothing to parse).
 type prepared struct {
 	lockConv, findKey, insert, advanceConv, advanceCursor *sql.Stmt
+	insertBlock, findKeyBlock                             *sql.Stmt
 }
+
+// blockRows is the row count of the block statements.
+const blockRows = 64
 
 func prepare(ctx context.Context, db *sql.DB) (*prepared, error) {
 	p := &prepared{}
@@ -217,6 +223,8 @@ func prepare(ctx context.Context, db *sql.DB) (*prepared, error) {
 		{&p.insert, qInsertMessage},
 		{&p.advanceConv, qAdvanceConv},
 		{&p.advanceCursor, qAdvanceCursor},
+		{&p.insertBlock, `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", blockRows), ",")},
+		{&p.findKeyBlock, fmt.Sprintf(qIdemKeys, placeholders(blockRows))},
 	} {
 		st, err := db.PrepareContext(ctx, x.q)
 		if err != nil {
@@ -229,7 +237,7 @@ func prepare(ctx context.Context, db *sql.DB) (*prepared, error) {
 }
 
 func (p *prepared) close() {
-	for _, st := range []*sql.Stmt{p.lockConv, p.findKey, p.insert, p.advanceConv, p.advanceCursor} {
+	for _, st := range []*sql.Stmt{p.lockConv, p.findKey, p.insert, p.advanceConv, p.advanceCursor, p.insertBlock, p.findKeyBlock} {
 		if st != nil {
 			st.Close()
 		}
@@ -277,6 +285,35 @@ func (w *perRowWriter) findKeys(keys []idemKey, into map[idemKey]Message) error 
 	if len(keys) == 0 {
 		return nil
 	}
+	if len(keys) >= blockRows {
+		bst := w.stmt(w.p.findKeyBlock)
+		for len(keys) >= blockRows {
+			args := make([]any, blockRows)
+			for i, k := range keys[:blockRows] {
+				args[i] = k.cid
+			}
+			keys = keys[blockRows:]
+			rows, err := bst.QueryContext(w.ctx, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				m, err := scanMessage(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				into[idemKey{m.From, m.ClientMsgID}] = m
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
 	st := w.stmt(w.p.findKey)
 	for _, k := range keys {
 		m, err := scanMessage(st.QueryRowContext(w.ctx, k.cid, k.from))
@@ -292,6 +329,22 @@ func (w *perRowWriter) findKeys(keys []idemKey, into map[idemKey]Message) error 
 }
 
 func (w *perRowWriter) insert(rows []*Message) error {
+	if len(rows) >= blockRows {
+		bst := w.stmt(w.p.insertBlock)
+		for len(rows) >= blockRows {
+			args := make([]any, 0, 8*blockRows)
+			for _, m := range rows[:blockRows] {
+				args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID))
+			}
+			rows = rows[blockRows:]
+			if _, err := bst.ExecContext(w.ctx, args...); err != nil {
+				return err
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
 	st := w.stmt(w.p.insert)
 	for _, m := range rows {
 		if _, err := st.ExecContext(w.ctx, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID)); err != nil {
