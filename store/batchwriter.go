@@ -11,8 +11,8 @@ import (
 // batchWriter runs the statements of one group-commit transaction. Two
 // strategies, one per backend: MySQL pays a network round trip per
 // statement, so it sends many rows per statement; SQLite runs in process,
-// where parsing a many-row statement costs more than running a prepared
-// one-row statement many times.
+// where parsing a many-row statement each time costs more than running
+// statements prepared once (64-row blocks, then single rows).
 type batchWriter interface {
 	// lockConvs locks the conversations (sorted) and records their last seq.
 	lockConvs(convs []string, lastSeq map[string]int64) error

@@ -15,8 +15,9 @@
 // processes can share a database), and answers every caller only after the
 // commit; on failure the whole batch rolls back and every caller gets the
 // error (ErrUnavailable when the database is unreachable). A batch sends
-// many rows per statement to MySQL (round trips dominate) and runs prepared
-// one-row statements on SQLite (parsing dominates in process). Message ids
+// many rows per statement to MySQL (round trips dominate) and runs
+// statements prepared once on SQLite, 64-row blocks then single rows
+// (parsing dominates in process). Message ids
 // come from blocks each process reserves from a counter row. Durability: MySQL
 // InnoDB commits durably by default; SQLite runs WAL with synchronous=NORMAL
 // by default, so an acknowledged message survives a crash or kill -9 of the
