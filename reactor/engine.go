@@ -24,15 +24,17 @@ type Handler interface {
 // Options configure an Engine. Zero values select the defaults.
 //
 // Accepting: by default each loop has its own SO_REUSEPORT listening socket
-// and accepts onto itself, which BenchmarkAccept measured about 2x faster than
-// one acceptor for a storm of short connections on a 2-core machine (no
-// cross-loop hand-off); the kernel spreads connections over the loops by a
-// hash of the addresses. SingleAcceptor selects one listening socket on loop
-// 0 that places each connection on the least-loaded loop instead: slower to
-// accept, but it keeps loops even when long-lived connections close
-// unevenly, and a second process cannot silently share the port (with
-// SO_REUSEPORT another process of the same user binding the same address
-// succeeds and takes a share of the connections).
+// and accepts onto itself, which BenchmarkAccept measured faster than one
+// acceptor for a storm of short connections on a 2-core machine (no
+// cross-loop hand-off: about 2x while loops blocked threads in epoll_wait,
+// about 1.2x since they park in the netpoller); the kernel spreads
+// connections over the loops by a hash of the addresses. SingleAcceptor
+// selects one listening socket on loop 0 that places each connection on the
+// least-loaded loop instead: slower to accept, but it keeps loops even when
+// long-lived connections close unevenly, and a second process cannot
+// silently share the port (with SO_REUSEPORT another process of the same
+// user binding the same address succeeds and takes a share of the
+// connections).
 type Options struct {
 	Loops          int           // event loops; 0 = GOMAXPROCS
 	SingleAcceptor bool          // one acceptor on loop 0 placing conns on the least-loaded loop, instead of one SO_REUSEPORT listener per loop
