@@ -129,8 +129,9 @@ func TestDriveHonoursBudget(t *testing.T) {
 }
 
 func TestProgressLineAndSay(t *testing.T) {
-	line := progressLine(stats.Sample{T: 3, Rates: map[string]float64{"sent": 10, "idle": 0}, P99Ms: map[string]float64{"push": 1.5}}, "sending", 2)
-	for _, want := range []string{"sending", "sent 10/s", "push-p99 1.5ms", "errors 2"} {
+	line := progressLine(stats.Sample{T: 3, Rates: map[string]float64{"sent": 10, "idle": 0}, P99Ms: map[string]float64{"push": 1.5}},
+		map[string]float64{"push": 2.5, "ack": 4}, "sending", 2)
+	for _, want := range []string{"sending", "sent 10/s", "push-p99 1.5ms (so far 2.5ms)", "ack-p99 so far 4.0ms", "errors 2"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line %q lacks %q", line, want)
 		}

@@ -31,7 +31,13 @@ func (e *Env) startProgress(run *stats.Run, phase *string, errs *errCounts, extr
 			if e.Progress == nil || (!e.Terminal && i%5 != 0) {
 				continue
 			}
-			line := progressLine(s, *phase, errs.total())
+			total := map[string]float64{}
+			for _, n := range run.LatencyNames() {
+				if sum := run.Latency(n).Summary(); sum.Count > 0 {
+					total[n] = sum.P99Ms
+				}
+			}
+			line := progressLine(s, total, *phase, errs.total())
 			if extra != nil {
 				line += " " + extra()
 			}
@@ -54,8 +60,9 @@ func (e *Env) startProgress(run *stats.Run, phase *string, errs *errCounts, extr
 	}
 }
 
-// progressLine formats one sample: elapsed, non-zero rates, p99s, errors.
-func progressLine(s stats.Sample, phase string, errs int64) string {
+// progressLine formats one sample: elapsed, non-zero rates, p99 of the
+// last interval and p99 so far per latency, errors.
+func progressLine(s stats.Sample, total map[string]float64, phase string, errs int64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%5.0fs] %s", s.T, phase)
 	names := make([]string, 0, len(s.Rates))
@@ -69,12 +76,16 @@ func progressLine(s stats.Sample, phase string, errs int64) string {
 		fmt.Fprintf(&b, " %s %.0f/s", k, s.Rates[k])
 	}
 	names = names[:0]
-	for k := range s.P99Ms {
+	for k := range total {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		fmt.Fprintf(&b, " %s-p99 %.1fms", k, s.P99Ms[k])
+		if v, ok := s.P99Ms[k]; ok {
+			fmt.Fprintf(&b, " %s-p99 %.1fms (so far %.1fms)", k, v, total[k])
+		} else {
+			fmt.Fprintf(&b, " %s-p99 so far %.1fms", k, total[k])
+		}
 	}
 	fmt.Fprintf(&b, " errors %d", errs)
 	return b.String()
