@@ -1,9 +1,44 @@
 // Command chatbench is chatd's load tester: it drives a running chatd (or
 // one it starts in-process when given no --addr) through one scenario at a
-// time (connect, login, chat, group, room, offline, files, mixed), shows a
-// live progress line, verifies that no acknowledged message was lost or
-// duplicated, and prints a final table, optionally also a JSON report and
-// an SVG chart. Large connection counts are spread over worker processes
-// (--workers) with their own 127.0.0.x source addresses; their histograms
-// are merged. bench/loadtest.sh runs the standard suite.
+// time, shows a live progress line, verifies that no acknowledged message
+// was lost or duplicated, and prints a final table, optionally also a JSON
+// report (--json) and an SVG chart (--svg). bench/loadtest.sh runs the
+// standard suite and writes bench/LOADTEST.md.
+//
+// Usage:
+//
+//	chatbench [shared flags] <scenario> [scenario flags]
+//	chatbench summary REPORT.json...    Markdown of saved reports
+//
+// Scenarios: connect (hold N logged-in sessions; chatd RSS per session),
+// login (password and token logins measured apart), chat (1:1 pairs),
+// group (fan-out), room (live media and room.say), offline (backlog at
+// login), files (file port transfers with chat latency alongside), mixed
+// (a soak with presence churn), crash (kill -9 and restart of a chatd that
+// chatbench starts itself). 'chatbench <scenario> -h' lists the flags.
+//
+// Examples:
+//
+//	chatbench chat --pairs 50 --duration 15s                  # in-process chatd
+//	chatbench --addr 127.0.0.1:9000 --admin http://127.0.0.1:9090 \
+//	    --workers 2 connect --conns 19000 --hold 30s          # two worker processes
+//	chatbench --addr 127.0.0.1:9000 --json chat.json --svg chat.svg \
+//	    chat --rate 2000 --duration 30s                       # fixed rate, latency
+//	chatbench crash --chatd ./bin/chatd --pairs 20            # kill -9 mid-run
+//
+// Measurement: every message body carries its ledger number and send time
+// ("cb <n> <unix ns>"), so latency is taken at the receiver and every push
+// is matched to the send it came from; HdrHistogram keeps the latency
+// distributions. With --workers N the connect scenario re-executes this
+// binary N times (a hidden subcommand), each worker dialling from its own
+// source address 127.0.0.(2+i) and holding at most 19,000 connections
+// (the per-process open-file limit here is 20,000; a source address has
+// about 28,000 ephemeral ports); workers print JSON lines with their
+// counts and exported histograms, and the parent merges them. Server
+// memory and CPU come from chatd's admin /metrics (--admin) or /proc
+// (--pid, or our own process when chatd runs in-process).
+//
+// Exit status: 0 when everything verified, 1 when a verification failed
+// (lost or duplicated messages, failed connections), 2 for usage errors,
+// 3 when the scenario could not run.
 package main
