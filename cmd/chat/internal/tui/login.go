@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // updateLogin handles the login/register screen: tab moves between
@@ -99,7 +100,7 @@ func (m *Model) viewLogin() string {
 	case m.busy != "":
 		b.WriteString(m.st.notice.Render(m.busy) + "\n")
 	case m.loginErr != "":
-		b.WriteString(m.st.err.Render("error: "+m.loginErr) + "\n")
+		b.WriteString(m.st.err.Render(ansi.Wrap("error: "+m.loginErr, max(m.width, minWidth), " ")) + "\n")
 	default:
 		b.WriteString("\n")
 	}

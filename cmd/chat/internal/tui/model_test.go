@@ -243,6 +243,12 @@ func TestFriendRequestNotification(t *testing.T) {
 	s := screenText(m)
 	mustContain(t, s, "Requests", "? dave (request)",
 		"friend request from dave: from the meetup — select it, a: accept, x: reject")
+	// A long note wraps instead of being cut.
+	m.Update(pushMsg{client.Push{Op: protocol.OpFriendRequested, Body: &protocol.FriendRequestedPush{
+		RequestID: 57, From: protocol.Profile{UserID: 11, Username: "fay"},
+		Note: "we met at the conference last week and talked about terminal chat clients for a while"}}})
+	mustContain(t, screenText(m), "terminal chat clients for a while — select it, a: accept, x: reject")
+	m.Update(requestGone(57))
 	// The request is listed first; the selection stays where it was
 	// until the user moves to it.
 	press(m, "up")

@@ -31,7 +31,8 @@ func (m *Model) statusLines() []string {
 	if m.notice == "" {
 		return []string{""}
 	}
-	lines := strings.Split(m.notice, "\n")
+	// Long notices wrap (a friend request note, an error) up to 5 lines.
+	lines := strings.Split(ansi.Wrap(m.notice, max(m.width, minWidth), " "), "\n")
 	if len(lines) > 5 {
 		lines = lines[:5]
 	}
