@@ -27,19 +27,31 @@ func openConns(t *testing.T, addr string, opened <-chan *Conn, n int) ([]net.Con
 }
 
 func TestWriteBatchOrderAcrossLoopsAndEngines(t *testing.T) {
-	const perEngine, frames = 10, 200
-	opened := make(chan *Conn, 2*perEngine)
+	// Two engines of two loops each: grouping by loop and engine.
+	checkBatchOrder(t, 200, []Options{{Loops: 2}, {Loops: 2}}, []int{10, 10})
+}
+
+func TestWriteBatchManyConnsAndLoops(t *testing.T) {
+	// 150 conns on one loop span several lock-sized chunks; ten more loops
+	// (conns placed evenly by the single acceptor) exceed the per-call
+	// buckets, so the fallback path runs too.
+	checkBatchOrder(t, 40, []Options{{Loops: 1}, {Loops: 10, SingleAcceptor: true}}, []int{150, 20})
+}
+
+// checkBatchOrder opens perEngine[i] conns on an engine with opts[i], then
+// alternates WriteBatch and per-conn Write from one goroutine: every
+// receiver must see frames 0..frames-1 in order, whatever the path.
+func checkBatchOrder(t *testing.T, frames int, opts []Options, perEngine []int) {
 	var clients []net.Conn
 	var conns []*Conn
-	for range 2 {
+	for i, o := range opts {
+		opened := make(chan *Conn, perEngine[i])
 		r := newRecorder(t)
 		r.open = func(c *Conn) { opened <- c }
-		_, addr := startEngine(t, r, Options{Loops: 2})
-		cl, sv := openConns(t, addr, opened, perEngine)
+		_, addr := startEngine(t, r, o)
+		cl, sv := openConns(t, addr, opened, perEngine[i])
 		clients, conns = append(clients, cl...), append(conns, sv...)
 	}
-	// Alternate WriteBatch and per-conn Write from one goroutine: every
-	// receiver must see frames 0..frames-1 in order, whatever the path.
 	const size = 100
 	for i := range frames {
 		b := pattern(i*size, size)
