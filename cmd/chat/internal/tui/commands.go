@@ -63,6 +63,8 @@ type (
 		// file is set after a successful upload, so the UI can name
 		// the file in the conversation.
 		file *protocol.FileOfferedPush
+		// conv is the conversation a file was sent to.
+		conv string
 	}
 	roomJoinedMsg struct {
 		id      int64
@@ -521,7 +523,7 @@ func (m *Model) avatarCmd(path string) tea.Cmd {
 
 // sendFileCmd uploads a file to the active conversation, reporting
 // progress through the event queue.
-func (m *Model) sendFileCmd(id int, to client.Target, path string) tea.Cmd {
+func (m *Model) sendFileCmd(id int, conv string, to client.Target, path string) tea.Cmd {
 	c := m.c
 	events := m.events
 	label := "sending " + filepath.Base(path)
@@ -531,7 +533,7 @@ func (m *Model) sendFileCmd(id int, to client.Target, path string) tea.Cmd {
 		defer cancel()
 		var size int64
 		fileID, err := c.SendFile(ctx, to, path, progressFunc(id, events, &size))
-		done := transferDoneMsg{id: id, label: label, err: err}
+		done := transferDoneMsg{id: id, label: label, err: err, conv: conv}
 		if err == nil {
 			done.file = &protocol.FileOfferedPush{FileID: fileID, From: me, Name: filepath.Base(path), Size: size}
 		}

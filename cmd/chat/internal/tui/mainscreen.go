@@ -76,8 +76,13 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		}
 		if msg.err != nil {
 			m.setNotice(msg.label+" failed: "+errText(msg.err), true)
-		} else {
-			m.setNotice(msg.label+": done", false)
+			return nil
+		}
+		m.setNotice(msg.label+": done", false)
+		if msg.conv != "" && m.c != nil {
+			// The server stores the file message itself and does not
+			// push it to the sender: fetch it to show it.
+			return m.historyCmd(msg.conv, m.conv(msg.conv).lastSeq, 100)
 		}
 		return nil
 	case sentMsg:
@@ -411,7 +416,11 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 		m.files[b.FileID] = *b
 		m.setNotice(fmt.Sprintf("%s offers %s (%s) — /get %d", b.From.Username, b.Name, humanBytes(b.Size), b.FileID), false)
 	case *protocol.FileReadyPush:
-		m.setNotice(fmt.Sprintf("file #%d delivered", b.FileID), false)
+		name := "#" + strconv.FormatInt(b.FileID, 10)
+		if f, ok := m.files[b.FileID]; ok {
+			name = f.Name
+		}
+		m.setNotice("file "+name+" delivered", false)
 	case *protocol.RoomEventPush:
 		cv := m.conv(roomKey(b.RoomID))
 		cv.lines = append(cv.lines, line{from: b.UserID, typ: "event", body: b.Kind, seq: -1})
@@ -662,7 +671,7 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		}
 		to := client.Target{Group: id.GroupID(), User: id.Peer(m.me.UserID)}
 		x := m.startTransfer("sending " + filepath.Base(rest))
-		return m.sendFileCmd(x.id, to, rest)
+		return m.sendFileCmd(x.id, m.active, to, rest)
 	case "/get":
 		if len(args) == 0 {
 			break

@@ -289,6 +289,8 @@ func TestTUIAgainstChatd(t *testing.T) {
 	}
 	d.keys("/send "+out, "enter")
 	d.waitScreen("sending notes.txt: done")
+	// The sender's own file message shows in the conversation.
+	d.waitScreen("me: [file notes.txt, 293.0 KiB] /get")
 	offer := waitSDKPush[*protocol.FileOfferedPush](t, bob)
 	if offer.Name != "notes.txt" || offer.Size != 300_000 {
 		t.Fatalf("bob was offered %+v", offer)
