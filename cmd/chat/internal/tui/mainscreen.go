@@ -86,8 +86,7 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case sentMsg:
-		m.onSent(msg)
-		return nil
+		return m.onSent(msg)
 	case historyMsg:
 		return m.onHistory(msg)
 	case noticeMsg:
@@ -440,7 +439,10 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 	return nil
 }
 
-func (m *Model) onSent(msg sentMsg) {
+// onSent applies a send's reply. Having written into the conversation,
+// the user has read it up to the new message: the read cursor moves there
+// too, so that the next login does not count our own messages as unread.
+func (m *Model) onSent(msg sentMsg) tea.Cmd {
 	cv := m.conv(msg.conv)
 	for i := range cv.lines {
 		l := &cv.lines[i]
@@ -451,11 +453,10 @@ func (m *Model) onSent(msg sentMsg) {
 		if msg.err != nil {
 			l.failed = true
 			m.setNotice("not sent: "+errText(msg.err), true)
-			return
+			return nil
 		}
 		l.seq, l.ts = msg.resp.Seq, msg.resp.Ts
 		cv.lastSeq = max(cv.lastSeq, msg.resp.Seq)
-		cv.readSeq = max(cv.readSeq, msg.resp.Seq)
 		// Drop a copy that history may have brought in meanwhile.
 		for j := range cv.lines {
 			if j != i && cv.lines[j].seq == l.seq {
@@ -464,8 +465,15 @@ func (m *Model) onSent(msg sentMsg) {
 			}
 		}
 		cv.sortLines()
-		return
+		if cv.readSeq < msg.resp.Seq {
+			cv.readSeq = msg.resp.Seq
+			if m.c != nil {
+				return m.readCmd(cv.key, msg.resp.Seq)
+			}
+		}
+		return nil
 	}
+	return nil
 }
 
 func (m *Model) answerRequest(id int64, accept bool) tea.Cmd {

@@ -280,6 +280,21 @@ func TestTUIAgainstChatd(t *testing.T) {
 	if got.Message.Body != "answer from the tui" {
 		t.Fatalf("bob got %+v", got.Message)
 	}
+	// Writing moved alice's read cursor to her own message, so a later
+	// login does not count it as unread.
+	for i := 0; ; i++ {
+		convs, err := probe.Conversations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(convs) == 1 && convs[0].ReadSeq == got.Message.Seq {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("read cursor %+v, want %d", convs, got.Message.Seq)
+		}
+		d.pump(20 * time.Millisecond)
+	}
 
 	// Files both ways: /send with a progress bar, /get of bob's file.
 	dir := t.TempDir()
