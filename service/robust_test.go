@@ -331,3 +331,32 @@ func TestSlowReceiverLosesMediaNotChat(t *testing.T) {
 	}
 	t.Logf("slow receiver got %d of %d media frames before the chat line", mediaGot, frames)
 }
+
+// TestLoginBacklogRespectsOutboundLimit sends a backlog several times the
+// connection's outbound limit: the login worker must pace it instead of
+// tripping the slow-consumer close.
+func TestLoginBacklogRespectsOutboundLimit(t *testing.T) {
+	e := newEnv(t, sqliteBackend, func(c *Config) { c.MaxOutbound = 64 << 10; c.MsgRate, c.MsgBurst = 1e6, 1e6 })
+	an, bn := uniqueName("ob"), uniqueName("oc")
+	e.register(an)
+	e.register(bn)
+	a, _ := e.login(an, "")
+	b0, _ := e.login(bn, "")
+	befriend(t, a, b0)
+	b0.nc.Close()
+	a.waitFor(protocol.OpPresence, nil)
+	const n = 100 // 100 × 4 KiB = 400 KiB, over 6× the limit
+	body := strings.Repeat("b", 4<<10)
+	for i := 1; i <= n; i++ {
+		send(t, a, &protocol.MsgSendReq{ToUser: b0.userID, Body: body, ClientMsgID: fmt.Sprint(i)})
+	}
+	b, _ := e.login(bn, "")
+	for want := int64(1); want <= n; want++ {
+		var mp protocol.MsgPush
+		b.expect(protocol.OpMsgPush, &mp)
+		if mp.Message.Seq != want {
+			t.Fatalf("seq %d want %d", mp.Message.Seq, want)
+		}
+	}
+	b.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+}
