@@ -265,6 +265,11 @@ func (m *Model) openSelected() tea.Cmd {
 // first time and marking it read.
 func (m *Model) open(key string) tea.Cmd {
 	m.active = key
+	for i, it := range m.items {
+		if it.key == key {
+			m.sel = i // the list follows conversations opened by command
+		}
+	}
 	cv := m.conv(key)
 	cv.scroll = 0
 	var cmds []tea.Cmd
