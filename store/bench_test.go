@@ -23,10 +23,11 @@ func BenchmarkAppendCommitters(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendWindow compares batch windows with 64 senders.
+// BenchmarkAppendWindow compares batch windows with 64 senders (-1: never
+// wait).
 func BenchmarkAppendWindow(b *testing.B) {
 	for _, backend := range []string{"sqlite", "mysql"} {
-		for _, w := range []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond} {
+		for _, w := range []time.Duration{-1, 500 * time.Microsecond, 2 * time.Millisecond} {
 			b.Run(fmt.Sprintf("%s/window=%v", backend, w), func(b *testing.B) {
 				cfg := sqliteConfig(b)
 				if backend == "mysql" {

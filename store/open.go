@@ -16,7 +16,8 @@ import (
 )
 
 const (
-	defaultBatchSize = 512
+	defaultBatchSize   = 512
+	defaultBatchWindow = 500 * time.Microsecond
 	// idBlock is how many message ids one process reserves at a time, so
 	// processes sharing a database do not contend on the counter row.
 	idBlock = 4096
@@ -69,6 +70,9 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 			closeDBs(w, r)
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
+	}
+	if cfg.BatchWindow == 0 {
+		cfg.BatchWindow = defaultBatchWindow
 	}
 	if cfg.Committers <= 0 {
 		cfg.Committers = 1

@@ -292,10 +292,12 @@ type Config struct {
 	DataDir string
 	// BatchSize is the most appends one group commit holds (default 512).
 	BatchSize int
-	// BatchWindow is how long the committer waits for more appends after
-	// the first one when the batch is not full (default 0: flush whatever
-	// arrived while the previous batch committed, which already batches
-	// under load without adding latency when idle).
+	// BatchWindow is the longest a committer waits for more appends
+	// before it commits (default 500µs). It waits only when recent batches
+	// held several appends (so a lone sender is never delayed), and only
+	// until the batch is as large as the largest of the last 8: the senders
+	// answered by the previous commit then ride in this one. Negative: never
+	// wait (commit whatever queued while the previous batch committed).
 	BatchWindow time.Duration
 	// Committers is how many group-commit workers commit batches in
 	// parallel (default 1). Conversations are spread over the workers by
