@@ -52,6 +52,15 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		return tea.Batch(m.handlePush(msg.Push), m.waitEvent())
 	case stateMsg:
 		m.connText = msg.state.String()
+		if msg.state != client.StateConnected && len(m.rooms) > 0 {
+			// Rooms are live only: membership ends with the connection.
+			m.rooms = nil
+			if m.activeRoom() != 0 {
+				m.active = ""
+			}
+			m.rebuildItems()
+			m.setNotice("connection lost: left all rooms", true)
+		}
 		if msg.state == client.StateDisconnected && msg.err != nil {
 			m.setNotice("disconnected: "+errText(msg.err), true)
 		}

@@ -310,6 +310,12 @@ func TestRoomsAndGroupsEvents(t *testing.T) {
 	mustContain(t, screenText(m), "bob: morning", "— bob left —")
 	m.Update(roomLeftMsg(4))
 	mustNotContain(t, screenText(m), "@ standup")
+	// A lost connection ends room membership.
+	m.Update(roomJoinedMsg{id: 5, name: "retro", members: []protocol.Profile{alice}})
+	m.Update(stateMsg{state: client.StateReconnecting})
+	s = screenText(m)
+	mustNotContain(t, s, "@ retro")
+	mustContain(t, s, "connection lost: left all rooms", "· reconnecting")
 
 	m.Update(groupsMsg{{GroupID: 7, Name: "team", Owner: aliceID, MemberCount: 3}, {GroupID: 8, Name: "family", Owner: bobID, MemberCount: 2}})
 	mustContain(t, screenText(m), "# family")
