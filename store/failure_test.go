@@ -358,3 +358,24 @@ func testHugeBatch(t *testing.T, cfg Config) {
 		t.Fatalf("after a huge batch: %d messages, %v", len(got), err)
 	}
 }
+
+// A lone sender is never held back by the batch window: with a window of
+// an hour, sequential appends still complete at once.
+func TestLoneSenderDoesNotWait(t *testing.T) {
+	cfg := sqliteConfig(t)
+	cfg.BatchWindow = time.Hour
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, _, conv := friendsConv(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 1; i <= 20; i++ {
+		m, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: a, Type: "text", Body: "x", TS: 1})
+		if err != nil || m.Seq != int64(i) {
+			t.Fatalf("append %d: %+v, %v", i, m, err)
+		}
+	}
+}
