@@ -163,6 +163,7 @@ func (s *Server) login(x *call) (any, error) {
 		s.endSession(old, true)
 	}
 	sess := newSession(x.cs, toProfile(u), req.DeviceOrDefault(), tokenHash)
+	sess.setFriends(friendIDs(friends))
 	replaced, first := s.router.Attach(sess)
 	x.cs.sess.Store(sess)
 	metricSessions.Inc()

@@ -3,6 +3,8 @@ package service
 import (
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chatd/chatd/protocol"
@@ -81,4 +83,31 @@ func BenchmarkMsgSend(b *testing.B) {
 		}
 		r.expect(protocol.OpMsgPush, nil)
 	}
+}
+
+// BenchmarkMsgSendPairs has 50 pairs of friends send to each other at
+// once (each sender one request in flight), so group commits batch.
+func BenchmarkMsgSendPairs(b *testing.B) {
+	e := newEnvB(b)
+	const pairs = 50
+	senders := make([]*tclient, 2*pairs)
+	for i := range senders {
+		senders[i] = e.userB("bp")
+	}
+	for p := range pairs {
+		befriend(b, senders[2*p], senders[2*p+1])
+	}
+	var next atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i, s := range senders {
+		peer := senders[i^1]
+		wg.Go(func() {
+			for k := 0; next.Add(1) <= int64(b.N); k++ {
+				_, ch := s.send(protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: peer.userID, Body: "benchmark message", ClientMsgID: fmt.Sprint(k)})
+				<-ch
+			}
+		})
+	}
+	wg.Wait()
 }

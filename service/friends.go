@@ -20,6 +20,16 @@ func (s *Server) pushToUser(user int64, frame []byte) bool {
 	return len(ss) > 0
 }
 
+// friendChanged updates the friend caches of both users' sessions.
+func (s *Server) friendChanged(a, b int64, friends bool) {
+	for _, sess := range s.router.Sessions(a) {
+		sess.changeFriend(b, friends)
+	}
+	for _, sess := range s.router.Sessions(b) {
+		sess.changeFriend(a, friends)
+	}
+}
+
 // profiles returns the profiles of ids (missing users get a bare profile
 // with only the id, which cannot happen for ids read from the store).
 func (s *Server) profiles(x *call, ids ...int64) (map[int64]protocol.Profile, error) {
@@ -106,6 +116,9 @@ func (s *Server) friendRespond(x *call) (any, error) {
 	case err != nil:
 		return nil, err
 	}
+	if req.Accept {
+		s.friendChanged(fr.From, fr.To, true)
+	}
 	push := encodePush(protocol.OpFriendResponded, &protocol.FriendRespondedPush{
 		RequestID: fr.ID, By: x.sess.Profile(), Accepted: req.Accept})
 	if s.pushToUser(fr.From, push) {
@@ -135,6 +148,7 @@ func (s *Server) friendRemove(x *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.friendChanged(me, req.UserID, false)
 	s.pushToUser(req.UserID, encodePush(protocol.OpFriendRemoved, &protocol.FriendRemovedPush{UserID: me}))
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }

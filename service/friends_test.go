@@ -56,6 +56,11 @@ func testFriendsFlow(t *testing.T, b backend) {
 		t.Fatalf("presence to responder %+v", pr)
 	}
 	a.must(protocol.CodeAlreadyExists, protocol.OpFriendRequest, &protocol.FriendRequestReq{UserID: bb.userID}, nil)
+	// Friends now, both ways, without logging in again.
+	send(t, a, &protocol.MsgSendReq{ToUser: bb.userID, Body: "hi friend", ClientMsgID: "f1"})
+	send(t, bb, &protocol.MsgSendReq{ToUser: a.userID, Body: "hi back", ClientMsgID: "f2"})
+	bb.expect(protocol.OpMsgPush, nil)
+	a.expect(protocol.OpMsgPush, nil)
 	var fl protocol.FriendListResp
 	a.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, &fl)
 	if len(fl.Friends) != 1 || fl.Friends[0].Profile.UserID != bb.userID || !fl.Friends[0].Online {
@@ -78,6 +83,9 @@ func testFriendsFlow(t *testing.T, b backend) {
 		t.Fatalf("friend.removed %+v", rm)
 	}
 	a.must(protocol.CodeNotFound, protocol.OpFriendRemove, &protocol.FriendRemoveReq{UserID: bb.userID}, nil)
+	// No longer friends, either way round (the send path caches friends).
+	a.must(protocol.CodeForbidden, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: bb.userID, Body: "x", ClientMsgID: "r1"}, nil)
+	bb.must(protocol.CodeForbidden, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: a.userID, Body: "x", ClientMsgID: "r2"}, nil)
 	a.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, &fl)
 	if len(fl.Friends) != 0 {
 		t.Fatalf("friends after remove %+v", fl)

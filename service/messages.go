@@ -36,9 +36,12 @@ func (s *Server) msgSend(x *call) (any, error) {
 		if req.ToUser == me {
 			return nil, protocol.BadRequest("to_user", "cannot message yourself")
 		}
-		ok, err := s.store.AreFriends(ctx, me, req.ToUser)
-		if err != nil {
-			return nil, err
+		ok := x.sess.isFriend(req.ToUser)
+		if !ok {
+			var err error
+			if ok, err = s.store.AreFriends(ctx, me, req.ToUser); err != nil {
+				return nil, err
+			}
 		}
 		if !ok {
 			if _, err := s.store.UserByID(ctx, req.ToUser); errors.Is(err, store.ErrNotFound) {

@@ -28,6 +28,10 @@ type Session struct {
 	tokenHash []byte
 
 	profile atomic.Pointer[protocol.Profile]
+	// friends caches the user's friend ids (loaded at login, changed by
+	// this node's accepts and removals) so a send to a friend needs no
+	// store read; a miss falls back to the store. Copy-on-write.
+	friends atomic.Pointer[map[int64]struct{}]
 
 	replaying atomic.Bool
 	mu        sync.Mutex
@@ -112,4 +116,45 @@ func (s *Session) endReplay() {
 	s.sent = nil
 	s.replaying.Store(false)
 	s.mu.Unlock()
+}
+
+// setFriends replaces the friend cache.
+func (s *Session) setFriends(ids []int64) {
+	m := make(map[int64]struct{}, len(ids))
+	for _, id := range ids {
+		m[id] = struct{}{}
+	}
+	s.friends.Store(&m)
+}
+
+// isFriend reports whether the cache knows id as a friend.
+func (s *Session) isFriend(id int64) bool {
+	p := s.friends.Load()
+	if p == nil {
+		return false
+	}
+	_, ok := (*p)[id]
+	return ok
+}
+
+// changeFriend adds or removes id in the cache (copy-on-write: a session's
+// cache is changed rarely and read on every send).
+func (s *Session) changeFriend(id int64, add bool) {
+	for {
+		old := s.friends.Load()
+		m := make(map[int64]struct{})
+		if old != nil {
+			for k := range *old {
+				m[k] = struct{}{}
+			}
+		}
+		if add {
+			m[id] = struct{}{}
+		} else {
+			delete(m, id)
+		}
+		if s.friends.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
