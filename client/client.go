@@ -98,8 +98,10 @@ type Options struct {
 	// must keep draining Pushes, and must not wait for a reply on the same
 	// goroutine that drains it.
 	PushBuffer int
-	// OnState, when set, is called (from an internal goroutine) on every
-	// change of connection state, with the error that caused it if any.
+	// OnState, when set, is called (from an internal goroutine, possibly
+	// the reader) on every change of connection state, with the error that
+	// caused it if any. It must return quickly and must not wait for a
+	// reply of this client.
 	OnState func(State, error)
 	// MaxFrameBody is the largest frame body accepted from the server
 	// (default 1 MiB, the contract's default).
@@ -196,6 +198,11 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	c.state = StateConnected
 	c.mu.Unlock()
 	c.wg.Go(func() { c.closePushesWhenDone() })
+	if err := cn.reason(); err != nil {
+		// The connection died before it was published, so its reader
+		// could not report it: do it here (it reconnects if asked to).
+		c.connLost(cn, err)
+	}
 	return c, nil
 }
 
