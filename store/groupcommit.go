@@ -167,6 +167,8 @@ func (c *committer) run(in chan *appendReq) {
 					batch = append(batch, r)
 				case <-timer.C:
 					break wait
+				case <-c.quit:
+					break wait // commit what we have, then stop
 				}
 			}
 			timer.Stop()
