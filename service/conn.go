@@ -133,10 +133,10 @@ func (h handler) OnData(c *reactor.Conn, data []byte) int {
 	if cs == nil {
 		return len(data)
 	}
-	max := h.s.cfg.Limits.MaxFrameBody
+	maxBody := h.s.cfg.Limits.MaxFrameBody
 	off := 0
 	for off < len(data) {
-		hdr, body, n, err := protocol.Decode(data[off:], max)
+		hdr, body, n, err := protocol.Decode(data[off:], maxBody)
 		if err != nil {
 			// The stream cannot be resynchronised: say nothing more, close.
 			metricBadFrames.Inc()
@@ -148,7 +148,7 @@ func (h handler) OnData(c *reactor.Conn, data []byte) int {
 			break
 		}
 		off += n
-		h.s.frame(cs, hdr, body)
+		h.s.handleFrame(cs, hdr, body)
 		if cs.closed.Load() {
 			return len(data)
 		}
@@ -156,9 +156,9 @@ func (h handler) OnData(c *reactor.Conn, data []byte) int {
 	return off
 }
 
-// frame handles one decoded frame on the loop: cheap answers inline, the
+// handleFrame handles one decoded frame on the loop: cheap answers inline, the
 // rest handed to the pool. body is valid only during the call.
-func (s *Server) frame(cs *connState, h protocol.Header, body []byte) {
+func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 	op := h.Op
 	framesIn.get(labelOp(op)).Inc()
 	if !op.IsChatRequest() {
