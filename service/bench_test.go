@@ -111,3 +111,42 @@ func BenchmarkMsgSendPairs(b *testing.B) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkGroupFanout1000 sends to a group of 1,000 online members and
+// waits until every other member has the push: one op is one message and
+// 999 deliveries.
+func BenchmarkGroupFanout1000(b *testing.B) {
+	e := newEnvB(b)
+	ctx := b.Context()
+	hash, err := e.srv.hasher.Hash(ctx, testPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 1000
+	ids := make([]int64, n)
+	clients := make([]*tclient, n)
+	for i := range n {
+		name := fmt.Sprintf("fan_%d_%d", userSeq.Add(1), i)
+		u, err := e.st.CreateUser(ctx, name, name, hash, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = u.ID
+		clients[i], _ = e.login(name, "")
+	}
+	g, err := e.st.CreateGroup(ctx, "fan", ids[0], ids[1:], 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		i++
+		_, ch := clients[0].send(protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: g.ID, Body: "to everyone", ClientMsgID: fmt.Sprint(i)})
+		clients[0].wait(protocol.OpMsgSend, ch)
+		for _, c := range clients[1:] {
+			<-c.pushes
+		}
+	}
+	b.ReportMetric(float64(b.N*(n-1))/b.Elapsed().Seconds(), "deliveries/s")
+}
