@@ -61,12 +61,13 @@ func BenchmarkWritevFlush(b *testing.B) {
 // BenchmarkOutQueue measures push and consume of the outbound queue alone.
 func BenchmarkOutQueue(b *testing.B) {
 	var q outQueue
+	var done [][]byte
 	frame := make([]byte, 64)
 	b.ReportAllocs()
 	for i := range b.N {
 		q.push(frame)
 		if i%64 == 63 {
-			q.consume(q.size())
+			q.consume(q.size(), &done)
 		}
 	}
 }

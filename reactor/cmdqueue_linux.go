@@ -43,6 +43,39 @@ func (l *loop) postWritev(c *Conn, bufs [][]byte) bool {
 	return true
 }
 
+// postCopy copies b (at most maxChunk bytes) into pooled chunks under the
+// queue lock, so the caller may reuse b at once: first into the room left in
+// the tail chunk when the last queued command is a WriteCopy to the same
+// conn (many small replies become one iovec), the rest into a fresh chunk.
+// Until drain takes the commands the chunks belong to the queue, so appending
+// to one here races with nothing.
+func (l *loop) postCopy(c *Conn, b []byte) bool {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
+	k := chunkClass(len(b))
+	if n := len(l.cmds); n > 0 {
+		if x := &l.cmds[n-1]; x.op == opWriteCopy && x.c == c {
+			m := copy(x.b[len(x.b):cap(x.b)], b)
+			x.b = x.b[:len(x.b)+m]
+			b = b[m:]
+			// Spilling over: the conn is getting a run of replies, so grow.
+			k = max(k, min(chunkClassOf(cap(x.b))+1, numChunkClasses-1))
+		}
+	}
+	if len(b) > 0 {
+		ch := l.chunks.get(k)
+		ch = append(ch, b...)
+		l.cmds = append(l.cmds, cmd{c: c, b: ch, op: opWriteCopy})
+		l.ctr.chunks.Add(1)
+	}
+	l.wakeLocked()
+	l.mu.Unlock()
+	return true
+}
+
 // wakeLocked writes the eventfd only if the loop is asleep and nobody woke it
 // yet, so a burst of writes costs one syscall. Called with mu held, which
 // keeps the eventfd open (exit closes it under mu).

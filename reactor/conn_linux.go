@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -154,6 +155,38 @@ func (c *Conn) Write(b []byte) error {
 		return ErrSlowConsumer
 	}
 	if !c.loop.postWrite(c, b) {
+		c.unreserve(n)
+		return ErrClosed
+	}
+	return nil
+}
+
+// WriteCopy queues a copy of b, so the caller may reuse b as soon as it
+// returns: for the data passed to OnData (valid only during the call) or a
+// reply encoded into a scratch buffer. The copy goes into reactor-owned
+// pooled chunks (consecutive small WriteCopy calls to one connection share a
+// chunk and leave in one iovec) that return to the loop's pool once written,
+// so steady-state echo allocates nothing and an idle connection holds no
+// chunk. A b larger than 64 KiB gets a private copy instead. Limits and
+// errors are Write's; safe from any goroutine.
+func (c *Conn) WriteCopy(b []byte) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	n := int64(len(b))
+	if n == 0 {
+		return nil
+	}
+	if !c.reserve(n) {
+		return ErrSlowConsumer
+	}
+	var ok bool
+	if n > maxChunk {
+		ok = c.loop.postWrite(c, bytes.Clone(b))
+	} else {
+		ok = c.loop.postCopy(c, b)
+	}
+	if !ok {
 		c.unreserve(n)
 		return ErrClosed
 	}

@@ -58,6 +58,7 @@ type Stats struct {
 	QueuedBytes  uint64 // bytes in outbound queues, not yet written (counted when the loop takes a write)
 	DroppedLossy uint64 // WriteLossy calls that dropped their buffer
 	Wakeups      uint64 // eventfd writes made to wake a sleeping loop
+	CopyChunks   uint64 // pooled WriteCopy chunks queued now (not yet written or dropped); always 0 on the non-Linux fallback
 }
 
 const (

@@ -221,7 +221,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 // Stats returns a snapshot of the counters; safe any time from any goroutine.
 func (e *Engine) Stats() Stats {
 	var s Stats
-	var queued int64
+	var queued, chunks int64
 	for _, l := range e.loops {
 		if n := l.nconns.Load(); n > 0 {
 			s.Conns += uint64(n)
@@ -235,9 +235,13 @@ func (e *Engine) Stats() Stats {
 		s.DroppedLossy += l.ctr.droppedLossy.Load()
 		s.Wakeups += l.ctr.wakeups.Load()
 		queued += l.ctr.queued.Load()
+		chunks += l.ctr.chunks.Load()
 	}
 	if queued > 0 {
 		s.QueuedBytes = uint64(queued)
+	}
+	if chunks > 0 {
+		s.CopyChunks = uint64(chunks)
 	}
 	return s
 }

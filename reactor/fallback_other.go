@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -407,6 +408,10 @@ func (c *Conn) SetContext(v any) { c.ctx.Store(&v) }
 
 // Write queues b (retained, not copied); see the Linux documentation.
 func (c *Conn) Write(b []byte) error { return c.enqueue([][]byte{b}, false) }
+
+// WriteCopy queues a private copy of b, so the caller may reuse b at once.
+// The fallback simply allocates the copy; the Linux loops pool it.
+func (c *Conn) WriteCopy(b []byte) error { return c.Write(bytes.Clone(b)) }
 
 // Writev queues several buffers as one unit.
 func (c *Conn) Writev(bufs ...[]byte) error { return c.enqueue(bufs, false) }

@@ -5,21 +5,46 @@ import (
 	"testing"
 )
 
-// FuzzOutQueue drives push/consume sequences against a reference byte slice.
+// FuzzOutQueue drives push, pushChunk and consume sequences against a
+// reference byte slice. Written chunks go back to a chunk pool and are reused
+// (overwritten) by later pushChunks, so a chunk handed back while still queued
+// shows up as corrupted content; every chunk must come back exactly once.
 func FuzzOutQueue(f *testing.F) {
 	f.Add([]byte{3, 10, 200, 5, 1, 0, 255, 7})
 	f.Add(bytes.Repeat([]byte{1, 2}, 600))
+	f.Add([]byte{2, 6, 10, 1, 3, 14, 255, 255, 2, 1, 9})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		var q outQueue
+		var p chunkPool
+		var done [][]byte
 		var ref []byte
+		out := map[*byte]bool{} // chunks queued and not yet handed back
+		handBack := func() {
+			for _, b := range done {
+				if !out[&b[:1][0]] {
+					t.Fatal("chunk handed back twice or never queued")
+				}
+				delete(out, &b[:1][0])
+				p.put(b)
+			}
+			done = done[:0]
+		}
 		pos := 0
 		for i, op := range ops {
-			if op&1 == 0 {
-				b := pattern(pos+i*7, int(op>>1))
+			switch op & 3 {
+			case 0:
+				b := pattern(pos+i*7, int(op>>2))
 				q.push(b)
 				ref = append(ref, b...)
-			} else {
-				n := min(int(op>>1)*3, len(ref))
+			case 2:
+				ch := p.get(int(op>>2) % numChunkClasses)
+				n := 1 + int(op>>4)*len(ch[:cap(ch)])/16
+				ch = append(ch, pattern(pos+i*13, min(n, cap(ch)))...)
+				out[&ch[:1][0]] = true
+				q.pushChunk(ch)
+				ref = append(ref, ch...)
+			default:
+				n := min(int(op>>2)*97, len(ref))
 				var got []byte
 				for _, b := range q.peek(nil, 1<<30) {
 					got = append(got, b...)
@@ -27,8 +52,9 @@ func FuzzOutQueue(f *testing.F) {
 				if !bytes.Equal(got, ref) {
 					t.Fatalf("queue content differs from reference")
 				}
-				q.consume(n)
+				q.consume(n, &done)
 				ref = ref[n:]
+				handBack()
 			}
 			if q.size() != len(ref) || q.empty() != (len(ref) == 0) {
 				t.Fatalf("size %d empty %v, reference %d", q.size(), q.empty(), len(ref))
@@ -41,9 +67,10 @@ func FuzzOutQueue(f *testing.F) {
 		if !bytes.HasPrefix(ref, got) || (q.buffers() <= iovMax && len(got) != len(ref)) {
 			t.Fatalf("final peek differs from reference")
 		}
-		q.release()
-		if !q.empty() {
-			t.Fatal("release left data")
+		q.release(&done)
+		handBack()
+		if !q.empty() || len(out) != 0 {
+			t.Fatalf("release left data or %d chunks", len(out))
 		}
 	})
 }

@@ -176,6 +176,9 @@ func (l *loop) exit() {
 		switch x.op {
 		case opWrite:
 			x.c.unreserve(int64(len(x.b)))
+		case opWriteCopy:
+			x.c.unreserve(int64(len(x.b)))
+			l.ctr.chunks.Add(-1) // dropped with the loop
 		case opRegister:
 			l.discard(x.c, ErrEngineClosed)
 		case opListen:

@@ -23,7 +23,8 @@ type cmd struct {
 }
 
 const (
-	opWrite uint8 = iota
+	opWrite     uint8 = iota
+	opWriteCopy       // b is a pooled chunk (WriteCopy) owned by the queue
 	opClose
 	opAbort
 	opIdle
@@ -44,6 +45,7 @@ type counters struct {
 	accepted, closed, bytesIn, bytesOut, writev, eagain, droppedLossy, wakeups atomic.Uint64
 	acceptErrs                                                                 atomic.Uint64 // failed accepts (EMFILE...), for tests
 	queued                                                                     atomic.Int64  // bytes reserved by writes to this loop's conns
+	chunks                                                                     atomic.Int64  // WriteCopy chunks in the command queue or out queues
 }
 
 // epoll user-data markers for the non-connection descriptors.
@@ -82,7 +84,10 @@ type loop struct {
 	rsaLen uint32
 	iov    []unix.Iovec
 	pool   bufPool
-	qpool  [][][]byte // recycled outQueue arrays
+	qpool  [][]outBuf // recycled outQueue arrays
+	// chunkRet collects written WriteCopy chunks until the next drain hands
+	// them to chunks under mu (no extra lock per flush).
+	chunkRet [][]byte
 
 	slots     []*Conn  // indexed by epoll user data
 	gens      []uint32 // bumped when a slot is freed, to drop stale events
@@ -108,6 +113,7 @@ type loop struct {
 	timers   []*afterTimer
 	spareT   []*afterTimer
 	dialReqs []dialReq
+	chunks   chunkPool // free WriteCopy chunks, taken by writers under mu
 	dead     bool
 	awake    atomic.Bool // loop is running a pass or a wake-up is pending
 }
@@ -257,7 +263,12 @@ func (l *loop) drain() {
 	l.timers = l.spareT[:0]
 	dials := l.dialReqs
 	l.dialReqs = nil
+	for i, b := range l.chunkRet {
+		l.chunks.put(b)
+		l.chunkRet[i] = nil
+	}
 	l.mu.Unlock()
+	l.chunkRet = l.chunkRet[:0]
 
 	for _, d := range dials {
 		l.dials[d.c] = d.done
@@ -295,6 +306,19 @@ func (l *loop) exec(x *cmd) {
 			l.qpool = l.qpool[:len(l.qpool)-1]
 		}
 		c.out.push(x.b)
+		l.ctr.queued.Add(int64(len(x.b)))
+		l.markFlush(c)
+	case opWriteCopy:
+		if c.state.Load() == stClosed {
+			c.unreserve(int64(len(x.b)))
+			l.retireChunk(x.b)
+			return
+		}
+		if c.out.bufs == nil && len(l.qpool) > 0 {
+			c.out.bufs = l.qpool[len(l.qpool)-1]
+			l.qpool = l.qpool[:len(l.qpool)-1]
+		}
+		c.out.pushChunk(x.b)
 		l.ctr.queued.Add(int64(len(x.b)))
 		l.markFlush(c)
 	case opClose:

@@ -1,15 +1,23 @@
 package reactor
 
+// outBuf is one queued buffer. pooled marks a reactor-owned copy chunk
+// (WriteCopy) that goes back to the loop's chunk pool once written; other
+// buffers belong to the caller and are only dropped.
+type outBuf struct {
+	b      []byte
+	pooled bool
+}
+
 // outQueue is a connection's outbound queue: the caller's buffers, retained
-// without copying, plus how far into the head buffer the kernel has taken.
-// It is owned by the connection's loop.
+// without copying, and WriteCopy's pooled chunks, plus how far into the head
+// buffer the kernel has taken. It is owned by the connection's loop.
 type outQueue struct {
-	bufs [][]byte
+	bufs []outBuf
 	head int // index of the first buffer not fully written
 	off  int // bytes of bufs[head] already written
 }
 
-// push appends b; empty buffers are ignored.
+// push appends a caller-owned b; empty buffers are ignored.
 func (q *outQueue) push(b []byte) {
 	if len(b) == 0 {
 		return
@@ -17,7 +25,15 @@ func (q *outQueue) push(b []byte) {
 	if q.head > 0 && q.head == len(q.bufs) {
 		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
 	}
-	q.bufs = append(q.bufs, b)
+	q.bufs = append(q.bufs, outBuf{b: b})
+}
+
+// pushChunk appends a pooled chunk; consume and release hand it back.
+func (q *outQueue) pushChunk(b []byte) {
+	if q.head > 0 && q.head == len(q.bufs) {
+		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
+	}
+	q.bufs = append(q.bufs, outBuf{b: b, pooled: true})
 }
 
 // empty reports whether nothing is left to write.
@@ -30,7 +46,7 @@ func (q *outQueue) buffers() int { return len(q.bufs) - q.head }
 func (q *outQueue) size() int {
 	n := 0
 	for i := q.head; i < len(q.bufs); i++ {
-		n += len(q.bufs[i])
+		n += len(q.bufs[i].b)
 	}
 	return n - q.off
 }
@@ -38,7 +54,7 @@ func (q *outQueue) size() int {
 // peek appends up to max pending slices (the head one trimmed by off) to dst.
 func (q *outQueue) peek(dst [][]byte, max int) [][]byte {
 	for i := q.head; i < len(q.bufs) && max > 0; i++ {
-		b := q.bufs[i]
+		b := q.bufs[i].b
 		if i == q.head {
 			b = b[q.off:]
 		}
@@ -49,16 +65,21 @@ func (q *outQueue) peek(dst [][]byte, max int) [][]byte {
 }
 
 // consume drops n written bytes from the front, releasing references to
-// finished buffers so the garbage collector can reclaim them.
-func (q *outQueue) consume(n int) {
+// finished buffers so the garbage collector can reclaim them; finished pooled
+// chunks are appended to *done for the loop's pool.
+func (q *outQueue) consume(n int, done *[][]byte) {
 	for n > 0 && q.head < len(q.bufs) {
-		rest := len(q.bufs[q.head]) - q.off
+		e := &q.bufs[q.head]
+		rest := len(e.b) - q.off
 		if n < rest {
 			q.off += n
 			return
 		}
 		n -= rest
-		q.bufs[q.head] = nil
+		if e.pooled {
+			*done = append(*done, e.b)
+		}
+		*e = outBuf{}
 		q.head++
 		q.off = 0
 	}
@@ -72,10 +93,16 @@ func (q *outQueue) consume(n int) {
 	}
 }
 
-// release empties the queue and returns its backing array (cleared) so the
-// loop can reuse it; an idle connection then holds no slice array.
-func (q *outQueue) release() [][]byte {
+// release empties the queue, appends its unwritten pooled chunks to *done and
+// returns the backing array (cleared) so the loop can reuse it; an idle
+// connection then holds no slice array and no chunk.
+func (q *outQueue) release(done *[][]byte) []outBuf {
 	b := q.bufs
+	for i := q.head; i < len(b); i++ {
+		if b[i].pooled {
+			*done = append(*done, b[i].b)
+		}
+	}
 	clear(b)
 	q.bufs, q.head, q.off = nil, 0, 0
 	return b[:0]

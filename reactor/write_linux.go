@@ -41,7 +41,7 @@ func (l *loop) flush(c *Conn) {
 	iov := l.iov[:0]
 	total := 0
 	for i := c.out.head; i < len(c.out.bufs) && len(iov) < iovMax; i++ {
-		b := c.out.bufs[i]
+		b := c.out.bufs[i].b
 		if i == c.out.head {
 			b = b[c.out.off:]
 		}
@@ -78,7 +78,11 @@ func (l *loop) flush(c *Conn) {
 		return
 	}
 	n := int(r)
-	c.out.consume(n)
+	k := len(l.chunkRet)
+	c.out.consume(n, &l.chunkRet)
+	if k != len(l.chunkRet) {
+		l.ctr.chunks.Add(int64(k - len(l.chunkRet)))
+	}
 	c.written(int64(n))
 	l.ctr.bytesOut.Add(uint64(n))
 	if n < total {
@@ -103,9 +107,20 @@ func (l *loop) recycleOut(c *Conn) {
 	if c.out.bufs == nil {
 		return
 	}
-	b := c.out.release()
+	k := len(l.chunkRet)
+	b := c.out.release(&l.chunkRet)
+	if k != len(l.chunkRet) {
+		l.ctr.chunks.Add(int64(k - len(l.chunkRet)))
+	}
 	// Bounded: at most 1024 arrays of at most 128 entries (3 MiB worst case).
 	if cap(b) <= 128 && len(l.qpool) < 1024 {
 		l.qpool = append(l.qpool, b)
 	}
+}
+
+// retireChunk takes back a WriteCopy chunk that will not be written (its conn
+// closed first); the next drain returns it to the pool.
+func (l *loop) retireChunk(b []byte) {
+	l.chunkRet = append(l.chunkRet, b)
+	l.ctr.chunks.Add(-1)
 }
