@@ -106,10 +106,17 @@ type handler struct{ s *Server }
 func (h handler) OnOpen(c *reactor.Conn) {
 	cs := h.s.newConnState(c)
 	c.SetContext(cs)
+	metricConnections.Inc()
+	if h.s.draining.Load() {
+		// The reactor has no "stop accepting" short of Shutdown, which
+		// also closes every connection: while draining, new ones are
+		// closed at once instead.
+		_ = c.Close()
+		return
+	}
 	if h.s.cfg.IdleTimeout > 0 {
 		c.SetIdleTimeout(h.s.cfg.IdleTimeout)
 	}
-	metricConnections.Inc()
 }
 
 func (h handler) OnClose(c *reactor.Conn, err error) {

@@ -130,6 +130,9 @@ func TestShutdownFinishesInFlightSends(t *testing.T) {
 		t.Fatal("ready while shutting down")
 	}
 	bb.must(protocol.CodeUnavailable, protocol.OpConvList, struct{}{}, nil)
+	// New connections are not served any more.
+	late := e.dial()
+	late.closed()
 	close(release)
 	var r protocol.MsgSendResp
 	if code := a.decode(a.wait(protocol.OpMsgSend, sendCh), &r); code != protocol.CodeOK || r.Seq != 1 {
