@@ -2,6 +2,7 @@ package bench
 
 import (
 	"testing"
+	"time"
 
 	"github.com/chatd/chatd/protocol"
 )
@@ -50,4 +51,29 @@ func FuzzScanMsgPush(f *testing.F) {
 			t.Fatalf("scan %+v, decode %+v", got, w)
 		}
 	})
+}
+
+func BenchmarkScanMsgPush(b *testing.B) {
+	raw := encodePush(b, protocol.Message{MsgID: 123456, Conv: "g:42", Seq: 98765, From: 17, Ts: 1763770000000, Type: "text",
+		Body: makeBody(1234, time.Now(), 64), ClientMsgID: "cb0123abcd-1234"})
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, ok := scanMsgPush(raw); !ok {
+			b.Fatal("not scanned")
+		}
+	}
+}
+
+func BenchmarkDecodeMsgPush(b *testing.B) {
+	raw := encodePush(b, protocol.Message{MsgID: 123456, Conv: "g:42", Seq: 98765, From: 17, Ts: 1763770000000, Type: "text",
+		Body: makeBody(1234, time.Now(), 64), ClientMsgID: "cb0123abcd-1234"})
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var p protocol.MsgPush
+		if err := protocol.Unmarshal(raw, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

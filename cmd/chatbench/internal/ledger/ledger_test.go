@@ -109,3 +109,19 @@ func TestEachAcked(t *testing.T) {
 		t.Fatalf("EachAcked saw %v", seen)
 	}
 }
+
+func BenchmarkDelivered(b *testing.B) {
+	l := New(64)
+	to := []int32{1}
+	for i := 0; i < b.N; i++ {
+		l.Acked(l.Next(), to)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var n uint64
+		for pb.Next() {
+			l.Delivered(int32(n%64), n)
+			n++
+		}
+	})
+}

@@ -100,3 +100,14 @@ func TestCurveIsMonotonic(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRecord(b *testing.B) {
+	l := NewLatency()
+	b.RunParallel(func(pb *testing.PB) {
+		d := time.Millisecond
+		for pb.Next() {
+			l.Record(d)
+			d += time.Microsecond
+		}
+	})
+}
