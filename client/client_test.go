@@ -604,3 +604,35 @@ func TestRetriedSendNotPushedBack(t *testing.T) {
 	}
 	noMsg(t, a)
 }
+
+// TestConnectionDeadOnArrival: the server closes the connection at once,
+// possibly before Dial returns; the loss is reported either way.
+func TestConnectionDeadOnArrival(t *testing.T) {
+	for range 20 {
+		states := make(chan State, 4)
+		c, err := Dial(context.Background(), "pipe", Options{
+			PingInterval: -1,
+			OnState:      func(s State, _ error) { states <- s },
+			Dial: func(context.Context, string, string) (net.Conn, error) {
+				srv, cli := net.Pipe()
+				_ = srv.Close()
+				return cli, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-states:
+			if s != StateDisconnected {
+				t.Fatalf("state %v", s)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the dead connection was never reported")
+		}
+		if _, err := c.Ping(context.Background()); !errors.Is(err, ErrConnLost) {
+			t.Fatalf("ping: %v", err)
+		}
+		_ = c.Close()
+	}
+}
