@@ -103,6 +103,7 @@ func (cs *connState) takeRooms() []int64 {
 // goroutine and never blocks.
 type handler struct{ s *Server }
 
+// OnOpen implements reactor.Handler.
 func (h handler) OnOpen(c *reactor.Conn) {
 	cs := h.s.newConnState(c)
 	c.SetContext(cs)
@@ -119,6 +120,7 @@ func (h handler) OnOpen(c *reactor.Conn) {
 	}
 }
 
+// OnClose implements reactor.Handler.
 func (h handler) OnClose(c *reactor.Conn, err error) {
 	metricConnections.Dec()
 	cs, _ := c.Context().(*connState)
@@ -135,6 +137,7 @@ func (h handler) OnClose(c *reactor.Conn, err error) {
 	}
 }
 
+// OnData implements reactor.Handler.
 func (h handler) OnData(c *reactor.Conn, data []byte) int {
 	cs, _ := c.Context().(*connState)
 	if cs == nil {

@@ -49,6 +49,7 @@ type room struct {
 
 func newMemRooms() *memRooms { return &memRooms{} }
 
+// Create implements Rooms.
 func (r *memRooms) Create(name string, s *Session) int64 {
 	id := r.nextID.Add(1)
 	rm := &room{name: name}
@@ -66,6 +67,7 @@ func (r *memRooms) get(id int64) (*room, error) {
 	return v.(*room), nil
 }
 
+// Join implements Rooms.
 func (r *memRooms) Join(id int64, s *Session) ([]*Session, error) {
 	rm, err := r.get(id)
 	if err != nil {
@@ -85,6 +87,7 @@ func (r *memRooms) Join(id int64, s *Session) ([]*Session, error) {
 	return next, nil
 }
 
+// Leave implements Rooms.
 func (r *memRooms) Leave(id int64, s *Session) ([]*Session, error) {
 	rm, err := r.get(id)
 	if err != nil {
@@ -109,6 +112,7 @@ func (r *memRooms) Leave(id int64, s *Session) ([]*Session, error) {
 	return next, nil
 }
 
+// Members implements Rooms.
 func (r *memRooms) Members(id int64, s *Session) ([]*Session, bool, error) {
 	rm, err := r.get(id)
 	if err != nil {

@@ -43,6 +43,7 @@ type userEntry struct {
 
 func newMemRouter() *memRouter { return &memRouter{} }
 
+// Attach implements Router.
 func (r *memRouter) Attach(s *Session) (replaced *Session, first bool) {
 	for {
 		v, _ := r.users.LoadOrStore(s.userID, &userEntry{})
@@ -74,6 +75,7 @@ func (r *memRouter) Attach(s *Session) (replaced *Session, first bool) {
 	}
 }
 
+// Detach implements Router.
 func (r *memRouter) Detach(s *Session) (removed, last bool) {
 	v, ok := r.users.Load(s.userID)
 	if !ok {
@@ -111,6 +113,7 @@ func (r *memRouter) Detach(s *Session) (removed, last bool) {
 	return true, false
 }
 
+// Sessions implements Router.
 func (r *memRouter) Sessions(userID int64) []*Session {
 	v, ok := r.users.Load(userID)
 	if !ok {
@@ -122,6 +125,8 @@ func (r *memRouter) Sessions(userID int64) []*Session {
 	return nil
 }
 
+// Online implements Router.
 func (r *memRouter) Online(userID int64) bool { return len(r.Sessions(userID)) > 0 }
 
+// Count implements Router.
 func (r *memRouter) Count() int { return int(r.count.Load()) }
