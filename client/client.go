@@ -192,6 +192,9 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if testHookBeforePublish != nil {
+		testHookBeforePublish(cn)
+	}
 	c.mu.Lock()
 	c.cur = cn
 	close(c.ready)
@@ -205,6 +208,10 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	return c, nil
 }
+
+// testHookBeforePublish lets a test act between the first dial and its
+// publication (nil outside tests).
+var testHookBeforePublish func(*conn)
 
 // Addr returns the server address the client dials.
 func (c *Client) Addr() string { return c.addr }

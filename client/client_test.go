@@ -606,9 +606,12 @@ func TestRetriedSendNotPushedBack(t *testing.T) {
 }
 
 // TestConnectionDeadOnArrival: the server closes the connection at once,
-// possibly before Dial returns; the loss is reported either way.
+// before Dial has published it; the loss is reported all the same.
 func TestConnectionDeadOnArrival(t *testing.T) {
-	for range 20 {
+	// Hold the publication until the reader has seen the connection end.
+	testHookBeforePublish = func(cn *conn) { <-cn.done }
+	defer func() { testHookBeforePublish = nil }()
+	for range 3 {
 		states := make(chan State, 4)
 		c, err := Dial(context.Background(), "pipe", Options{
 			PingInterval: -1,
