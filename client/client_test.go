@@ -639,3 +639,60 @@ func TestConnectionDeadOnArrival(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// TestSyncNewSkipsDelivered: SyncNew returns only messages not yet handed
+// to the application and marks them, so a later push of one is dropped.
+func TestSyncNewSkipsDelivered(t *testing.T) {
+	s := newFakeServer(t)
+	s.addUser("alice", "password1")
+	bobID := s.addUser("bob", "password2")
+	ctx := ctxT(t)
+	a := dialT(t, s.addr(), Options{})
+	b := dialT(t, s.addr(), Options{})
+	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Login(ctx, "bob", "password2"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := a.Send(ctx, bobID, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := nextMsg(t, b) // m1 pushed and delivered
+	msgs, more, err := b.SyncNew(ctx, first.Conv, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, m.Body)
+	}
+	// m2 and m3 may already be marked by their pushes in flight; none of
+	// the returned ones may be m1, and every message is delivered once
+	// across SyncNew and the pushes.
+	seen := map[string]int{"m1": 1}
+	for _, body := range bodies {
+		seen[body]++
+	}
+	noMsgDrain := func() {
+		if _, err := b.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			select {
+			case p := <-b.Pushes():
+				if m, ok := p.Body.(*protocol.MsgPush); ok {
+					seen[m.Message.Body]++
+				}
+			default:
+				return
+			}
+		}
+	}
+	noMsgDrain()
+	if more || seen["m1"] != 1 || seen["m2"] != 1 || seen["m3"] != 1 {
+		t.Fatalf("deliveries %v (more %v)", seen, more)
+	}
+}
