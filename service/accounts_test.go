@@ -33,6 +33,8 @@ func testFrames(t *testing.T, b backend) {
 		c.must(protocol.CodeBadRequest, protocol.OpRegister, body, nil)
 	}
 	c.must(protocol.CodeBadRequest, protocol.OpRegister, &protocol.RegisterReq{Username: "a!", Password: "password-1"}, nil)
+	c.must(protocol.CodeBadRequest, protocol.OpPing, "[]", nil)
+	c.must(protocol.CodeBadRequest, protocol.OpPing, "", nil)
 	c.must(protocol.CodeBadRequest, protocol.OpRegister, &protocol.RegisterReq{Username: "abc", Password: "short"}, nil)
 	// Still open and working; unknown fields are ignored.
 	c.must(protocol.CodeOK, protocol.OpPing, `{"future":1}`, nil)

@@ -183,7 +183,12 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 	}
 	switch op {
 	case protocol.OpPing:
-		// Stateless: answered inline whatever else is in flight.
+		// Stateless: answered inline whatever else is in flight. The
+		// body holds no fields, so decoding it cannot alias anything.
+		if err := protocol.DecodeRequest(body, &protocol.PingReq{}, &s.cfg.Limits); err != nil {
+			s.replyErr(cs, op, h.ReqID, err)
+			return
+		}
 		s.reply(cs, op, h.ReqID, &protocol.PingResp{Status: protocol.OK(), Ts: time.Now().UnixMilli()})
 		return
 	case protocol.OpRoomMedia:
