@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +317,23 @@ func TestSendAndTail(t *testing.T) {
 	if !strings.Contains(out.String(), `"from_name":"alice"`) {
 		t.Fatalf("tail line lacks the sender name: %s", out.String())
 	}
+
+	// To a group, by id.
+	gid := createGroup(t, addr, "alice", bobID)
+	sendOut = lockedBuffer{}
+	if err := run([]string{"--server", addr, "--user", "alice", "send", "--group", strconv.FormatInt(gid, 10), "to", "the", "group"}, &sendOut, &sendOut); err != nil {
+		t.Fatalf("send to group: %v (%s)", err, sendOut.String())
+	}
+	if !strings.Contains(sendOut.String(), "sent g:"+strconv.FormatInt(gid, 10)+" seq 1") {
+		t.Fatalf("send printed %q", sendOut.String())
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), `"conv":"g:`+strconv.FormatInt(gid, 10)+`"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail printed %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -354,6 +372,26 @@ func TestSendAndTail(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no session remembered") {
 		t.Fatalf("want a no-session error, got %v", err)
 	}
+}
+
+// createGroup makes a group owned by owner with member in it.
+func createGroup(t *testing.T, addr, owner string, member int64) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, addr, client.Options{Device: "setup", OnPush: func(client.Push) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Login(ctx, owner, "password-"+owner); err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.GroupCreate(ctx, "team", []int64{member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.GroupID
 }
 
 func waitOnline(t *testing.T, addr string, user int64) {
