@@ -78,13 +78,13 @@ func TestPanicRecovery(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	e := newEnv(t, sqliteBackend, func(c *Config) { c.IdleTimeout = 400 * time.Millisecond })
+	e := newEnv(t, sqliteBackend, func(c *Config) { c.IdleTimeout = time.Second })
 	idle := e.dial()
 	busy := e.dial()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(50 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
