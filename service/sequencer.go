@@ -14,7 +14,11 @@ import (
 // seq == next goes at once (and then any buffered successors), a later seq
 // waits for the gap to fill, and whenever no append of the conversation is
 // in flight every buffered delivery is released in order (the gap was a
-// failed append or another node's message).
+// failed append or another node's message). On a conversation seen for
+// the first time, next is learnt from the first append begun with nothing
+// in flight (the head): once every append in flight when it returned has
+// returned too, the lowest pending seq is next, so appends that overtook
+// the head in the store's queue are still released first.
 type sequencer struct {
 	seed   maphash.Seed
 	shards [64]seqShard
@@ -33,12 +37,23 @@ type convSeq struct {
 	next     int64 // next seq to release; 0 = not yet known
 	inflight int
 	pending  map[int64]func()
+
+	// Learning next: the head (an append begun with nothing in flight)
+	// returned while others were in flight, and any of those may have
+	// overtaken it in the store's queue with a lower seq. Once every
+	// append in flight at that moment has returned, the lowest pending
+	// seq is next. Appends begun later get higher seqs than the head's.
+	began       int64 // tickets issued, numbering them
+	learning    bool
+	barrierGen  int64 // tickets numbered up to this must return
+	barrierLeft int   // how many of them are still in flight
 }
 
 // seqTicket is what a send holds between begin and done.
 type seqTicket struct {
 	conv string
 	c    *convSeq
+	gen  int64
 	head bool // no append of the conversation was in flight at begin
 }
 
@@ -80,8 +95,10 @@ func (q *sequencer) begin(conv string) seqTicket {
 	c.mu.Lock()
 	head := c.next == 0 && c.inflight == 0
 	c.inflight++
+	c.began++
+	gen := c.began
 	c.mu.Unlock()
-	return seqTicket{conv: conv, c: c, head: head}
+	return seqTicket{conv: conv, c: c, gen: gen, head: head}
 }
 
 // done ends the append of t. When the append stored a new message, seq is
@@ -92,21 +109,25 @@ func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
 	c := t.c
 	c.mu.Lock()
 	c.inflight--
+	if c.learning && t.gen <= c.barrierGen {
+		c.barrierLeft--
+	}
 	if deliver != nil {
-		switch {
-		case c.next == 0 && t.head:
-			// The head began when nothing was in flight, so only appends
-			// that began after it (and overtook it in the store's queue)
-			// can hold lower seqs; those that already returned are pending.
-			c.next = seq
-			for s := range c.pending {
-				c.next = min(c.next, s)
-			}
-			c.pending[seq] = deliver
-		case c.next != 0 && seq < c.next:
+		if c.next != 0 && seq < c.next {
 			deliver() // behind the line (another node's order): do not hold it
-		default:
+		} else {
 			c.pending[seq] = deliver
+		}
+		if t.head && c.next == 0 && c.inflight > 0 && !c.learning {
+			c.learning, c.barrierGen, c.barrierLeft = true, c.began, c.inflight
+		}
+	}
+	if c.learning && c.barrierLeft == 0 {
+		c.learning = false
+		for s := range c.pending {
+			if c.next == 0 || s < c.next {
+				c.next = s
+			}
 		}
 	}
 	if c.next != 0 {
@@ -131,6 +152,7 @@ func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
 			delete(c.pending, s)
 		}
 		c.next = max(c.next, seqs[len(seqs)-1]+1)
+		c.learning = false
 	}
 	c.mu.Unlock()
 
