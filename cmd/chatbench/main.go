@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +52,7 @@ type options struct {
 	cpuProf  string
 	profSecs int
 	label    string
+	selfProf string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -66,6 +68,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	fs.StringVar(&o.cpuProf, "cpu-profile", "", "save a CPU profile of chatd (from the admin pprof) taken while chat or group sends")
 	fs.IntVar(&o.profSecs, "profile-seconds", 8, "length of that profile")
+	fs.StringVar(&o.selfProf, "self-profile", "", "write a CPU profile of chatbench itself (to see what the load generator costs)")
 	fs.StringVar(&o.label, "label", "", "name the report by this instead of the scenario (two runs of one scenario in a suite)")
 }
 
@@ -159,6 +162,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "chatbench: in-process chatd on %s (admin %s, pprof at /debug/pprof/)\n", srv.Addr, srv.AdminURL)
 	}
 
+	if o.selfProf != "" {
+		f, err := os.Create(o.selfProf)
+		if err != nil {
+			fmt.Fprintf(stderr, "chatbench: %v\n", err)
+			return exitError
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "chatbench: self profile: %v\n", err)
+			return exitError
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := sc.Run(ctx, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "chatbench %s: %v\n", name, err)

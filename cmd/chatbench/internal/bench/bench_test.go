@@ -114,7 +114,14 @@ func TestSeqSeenHighest(t *testing.T) {
 		s.mark("g:1", q)
 	}
 	s.mark("p:1:2", 9)
-	if h := s.highest(); h["g:1"] != 5 || h["p:1:2"] != 9 || len(h) != 2 {
+	if s.mark("g:1", 5) || !s.mark("g:1", 300) || s.mark("g:1", -1) {
+		t.Fatal("mark wrong")
+	}
+	s.mark("g:1", 4)
+	if h := s.highest(); h["g:1"] != 300 {
+		t.Fatalf("highest = %v", h)
+	}
+	if h := s.highest(); h["g:1"] != 300 || h["p:1:2"] != 9 || len(h) != 2 {
 		t.Fatalf("highest = %v", h)
 	}
 }

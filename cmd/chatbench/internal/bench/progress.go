@@ -94,32 +94,44 @@ func progressLine(s stats.Sample, total map[string]float64, phase string, errs i
 // seqSeen remembers per conversation which seqs a receiver has been shown,
 // across its client instances (a reconnect starts a new client, whose own
 // filter is empty): what a real application does with its message store.
+// Seqs are gapless from 1, so a bitset per conversation holds them.
 type seqSeen struct {
 	mu sync.Mutex
-	m  map[string]map[int64]struct{}
-	hi map[string]int64
+	m  map[string]*convSeen
+}
+
+type convSeen struct {
+	bits []uint64
+	hi   int64
 }
 
 // mark records (conv, seq) and reports whether it is new.
 func (s *seqSeen) mark(conv string, seq int64) bool {
+	if seq < 0 {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[string]map[int64]struct{}{}
-		s.hi = map[string]int64{}
+		s.m = map[string]*convSeen{}
 	}
-	set := s.m[conv]
-	if set == nil {
-		set = map[int64]struct{}{}
-		s.m[conv] = set
+	c := s.m[conv]
+	if c == nil {
+		c = &convSeen{}
+		s.m[conv] = c
 	}
-	if _, dup := set[seq]; dup {
+	w := int(seq / 64)
+	if w >= len(c.bits) {
+		grow := make([]uint64, w+1+w/2)
+		copy(grow, c.bits)
+		c.bits = grow
+	}
+	mask := uint64(1) << (seq % 64)
+	if c.bits[w]&mask != 0 {
 		return false
 	}
-	set[seq] = struct{}{}
-	if seq > s.hi[conv] {
-		s.hi[conv] = seq
-	}
+	c.bits[w] |= mask
+	c.hi = max(c.hi, seq)
 	return true
 }
 
@@ -127,9 +139,9 @@ func (s *seqSeen) mark(conv string, seq int64) bool {
 func (s *seqSeen) highest() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.hi))
-	for k, v := range s.hi {
-		out[k] = v
+	out := make(map[string]int64, len(s.m))
+	for k, c := range s.m {
+		out[k] = c.hi
 	}
 	return out
 }

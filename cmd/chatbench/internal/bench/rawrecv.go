@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 )
 
@@ -58,7 +57,7 @@ func (k *sink) takeRaw(r int32, self *atomic.Int64, body []byte) bool {
 		}
 		m = p.Message
 	}
-	return k.take(r, self, client.Push{Op: protocol.OpMsgPush, Body: &protocol.MsgPush{Message: m}})
+	return k.takeMsg(r, self, &m)
 }
 
 // scanMsgPush pulls conv, seq, from and body out of a msg push body by
@@ -82,12 +81,34 @@ func scanMsgPush(b []byte) (protocol.Message, bool) {
 	return m, true
 }
 
-func scanString(b []byte, key string) (string, bool) {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 || bytes.Index(b[i+len(key):], []byte(key)) >= 0 {
-		return "", false // absent, or present twice (inside another string)
+// A key pattern such as "seq": cannot occur inside a JSON string (its
+// quotes would be escaped) and a string value is never followed by a
+// colon, so the first match is the key.
+
+// findKey returns the index just past key in b, or -1. It searches
+// without the key's leading quote (JSON is full of quotes, which makes a
+// search that starts on one slow) and checks the quote afterwards.
+func findKey(b []byte, key string) int {
+	tail := []byte(key[1:])
+	for off := 0; ; {
+		i := bytes.Index(b[off:], tail)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if i > 0 && b[i-1] == '"' {
+			return i + len(tail)
+		}
+		off = i + 1
 	}
-	rest := b[i+len(key):]
+}
+
+func scanString(b []byte, key string) (string, bool) {
+	i := findKey(b, key)
+	if i < 0 {
+		return "", false
+	}
+	rest := b[i:]
 	j := bytes.IndexByte(rest, '"')
 	if j < 0 || bytes.IndexByte(rest[:j], '\\') >= 0 {
 		return "", false
@@ -96,11 +117,11 @@ func scanString(b []byte, key string) (string, bool) {
 }
 
 func scanInt(b []byte, key string) (int64, bool) {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 || bytes.Index(b[i+len(key):], []byte(key)) >= 0 {
+	i := findKey(b, key)
+	if i < 0 {
 		return 0, false
 	}
-	rest := b[i+len(key):]
+	rest := b[i:]
 	j := 0
 	for j < len(rest) && (rest[j] >= '0' && rest[j] <= '9' || j == 0 && rest[j] == '-') {
 		j++

@@ -149,8 +149,12 @@ func (k *sink) take(r int32, self *atomic.Int64, p client.Push) bool {
 	if !ok {
 		return false
 	}
+	return k.takeMsg(r, self, &mp.Message)
+}
+
+// takeMsg is take for a message already decoded.
+func (k *sink) takeMsg(r int32, self *atomic.Int64, m *protocol.Message) bool {
 	now := time.Now()
-	m := &mp.Message
 	if k.ignoreOwn && m.From == self.Load() {
 		k.run.Add("own_echo", 1)
 		return false
