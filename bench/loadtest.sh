@@ -12,7 +12,8 @@
 #
 # Environment (defaults in brackets):
 #   CHAT_PORT, FILE_PORT, ADMIN_PORT   chatd ports [random free ports in 20000-31999]
-#   CONNECT_CONNS   connections held by the connect scenario [10000]
+#   CONNECT_CONNS   connections held by the first connect run [10000]; a
+#                   second run always holds 19,000 (the goal's size)
 #   WORKERS         chatbench worker processes for connect [2]
 #   SOAK            mixed scenario length [30s]
 #   NOTE            free text put into LOADTEST.md (e.g. "machine was busy")
@@ -118,12 +119,14 @@ START=$(date -u +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI_START=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
 bench connect 150s --workers "$WORKERS" connect --conns "$CONNECT_CONNS" --users 20 --hold 10s
+# The goal's size: 19,000 sessions, one chatd process's open-file limit.
+bench connect-19000 150s --label connect-19000 --workers "$WORKERS" connect --conns 19000 --users 20 --hold 10s
 bench login 120s --cpu-profile login.cpu.pprof --profile-seconds 3 login --users 20 --token-logins 5000
 # Closed loop for throughput, with a CPU profile of chatd while it sends;
 # then a fixed rate well below saturation for latency.
 bench chat 120s --cpu-profile chat.cpu.pprof --profile-seconds 8 chat --pairs 50 --duration 15s --inflight 4
 bench chat-rate 120s --label chat-rate chat --pairs 50 --duration 10s --rate 2000 --inflight 4
-bench group 120s --cpu-profile group.cpu.pprof --profile-seconds 6 group --groups 4 --members 50 --senders 2 --devices 2 --duration 10s
+bench group 120s --cpu-profile group.cpu.pprof --profile-seconds 6 group --groups 4 --members 50 --senders 2 --devices 8 --duration 10s
 bench room 120s room --members 1000 --users 20 --fps 20 --duration 10s --says 5
 bench offline 120s offline --pairs 50 --per-user 200
 bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
@@ -165,7 +168,7 @@ if [[ -s $WORK/results/group.cpu.pprof ]]; then
 	GROUP_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -nodecount=20 "$CHATD" "$WORK/results/group.cpu.pprof" 2>/dev/null | sed -n '1,30p' || true)
 fi
 
-NAMES="connect login chat chat-rate group room offline mixed crash files"
+NAMES="connect connect-19000 login chat chat-rate group room offline mixed crash files"
 log "writing $OUT"
 {
 	echo "# chatbench load test"
