@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,8 @@ type mixedScenario struct {
 	dur        time.Duration
 	drain      time.Duration
 	conc       int
+	files      int
+	fileKB     int
 }
 
 func (s *mixedScenario) Summary() string {
@@ -48,6 +52,8 @@ func (s *mixedScenario) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.dur, "duration", 30*time.Second, "soak length")
 	fs.DurationVar(&s.drain, "drain", 30*time.Second, "longest wait for outstanding deliveries at the end")
 	fs.IntVar(&s.conc, "setup-concurrency", 16, "parallel logins during setup")
+	fs.IntVar(&s.files, "files", 4, "files sent between friends during the soak (skipped when the server has no file port)")
+	fs.IntVar(&s.fileKB, "file-kb", 256, "size of each file in KiB")
 }
 
 func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
@@ -147,6 +153,52 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 			}
 		}(i)
 	}
+	// A few files between friends, spread over the soak.
+	var filesSent, filesFailed atomic.Int64
+	fileNote := ""
+	if s.files > 0 {
+		dir, err := os.MkdirTemp("", "chatbench-mixed-*")
+		if err != nil {
+			return nil, fmt.Errorf("temp dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		src := filepath.Join(dir, "file.bin")
+		if err := writeRandomFile(src, int64(s.fileKB)<<10); err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			every := s.dur / time.Duration(s.files+1)
+			for f := 0; f < s.files; f++ {
+				select {
+				case <-sctx.Done():
+					return
+				case <-time.After(every):
+				}
+				i := f % n
+				c := cur[i].Load()
+				if c == nil {
+					continue
+				}
+				fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
+				_, err := c.SendFile(fctx, client.Target{User: us[i^1].ID}, src, nil)
+				fcancel()
+				if pe := protocol.AsError(err); pe != nil && pe.Code == protocol.CodeUnavailable {
+					fileNote = "the server's file port is not available (file.offer answered UNAVAILABLE): no files in this soak"
+					return
+				}
+				if err != nil {
+					if !k.benign(err) {
+						errs.add(fmt.Errorf("send file: %w", err))
+					}
+					filesFailed.Add(1)
+					continue
+				}
+				filesSent.Add(1)
+			}
+		}()
+	}
 	// Churn: ack what was shown, close, come back a little later.
 	wg.Add(1)
 	go func() {
@@ -202,6 +254,9 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	}
 	phase = "draining"
 	waited := k.drain(ctx, s.drain, 10*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); run.Get("file_msgs") < filesSent.Load() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	after, _ := e.ReadServer(ctx)
 	stop()
 
@@ -212,6 +267,13 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	rep.AddFigure("deliveries/s", float64(run.Get("delivered"))/(sendTime+waited).Seconds(), "deliveries/s", "")
 	rep.AddFigure("reconnects (presence churn)", float64(run.Get("reconnects")), "logins", "")
 	rep.AddFigure("sends interrupted by a churn close", float64(run.Get("send_interrupted")), "msgs", "")
+	if fileNote != "" {
+		rep.Note("%s", fileNote)
+	} else if s.files > 0 {
+		rep.AddFigure("files sent", float64(filesSent.Load()), "files", "")
+		rep.AddFigure("file messages received", float64(run.Get("file_msgs")), "msgs", "")
+		rep.AddFigure("file messages missing at the recipient", float64(filesSent.Load()-run.Get("file_msgs")), "msgs", "== 0")
+	}
 	rep.AddFigure("own messages in a re-login backlog (ignored)", float64(run.Get("own_echo")), "msgs", "")
 	rep.AddFigure("pushes filtered as redelivered (same conv+seq)", float64(run.Get("redelivered")), "msgs", "")
 	finish(rep, run, errs, k.led)

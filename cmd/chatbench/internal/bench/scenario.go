@@ -133,7 +133,7 @@ func newSink(receivers int, run *stats.Run) *sink {
 
 // sinkCounters and sinkLatencies are the names a sink records into.
 var (
-	sinkCounters  = []string{"sent", "delivered", "redelivered", "foreign", "rate_limited", "send_errors", "send_interrupted", "own_echo"}
+	sinkCounters  = []string{"sent", "delivered", "redelivered", "foreign", "rate_limited", "send_errors", "send_interrupted", "own_echo", "file_msgs"}
 	sinkLatencies = []string{"push", "ack"}
 )
 
@@ -161,6 +161,10 @@ func (k *sink) takeMsg(r int32, self *atomic.Int64, m *protocol.Message) bool {
 	}
 	if !k.seen[r].mark(m.Conv, m.Seq) {
 		k.run.Add("redelivered", 1)
+		return false
+	}
+	if m.Type == "file" { // a file shared in the conversation (files, mixed)
+		k.run.Add("file_msgs", 1)
 		return false
 	}
 	n, sent, err := parseBody(m.Body)
