@@ -272,7 +272,7 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	} else if s.files > 0 {
 		rep.AddFigure("files sent", float64(filesSent.Load()), "files", "")
 		rep.AddFigure("file messages received", float64(run.Get("file_msgs")), "msgs", "")
-		rep.AddFigure("file messages missing at the recipient", float64(filesSent.Load()-run.Get("file_msgs")), "msgs", "== 0")
+		rep.AddFigure("file messages missing at the recipient", float64(max(0, filesSent.Load()-run.Get("file_msgs"))), "msgs", "== 0")
 	}
 	rep.AddFigure("own messages in a re-login backlog (ignored)", float64(run.Get("own_echo")), "msgs", "")
 	rep.AddFigure("pushes filtered as redelivered (same conv+seq)", float64(run.Get("redelivered")), "msgs", "")
