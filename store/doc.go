@@ -8,19 +8,20 @@
 // are versioned and applied at Open (or alone with Migrate); a newer schema
 // is refused with ErrSchemaTooNew. Messages, the hot path, are group
 // committed: a committer goroutine (or several, Config.Committers, each
-// owning a share of the conversations) gathers concurrent AppendMessage calls
-// into one transaction (up to Config.BatchSize, waiting at most
-// Config.BatchWindow for more), assigns each conversation's next gapless seq
-// under a row lock (SELECT ... FOR UPDATE on MySQL, so several chatd
-// processes can share a database), and answers every caller only after the
-// commit; on failure the whole batch rolls back and every caller gets the
-// error (ErrUnavailable when the database is unreachable). A batch sends
-// many rows per statement to MySQL (round trips dominate) and runs
-// statements prepared once on SQLite, 64-row blocks then single rows
-// (parsing dominates in process). Message ids
-// come from blocks each process reserves from a counter row. Durability: MySQL
-// InnoDB commits durably by default; SQLite runs WAL with synchronous=NORMAL
-// by default, so an acknowledged message survives a crash or kill -9 of the
-// process (the WAL is in the OS page cache) but not a power loss, unless
-// Config.SQLiteSynchronous is "FULL".
+// owning a share of the conversations) gathers concurrent AppendMessage
+// calls into one transaction (up to Config.BatchSize, waiting at most
+// Config.BatchWindow for more when recent batches were shared), assigns each
+// conversation's next gapless seq under a row lock (SELECT ... FOR UPDATE on
+// MySQL, so several chatd processes can share a database), and answers every
+// caller only after the commit; on failure the whole batch rolls back and
+// every caller gets the error (ErrUnavailable when the database is
+// unreachable). A batch sends many rows per statement to MySQL (round trips
+// dominate) and runs statements prepared once on SQLite, 64-row blocks then
+// single rows (parsing dominates in process). Message ids come from blocks
+// each process reserves from a counter row. Durability: MySQL InnoDB commits
+// durably by default (innodb_flush_log_at_trx_commit=1); SQLite runs WAL
+// with synchronous=FULL by default, one fsync per batch, so an acknowledged
+// message survives a power loss too; Config.SQLiteSynchronous "NORMAL"
+// trades that for speed and still survives a crash or kill -9 of the
+// process (the WAL is then in the OS page cache).
 package store

@@ -125,7 +125,7 @@ func openDBs(cfg Config) (w, r *sql.DB, d *dialect, err error) {
 		}
 		sync := strings.ToUpper(cfg.SQLiteSynchronous)
 		if sync == "" {
-			sync = "NORMAL"
+			sync = "FULL"
 		}
 		if sync != "NORMAL" && sync != "FULL" {
 			return nil, nil, nil, fmt.Errorf("store: SQLiteSynchronous %q: want NORMAL or FULL", cfg.SQLiteSynchronous)

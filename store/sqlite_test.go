@@ -15,7 +15,7 @@ func TestSQLitePragmas(t *testing.T) {
 	for _, tc := range []struct {
 		sync string
 		want int
-	}{{"", 1}, {"normal", 1}, {"FULL", 2}} {
+	}{{"", 2}, {"normal", 1}, {"FULL", 2}} {
 		cfg := sqliteConfig(t)
 		cfg.SQLiteSynchronous = tc.sync
 		s, err := open(ctx, cfg, 0)

@@ -309,10 +309,11 @@ type Config struct {
 	MaxOpenConns int
 	// Logger receives warnings about failed batches (nil: no logging).
 	Logger *zerolog.Logger
-	// SQLiteSynchronous is the SQLite synchronous pragma, "NORMAL"
-	// (default: an acknowledged message survives a kill -9 of the process,
-	// not a power loss) or "FULL" (also survives power loss, costs an
-	// fsync per batch).
+	// SQLiteSynchronous is the SQLite synchronous pragma: "FULL"
+	// (default: an fsync per committed batch, so an acknowledged message
+	// survives a power loss too, as on MySQL) or "NORMAL" (survives a
+	// crash or kill -9 of the process, not a power loss or OS crash;
+	// measured 2-3x faster for a lone sender, within 10% under load).
 	SQLiteSynchronous string
 }
 
