@@ -71,6 +71,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+SOURCE="commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+DIRTY=$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | awk '$2 != "bench/LOADTEST.md" {print $2}' | tr '\n' ' ')
+if [[ -n $DIRTY ]]; then
+	SOURCE="$SOURCE plus uncommitted changes in: $DIRTY"
+fi
 log "building chatd and chatbench into $WORK/bin"
 (cd "$ROOT" && "$GO" build -o "$WORK/bin/" ./cmd/chatd ./cmd/chatbench)
 CHATD=$WORK/bin/chatd
@@ -180,6 +185,7 @@ log "writing $OUT"
 	echo "- CPUs: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 	echo "- Kernel: $(uname -sr)"
 	echo "- Go: $("$GO" version | cut -d' ' -f3-)"
+	echo "- Source built: $SOURCE"
 	echo "- Open-file limit per process: $(ulimit -n)"
 	echo "- chatd and chatbench ran on the same machine over loopback; chatd's data dir was a fresh temporary directory (embedded SQLite store)."
 	echo "- Load average (1, 5, 15 min) when the suite started: $LOAD_START; when the shared-chatd part ended: $LOAD_END. On 2 CPUs anything well above 2 means other work (other engineers' builds and tests) shared the machine, so figures are lower and noisier than on an idle machine."
