@@ -45,6 +45,10 @@ type Config struct {
 	MaxPending int
 	// HashConcurrency caps concurrent argon2 computations; default GOMAXPROCS.
 	HashConcurrency int
+	// Router and Rooms replace the in-memory presence/routing and room
+	// state (a multi-node deployment); nil means in-memory.
+	Router Router
+	Rooms  Rooms
 
 	// clock replaces time.Now for the failed-login limiter (tests).
 	clock func() time.Time

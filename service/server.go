@@ -86,6 +86,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.clock != nil {
 		s.now = cfg.clock
 	}
+	if cfg.Router != nil {
+		s.router = cfg.Router
+	}
+	if cfg.Rooms != nil {
+		s.rooms = cfg.Rooms
+	}
 	s.groups = newGroupCache(s.store)
 	s.buildOps()
 	return s, nil
