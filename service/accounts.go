@@ -146,12 +146,6 @@ func (s *Server) login(x *call) (any, error) {
 		return nil, err
 	}
 	ctx := x.ctx()
-	// Gather the reply before attaching, so a store failure leaves no
-	// half-made session behind.
-	friends, err := s.store.Friends(ctx, u.ID, maxFriends)
-	if err != nil {
-		return nil, err
-	}
 	groups, err := s.store.GroupsOfUser(ctx, u.ID, maxGroups)
 	if err != nil {
 		return nil, err
@@ -163,7 +157,6 @@ func (s *Server) login(x *call) (any, error) {
 		s.endSession(old, true)
 	}
 	sess := newSession(x.cs, toProfile(u), req.DeviceOrDefault(), tokenHash)
-	sess.setFriends(friendIDs(friends))
 	replaced, first := s.router.Attach(sess)
 	x.cs.sess.Store(sess)
 	metricSessions.Inc()
@@ -174,8 +167,17 @@ func (s *Server) login(x *call) (any, error) {
 	if replaced != nil {
 		s.kick(replaced, x.cs.remote)
 	}
-	// Conversations are read after attaching: a message committed from now
-	// on is either in this read (and the backlog) or held for the session.
+	// Friends and conversations are read after attaching: a change
+	// committed from now on is either in these reads or reaches the
+	// session (friend cache updates, held message pushes).
+	cache := sess.friends.Load()
+	friends, err := s.store.Friends(ctx, u.ID, maxFriends)
+	if err != nil {
+		s.endSession(sess, true)
+		x.cs.sess.Store(nil)
+		return nil, err
+	}
+	sess.initFriends(cache, friendIDs(friends))
 	convs, err := s.store.Conversations(ctx, u.ID, maxConvs)
 	if err != nil {
 		s.endSession(sess, true)

@@ -118,13 +118,18 @@ func (s *Session) endReplay() {
 	s.mu.Unlock()
 }
 
-// setFriends replaces the friend cache.
-func (s *Session) setFriends(ids []int64) {
+// initFriends fills the friend cache from a store read made after the
+// session was attached, unless the cache changed since before the read
+// (was): then the read may be stale, and an empty cache (every send asks
+// the store) is the safe answer.
+func (s *Session) initFriends(was *map[int64]struct{}, ids []int64) {
 	m := make(map[int64]struct{}, len(ids))
 	for _, id := range ids {
 		m[id] = struct{}{}
 	}
-	s.friends.Store(&m)
+	if !s.friends.CompareAndSwap(was, &m) {
+		s.friends.Store(&map[int64]struct{}{})
+	}
 }
 
 // isFriend reports whether the cache knows id as a friend.
