@@ -363,3 +363,28 @@ func TestLoginBacklogRespectsOutboundLimit(t *testing.T) {
 	}
 	b.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
 }
+
+// TestShutdownBoundedByContext: a request that never finishes cannot hold
+// Shutdown past its context.
+func TestShutdownBoundedByContext(t *testing.T) {
+	e := newEnv(t, sqliteBackend)
+	stuck, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.srv.setTestHook(func(op protocol.Op) {
+		if op == protocol.OpConvList {
+			once.Do(func() { close(stuck) })
+			<-release
+		}
+	})
+	defer close(release)
+	c := e.user("stuck")
+	c.send(protocol.OpConvList, struct{}{})
+	<-stuck
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := e.srv.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("shutdown with a stuck request: %v", err)
+	}
+	c.closed()
+}
