@@ -254,7 +254,7 @@ log "writing $OUT"
 		echo "</details>"
 		echo
 	done
-} >"$OUT.tmp"
+} | sed "s#$WORK#\$TMP#g" >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 mkdir -p "$RESULTS"
 cp "$WORK"/results/* "$RESULTS"/ 2>/dev/null || true
