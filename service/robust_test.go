@@ -388,3 +388,37 @@ func TestShutdownBoundedByContext(t *testing.T) {
 	}
 	c.closed()
 }
+
+// TestLoginBacklogCap: at most PushBacklog missed messages per
+// conversation are pushed after login; the rest come from msg.sync.
+func TestLoginBacklogCap(t *testing.T) {
+	e := newEnv(t, sqliteBackend, func(c *Config) { c.Limits.PushBacklog = 5 })
+	an, bn := uniqueName("cap"), uniqueName("cbp")
+	e.register(an)
+	e.register(bn)
+	a, _ := e.login(an, "")
+	b0, _ := e.login(bn, "")
+	befriend(t, a, b0)
+	b0.nc.Close()
+	a.waitFor(protocol.OpPresence, nil)
+	for i := 1; i <= 8; i++ {
+		send(t, a, &protocol.MsgSendReq{ToUser: b0.userID, Body: fmt.Sprint(i), ClientMsgID: fmt.Sprint(i)})
+	}
+	b, lr := e.login(bn, "")
+	if len(lr.Convs) != 1 || lr.Convs[0].LastSeq-lr.Convs[0].AckSeq != 8 {
+		t.Fatalf("login convs %+v", lr.Convs)
+	}
+	for want := int64(1); want <= 5; want++ {
+		var mp protocol.MsgPush
+		b.expect(protocol.OpMsgPush, &mp)
+		if mp.Message.Seq != want {
+			t.Fatalf("seq %d want %d", mp.Message.Seq, want)
+		}
+	}
+	b.noPush()
+	var sr protocol.MsgSyncResp
+	b.must(protocol.CodeOK, protocol.OpMsgSync, &protocol.MsgSyncReq{Conv: lr.Convs[0].Conv, AfterSeq: 5}, &sr)
+	if len(sr.Messages) != 3 || sr.Messages[0].Seq != 6 || sr.More {
+		t.Fatalf("sync rest %+v", sr)
+	}
+}
