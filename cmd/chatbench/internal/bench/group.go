@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -105,7 +104,7 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	// --raw-receivers every other session is a bare connection.
 	clients := make([]*client.Client, nrecv)
 	defer closeAll(clients)
-	raws := make([]net.Conn, nrecv)
+	raws := make([]*rawConn, nrecv)
 	defer func() {
 		for _, c := range raws {
 			if c != nil {
@@ -124,7 +123,7 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 			clients[r] = c
 			return err
 		}
-		c, err := rawLogin(ctx, d, e.Addr, us[u].Name, us[u].Token, device)
+		c, err := rawLogin(ctx, d, e.Addr, us[u].Name, us[u].Token, device, 64<<10)
 		if err != nil {
 			return fmt.Errorf("raw login %s: %w", us[u].Name, err)
 		}

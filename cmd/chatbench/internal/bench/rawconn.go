@@ -12,16 +12,26 @@ import (
 	"github.com/chatd/chatd/protocol"
 )
 
+// rawConn is a bare connection with the reader that holds whatever
+// arrived after the last reply (pushes must be read from it, not from the
+// socket, or a frame cut in two by the buffer is lost).
+type rawConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
 // rawLogin dials addr and logs in with a token on a bare net.Conn: no
 // goroutine, no client state, so one process can hold ~19,000 of them.
-// Pushes that follow the reply are left unread in the socket buffer.
-func rawLogin(ctx context.Context, d *net.Dialer, addr, username, token, device string) (net.Conn, error) {
+// Pushes that follow the reply stay unread (in br or the socket buffer).
+// bufSize sizes the reader (small for connections that are only held).
+func rawLogin(ctx context.Context, d *net.Dialer, addr, username, token, device string, bufSize int) (*rawConn, error) {
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	rc := &rawConn{Conn: conn, br: bufio.NewReaderSize(conn, bufSize)}
 	if token == "" {
-		return conn, nil
+		return rc, nil
 	}
 	frame, err := protocol.AppendJSONFrame(nil, protocol.OpLogin, 1, &protocol.LoginReq{Username: username, Token: token, Device: device})
 	if err != nil {
@@ -37,37 +47,52 @@ func rawLogin(ctx context.Context, d *net.Dialer, addr, username, token, device 
 		conn.Close()
 		return nil, fmt.Errorf("send login: %w", err)
 	}
-	if err := readLoginReply(bufio.NewReaderSize(conn, 4096)); err != nil {
+	if err := readReply(rc.br, protocol.OpLogin, 1); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, fmt.Errorf("login: %w", err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return conn, nil
+	return rc, nil
 }
 
-// readLoginReply reads frames until the login reply (req_id 1) and checks
-// its code. Pushes before it are skipped.
-func readLoginReply(r io.Reader) error {
+// request sends one request and waits for its reply, skipping pushes
+// before it; use it only before a reader goroutine takes the connection.
+func (rc *rawConn) request(op protocol.Op, reqID uint32, body any) error {
+	frame, err := protocol.AppendJSONFrame(nil, op, reqID, body)
+	if err != nil {
+		return fmt.Errorf("encode %v: %w", op, err)
+	}
+	_ = rc.SetDeadline(time.Now().Add(30 * time.Second))
+	defer rc.SetDeadline(time.Time{})
+	if _, err := rc.Write(frame); err != nil {
+		return fmt.Errorf("send %v: %w", op, err)
+	}
+	return readReply(rc.br, op, reqID)
+}
+
+// readReply reads frames until the reply to (op, reqID) and checks its
+// code. Pushes before it are skipped.
+func readReply(r io.Reader, wantOp protocol.Op, wantReq uint32) error {
 	var hdr [10]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return fmt.Errorf("read login reply: %w", err)
+			return fmt.Errorf("read reply: %w", err)
 		}
 		n := binary.BigEndian.Uint32(hdr[:4])
 		if n < 6 || n > 16<<20 {
-			return fmt.Errorf("read login reply: bad frame length %d", n)
+			return fmt.Errorf("read reply: bad frame length %d", n)
 		}
 		body := make([]byte, n-6)
 		if _, err := io.ReadFull(r, body); err != nil {
-			return fmt.Errorf("read login reply: %w", err)
+			return fmt.Errorf("read reply: %w", err)
 		}
 		op := protocol.Op(binary.BigEndian.Uint16(hdr[4:6]))
-		if binary.BigEndian.Uint32(hdr[6:10]) != 1 || op != protocol.OpLogin {
+		if binary.BigEndian.Uint32(hdr[6:10]) != wantReq || op != wantOp {
 			continue
 		}
 		var st protocol.Status
 		if err := protocol.Unmarshal(body, &st); err != nil {
-			return fmt.Errorf("decode login reply: %w", err)
+			return fmt.Errorf("decode reply: %w", err)
 		}
 		return st.Err()
 	}

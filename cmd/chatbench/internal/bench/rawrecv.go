@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"io"
-	"net"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -20,8 +18,8 @@ import (
 
 // rawReceive reads frames from conn until it fails and hands message
 // pushes to the sink as receiver r.
-func (k *sink) rawReceive(conn net.Conn, r int32, self *atomic.Int64) {
-	br := bufio.NewReaderSize(conn, 64<<10)
+func (k *sink) rawReceive(conn *rawConn, r int32, self *atomic.Int64) {
+	br := conn.br
 	var hdr [10]byte
 	var body []byte
 	for {
@@ -135,7 +133,7 @@ func scanInt(b []byte, key string) (int64, bool) {
 
 // rawKeepalive pings the raw connections every interval until stop closes,
 // so the server's idle timeout does not close receivers that only listen.
-func rawKeepalive(conns []net.Conn, every time.Duration, stop <-chan struct{}) {
+func rawKeepalive(conns []*rawConn, every time.Duration, stop <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
