@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +34,7 @@ type roomScenario struct {
 	dur     time.Duration
 	says    int
 	conc    int
+	raw     bool
 }
 
 func (s *roomScenario) Summary() string {
@@ -48,6 +51,7 @@ func (s *roomScenario) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.dur, "duration", 10*time.Second, "how long to stream")
 	fs.IntVar(&s.says, "says", 5, "room.say rounds after streaming (each waits for every member)")
 	fs.IntVar(&s.conc, "setup-concurrency", 32, "parallel logins and joins during setup")
+	fs.BoolVar(&s.raw, "raw-receivers", true, "members other than the senders and each user's first session are bare connections scanned for room.said and media (cheaper than SDK clients)")
 }
 
 // sayRound tracks one room.say: how many members have it.
@@ -77,38 +81,52 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 	var mu sync.Mutex
 	rounds := map[int64]*sayRound{}
 	want := int64(s.members - 1)
+	onMedia := func(r int32, payload []byte, now time.Time) {
+		n, sent, err := parseMedia(payload)
+		if err != nil {
+			return
+		}
+		if led.Delivered(r, n) {
+			run.Add("frames_delivered", 1)
+			run.Observe("media", now.Sub(sent))
+		}
+	}
+	onSaid := func(body string, now time.Time) {
+		round, sent, ok := parseSay(body)
+		if !ok {
+			return
+		}
+		run.Add("said", 1)
+		run.Observe("say", now.Sub(sent))
+		mu.Lock()
+		sr := rounds[round]
+		mu.Unlock()
+		if sr != nil && sr.got.Add(1) == want {
+			run.Observe("say_all", now.Sub(sent))
+			close(sr.done)
+		}
+	}
 	onPush := func(r int32) func(client.Push) {
 		return func(p client.Push) {
 			now := time.Now()
 			switch b := p.Body.(type) {
 			case *client.RoomMedia:
-				n, sent, err := parseMedia(b.Payload)
-				if err != nil {
-					return
-				}
-				if led.Delivered(r, n) {
-					run.Add("frames_delivered", 1)
-					run.Observe("media", now.Sub(sent))
-				}
+				onMedia(r, b.Payload, now)
 			case *protocol.RoomSaidPush:
-				round, sent, ok := parseSay(b.Body)
-				if !ok {
-					return
-				}
-				run.Add("said", 1)
-				run.Observe("say", now.Sub(sent))
-				mu.Lock()
-				sr := rounds[round]
-				mu.Unlock()
-				if sr != nil && sr.got.Add(1) == want {
-					run.Observe("say_all", now.Sub(sent))
-					close(sr.done)
-				}
+				onSaid(b.Body, now)
 			}
 		}
 	}
 	clients := make([]*client.Client, s.members)
 	defer closeAll(clients)
+	raws := make([]*rawConn, s.members)
+	defer func() {
+		for _, c := range raws {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
 	login := func(ctx context.Context, r int) error {
 		c, _, err := e.connect(ctx, us[r%s.users], fmt.Sprintf("r%d", r), onPush(int32(r)))
 		if err != nil {
@@ -117,25 +135,51 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 		clients[r] = c
 		return nil
 	}
-	// First sessions log in with passwords, the rest reuse their tokens.
+	// SDK sessions: the first of each user (a password login that yields
+	// the token) and the senders; with --raw-receivers the rest are bare
+	// connections that log in with the token.
+	sdk := max(s.users, s.senders)
+	if !s.raw {
+		sdk = s.members
+	}
 	if err := parallel(ctx, s.users, s.conc, login); err != nil {
 		return nil, err
 	}
-	if err := parallel(ctx, s.members-s.users, s.conc, func(ctx context.Context, i int) error { return login(ctx, s.users+i) }); err != nil {
+	if err := parallel(ctx, sdk-s.users, s.conc, func(ctx context.Context, i int) error { return login(ctx, s.users+i) }); err != nil {
 		return nil, err
 	}
 	roomID, err := clients[0].RoomCreate(ctx, "bench")
 	if err != nil {
 		return nil, fmt.Errorf("create room: %w", err)
 	}
-	if err := parallel(ctx, s.members-1, s.conc, func(ctx context.Context, i int) error {
+	if err := parallel(ctx, sdk-1, s.conc, func(ctx context.Context, i int) error {
 		_, err := clients[i+1].RoomJoin(ctx, roomID)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("join room: %w", err)
 	}
+	d := e.dialer()
+	if err := parallel(ctx, s.members-sdk, s.conc, func(ctx context.Context, i int) error {
+		r := sdk + i
+		u := us[r%s.users]
+		rc, err := rawLogin(ctx, d, e.Addr, u.Name, u.Token, fmt.Sprintf("r%d", r), 16<<10)
+		if err != nil {
+			return fmt.Errorf("raw login %s: %w", u.Name, err)
+		}
+		raws[r] = rc
+		if err := rc.request(protocol.OpRoomJoin, 2, &protocol.RoomIDReq{RoomID: roomID}); err != nil {
+			return fmt.Errorf("raw room.join: %w", err)
+		}
+		go rawRoomReceive(rc, int32(r), onMedia, onSaid)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	stopKeep := make(chan struct{})
+	defer close(stopKeep)
+	go rawKeepalive(raws, 30*time.Second, stopKeep)
 	time.Sleep(500 * time.Millisecond) // let the joined events settle
-	rep.Note("setup (%d sessions over %d users, one room) took %.1f s", s.members, s.users, time.Since(t0).Seconds())
+	rep.Note("setup (%d sessions over %d users, %d of them bare receivers, one room) took %.1f s", s.members, s.users, s.members-sdk, time.Since(t0).Seconds())
 
 	// Media: sender i owes a frame to every member but itself.
 	phase = "streaming"
@@ -233,4 +277,41 @@ func parseSay(body string) (int64, time.Time, bool) {
 		return 0, time.Time{}, false
 	}
 	return round, time.Unix(0, ns), true
+}
+
+// rawRoomReceive reads a bare room member's frames and hands media and
+// room.said pushes on; everything else (room.event from the join storm,
+// ping replies) is skipped by its op.
+func rawRoomReceive(rc *rawConn, r int32, onMedia func(int32, []byte, time.Time), onSaid func(string, time.Time)) {
+	var hdr [10]byte
+	var body []byte
+	for {
+		if _, err := io.ReadFull(rc.br, hdr[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint32(hdr[:4])) - 6
+		if n < 0 || n > 16<<20 {
+			return
+		}
+		if cap(body) < n {
+			body = make([]byte, n)
+		}
+		body = body[:n]
+		if _, err := io.ReadFull(rc.br, body); err != nil {
+			return
+		}
+		now := time.Now()
+		switch protocol.Op(binary.BigEndian.Uint16(hdr[4:6])) {
+		case protocol.OpRoomMediaPush:
+			if _, _, payload, err := protocol.ParseRoomMediaPush(body); err == nil {
+				onMedia(r, payload, now)
+			}
+		case protocol.OpRoomSaid:
+			if text, ok := scanString(body, `"body":"`); ok {
+				onSaid(text, now)
+			} else if p := (protocol.RoomSaidPush{}); protocol.Unmarshal(body, &p) == nil {
+				onSaid(p.Body, now)
+			}
+		}
+	}
 }
