@@ -202,11 +202,14 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 			for lim.Wait(sctx) == nil {
 				n := led.Next()
 				payload := makeMedia(n, time.Now(), s.size)
-				led.Acked(n, to) // no reply exists: "acked" means handed to the socket
 				if err := clients[i].RoomMedia(sctx, roomID, payload); err != nil {
-					errs.add(err)
+					led.Failed(n)
+					if sctx.Err() == nil {
+						errs.add(err)
+					}
 					continue
 				}
+				led.Acked(n, to) // no reply exists: "acked" means handed to the connection
 				run.Add("frames_sent", 1)
 			}
 		}(i, to)
