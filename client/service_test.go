@@ -17,47 +17,14 @@ import (
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service"
 	"github.com/chatd/chatd/service/discovery"
-	"github.com/chatd/chatd/service/files"
-	"github.com/chatd/chatd/store"
+	"github.com/chatd/chatd/service/servicetest"
 )
 
-// startChatd runs a real chatd in-process on a fresh SQLite store with
-// cheap password hashing and returns its chat address.
+// startChatd runs a real chatd in-process, with its file port, and
+// returns its chat address.
 func startChatd(t *testing.T) string {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	srv, err := service.New(service.Config{
-		ChatAddr: "127.0.0.1:0", FileAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
-		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-	})
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	fs, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("enable files: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := fs.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown files: %v", err)
-		}
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	return srv.ChatAddr().String()
+	return servicetest.Start(t, servicetest.WithFiles(), servicetest.WithLogLevel(zerolog.WarnLevel)).ChatAddr
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -394,32 +361,9 @@ func TestChatdFileTransfer(t *testing.T) {
 // address and database. A client with Reconnect logs in again with its
 // token by itself, and messages sent while it was away are delivered once.
 func TestChatdServerRestart(t *testing.T) {
-	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	start := func(addr string) *service.Server {
-		srv, err := service.New(service.Config{ChatAddr: addr, Store: st, Loops: 1, Workers: 16,
-			Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return srv
-	}
-	stop := func(srv *service.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}
-	srv := start("127.0.0.1:0")
-	addr := srv.ChatAddr().String()
+	st := servicetest.OpenStore(t)
+	srv := servicetest.Start(t, servicetest.WithStore(st))
+	addr := srv.ChatAddr
 	ctx := testCtx(t)
 	states := make(chan client.State, 16)
 	bob := newUser(t, addr, "bob", client.Options{Reconnect: true,
@@ -435,12 +379,11 @@ func TestChatdServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stop(srv)
+	srv.Stop()
 	if s := <-states; s != client.StateReconnecting {
 		t.Fatalf("state %v", s)
 	}
-	srv = start(addr)
-	defer stop(srv)
+	servicetest.Start(t, servicetest.WithStore(st), servicetest.WithChatAddr(addr))
 
 	// alice (no reconnect) dials again and sends while bob may still be
 	// reconnecting.
@@ -470,8 +413,7 @@ func TestChatdServerRestart(t *testing.T) {
 // BenchmarkChatdPing measures pipelined ping round trips through the SDK
 // against an in-process chatd (both on this machine).
 func BenchmarkChatdPing(b *testing.B) {
-	addr, stop := benchChatd(b)
-	defer stop()
+	addr := benchChatd(b)
 	c, err := client.Dial(context.Background(), addr, client.Options{PingInterval: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -494,8 +436,7 @@ func BenchmarkChatdPing(b *testing.B) {
 // before the reply) through the SDK against an in-process chatd, with the
 // message rate limit lifted.
 func BenchmarkChatdSend(b *testing.B) {
-	addr, stop := benchChatd(b)
-	defer stop()
+	addr := benchChatd(b)
 	ctx := context.Background()
 	c, err := client.Dial(ctx, addr, client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
 	if err != nil {
@@ -540,28 +481,12 @@ func BenchmarkChatdSend(b *testing.B) {
 	})
 }
 
-func benchChatd(b *testing.B) (string, func()) {
+func benchChatd(b *testing.B) string {
 	b.Helper()
-	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := service.New(service.Config{ChatAddr: "127.0.0.1:0", Store: st, Loops: 1,
-		MsgRate: 1e9, MsgBurst: 1 << 30,
-		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
-		Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	return srv.ChatAddr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = st.Close()
-	}
+	return servicetest.Start(b, servicetest.WithConfig(func(c *service.Config) {
+		c.Workers, c.MsgRate, c.MsgBurst = 0, 1e9, 1<<30
+		c.Logger = zerolog.Nop()
+	})).ChatAddr
 }
 
 // TestDiscoverChatdResponder finds the real discovery responder by

@@ -12,41 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
-	"github.com/chatd/chatd/service"
-	"github.com/chatd/chatd/store"
+	"github.com/chatd/chatd/service/servicetest"
 )
 
 var updateScreen = flag.Bool("update-screen", false, "write the main screen capture to docs/chat-screen.txt")
 
-// startChatd runs a real chatd in-process on a fresh SQLite store.
+// startChatd runs a real chatd in-process and returns its chat address.
 func startChatd(t *testing.T) string {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	srv, err := service.New(service.Config{
-		ChatAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
-		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
-	})
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = st.Close()
-	})
-	return srv.ChatAddr().String()
+	return servicetest.Start(t).ChatAddr
 }
 
 // friends registers two users who are friends of each other.

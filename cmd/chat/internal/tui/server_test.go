@@ -10,46 +10,18 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/cmd/chat/internal/config"
 	"github.com/chatd/chatd/protocol"
-	"github.com/chatd/chatd/service"
-	"github.com/chatd/chatd/service/files"
-	"github.com/chatd/chatd/store"
+	"github.com/chatd/chatd/service/servicetest"
 )
 
-// startChatd runs a real chatd in-process on a fresh SQLite store.
+// startChatd runs a real chatd in-process, with its file port, and
+// returns its chat address.
 func startChatd(t *testing.T) string {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	srv, err := service.New(service.Config{
-		ChatAddr: "127.0.0.1:0", FileAddr: "127.0.0.1:0", Store: st, Loops: 1, Workers: 16,
-		Argon2: service.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1},
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
-	})
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	fs, err := srv.EnableFiles(files.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("enable files: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = fs.Shutdown(ctx)
-		_ = srv.Shutdown(ctx)
-		_ = st.Close()
-	})
-	return srv.ChatAddr().String()
+	return servicetest.Start(t, servicetest.WithFiles()).ChatAddr
 }
 
 // driver runs a model the way the Bubble Tea runtime does: every command
