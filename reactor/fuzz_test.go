@@ -40,9 +40,13 @@ func FuzzOutQueue(f *testing.F) {
 				ch := p.get(int(op>>2) % numChunkClasses)
 				n := 1 + int(op>>4)*len(ch[:cap(ch)])/16
 				ch = append(ch, pattern(pos+i*13, min(n, cap(ch)))...)
+				ref = append(ref, ch...)
+				if op&32 != 0 && q.appendTail(ch) {
+					p.put(ch) // copied into the tail: reused at once
+					break
+				}
 				out[&ch[:1][0]] = true
 				q.pushChunk(ch)
-				ref = append(ref, ch...)
 			default:
 				n := min(int(op>>2)*97, len(ref))
 				var got []byte

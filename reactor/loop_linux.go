@@ -314,13 +314,20 @@ func (l *loop) exec(x *cmd) {
 			l.retireChunk(x.b)
 			return
 		}
+		l.ctr.queued.Add(int64(len(x.b)))
+		l.markFlush(c)
+		if c.out.appendTail(x.b) {
+			// Output is still pending (EAGAIN, or replies over several
+			// passes): fold the small chunk into the tail one, so a backed-up
+			// conn holds about the bytes it owes, not a chunk per reply.
+			l.retireChunk(x.b)
+			return
+		}
 		if c.out.bufs == nil && len(l.qpool) > 0 {
 			c.out.bufs = l.qpool[len(l.qpool)-1]
 			l.qpool = l.qpool[:len(l.qpool)-1]
 		}
 		c.out.pushChunk(x.b)
-		l.ctr.queued.Add(int64(len(x.b)))
-		l.markFlush(c)
 	case opClose:
 		if c.state.Load() == stClosed {
 			return

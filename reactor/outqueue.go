@@ -36,6 +36,23 @@ func (q *outQueue) pushChunk(b []byte) {
 	q.bufs = append(q.bufs, outBuf{b: b, pooled: true})
 }
 
+// appendTail copies b into the room left in the last queued buffer if that
+// is a pooled chunk with room for all of b, and reports whether it did. The
+// kernel only reads a chunk during a write call on the loop, so growing the
+// tail (even one partly written) between calls is safe.
+func (q *outQueue) appendTail(b []byte) bool {
+	n := len(q.bufs)
+	if n == q.head {
+		return false
+	}
+	t := &q.bufs[n-1]
+	if !t.pooled || cap(t.b)-len(t.b) < len(b) {
+		return false
+	}
+	t.b = append(t.b, b...)
+	return true
+}
+
 // empty reports whether nothing is left to write.
 func (q *outQueue) empty() bool { return q.head >= len(q.bufs) }
 

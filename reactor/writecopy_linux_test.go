@@ -272,3 +272,45 @@ func TestWriteCopyEchoAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteCopyBackedUpConnFoldsChunks: small WriteCopy calls that reach the
+// loop one pass at a time while the conn's socket is full are folded into
+// the tail chunk, so the conn holds a few chunks, not one per reply; after
+// the reader catches up everything arrives in order and every chunk is back.
+func TestWriteCopyBackedUpConnFoldsChunks(t *testing.T) {
+	r := newRecorder(t)
+	opened := make(chan *Conn, 1)
+	r.open = func(c *Conn) { opened <- c }
+	e, addr := startTinySndBuf(t, r, Options{Loops: 1})
+	client := dialSmallRcvBuf(t, addr)
+	sc := <-opened
+	fill := pattern(0, 256<<10)
+	if err := sc.Write(fill); err != nil { // fills the socket buffers: EAGAIN
+		t.Fatal(err)
+	}
+	want := append([]byte(nil), fill...)
+	buf := make([]byte, 10)
+	for i := range 300 {
+		for j := range buf {
+			buf[j] = byte(i + j)
+		}
+		want = append(want, buf...)
+		before := e.Stats().QueuedBytes
+		if err := sc.WriteCopy(buf); err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < 10_000 && e.Stats().QueuedBytes == before; k++ {
+			time.Sleep(100 * time.Microsecond) // until the loop has taken it
+		}
+	}
+	if n := e.Stats().CopyChunks; n > 4 {
+		t.Fatalf("%d chunks held for 3,000 bytes of replies, want at most 4", n)
+	}
+	sc.Close()
+	got := readAllTimeout(t, client, 30*time.Second)
+	if len(got) != len(want) || firstDiff(got, want) >= 0 {
+		t.Fatalf("got %d bytes, want %d identical", len(got), len(want))
+	}
+	r.waitClose(t)
+	waitSettled(t, e)
+}
