@@ -31,21 +31,28 @@
 // until they are written; they are never copied, so the caller must not modify
 // them afterwards, and one encoded frame may be queued on many connections:
 // WriteBatch does that fan-out with one lock acquisition per loop per 64
-// receivers instead of one per receiver. WriteCopy copies instead, so the
-// caller may reuse its slice as soon as it returns: it copies into
-// reactor-owned chunks (1, 4, 16 or 64 KiB) taken from a per-loop pool under
-// the lock the write takes anyway; consecutive small WriteCopy calls to one
-// connection fill the same chunk, so many small replies leave as one iovec;
-// a chunk goes back to the pool once written (or dropped on close), so an
-// idle connection holds none and steady-state echo allocates nothing. Loops
-// keep at most 1 MiB of free chunks per class and spill the rest to a
-// sync.Pool the garbage collector trims; a WriteCopy over 64 KiB gets a
-// private copy. Which to use: Write for bytes that stay unchanged and are
-// yours to give away (a frame encoded into a fresh buffer); WriteCopy for
-// bytes you do not own or will reuse (OnData's slice, a scratch encoding
-// buffer); WriteBatch for one frame to many receivers (one shared buffer,
-// where WriteCopy would copy it per receiver). Stats.CopyChunks counts the
-// chunks queued now.
+// receivers instead of one per receiver.
+//
+// WriteCopy copies instead, so the caller may reuse its slice as soon as it
+// returns. The copy goes into reactor-owned chunks (1, 4, 16 or 64 KiB) taken
+// from a per-loop pool under the queue lock the write takes anyway.
+// Consecutive small WriteCopy calls to one connection fill the same chunk, so
+// many small replies leave as one iovec, and replies to a connection whose
+// output is backed up are folded into its tail chunk on the loop. A chunk goes
+// back to the pool once written (or when its connection closes), so an idle
+// connection holds none and steady-state echo allocates nothing. Loops keep
+// at most 1 MiB of free chunks per class and spill the rest to a sync.Pool
+// that the garbage collector trims; a WriteCopy over 64 KiB gets a private
+// copy. MaxOutbound counts bytes, not chunk capacity: a tiny WriteCopy that
+// cannot share a chunk (say, interleaved with Write calls) pins a 1 KiB chunk.
+// Stats.CopyChunks counts the chunks queued now.
+//
+// Which to use: Write for bytes that are yours to give away and stay
+// unchanged (a frame encoded into a fresh buffer); WriteCopy for bytes you do
+// not own or will reuse (OnData's slice, a scratch encoding buffer);
+// WriteBatch for one frame to many receivers (one shared buffer, where
+// WriteCopy would copy it once per receiver).
+//
 // The data passed to OnData is valid only during the call; OnData returns how
 // many bytes it consumed and the rest is kept (in a pooled buffer, returned
 // to the pool when empty, so idle connections hold no buffer).
