@@ -132,7 +132,7 @@ bench login 120s --cpu-profile login.cpu.pprof --profile-seconds 3 login --users
 bench chat 120s --cpu-profile chat.cpu.pprof --profile-seconds 8 chat --pairs 50 --duration 15s --inflight 4
 bench chat-rate 120s --label chat-rate chat --pairs 50 --duration 10s --rate 2000 --inflight 4
 bench group 120s --cpu-profile group.cpu.pprof --profile-seconds 6 group --groups 4 --members 50 --senders 2 --devices 8 --duration 10s
-bench room 120s room --members 1000 --users 20 --fps 20 --duration 10s --says 5
+bench room 120s room --members 2000 --users 20 --fps 20 --duration 10s --says 5
 bench offline 120s offline --pairs 50 --per-user 200
 bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
