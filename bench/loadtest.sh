@@ -135,13 +135,13 @@ bench group 120s --cpu-profile group.cpu.pprof --profile-seconds 6 group --group
 bench room 120s room --members 2000 --users 20 --fps 20 --duration 10s --says 5
 bench offline 120s offline --pairs 50 --per-user 200
 bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
+bench files 120s files --pairs 4 --size-mb 16 --rounds 2
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI_END=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
 CHATD_RSS_END=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1=="process_resident_memory_bytes"{print $2}')
 stop_chatd
-# Scenarios that run their own server: kill -9 of a chatd child in the
-# middle of the chat load, and files (chatd's binary does not start the
-# file port yet, so files runs against an in-process chatd).
+# A scenario that runs its own server: kill -9 of a chatd child in the
+# middle of the chat load, then a restart on the same data.
 bench_own() {
 	local name=$1 limit=$2
 	shift 2
@@ -157,7 +157,6 @@ bench_own() {
 	fi
 }
 bench_own crash 120s crash --chatd "$CHATD" --pairs 20 --duration 15s --kill-after 5s --down 1s
-bench_own files 120s files --pairs 4 --size-mb 16 --rounds 2
 SUITE_S=$(($(date -u +%s) - START))
 
 PROFILE_TOP=""
@@ -173,7 +172,7 @@ if [[ -s $WORK/results/group.cpu.pprof ]]; then
 	GROUP_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -nodecount=20 "$CHATD" "$WORK/results/group.cpu.pprof" 2>/dev/null | sed -n '1,30p' || true)
 fi
 
-NAMES="connect connect-19000 login chat chat-rate group room offline mixed crash files"
+NAMES="connect connect-19000 login chat chat-rate group room offline mixed files crash"
 log "writing $OUT"
 {
 	echo "# chatbench load test"
