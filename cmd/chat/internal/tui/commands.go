@@ -99,6 +99,48 @@ func failure(what string, err error) tea.Msg {
 	return noticeMsg{text: what + ": " + errText(err), err: true}
 }
 
+// always is a command that only delivers msg, for batches that mix
+// messages with follow-up commands.
+func always(msg tea.Msg) tea.Cmd {
+	return func() tea.Msg { return msg }
+}
+
+// request runs f on the command's goroutine with the usual call timeout.
+func request(f func(ctx context.Context) tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := ctxTimeout()
+		defer cancel()
+		return f(ctx)
+	}
+}
+
+// call is the common command: one client call whose error becomes a
+// status-line failure named op, and whose result done turns into the
+// command's message.
+func call[T any](op string, do func(context.Context) (T, error), done func(T) tea.Msg) tea.Cmd {
+	return request(func(ctx context.Context) tea.Msg {
+		v, err := do(ctx)
+		if err != nil {
+			return failure(op, err)
+		}
+		return done(v)
+	})
+}
+
+// exec is call for client calls that return only an error; done may be
+// nil when success needs no message.
+func exec(op string, do func(context.Context) error, done func() tea.Msg) tea.Cmd {
+	return request(func(ctx context.Context) tea.Msg {
+		if err := do(ctx); err != nil {
+			return failure(op, err)
+		}
+		if done == nil {
+			return nil
+		}
+		return done()
+	})
+}
+
 // connectCmd dials, optionally registers, and logs in with a password or
 // a remembered token.
 func (m *Model) connectCmd(server, user, password, token string, register bool) tea.Cmd {
@@ -173,28 +215,23 @@ func (m *Model) sendCmd(cv *conv, text, cmid string) tea.Cmd {
 
 func (m *Model) roomSayCmd(roomID int64, text string) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		if err := c.RoomSay(ctx, roomID, text); err != nil {
-			return failure("room", err)
-		}
-		return nil
-	}
+	return exec("room", func(ctx context.Context) error { return c.RoomSay(ctx, roomID, text) }, nil)
 }
 
 // historyCmd loads messages of conv after seq after (limit n).
 func (m *Model) historyCmd(conv string, after int64, n int) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		r, err := c.Sync(ctx, conv, after, n)
-		if err != nil {
-			return historyMsg{conv: conv, after: after, err: err}
-		}
-		return historyMsg{conv: conv, after: after, msgs: r.Messages}
+	return request(func(ctx context.Context) tea.Msg { return syncPage(ctx, c, conv, after, n) })
+}
+
+// syncPage loads one page of conv's history as a historyMsg, which also
+// carries a failure (the view marks the page as not loaded).
+func syncPage(ctx context.Context, c *client.Client, conv string, after int64, n int) tea.Msg {
+	r, err := c.Sync(ctx, conv, after, n)
+	if err != nil {
+		return historyMsg{conv: conv, after: after, err: err}
 	}
+	return historyMsg{conv: conv, after: after, msgs: r.Messages}
 }
 
 // latestHistoryCmd loads the last page of a conversation whose last seq
@@ -202,9 +239,7 @@ func (m *Model) historyCmd(conv string, after int64, n int) tea.Cmd {
 // conv.list for it first, so the page is the newest, not the oldest.
 func (m *Model) latestHistoryCmd(conv string) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	return request(func(ctx context.Context) tea.Msg {
 		var last int64
 		if convs, err := c.Conversations(ctx); err == nil {
 			for _, ci := range convs {
@@ -213,42 +248,23 @@ func (m *Model) latestHistoryCmd(conv string) tea.Cmd {
 				}
 			}
 		}
-		after := max(0, last-historyPage)
-		r, err := c.Sync(ctx, conv, after, historyPage)
-		if err != nil {
-			return historyMsg{conv: conv, after: after, err: err}
-		}
-		return historyMsg{conv: conv, after: after, msgs: r.Messages}
-	}
+		return syncPage(ctx, c, conv, max(0, last-historyPage), historyPage)
+	})
 }
 
 // unfriendCmd ends a friendship.
 func (m *Model) unfriendCmd(userID int64) tea.Cmd {
-	c := m.c
-	name := m.name(userID)
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		if err := c.FriendRemove(ctx, userID); err != nil {
-			return failure("remove", err)
-		}
-		return tea.BatchMsg{
-			func() tea.Msg { return notice("%s is no longer a friend", name) },
-			m.refreshFriendsCmd(),
-		}
-	}
+	c, name, refresh := m.c, m.name(userID), m.refreshFriendsCmd()
+	return exec("remove", func(ctx context.Context) error { return c.FriendRemove(ctx, userID) }, func() tea.Msg {
+		return tea.BatchMsg{always(notice("%s is no longer a friend", name)), refresh}
+	})
 }
 
 // whoisCmd shows a user's profile in the status area.
 func (m *Model) whoisCmd(userID int64) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		p, err := c.Profile(ctx, userID)
-		if err != nil {
-			return failure("profile", err)
-		}
+	profile := func(ctx context.Context) (*protocol.ProfileGetResp, error) { return c.Profile(ctx, userID) }
+	return call("profile", profile, func(p *protocol.ProfileGetResp) tea.Msg {
 		avatar := "no avatar"
 		if p.Profile.AvatarSha256 != "" {
 			avatar = fmt.Sprintf("avatar %s…", p.Profile.AvatarSha256[:min(12, len(p.Profile.AvatarSha256))])
@@ -258,24 +274,17 @@ func (m *Model) whoisCmd(userID int64) tea.Cmd {
 			sig = "(no signature)"
 		}
 		return tea.BatchMsg{
-			func() tea.Msg { return profileMsg(p.Profile) },
-			func() tea.Msg {
-				return notice("%s (%s) #%d · %s · %s", p.Profile.Nickname, p.Profile.Username, p.Profile.UserID, sig, avatar)
-			},
+			always(profileMsg(p.Profile)),
+			always(notice("%s (%s) #%d · %s · %s", p.Profile.Nickname, p.Profile.Username, p.Profile.UserID, sig, avatar)),
 		}
-	}
+	})
 }
 
 // membersCmd shows a group's members in the status area.
 func (m *Model) membersCmd(g protocol.Group) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		members, err := c.GroupMembers(ctx, g.GroupID)
-		if err != nil {
-			return failure("members", err)
-		}
+	list := func(ctx context.Context) ([]protocol.Friend, error) { return c.GroupMembers(ctx, g.GroupID) }
+	return call("members", list, func(members []protocol.Friend) tea.Msg {
 		names := make([]string, 0, len(members))
 		for _, f := range members {
 			n := f.Profile.Username
@@ -288,15 +297,13 @@ func (m *Model) membersCmd(g protocol.Group) tea.Cmd {
 			names = append(names, n)
 		}
 		return noticeMsg{text: fmt.Sprintf("%s: %d members: %s", g.Name, len(members), strings.Join(names, ", "))}
-	}
+	})
 }
 
 // kickCmd removes a member from a group (owner only).
 func (m *Model) kickCmd(g protocol.Group, name string) tea.Cmd {
-	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	c, refresh := m.c, m.refreshGroupsCmd()
+	return request(func(ctx context.Context) tea.Msg {
 		members, err := c.GroupMembers(ctx, g.GroupID)
 		if err != nil {
 			return failure("kick", err)
@@ -306,104 +313,65 @@ func (m *Model) kickCmd(g protocol.Group, name string) tea.Cmd {
 				if err := c.GroupKick(ctx, g.GroupID, f.Profile.UserID); err != nil {
 					return failure("kick", err)
 				}
-				return tea.BatchMsg{
-					func() tea.Msg { return notice("removed %s from %s", f.Profile.Username, g.Name) },
-					m.refreshGroupsCmd(),
-				}
+				return tea.BatchMsg{always(notice("removed %s from %s", f.Profile.Username, g.Name)), refresh}
 			}
 		}
 		return noticeMsg{text: name + " is not in " + g.Name, err: true}
-	}
+	})
 }
 
 func (m *Model) ackCmd(conv string, seq int64) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	return request(func(ctx context.Context) tea.Msg {
 		_ = c.Ack(ctx, conv, seq) // a lost ack only means a repeat push, filtered by the client
 		return nil
-	}
+	})
 }
 
 func (m *Model) readCmd(conv string, seq int64) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	return request(func(ctx context.Context) tea.Msg {
 		_ = c.Read(ctx, conv, seq)
 		return nil
-	}
+	})
 }
 
 func (m *Model) refreshFriendsCmd() tea.Cmd {
-	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		f, err := c.Friends(ctx)
-		if err != nil {
-			return failure("friends", err)
-		}
-		return friendsMsg(f)
-	}
+	return call("friends", m.c.Friends, func(f []protocol.Friend) tea.Msg { return friendsMsg(f) })
 }
 
 func (m *Model) refreshGroupsCmd() tea.Cmd {
-	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		g, err := c.GroupList(ctx)
-		if err != nil {
-			return failure("groups", err)
-		}
-		return groupsMsg(g)
-	}
+	return call("groups", m.c.GroupList, func(g []protocol.Group) tea.Msg { return groupsMsg(g) })
 }
 
 func (m *Model) profileCmd(id int64) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	return request(func(ctx context.Context) tea.Msg {
 		p, err := c.Profile(ctx, id)
 		if err != nil {
-			return nil
+			return nil // the list keeps showing what it knows
 		}
 		return profileMsg(p.Profile)
-	}
+	})
 }
 
 func (m *Model) respondCmd(req protocol.FriendRequestedPush, accept bool) tea.Cmd {
-	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		if err := c.FriendRespond(ctx, req.RequestID, accept); err != nil {
-			return failure("friend request", err)
-		}
+	c, refresh := m.c, m.refreshFriendsCmd()
+	respond := func(ctx context.Context) error { return c.FriendRespond(ctx, req.RequestID, accept) }
+	return exec("friend request", respond, func() tea.Msg {
+		gone := always(requestGone(req.RequestID))
 		if accept {
-			return tea.BatchMsg{
-				func() tea.Msg { return requestGone(req.RequestID) },
-				func() tea.Msg { return notice("%s is now your friend", req.From.Username) },
-				m.refreshFriendsCmd(),
-			}
+			return tea.BatchMsg{gone, always(notice("%s is now your friend", req.From.Username)), refresh}
 		}
-		return tea.BatchMsg{
-			func() tea.Msg { return requestGone(req.RequestID) },
-			func() tea.Msg { return notice("rejected %s", req.From.Username) },
-		}
-	}
+		return tea.BatchMsg{gone, always(notice("rejected %s", req.From.Username))}
+	})
 }
 
 // addFriendCmd finds a user by exact username (or the only prefix match)
 // and sends a friend request.
 func (m *Model) addFriendCmd(name, note string) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	return request(func(ctx context.Context) tea.Msg {
 		users, err := c.SearchUsers(ctx, name)
 		if err != nil {
 			return failure("search", err)
@@ -431,94 +399,58 @@ func (m *Model) addFriendCmd(name, note string) tea.Cmd {
 			return failure("friend request", err)
 		}
 		return notice("friend request sent to %s", target.Username)
-	}
+	})
 }
 
 func (m *Model) groupCreateCmd(name string, members []int64) tea.Cmd {
-	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		g, err := c.GroupCreate(ctx, name, members)
-		if err != nil {
-			return failure("group", err)
-		}
-		return tea.BatchMsg{
-			func() tea.Msg { return notice("created group %s (#%d)", g.Name, g.GroupID) },
-			m.refreshGroupsCmd(),
-		}
-	}
+	c, refresh := m.c, m.refreshGroupsCmd()
+	create := func(ctx context.Context) (*protocol.Group, error) { return c.GroupCreate(ctx, name, members) }
+	return call("group", create, func(g *protocol.Group) tea.Msg {
+		return tea.BatchMsg{always(notice("created group %s (#%d)", g.Name, g.GroupID)), refresh}
+	})
 }
 
 func (m *Model) groupJoinCmd(id int64) tea.Cmd {
-	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		g, err := c.GroupJoin(ctx, id)
-		if err != nil {
-			return failure("join", err)
-		}
-		return tea.BatchMsg{
-			func() tea.Msg { return notice("joined group %s", g.Name) },
-			m.refreshGroupsCmd(),
-		}
-	}
+	c, refresh := m.c, m.refreshGroupsCmd()
+	join := func(ctx context.Context) (*protocol.Group, error) { return c.GroupJoin(ctx, id) }
+	return call("join", join, func(g *protocol.Group) tea.Msg {
+		return tea.BatchMsg{always(notice("joined group %s", g.Name)), refresh}
+	})
 }
 
 func (m *Model) groupLeaveCmd(g protocol.Group) tea.Cmd {
 	c := m.c
 	mine := g.Owner == m.me.UserID
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		var err error
+	leave := func(ctx context.Context) error {
 		if mine {
-			err = c.GroupDismiss(ctx, g.GroupID)
-		} else {
-			err = c.GroupLeave(ctx, g.GroupID)
+			return c.GroupDismiss(ctx, g.GroupID)
 		}
-		if err != nil {
-			return failure("leave", err)
-		}
-		return groupLeftMsg(g.GroupID)
+		return c.GroupLeave(ctx, g.GroupID)
 	}
+	return exec("leave", leave, func() tea.Msg { return groupLeftMsg(g.GroupID) })
 }
 
 func (m *Model) updateProfileCmd(req protocol.ProfileUpdateReq, what string) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
-		p, err := c.UpdateProfile(ctx, req)
-		if err != nil {
-			return failure(what, err)
-		}
-		return tea.BatchMsg{
-			func() tea.Msg { return profileMsg(*p) },
-			func() tea.Msg { return notice("%s updated", what) },
-		}
-	}
+	update := func(ctx context.Context) (*protocol.Profile, error) { return c.UpdateProfile(ctx, req) }
+	return call(what, update, func(p *protocol.Profile) tea.Msg {
+		return tea.BatchMsg{always(profileMsg(*p)), always(notice("%s updated", what))}
+	})
 }
 
 func (m *Model) avatarCmd(path string) tea.Cmd {
 	c := m.c
-	return func() tea.Msg {
+	return request(func(ctx context.Context) tea.Msg {
 		img, err := os.ReadFile(path)
 		if err != nil {
 			return failure("avatar", err)
 		}
-		ctx, cancel := ctxTimeout()
-		defer cancel()
 		p, err := c.SetAvatar(ctx, img)
 		if err != nil {
 			return failure("avatar", err)
 		}
-		return tea.BatchMsg{
-			func() tea.Msg { return profileMsg(*p) },
-			func() tea.Msg { return notice("avatar updated (%d bytes)", len(img)) },
-		}
-	}
+		return tea.BatchMsg{always(profileMsg(*p)), always(notice("avatar updated (%d bytes)", len(img)))}
+	})
 }
 
 // sendFileCmd uploads a file to the active conversation, reporting
@@ -575,21 +507,18 @@ func progressFunc(id int, events chan tea.Msg, size *int64) client.Progress {
 
 func (m *Model) roomCmd(args []string) tea.Cmd {
 	c := m.c
+	usage := always(noticeMsg{text: "usage: /room new [NAME] | join ID | leave", err: true})
 	if len(args) == 0 {
-		return func() tea.Msg { return noticeMsg{text: "usage: /room new [NAME] | join ID | leave", err: true} }
+		return usage
 	}
 	switch args[0] {
 	case "new", "create":
 		name := strings.Join(args[1:], " ")
-		return func() tea.Msg {
-			ctx, cancel := ctxTimeout()
-			defer cancel()
-			id, err := c.RoomCreate(ctx, name)
-			if err != nil {
-				return failure("room", err)
-			}
-			return roomJoinedMsg{id: id, name: name, members: []protocol.Profile{m.me}}
-		}
+		me := m.me
+		create := func(ctx context.Context) (int64, error) { return c.RoomCreate(ctx, name) }
+		return call("room", create, func(id int64) tea.Msg {
+			return roomJoinedMsg{id: id, name: name, members: []protocol.Profile{me}}
+		})
 	case "join":
 		if len(args) < 2 {
 			break
@@ -598,53 +527,37 @@ func (m *Model) roomCmd(args []string) tea.Cmd {
 		if err != nil {
 			break
 		}
-		return func() tea.Msg {
-			ctx, cancel := ctxTimeout()
-			defer cancel()
-			members, err := c.RoomJoin(ctx, id)
-			if err != nil {
-				return failure("room", err)
-			}
+		join := func(ctx context.Context) ([]protocol.Profile, error) { return c.RoomJoin(ctx, id) }
+		return call("room", join, func(members []protocol.Profile) tea.Msg {
 			return roomJoinedMsg{id: id, name: "", members: members}
-		}
+		})
 	case "leave":
 		id := m.activeRoom()
 		if len(args) >= 2 {
 			id, _ = strconv.ParseInt(args[1], 10, 64)
 		}
 		if id == 0 {
-			return func() tea.Msg { return noticeMsg{text: "not in a room", err: true} }
+			return always(noticeMsg{text: "not in a room", err: true})
 		}
-		return func() tea.Msg {
-			ctx, cancel := ctxTimeout()
-			defer cancel()
-			if err := c.RoomLeave(ctx, id); err != nil {
-				return failure("room", err)
-			}
-			return roomLeftMsg(id)
-		}
+		leave := func(ctx context.Context) error { return c.RoomLeave(ctx, id) }
+		return exec("room", leave, func() tea.Msg { return roomLeftMsg(id) })
 	}
-	return func() tea.Msg { return noticeMsg{text: "usage: /room new [NAME] | join ID | leave", err: true} }
+	return usage
 }
 
 func (m *Model) logoutCmd() tea.Cmd {
 	c := m.c
 	tokens := m.opts.Tokens
 	server := m.server
-	return func() tea.Msg {
-		ctx, cancel := ctxTimeout()
-		defer cancel()
+	return request(func(ctx context.Context) tea.Msg {
 		err := c.Logout(ctx)
 		_ = c.Close()
 		if tokens != nil {
 			_ = tokens.Forget(server)
 		}
 		if err != nil && !errors.Is(err, client.ErrClosed) {
-			return tea.BatchMsg{
-				func() tea.Msg { return loggedOutMsg{} },
-				func() tea.Msg { return failure("logout", err) },
-			}
+			return tea.BatchMsg{always(loggedOutMsg{}), always(failure("logout", err))}
 		}
 		return loggedOutMsg{}
-	}
+	})
 }
