@@ -46,13 +46,15 @@ func NewRun(counters, latencies []string) *Run {
 // Start returns when the run began.
 func (r *Run) Start() time.Time { return r.start }
 
-// Restart moves the start of the run (and the timeline origin) to now:
-// call it after setup so rates do not include registration time.
+// Restart moves the start of the run (and the timeline origin) to now and
+// drops the samples taken so far: call it after setup so neither rates nor
+// the timeline include registration time.
 func (r *Run) Restart() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.start = time.Now()
 	r.lastT = r.start
+	r.samples = nil
 	for name, c := range r.counters {
 		r.last[name] = c.Load()
 	}

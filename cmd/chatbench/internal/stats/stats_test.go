@@ -83,6 +83,14 @@ func TestRunTimeline(t *testing.T) {
 	if r.Latency("lat").Count() != 1 || len(r.Timeline()) != 2 || r.Get("sent") != 10 {
 		t.Fatal("totals lost by sampling")
 	}
+	r.Restart()
+	if len(r.Timeline()) != 0 {
+		t.Fatal("setup samples kept after Restart")
+	}
+	r.Add("sent", 5)
+	if s := r.Tick(); s.T > 1 || s.Rates["sent"] <= 0 {
+		t.Fatalf("sample after restart = %+v", s)
+	}
 }
 
 func TestCurveIsMonotonic(t *testing.T) {
