@@ -18,16 +18,21 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// register creates name on the server at addr and logs it in once.
-func register(t *testing.T, addr, name string) {
+// dial connects a client to addr, closed when the test ends.
+func dial(t *testing.T, addr string) *client.Client {
 	t.Helper()
-	ctx := testCtx(t)
-	c, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
+	c, err := client.Dial(testCtx(t), addr, client.Options{OnPush: func(client.Push) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if _, err := c.Register(ctx, name, "password-"+name, ""); err != nil {
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// register creates name on the server at addr and logs it in once.
+func register(t *testing.T, addr, name string) {
+	t.Helper()
+	if _, err := dial(t, addr).Register(testCtx(t), name, "password-"+name, ""); err != nil {
 		t.Fatalf("register: %v", err)
 	}
 	login(t, addr, name)
@@ -35,13 +40,7 @@ func register(t *testing.T, addr, name string) {
 
 func login(t *testing.T, addr, name string) {
 	t.Helper()
-	ctx := testCtx(t)
-	c, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Login(ctx, name, "password-"+name); err != nil {
+	if _, err := dial(t, addr).Login(testCtx(t), name, "password-"+name); err != nil {
 		t.Fatalf("login: %v", err)
 	}
 }
