@@ -62,6 +62,9 @@ func TestMetricsExposed(t *testing.T) {
 	a, b := e.user("mx"), e.user("my")
 	befriend(t, a, b)
 	send(t, a, &protocol.MsgSendReq{ToUser: b.userID, Body: "m", ClientMsgID: "m"})
+	// The push may be written after the sender's reply: wait for it, so
+	// its frame has been counted.
+	b.waitFor(protocol.OpMsgPush, nil)
 	a.must(protocol.CodeUnsupportedOp, 0x7777, struct{}{}, nil)
 	var buf bytes.Buffer
 	metrics.WritePrometheus(&buf, false)

@@ -3,6 +3,7 @@ package service
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/chatd/chatd/protocol"
@@ -19,7 +20,19 @@ var (
 	metricPushes       = metrics.GetOrCreateCounter("chatd_msg_pushes_total")
 	metricPanics       = metrics.GetOrCreateCounter("chatd_handler_panics_total")
 	metricBadFrames    = metrics.GetOrCreateCounter("chatd_bad_frames_total")
+	metricBatchSize    = metrics.GetOrCreateHistogram("chatd_store_batch_size")
+	metricBatchCommit  = metrics.GetOrCreateHistogram("chatd_store_commit_seconds")
 )
+
+// ObserveStoreBatch records one group commit of the message store (its
+// number of appends and how long its transaction took) in
+// chatd_store_batch_size and chatd_store_commit_seconds. Pass it as
+// store.Config.OnBatch; it only touches atomics, so it is cheap enough for
+// the committer goroutine.
+func ObserveStoreBatch(size int, d time.Duration) {
+	metricBatchSize.Update(float64(size))
+	metricBatchCommit.Update(d.Seconds())
+}
 
 // opCounters holds one counter per op in a fixed table indexed by op, so
 // counting a frame is an atomic load and an atomic add: no lock, not even

@@ -47,6 +47,8 @@ type committer struct {
 
 	// failHook, set only by tests, can fail a batch just before its commit.
 	failHook func() error
+	// onBatch is Config.OnBatch (nil: nobody is told).
+	onBatch func(size int, d time.Duration)
 }
 
 func newCommitter(s *sqlStore, max int, window time.Duration, workers int) *committer {
@@ -194,6 +196,7 @@ func (c *committer) flush(batch []*appendReq) {
 		return
 	}
 	res := make([]appendRes, len(live))
+	start := time.Now()
 	// Ids are taken once, so retries reuse them; a failed batch's ids
 	// are simply never used (ids need to be unique, not gapless).
 	firstID, err := c.takeIDs(len(live))
@@ -214,6 +217,9 @@ func (c *committer) flush(batch []*appendReq) {
 	}
 	if err != nil {
 		c.s.log.Warn().Err(err).Int("batch", len(live)).Msg("append batch failed; its senders get ErrUnavailable")
+	}
+	if c.onBatch != nil {
+		c.onBatch(len(live), time.Since(start))
 	}
 	for i, r := range live {
 		if err != nil {

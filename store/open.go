@@ -78,6 +78,7 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 		cfg.Committers = 1
 	}
 	s.c = newCommitter(s, cfg.BatchSize, cfg.BatchWindow, cfg.Committers)
+	s.c.onBatch = cfg.OnBatch
 	return s, nil
 }
 

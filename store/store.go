@@ -315,6 +315,13 @@ type Config struct {
 	// crash or kill -9 of the process, not a power loss or OS crash; no
 	// fsync per batch, so faster, most of all for a lone sender).
 	SQLiteSynchronous string
+	// OnBatch, when set, is called by a committer after each batch it
+	// wrote (or failed to write) with the number of appends in it and how
+	// long the transaction took, retries and the fsync included: the
+	// data behind batch-size and commit-time metrics. It runs on the
+	// committer goroutine before the senders are answered, so it must be
+	// quick and must not call the store.
+	OnBatch func(size int, d time.Duration)
 }
 
 // PrivateConv returns the conversation id of users a and b: p:<low>:<high>.

@@ -86,7 +86,10 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		}
 	}()
 
-	st, err := store.Open(ctx, storeConfig(cfg))
+	sc := storeConfig(cfg)
+	// Batch sizes and commit times feed the admin /metrics.
+	sc.OnBatch = service.ObserveStoreBatch
+	st, err := store.Open(ctx, sc)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", describeStore(cfg), err)
 	}
