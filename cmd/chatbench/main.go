@@ -141,8 +141,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
+	self := args[0]
+	if exe, err := os.Executable(); err == nil {
+		self = exe // args[0] may be a bare name resolved through PATH
+	}
 	env := &bench.Env{Addr: o.addr, AdminURL: o.admin, ServerPID: o.pid, Log: log, RunID: runID(),
-		Workers: o.workers, Self: args[0], SourceIP: o.sourceIP, CPUProfile: o.cpuProf, ProfileSeconds: o.profSecs}
+		Workers: o.workers, Self: self, SourceIP: o.sourceIP, CPUProfile: o.cpuProf, ProfileSeconds: o.profSecs}
 	if !o.quiet {
 		env.Progress = stderr
 		env.Terminal = isTerminal(stderr)
