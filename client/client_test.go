@@ -30,6 +30,20 @@ func dialT(t *testing.T, addr string, opts Options) *Client {
 	return c
 }
 
+// recv waits up to 10s for a value on ch; failure names what did not
+// happen.
+func recv[T any](t *testing.T, ch <-chan T, failure string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal(failure)
+	}
+	var zero T
+	return zero
+}
+
 // nextPush waits for the next push on c's channel.
 func nextPush(t *testing.T, c *Client) Push {
 	t.Helper()
@@ -358,13 +372,8 @@ func TestBadTokenStopsReconnect(t *testing.T) {
 	clear(s.tokens) // the server forgot the session (token expired)
 	s.mu.Unlock()
 	s.dropAll()
-	select {
-	case err := <-states:
-		if protocol.CodeOf(err) != protocol.CodeBadCredentials {
-			t.Fatalf("gave up with %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("client did not give up on a refused token")
+	if err := recv(t, states, "client did not give up on a refused token"); protocol.CodeOf(err) != protocol.CodeBadCredentials {
+		t.Fatalf("gave up with %v", err)
 	}
 	if c.Token() != "" {
 		t.Fatal("refused token kept")
@@ -411,13 +420,8 @@ func TestWaitingCallFailsWhenReconnectGivesUp(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond) // let the call reach its wait
 	close(gate)
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrConnLost) {
-			t.Fatalf("waiting call: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the waiting call was not released")
+	if err := recv(t, done, "the waiting call was not released"); !errors.Is(err, ErrConnLost) {
+		t.Fatalf("waiting call: %v", err)
 	}
 }
 
@@ -440,13 +444,8 @@ func TestKickedDoesNotReconnect(t *testing.T) {
 		t.Fatalf("push %+v", p)
 	}
 	s.dropAll()
-	select {
-	case err := <-states:
-		if !errors.Is(err, ErrKicked) {
-			t.Fatalf("disconnected with %v, want ErrKicked", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no disconnected state")
+	if err := recv(t, states, "no disconnected state"); !errors.Is(err, ErrKicked) {
+		t.Fatalf("disconnected with %v, want ErrKicked", err)
 	}
 }
 
@@ -625,13 +624,8 @@ func TestConnectionDeadOnArrival(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case s := <-states:
-			if s != StateDisconnected {
-				t.Fatalf("state %v", s)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("the dead connection was never reported")
+		if s := recv(t, states, "the dead connection was never reported"); s != StateDisconnected {
+			t.Fatalf("state %v", s)
 		}
 		if _, err := c.Ping(context.Background()); !errors.Is(err, ErrConnLost) {
 			t.Fatalf("ping: %v", err)

@@ -27,7 +27,7 @@ func startChatd(t *testing.T) string {
 	return servicetest.Start(t, servicetest.WithFiles(), servicetest.WithLogLevel(zerolog.WarnLevel)).ChatAddr
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -40,7 +40,7 @@ type user struct {
 	id int64
 }
 
-func newUser(t *testing.T, addr, name string, opts client.Options) *user {
+func newUser(t testing.TB, addr, name string, opts client.Options) *user {
 	t.Helper()
 	ctx := testCtx(t)
 	c, err := client.Dial(ctx, addr, opts)
@@ -413,23 +413,7 @@ func TestChatdServerRestart(t *testing.T) {
 // BenchmarkChatdPing measures pipelined ping round trips through the SDK
 // against an in-process chatd (both on this machine).
 func BenchmarkChatdPing(b *testing.B) {
-	addr := benchChatd(b)
-	c, err := client.Dial(context.Background(), addr, client.Options{PingInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	b.ReportAllocs()
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := c.Ping(context.Background()); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	client.BenchPings(b, benchChatd(b))
 }
 
 // BenchmarkChatdSend measures pipelined msg.send (stored durably in SQLite
@@ -438,29 +422,10 @@ func BenchmarkChatdPing(b *testing.B) {
 func BenchmarkChatdSend(b *testing.B) {
 	addr := benchChatd(b)
 	ctx := context.Background()
-	c, err := client.Dial(ctx, addr, client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := client.Dial(ctx, addr, client.Options{PingInterval: -1, OnPush: func(client.Push) {}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer peer.Close()
-	if _, err := c.Register(ctx, "alice", "password-alice", ""); err != nil {
-		b.Fatal(err)
-	}
-	bobID, err := peer.Register(ctx, "bob", "password-bob", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Login(ctx, "alice", "password-alice"); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := peer.Login(ctx, "bob", "password-bob"); err != nil {
-		b.Fatal(err)
-	}
+	opts := client.Options{PingInterval: -1, OnPush: func(client.Push) {}}
+	c := newUser(b, addr, "alice", opts)
+	peer := newUser(b, addr, "bob", opts)
+	bobID := peer.id
 	req, err := c.FriendRequest(ctx, bobID, "")
 	if err != nil {
 		b.Fatal(err)
