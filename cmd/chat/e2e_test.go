@@ -25,43 +25,44 @@ func startChatd(t *testing.T) string {
 	return servicetest.Start(t).ChatAddr
 }
 
+// sdkLogin dials addr as device and logs name in, registering it first
+// when register is set; the caller closes the client.
+func sdkLogin(ctx context.Context, t *testing.T, addr, name, device string, register bool) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctx, addr, client.Options{Device: device, OnPush: func(client.Push) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if register {
+		if _, err := c.Register(ctx, name, "password-"+name, ""); err != nil {
+			_ = c.Close()
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Login(ctx, name, "password-"+name); err != nil {
+		_ = c.Close()
+		t.Fatal(err)
+	}
+	return c
+}
+
 // friends registers two users who are friends of each other.
 func friends(t *testing.T, addr, a, b string) (int64, int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ca, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := sdkLogin(ctx, t, addr, a, "", true)
 	defer ca.Close()
-	cb, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cb := sdkLogin(ctx, t, addr, b, "", true)
 	defer cb.Close()
-	ida, err := ca.Register(ctx, a, "password-"+a, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idb, err := cb.Register(ctx, b, "password-"+b, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ca.Login(ctx, a, "password-"+a); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cb.Login(ctx, b, "password-"+b); err != nil {
-		t.Fatal(err)
-	}
-	req, err := ca.FriendRequest(ctx, idb, "")
+	req, err := ca.FriendRequest(ctx, cb.UserID(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cb.FriendRespond(ctx, req, true); err != nil {
 		t.Fatal(err)
 	}
-	return ida, idb
+	return ca.UserID(), cb.UserID()
 }
 
 // tmux drives terminal sessions on a private tmux server.
@@ -208,26 +209,11 @@ func decorate(t *testing.T, addr string, bobID int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dial := func(name string, register bool) *client.Client {
-		c, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if register {
-			if _, err := c.Register(ctx, name, "password-"+name, ""); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := c.Login(ctx, name, "password-"+name); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	alice := dial("alice", false)
+	alice := sdkLogin(ctx, t, addr, "alice", "", false)
 	defer alice.Close()
-	carol := dial("carol", true)
+	carol := sdkLogin(ctx, t, addr, "carol", "", true)
 	defer carol.Close()
-	dave := dial("dave", true)
+	dave := sdkLogin(ctx, t, addr, "dave", "", true)
 	defer dave.Close()
 	req, err := carol.FriendRequest(ctx, alice.UserID(), "")
 	if err != nil {
@@ -355,14 +341,8 @@ func createGroup(t *testing.T, addr, owner string, member int64) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, addr, client.Options{Device: "setup", OnPush: func(client.Push) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sdkLogin(ctx, t, addr, owner, "setup", false)
 	defer c.Close()
-	if _, err := c.Login(ctx, owner, "password-"+owner); err != nil {
-		t.Fatal(err)
-	}
 	g, err := c.GroupCreate(ctx, "team", []int64{member})
 	if err != nil {
 		t.Fatal(err)
@@ -374,14 +354,8 @@ func waitOnline(t *testing.T, addr string, user int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, addr, client.Options{OnPush: func(client.Push) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sdkLogin(ctx, t, addr, "alice", "", false)
 	defer c.Close()
-	if _, err := c.Login(ctx, "alice", "password-alice"); err != nil {
-		t.Fatal(err)
-	}
 	for {
 		fs, err := c.Friends(ctx)
 		if err != nil {
