@@ -20,6 +20,25 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// loginT logs c in as user, failing the test on an error.
+func loginT(t *testing.T, c *Client, user, password string) {
+	t.Helper()
+	if _, err := c.Login(ctxT(t), user, password); err != nil {
+		t.Fatalf("login %s: %v", user, err)
+	}
+}
+
+// sendNumbered sends the messages "m<from>" through "m<to>" from c to
+// user.
+func sendNumbered(t *testing.T, c *Client, user int64, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if _, err := c.Send(ctxT(t), user, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func dialT(t *testing.T, addr string, opts Options) *Client {
 	t.Helper()
 	c, err := Dial(ctxT(t), addr, opts)
@@ -101,12 +120,8 @@ func TestLoginSendReceive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Login(ctx, "bob", "password2"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, a, "alice", "password1")
+	loginT(t, b, "bob", "password2")
 	if a.Token() == "" || a.UserID() == 0 {
 		t.Fatalf("login did not keep the session: token %q id %d", a.Token(), a.UserID())
 	}
@@ -159,9 +174,7 @@ func TestPipelinedConcurrentCalls(t *testing.T) {
 	bob := s.addUser("bob", "password2")
 	c := dialT(t, s.addr(), Options{})
 	ctx := ctxT(t)
-	if _, err := c.Login(ctx, "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, c, "alice", "password1")
 	const n = 200
 	seqs := make([]int64, n)
 	var wg sync.WaitGroup
@@ -278,17 +291,9 @@ func TestReconnectResyncExactlyOnce(t *testing.T) {
 	bopts := opts
 	bopts.OnState = func(st State, _ error) { states <- st }
 	b := dialT(t, s.addr(), bopts)
-	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Login(ctx, "bob", "password2"); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		if _, err := a.Send(ctx, bobID, fmt.Sprintf("m%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	loginT(t, a, "alice", "password1")
+	loginT(t, b, "bob", "password2")
+	sendNumbered(t, a, bobID, 1, 3)
 	var got []string
 	for range 3 {
 		m := nextMsg(t, b)
@@ -304,11 +309,7 @@ func TestReconnectResyncExactlyOnce(t *testing.T) {
 		t.Fatalf("state %v, want reconnecting", st)
 	}
 	// Alice's send waits for her reconnect, then goes through.
-	for i := 4; i <= 5; i++ {
-		if _, err := a.Send(ctx, bobID, fmt.Sprintf("m%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendNumbered(t, a, bobID, 4, 5)
 	if st := <-states; st != StateConnected {
 		t.Fatalf("state %v, want connected", st)
 	}
@@ -334,9 +335,7 @@ func TestSendRetriedAfterLostReply(t *testing.T) {
 	bobID := s.addUser("bob", "password2")
 	ctx := ctxT(t)
 	a := dialT(t, s.addr(), Options{Reconnect: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
-	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, a, "alice", "password1")
 	s.mu.Lock()
 	s.dropNextSend = true
 	s.mu.Unlock()
@@ -365,9 +364,7 @@ func TestBadTokenStopsReconnect(t *testing.T) {
 				states <- err
 			}
 		}})
-	if _, err := c.Login(ctxT(t), "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, c, "alice", "password1")
 	s.mu.Lock()
 	clear(s.tokens) // the server forgot the session (token expired)
 	s.mu.Unlock()
@@ -401,9 +398,7 @@ func TestWaitingCallFailsWhenReconnectGivesUp(t *testing.T) {
 			}
 			return d.DialContext(ctx, network, addr)
 		}})
-	if _, err := c.Login(ctxT(t), "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, c, "alice", "password1")
 	s.mu.Lock()
 	clear(s.tokens)
 	s.mu.Unlock()
@@ -435,9 +430,7 @@ func TestKickedDoesNotReconnect(t *testing.T) {
 				states <- err
 			}
 		}})
-	if _, err := c.Login(ctxT(t), "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, c, "alice", "password1")
 	s.push(id, protocol.OpKicked, &protocol.KickedPush{Reason: "login_elsewhere", Addr: "10.0.0.2:5000"})
 	p := nextPush(t, c)
 	if k, ok := p.Body.(*protocol.KickedPush); !ok || k.Reason != "login_elsewhere" {
@@ -457,9 +450,7 @@ func TestPushCallbackAndTypedBodies(t *testing.T) {
 	if c.Pushes() != nil {
 		t.Fatal("Pushes channel exists although OnPush is set")
 	}
-	if _, err := c.Login(ctxT(t), "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, c, "alice", "password1")
 	s.push(id, protocol.OpPresence, &protocol.PresencePush{UserID: 7, Online: true})
 	s.push(id, protocol.OpFriendRequested, &protocol.FriendRequestedPush{RequestID: 3,
 		From: protocol.Profile{UserID: 7, Username: "carol"}, Note: "hi"})
@@ -497,9 +488,7 @@ func TestPushBackpressureKeepsOrder(t *testing.T) {
 	s := newFakeServer(t)
 	id := s.addUser("alice", "password1")
 	c := dialT(t, s.addr(), Options{PushBuffer: 1})
-	if _, err := c.Login(ctxT(t), "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, c, "alice", "password1")
 	const n = 50
 	for i := 1; i <= n; i++ {
 		s.push(id, protocol.OpPresence, &protocol.PresencePush{UserID: int64(i), Online: true})
@@ -578,12 +567,8 @@ func TestRetriedSendNotPushedBack(t *testing.T) {
 	ctx := ctxT(t)
 	a := dialT(t, s.addr(), Options{Reconnect: true, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	b := dialT(t, s.addr(), Options{})
-	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Login(ctx, "bob", "password2"); err != nil {
-		t.Fatal(err)
-	}
+	loginT(t, a, "alice", "password1")
+	loginT(t, b, "bob", "password2")
 	if _, err := b.Send(ctx, a.UserID(), "from bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -643,17 +628,9 @@ func TestSyncNewSkipsDelivered(t *testing.T) {
 	ctx := ctxT(t)
 	a := dialT(t, s.addr(), Options{})
 	b := dialT(t, s.addr(), Options{})
-	if _, err := a.Login(ctx, "alice", "password1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Login(ctx, "bob", "password2"); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		if _, err := a.Send(ctx, bobID, fmt.Sprintf("m%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	loginT(t, a, "alice", "password1")
+	loginT(t, b, "bob", "password2")
+	sendNumbered(t, a, bobID, 1, 3)
 	first := nextMsg(t, b) // m1 pushed and delivered
 	msgs, more, err := b.SyncNew(ctx, first.Conv, 0)
 	if err != nil {

@@ -55,14 +55,20 @@ func friends(t *testing.T, addr, a, b string) (int64, int64) {
 	defer ca.Close()
 	cb := sdkLogin(ctx, t, addr, b, "", true)
 	defer cb.Close()
-	req, err := ca.FriendRequest(ctx, cb.UserID(), "")
+	befriend(ctx, t, ca, cb)
+	return ca.UserID(), cb.UserID()
+}
+
+// befriend has from ask to for friendship and to accept.
+func befriend(ctx context.Context, t *testing.T, from, to *client.Client) {
+	t.Helper()
+	req, err := from.FriendRequest(ctx, to.UserID(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cb.FriendRespond(ctx, req, true); err != nil {
+	if err := to.FriendRespond(ctx, req, true); err != nil {
 		t.Fatal(err)
 	}
-	return ca.UserID(), cb.UserID()
 }
 
 // tmux drives terminal sessions on a private tmux server.
@@ -215,13 +221,7 @@ func decorate(t *testing.T, addr string, bobID int64) {
 	defer carol.Close()
 	dave := sdkLogin(ctx, t, addr, "dave", "", true)
 	defer dave.Close()
-	req, err := carol.FriendRequest(ctx, alice.UserID(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := alice.FriendRespond(ctx, req, true); err != nil {
-		t.Fatal(err)
-	}
+	befriend(ctx, t, carol, alice)
 	for _, text := range []string{"are you coming tonight?", "bring the slides"} {
 		if _, err := carol.Send(ctx, alice.UserID(), text); err != nil {
 			t.Fatal(err)
