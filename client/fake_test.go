@@ -160,21 +160,30 @@ func (s *fakeServer) serve(fc *fakeConn) {
 	}()
 	br := bufio.NewReader(fc.nc)
 	for {
-		hdr := make([]byte, protocol.HeaderSize)
-		if _, err := io.ReadFull(br, hdr); err != nil {
-			return
-		}
-		frame := make([]byte, protocol.FrameSize(hdr))
-		copy(frame, hdr)
-		if _, err := io.ReadFull(br, frame[protocol.HeaderSize:]); err != nil {
-			return
-		}
-		h, body, _, err := protocol.Decode(frame, protocol.DefaultMaxFrameBody)
+		h, body, err := readFrame(br, protocol.DefaultMaxFrameBody)
 		if err != nil {
 			return
 		}
 		s.handle(fc, h, body)
 	}
+}
+
+// readFrame reads and decodes one whole frame from r.
+func readFrame(r io.Reader, maxBody int) (protocol.Header, []byte, error) {
+	hdr := make([]byte, protocol.HeaderSize)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return protocol.Header{}, nil, fmt.Errorf("read header: %w", err)
+	}
+	frame := make([]byte, protocol.FrameSize(hdr))
+	copy(frame, hdr)
+	if _, err := io.ReadFull(r, frame[protocol.HeaderSize:]); err != nil {
+		return protocol.Header{}, nil, fmt.Errorf("read body: %w", err)
+	}
+	h, body, _, err := protocol.Decode(frame, maxBody)
+	if err != nil {
+		return protocol.Header{}, nil, fmt.Errorf("decode frame: %w", err)
+	}
+	return h, body, nil
 }
 
 func (s *fakeServer) fail(fc *fakeConn, h protocol.Header, e *protocol.Error) {

@@ -59,16 +59,7 @@ func (f *fakeFileServer) port() string {
 
 func (f *fakeFileServer) serve(nc net.Conn) {
 	defer nc.Close()
-	hdr := make([]byte, protocol.HeaderSize)
-	if _, err := io.ReadFull(nc, hdr); err != nil {
-		return
-	}
-	frame := make([]byte, protocol.FrameSize(hdr))
-	copy(frame, hdr)
-	if _, err := io.ReadFull(nc, frame[protocol.HeaderSize:]); err != nil {
-		return
-	}
-	h, body, _, err := protocol.Decode(frame, 1<<16)
+	h, body, err := readFrame(nc, 1<<16)
 	if err != nil {
 		return
 	}

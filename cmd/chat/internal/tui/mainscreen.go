@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,24 +141,14 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		m.setNotice(fmt.Sprintf("in room %d (%d members)", msg.id, len(msg.members)), false)
 		return nil
 	case roomLeftMsg:
-		for i, r := range m.rooms {
-			if r.id == int64(msg) {
-				m.rooms = append(m.rooms[:i], m.rooms[i+1:]...)
-				break
-			}
-		}
+		m.rooms = slices.DeleteFunc(m.rooms, func(r room) bool { return r.id == int64(msg) })
 		if m.active == roomKey(int64(msg)) {
 			m.active = ""
 		}
 		m.rebuildItems()
 		return nil
 	case groupLeftMsg:
-		for i, g := range m.groups {
-			if g.GroupID == int64(msg) {
-				m.groups = append(m.groups[:i], m.groups[i+1:]...)
-				break
-			}
-		}
+		m.groups = slices.DeleteFunc(m.groups, func(g protocol.Group) bool { return g.GroupID == int64(msg) })
 		if m.active == protocol.GroupConv(int64(msg)) {
 			m.active = ""
 		}
