@@ -45,7 +45,12 @@
 // that the garbage collector trims; a WriteCopy over 64 KiB gets a private
 // copy. MaxOutbound counts bytes, not chunk capacity: a tiny WriteCopy that
 // cannot share a chunk (say, interleaved with Write calls) pins a 1 KiB chunk.
-// Stats.CopyChunks counts the chunks queued now.
+// Stats.CopyChunks counts the chunks queued now. Measured on the 2-core
+// bench machine (bench/loadgen -mode echo -conns 100 -duration 4s against
+// bench/servers/reactor, 4 alternating rounds, medians): echoing 4 KiB with
+// WriteCopy cost 2.94 µs of server CPU per message against 6.00 µs with a
+// fresh copy plus Write (gnet: 2.96 µs); at 64 B 2.18 against 2.22 µs (gnet:
+// 2.69 µs).
 //
 // Which to use: Write for bytes that are yours to give away and stay
 // unchanged (a frame encoded into a fresh buffer); WriteCopy for bytes you do
