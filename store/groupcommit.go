@@ -229,11 +229,25 @@ func (c *committer) flush(batch []*appendReq) {
 	}
 }
 
+// batchContext is the context of a batch's statements. MySQL gets a
+// deadline, so a lost server fails the batch instead of hanging it. SQLite
+// gets none: its driver starts a watcher goroutine and sets a progress
+// handler for every statement run under a cancellable context, several per
+// appended message, and under load those goroutines crowd the committer
+// out of the CPU. An SQLite statement cannot hang on a network, and lock
+// waits are bounded by busy_timeout.
+func (c *committer) batchContext() (context.Context, context.CancelFunc) {
+	if c.s.d == sqliteDialect {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
 // takeIDs returns the first of n consecutive unused message ids.
 func (c *committer) takeIDs(n int) (int64, error) {
 	c.idMu.Lock()
 	defer c.idMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := c.batchContext()
 	defer cancel()
 	if err := c.reserveIDs(ctx, int64(n)); err != nil {
 		return 0, err
@@ -273,7 +287,7 @@ func (c *committer) reserveIDs(ctx context.Context, n int64) error {
 // commit writes one batch in one transaction, using ids from firstID on,
 // and fills res. On error nothing is written and res is garbage.
 func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := c.batchContext()
 	defer cancel()
 	tx, err := c.s.w.BeginTx(ctx, nil)
 	if err != nil {
