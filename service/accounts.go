@@ -280,13 +280,14 @@ func (s *Server) endSession(sess *Session, onWorker bool) {
 // now. The state is read at send time, so when a logout's notice and a new
 // login's race, both say the truth.
 func (s *Server) pushPresence(user int64, friends []int64) {
-	var frame []byte
+	var out fanout
 	for _, f := range friends {
 		for _, fs := range s.router.Sessions(f) {
-			if frame == nil {
-				frame = encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)})
+			if out.frame == nil {
+				out.reset(encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)}))
 			}
-			fs.Push(frame)
+			out.add(fs, "", 0)
 		}
 	}
+	out.flush()
 }

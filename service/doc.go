@@ -11,8 +11,11 @@
 // the connection id, so one connection's requests run one at a time in
 // order while different connections run in parallel; a full pool answers
 // UNAVAILABLE. Workers call store.Store, update the in-memory state, and
-// write replies and pushes back with Conn.Write of frames encoded once (a
-// fan-out writes the same []byte to every recipient).
+// write replies and pushes back with Conn.Write of frames encoded once; a
+// fan-out (group message, presence, profile and group events, room.event
+// and room.said) queues the same []byte on every recipient with
+// reactor.WriteBatch, one queue lock per loop per chunk (fanout.go), while
+// room.media stays on per-connection lossy writes.
 //
 // State and ownership: the Router (who is online on which connection) and
 // Rooms are interfaces with in-memory defaults so a multi-node version can

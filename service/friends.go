@@ -14,9 +14,12 @@ import (
 // pushToUser writes a frame to every session of user.
 func (s *Server) pushToUser(user int64, frame []byte) bool {
 	ss := s.router.Sessions(user)
+	var out fanout
+	out.reset(frame)
 	for _, sess := range ss {
-		sess.Push(frame)
+		out.add(sess, "", 0)
 	}
+	out.flush()
 	return len(ss) > 0
 }
 

@@ -18,15 +18,16 @@ func toGroup(g store.Group) protocol.Group {
 
 // groupEvent pushes one group.event to every online session of members.
 func (s *Server) groupEvent(members []int64, groupID int64, kind string, user int64) {
-	var frame []byte
+	var out fanout
 	for _, uid := range members {
 		for _, sess := range s.router.Sessions(uid) {
-			if frame == nil {
-				frame = encodePush(protocol.OpGroupEvent, &protocol.GroupEventPush{GroupID: groupID, Kind: kind, UserID: user})
+			if out.frame == nil {
+				out.reset(encodePush(protocol.OpGroupEvent, &protocol.GroupEventPush{GroupID: groupID, Kind: kind, UserID: user}))
 			}
-			sess.Push(frame)
+			out.add(sess, "", 0)
 		}
 	}
+	out.flush()
 }
 
 // group loads a group, NOT_FOUND when it does not exist.

@@ -145,16 +145,21 @@ func (s *Server) deliver(ctx context.Context, conv string, seq int64, frame []by
 		s.log.Warn().Str("conv", conv).Err(err).Msg("deliver: group members")
 		return
 	}
+	// Flushed before returning, still under the sequencer's lock, so the
+	// next seq of the conversation is queued after this one.
+	var f fanout
+	f.reset(frame)
 	n := 0
 	for _, uid := range members {
 		for _, sess := range s.router.Sessions(uid) {
 			if sess.conn == skip {
 				continue
 			}
-			sess.pushMsg(frame, conv, seq)
+			f.add(sess, conv, seq)
 			n++
 		}
 	}
+	f.flush()
 	metricPushes.Add(n)
 }
 

@@ -54,12 +54,14 @@ func (s *Server) profileUpdate(x *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	frame := encodePush(protocol.OpProfileChanged, &protocol.ProfileChangedPush{Profile: p})
+	var out fanout
+	out.reset(encodePush(protocol.OpProfileChanged, &protocol.ProfileChangedPush{Profile: p}))
 	for _, f := range friends {
 		for _, fs := range s.router.Sessions(f.ID) {
-			fs.Push(frame)
+			out.add(fs, "", 0)
 		}
 	}
+	out.flush()
 	return &protocol.ProfileUpdateResp{Status: protocol.OK(), Profile: p}, nil
 }
 

@@ -23,13 +23,17 @@ func roomErr(err error) error {
 	return err
 }
 
-// pushToSessions writes one encoded frame to every session but skip.
+// pushToSessions writes one encoded frame to every session but skip, as
+// one batched fan-out.
 func pushToSessions(members []*Session, skip *Session, frame []byte) {
+	var f fanout
+	f.reset(frame)
 	for _, m := range members {
 		if m != skip {
-			m.Push(frame)
+			f.add(m, "", 0)
 		}
 	}
+	f.flush()
 }
 
 func (s *Server) roomCreate(x *call) (any, error) {

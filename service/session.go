@@ -71,9 +71,6 @@ func (s *Session) Profile() protocol.Profile { return *s.profile.Load() }
 // is retained, not copied, and may be shared by many sessions.
 func (s *Session) Push(frame []byte) { s.push(frame, "", 0) }
 
-// pushMsg queues a msg push of conv at seq.
-func (s *Session) pushMsg(frame []byte, conv string, seq int64) { s.push(frame, conv, seq) }
-
 func (s *Session) push(frame []byte, conv string, seq int64) {
 	if !s.replaying.Load() {
 		s.conn.write(frame)
