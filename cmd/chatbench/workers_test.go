@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -42,5 +43,44 @@ func TestWorkersEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "2 worker processes, source addresses 127.0.0.2..127.0.0.3") {
 		t.Fatalf("table lacks the workers note:\n%s", stdout.String())
+	}
+}
+
+// TestCrashEndToEnd builds chatd and runs the crash scenario briefly: chatd
+// is killed with SIGKILL during the sends and restarted, and every
+// acknowledged message must be delivered once and stored once.
+func TestCrashEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	chatd := filepath.Join(dir, "chatd")
+	build := exec.Command("go", "build", "-o", chatd, "../chatd")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build chatd: %v\n%s", err, out)
+	}
+	jsonPath := filepath.Join(dir, "r.json")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"chatbench", "--quiet", "--json", jsonPath, "crash", "--chatd", chatd,
+		"--pairs", "2", "--duration", "3s", "--kill-after", "1s", "--down", "300ms"}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	rep, err := report.ReadJSON(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rep.Accounting
+	if a == nil || a.Acked == 0 || !a.OK() || a.Delivered != a.Expected {
+		t.Fatalf("accounting = %+v", a)
+	}
+	var reconnects float64 = -1
+	for _, f := range rep.Figures {
+		if f.Name == "client reconnects after the kill" {
+			reconnects = f.Value
+		}
+		if f.Goal == "== 0" && f.Value != 0 {
+			t.Errorf("%s = %v", f.Name, f.Value)
+		}
+	}
+	if reconnects < 4 {
+		t.Fatalf("reconnects = %v, want every client (4) back after the restart", reconnects)
 	}
 }
