@@ -196,7 +196,7 @@ log "writing $OUT"
 	echo "## chatd"
 	echo
 	echo '```'
-	echo "chatd ${CHATD_ARGS[*]}" | sed "s#$WORK#\$TMP#g"
+	echo "chatd $(printf "%q " "${CHATD_ARGS[@]}")" | sed "s#$WORK#\$TMP#g"
 	echo '```'
 	echo
 	echo "\`--msg-rate\`/\`--msg-burst\` lift the per-connection limit of 50 messages/s (the default protects a server from one client; a load test sends from few connections). Everything else is chatd's default, including argon2id at m=19 MiB, t=2 for every registration and password login. RSS of chatd at the end of the suite: $((CHATD_RSS_END / 1048576)) MiB."
