@@ -21,10 +21,12 @@ type chatScenario struct {
 	load  loadShape
 }
 
+// Summary implements Scenario.
 func (s *chatScenario) Summary() string {
 	return "P pairs of friends exchange 1:1 messages; sent/s, delivered/s, send->push latency, exactly-once check"
 }
 
+// Flags implements Scenario.
 func (s *chatScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.pairs, "pairs", 50, "pairs of friends (each user sends to its partner)")
@@ -32,6 +34,7 @@ func (s *chatScenario) Flags(fs *flag.FlagSet) {
 	s.load.flags(fs, 10*time.Second, 4)
 }
 
+// Run implements Scenario.
 func (s *chatScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("chat", e, s.fs)
 	run := stats.NewRun(sinkCounters, sinkLatencies)

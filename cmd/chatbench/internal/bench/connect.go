@@ -37,10 +37,12 @@ type connectScenario struct {
 	settle   time.Duration
 }
 
+// Summary implements Scenario.
 func (s *connectScenario) Summary() string {
 	return "ramp to N logged-in connections, hold; chatd RSS per connection, accept rate, failures"
 }
 
+// Flags implements Scenario.
 func (s *connectScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.conns, "conns", 10000, "connections to open")
@@ -293,6 +295,7 @@ func startWorker(ctx context.Context, self string, job connectJob) (*procHandle,
 	}, nil
 }
 
+// Run implements Scenario.
 func (s *connectScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("connect", e, s.fs)
 	procs := max(1, e.Workers)

@@ -35,10 +35,12 @@ type crashScenario struct {
 	drain     time.Duration
 }
 
+// Summary implements Scenario.
 func (s *crashScenario) Summary() string {
 	return "chat load, kill -9 of a chatd it started, restart; every acked message delivered and stored exactly once"
 }
 
+// Flags implements Scenario.
 func (s *crashScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.StringVar(&s.chatd, "chatd", "", "path of the chatd binary to start, kill and restart (required)")
@@ -118,6 +120,7 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// Run implements Scenario.
 func (s *crashScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("crash", e, s.fs)
 	if s.chatd == "" {

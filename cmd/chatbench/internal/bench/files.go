@@ -29,10 +29,12 @@ type filesScenario struct {
 	chatRate  float64
 }
 
+// Summary implements Scenario.
 func (s *filesScenario) Summary() string {
 	return "concurrent uploads/downloads (MB/s) with chat latency measured during the transfers"
 }
 
+// Flags implements Scenario.
 func (s *filesScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.pairs, "pairs", 4, "concurrent transfer pairs (one uploads, the other downloads)")
@@ -42,6 +44,7 @@ func (s *filesScenario) Flags(fs *flag.FlagSet) {
 	fs.Float64Var(&s.chatRate, "chat-rate", 200, "chat messages per second over all chat pairs")
 }
 
+// Run implements Scenario.
 func (s *filesScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("files", e, s.fs)
 	run := stats.NewRun(append([]string{"uploaded_bytes", "downloaded_bytes"}, sinkCounters...), append([]string{"upload", "download"}, sinkLatencies...))

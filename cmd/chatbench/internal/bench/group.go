@@ -27,10 +27,12 @@ type groupScenario struct {
 	load    loadShape
 }
 
+// Summary implements Scenario.
 func (s *groupScenario) Summary() string {
 	return "G groups of M members, S senders each; deliveries/s and fan-out latency, exactly-once check"
 }
 
+// Flags implements Scenario.
 func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.groups, "groups", 4, "groups")
@@ -43,6 +45,7 @@ func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	s.load.flags(fs, 10*time.Second, 2)
 }
 
+// Run implements Scenario.
 func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("group", e, s.fs)
 	if s.users <= 0 {

@@ -22,10 +22,12 @@ type loginScenario struct {
 	tokenConc int
 }
 
+// Summary implements Scenario.
 func (s *loginScenario) Summary() string {
 	return "register N users, then concurrent password logins and token re-logins, measured apart"
 }
 
+// Flags implements Scenario.
 func (s *loginScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.users, "users", 50, "accounts to register and log in with a password")
@@ -34,6 +36,7 @@ func (s *loginScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.tokenConc, "token-concurrency", 200, "token logins in flight")
 }
 
+// Run implements Scenario.
 func (s *loginScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("login", e, s.fs)
 	limit := maxConnsPerProcess

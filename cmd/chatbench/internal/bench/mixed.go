@@ -38,10 +38,12 @@ type mixedScenario struct {
 	fileKB     int
 }
 
+// Summary implements Scenario.
 func (s *mixedScenario) Summary() string {
 	return "soak: 1:1 and group messages with presence churn (reconnects); every acked message delivered exactly once"
 }
 
+// Flags implements Scenario.
 func (s *mixedScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.pairs, "pairs", 20, "pairs of friends (2 users each)")
@@ -56,6 +58,7 @@ func (s *mixedScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.fileKB, "file-kb", 256, "size of each file in KiB")
 }
 
+// Run implements Scenario.
 func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("mixed", e, s.fs)
 	n := 2 * s.pairs

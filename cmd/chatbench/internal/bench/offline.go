@@ -24,10 +24,12 @@ type offlineScenario struct {
 	wait     time.Duration
 }
 
+// Summary implements Scenario.
 func (s *offlineScenario) Summary() string {
 	return "messages to offline users, then their logins; time until every missed message arrived, exactly-once check"
 }
 
+// Flags implements Scenario.
 func (s *offlineScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.pairs, "pairs", 50, "sender/receiver pairs")
@@ -37,6 +39,7 @@ func (s *offlineScenario) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.wait, "wait", 30*time.Second, "longest wait for the backlog after the logins")
 }
 
+// Run implements Scenario.
 func (s *offlineScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("offline", e, s.fs)
 	if s.perUser < 1 || s.perUser > 500 {

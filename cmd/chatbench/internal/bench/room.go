@@ -37,10 +37,12 @@ type roomScenario struct {
 	raw     bool
 }
 
+// Summary implements Scenario.
 func (s *roomScenario) Summary() string {
 	return "K members in a room, media frames at a rate (delivered, dropped, latency), room.say to all"
 }
 
+// Flags implements Scenario.
 func (s *roomScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.members, "members", 200, "sessions in the room")
@@ -60,6 +62,7 @@ type sayRound struct {
 	done chan struct{}
 }
 
+// Run implements Scenario.
 func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("room", e, s.fs)
 	if s.members < 2 || s.senders > s.members {
