@@ -115,7 +115,8 @@ func runBroadcast(ctx context.Context, cfg config) (result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := rs[i].loop(c); err != nil && !stopping.Load() {
+			err := rs[i].loop(c) // returns only when the connection fails
+			if !stopping.Load() {
 				failures.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
 			}
