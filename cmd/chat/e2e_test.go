@@ -170,7 +170,7 @@ func TestTmuxTwoUsersExchangeMessages(t *testing.T) {
 	x.key("bob", "Enter")
 	x.waitFor("bob", "me: hi alice, got it ✓")
 
-	screen := x.waitFor("alice", "bob: hi alice, got it", "me: hello from alice ✓✓")
+	x.waitFor("alice", "bob: hi alice, got it", "me: hello from alice ✓✓")
 
 	// The layout follows a resize of the terminal.
 	x.run("resize-window", "-t", "alice", "-x", "120", "-y", "40")
@@ -187,7 +187,7 @@ func TestTmuxTwoUsersExchangeMessages(t *testing.T) {
 		t.Fatalf("%d lines after resizing to 40", n)
 	}
 	x.run("resize-window", "-t", "alice", "-x", "80", "-y", "24")
-	screen = x.waitFor("alice", "bob: hi alice, got it")
+	screen := x.waitFor("alice", "bob: hi alice, got it")
 
 	// The session token was remembered with mode 0600.
 	st, err := os.Stat(filepath.Join(dir, "alice-config", "chatd", "tokens.json"))
