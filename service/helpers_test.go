@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -273,14 +272,6 @@ func (c *tclient) wait(op protocol.Op, ch chan frame) frame {
 	return frame{}
 }
 
-// call sends a request and decodes its reply into resp (nil: a Status);
-// it returns the reply's code.
-func (c *tclient) call(op protocol.Op, body any, resp any) protocol.Code {
-	c.t.Helper()
-	_, ch := c.send(op, body)
-	return c.decode(c.wait(op, ch), resp)
-}
-
 func (c *tclient) decode(f frame, resp any) protocol.Code {
 	c.t.Helper()
 	var st protocol.Status
@@ -448,5 +439,3 @@ func befriend(t testing.TB, a, b *tclient) {
 	a.waitFor(protocol.OpPresence, nil)
 	b.waitFor(protocol.OpPresence, nil)
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
