@@ -14,6 +14,14 @@ import (
 
 // readAll gives every ready connection one read budget; those that still
 // have input go to the back of the list for the next pass.
+//
+// A connection whose OnData queued a reply is flushed right after its read
+// instead of at the end of the pass: with hundreds of ready connections per
+// pass the first reply would otherwise wait for every later read. At 1,000
+// echo connections × 4 KiB (3 alternating rounds, noisy box) server CPU per
+// message fell from 4.26 to 3.42 µs and p99 from 24 to 19 ms (medians): the
+// reply leaves while its chunk is still in cache. Output other goroutines
+// queue meanwhile is still written once per pass, at its end.
 func (l *loop) readAll() {
 	list := l.ready
 	l.ready = l.readyNext[:0]
@@ -23,8 +31,18 @@ func (l *loop) readAll() {
 		if c.state.Load() == stClosed {
 			continue
 		}
+		q := c.queued.Load()
 		if l.read(c) {
 			l.markReady(c)
+		}
+		// Queued bytes grew during the read: OnData wrote (or another
+		// goroutine did meanwhile; flushing that early is harmless). The
+		// write sits in the command queue until drain moves it to c.out.
+		if c.queued.Load() > q && c.state.Load() != stClosed {
+			l.drain()
+			if c.state.Load() != stClosed { // drain may have run its close
+				l.flush(c)
+			}
 		}
 	}
 	l.readyNext = list[:0]
