@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store/mysqltest"
 )
 
 // chatd is one in-process run of chatd started by startChatd.
@@ -274,23 +274,23 @@ func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
 	}
 }
 
-// storeBackends are the stores the restart test runs on: the embedded one
-// always, MySQL/MariaDB too when CHATD_TEST_MYSQL_DSN names a database.
-func storeBackends(t *testing.T) map[string]map[string]string {
-	b := map[string]map[string]string{"sqlite": {"CHATD_DATA_DIR": t.TempDir()}}
-	if dsn := os.Getenv("CHATD_TEST_MYSQL_DSN"); dsn != "" {
-		b["mysql"] = map[string]string{"CHATD_MYSQL_DSN": dsn}
-	}
-	return b
+// storeBackends are the stores the restart test runs on, each giving a
+// subtest the environment that selects a fresh store: the embedded one, and
+// MySQL/MariaDB (skipped without CHATD_TEST_MYSQL_DSN, required in CI).
+var storeBackends = map[string]func(t *testing.T) map[string]string{
+	"sqlite": func(t *testing.T) map[string]string { return map[string]string{"CHATD_DATA_DIR": t.TempDir()} },
+	"mysql": func(t *testing.T) map[string]string {
+		return map[string]string{"CHATD_MYSQL_DSN": mysqltest.DSN(t, "chatd")}
+	},
 }
 
 func TestAccountSurvivesRestart(t *testing.T) {
-	for name, env := range storeBackends(t) {
+	for name, backend := range storeBackends {
 		t.Run(name, func(t *testing.T) {
+			env := backend(t)
 			env["CHATD_DISCOVERY_ADDR"] = ""
 			env["CHATD_ADMIN_ADDR"] = ""
-			// Unique per run, since a MySQL database outlives the test.
-			user := "u" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
+			const user = "restart_user"
 			d := startChatd(t, env)
 			if d.at.Discovery != nil || d.at.Admin != nil {
 				t.Fatalf("disabled listeners started: %+v", d.at)
