@@ -3,12 +3,13 @@
 GO        ?= go
 BIN       ?= bin
 FUZZTIME  ?= 15s
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: help build run test bench loadtest fuzz lint clean
+.PHONY: help build run test bench loadtest fuzz lint staticcheck clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -19,9 +20,10 @@ build: ## build chatd, chat and chatbench into bin/
 run: ## run chatd on the embedded store in ./chatd-data
 	$(GO) run ./cmd/chatd
 
-test: ## gofmt check, go vet, portable build, and every test with the race detector
+test: ## gofmt, go vet, staticcheck, portable build, and every test with the race detector
 	@unformatted="$$(gofmt -l $(GOFILES))"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@$(MAKE) --no-print-directory staticcheck
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	$(GO) test -race -timeout 9m ./...
 
@@ -42,8 +44,11 @@ fuzz: ## run every fuzz target for FUZZTIME each
 lint: ## gofmt, go vet, and staticcheck when the module proxy serves it
 	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); exit 1; }
 	$(GO) vet ./...
-	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
-	  $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; \
+	@$(MAKE) --no-print-directory staticcheck
+
+staticcheck:
+	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then \
+	  echo "staticcheck ./..."; $(GO) run $(STATICCHECK) ./...; \
 	else echo "staticcheck not available from the module proxy; skipped"; fi
 
 clean: ## remove build output
