@@ -2,15 +2,11 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +14,7 @@ import (
 
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
-	"github.com/go-sql-driver/mysql"
+	"github.com/chatd/chatd/store/mysqltest"
 	"github.com/rs/zerolog"
 )
 
@@ -42,47 +38,10 @@ var sqliteBackend = backend{name: "sqlite", cfg: func(t testing.TB) store.Config
 // mysqlBackend returns the MySQL backend, or skips (fails in CI) when
 // CHATD_TEST_MYSQL_DSN is unset.
 func mysqlBackend(t *testing.T) backend {
-	dsn := os.Getenv("CHATD_TEST_MYSQL_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CHATD_TEST_MYSQL_DSN is unset in CI; the MySQL suite must run there")
-		}
-		t.Skip("CHATD_TEST_MYSQL_DSN unset: skipping the service suite on MySQL (e.g. root:@tcp(127.0.0.1:3306)/test?charset=utf8mb4&collation=utf8mb4_unicode_ci&clientFoundRows=true&interpolateParams=true)")
-	}
+	mysqltest.Require(t)
 	return backend{name: "mysql", cfg: func(t testing.TB) store.Config {
-		return store.Config{Driver: "mysql", DSN: freshMySQLDB(t, dsn)}
+		return store.Config{Driver: "mysql", DSN: mysqltest.DSN(t, "svc")}
 	}}
-}
-
-func freshMySQLDB(t testing.TB, dsn string) string {
-	t.Helper()
-	mc, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("CHATD_TEST_MYSQL_DSN: %v", err)
-	}
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := "chatd_svc_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		admin, err := sql.Open("mysql", dsn)
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	mc.DBName = name
-	return mc.FormatDSN()
 }
 
 // env is one server on a fresh store, listening on 127.0.0.1:0.

@@ -29,13 +29,7 @@ const ExampleDSN = "root:@tcp(127.0.0.1:3306)/test?charset=utf8mb4&collation=utf
 // helps find a database left behind by a test binary that was killed.
 func DSN(tb testing.TB, prefix string) string {
 	tb.Helper()
-	base := os.Getenv(EnvDSN)
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is unset in CI; the MySQL tests must run there", EnvDSN)
-		}
-		tb.Skipf("%s unset: skipping MySQL tests (e.g. %s=%q)", EnvDSN, EnvDSN, ExampleDSN)
-	}
+	base := Require(tb)
 	cfg, err := mysql.ParseDSN(base)
 	if err != nil {
 		tb.Fatalf("%s: %v", EnvDSN, err)
@@ -53,6 +47,21 @@ func DSN(tb testing.TB, prefix string) string {
 	})
 	cfg.DBName = name
 	return cfg.FormatDSN()
+}
+
+// Require returns the server DSN from CHATD_TEST_MYSQL_DSN. Without it, it
+// skips tb with a message saying how to set it, or fails tb when CI=true.
+// Suites call it once before running many tests that each take a DSN.
+func Require(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv(EnvDSN)
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is unset in CI; the MySQL tests must run there", EnvDSN)
+		}
+		tb.Skipf("%s unset: skipping MySQL tests (e.g. %s=%q)", EnvDSN, EnvDSN, ExampleDSN)
+	}
+	return base
 }
 
 // exec runs one administrative statement on its own short-lived pool.
