@@ -299,25 +299,42 @@ type conn struct {
 
 	mu      sync.Mutex
 	pending map[uint32]chan reply
-	err     error // why the connection ended; set before done is closed
+	fills   map[uint32]struct{} // msg.sync calls made by fillGaps
+	err     error               // why the connection ended; set before done is closed
 	done    chan struct{}
 }
 
 // register adds a waiter for reqID, or fails when the connection is over.
-func (cn *conn) register(id uint32, ch chan reply) error {
+func (cn *conn) register(id uint32, ch chan reply, fill bool) error {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if cn.err != nil {
 		return cn.err
 	}
 	cn.pending[id] = ch
+	if fill {
+		if cn.fills == nil {
+			cn.fills = make(map[uint32]struct{})
+		}
+		cn.fills[id] = struct{}{}
+	}
 	return nil
 }
 
 func (cn *conn) unregister(id uint32) {
 	cn.mu.Lock()
 	delete(cn.pending, id)
+	delete(cn.fills, id)
 	cn.mu.Unlock()
+}
+
+// takeFill reports whether id is a gap-filling msg.sync, forgetting it.
+func (cn *conn) takeFill(id uint32) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	_, ok := cn.fills[id]
+	delete(cn.fills, id)
+	return ok
 }
 
 // deliver hands a reply to its waiter; replies nobody waits for (timed out
@@ -403,6 +420,9 @@ func (c *Client) readLoop(cn *conn) {
 		if h.ReqID != 0 && !h.Op.IsPush() {
 			if h.Op == protocol.OpLogin {
 				c.noteLogin(body)
+			}
+			if h.Op == protocol.OpMsgSync && cn.takeFill(h.ReqID) {
+				c.emitFilled(body)
 			}
 			cn.deliver(h.ReqID, reply{op: h.Op, body: body})
 			continue
@@ -530,9 +550,15 @@ func (c *Client) call(ctx context.Context, op protocol.Op, req any, resp protoco
 // callOn is call on a given connection (used by the re-login before the
 // connection is published).
 func (c *Client) callOn(ctx context.Context, cn *conn, op protocol.Op, req any, resp protocol.Body) error {
+	return c.callOnAs(ctx, cn, op, req, resp, false)
+}
+
+// callOnAs is callOn; fill marks a msg.sync whose messages the reader
+// hands to the application as pushes (see fillGaps) before the reply.
+func (c *Client) callOnAs(ctx context.Context, cn *conn, op protocol.Op, req any, resp protocol.Body, fill bool) error {
 	id := c.newID()
 	ch := make(chan reply, 1)
-	if err := cn.register(id, ch); err != nil {
+	if err := cn.register(id, ch, fill); err != nil {
 		return fmt.Errorf("client: %v: %w", op, err)
 	}
 	deadline, _ := ctx.Deadline()

@@ -25,7 +25,9 @@
 // cursors in the login reply). Call Ack for what the application has taken
 // (stored or shown); what is not acked comes back after the next login,
 // from this or another process, so nothing is lost. The server pushes at
-// most 500 missed messages per conversation after a login; SyncNew fetches
-// the rest through the same filter. Sends are idempotent by client_msg_id,
+// most 500 missed messages per conversation after a login; after a
+// re-login of its own (Reconnect) the client fetches the rest and delivers
+// them as msg pushes through the same filter, while after Login the
+// application fetches them with SyncNew. Sends are idempotent by client_msg_id,
 // so SendMsg retries a send whose reply was lost with the connection.
 package client

@@ -49,15 +49,8 @@ func (c *Client) handlePush(op protocol.Op, body []byte) {
 	}
 	switch p := v.(type) {
 	case *protocol.MsgPush:
-		if c.ownInflight(&p.Message) {
-			// Our own send, stored before the connection broke and
-			// pushed back in the re-login backlog: the retried send
-			// returns it (same seq), so it is not shown twice.
-			c.seen.mark(p.Message.Conv, p.Message.Seq)
+		if !c.takeMsg(&p.Message) {
 			return
-		}
-		if !c.seen.mark(p.Message.Conv, p.Message.Seq) {
-			return // already delivered before a reconnect
 		}
 	case *protocol.KickedPush:
 		c.mu.Lock()
@@ -65,6 +58,36 @@ func (c *Client) handlePush(op protocol.Op, body []byte) {
 		c.mu.Unlock()
 	}
 	c.emit(Push{Op: op, Body: v})
+}
+
+// takeMsg reports whether a pushed or gap-filled message is new to the
+// application, marking it delivered.
+func (c *Client) takeMsg(m *protocol.Message) bool {
+	if c.ownInflight(m) {
+		// Our own send, stored before the connection broke and pushed
+		// back in the re-login backlog: the retried send returns it
+		// (same seq), so it is not shown twice.
+		c.seen.mark(m.Conv, m.Seq)
+		return false
+	}
+	// false: already delivered before a reconnect
+	return c.seen.mark(m.Conv, m.Seq)
+}
+
+// emitFilled hands the messages of a gap-filling msg.sync reply (see
+// fillGaps) to the application as msg pushes, minus those it already has.
+// It runs on the reader goroutine, before the reply is passed on.
+func (c *Client) emitFilled(body []byte) {
+	var r protocol.MsgSyncResp
+	if protocol.Unmarshal(body, &r) != nil || r.Code != protocol.CodeOK {
+		return
+	}
+	for i := range r.Messages {
+		m := r.Messages[i]
+		if c.takeMsg(&m) {
+			c.emit(Push{Op: protocol.OpMsgPush, Body: &protocol.MsgPush{Message: m}})
+		}
+	}
 }
 
 // ownInflight reports whether m is a message this client is still

@@ -96,6 +96,10 @@ func (c *Client) reconnectLoop() {
 		c.cur = cn
 		close(c.ready)
 		c.mu.Unlock()
+		if token != "" {
+			convs := c.Session().Convs
+			c.wg.Go(func() { c.fillGaps(cn, convs) })
+		}
 		c.log.Debug().Int("attempt", attempt).Msg("reconnected")
 		c.setState(StateConnected, nil)
 		return
@@ -106,4 +110,38 @@ func (c *Client) reconnectLoop() {
 // connection (so an idempotent request may be sent again).
 func isConnLost(err error) bool {
 	return errors.Is(err, ErrConnLost)
+}
+
+// fillGaps fetches, after a re-login made by the client itself, the missed
+// messages the server does not push: it pushes at most PushBacklog per
+// conversation above the ack cursor (the contract's 500) and then only
+// new messages, so anything between cursor+500 and the conversation's last
+// seq at login would never reach the application, which did not make this
+// login and cannot know it must sync. The pages are msg.sync calls whose
+// reply the reader turns into pushes through the duplicate filter
+// (emitFilled), on the reader goroutine like every other push. A
+// connection lost meanwhile ends the fill; the next re-login starts over.
+func (c *Client) fillGaps(cn *conn, convs []protocol.ConvInfo) {
+	backlog := int64(protocol.DefaultLimits().PushBacklog)
+	for _, ci := range convs {
+		after := ci.AckSeq + backlog
+		for after < ci.LastSeq {
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.CallTimeout)
+			var r protocol.MsgSyncResp
+			err := c.callOnAs(ctx, cn, protocol.OpMsgSync,
+				&protocol.MsgSyncReq{Conv: ci.Conv, AfterSeq: after, Limit: int(backlog)}, &r, true)
+			cancel()
+			if err != nil {
+				c.log.Debug().Err(err).Str("conv", ci.Conv).Msg("missed-message fill failed")
+				return
+			}
+			if len(r.Messages) == 0 {
+				break
+			}
+			after = r.Messages[len(r.Messages)-1].Seq
+			if !r.More {
+				break
+			}
+		}
+	}
 }
