@@ -31,8 +31,9 @@ func TestIdleRSS(t *testing.T) {
 		return
 	}
 	if os.Getenv("REACTOR_RSS") != "1" {
-		t.Log("set REACTOR_RSS=1 to measure idle RSS per connection")
-		return
+		// A measurement, not a check: TestIdleConnPinsNoBuffers asserts the
+		// property in every run; this reports the figure on request.
+		t.Skip("measurement only: set REACTOR_RSS=1 to measure idle RSS per connection")
 	}
 	n := 10_000
 	if s := os.Getenv("REACTOR_RSS_CONNS"); s != "" {
