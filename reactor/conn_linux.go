@@ -144,21 +144,11 @@ func (c *Conn) Outbound() int { return int(c.queued.Load()) }
 // ErrClosed on a closing connection and with ErrSlowConsumer (closing the
 // connection) when the queue would exceed MaxOutbound.
 func (c *Conn) Write(b []byte) error {
-	if c.state.Load() != stOpen {
-		return ErrClosed
-	}
 	n := int64(len(b))
-	if n == 0 {
-		return nil
+	if err := c.admit(n); err != nil || n == 0 {
+		return err
 	}
-	if !c.reserve(n) {
-		return ErrSlowConsumer
-	}
-	if !c.loop.postWrite(c, b) {
-		c.unreserve(n)
-		return ErrClosed
-	}
-	return nil
+	return c.settle(c.loop.postWrite(c, b), n)
 }
 
 // WriteCopy queues a copy of b, so the caller may reuse b as soon as it
@@ -170,46 +160,46 @@ func (c *Conn) Write(b []byte) error {
 // chunk. A b larger than 64 KiB gets a private copy instead. Limits and
 // errors are Write's; safe from any goroutine.
 func (c *Conn) WriteCopy(b []byte) error {
-	if c.state.Load() != stOpen {
-		return ErrClosed
-	}
 	n := int64(len(b))
-	if n == 0 {
-		return nil
+	if err := c.admit(n); err != nil || n == 0 {
+		return err
 	}
-	if !c.reserve(n) {
-		return ErrSlowConsumer
-	}
-	var ok bool
 	if n > maxChunk {
-		ok = c.loop.postWrite(c, bytes.Clone(b))
-	} else {
-		ok = c.loop.postCopy(c, b)
+		return c.settle(c.loop.postWrite(c, bytes.Clone(b)), n)
 	}
-	if !ok {
-		c.unreserve(n)
-		return ErrClosed
-	}
-	return nil
+	return c.settle(c.loop.postCopy(c, b), n)
 }
 
 // Writev queues several buffers as one unit (for example header and body),
 // with the same rules as Write.
 func (c *Conn) Writev(bufs ...[]byte) error {
-	if c.state.Load() != stOpen {
-		return ErrClosed
-	}
 	var n int64
 	for _, b := range bufs {
 		n += int64(len(b))
 	}
-	if n == 0 {
-		return nil
+	if err := c.admit(n); err != nil || n == 0 {
+		return err
 	}
-	if !c.reserve(n) {
+	return c.settle(c.loop.postWritev(c, bufs), n)
+}
+
+// admit is the common start of the queueing writes: ErrClosed unless the
+// conn is open; for n > 0 it reserves n bytes against MaxOutbound
+// (ErrSlowConsumer, closing the conn, when over). nil with n > 0 obliges the
+// caller to post the bytes and settle the reservation.
+func (c *Conn) admit(n int64) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	if n > 0 && !c.reserve(n) {
 		return ErrSlowConsumer
 	}
-	if !c.loop.postWritev(c, bufs) {
+	return nil
+}
+
+// settle gives back a reservation whose bytes the loop did not take.
+func (c *Conn) settle(posted bool, n int64) error {
+	if !posted {
 		c.unreserve(n)
 		return ErrClosed
 	}
