@@ -100,23 +100,28 @@ func (w *multiRowWriter) findKeys(keys []idemKey, into map[idemKey]Message) erro
 	}
 	for _, part := range chunks(cids, 500) {
 		rows, err := w.tx.QueryContext(w.ctx, fmt.Sprintf(qIdemKeys, placeholders(len(part))), part...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			into[idemKey{m.From, m.ClientMsgID}] = m
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := collectKeyed(rows, err, into); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// collectKeyed adds the messages of an idempotency-key query to into, keyed
+// by (sender, client_msg_id), and closes rows. qerr is the query's error.
+func collectKeyed(rows *sql.Rows, qerr error, into map[idemKey]Message) error {
+	if qerr != nil {
+		return qerr
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return err
+		}
+		into[idemKey{m.From, m.ClientMsgID}] = m
+	}
+	return rows.Err()
 }
 
 func nullIfEmpty(s string) any {
@@ -294,19 +299,7 @@ func (w *perRowWriter) findKeys(keys []idemKey, into map[idemKey]Message) error 
 			}
 			keys = keys[blockRows:]
 			rows, err := bst.QueryContext(w.ctx, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				m, err := scanMessage(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				into[idemKey{m.From, m.ClientMsgID}] = m
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := collectKeyed(rows, err, into); err != nil {
 				return err
 			}
 		}
