@@ -75,10 +75,18 @@ func TestForcedEAGAINLosesNothing(t *testing.T) {
 		}
 		sc.Close()
 	}()
-	time.Sleep(300 * time.Millisecond) // stall: the server's queue backs up
+	expectStalledStream(t, e, r, client, want)
+}
+
+// expectStalledStream stalls the reader so the server's queue backs up, then
+// reads the whole stream: it must arrive byte for byte, the kernel must have
+// pushed back (EAGAIN), and the server must close cleanly after it.
+func expectStalledStream(t *testing.T, e *Engine, r *recorder, client net.Conn, want []byte) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond)
 	got := readAllTimeout(t, client, 30*time.Second)
-	if len(got) != total {
-		t.Fatalf("got %d bytes, want %d", len(got), total)
+	if len(got) != len(want) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(want))
 	}
 	if i := firstDiff(got, want); i >= 0 {
 		t.Fatalf("byte %d differs", i)

@@ -58,20 +58,7 @@ func TestWriteCopyEAGAINResumes(t *testing.T) {
 		}
 		sc.Close()
 	}()
-	time.Sleep(300 * time.Millisecond) // stall: the server's queue backs up
-	got := readAllTimeout(t, client, 30*time.Second)
-	if len(got) != total {
-		t.Fatalf("got %d bytes, want %d", len(got), total)
-	}
-	if i := firstDiff(got, want); i >= 0 {
-		t.Fatalf("byte %d differs", i)
-	}
-	if s := e.Stats(); s.EAGAIN == 0 {
-		t.Fatalf("no EAGAIN recorded: %+v", s)
-	}
-	if ev := r.waitClose(t); ev.err != nil {
-		t.Fatalf("OnClose err = %v", ev.err)
-	}
+	expectStalledStream(t, e, r, client, want)
 	waitSettled(t, e)
 }
 
