@@ -80,9 +80,17 @@ type Config struct {
 	CPUSlots int
 
 	// RateLimit caps the bytes per second of all transfers together,
-	// uploads and downloads (0: no cap). On a machine where file traffic
-	// would saturate the processors, a cap keeps chat latency flat.
+	// uploads and downloads (0: no cap).
 	RateLimit int64
+	// DisablePacing turns off adaptive pacing. By default transfers are
+	// background traffic: while any is active, the server measures how late
+	// its own threads wake (against a baseline taken with file bytes held
+	// for a few milliseconds every 2 s) and slows all transfers down when
+	// they make the process late, speeding up again when it is not: file
+	// load yields to chat traffic on a busy machine and goes as fast as it
+	// likes where the processors have room. RateLimit, when set, stays the
+	// ceiling.
+	DisablePacing bool
 
 	// StaleAge is how old (by modification time) a .part file must be for
 	// the cleaner to remove it (24 h).

@@ -5,9 +5,12 @@
 // verifies the signed, expiring, single-purpose transfer tokens, keeps
 // uploads resumable as <id>.part files in the data directory, verifies their
 // SHA-256 before atomically renaming them to <id>, streams downloads with the
-// kernel's sendfile path, and removes stale partial uploads. Hashing and
-// copying hold one of GOMAXPROCS-1 CPU slots, and an optional byte-rate cap
-// applies, so file load always leaves a processor to the chat loops. It
+// kernel's sendfile path, and removes stale partial uploads. File work
+// yields to chat in two ways: hashing and copying hold one of GOMAXPROCS-1
+// CPU slots, so they always leave a processor to the chat loops; and
+// transfers are paced as background traffic, slowed down while they make
+// the process's threads wake late (pacer.go), under an optional fixed
+// byte-rate cap. It
 // knows nothing about chat: a verified upload is reported through
 // Config.OnComplete, and file metadata comes from a Meta (store.Store
 // satisfies it).

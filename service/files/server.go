@@ -57,7 +57,8 @@ type Server struct {
 	rejectSlots chan struct{} // bounds goroutines answering refused connections
 	quit        chan struct{} // closed by Shutdown: workers stop taking jobs
 	cpuSlots    chan struct{} // bounds workers hashing and writing at once
-	rate        *rate.Limiter // nil without Config.RateLimit
+	rate        *rate.Limiter // nil without Config.RateLimit and pacing
+	pace        *pacer        // nil with Config.DisablePacing
 
 	wg        sync.WaitGroup // workers, waiters, rejecters, the cleaner
 	mu        sync.Mutex
@@ -107,6 +108,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RateLimit > 0 {
 		s.rate = rate.NewLimiter(rate.Limit(cfg.RateLimit), rateBurst)
+	}
+	if !cfg.DisablePacing {
+		if s.rate == nil {
+			s.rate = rate.NewLimiter(rate.Inf, rateBurst)
+		}
+		s.pace = newPacer(s.rate, float64(cfg.RateLimit))
+		s.pace.onRate = metricPace.Set
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.pace.run(s.quit)
+		}()
 	}
 	s.wg.Add(cfg.Workers)
 	for range cfg.Workers {
@@ -362,6 +375,10 @@ func (s *Server) serveConn(c *fconn, buf []byte) {
 		return
 	}
 	c.SetDeadline(time.Time{})
+	if s.pace != nil && (h.Op == protocol.OpFileUpload || h.Op == protocol.OpFileDownload) {
+		s.pace.begin()
+		defer s.pace.end()
+	}
 	switch h.Op {
 	case protocol.OpFileUpload:
 		drain = s.upload(c, h, body, buf)
@@ -386,6 +403,9 @@ func (s *Server) lingerClose(c *fconn) {
 // throttle waits until n bytes (at most rateBurst) may move under the
 // rate limit; it fails only when the server is closing.
 func (s *Server) throttle(n int) error {
+	if s.pace != nil {
+		s.pace.step(n)
+	}
 	if s.rate == nil {
 		return nil
 	}
