@@ -55,6 +55,7 @@ type config struct {
 	FileQueue     int           // file connections waiting for a worker
 	FileStaleAge  time.Duration // age at which partial uploads are removed
 	FileRateLimit int64         // bytes/s of all transfers together; 0 = no cap
+	FilePacing    bool          // slow transfers down when they delay the server
 	FileSecret    string        // token HMAC key; "" = kept in DataDir
 
 	LogLevel  zerolog.Level
@@ -85,6 +86,7 @@ func defaultConfig() config {
 		FileWorkers:          files.DefaultWorkers,
 		FileQueue:            files.DefaultQueue,
 		FileStaleAge:         files.DefaultStaleAge,
+		FilePacing:           true,
 		LogLevel:             zerolog.InfoLevel,
 		LogFormat:            "auto",
 	}
@@ -158,6 +160,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.FileQueue, "file-queue", cfg.FileQueue, "file connections that may wait for a free transfer worker")
 	fs.DurationVar(&cfg.FileStaleAge, "file-stale-age", cfg.FileStaleAge, "remove partial uploads untouched for this `duration`")
 	fs.Var(byteSize{&cfg.FileRateLimit}, "file-rate-limit", "cap on `bytes` per second of all file transfers together (e.g. 50MiB); 0 means no cap")
+	fs.BoolVar(&cfg.FilePacing, "file-pacing", cfg.FilePacing, "pace file transfers as background traffic: slow them down while they delay the server's threads (chat first); false runs them at full speed")
 	fs.StringVar(&cfg.FileSecret, "file-secret", cfg.FileSecret, "file token signing `key` (16+ bytes; set the same on every chatd sharing a database; prefer CHATD_FILE_SECRET over the flag); empty keeps a generated one in --data-dir")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")

@@ -44,7 +44,7 @@ func TestDefaultsAreTheContracts(t *testing.T) {
 		MaxFrame: 1 << 20, LoginFailuresPerUser: 5, LoginFailuresPerIP: 60,
 		MsgRate: 50, MsgBurst: 100, IdleTimeout: 90 * time.Second,
 		OutboundQueue: 4 << 20, MaxFileSize: 1 << 30, ShutdownTimeout: 15 * time.Second,
-		FileWorkers: 32, FileQueue: 64, FileStaleAge: 24 * time.Hour,
+		FileWorkers: 32, FileQueue: 64, FileStaleAge: 24 * time.Hour, FilePacing: true,
 		LogLevel: zerolog.InfoLevel, LogFormat: "auto",
 	}
 	if cfg != want {
@@ -186,6 +186,19 @@ func TestValuesParse(t *testing.T) {
 	if cfg.MsgRate != 0.5 || cfg.MsgBurst != 3 || cfg.LoginFailuresPerUser != 9 || cfg.LoginFailuresPerIP != 99 {
 		t.Errorf("limits = %v %d %d %d", cfg.MsgRate, cfg.MsgBurst, cfg.LoginFailuresPerUser, cfg.LoginFailuresPerIP)
 	}
+	// A boolean from each source: flag, environment, file.
+	for _, w := range []struct {
+		world world
+		args  []string
+	}{
+		{world{}, []string{"--file-pacing=false"}},
+		{world{env: map[string]string{"CHATD_FILE_PACING": "false"}}, nil},
+		{world{files: map[string]string{"f": "file-pacing = false\n"}}, []string{"--config=f"}},
+	} {
+		if cfg, err := w.world.load(w.args...); err != nil || cfg.FilePacing {
+			t.Errorf("file-pacing=false from %+v %v: pacing %v, err %v", w.world, w.args, cfg.FilePacing, err)
+		}
+	}
 }
 
 func TestBadValuesGiveClearErrors(t *testing.T) {
@@ -214,6 +227,7 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"file workers", world{}, []string{"--file-workers", "0"}, []string{"--file-workers"}},
 		{"file queue", world{}, []string{"--file-queue", "-1"}, []string{"--file-queue"}},
 		{"file rate", world{}, []string{"--file-rate-limit", "fast"}, []string{"file-rate-limit"}},
+		{"file pacing", world{env: map[string]string{"CHATD_FILE_PACING": "maybe"}}, nil, []string{"CHATD_FILE_PACING", "maybe"}},
 		{"file stale age", world{}, []string{"--file-stale-age", "1s"}, []string{"--file-stale-age"}},
 		{"short file secret", world{env: map[string]string{"CHATD_FILE_SECRET": "short"}}, nil, []string{"--file-secret", "16 bytes"}},
 		{"admin port name", world{}, []string{"--admin-addr", "localhost:http"}, []string{"--admin-addr"}},

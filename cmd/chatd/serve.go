@@ -203,11 +203,12 @@ const shutdownGrace = 5 * time.Second
 // the metadata store, the completion hook and the logger.
 func filesConfig(cfg config) files.Config {
 	fc := files.Config{
-		DataDir:   cfg.DataDir,
-		Workers:   cfg.FileWorkers,
-		Queue:     cfg.FileQueue,
-		StaleAge:  cfg.FileStaleAge,
-		RateLimit: cfg.FileRateLimit,
+		DataDir:       cfg.DataDir,
+		Workers:       cfg.FileWorkers,
+		Queue:         cfg.FileQueue,
+		StaleAge:      cfg.FileStaleAge,
+		RateLimit:     cfg.FileRateLimit,
+		DisablePacing: !cfg.FilePacing,
 	}
 	if cfg.FileSecret != "" {
 		fc.Secret = []byte(cfg.FileSecret)

@@ -373,7 +373,7 @@ func TestFailedStartReleasesWhatItOpened(t *testing.T) {
 func TestServiceAndFilesConfigCarryEverySetting(t *testing.T) {
 	cfg, err := world{}.load(
 		"--file-workers", "5", "--file-queue", "0", "--file-stale-age", "2h",
-		"--file-rate-limit", "10MiB", "--file-secret", "0123456789abcdef0123",
+		"--file-rate-limit", "10MiB", "--file-pacing=false", "--file-secret", "0123456789abcdef0123",
 		"--chat-addr", "127.0.0.1:1", "--file-addr", "127.0.0.1:2", "--name", "n",
 		"--max-frame", "2048", "--max-file-size", "4096",
 		"--login-failures-per-user", "3", "--login-failures-per-ip", "4",
@@ -400,12 +400,12 @@ func TestServiceAndFilesConfigCarryEverySetting(t *testing.T) {
 		t.Errorf("idle %v outbound %d loops %d workers %d", sc.IdleTimeout, sc.MaxOutbound, sc.Loops, sc.Workers)
 	}
 	fc := filesConfig(cfg)
-	if fc.DataDir != cfg.DataDir || fc.Workers != 5 || fc.Queue >= 0 || fc.StaleAge != 2*time.Hour || fc.RateLimit != 10<<20 || string(fc.Secret) != "0123456789abcdef0123" {
+	if fc.DataDir != cfg.DataDir || fc.Workers != 5 || fc.Queue >= 0 || fc.StaleAge != 2*time.Hour || fc.RateLimit != 10<<20 || !fc.DisablePacing || string(fc.Secret) != "0123456789abcdef0123" {
 		t.Errorf("files config %+v (queue 0 must mean none, a negative Queue)", fc)
 	}
 	cfg, _ = world{}.load()
-	if fc := filesConfig(cfg); fc.Secret != nil || fc.Queue != 64 || fc.Workers != 32 {
-		t.Errorf("default files config %+v: no secret means the data-dir key", fc)
+	if fc := filesConfig(cfg); fc.Secret != nil || fc.Queue != 64 || fc.Workers != 32 || fc.DisablePacing {
+		t.Errorf("default files config %+v: no secret means the data-dir key, pacing on", fc)
 	}
 }
 
