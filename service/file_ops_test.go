@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
@@ -372,6 +374,31 @@ func (p *patternFile) ReadAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// bytesIn counts the file bytes the server has received.
+var bytesIn = metrics.GetOrCreateCounter("chatd_file_bytes_received_total")
+
+// quiet fires once c has not moved for 20 ms (the kernel's socket buffers
+// drained after a pause), or when done has something.
+func quiet(c *metrics.Counter, done <-chan error) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	go func() {
+		last := c.Get()
+		for still := 0; still < 4; {
+			time.Sleep(5 * time.Millisecond)
+			if n := c.Get(); n != last {
+				last, still = n, 0
+			} else {
+				still++
+			}
+			if len(done) > 0 {
+				break
+			}
+		}
+		out <- time.Now()
+	}()
+	return out
+}
+
 func percentile(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
@@ -543,27 +570,31 @@ func child(role, job string) *exec.Cmd {
 // trip (p50, p99; one ping per millisecond from a separate process) while
 // four 500 MiB uploads run on the file port (from another process), next to
 // the same with the file port idle, and reports the p99 ratio (goal: at
-// most 1.5), without and with a file RateLimit. The machine is shared and
-// noisy, so the two conditions are interleaved: the uploads alternate
-// between sending for a window and pausing for a window until they are
-// done, and each ping is filed under the window it fell in (the settle
-// time at the start of each window is left out). Run it once:
+// most 1.5), with the default adaptive pacing and without it. The machine
+// is shared and noisy, so the two conditions are interleaved: the uploads
+// alternate between sending for a window and pausing for a window until
+// they are done, and each ping is filed under the window it fell in. A
+// sending window's pings count after a settle time; a pause window's only
+// once the server has stopped receiving file bytes (the socket buffers
+// drain after the pause). Run it once:
 //
 //	go test -run '^$' -bench PingDuringFileTransfers -benchtime 1x ./service/
 func BenchmarkPingDuringFileTransfers(b *testing.B) {
 	if role := os.Getenv(childEnv); role != "" {
 		runChild(role)
 	}
-	for _, limit := range []int64{0, 200e6, 100e6} {
-		name := "uncapped"
-		if limit > 0 {
-			name = fmt.Sprintf("cap=%dMBps", limit/1e6)
-		}
-		b.Run(name, func(b *testing.B) { benchPingDuringFileTransfers(b, limit) })
+	for _, bc := range []struct {
+		name string
+		cfg  files.Config
+	}{
+		{"paced", files.Config{}},
+		{"unpaced", files.Config{DisablePacing: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchPingDuringFileTransfers(b, bc.cfg) })
 	}
 }
 
-func benchPingDuringFileTransfers(b *testing.B, limit int64) {
+func benchPingDuringFileTransfers(b *testing.B, fc files.Config) {
 	const (
 		transfers  = 4
 		fileSize   = 500 << 20
@@ -571,7 +602,7 @@ func benchPingDuringFileTransfers(b *testing.B, limit int64) {
 		settleTime = 50 * time.Millisecond
 		seed       = 9
 	)
-	st, srv, _, fs := startFileServer(b, store.Config{Driver: "sqlite", DataDir: b.TempDir()}, files.Config{RateLimit: limit})
+	st, srv, _, fs := startFileServer(b, store.Config{Driver: "sqlite", DataDir: b.TempDir()}, fc)
 	defer st.Close()
 	defer srv.Shutdown(context.Background())
 	defer shutdownFiles(b, fs)
@@ -639,10 +670,14 @@ func benchPingDuringFileTransfers(b *testing.B, limit int64) {
 			if load {
 				phase = "load"
 			}
+			settled := time.After(settleTime)
+			if !load {
+				settled = quiet(bytesIn, done)
+			}
 			select {
 			case upErr = <-done:
 				finished = true
-			case <-time.After(settleTime):
+			case <-settled:
 				fmt.Fprintln(phases, phase)
 				select {
 				case upErr = <-done:
