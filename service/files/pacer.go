@@ -3,6 +3,8 @@ package files
 import (
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +24,14 @@ import (
 // every paceRebase, the median of the last paceBases such measurements (one
 // disturbed measurement moves nothing), so the pacer adapts to the machine
 // (a busy virtual machine oversleeps more than an idle server) and to the
-// chat load of the moment. The cut is steeper than the rise, as in TCP's
-// congestion control: the rate settles just under the point where the
-// process starts to run late.
+// chat load of the moment. Where the kernel reports CPU pressure stall
+// information, a late window counts only if some task waited for a
+// processor at least paceStallShare of the time: lateness on uncontended
+// processors (an idle virtual CPU waking slowly) is not the transfers'
+// doing, and cutting them would only make downloads crawl on an idle
+// server. The cut is steeper than the rise, as in TCP's congestion
+// control: the rate settles just under the point where the process starts
+// to run late.
 const (
 	paceInterval    = time.Millisecond      // one lateness sample: a sleep this long
 	paceWindow      = 50                    // samples per rate decision
@@ -38,6 +45,7 @@ const (
 	paceUnlimited   = 8e9                   // bytes/s above which the pacer stops limiting
 	paceDecrease    = 0.6                   // rate factor when the window was late
 	paceIncrease    = 1.15                  // rate factor when it was not
+	paceStallShare  = 0.15                  // CPU stall share under which lateness is not the transfers' doing
 )
 
 // pacer adapts lim, the byte rate shared by all transfers, to the lateness
@@ -57,6 +65,9 @@ type pacer struct {
 	// sample returns the lateness of one paceInterval sleep (tests replace
 	// it with a scripted one).
 	sample func() time.Duration
+	// stall returns the running total of CPU stall time, false when the
+	// system does not report it (cpuStall; tests script it).
+	stall func() (time.Duration, bool)
 	// onRate observes every rate decision (the metric; tests).
 	onRate func(bytesPerSec float64)
 }
@@ -65,7 +76,7 @@ func newPacer(lim *rate.Limiter, ceiling float64) *pacer {
 	if ceiling <= 0 {
 		ceiling = math.Inf(1)
 	}
-	return &pacer{lim: lim, ceiling: ceiling, wake: make(chan struct{}, 1), sample: sleepLateness, onRate: func(float64) {}}
+	return &pacer{lim: lim, ceiling: ceiling, wake: make(chan struct{}, 1), sample: sleepLateness, stall: cpuStall, onRate: func(float64) {}}
 }
 
 // sleepLateness sleeps paceInterval and returns how much longer it took.
@@ -132,22 +143,39 @@ func (p *pacer) pace(quit <-chan struct{}) {
 			rebase = now.Add(paceRebase)
 			continue
 		}
-		window = window[:0]
-		p.moved.Store(0)
-		start := time.Now()
-		for range paceWindow {
-			window = append(window, p.sample())
-		}
-		// A window that did not use most of its allowance says nothing
-		// about a higher rate (the transfers were limited elsewhere: the
-		// client, the network, the disk), so it may only lower the rate.
-		used := float64(p.moved.Load()) >= cur*time.Since(start).Seconds()/2
-		late := p90(window) > threshold
+		late, used := p.measure(window, threshold, cur)
 		if late || used {
 			cur = nextRate(cur, late, p.ceiling)
 			p.set(cur)
 		}
 	}
+}
+
+// measure takes one window of samples into buf and reports whether the
+// process ran late (beyond threshold, with the processors contended) and
+// whether the transfers used most of the allowance of rate cur.
+func (p *pacer) measure(buf []time.Duration, threshold time.Duration, cur float64) (late, used bool) {
+	buf = buf[:0]
+	p.moved.Store(0)
+	start := time.Now()
+	stall0, ok0 := p.stall()
+	for range paceWindow {
+		buf = append(buf, p.sample())
+	}
+	elapsed := time.Since(start)
+	stall1, ok1 := p.stall()
+	// A window that did not use most of its allowance says nothing about a
+	// higher rate (the transfers were limited elsewhere: the client, the
+	// network, the disk), so it may only lower the rate.
+	used = float64(p.moved.Load()) >= cur*elapsed.Seconds()/2
+	late = p90(buf) > threshold
+	// Lateness while the processors are not contended (an idle virtual CPU
+	// waking from halt, a blocking system call) is not something slower
+	// transfers would fix.
+	if late && ok0 && ok1 {
+		late = float64(stall1-stall0) >= paceStallShare*float64(elapsed)
+	}
+	return late, used
 }
 
 // baseline holds file bytes and returns the p90 lateness measured
@@ -191,6 +219,23 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// parseStall reads the "some" total (microseconds) out of a pressure file.
+func parseStall(b []byte) (time.Duration, bool) {
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, "some ")
+		if !ok {
+			continue
+		}
+		for field := range strings.FieldsSeq(rest) {
+			if v, ok := strings.CutPrefix(field, "total="); ok {
+				us, err := strconv.ParseInt(v, 10, 64)
+				return time.Duration(us) * time.Microsecond, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 // p90 returns the 90th percentile of d (reordering it).

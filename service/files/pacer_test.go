@@ -48,6 +48,7 @@ type scriptedPacer struct {
 
 func newScriptedPacer(ceiling float64, late func(limit float64, held bool) time.Duration) *scriptedPacer {
 	sp := &scriptedPacer{pacer: newPacer(rate.NewLimiter(rate.Inf, rateBurst), ceiling)}
+	sp.stall = func() (time.Duration, bool) { return 0, false } // lateness alone decides
 	sp.sample = func() time.Duration {
 		held := !sp.hold.TryRLock()
 		if !held {
@@ -255,5 +256,53 @@ func TestPacedTransferIsIntact(t *testing.T) {
 	off := newHarness(t, func(c *Config) { c.DisablePacing = true })
 	if off.s.pace != nil || off.s.rate != nil {
 		t.Fatal("DisablePacing without RateLimit must leave transfers unlimited")
+	}
+}
+
+// Lateness while the processors are not contended is not the transfers'
+// doing: with the stall share under paceStallShare the rate is not cut.
+func TestPacerIgnoresLatenessWithoutCPUStall(t *testing.T) {
+	late := func(_ float64, held bool) time.Duration {
+		if held {
+			return 100 * time.Microsecond
+		}
+		return 5 * time.Millisecond
+	}
+	sp := newScriptedPacer(0, late)
+	sp.stall = func() (time.Duration, bool) { return 0, true } // never stalled
+	rates := sp.decide(t, 40)
+	if last := rates[len(rates)-1]; last <= paceStart {
+		t.Fatalf("rate %g after 40 late windows without CPU stall, want it raised", last)
+	}
+
+	// The same lateness with the processors contended cuts the rate.
+	sp = newScriptedPacer(0, late)
+	var clock time.Duration
+	sp.stall = func() (time.Duration, bool) {
+		clock += time.Second // every read reports a second of stall: always contended
+		return clock, true
+	}
+	rates = sp.decide(t, 40)
+	if last := rates[len(rates)-1]; last != paceFloor {
+		t.Fatalf("rate %g after 40 late, stalled windows, want the floor", last)
+	}
+}
+
+func TestParseStall(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"some avg10=1.13 avg60=3.52 avg300=7.95 total=790810941\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 790810941 * time.Microsecond, true},
+		{"full avg10=0.00 total=12\nsome avg10=0.00 total=34\n", 34 * time.Microsecond, true},
+		{"some avg10=1.13\n", 0, false},
+		{"some total=x\n", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := parseStall([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseStall(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
 	}
 }
