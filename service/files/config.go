@@ -86,10 +86,11 @@ type Config struct {
 	// background traffic: while any is active, the server measures how late
 	// its own threads wake (against a baseline taken with file bytes held
 	// for a few milliseconds every 2 s) and slows all transfers down when
-	// they make the process late, speeding up again when it is not: file
-	// load yields to chat traffic on a busy machine and goes as fast as it
-	// likes where the processors have room. RateLimit, when set, stays the
-	// ceiling.
+	// they make the process late while the processors are contended,
+	// speeding up again when not: file load yields to chat traffic on a
+	// busy machine and goes as fast as it likes where the processors have
+	// room. RateLimit, when set, stays the ceiling; the current pace is the
+	// chatd_file_pace_bytes_per_second gauge.
 	DisablePacing bool
 
 	// StaleAge is how old (by modification time) a .part file must be for

@@ -18,5 +18,5 @@ var (
 	metricRefused       = metrics.GetOrCreateCounter("chatd_file_connections_refused_total")
 	metricActive        = metrics.GetOrCreateGauge("chatd_file_transfers_active", nil)
 	metricStaleRemoved  = metrics.GetOrCreateCounter("chatd_file_stale_parts_removed_total")
-	metricPace          = metrics.GetOrCreateGauge("chatd_file_pace_bytes_per_second", nil)
+	metricPace          = metrics.GetOrCreateGauge("chatd_file_pace_bytes_per_second", nil) // the pacer's last decision
 )

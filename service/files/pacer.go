@@ -44,7 +44,7 @@ const (
 	paceFloor       = 4e6                   // bytes/s below which file transfers are never slowed
 	paceUnlimited   = 8e9                   // bytes/s above which the pacer stops limiting
 	paceDecrease    = 0.6                   // rate factor when the window was late
-	paceIncrease    = 1.15                  // rate factor when it was not
+	paceIncrease    = 1.05                  // rate factor when it was not
 	paceStallShare  = 0.15                  // CPU stall share under which lateness is not the transfers' doing
 )
 

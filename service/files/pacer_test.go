@@ -20,8 +20,8 @@ func TestNextRate(t *testing.T) {
 	}{
 		{100e6, true, inf, 60e6},
 		{5e6, true, inf, paceFloor},
-		{100e6, false, inf, 115e6},
-		{100e6, false, 110e6, 110e6},
+		{100e6, false, inf, 100e6 * paceIncrease},
+		{100e6, false, 101e6, 101e6},
 		{1e6, false, inf, paceFloor * paceIncrease},
 		{paceUnlimited, false, inf, paceUnlimited},
 		{paceUnlimited, true, inf, paceUnlimited * paceDecrease},
@@ -127,9 +127,9 @@ func TestPacerSettlesBelowTheRateThatMakesItLate(t *testing.T) {
 // ceiling.
 func TestPacerOpensUpWhenNeverLate(t *testing.T) {
 	never := func(float64, bool) time.Duration { return 100 * time.Microsecond }
-	rates := newScriptedPacer(0, never).decide(t, 100)
+	rates := newScriptedPacer(0, never).decide(t, 200)
 	if last := rates[len(rates)-1]; last != paceUnlimited {
-		t.Fatalf("rate after 100 quiet windows: %g, want unlimited", last)
+		t.Fatalf("rate after 200 quiet windows: %g, want unlimited", last)
 	}
 	rates = newScriptedPacer(50e6, never).decide(t, 100)
 	for _, r := range rates {
