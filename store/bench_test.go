@@ -181,3 +181,42 @@ func BenchmarkLoginReads(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSession measures the store reads of a token re-login on both
+// backends: the user by name, then the session by token hash.
+func BenchmarkSession(b *testing.B) {
+	for _, backend := range []string{"sqlite", "mysql"} {
+		b.Run(backend, func(b *testing.B) {
+			cfg := sqliteConfig(b)
+			if backend == "mysql" {
+				cfg = mysqlConfig(b)
+			}
+			ctx := context.Background()
+			s, err := Open(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			u, err := s.CreateUser(ctx, "Reader", "r", "h", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hash := make([]byte, 32)
+			hash[0] = 7
+			if err := s.CreateSession(ctx, Session{TokenHash: hash, UserID: u.ID, Device: "pc", CreatedAt: 1, ExpiresAt: 1 << 62}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				got, err := s.UserByName(ctx, "reader")
+				if err != nil || got.ID != u.ID {
+					b.Fatalf("user %d, %v", got.ID, err)
+				}
+				ss, err := s.Session(ctx, hash, 2)
+				if err != nil || ss.UserID != u.ID {
+					b.Fatalf("session of %d, %v", ss.UserID, err)
+				}
+			}
+		})
+	}
+}
