@@ -66,7 +66,7 @@ func (s *sqlStore) CreateFriendRequest(ctx context.Context, from, to int64, note
 }
 
 func (s *sqlStore) FriendRequest(ctx context.Context, id int64) (FriendRequest, error) {
-	r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM friend_requests WHERE id = ?`, id))
+	r, err := scanRequest(s.reads.queryRow(ctx, `SELECT `+requestCols+` FROM friend_requests WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return FriendRequest{}, fmt.Errorf("store: friend request %d: %w", id, ErrNotFound)
 	}
@@ -116,7 +116,7 @@ func (s *sqlStore) RespondFriendRequest(ctx context.Context, id int64, accept bo
 }
 
 func (s *sqlStore) queryRequests(ctx context.Context, q string, args ...any) ([]FriendRequest, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.reads.query(ctx, q, args...)
 	if err != nil {
 		return nil, fail("read friend requests", err)
 	}
@@ -154,6 +154,7 @@ func (s *sqlStore) UnnotifiedResponses(ctx context.Context, requester int64, lim
 func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
+		// A variable text: run unprepared, not through the statement cache.
 		if _, err := s.w.ExecContext(ctx, `UPDATE friend_requests SET notified = 1 WHERE status <> 0 AND id IN (`+placeholders(n)+`)`, int64Args(ids[:n])...); err != nil {
 			return fail("mark responses notified", err)
 		}
@@ -164,14 +165,14 @@ func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error
 
 func (s *sqlStore) Friends(ctx context.Context, userID int64, limit int) ([]User, error) {
 	out := []User{}
-	err := s.queryUsers(ctx, func(u User) { out = append(out, u) },
-		qFriends, userID, bound(limit))
+	rows, err := s.reads.query(ctx, qFriends, userID, bound(limit))
+	err = scanUsers(rows, err, func(u User) { out = append(out, u) })
 	return out, err
 }
 
 func (s *sqlStore) AreFriends(ctx context.Context, a, b int64) (bool, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, qAreFriends, a, b).Scan(&n); err != nil {
+	if err := s.reads.queryRow(ctx, qAreFriends, a, b).Scan(&n); err != nil {
 		return false, fail("are friends", err)
 	}
 	return n > 0, nil

@@ -49,12 +49,14 @@ func uniqueIDs(ids []int64) []int64 {
 	return out[:n]
 }
 
-// group reads a group and its member count with q (the reader, or a
+// qGroup reads a group and its member count; args GroupConv(id), id.
+const qGroup = `SELECT name, owner_id, created_at, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`
+
+// scanGroup scans group groupID from a qGroup row (of the reader, or of a
 // transaction to see its own writes).
-func (s *sqlStore) group(ctx context.Context, q querier, groupID int64) (Group, error) {
+func scanGroup(row scanner, groupID int64) (Group, error) {
 	g := Group{ID: groupID}
-	err := q.QueryRowContext(ctx, `SELECT name, owner_id, created_at, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`,
-		GroupConv(groupID), groupID).Scan(&g.Name, &g.Owner, &g.CreatedAt, &g.MemberCount)
+	err := row.Scan(&g.Name, &g.Owner, &g.CreatedAt, &g.MemberCount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, fmt.Errorf("store: group %d: %w", groupID, ErrNotFound)
 	}
@@ -65,14 +67,14 @@ func (s *sqlStore) group(ctx context.Context, q querier, groupID int64) (Group, 
 }
 
 func (s *sqlStore) Group(ctx context.Context, groupID int64) (Group, error) {
-	return s.group(ctx, s.r, groupID)
+	return scanGroup(s.reads.queryRow(ctx, qGroup, GroupConv(groupID), groupID), groupID)
 }
 
 func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int64) (Group, error) {
 	var g Group
 	err := s.inTx(ctx, "join group", func(tx *sql.Tx) error {
 		var err error
-		if g, err = s.group(ctx, tx, groupID); err != nil {
+		if g, err = scanGroup(tx.QueryRowContext(ctx, qGroup, GroupConv(groupID), groupID), groupID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return outcome(err)
 			}
@@ -94,7 +96,7 @@ func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int6
 }
 
 func (s *sqlStore) LeaveGroup(ctx context.Context, groupID, userID int64) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, GroupConv(groupID))
+	res, err := s.writes.exec(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, GroupConv(groupID))
 	if err != nil {
 		return fail("leave group", err)
 	}
@@ -128,7 +130,7 @@ func (s *sqlStore) GroupMembers(ctx context.Context, groupID int64) ([]int64, er
 }
 
 func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, qConvMembers, conv)
+	rows, err := s.reads.query(ctx, qConvMembers, conv)
 	if err != nil {
 		return nil, fail("read members", err)
 	}
@@ -148,7 +150,7 @@ func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error
 }
 
 func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([]Group, error) {
-	rows, err := s.r.QueryContext(ctx, qUserGroupConv, userID, bound(limit))
+	rows, err := s.reads.query(ctx, qUserGroupConv, userID, bound(limit))
 	if err != nil {
 		return nil, fail("read groups", err)
 	}
@@ -172,6 +174,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 		return out, nil
 	}
 	byID := map[int64]*Group{}
+	// Variable texts (IN lists): run unprepared, not through the cache.
 	rows, err = s.r.QueryContext(ctx, fmt.Sprintf(qGroupsByIDs, placeholders(len(ids))), int64Args(ids)...)
 	if err != nil {
 		return nil, fail("read groups", err)
@@ -223,7 +226,7 @@ func (s *sqlStore) IsGroupMember(ctx context.Context, groupID, userID int64) (bo
 
 func (s *sqlStore) IsConvMember(ctx context.Context, userID int64, conv string) (bool, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, qIsConvMember, userID, conv).Scan(&n); err != nil {
+	if err := s.reads.queryRow(ctx, qIsConvMember, userID, conv).Scan(&n); err != nil {
 		return false, fail("is member", err)
 	}
 	return n > 0, nil

@@ -20,7 +20,7 @@ func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 }
 
 func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, qMessageByID, msgID))
+	m, err := scanMessage(s.reads.queryRow(ctx, qMessageByID, msgID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Message{}, fmt.Errorf("store: message %d: %w", msgID, ErrNotFound)
 	}
@@ -31,7 +31,7 @@ func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
 }
 
 func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error) {
-	rows, err := s.r.QueryContext(ctx, qMessagesAfter, conv, afterSeq, bound(limit))
+	rows, err := s.reads.query(ctx, qMessagesAfter, conv, afterSeq, bound(limit))
 	if err != nil {
 		return nil, fail("read messages", err)
 	}
@@ -51,7 +51,7 @@ func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, li
 }
 
 func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error) {
-	rows, err := s.r.QueryContext(ctx, qConversations, userID, bound(limit))
+	rows, err := s.reads.query(ctx, qConversations, userID, bound(limit))
 	if err != nil {
 		return nil, fail("read conversations", err)
 	}
@@ -83,6 +83,7 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 	}
 	for start := 0; start < len(args); start += 400 {
 		part := args[start:min(start+400, len(args))]
+		// A variable text: run unprepared, not through the statement cache.
 		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(qLastMessages, msgPairs(len(part)/2)), part...)
 		if err != nil {
 			return nil, fail("read last messages", err)
@@ -127,7 +128,7 @@ func (s *sqlStore) MarkRead(ctx context.Context, userID int64, conv string, seq 
 // against concurrent moves) and never past the conversation's last seq, in
 // one statement; only when nothing moved does it look at membership.
 func (s *sqlStore) moveCursor(ctx context.Context, col string, userID int64, conv string, seq int64) error {
-	res, err := s.w.ExecContext(ctx, fmt.Sprintf(qMoveCursor, col, s.d.min), seq, conv, userID, conv, seq, conv)
+	res, err := s.writes.exec(ctx, fmt.Sprintf(qMoveCursor, col, s.d.min), seq, conv, userID, conv, seq, conv)
 	if err != nil {
 		return fail("move "+col, err)
 	}

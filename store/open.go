@@ -64,7 +64,8 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 	if cfg.Logger != nil {
 		log = cfg.Logger.With().Str("component", "store").Str("driver", d.name).Logger()
 	}
-	s := &sqlStore{d: d, w: w, r: r, log: log}
+	s := &sqlStore{d: d, w: w, r: r, log: log,
+		writes: newPool(w, d == sqliteDialect), reads: newPool(r, d == sqliteDialect)}
 	if d == sqliteDialect {
 		if s.prep, err = prepare(ctx, w); err != nil {
 			closeDBs(w, r)

@@ -20,6 +20,8 @@ type sqlStore struct {
 	d      *dialect
 	w      *sql.DB // writes (one connection on SQLite)
 	r      *sql.DB // reads
+	writes *pool   // w's fixed queries, prepared once on SQLite
+	reads  *pool   // r's fixed queries, prepared once on SQLite
 	c      *committer
 	prep   *prepared // SQLite's one-row batch statements; nil on MySQL
 	closed atomic.Bool
@@ -113,7 +115,7 @@ func scanUser(sc interface{ Scan(...any) error }, withHash bool) (User, error) {
 }
 
 func (s *sqlStore) CreateUser(ctx context.Context, username, nickname, passwordHash string, createdAt int64) (User, error) {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO users (username, username_key, nickname, nick_key, password_hash, created_at) VALUES (?,?,?,?,?,?)`,
+	res, err := s.writes.exec(ctx, `INSERT INTO users (username, username_key, nickname, nick_key, password_hash, created_at) VALUES (?,?,?,?,?,?)`,
 		username, strings.ToLower(username), nickname, strings.ToLower(nickname), passwordHash, createdAt)
 	if isDuplicate(err) {
 		return User{}, fmt.Errorf("store: create user %q: %w", username, ErrUsernameTaken)
@@ -128,8 +130,8 @@ func (s *sqlStore) CreateUser(ctx context.Context, username, nickname, passwordH
 	return User{ID: id, Username: username, Nickname: nickname, PasswordHash: passwordHash, CreatedAt: createdAt}, nil
 }
 
-func (s *sqlStore) userBy(ctx context.Context, db *sql.DB, cond string, arg any) (User, error) {
-	u, err := scanUser(db.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE `+cond, arg), true)
+func (s *sqlStore) userBy(ctx context.Context, p *pool, cond string, arg any) (User, error) {
+	u, err := scanUser(p.queryRow(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE `+cond, arg), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %v: %w", arg, ErrNotFound)
 	}
@@ -140,11 +142,11 @@ func (s *sqlStore) userBy(ctx context.Context, db *sql.DB, cond string, arg any)
 }
 
 func (s *sqlStore) UserByName(ctx context.Context, username string) (User, error) {
-	return s.userBy(ctx, s.r, `username_key = ?`, strings.ToLower(username))
+	return s.userBy(ctx, s.reads, `username_key = ?`, strings.ToLower(username))
 }
 
 func (s *sqlStore) UserByID(ctx context.Context, id int64) (User, error) {
-	return s.userBy(ctx, s.r, `id = ?`, id)
+	return s.userBy(ctx, s.reads, `id = ?`, id)
 }
 
 func (s *sqlStore) UsersByIDs(ctx context.Context, ids []int64) (map[int64]User, error) {
@@ -153,18 +155,20 @@ func (s *sqlStore) UsersByIDs(ctx context.Context, ids []int64) (map[int64]User,
 		n := min(len(ids), 500)
 		chunk := ids[:n]
 		ids = ids[n:]
-		if err := s.queryUsers(ctx, func(u User) { out[u.ID] = u },
-			`SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...); err != nil {
+		// A variable text: run unprepared, not through the statement cache.
+		rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
+		if err := scanUsers(rows, err, func(u User) { out[u.ID] = u }); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func (s *sqlStore) queryUsers(ctx context.Context, each func(User), q string, args ...any) error {
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fail("read users", err)
+// scanUsers passes each user of a users query to each and closes rows;
+// qerr is the query's error.
+func scanUsers(rows *sql.Rows, qerr error, each func(User)) error {
+	if qerr != nil {
+		return fail("read users", qerr)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -191,7 +195,8 @@ func (s *sqlStore) SearchUsers(ctx context.Context, prefix string, limit int) ([
 	for _, col := range []string{"username_key", "nick_key"} {
 		cond, args := s.d.prefixCond(col, prefix)
 		args = append(args, limit)
-		if err := s.queryUsers(ctx, add, fmt.Sprintf(qSearch, cond, col), args...); err != nil {
+		rows, err := s.reads.query(ctx, fmt.Sprintf(qSearch, cond, col), args...)
+		if err := scanUsers(rows, err, add); err != nil {
 			return nil, err
 		}
 	}
@@ -230,7 +235,8 @@ func (s *sqlStore) UpdateProfile(ctx context.Context, userID int64, upd ProfileU
 	}
 	if len(sets) > 0 {
 		args = append(args, userID)
-		res, err := s.w.ExecContext(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ?`, args...)
+		// At most 2^3 texts (which fields are set): fine to cache.
+		res, err := s.writes.exec(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ?`, args...)
 		if err != nil {
 			return User{}, fail("update profile", err)
 		}
@@ -239,14 +245,14 @@ func (s *sqlStore) UpdateProfile(ctx context.Context, userID int64, upd ProfileU
 		}
 	}
 	// Read from the writer so the caller sees its own write.
-	u, err := s.userBy(ctx, s.w, `id = ?`, userID)
+	u, err := s.userBy(ctx, s.writes, `id = ?`, userID)
 	u.PasswordHash = ""
 	return u, err
 }
 
 func (s *sqlStore) Avatar(ctx context.Context, userID int64) ([]byte, error) {
 	var b []byte
-	err := s.r.QueryRowContext(ctx, `SELECT avatar FROM users WHERE id = ?`, userID).Scan(&b)
+	err := s.reads.queryRow(ctx, `SELECT avatar FROM users WHERE id = ?`, userID).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: avatar of %d: %w", userID, ErrNotFound)
 	}
@@ -262,7 +268,7 @@ func (s *sqlStore) Avatar(ctx context.Context, userID int64) ([]byte, error) {
 // ---- sessions ----
 
 func (s *sqlStore) CreateSession(ctx context.Context, ss Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?,?,?,?,?)`,
+	_, err := s.writes.exec(ctx, `INSERT INTO sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?,?,?,?,?)`,
 		ss.TokenHash, ss.UserID, ss.Device, ss.CreatedAt, ss.ExpiresAt)
 	if err != nil {
 		return fail("create session", err)
@@ -272,7 +278,7 @@ func (s *sqlStore) CreateSession(ctx context.Context, ss Session) error {
 
 func (s *sqlStore) Session(ctx context.Context, tokenHash []byte, now int64) (Session, error) {
 	ss := Session{TokenHash: tokenHash}
-	err := s.r.QueryRowContext(ctx, qSession, tokenHash).
+	err := s.reads.queryRow(ctx, qSession, tokenHash).
 		Scan(&ss.UserID, &ss.Device, &ss.CreatedAt, &ss.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && ss.ExpiresAt <= now) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNotFound)
@@ -284,14 +290,14 @@ func (s *sqlStore) Session(ctx context.Context, tokenHash []byte, now int64) (Se
 }
 
 func (s *sqlStore) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
+	if _, err := s.writes.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
 		return fail("delete session", err)
 	}
 	return nil
 }
 
 func (s *sqlStore) PruneSessions(ctx context.Context, now int64) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now)
+	res, err := s.writes.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now)
 	if err != nil {
 		return 0, fail("prune sessions", err)
 	}
@@ -302,7 +308,7 @@ func (s *sqlStore) PruneSessions(ctx context.Context, now int64) (int64, error) 
 // ---- files ----
 
 func (s *sqlStore) CreateFile(ctx context.Context, f FileMeta) (FileMeta, error) {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO files (owner_id, conv, name, size, sha256, created_at, completed_at) VALUES (?,?,?,?,?,?,?)`,
+	res, err := s.writes.exec(ctx, `INSERT INTO files (owner_id, conv, name, size, sha256, created_at, completed_at) VALUES (?,?,?,?,?,?,?)`,
 		f.Owner, f.Conv, f.Name, f.Size, f.SHA256, f.CreatedAt, f.CompletedAt)
 	if err != nil {
 		return FileMeta{}, fail("create file", err)
@@ -315,7 +321,7 @@ func (s *sqlStore) CreateFile(ctx context.Context, f FileMeta) (FileMeta, error)
 
 func (s *sqlStore) File(ctx context.Context, fileID int64) (FileMeta, error) {
 	f := FileMeta{ID: fileID}
-	err := s.r.QueryRowContext(ctx, `SELECT owner_id, conv, name, size, sha256, created_at, completed_at FROM files WHERE id = ?`, fileID).
+	err := s.reads.queryRow(ctx, `SELECT owner_id, conv, name, size, sha256, created_at, completed_at FROM files WHERE id = ?`, fileID).
 		Scan(&f.Owner, &f.Conv, &f.Name, &f.Size, &f.SHA256, &f.CreatedAt, &f.CompletedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return FileMeta{}, fmt.Errorf("store: file %d: %w", fileID, ErrNotFound)
@@ -327,7 +333,7 @@ func (s *sqlStore) File(ctx context.Context, fileID int64) (FileMeta, error) {
 }
 
 func (s *sqlStore) MarkFileComplete(ctx context.Context, fileID int64, ts int64) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE files SET completed_at = ? WHERE id = ?`, ts, fileID)
+	res, err := s.writes.exec(ctx, `UPDATE files SET completed_at = ? WHERE id = ?`, ts, fileID)
 	if err != nil {
 		return fail("complete file", err)
 	}
@@ -337,7 +343,7 @@ func (s *sqlStore) MarkFileComplete(ctx context.Context, fileID int64, ts int64)
 	return nil
 }
 
-// Close stops the committer, then closes the pools.
+// Close stops the committer, then closes the statements and the pools.
 func (s *sqlStore) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
@@ -346,6 +352,8 @@ func (s *sqlStore) Close() error {
 	if s.prep != nil {
 		s.prep.close()
 	}
+	s.reads.close()
+	s.writes.close()
 	if err := closeDBs(s.w, s.r); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
