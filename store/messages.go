@@ -82,9 +82,7 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		}
 	}
 	for start := 0; start < len(args); start += 400 {
-		part := args[start:min(start+400, len(args))]
-		// A variable text: run unprepared, not through the statement cache.
-		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(qLastMessages, msgPairs(len(part)/2)), part...)
+		rows, err := s.lastMessages(ctx, args[start:min(start+400, len(args))])
 		if err != nil {
 			return nil, fail("read last messages", err)
 		}
@@ -109,6 +107,27 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		out = append(out, r.ci)
 	}
 	return out, nil
+}
+
+// lastMessages runs qLastMessages for args (conv, seq, conv, seq, ...). On
+// SQLite it pads the pairs to a power of two by repeating the last one (a
+// repeated OR term matches no more rows), so the few texts this makes are
+// prepared once; MySQL runs the exact text.
+func (s *sqlStore) lastMessages(ctx context.Context, args []any) (*sql.Rows, error) {
+	n := len(args) / 2
+	if !s.reads.prepare {
+		return s.r.QueryContext(ctx, fmt.Sprintf(qLastMessages, msgPairs(n)), args...)
+	}
+	padded := 1
+	for padded < n {
+		padded *= 2
+	}
+	p := make([]any, 0, 2*padded)
+	p = append(p, args...)
+	for len(p) < 2*padded {
+		p = append(p, args[len(args)-2:]...)
+	}
+	return s.reads.query(ctx, fmt.Sprintf(qLastMessages, msgPairs(padded)), p...)
 }
 
 // msgPairs returns n "(conv = ? AND seq = ?)" joined by OR.

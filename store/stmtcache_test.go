@@ -159,3 +159,49 @@ func TestStmtCacheClose(t *testing.T) {
 		})
 	}
 }
+
+// On SQLite the last messages of a conversation list are read with a text
+// padded to a power of two of (conv, seq) pairs, so list lengths share few
+// cached texts, and padding does not change the answer.
+func TestLastMessagesPadded(t *testing.T) {
+	ctx := context.Background()
+	s, err := open(ctx, sqliteConfig(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	me, err := s.CreateUser(ctx, "me", "m", "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		u, err := s.CreateUser(ctx, fmt.Sprintf("peer%d", i), "p", "h", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, err := s.CreateFriendRequest(ctx, u.ID, me.ID, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RespondFriendRequest(ctx, fr.ID, true, 1); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j <= i; j++ {
+			if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: PrivateConv(u.ID, me.ID), From: u.ID, Type: "text", Body: fmt.Sprint("m", j), TS: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cs, err := s.Conversations(ctx, me.ID, 0)
+	if err != nil || len(cs) != 5 {
+		t.Fatalf("%d conversations, %v", len(cs), err)
+	}
+	for _, c := range cs {
+		if c.Last == nil || c.Last.Seq != c.LastSeq || c.Last.Body != fmt.Sprint("m", c.LastSeq-1) {
+			t.Errorf("%s: last %+v, want seq %d", c.Conv, c.Last, c.LastSeq)
+		}
+	}
+	if s.reads.stmts[fmt.Sprintf(qLastMessages, msgPairs(8))] == nil || s.reads.stmts[fmt.Sprintf(qLastMessages, msgPairs(5))] != nil {
+		t.Error("5 pairs not read with the cached 8-pair text")
+	}
+}
