@@ -140,51 +140,66 @@ func BenchmarkAppendSQLiteNormal(b *testing.B) {
 // BenchmarkLoginReads measures the reads of a login on both backends:
 // conversations with last messages, then up to 100 missed messages of one.
 func BenchmarkLoginReads(b *testing.B) {
-	for _, backend := range []string{"sqlite", "mysql"} {
-		b.Run(backend, func(b *testing.B) {
-			cfg := sqliteConfig(b)
-			if backend == "mysql" {
-				cfg = mysqlConfig(b)
-			}
-			ctx := context.Background()
-			s, err := Open(ctx, cfg)
-			if err != nil {
+	benchBackends(b, func(b *testing.B, ctx context.Context, s Store) {
+		me, _ := s.CreateUser(ctx, "reader", "r", "h", 1)
+		var conv string
+		for i := 0; i < 20; i++ {
+			u, _ := s.CreateUser(ctx, fmt.Sprintf("peer%d", i), "p", "h", 1)
+			fr, _ := s.CreateFriendRequest(ctx, u.ID, me.ID, "", 1)
+			if _, err := s.RespondFriendRequest(ctx, fr.ID, true, 1); err != nil {
 				b.Fatal(err)
 			}
-			defer s.Close()
-			me, _ := s.CreateUser(ctx, "reader", "r", "h", 1)
-			var conv string
-			for i := 0; i < 20; i++ {
-				u, _ := s.CreateUser(ctx, fmt.Sprintf("peer%d", i), "p", "h", 1)
-				fr, _ := s.CreateFriendRequest(ctx, u.ID, me.ID, "", 1)
-				if _, err := s.RespondFriendRequest(ctx, fr.ID, true, 1); err != nil {
+			conv = PrivateConv(u.ID, me.ID)
+			for j := 0; j < 10; j++ {
+				if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: u.ID, Type: "text", Body: "hello", TS: 2}); err != nil {
 					b.Fatal(err)
 				}
-				conv = PrivateConv(u.ID, me.ID)
-				for j := 0; j < 10; j++ {
-					if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: u.ID, Type: "text", Body: "hello", TS: 2}); err != nil {
-						b.Fatal(err)
-					}
-				}
 			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				cs, err := s.Conversations(ctx, me.ID, 0)
-				if err != nil || len(cs) != 20 {
-					b.Fatalf("%d convs, %v", len(cs), err)
-				}
-				ms, err := s.Messages(ctx, conv, 0, 100)
-				if err != nil || len(ms) != 10 {
-					b.Fatalf("%d messages, %v", len(ms), err)
-				}
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			cs, err := s.Conversations(ctx, me.ID, 0)
+			if err != nil || len(cs) != 20 {
+				b.Fatalf("%d convs, %v", len(cs), err)
 			}
-		})
-	}
+			ms, err := s.Messages(ctx, conv, 0, 100)
+			if err != nil || len(ms) != 10 {
+				b.Fatalf("%d messages, %v", len(ms), err)
+			}
+		}
+	})
 }
 
 // BenchmarkSession measures the store reads of a token re-login on both
 // backends: the user by name, then the session by token hash.
 func BenchmarkSession(b *testing.B) {
+	benchBackends(b, func(b *testing.B, ctx context.Context, s Store) {
+		u, err := s.CreateUser(ctx, "Reader", "r", "h", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hash := make([]byte, 32)
+		hash[0] = 7
+		if err := s.CreateSession(ctx, Session{TokenHash: hash, UserID: u.ID, Device: "pc", CreatedAt: 1, ExpiresAt: 1 << 62}); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			got, err := s.UserByName(ctx, "reader")
+			if err != nil || got.ID != u.ID {
+				b.Fatalf("user %d, %v", got.ID, err)
+			}
+			ss, err := s.Session(ctx, hash, 2)
+			if err != nil || ss.UserID != u.ID {
+				b.Fatalf("session of %d, %v", ss.UserID, err)
+			}
+		}
+	})
+}
+
+// benchBackends runs fn as one sub-benchmark per backend, on a fresh Store
+// closed after it.
+func benchBackends(b *testing.B, fn func(b *testing.B, ctx context.Context, s Store)) {
 	for _, backend := range []string{"sqlite", "mysql"} {
 		b.Run(backend, func(b *testing.B) {
 			cfg := sqliteConfig(b)
@@ -197,26 +212,7 @@ func BenchmarkSession(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			u, err := s.CreateUser(ctx, "Reader", "r", "h", 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			hash := make([]byte, 32)
-			hash[0] = 7
-			if err := s.CreateSession(ctx, Session{TokenHash: hash, UserID: u.ID, Device: "pc", CreatedAt: 1, ExpiresAt: 1 << 62}); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				got, err := s.UserByName(ctx, "reader")
-				if err != nil || got.ID != u.ID {
-					b.Fatalf("user %d, %v", got.ID, err)
-				}
-				ss, err := s.Session(ctx, hash, 2)
-				if err != nil || ss.UserID != u.ID {
-					b.Fatalf("session of %d, %v", ss.UserID, err)
-				}
-			}
+			fn(b, ctx, s)
 		})
 	}
 }
