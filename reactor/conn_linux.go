@@ -101,7 +101,7 @@ func (r rawAddr) tcpAddr() net.Addr {
 	if r.v4 {
 		ip = netip.AddrFrom4([4]byte(r.ip[:4]))
 	} else {
-		ip = netip.AddrFrom16(r.ip)
+		ip = netip.AddrFrom16(r.ip).Unmap() // an IPv4 client of a dual-stack listener
 	}
 	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, r.port))
 }

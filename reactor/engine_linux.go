@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,10 @@ func (e *Engine) newConn(l *loop, fd int, remote rawAddr) *Conn {
 }
 
 // Listen starts accepting on network ("tcp", "tcp4", "tcp6") and addr and
-// returns the bound address. It may be called more than once.
+// returns the bound address. As with net.Listen, "tcp" with an empty host
+// (":9000") listens on every IPv4 and IPv6 address through one dual-stack
+// socket, or on IPv4 alone where the system has no IPv6. It may be called
+// more than once.
 func (e *Engine) Listen(network, addr string) (net.Addr, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -100,6 +104,10 @@ func (e *Engine) Listen(network, addr string) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
+	dual := false
+	if host, _, _ := net.SplitHostPort(addr); network == "tcp" && host == "" {
+		ap, dual = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()), true
+	}
 	reuse := !e.opts.SingleAcceptor
 	n := 1
 	if reuse {
@@ -107,7 +115,12 @@ func (e *Engine) Listen(network, addr string) (net.Addr, error) {
 	}
 	fds := make([]int, 0, n)
 	for i := range n {
-		fd, err := listenSocket(ap, reuse)
+		fd, err := listenSocket(ap, reuse, dual)
+		if err != nil && dual && i == 0 && errors.Is(err, unix.EAFNOSUPPORT) {
+			// No IPv6 on this system: IPv4 alone, as net.Listen does.
+			ap, dual = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()), false
+			fd, err = listenSocket(ap, reuse, dual)
+		}
 		if err == nil && i == 0 {
 			ap, err = boundAddr(fd) // later sockets share the chosen port
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -372,5 +373,58 @@ func TestSingleAcceptorPlacesOnLeastLoadedLoop(t *testing.T) {
 		if a0 == 0 || a1 == 0 || a0 != uint64(n0) || a1 != uint64(n1) {
 			t.Fatalf("reuseport: accepted %d/%d, conns %d/%d; want both loops accepting their own", a0, a1, n0, n1)
 		}
+	}
+}
+
+// ":port" on "tcp" is every address of both families, as with net.Listen:
+// IPv4 and IPv6 clients both get through, and an IPv4 client's address
+// reads as IPv4 (not ::ffff:a.b.c.d).
+func TestListenEmptyHostIsDualStack(t *testing.T) {
+	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		l.Close()
+	}
+	r := newRecorder(t)
+	remotes := make(chan net.Addr, 2)
+	r.open = func(c *Conn) { remotes <- c.RemoteAddr() }
+	e, err := New(r, Options{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	})
+	addr, err := e.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := addr.(*net.TCPAddr).Port
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		c := dialTCP(t, net.JoinHostPort(host, strconv.Itoa(port)))
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+			t.Fatalf("echo over %s: %q, %v", host, got, err)
+		}
+		if ip := (<-remotes).(*net.TCPAddr).IP.String(); ip != host {
+			t.Errorf("client from %s seen as %s", host, ip)
+		}
+	}
+
+	// An explicit IPv4 wildcard stays IPv4 only.
+	addr4, err := e.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port4 := strconv.Itoa(addr4.(*net.TCPAddr).Port)
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort("::1", port4), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("0.0.0.0 listener accepted an IPv6 client")
 	}
 }

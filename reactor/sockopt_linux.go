@@ -81,12 +81,24 @@ func resolveTCP(ctx context.Context, network, addr string) (netip.AddrPort, erro
 	return netip.AddrPortFrom(best, uint16(port)), nil
 }
 
-// listenSocket creates a bound, listening, non-blocking socket.
-func listenSocket(ap netip.AddrPort, reusePort bool) (int, error) {
+// listenSocket creates a bound, listening, non-blocking socket; an IPv6
+// one also accepts IPv4 clients when dual is set, and only IPv6 ones
+// otherwise.
+func listenSocket(ap netip.AddrPort, reusePort, dual bool) (int, error) {
 	sa, family := sockaddrOf(ap)
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
+	}
+	if family == unix.AF_INET6 {
+		v6only := 1
+		if dual {
+			v6only = 0
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("setsockopt IPV6_V6ONLY", err)
+		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		unix.Close(fd)
