@@ -388,22 +388,10 @@ func TestListenEmptyHostIsDualStack(t *testing.T) {
 	r := newRecorder(t)
 	remotes := make(chan net.Addr, 2)
 	r.open = func(c *Conn) { remotes <- c.RemoteAddr() }
-	e, err := New(r, Options{Loops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-	})
-	addr, err := e.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := addr.(*net.TCPAddr).Port
+	e, addr := startEngineOn(t, r, Options{Loops: 2}, ":0")
+	_, port, _ := net.SplitHostPort(addr)
 	for _, host := range []string{"127.0.0.1", "::1"} {
-		c := dialTCP(t, net.JoinHostPort(host, strconv.Itoa(port)))
+		c := dialTCP(t, net.JoinHostPort(host, port))
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Write([]byte("ping")); err != nil {
 			t.Fatal(err)

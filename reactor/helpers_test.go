@@ -75,11 +75,17 @@ func (r *recorder) waitClose(t testing.TB) closeEvent {
 // startEngine starts an engine listening on loopback and shuts it down at cleanup.
 func startEngine(t testing.TB, h Handler, opts Options) (*Engine, string) {
 	t.Helper()
+	return startEngineOn(t, h, opts, "127.0.0.1:0")
+}
+
+// startEngineOn is startEngine listening on listenAddr ("tcp").
+func startEngineOn(t testing.TB, h Handler, opts Options, listenAddr string) (*Engine, string) {
+	t.Helper()
 	e, err := New(h, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	addr, err := e.Listen("tcp", "127.0.0.1:0")
+	addr, err := e.Listen("tcp", listenAddr)
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
