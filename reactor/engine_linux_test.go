@@ -109,30 +109,38 @@ func firstDiff(a, b []byte) int {
 	return -1
 }
 
+// TestSlowConsumerClosedAtLimit: Write and WriteCopy both obey
+// MaxOutbound, close the conn with ErrSlowConsumer, and leave no queued
+// bytes or pooled chunks behind.
 func TestSlowConsumerClosedAtLimit(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
-	const limit = 256 << 10
-	_, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: limit})
-	dialSmallRcvBuf(t, addr) // never reads
-	sc := <-opened
-	chunk := make([]byte, 16<<10)
-	var err error
-	for i := 0; i < 10_000 && err == nil; i++ {
-		err = sc.Write(chunk)
-		if o := sc.Outbound(); o > limit {
-			t.Fatalf("Outbound %d over limit %d", o, limit)
-		}
-	}
-	if !errors.Is(err, ErrSlowConsumer) {
-		t.Fatalf("Write = %v, want ErrSlowConsumer", err)
-	}
-	if ev := r.waitClose(t); !errors.Is(ev.err, ErrSlowConsumer) {
-		t.Fatalf("OnClose err = %v, want ErrSlowConsumer", ev.err)
-	}
-	if err := sc.Write(chunk); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Write after close = %v, want ErrClosed", err)
+	for _, w := range writers {
+		t.Run(w.name, func(t *testing.T) {
+			r := newRecorder(t)
+			opened := make(chan *Conn, 1)
+			r.open = func(c *Conn) { opened <- c }
+			const limit = 256 << 10
+			e, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: limit})
+			dialSmallRcvBuf(t, addr) // never reads
+			sc := <-opened
+			chunk := make([]byte, 5000)
+			var err error
+			for i := 0; i < 10_000 && err == nil; i++ {
+				err = w.write(sc, chunk)
+				if o := sc.Outbound(); o > limit {
+					t.Fatalf("Outbound %d over limit %d", o, limit)
+				}
+			}
+			if !errors.Is(err, ErrSlowConsumer) {
+				t.Fatalf("%s = %v, want ErrSlowConsumer", w.name, err)
+			}
+			if ev := r.waitClose(t); !errors.Is(ev.err, ErrSlowConsumer) {
+				t.Fatalf("OnClose err = %v, want ErrSlowConsumer", ev.err)
+			}
+			if err := w.write(sc, chunk); !errors.Is(err, ErrClosed) {
+				t.Fatalf("%s after close = %v, want ErrClosed", w.name, err)
+			}
+			waitSettled(t, e)
+		})
 	}
 }
 

@@ -128,3 +128,27 @@ func pattern(off, n int) []byte {
 	}
 	return b
 }
+
+// waitSettled polls until no bytes and no copy chunks are queued and no conn
+// is open, failing with the last snapshot otherwise.
+func waitSettled(t *testing.T, e *Engine) {
+	t.Helper()
+	var s Stats
+	for range 2000 {
+		if s = e.Stats(); s.QueuedBytes == 0 && s.CopyChunks == 0 && s.Conns == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("accounting not back to zero: %+v", s)
+}
+
+// writers are the ways to queue bytes that share one admission path, for
+// tests that must hold for each.
+var writers = []struct {
+	name  string
+	write func(c *Conn, b []byte) error
+}{
+	{"Write", (*Conn).Write},
+	{"WriteCopy", (*Conn).WriteCopy},
+}

@@ -4,27 +4,12 @@ package reactor
 
 import (
 	"context"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 )
-
-// waitSettled polls until no bytes and no copy chunks are queued and no conn
-// is open, failing with the last snapshot otherwise.
-func waitSettled(t *testing.T, e *Engine) {
-	t.Helper()
-	var s Stats
-	for range 2000 {
-		if s = e.Stats(); s.QueuedBytes == 0 && s.CopyChunks == 0 && s.Conns == 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("accounting not back to zero: %+v", s)
-}
 
 // TestWriteCopyEAGAINResumes pushes 4 MiB through a 4 KiB send buffer with
 // WriteCopy of random sizes (every chunk class) from a reused buffer: chunks
@@ -59,71 +44,6 @@ func TestWriteCopyEAGAINResumes(t *testing.T) {
 		sc.Close()
 	}()
 	expectStalledStream(t, e, r, client, want)
-	waitSettled(t, e)
-}
-
-// TestWriteCopySlowConsumer: WriteCopy obeys MaxOutbound like Write, and the
-// chunks of the closed conn are all handed back.
-func TestWriteCopySlowConsumer(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
-	const limit = 256 << 10
-	e, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: limit})
-	dialSmallRcvBuf(t, addr) // never reads
-	sc := <-opened
-	buf := make([]byte, 5000)
-	var err error
-	for i := 0; i < 10_000 && err == nil; i++ {
-		err = sc.WriteCopy(buf)
-		if o := sc.Outbound(); o > limit {
-			t.Fatalf("Outbound %d over limit %d", o, limit)
-		}
-	}
-	if !errors.Is(err, ErrSlowConsumer) {
-		t.Fatalf("WriteCopy = %v, want ErrSlowConsumer", err)
-	}
-	if ev := r.waitClose(t); !errors.Is(ev.err, ErrSlowConsumer) {
-		t.Fatalf("OnClose err = %v, want ErrSlowConsumer", ev.err)
-	}
-	if err := sc.WriteCopy(buf); !errors.Is(err, ErrClosed) {
-		t.Fatalf("WriteCopy after close = %v, want ErrClosed", err)
-	}
-	waitSettled(t, e)
-}
-
-// TestWriteCopyRacingCloseKeepsAccounting races WriteCopy writers against
-// Close: queued bytes and chunk counts must come back to zero.
-func TestWriteCopyRacingCloseKeepsAccounting(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 64)
-	r.open = func(c *Conn) { opened <- c }
-	e, addr := startEngine(t, r, Options{Loops: 2})
-	for range 20 {
-		client := dialTCP(t, addr)
-		go io.Copy(io.Discard, client)
-		sc := <-opened
-		var wg sync.WaitGroup
-		for g := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				buf := make([]byte, 100+g*700)
-				for range 200 {
-					if err := sc.WriteCopy(buf); err != nil {
-						if !errors.Is(err, ErrClosed) {
-							t.Errorf("WriteCopy: %v", err)
-						}
-						return
-					}
-				}
-			}()
-		}
-		time.Sleep(time.Millisecond)
-		sc.Close()
-		wg.Wait()
-		r.waitClose(t)
-	}
 	waitSettled(t, e)
 }
 
