@@ -10,11 +10,18 @@ import (
 
 // BenchmarkEchoRoundTrip measures one 64-byte request/response over loopback.
 func BenchmarkEchoRoundTrip(b *testing.B) {
-	_, addr := startEngine(b, newRecorder(b), Options{Loops: 2})
+	benchRoundTrip(b, newRecorder(b), 64)
+}
+
+// benchRoundTrip measures size-byte request/response round trips over
+// loopback to an engine running h, which must answer each request with
+// size bytes.
+func benchRoundTrip(b *testing.B, h Handler, size int) {
+	_, addr := startEngine(b, h, Options{Loops: 2})
 	c := dialTCP(b, addr)
-	msg := make([]byte, 64)
-	got := make([]byte, 64)
-	b.SetBytes(64)
+	msg := make([]byte, size)
+	got := make([]byte, size)
+	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -182,19 +189,5 @@ func BenchmarkReplyRoundTrip(b *testing.B) {
 		}
 		return whole * 64
 	}
-	_, addr := startEngine(b, r, Options{Loops: 2})
-	c := dialTCP(b, addr)
-	msg := make([]byte, 64)
-	got := make([]byte, 64)
-	b.SetBytes(64)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := c.Write(msg); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, got); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRoundTrip(b, r, 64)
 }

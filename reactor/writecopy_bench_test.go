@@ -66,21 +66,7 @@ func BenchmarkEchoWriteCopy(b *testing.B) {
 					}
 					return len(data)
 				}
-				_, addr := startEngine(b, r, Options{Loops: 2})
-				c := dialTCP(b, addr)
-				msg := make([]byte, size)
-				got := make([]byte, size)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					if _, err := c.Write(msg); err != nil {
-						b.Fatal(err)
-					}
-					if _, err := io.ReadFull(c, got); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchRoundTrip(b, r, size)
 			})
 		}
 	}
