@@ -386,6 +386,23 @@ func (e *env) user(prefix string) *tclient {
 	return c
 }
 
+// offlineFriends registers two fresh users, makes them friends, and logs
+// the second out again, returning the first (online, having seen the
+// second's presence change), the second's closed client (for its userID)
+// and the second's username (to log in later).
+func (e *env) offlineFriends(prefixA, prefixB string) (a, b *tclient, bName string) {
+	e.t.Helper()
+	an, bn := uniqueName(prefixA), uniqueName(prefixB)
+	e.register(an)
+	e.register(bn)
+	a, _ = e.login(an, "")
+	b, _ = e.login(bn, "")
+	befriend(e.t, a, b)
+	b.nc.Close()
+	a.waitFor(protocol.OpPresence, nil)
+	return a, b, bn
+}
+
 // befriend makes a and b friends through the protocol and drains the
 // notices it causes.
 func befriend(t testing.TB, a, b *tclient) {

@@ -175,14 +175,7 @@ func testMsgSyncAckReadConvList(t *testing.T, b backend) {
 
 func testOfflineDeliveryAcrossRestart(t *testing.T, b backend) {
 	e := newEnv(t, b)
-	an, bn := uniqueName("oa"), uniqueName("ob")
-	e.register(an)
-	e.register(bn)
-	a, _ := e.login(an, "")
-	bc, _ := e.login(bn, "")
-	befriend(t, a, bc)
-	bc.nc.Close()
-	a.waitFor(protocol.OpPresence, nil)
+	a, bc, bn := e.offlineFriends("oa", "ob")
 	conv := protocol.PrivateConv(a.userID, bc.userID)
 	// A group conversation too.
 	var g protocol.GroupResp

@@ -167,14 +167,7 @@ func lr0(t *testing.T, e *env, id int64) string {
 
 func TestLoginBacklogThenLiveInOrder(t *testing.T) {
 	e := newEnv(t, sqliteBackend)
-	an, bn := uniqueName("bl"), uniqueName("bm")
-	e.register(an)
-	e.register(bn)
-	a, _ := e.login(an, "")
-	b0, _ := e.login(bn, "")
-	befriend(t, a, b0)
-	b0.nc.Close()
-	a.waitFor(protocol.OpPresence, nil)
+	a, b0, bn := e.offlineFriends("bl", "bm")
 	const offline, live = 40, 40
 	for i := 1; i <= offline; i++ {
 		send(t, a, &protocol.MsgSendReq{ToUser: b0.userID, Body: fmt.Sprint(i), ClientMsgID: fmt.Sprint(i)})
@@ -340,14 +333,7 @@ func TestSlowReceiverLosesMediaNotChat(t *testing.T) {
 // tripping the slow-consumer close.
 func TestLoginBacklogRespectsOutboundLimit(t *testing.T) {
 	e := newEnv(t, sqliteBackend, func(c *Config) { c.MaxOutbound = 64 << 10; c.MsgRate, c.MsgBurst = 1e6, 1e6 })
-	an, bn := uniqueName("ob"), uniqueName("oc")
-	e.register(an)
-	e.register(bn)
-	a, _ := e.login(an, "")
-	b0, _ := e.login(bn, "")
-	befriend(t, a, b0)
-	b0.nc.Close()
-	a.waitFor(protocol.OpPresence, nil)
+	a, b0, bn := e.offlineFriends("ob", "oc")
 	const n = 100 // 100 × 4 KiB = 400 KiB, over 6× the limit
 	body := strings.Repeat("b", 4<<10)
 	for i := 1; i <= n; i++ {
@@ -393,14 +379,7 @@ func TestShutdownBoundedByContext(t *testing.T) {
 // conversation are pushed after login; the rest come from msg.sync.
 func TestLoginBacklogCap(t *testing.T) {
 	e := newEnv(t, sqliteBackend, func(c *Config) { c.Limits.PushBacklog = 5 })
-	an, bn := uniqueName("cap"), uniqueName("cbp")
-	e.register(an)
-	e.register(bn)
-	a, _ := e.login(an, "")
-	b0, _ := e.login(bn, "")
-	befriend(t, a, b0)
-	b0.nc.Close()
-	a.waitFor(protocol.OpPresence, nil)
+	a, b0, bn := e.offlineFriends("cap", "cbp")
 	for i := 1; i <= 8; i++ {
 		send(t, a, &protocol.MsgSendReq{ToUser: b0.userID, Body: fmt.Sprint(i), ClientMsgID: fmt.Sprint(i)})
 	}
