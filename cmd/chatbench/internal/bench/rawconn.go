@@ -73,21 +73,14 @@ func (rc *rawConn) request(op protocol.Op, reqID uint32, body any) error {
 // readReply reads frames until the reply to (op, reqID) and checks its
 // code. Pushes before it are skipped.
 func readReply(r io.Reader, wantOp protocol.Op, wantReq uint32) error {
-	var hdr [10]byte
+	var body []byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		op, reqID, b, err := nextFrame(r, body)
+		if err != nil {
 			return fmt.Errorf("read reply: %w", err)
 		}
-		n := binary.BigEndian.Uint32(hdr[:4])
-		if n < 6 || n > 16<<20 {
-			return fmt.Errorf("read reply: bad frame length %d", n)
-		}
-		body := make([]byte, n-6)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return fmt.Errorf("read reply: %w", err)
-		}
-		op := protocol.Op(binary.BigEndian.Uint16(hdr[4:6]))
-		if binary.BigEndian.Uint32(hdr[6:10]) != wantReq || op != wantOp {
+		body = b
+		if reqID != wantReq || op != wantOp {
 			continue
 		}
 		var st protocol.Status
@@ -96,6 +89,28 @@ func readReply(r io.Reader, wantOp protocol.Op, wantReq uint32) error {
 		}
 		return st.Err()
 	}
+}
+
+// nextFrame reads one frame from r, its body into buf (grown when too
+// small, so a receive loop reuses one buffer), and returns its op, req_id
+// and body.
+func nextFrame(r io.Reader, buf []byte) (protocol.Op, uint32, []byte, error) {
+	var hdr [protocol.HeaderSize]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, 0, buf, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:4])) - (protocol.HeaderSize - 4)
+	if n < 0 || n > 16<<20 {
+		return 0, 0, buf, fmt.Errorf("bad frame length %d", n+protocol.HeaderSize-4)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return 0, 0, buf, err
+	}
+	return protocol.Op(binary.BigEndian.Uint16(hdr[4:6])), binary.BigEndian.Uint32(hdr[6:10]), buf, nil
 }
 
 // pingFrame is a ping request; the replies pile up unread (a few bytes).

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/binary"
-	"io"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -19,28 +17,16 @@ import (
 // rawReceive reads frames from conn until it fails and hands message
 // pushes to the sink as receiver r.
 func (k *sink) rawReceive(conn *rawConn, r int32, self *atomic.Int64) {
-	br := conn.br
-	var hdr [10]byte
 	var body []byte
 	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		op, _, b, err := nextFrame(conn.br, body)
+		if err != nil {
 			return
 		}
-		n := int(binary.BigEndian.Uint32(hdr[:4])) - 6
-		if n < 0 || n > 16<<20 {
-			return
+		body = b
+		if op == protocol.OpMsgPush {
+			k.takeRaw(r, self, body)
 		}
-		if cap(body) < n {
-			body = make([]byte, n)
-		}
-		body = body[:n]
-		if _, err := io.ReadFull(br, body); err != nil {
-			return
-		}
-		if protocol.Op(binary.BigEndian.Uint16(hdr[4:6])) != protocol.OpMsgPush {
-			continue
-		}
-		k.takeRaw(r, self, body)
 	}
 }
 

@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,25 +287,15 @@ func parseSay(body string) (int64, time.Time, bool) {
 // room.said pushes on; everything else (room.event from the join storm,
 // ping replies) is skipped by its op.
 func rawRoomReceive(rc *rawConn, r int32, onMedia func(int32, []byte, time.Time), onSaid func(string, time.Time)) {
-	var hdr [10]byte
 	var body []byte
 	for {
-		if _, err := io.ReadFull(rc.br, hdr[:]); err != nil {
+		op, _, b, err := nextFrame(rc.br, body)
+		if err != nil {
 			return
 		}
-		n := int(binary.BigEndian.Uint32(hdr[:4])) - 6
-		if n < 0 || n > 16<<20 {
-			return
-		}
-		if cap(body) < n {
-			body = make([]byte, n)
-		}
-		body = body[:n]
-		if _, err := io.ReadFull(rc.br, body); err != nil {
-			return
-		}
+		body = b
 		now := time.Now()
-		switch protocol.Op(binary.BigEndian.Uint16(hdr[4:6])) {
+		switch op {
 		case protocol.OpRoomMediaPush:
 			if _, _, payload, err := protocol.ParseRoomMediaPush(body); err == nil {
 				onMedia(r, payload, now)
