@@ -14,9 +14,7 @@ import (
 // call-ns/delivery is the time spent inside the sending calls only.
 func BenchmarkFanout(b *testing.B) {
 	const fanout = 1000
-	r := newRecorder(b)
-	opened := make(chan *Conn, fanout)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(b, fanout)
 	e, addr := startEngine(b, r, Options{Loops: 2, MaxOutbound: 1 << 30})
 	conns := make([]*Conn, fanout)
 	for i := range conns {

@@ -81,9 +81,7 @@ func checkBatchOrder(t *testing.T, frames int, opts []Options, perEngine []int) 
 }
 
 func TestWriteBatchSkipsClosedAndNil(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 4)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 4)
 	_, addr := startEngine(t, r, Options{Loops: 2})
 	clients, conns := openConns(t, addr, opened, 4)
 	if err := conns[1].Close(); err != nil {

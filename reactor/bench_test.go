@@ -37,9 +37,7 @@ func benchRoundTrip(b *testing.B, h Handler, size int) {
 // BenchmarkWritevFlush measures queuing many small frames to one connection
 // and flushing them with batched writev while a reader drains the socket.
 func BenchmarkWritevFlush(b *testing.B) {
-	r := newRecorder(b)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(b, 1)
 	e, addr := startEngine(b, r, Options{Loops: 1, MaxOutbound: 1 << 30})
 	client := dialTCP(b, addr)
 	go io.Copy(io.Discard, client)

@@ -55,9 +55,7 @@ func startTinySndBuf(t *testing.T, h Handler, opts Options) (*Engine, string) {
 }
 
 func TestForcedEAGAINLosesNothing(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	e, addr := startTinySndBuf(t, r, Options{Loops: 2, MaxOutbound: 64 << 20})
 	client := dialSmallRcvBuf(t, addr)
 	sc := <-opened
@@ -115,9 +113,7 @@ func firstDiff(a, b []byte) int {
 func TestSlowConsumerClosedAtLimit(t *testing.T) {
 	for _, w := range writers {
 		t.Run(w.name, func(t *testing.T) {
-			r := newRecorder(t)
-			opened := make(chan *Conn, 1)
-			r.open = func(c *Conn) { opened <- c }
+			r, opened := openedRecorder(t, 1)
 			const limit = 256 << 10
 			e, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: limit})
 			dialSmallRcvBuf(t, addr) // never reads
@@ -145,9 +141,7 @@ func TestSlowConsumerClosedAtLimit(t *testing.T) {
 }
 
 func TestLossyWritesDroppedAndCounted(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	e, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: 1 << 20, LossyLimit: 64 << 10})
 	dialSmallRcvBuf(t, addr) // never reads
 	sc := <-opened
@@ -317,9 +311,7 @@ func TestConnStaysSmall(t *testing.T) {
 }
 
 func TestCrossGoroutineWritesCoalesceWakeups(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	e, addr := startEngine(t, r, Options{Loops: 1, TickInterval: 5 * time.Millisecond})
 	client := dialTCP(t, addr)
 	sc := <-opened
@@ -362,9 +354,7 @@ func TestCrossGoroutineWritesCoalesceWakeups(t *testing.T) {
 
 func TestSingleAcceptorPlacesOnLeastLoadedLoop(t *testing.T) {
 	for _, single := range []bool{true, false} {
-		r := newRecorder(t)
-		opened := make(chan *Conn, 40)
-		r.open = func(c *Conn) { opened <- c }
+		r, opened := openedRecorder(t, 40)
 		e, addr := startEngine(t, r, Options{Loops: 2, SingleAcceptor: single})
 		openConns(t, addr, opened, 40)
 		a0, a1 := e.loops[0].ctr.accepted.Load(), e.loops[1].ctr.accepted.Load()

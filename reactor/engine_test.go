@@ -70,9 +70,7 @@ func TestEcho1000Conns(t *testing.T) {
 }
 
 func TestConcurrentWritersKeepPerGoroutineOrder(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	_, addr := startEngine(t, r, Options{Loops: 2})
 	client := dialTCP(t, addr)
 	sc := <-opened
@@ -111,9 +109,7 @@ func TestConcurrentWritersKeepPerGoroutineOrder(t *testing.T) {
 }
 
 func TestWritevKeepsUnitsTogether(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	_, addr := startEngine(t, r, Options{Loops: 1})
 	client := dialTCP(t, addr)
 	sc := <-opened
@@ -580,9 +576,7 @@ func TestStatsCountTraffic(t *testing.T) {
 func TestWritesRacingCloseKeepAccounting(t *testing.T) {
 	for _, w := range writers {
 		t.Run(w.name, func(t *testing.T) {
-			r := newRecorder(t)
-			opened := make(chan *Conn, 64)
-			r.open = func(c *Conn) { opened <- c }
+			r, opened := openedRecorder(t, 64)
 			e, addr := startEngine(t, r, Options{Loops: 2})
 			for range 20 {
 				client := dialTCP(t, addr)

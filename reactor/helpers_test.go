@@ -60,6 +60,15 @@ func (r *recorder) OnClose(c *Conn, err error) {
 	}
 }
 
+// openedRecorder is a recorder that also hands each opened conn to the
+// returned channel (of capacity n).
+func openedRecorder(t testing.TB, n int) (*recorder, chan *Conn) {
+	r := newRecorder(t)
+	opened := make(chan *Conn, n)
+	r.open = func(c *Conn) { opened <- c }
+	return r, opened
+}
+
 // waitClose returns the next OnClose event or fails after a generous timeout.
 func (r *recorder) waitClose(t testing.TB) closeEvent {
 	t.Helper()

@@ -15,9 +15,7 @@ func BenchmarkWriteCopy(b *testing.B) {
 	for _, size := range []int{64, 4096} {
 		for _, mode := range []string{"WriteCopy", "CloneWrite"} {
 			b.Run(fmt.Sprintf("%s/%d", mode, size), func(b *testing.B) {
-				r := newRecorder(b)
-				opened := make(chan *Conn, 1)
-				r.open = func(c *Conn) { opened <- c }
+				r, opened := openedRecorder(b, 1)
 				e, addr := startEngine(b, r, Options{Loops: 1, MaxOutbound: 1 << 30})
 				client := dialTCP(b, addr)
 				go io.Copy(io.Discard, client)

@@ -16,9 +16,7 @@ import (
 // left half-written on EAGAIN must resume at their offset and nothing may be
 // lost, reordered or corrupted.
 func TestWriteCopyEAGAINResumes(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	e, addr := startTinySndBuf(t, r, Options{Loops: 2, MaxOutbound: 64 << 20})
 	client := dialSmallRcvBuf(t, addr)
 	sc := <-opened
@@ -96,9 +94,7 @@ func TestWriteCopyShutdownDropsChunks(t *testing.T) {
 // is inside a pass share a few chunks (1 KiB, then 4 and 16 KiB as the run
 // spills over) and leave in one syscall; written chunks go back to the pool.
 func TestWriteCopyCoalesces(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	e, addr := startEngine(t, r, Options{Loops: 1})
 	client := dialTCP(t, addr)
 	sc := <-opened
@@ -185,9 +181,7 @@ func TestWriteCopyEchoAllocatesNothing(t *testing.T) {
 // the tail chunk, so the conn holds a few chunks, not one per reply; after
 // the reader catches up everything arrives in order and every chunk is back.
 func TestWriteCopyBackedUpConnFoldsChunks(t *testing.T) {
-	r := newRecorder(t)
-	opened := make(chan *Conn, 1)
-	r.open = func(c *Conn) { opened <- c }
+	r, opened := openedRecorder(t, 1)
 	e, addr := startTinySndBuf(t, r, Options{Loops: 1})
 	client := dialSmallRcvBuf(t, addr)
 	sc := <-opened
