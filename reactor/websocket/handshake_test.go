@@ -77,7 +77,9 @@ func TestUpgradeRefusals(t *testing.T) {
 		}
 		return strings.Join(out, "\r\n")
 	}
-	replace := func(name, line string) string { return strings.Replace(drop(name), "\r\n\r\n", "\r\n"+line+"\r\n\r\n", 1) }
+	replace := func(name, line string) string {
+		return strings.Replace(drop(name), "\r\n\r\n", "\r\n"+line+"\r\n\r\n", 1)
+	}
 	cases := []struct {
 		name   string
 		cfg    *Config
