@@ -397,25 +397,12 @@ func (c *Client) readLoop(cn *conn) {
 	// straight into their own slice, and a load generator holds
 	// thousands of clients.
 	br := bufio.NewReaderSize(cn.nc, 8<<10)
-	var hdr [4]byte
-	var err error
 	for {
-		if _, err = io.ReadFull(br, hdr[:]); err != nil {
-			break
-		}
-		if _, _, _, ferr := protocol.Decode(hdr[:], c.opts.MaxFrameBody); ferr != nil {
-			err = ferr
-			break
-		}
-		frame := make([]byte, protocol.FrameSize(hdr[:]))
-		copy(frame, hdr[:])
-		if _, err = io.ReadFull(br, frame[4:]); err != nil {
-			break
-		}
-		h, body, _, derr := protocol.Decode(frame, c.opts.MaxFrameBody)
-		if derr != nil {
-			err = derr
-			break
+		// A fresh body per frame: replies and pushes outlive the next read.
+		h, body, err := protocol.ReadFrame(br, c.opts.MaxFrameBody, nil)
+		if err != nil {
+			c.connLost(cn, err)
+			return
 		}
 		if h.ReqID != 0 && !h.Op.IsPush() {
 			if h.Op == protocol.OpLogin {
@@ -429,7 +416,6 @@ func (c *Client) readLoop(cn *conn) {
 		}
 		c.handlePush(h.Op, body)
 	}
-	c.connLost(cn, err)
 }
 
 // noteLogin runs on the reader goroutine for a login reply, before the

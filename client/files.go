@@ -60,21 +60,9 @@ func (c *Client) dialFile(ctx context.Context, fileAddr string) (net.Conn, func(
 
 // readFileReply reads one reply frame of op from a file connection into v.
 func readFileReply(r io.Reader, op protocol.Op, v protocol.Body) error {
-	var hdr [protocol.HeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return fmt.Errorf("client: %v: reading reply: %w", op, err)
-	}
-	if _, _, _, err := protocol.Decode(hdr[:4], 64<<10); err != nil {
-		return fmt.Errorf("client: %v: %w", op, err)
-	}
-	frame := make([]byte, protocol.FrameSize(hdr[:]))
-	copy(frame, hdr[:])
-	if _, err := io.ReadFull(r, frame[protocol.HeaderSize:]); err != nil {
-		return fmt.Errorf("client: %v: reading reply: %w", op, err)
-	}
-	h, body, _, err := protocol.Decode(frame, 64<<10)
+	h, body, err := protocol.ReadFrame(r, 64<<10, nil)
 	if err != nil {
-		return fmt.Errorf("client: %v: %w", op, err)
+		return fmt.Errorf("client: %v: reading reply: %w", op, err)
 	}
 	if h.Op != op {
 		return fmt.Errorf("client: %v: unexpected reply op %v", op, h.Op)

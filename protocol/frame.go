@@ -69,9 +69,12 @@ func Decode(buf []byte, maxBody int) (h Header, body []byte, n int, err error) {
 	if len(buf) < total {
 		return Header{}, nil, 0, nil
 	}
-	h.Op = Op(binary.BigEndian.Uint16(buf[4:]))
-	h.ReqID = binary.BigEndian.Uint32(buf[6:])
-	return h, buf[HeaderSize:total:total], total, nil
+	return parseHeader(buf), buf[HeaderSize:total:total], total, nil
+}
+
+// parseHeader reads op and req_id from a header already checked by Decode.
+func parseHeader(b []byte) Header {
+	return Header{Op: Op(binary.BigEndian.Uint16(b[4:])), ReqID: binary.BigEndian.Uint32(b[6:])}
 }
 
 // FrameSize returns the total size of the frame at the start of buf (header

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"reflect"
 	"testing"
 )
@@ -37,6 +39,7 @@ func FuzzDecode(f *testing.F) {
 		buf := data
 		for len(buf) > 0 {
 			h, body, n, err := Decode(buf, int(maxBody))
+			checkReadFrame(t, buf, int(maxBody), h, body, n, err)
 			if err != nil {
 				if n != 0 || body != nil {
 					t.Fatalf("error with n=%d", n)
@@ -72,6 +75,28 @@ func FuzzDecode(f *testing.F) {
 			buf = buf[n:]
 		}
 	})
+}
+
+// checkReadFrame asserts that ReadFrame over a stream holding buf agrees
+// with Decode's verdict on buf, and consumes exactly the frame's bytes.
+func checkReadFrame(t *testing.T, buf []byte, maxBody int, h Header, body []byte, n int, err error) {
+	t.Helper()
+	r := bytes.NewReader(buf)
+	rh, rbody, rerr := ReadFrame(r, maxBody, make([]byte, 0, 16))
+	switch {
+	case err != nil:
+		if rerr == nil || rerr.Error() != err.Error() {
+			t.Fatalf("ReadFrame error %v, Decode error %v", rerr, err)
+		}
+	case n == 0:
+		if !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+			t.Fatalf("incomplete frame: ReadFrame error %v", rerr)
+		}
+	default:
+		if rerr != nil || rh != h || !bytes.Equal(rbody, body) || len(buf)-r.Len() != n {
+			t.Fatalf("ReadFrame %v %q %v after %d bytes; Decode %v %q %d", rh, rbody, rerr, len(buf)-r.Len(), h, body, n)
+		}
+	}
 }
 
 // fuzzBodies is the shared body of the per-family JSON fuzz targets: the

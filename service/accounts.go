@@ -283,7 +283,7 @@ func (s *Server) pushPresence(user int64, friends []int64) {
 	var out fanout
 	for _, f := range friends {
 		for _, fs := range s.router.Sessions(f) {
-			if out.frame == nil {
+			if out.frame.b == nil {
 				out.reset(encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)}))
 			}
 			out.add(fs, "", 0)

@@ -2,7 +2,6 @@ package service
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
@@ -54,13 +53,18 @@ func (s *Server) newConnState(c *reactor.Conn) *connState {
 	return cs
 }
 
+// outFrame is an encoded frame with its op, so counting it needs no look
+// inside the bytes.
+type outFrame struct {
+	op protocol.Op
+	b  []byte
+}
+
 // write queues an encoded frame. Errors (closed, slow consumer) need no
 // handling beyond the reactor's: the connection is closing either way.
-func (cs *connState) write(frame []byte) error {
-	if len(frame) >= protocol.HeaderSize {
-		framesOut.get(labelOp(protocol.Op(binary.BigEndian.Uint16(frame[4:])))).Inc()
-	}
-	return cs.c.Write(frame)
+func (cs *connState) write(f outFrame) error {
+	framesOut.get(labelOp(f.op)).Inc()
+	return cs.c.Write(f.b)
 }
 
 // closeNow closes the connection after its queued output.

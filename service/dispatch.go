@@ -132,7 +132,7 @@ func (s *Server) reply(cs *connState, op protocol.Op, reqID uint32, v any) {
 		code = protocol.StatusOf(r).Code
 	}
 	countReply(op, code)
-	_ = cs.write(frame)
+	_ = cs.write(outFrame{op, frame})
 }
 
 // replyFit encodes a reply and, while its body exceeds the maximum frame,
@@ -146,7 +146,7 @@ func (s *Server) replyFit(cs *connState, op protocol.Op, reqID uint32, v any, sh
 		}
 		if len(frame)-protocol.HeaderSize <= s.cfg.Limits.MaxFrameBody || !shrink() {
 			countReply(op, protocol.CodeOK)
-			_ = cs.write(frame)
+			_ = cs.write(outFrame{op, frame})
 			return nil
 		}
 	}
@@ -178,17 +178,17 @@ func (s *Server) replyErr(cs *connState, op protocol.Op, reqID uint32, err error
 		e = protocol.Internal(newCorrID())
 	}
 	countReply(op, e.Code)
-	_ = cs.write(protocol.AppendErrorFrame(nil, op, reqID, e))
+	_ = cs.write(outFrame{op, protocol.AppendErrorFrame(nil, op, reqID, e)})
 }
 
 // encodePush encodes a push body once, for any number of recipients.
-func encodePush(op protocol.Op, v any) []byte {
+func encodePush(op protocol.Op, v any) outFrame {
 	frame, err := protocol.AppendJSONFrame(nil, op, 0, v)
 	if err != nil {
 		// Push bodies are plain structs of strings and numbers.
 		panic(fmt.Sprintf("service: encode %s push: %v", op, err))
 	}
-	return frame
+	return outFrame{op, frame}
 }
 
 // Request is a chat-port request handed to an OpHandler registered with

@@ -1,9 +1,6 @@
 package service
 
 import (
-	"encoding/binary"
-
-	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/reactor"
 )
 
@@ -15,13 +12,13 @@ import (
 // writes keep their order as long as it calls flush before its next write
 // (a reply, or the next fan-out), which every caller does.
 type fanout struct {
-	frame []byte
+	frame outFrame
 	conns []*reactor.Conn
 	buf   [16]*reactor.Conn // backing for small fan-outs (1:1 chat)
 }
 
 // reset prepares f for a new frame.
-func (f *fanout) reset(frame []byte) {
+func (f *fanout) reset(frame outFrame) {
 	f.frame = frame
 	f.conns = f.buf[:0]
 }
@@ -45,13 +42,11 @@ func (f *fanout) flush() int {
 		return 0
 	case 1:
 		// One receiver: a plain write, without WriteBatch's per-loop buckets.
-		_ = f.conns[0].Write(f.frame)
+		_ = f.conns[0].Write(f.frame.b)
 	default:
-		reactor.WriteBatch(f.frame, f.conns)
+		reactor.WriteBatch(f.frame.b, f.conns)
 	}
-	if len(f.frame) >= protocol.HeaderSize {
-		framesOut.get(labelOp(protocol.Op(binary.BigEndian.Uint16(f.frame[4:])))).Add(n)
-	}
+	framesOut.get(labelOp(f.frame.op)).Add(n)
 	clear(f.conns)
 	f.conns = f.conns[:0]
 	return n

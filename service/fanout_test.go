@@ -52,7 +52,7 @@ func TestFanoutHoldsForReplayingSession(t *testing.T) {
 	if len(f.conns) != 1 {
 		t.Fatalf("batch holds %d conns, want the live session's only", len(f.conns))
 	}
-	if len(replaying.held) != 1 || replaying.held[0].conv != "p:1:2" || replaying.held[0].seq != 7 || &replaying.held[0].frame[0] != &frame[0] {
+	if len(replaying.held) != 1 || replaying.held[0].conv != "p:1:2" || replaying.held[0].seq != 7 || &replaying.held[0].frame.b[0] != &frame.b[0] {
 		t.Fatalf("held %+v, want the shared frame of p:1:2 seq 7", replaying.held)
 	}
 	if len(live.held) != 0 {

@@ -12,7 +12,7 @@ import (
 // the next login, answers, removal and the friend list.
 
 // pushToUser writes a frame to every session of user.
-func (s *Server) pushToUser(user int64, frame []byte) bool {
+func (s *Server) pushToUser(user int64, frame outFrame) bool {
 	ss := s.router.Sessions(user)
 	var out fanout
 	out.reset(frame)

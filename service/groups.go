@@ -21,7 +21,7 @@ func (s *Server) groupEvent(members []int64, groupID int64, kind string, user in
 	var out fanout
 	for _, uid := range members {
 		for _, sess := range s.router.Sessions(uid) {
-			if out.frame == nil {
+			if out.frame.b == nil {
 				out.reset(encodePush(protocol.OpGroupEvent, &protocol.GroupEventPush{GroupID: groupID, Kind: kind, UserID: user}))
 			}
 			out.add(sess, "", 0)

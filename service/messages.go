@@ -132,7 +132,7 @@ func (s *Server) post(ctx context.Context, nm store.NewMessage, skip *connState,
 // deliver pushes a msg frame to the conversation's online members. It runs
 // under the conversation's sequencer lock: it only queues writes (the group
 // member set is an atomic load unless it must be read from the store).
-func (s *Server) deliver(ctx context.Context, conv string, seq int64, frame []byte, skip *connState) {
+func (s *Server) deliver(ctx context.Context, conv string, seq int64, frame outFrame, skip *connState) {
 	id, err := protocol.ParseConv(conv)
 	if err != nil {
 		return
@@ -184,7 +184,7 @@ func (s *Server) PushToUser(userID int64, op protocol.Op, body any) (bool, error
 	if err != nil {
 		return false, err
 	}
-	return s.pushToUser(userID, frame), nil
+	return s.pushToUser(userID, outFrame{op, frame}), nil
 }
 
 // convMember checks that the user belongs to conv (FORBIDDEN otherwise).
@@ -222,7 +222,7 @@ func (s *Server) msgSync(x *call) (any, error) {
 		return nil, err
 	}
 	countReply(x.op, protocol.CodeOK)
-	_ = x.cs.write(frame)
+	_ = x.cs.write(outFrame{x.op, frame})
 	return nil, nil
 }
 
@@ -386,7 +386,7 @@ func (s *Server) sendBacklog(x *call, sess *Session, convs []store.ConvInfo) {
 		}
 		for _, m := range msgs {
 			frame := encodePush(protocol.OpMsgPush, &protocol.MsgPush{Message: toMessage(m)})
-			if !s.waitRoom(x.cs, len(frame)) {
+			if !s.waitRoom(x.cs, len(frame.b)) {
 				return
 			}
 			if err := sess.backlogMsg(frame, m.Conv, m.Seq); err != nil {

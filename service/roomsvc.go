@@ -25,7 +25,7 @@ func roomErr(err error) error {
 
 // pushToSessions writes one encoded frame to every session but skip, as
 // one batched fan-out.
-func pushToSessions(members []*Session, skip *Session, frame []byte) {
+func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 	var f fanout
 	f.reset(frame)
 	for _, m := range members {

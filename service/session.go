@@ -42,7 +42,7 @@ type Session struct {
 }
 
 type heldFrame struct {
-	frame []byte
+	frame outFrame
 	conv  string // "" for pushes that are not messages
 	seq   int64
 }
@@ -67,11 +67,11 @@ func (s *Session) ConnID() uint64 { return s.conn.id }
 // Profile returns the user's current profile as the session knows it.
 func (s *Session) Profile() protocol.Profile { return *s.profile.Load() }
 
-// Push queues an encoded push frame on the session's connection. The frame
-// is retained, not copied, and may be shared by many sessions.
-func (s *Session) Push(frame []byte) { s.push(frame, "", 0) }
-
-func (s *Session) push(frame []byte, conv string, seq int64) {
+// push queues an encoded push frame on the session's connection, or holds
+// it while the login backlog is being sent; conv and seq name a msg push
+// ("" and 0 for other pushes). The frame is retained, not copied, and may be
+// shared by many sessions.
+func (s *Session) push(frame outFrame, conv string, seq int64) {
 	if !s.replaying.Load() {
 		s.conn.write(frame)
 		return
@@ -92,7 +92,7 @@ func (s *Session) push(frame []byte, conv string, seq int64) {
 }
 
 // backlogMsg writes a backlog message (login worker only).
-func (s *Session) backlogMsg(frame []byte, conv string, seq int64) error {
+func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
 	if seq > s.sent[conv] {
 		s.sent[conv] = seq
 	}

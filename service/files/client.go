@@ -134,7 +134,7 @@ func exchange(c net.Conn, op protocol.Op, req, resp any) error {
 
 // readReply reads one reply frame for op into resp.
 func readReply(c net.Conn, op protocol.Op, resp any) error {
-	h, body, err := readFrame(c, protocol.DefaultMaxFrameBody)
+	h, body, err := protocol.ReadFrame(c, protocol.DefaultMaxFrameBody, nil)
 	if err != nil {
 		return fmt.Errorf("files: read %s reply: %w", op, err)
 	}

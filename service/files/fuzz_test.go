@@ -82,7 +82,7 @@ func FuzzFilePortHandshake(f *testing.F) {
 		}
 		r := bytes.NewReader(out)
 		for r.Len() > 0 {
-			h, body, err := readFrame(r, protocol.DefaultMaxFrameBody)
+			h, body, err := protocol.ReadFrame(r, protocol.DefaultMaxFrameBody, nil)
 			if err != nil {
 				if h.Op == protocol.OpFileDownload {
 					break // raw file bytes follow the download reply

@@ -199,7 +199,7 @@ func (c *rawConn) send(op protocol.Op, reqID uint32, body any) {
 // reply reads one frame and decodes it into a map.
 func (c *rawConn) reply() (protocol.Header, map[string]any) {
 	c.t.Helper()
-	h, body, err := readFrame(c, protocol.DefaultMaxFrameBody)
+	h, body, err := protocol.ReadFrame(c, protocol.DefaultMaxFrameBody, nil)
 	if err != nil {
 		c.t.Fatalf("read reply: %v", err)
 	}

@@ -313,7 +313,7 @@ func (s *Server) reject(c *fconn, why string) {
 	defer s.closeConn(c)
 	c.SetDeadline(time.Now().Add(rejectTimeout))
 	var h protocol.Header
-	if rh, _, err := readFrame(c, maxHandshakeBody); err == nil && rh.Op.IsFileRequest() {
+	if rh, _, err := protocol.ReadFrame(c, maxHandshakeBody, nil); err == nil && rh.Op.IsFileRequest() {
 		h = rh
 	}
 	metricRefused.Inc()
@@ -367,7 +367,7 @@ func (s *Server) serveConn(c *fconn, buf []byte) {
 		s.closeConn(c)
 	}()
 	c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	h, body, err := readFrame(c, maxHandshakeBody)
+	h, body, err := protocol.ReadFrame(c, maxHandshakeBody, nil)
 	if err != nil {
 		// A bad or missing request frame: the contract says send nothing
 		// more and close.
