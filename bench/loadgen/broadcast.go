@@ -99,7 +99,7 @@ func (r *receiver) loop(c net.Conn) error {
 
 func runBroadcast(ctx context.Context, cfg config) (result, error) {
 	res := result{Senders: cfg.Senders, Rate: cfg.Rate}
-	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers)
+	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers, cfg.WS)
 	if err != nil {
 		return res, err
 	}

@@ -98,7 +98,7 @@ func (e *echoState) run(stop *atomic.Bool, lat *latencies) error {
 func runEcho(ctx context.Context, cfg config) (result, error) {
 	var res result
 	res.Depth = cfg.Depth
-	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers)
+	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers, cfg.WS)
 	if err != nil {
 		return res, err
 	}

@@ -36,7 +36,7 @@ func runIdle(ctx context.Context, cfg config) (result, error) {
 		return res, err
 	}
 	start := time.Now()
-	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers)
+	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers, cfg.WS)
 	if err != nil {
 		return res, err
 	}

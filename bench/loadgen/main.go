@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/bench/internal/procstat"
+	"github.com/chatd/chatd/bench/internal/wsclient"
 )
 
 // config is the command line.
@@ -32,6 +33,7 @@ type config struct {
 	Label    string
 	Settle   time.Duration
 	Dialers  int
+	WS       bool
 }
 
 // result is the JSON line loadgen prints.
@@ -78,6 +80,7 @@ func parse(args []string) (config, error) {
 	fs.StringVar(&c.Label, "label", "", "copied into the result")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "idle: wait before sampling RSS")
 	fs.IntVar(&c.Dialers, "dialers", 64, "concurrent dials while connecting")
+	fs.BoolVar(&c.WS, "ws", false, "speak WebSocket: upgrade at "+wsclient.Path+", one masked binary message per write")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -123,8 +126,9 @@ func main() {
 	}
 }
 
-// dialAll opens n connections to addr, dialers at a time.
-func dialAll(ctx context.Context, addr string, n, dialers int) ([]net.Conn, error) {
+// dialAll opens n connections to addr, dialers at a time, upgraded to
+// WebSocket when ws is set.
+func dialAll(ctx context.Context, addr string, n, dialers int, ws bool) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	errs := make(chan error, dialers)
 	next := make(chan int)
@@ -142,6 +146,18 @@ func dialAll(ctx context.Context, addr string, n, dialers int) ([]net.Conn, erro
 					default:
 					}
 					continue
+				}
+				if ws {
+					wc, err := wsclient.Upgrade(c, 10*time.Second)
+					if err != nil {
+						c.Close()
+						select {
+						case errs <- fmt.Errorf("upgrade %s (conn %d): %w", addr, i, err):
+						default:
+						}
+						continue
+					}
+					c = wc
 				}
 				conns[i] = c
 			}

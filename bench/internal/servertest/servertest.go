@@ -67,9 +67,15 @@ func Start(t testing.TB, serve Serve, mode string) string {
 	}
 }
 
-func dial(t testing.TB, addr string) net.Conn {
+// Dial opens a client connection to a bench server.
+type Dial func(addr string) (net.Conn, error)
+
+// TCP is the Dial of the raw servers.
+func TCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }
+
+func dial(t testing.TB, d Dial, addr string) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := d(addr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -80,12 +86,15 @@ func dial(t testing.TB, addr string) net.Conn {
 
 // CheckEcho writes random bytes in random chunk sizes on several
 // connections at once and requires each to read back the identical stream.
-func CheckEcho(t *testing.T, addr string) {
+func CheckEcho(t *testing.T, addr string) { t.Helper(); CheckEchoOver(t, TCP, addr) }
+
+// CheckEchoOver is CheckEcho on connections made by d.
+func CheckEchoOver(t *testing.T, d Dial, addr string) {
 	t.Helper()
 	const conns, total = 8, 256 << 10
 	errs := make(chan error, conns)
 	for i := 0; i < conns; i++ {
-		c := dial(t, addr)
+		c := dial(t, d, addr)
 		go func(seed uint64) {
 			rng := rand.New(rand.NewPCG(seed, 1))
 			want := make([]byte, total)
@@ -123,12 +132,17 @@ func CheckEcho(t *testing.T, addr string) {
 // CheckBroadcast connects several clients, lets two of them send numbered
 // frames of varied size, split at awkward places, and requires every client
 // to receive every frame whole and in each sender's order.
-func CheckBroadcast(t *testing.T, addr string) {
+func CheckBroadcast(t *testing.T, addr string) { t.Helper(); CheckBroadcastOver(t, TCP, addr, false) }
+
+// CheckBroadcastOver is CheckBroadcast on connections made by d; with
+// wholeFrames each write carries one whole frame (a server that relays
+// messages, as over WebSocket, cannot join frames split between them).
+func CheckBroadcastOver(t *testing.T, d Dial, addr string, wholeFrames bool) {
 	t.Helper()
 	const clients, senders, perSender = 6, 2, 300
 	cs := make([]net.Conn, clients)
 	for i := range cs {
-		cs[i] = dial(t, addr)
+		cs[i] = dial(t, d, addr)
 	}
 	// Wait until the server has registered every client: a probe frame from
 	// the last client must reach all of them.
@@ -165,14 +179,19 @@ func CheckBroadcast(t *testing.T, addr string) {
 	for s := 0; s < senders; s++ {
 		go func(s int) {
 			var stream []byte
+			var ends []int
 			for seq := 0; seq < perSender; seq++ {
 				payload := make([]byte, 12+seq%700)
 				binary.BigEndian.PutUint32(payload, uint32(s))
 				binary.BigEndian.PutUint64(payload[4:], uint64(seq))
 				stream = frame.Append(stream, payload)
+				ends = append(ends, len(stream))
 			}
 			for off := 0; off < len(stream); {
 				n := min(1+(off*7919)%5000, len(stream)-off)
+				if wholeFrames {
+					n, ends = ends[0]-off, ends[1:]
+				}
 				if _, err := cs[s].Write(stream[off : off+n]); err != nil {
 					return
 				}

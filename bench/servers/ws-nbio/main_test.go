@@ -1,0 +1,28 @@
+// nbio v1.6.8 races with itself on accept (nbhttp/engine.go:340 writes a
+// conn field that the poller reads in nbhttp/processor.go:230), so under the
+// race detector this check would report nbio's bug, not ours: it runs in
+// builds without -race.
+
+//go:build !race
+
+package main
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/bench/internal/servertest"
+	"github.com/chatd/chatd/bench/internal/srvmain"
+	"github.com/chatd/chatd/bench/internal/wsclient"
+)
+
+func dialWS(addr string) (net.Conn, error) { return wsclient.Dial(addr, 5*time.Second) }
+
+func TestEcho(t *testing.T) {
+	servertest.CheckEchoOver(t, dialWS, servertest.Start(t, serve, srvmain.ModeEcho))
+}
+
+func TestBroadcast(t *testing.T) {
+	servertest.CheckBroadcastOver(t, dialWS, servertest.Start(t, serve, srvmain.ModeBroadcast), true)
+}
