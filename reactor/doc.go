@@ -19,7 +19,10 @@
 // awake cost no wake-up at all.
 // Each loop accepts on its own SO_REUSEPORT listening socket (the kernel
 // spreads connections by hash); with Options.SingleAcceptor one acceptor on
-// loop 0 hands each connection to the least-loaded loop instead.
+// loop 0 hands each connection to the least-loaded loop instead. Either way
+// Listen fails on an address something already listens on, so a second
+// server cannot join the first's SO_REUSEPORT group and take a share of its
+// connections.
 // On systems other than Linux the same API is served by a goroutine per
 // connection over package net.
 //

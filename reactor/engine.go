@@ -31,9 +31,9 @@ type Handler interface {
 // connections over the loops by a hash of the addresses. SingleAcceptor
 // selects one listening socket on loop 0 that places each connection on the
 // least-loaded loop instead: slower to accept, but it keeps loops even when
-// long-lived connections close unevenly, and a second process cannot
-// silently share the port (with SO_REUSEPORT another process of the same
-// user binding the same address succeeds and takes a share of the
+// long-lived connections close unevenly. In both modes Listen refuses an
+// address that something already listens on (SO_REUSEPORT alone would let
+// a second process of the same user join the group and take a share of the
 // connections).
 type Options struct {
 	Loops          int           // event loops; 0 = GOMAXPROCS

@@ -93,7 +93,9 @@ func (e *Engine) newConn(l *loop, fd int, remote rawAddr) *Conn {
 // returns the bound address. As with net.Listen, "tcp" with an empty host
 // (":9000") listens on every IPv4 and IPv6 address through one dual-stack
 // socket, or on IPv4 alone where the system has no IPv6. It may be called
-// more than once.
+// more than once. In every accept mode it fails, like net.Listen, with an
+// error wrapping EADDRINUSE when another socket (of this process or
+// another) already listens on the address.
 func (e *Engine) Listen(network, addr string) (net.Addr, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -109,6 +111,15 @@ func (e *Engine) Listen(network, addr string) (net.Addr, error) {
 		ap, dual = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()), true
 	}
 	reuse := !e.opts.SingleAcceptor
+	if reuse {
+		// SO_REUSEPORT would let us join a group another process already
+		// listens in, silently sharing its connections: claim the address
+		// exclusively first, as net.Listen would.
+		ap, dual, err = claimAddr(ap, dual)
+		if err != nil {
+			return nil, fmt.Errorf("reactor: listen %s %s: %w", network, addr, err)
+		}
+	}
 	n := 1
 	if reuse {
 		n = len(e.loops)

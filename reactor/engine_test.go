@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -654,5 +655,26 @@ func TestIdleTimeoutDisabled(t *testing.T) {
 	case ev := <-r.closed:
 		t.Fatalf("conn closed although the idle timeout was disabled: %v", ev.err)
 	default:
+	}
+}
+
+// A second server on an address that is taken must fail to start, whatever
+// either one's accept mode: with SO_REUSEPORT on both, Linux would let the
+// second join the first's group and take a share of its connections.
+func TestListenRefusesTakenAddress(t *testing.T) {
+	for _, first := range []bool{false, true} {
+		for _, second := range []bool{false, true} {
+			t.Run(fmt.Sprintf("single=%v,then single=%v", first, second), func(t *testing.T) {
+				_, addr := startEngine(t, newRecorder(t), Options{Loops: 2, SingleAcceptor: first})
+				e, err := New(newRecorder(t), Options{Loops: 2, SingleAcceptor: second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Shutdown(context.Background())
+				if got, err := e.Listen("tcp", addr); !errors.Is(err, syscall.EADDRINUSE) {
+					t.Fatalf("second Listen on %s: %v, %v; want EADDRINUSE", addr, got, err)
+				}
+			})
+		}
 	}
 }

@@ -4,6 +4,7 @@ package reactor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -85,6 +86,19 @@ func resolveTCP(ctx context.Context, network, addr string) (netip.AddrPort, erro
 // one also accepts IPv4 clients when dual is set, and only IPv6 ones
 // otherwise.
 func listenSocket(ap netip.AddrPort, reusePort, dual bool) (int, error) {
+	fd, err := bindSocket(ap, reusePort, dual)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Listen(fd, 4096); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("listen", err)
+	}
+	return fd, nil
+}
+
+// bindSocket creates a bound, non-blocking socket, not yet listening.
+func bindSocket(ap netip.AddrPort, reusePort, dual bool) (int, error) {
 	sa, family := sockaddrOf(ap)
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
@@ -114,11 +128,32 @@ func listenSocket(ap netip.AddrPort, reusePort, dual bool) (int, error) {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("bind", err)
 	}
-	if err := unix.Listen(fd, 4096); err != nil {
-		unix.Close(fd)
-		return -1, os.NewSyscallError("listen", err)
-	}
 	return fd, nil
+}
+
+// claimAddr binds a probe socket to ap without SO_REUSEPORT and closes it
+// without listening: the bind fails with EADDRINUSE when any socket already
+// listens there, even a SO_REUSEPORT group another process formed, which
+// SO_REUSEPORT listeners of our own would otherwise join. It returns the
+// address to listen on (a port 0 resolved to the probe's port) and whether
+// it is still dual-stack (false when the system has no IPv6). Another
+// process could still bind in the instant between the probe and our
+// listeners; a second start of the same server is the case it catches.
+func claimAddr(ap netip.AddrPort, dual bool) (netip.AddrPort, bool, error) {
+	fd, err := bindSocket(ap, false, dual)
+	if err != nil && dual && errors.Is(err, unix.EAFNOSUPPORT) {
+		ap, dual = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()), false
+		fd, err = bindSocket(ap, false, dual)
+	}
+	if err != nil {
+		return ap, dual, err
+	}
+	defer unix.Close(fd)
+	bound, err := boundAddr(fd)
+	if err != nil {
+		return ap, dual, err
+	}
+	return netip.AddrPortFrom(ap.Addr(), bound.Port()), dual, nil
 }
 
 // boundAddr returns the address the kernel bound fd to.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -86,6 +87,14 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		}
 	}()
 
+	// Before anything else writes there: a second chatd on the same
+	// directory, or one that cannot write it, must not start.
+	release, err := claimDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, release)
+
 	sc := storeConfig(cfg)
 	// Batch sizes and commit times feed the admin /metrics.
 	sc.OnBatch = service.ObserveStoreBatch
@@ -103,7 +112,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	// server, as the service asks.
 	fsvc, err := srv.EnableFiles(filesConfig(cfg))
 	if err != nil {
-		return fmt.Errorf("start file port on %s: %w", cfg.FileAddr, err)
+		return fmt.Errorf("start file port on %s: %w%s", cfg.FileAddr, err, portHint(err))
 	}
 	closers = append(closers, func() error {
 		fctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -111,7 +120,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		return fsvc.Shutdown(fctx)
 	})
 	if err := srv.Start(); err != nil {
-		return fmt.Errorf("start chat listener on %s: %w", cfg.ChatAddr, err)
+		return fmt.Errorf("start chat listener on %s: %w%s", cfg.ChatAddr, err, portHint(err))
 	}
 	closers = append(closers, func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -178,7 +187,17 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		r.Admin = adm
 	}
 	go func() { done <- shutdown(cfg.ShutdownTimeout, log, r) }()
-	return awaitShutdown(done, cfg.ShutdownTimeout+shutdownGrace, log)
+	err = awaitShutdown(done, cfg.ShutdownTimeout+shutdownGrace, log)
+	release() // the process may also just exit: the kernel drops the lock then
+	return err
+}
+
+// portHint explains a listen error for the person starting chatd.
+func portHint(err error) string {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return " (the port is taken: is another chatd running? stop it or choose another port)"
+	}
+	return ""
 }
 
 // awaitShutdown returns the shutdown's result, or an error once limit has
