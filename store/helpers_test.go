@@ -12,7 +12,8 @@ func sqliteConfig(t testing.TB) Config {
 }
 
 // mysqlConfig returns a config for a fresh MySQL database of this test
-// (see mysqltest.DSN: skipped without CHATD_TEST_MYSQL_DSN, required in CI).
+// (see mysqltest.DSN: skipped, saying so, when no MySQL is configured or
+// answers locally; required in CI).
 func mysqlConfig(t testing.TB) Config {
 	t.Helper()
 	return Config{Driver: "mysql", DSN: mysqltest.DSN(t, "store")}

@@ -2,8 +2,9 @@ package mysqltest
 
 import (
 	"database/sql"
-	"os"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -33,7 +34,7 @@ func TestDSNNamesAFreshDatabaseDroppedAfterTheTest(t *testing.T) {
 	if name == "" {
 		t.Skip("inner test skipped: no MySQL")
 	}
-	db, err := sql.Open("mysql", os.Getenv(EnvDSN))
+	db, err := sql.Open("mysql", Require(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,5 +45,29 @@ func TestDSNNamesAFreshDatabaseDroppedAfterTheTest(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("database %s still exists after its test ended", name)
+	}
+}
+
+// With CHATD_TEST_MYSQL_DSN unset, the MySQL tests still run when a server
+// answers at the local address (make test on a machine set up like CI), and
+// are skipped only when none does.
+func TestLocalServerIsUsedWhenTheVariableIsUnset(t *testing.T) {
+	t.Setenv(EnvDSN, "")
+	t.Setenv("CI", "")
+	conn, err := net.DialTimeout("tcp", localAddr, 2*time.Second)
+	listening := err == nil
+	if listening {
+		conn.Close()
+	}
+	ran := false
+	t.Run("inner", func(t *testing.T) {
+		DSN(t, "local")
+		ran = true
+	})
+	if listening && !ran {
+		t.Fatalf("MySQL tests skipped although a server listens at %s", localAddr)
+	}
+	if !listening && ran {
+		t.Fatalf("MySQL tests ran with no server at %s", localAddr)
 	}
 }
