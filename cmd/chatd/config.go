@@ -9,11 +9,13 @@ import (
 	"io"
 	"math"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/go-sql-driver/mysql"
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
@@ -115,6 +117,29 @@ func (b byteSize) Set(s string) error {
 	return nil
 }
 
+// duration is a flag.Value for time.Duration that explains a missing unit:
+// flag's own says only "parse error" for --idle-timeout 90.
+type duration struct{ p *time.Duration }
+
+func (d duration) String() string {
+	if d.p == nil {
+		return ""
+	}
+	return d.p.String()
+}
+
+func (d duration) Set(s string) error {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err == nil {
+		*d.p = v
+		return nil
+	}
+	if _, nerr := strconv.ParseFloat(strings.TrimSpace(s), 64); nerr == nil {
+		return fmt.Errorf("a duration needs a unit: %ss, %sm or %sh (Go syntax: 90s, 2m, 1h30m)", s, s, s)
+	}
+	return fmt.Errorf("not a duration (Go syntax with a unit: 90s, 2m, 1h30m)")
+}
+
 // logLevel is a flag.Value for zerolog levels.
 type logLevel struct{ p *zerolog.Level }
 
@@ -151,18 +176,18 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.LoginFailuresPerIP, "login-failures-per-ip", cfg.LoginFailuresPerIP, "failed logins allowed per client IP per minute")
 	fs.Float64Var(&cfg.MsgRate, "msg-rate", cfg.MsgRate, "messages per second allowed per connection")
 	fs.IntVar(&cfg.MsgBurst, "msg-burst", cfg.MsgBurst, "message burst allowed per connection")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close connections silent for this `duration`")
+	fs.Var(duration{&cfg.IdleTimeout}, "idle-timeout", "close connections silent for this `duration`")
 	fs.Var(byteSize{&cfg.OutboundQueue}, "outbound-queue", "per-connection outbound queue limit in `bytes`; a slower client is disconnected")
 	fs.Var(byteSize{&cfg.MaxFileSize}, "max-file-size", "largest file offer in `bytes`")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event-loop goroutines; 0 means one per CPU (GOMAXPROCS)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "store worker goroutines; 0 means the service default (1024)")
 	fs.IntVar(&cfg.FileWorkers, "file-workers", cfg.FileWorkers, "file transfers served at once")
 	fs.IntVar(&cfg.FileQueue, "file-queue", cfg.FileQueue, "file connections that may wait for a free transfer worker")
-	fs.DurationVar(&cfg.FileStaleAge, "file-stale-age", cfg.FileStaleAge, "remove partial uploads untouched for this `duration`")
+	fs.Var(duration{&cfg.FileStaleAge}, "file-stale-age", "remove partial uploads untouched for this `duration`")
 	fs.Var(byteSize{&cfg.FileRateLimit}, "file-rate-limit", "cap on `bytes` per second of all file transfers together (e.g. 50MiB); 0 means no cap")
 	fs.BoolVar(&cfg.FilePacing, "file-pacing", cfg.FilePacing, "pace file transfers as background traffic: slow them down while they delay the server's threads (chat first); false runs them at full speed")
 	fs.StringVar(&cfg.FileSecret, "file-secret", cfg.FileSecret, "file token signing `key` (16+ bytes; set the same on every chatd sharing a database; prefer CHATD_FILE_SECRET over the flag); empty keeps a generated one in --data-dir")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown may take")
+	fs.Var(duration{&cfg.ShutdownTimeout}, "shutdown-timeout", "how long a graceful shutdown may take")
 	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: auto (console on a terminal, else JSON), console or json")
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "optional settings `file` of key = value lines (keys are flag names)")
@@ -232,6 +257,10 @@ func loadConfig(name string, args []string, lookupEnv func(string) (string, bool
 	return cfg, nil
 }
 
+// inlineComment matches a value with a # after white space, which people
+// write as a comment at the end of a line.
+var inlineComment = regexp.MustCompile(`\s#`)
+
 // setting is one key = value line of a config file.
 type setting struct {
 	key, value string
@@ -240,8 +269,9 @@ type setting struct {
 
 // parseConfigFile reads key = value lines. Keys are flag names (- or _ both
 // accepted, any case); blank lines and lines starting with # are skipped; a
-// value may be "double quoted" (Go syntax) to keep spaces or a #. A key may
-// appear once.
+// value may be "double quoted" (Go syntax) to keep spaces or a #. An
+// unquoted value with " #" in it is refused rather than guessed to end in a
+// comment. A key may appear once.
 func parseConfigFile(path string, data []byte, fs *flag.FlagSet) ([]setting, error) {
 	var out []setting
 	seen := map[string]int{}
@@ -270,6 +300,10 @@ func parseConfigFile(path string, data []byte, fs *flag.FlagSet) ([]setting, err
 				return nil, fmt.Errorf("%s:%d: %s: bad quoted value %s", path, n, key, value)
 			}
 			value = uq
+		} else if inlineComment.MatchString(value) {
+			// Cutting it off could silently shorten a password or key
+			// that holds " #"; refusing says what to do either way.
+			return nil, fmt.Errorf("%s:%d: %s: the value holds \" #\", which looks like a comment: comments must be on their own line (quote the value, \"...\", if the # belongs to it)", path, n, key)
 		}
 		out = append(out, setting{key: key, value: value, line: n})
 	}
@@ -305,6 +339,11 @@ func (c *config) validate() error {
 	checkAddr("file-addr", c.FileAddr, false)
 	checkAddr("discovery-addr", c.DiscoveryAddr, true)
 	checkAddr("admin-addr", c.AdminAddr, true)
+	if c.MySQLDSN != "" {
+		if msg := checkDSN(c.MySQLDSN); msg != "" {
+			bad("mysql-dsn", "%s; want user:password@tcp(host:port)/database, e.g. %s", msg, exampleDSN)
+		}
+	}
 	if c.DataDir == "" {
 		bad("data-dir", "must not be empty: it holds the embedded store, uploaded files and the file token key")
 	}
@@ -359,4 +398,23 @@ func (c *config) validate() error {
 		bad("log-format", "%q: want auto, console or json", c.LogFormat)
 	}
 	return errors.Join(errs...)
+}
+
+// exampleDSN is the DSN shape errors suggest.
+const exampleDSN = "chatd:secret@tcp(127.0.0.1:3306)/chatd?charset=utf8mb4"
+
+// checkDSN says what is wrong with a MySQL DSN, "" when nothing is. The
+// message never repeats the DSN, which holds a password.
+func checkDSN(dsn string) string {
+	if strings.Contains(dsn, "://") {
+		return "a URL is not a go-sql-driver DSN"
+	}
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "not a go-sql-driver DSN (" + err.Error() + ")"
+	}
+	if mc.DBName == "" {
+		return "names no database"
+	}
+	return ""
 }

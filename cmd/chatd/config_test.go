@@ -245,6 +245,14 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"negative loops", world{}, []string{"--loops", "-1"}, []string{"--loops"}},
 		{"too many workers", world{}, []string{"--workers", "1000000"}, []string{"--workers"}},
 		{"log format", world{}, []string{"--log-format", "xml"}, []string{"--log-format", "xml"}},
+		{"duration without unit", world{}, []string{"--idle-timeout", "90"}, []string{"idle-timeout", "needs a unit", "90s"}},
+		{"env duration without unit", world{env: map[string]string{"CHATD_SHUTDOWN_TIMEOUT": "15"}}, nil, []string{"CHATD_SHUTDOWN_TIMEOUT", "needs a unit", "15s"}},
+		{"file duration without unit", world{files: map[string]string{"f": "file-stale-age = 24\n"}}, []string{"--config=f"}, []string{"f:1", "file-stale-age", "needs a unit", "24h"}},
+		{"not a duration", world{}, []string{"--idle-timeout", "soon"}, []string{"idle-timeout", "not a duration", "90s"}},
+		{"file inline comment", world{files: map[string]string{"f": "name = office\nidle-timeout = 90s # a minute and a half\n"}}, []string{"--config=f"}, []string{"f:2", "idle-timeout", "comments must be on their own line"}},
+		{"DSN as a URL", world{}, []string{"--mysql-dsn", "mysql://root:hunter2@localhost:3306/chatd"}, []string{"--mysql-dsn", "URL", "user:password@tcp(host:port)/database", "@tcp(127.0.0.1:3306)/chatd"}},
+		{"DSN without tcp()", world{}, []string{"--mysql-dsn", "root:hunter2@localhost:3306/chatd"}, []string{"--mysql-dsn", "not a go-sql-driver DSN", "user:password@tcp(host:port)/database"}},
+		{"DSN without database", world{env: map[string]string{"CHATD_MYSQL_DSN": "root:hunter2@tcp(127.0.0.1:3306)/"}}, nil, []string{"--mysql-dsn", "names no database", "user:password@tcp(host:port)/database"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.w.load(tc.args...)
@@ -255,6 +263,9 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q lacks %q", err, s)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows the DSN's password", err)
 			}
 		})
 	}
@@ -331,4 +342,18 @@ func TestExampleConfigFileHoldsTheDefaults(t *testing.T) {
 			t.Errorf("chatd.conf.example does not list %s", f.Name)
 		}
 	})
+}
+
+// A # is part of an unquoted value unless white space comes before it, and
+// a quoted value may hold " #": only what looks like a trailing comment is
+// refused.
+func TestConfigFileHashesInValues(t *testing.T) {
+	w := world{files: map[string]string{"f": "file-secret = abc#defghijklmnopq\nname = \"office # 2\"\n# a comment line\n"}}
+	cfg, err := w.load("--config=f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FileSecret != "abc#defghijklmnopq" || cfg.Name != "office # 2" {
+		t.Fatalf("secret %q name %q", cfg.FileSecret, cfg.Name)
+	}
 }

@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, env runEnv) error {
 		return nil
 	case "serve", "migrate":
 	default:
-		return usageError{fmt.Errorf("unknown command %q (want migrate, version or help)", cmd)}
+		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, version or help)", cmd)}
 	}
 	cfg, err := loadConfig("chatd "+cmd, args, env.LookupEnv, env.ReadFile, io.Discard)
 	if errors.Is(err, flag.ErrHelp) {

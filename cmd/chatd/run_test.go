@@ -66,6 +66,22 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// serve is the default command, spelled out or not, and help and the
+// unknown-command error both name it.
+func TestServeIsACommand(t *testing.T) {
+	env, _, stderr := testEnv(nil)
+	if err := run(context.Background(), []string{"serve", "-h"}, env); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve -h: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "chatd [serve] [flags]") {
+		t.Errorf("serve -h lacks the serve command: %q", stderr.String())
+	}
+	err := run(context.Background(), []string{"frobnicate"}, env)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "serve") {
+		t.Errorf("unknown command: %v, want a usage error listing serve", err)
+	}
+}
+
 func TestHelpPrintsEveryFlag(t *testing.T) {
 	env, stdout, stderr := testEnv(nil)
 	// `chatd help` was asked for: stdout. -h is the flag convention: stderr.
