@@ -33,9 +33,17 @@ func (l *loop) postWritev(c *Conn, bufs [][]byte) bool {
 		l.mu.Unlock()
 		return false
 	}
-	for _, b := range bufs {
+	last := len(bufs) - 1
+	for last > 0 && len(bufs[last]) == 0 {
+		last--
+	}
+	for i, b := range bufs {
 		if len(b) > 0 {
-			l.cmds = append(l.cmds, cmd{c: c, b: b, op: opWrite})
+			x := cmd{c: c, b: b, op: opWrite}
+			if i < last {
+				x.code = cmdMore // one unit for a layer
+			}
+			l.cmds = append(l.cmds, x)
 		}
 	}
 	l.wakeLocked()
@@ -57,7 +65,8 @@ func (l *loop) postCopy(c *Conn, b []byte) bool {
 	}
 	k := chunkClass(len(b))
 	if n := len(l.cmds); n > 0 {
-		if x := &l.cmds[n-1]; x.op == opWriteCopy && x.c == c {
+		// A layered conn keeps one unit per WriteCopy (a WebSocket message).
+		if x := &l.cmds[n-1]; x.op == opWriteCopy && x.c == c && c.lay.Load() == nil {
 			m := copy(x.b[len(x.b):cap(x.b)], b)
 			x.b = x.b[:len(x.b)+m]
 			b = b[m:]

@@ -19,8 +19,9 @@ type Conn struct {
 	loop   *loop
 	id     uint64
 	ctx    atomic.Pointer[any]
-	in     []byte   // leftover of an incomplete inbound frame (pooled; nil when empty)
-	out    outQueue // loop-owned outbound queue
+	in     []byte                 // leftover of an incomplete inbound frame (pooled; nil when empty)
+	out    outQueue               // loop-owned outbound queue (wire bytes)
+	lay    atomic.Pointer[layers] // nil unless PushLayer was called
 	queued atomic.Int64
 	// lastRead is the loop tick (mod 2^32) of the last read and idleAt the
 	// tick the armed idle entry is due, for the idle timeout.

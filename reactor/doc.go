@@ -74,6 +74,12 @@
 // connection on every path (peer close, error, Close, slow consumer, idle
 // timeout, inbound limit, Shutdown).
 //
+// Layers: Conn.PushLayer puts a Layer (TLS, WebSocket; see layer.go and
+// Example_layer) between the socket and the handler: it decodes what
+// arrives before OnData and encodes what the handler writes into the same
+// outbound queue, keeping writev batching, order and MaxOutbound (which then
+// counts wire bytes). Layers stack, so WebSocket runs inside TLS.
+//
 // Backpressure: queued bytes are counted when Write is called, on any
 // goroutine. A Write that would take a connection's queue over
 // Options.MaxOutbound (4 MiB) fails with ErrSlowConsumer and closes the

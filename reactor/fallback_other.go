@@ -50,16 +50,25 @@ type Conn struct {
 	queued atomic.Int64
 	idle   atomic.Int64 // idle timeout in nanoseconds
 
-	hmu sync.Mutex // serialises handler callbacks
+	hmu  sync.Mutex // serialises handler callbacks
+	lay  *fbLayers  // guarded by hmu; nil unless PushLayer was called
+	upIn []byte     // guarded by hmu: what OnData left of a layered conn's input
+	// layered is set once lay is: enqueue then ends every unit with a nil
+	// entry so the writer can tell units apart.
+	layered atomic.Bool
 
-	mu       sync.Mutex
-	cond     sync.Cond
-	out      [][]byte
-	closing  bool // no more writes; flush then close
-	closed   bool
-	cause    error
-	once     sync.Once
-	writerOK chan struct{} // closed when the writer goroutine exits
+	mu           sync.Mutex
+	cond         sync.Cond
+	out          [][]byte
+	wire         [][]byte // a layered conn's encoded bytes, written before out
+	kick         bool     // a layer stopped holding: the writer should encode
+	tasks        []func() // LayerIO.Post and Wake, in call order
+	tasksRunning bool
+	closing      bool // no more writes; flush then close
+	closed       bool
+	cause        error
+	once         sync.Once
+	writerOK     chan struct{} // closed when the writer goroutine exits
 }
 
 // New creates an engine.
@@ -236,9 +245,18 @@ func (c *Conn) reader(opened chan struct{}) {
 			e.ctr.bytesIn.Add(uint64(n))
 			c.hmu.Lock()
 			if c.isOpen() {
-				in = append(in, buf[:n]...)
-				k := clampConsumed(e.h.OnData(c, in), len(in))
-				in = append(in[:0], in[k:]...)
+				if c.lay != nil {
+					c.decodeAt(0, buf[:n])
+				} else {
+					in = append(in, buf[:n]...)
+					n0 := c.depth()
+					k := clampConsumed(e.h.OnData(c, in), len(in))
+					if k < len(in) && c.depth() != n0 {
+						c.decodeAt(n0, in[k:]) // OnData pushed a layer
+						k = len(in)
+					}
+					in = append(in[:0], in[k:]...)
+				}
 			}
 			c.hmu.Unlock()
 			if len(in) > e.opts.MaxInbound {
@@ -271,6 +289,7 @@ func (c *Conn) reader(opened chan struct{}) {
 	e.ctr.closed.Add(1)
 	c.hmu.Lock()
 	e.h.OnClose(c, cause)
+	c.releaseLayers()
 	c.hmu.Unlock()
 }
 
@@ -279,8 +298,29 @@ func (c *Conn) writer() {
 	defer close(c.writerOK)
 	for {
 		c.mu.Lock()
-		for len(c.out) == 0 && !c.closing && !c.closed {
+		for len(c.out) == 0 && len(c.wire) == 0 && !c.kick && !c.closing && !c.closed {
 			c.cond.Wait()
+		}
+		if c.layered.Load() && !c.closed {
+			// Encode on this goroutine, serialised with the callbacks.
+			closing := c.closing
+			units := c.out
+			c.out, c.kick = nil, false
+			c.mu.Unlock()
+			c.encodeLayers(units, closing)
+			c.mu.Lock()
+			if len(c.wire) == 0 && closing {
+				c.mu.Unlock()
+				c.closeNow(nil)
+				return
+			}
+			batch := c.wire
+			c.wire = nil
+			c.mu.Unlock()
+			if !c.writeBatch(batch) {
+				return
+			}
+			continue
 		}
 		if c.closed || (len(c.out) == 0 && c.closing) {
 			c.mu.Unlock()
@@ -290,20 +330,29 @@ func (c *Conn) writer() {
 		batch := c.out
 		c.out = nil
 		c.mu.Unlock()
-		var n int64
-		for _, b := range batch {
-			n += int64(len(b))
-		}
-		bufs := net.Buffers(batch)
-		w, err := bufs.WriteTo(c.nc)
-		c.e.ctr.writev.Add(1)
-		c.e.ctr.bytesOut.Add(uint64(w))
-		c.unreserve(n)
-		if err != nil {
-			c.closeNow(err)
+		if !c.writeBatch(batch) {
 			return
 		}
 	}
+}
+
+// writeBatch writes batch and gives back its reservation; false when the
+// write failed (the conn is closed then).
+func (c *Conn) writeBatch(batch [][]byte) bool {
+	var n int64
+	for _, b := range batch {
+		n += int64(len(b))
+	}
+	bufs := net.Buffers(batch)
+	w, err := bufs.WriteTo(c.nc)
+	c.e.ctr.writev.Add(1)
+	c.e.ctr.bytesOut.Add(uint64(w))
+	c.unreserve(n)
+	if err != nil {
+		c.closeNow(err)
+		return false
+	}
+	return true
 }
 
 func (c *Conn) isOpen() bool {
@@ -336,7 +385,10 @@ func (c *Conn) closeNow(cause error) {
 		for _, b := range c.out {
 			n += int64(len(b))
 		}
-		c.out = nil
+		for _, b := range c.wire {
+			n += int64(len(b))
+		}
+		c.out, c.wire = nil, nil
 		c.cond.Signal()
 		c.mu.Unlock()
 		c.unreserve(n)
@@ -380,6 +432,9 @@ func (c *Conn) enqueue(bufs [][]byte, lossy bool) error {
 		if len(b) > 0 {
 			c.out = append(c.out, b)
 		}
+	}
+	if c.layered.Load() {
+		c.out = append(c.out, nil) // end of unit
 	}
 	c.cond.Signal()
 	c.mu.Unlock()

@@ -101,6 +101,9 @@ func (l *loop) closeNow(c *Conn, err error) {
 	if p := c.out.size(); p > 0 {
 		c.written(int64(p))
 	}
+	if s := c.lay.Load(); s != nil {
+		l.closeLayers(c, s)
+	}
 	l.recycleOut(c)
 	if c.in != nil {
 		l.pool.put(c.in)

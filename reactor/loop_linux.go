@@ -32,7 +32,13 @@ const (
 	opListen
 	opShutdown
 	opHard
+	opPost // b goes below layer code (LayerIO.Post)
+	opWake // Wake layer code (LayerIO.Wake)
 )
+
+// cmdMore in an opWrite's code marks a buffer whose unit (one Writev)
+// continues in the next command; only layered connections look at it.
+const cmdMore uint8 = 1
 
 // dialReq hands a connecting socket and its completion channel to a loop.
 type dialReq struct {
@@ -301,9 +307,12 @@ func (l *loop) exec(x *cmd) {
 			c.unreserve(int64(len(x.b)))
 			return
 		}
-		if c.out.bufs == nil && len(l.qpool) > 0 {
-			c.out.bufs = l.qpool[len(l.qpool)-1]
-			l.qpool = l.qpool[:len(l.qpool)-1]
+		if s := c.lay.Load(); s != nil {
+			l.pendUnit(c, s, x.b, false, x.code&cmdMore != 0)
+			return
+		}
+		if c.out.bufs == nil {
+			c.out.bufs = l.queueArray()
 		}
 		c.out.push(x.b)
 		l.ctr.queued.Add(int64(len(x.b)))
@@ -312,6 +321,10 @@ func (l *loop) exec(x *cmd) {
 		if c.state.Load() == stClosed {
 			c.unreserve(int64(len(x.b)))
 			l.retireChunk(x.b)
+			return
+		}
+		if s := c.lay.Load(); s != nil {
+			l.pendUnit(c, s, x.b, true, false)
 			return
 		}
 		l.ctr.queued.Add(int64(len(x.b)))
@@ -323,9 +336,8 @@ func (l *loop) exec(x *cmd) {
 			l.retireChunk(x.b)
 			return
 		}
-		if c.out.bufs == nil && len(l.qpool) > 0 {
-			c.out.bufs = l.qpool[len(l.qpool)-1]
-			l.qpool = l.qpool[:len(l.qpool)-1]
+		if c.out.bufs == nil {
+			c.out.bufs = l.queueArray()
 		}
 		c.out.pushChunk(x.b)
 	case opClose:
@@ -349,5 +361,11 @@ func (l *loop) exec(x *cmd) {
 		l.shutdown()
 	case opHard:
 		l.hardClose(ErrEngineClosed)
+	case opPost:
+		if c.state.Load() != stClosed {
+			l.down(c, int(x.code), x.b, false)
+		}
+	case opWake:
+		l.wakeLayer(c, int(x.code))
 	}
 }

@@ -2,10 +2,13 @@ package reactor
 
 // outBuf is one queued buffer. pooled marks a reactor-owned copy chunk
 // (WriteCopy) that goes back to the loop's chunk pool once written; other
-// buffers belong to the caller and are only dropped.
+// buffers belong to the caller and are only dropped. more marks a buffer
+// whose unit (one Writev) continues in the next one; only layered
+// connections' pending units use it.
 type outBuf struct {
 	b      []byte
 	pooled bool
+	more   bool
 }
 
 // outQueue is a connection's outbound queue: the caller's buffers, retained
@@ -34,6 +37,18 @@ func (q *outQueue) pushChunk(b []byte) {
 		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
 	}
 	q.bufs = append(q.bufs, outBuf{b: b, pooled: true})
+}
+
+// pushUnit appends b as part of a unit (see outBuf.more); empty buffers are
+// ignored.
+func (q *outQueue) pushUnit(b []byte, pooled, more bool) {
+	if len(b) == 0 {
+		return
+	}
+	if q.head > 0 && q.head == len(q.bufs) {
+		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
+	}
+	q.bufs = append(q.bufs, outBuf{b: b, pooled: pooled, more: more})
 }
 
 // appendTail copies b into the room left in the last queued buffer if that

@@ -87,22 +87,51 @@ func (l *loop) read(c *Conn) bool {
 	}
 }
 
-// deliver hands data (plus any leftover) to OnData and keeps the unconsumed tail.
+// deliver hands bytes read from c's socket to its bottom layer, or, on a
+// connection without layers, to OnData.
 func (l *loop) deliver(c *Conn, data []byte) {
+	if s := c.lay.Load(); s != nil {
+		l.decodeAt(c, s, 0, data)
+		return
+	}
+	l.deliverTop(c, data)
+}
+
+// deliverTop hands data (plus any leftover) to OnData and keeps the
+// unconsumed tail; if OnData pushed a layer, the tail is that layer's input.
+func (l *loop) deliverTop(c *Conn, data []byte) {
 	h := l.e.h
+	n0 := c.depth()
 	if len(c.in) == 0 {
 		k := clampConsumed(h.OnData(c, data), len(data))
 		if k < len(data) && c.state.Load() != stClosed {
+			if c.depth() != n0 {
+				l.pushedInput(c, n0, data[k:])
+				return
+			}
 			c.in = inAppend(&l.pool, nil, data[k:])
 		}
 	} else {
 		c.in = inAppend(&l.pool, c.in, data)
 		k := clampConsumed(h.OnData(c, c.in), len(c.in))
 		if c.in != nil {
+			if k < len(c.in) && c.depth() != n0 {
+				in := c.in
+				c.in = nil
+				l.pushedInput(c, n0, in[k:])
+				l.pool.put(in)
+				return
+			}
 			c.in = inConsume(&l.pool, c.in, k)
 		}
 	}
 	if len(c.in) > l.e.opts.MaxInbound {
 		l.closeNow(c, ErrInboundTooLarge)
 	}
+}
+
+// pushedInput gives the bytes OnData left to the lowest layer it pushed
+// (the stack had n layers when OnData was called).
+func (l *loop) pushedInput(c *Conn, n int, rest []byte) {
+	l.decodeAt(c, c.lay.Load(), n, rest)
 }

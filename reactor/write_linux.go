@@ -29,7 +29,15 @@ func (l *loop) flushAll() {
 // flush issues one writev over up to IOV_MAX queued buffers. What the kernel
 // does not take stays queued with its offset until the next EPOLLOUT edge.
 func (l *loop) flush(c *Conn) {
-	if c.flags&(fWaitOut|fConnecting) != 0 {
+	if c.flags&fConnecting != 0 {
+		return
+	}
+	// Units are encoded even while the socket is full, so MaxOutbound
+	// counts the wire bytes they become.
+	if s := c.lay.Load(); s != nil && !l.encodeOut(c, s) {
+		return
+	}
+	if c.flags&fWaitOut != 0 {
 		return
 	}
 	if c.out.empty() {

@@ -1,0 +1,424 @@
+//go:build linux && !reactor_netfallback
+
+package reactor
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"unsafe"
+)
+
+// layers is a layered connection's stack. It is loop-owned; only the
+// pointer to it (Conn.lay) is read by writers on other goroutines, so that
+// WriteCopy keeps one unit per call instead of merging into the last chunk.
+type layers struct {
+	n    int
+	ls   [maxLayers]Layer
+	io   [maxLayers]LayerIO
+	in   [maxLayers][]byte    // per layer: undecoded leftover (pooled; nil when empty)
+	one  [maxLayers][1][]byte // scratch unit for a Down into layer i
+	pend outQueue             // units written from above, not yet encoded
+	unit [][]byte             // scratch for the unit being encoded
+	// open: bit i set while layer i has had Encode calls since its Flush;
+	// held: bit i set while layer i holds the handler's units (LayerIO.Hold).
+	open, held uint8
+	closed     bool // Close was called on the layers
+	encoding   bool // the top layer's Encode of a pending unit is running
+	cur        [2]int
+	busy       int  // layer methods running (they may nest through Up and Down)
+	relPending bool // the conn closed while busy: release when the last returns
+	released   bool
+}
+
+// LayerIO is a layer's handle on its connection and its place in the stack:
+// Up passes decoded bytes to the layer above (or the handler), Down and
+// DownCopy send bytes toward the socket, Post and Wake reach the loop from
+// other goroutines, Hold keeps the handler's output back.
+type LayerIO struct {
+	c *Conn
+	i int
+}
+
+// Conn returns the connection the layer serves.
+func (io *LayerIO) Conn() *Conn { return io.c }
+
+// Up passes b, valid only during the call, to the layer above or, for the
+// top layer, to the handler's OnData (what it does not consume is kept).
+// Loop only: from Decode or Wake.
+func (io *LayerIO) Up(b []byte) {
+	c := io.c
+	if len(b) == 0 || c.state.Load() == stClosed {
+		return
+	}
+	s := c.lay.Load()
+	if io.i+1 < s.n {
+		c.loop.decodeAt(c, s, io.i+1, b)
+		return
+	}
+	c.loop.deliverTop(c, b)
+}
+
+// Down sends b toward the socket: into the Encode of the layer below, or, for
+// the bottom layer, onto the connection's outbound queue, retained without a
+// copy until written (b must not change afterwards). Loop only.
+func (io *LayerIO) Down(b []byte) { io.c.loop.down(io.c, io.i, b, false) }
+
+// DownCopy is Down for bytes the layer reuses (a record buffer): the bottom
+// layer's bytes are copied into pooled chunks, and consecutive calls fill one
+// chunk, so many small records leave as one iovec. Loop only.
+func (io *LayerIO) DownCopy(b []byte) { io.c.loop.down(io.c, io.i, b, true) }
+
+// Post sends a copy of b toward the socket from any goroutine (a handshake
+// running off the loop); it reports false once the connection is closed.
+// Posted bytes keep their order with each other and with the layer's Down
+// calls that follow their arrival on the loop.
+func (io *LayerIO) Post(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	c := io.c
+	if c.state.Load() == stClosed {
+		return false
+	}
+	return c.loop.post(cmd{c: c, b: bytes.Clone(b), op: opPost, code: uint8(io.i)})
+}
+
+// Wake makes the loop call the layer's Wake method soon; safe from any
+// goroutine. It reports false once the connection is closed.
+func (io *LayerIO) Wake() bool {
+	c := io.c
+	if c.state.Load() == stClosed {
+		return false
+	}
+	return c.loop.post(cmd{c: c, op: opWake, code: uint8(io.i)})
+}
+
+// Hold keeps the units written from above queued (still counted against
+// MaxOutbound) while on is true, for example until a handshake completes.
+// Loop only.
+func (io *LayerIO) Hold(on bool) {
+	c := io.c
+	s := c.lay.Load()
+	if on {
+		s.held |= 1 << io.i
+		return
+	}
+	s.held &^= 1 << io.i
+	if c.state.Load() != stClosed && !s.pend.empty() {
+		c.loop.markFlush(c)
+	}
+}
+
+// PushLayer puts ly on top of c's layer stack, nearest the handler, and
+// opens it. Call it on c's loop: from OnOpen, OnData or a Layer method.
+// Called from OnData, the bytes OnData did not consume become ly's first
+// input. Writes the loop has not yet taken from its queue when ly is pushed
+// are encoded by ly as well. An error from ly.Open closes the connection
+// with it.
+func (c *Conn) PushLayer(ly Layer) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	s := c.lay.Load()
+	if s == nil {
+		s = &layers{}
+	} else if s.n == maxLayers {
+		return ErrTooManyLayers
+	}
+	i := s.n
+	s.ls[i], s.io[i] = ly, LayerIO{c: c, i: i}
+	s.n++
+	c.lay.Store(s)
+	s.busy++
+	err := ly.Open(&s.io[i])
+	c.loop.unbusy(s)
+	if err != nil {
+		c.loop.closeNow(c, err)
+		return err
+	}
+	return nil
+}
+
+// depth returns how many layers c has (loop only).
+func (c *Conn) depth() int {
+	if s := c.lay.Load(); s != nil {
+		return s.n
+	}
+	return 0
+}
+
+// decodeAt hands data to layer i's Decode, keeping what it does not consume.
+func (l *loop) decodeAt(c *Conn, s *layers, i int, data []byte) {
+	ly := s.ls[i]
+	var k int
+	var err error
+	s.busy++
+	if len(s.in[i]) == 0 {
+		k, err = ly.Decode(data)
+		k = clampConsumed(k, len(data))
+		if k < len(data) && c.state.Load() != stClosed {
+			s.in[i] = inAppend(&l.pool, nil, data[k:])
+		}
+	} else {
+		s.in[i] = inAppend(&l.pool, s.in[i], data)
+		k, err = ly.Decode(s.in[i])
+		s.in[i] = inConsume(&l.pool, s.in[i], clampConsumed(k, len(s.in[i])))
+	}
+	l.unbusy(s)
+	if c.state.Load() == stClosed {
+		return
+	}
+	if err != nil {
+		l.layerFailed(c, err)
+		return
+	}
+	if len(s.in[i]) > l.e.opts.MaxInbound {
+		l.closeNow(c, ErrInboundTooLarge)
+	}
+}
+
+// layerFailed closes c after a layer error: gracefully on io.EOF.
+func (l *loop) layerFailed(c *Conn, err error) {
+	if errors.Is(err, io.EOF) {
+		l.requestClose(c, closeEOF)
+		return
+	}
+	l.closeNow(c, err)
+}
+
+// down implements LayerIO.Down and DownCopy for layer i.
+func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
+	if len(b) == 0 || c.state.Load() == stClosed {
+		return
+	}
+	s := c.lay.Load()
+	if !s.encoding {
+		l.markFlush(c) // a write outside a flush (handshake, pong): flush soon
+	}
+	if i > 0 {
+		s.open |= 1 << (i - 1)
+		u := &s.one[i-1]
+		u[0] = b
+		s.busy++
+		err := s.ls[i-1].Encode(u[:])
+		u[0] = nil
+		l.unbusy(s)
+		if err != nil && c.state.Load() != stClosed {
+			l.closeNow(c, err)
+		}
+		return
+	}
+	n := int64(len(b))
+	c.queued.Add(n)
+	l.ctr.queued.Add(n)
+	if c.out.bufs == nil {
+		c.out.bufs = l.queueArray()
+	}
+	if cp {
+		l.downCopy(c, b)
+		return
+	}
+	if s.encoding && l.giveChunk(s, b) {
+		c.out.pushChunk(b)
+		return
+	}
+	c.out.push(b)
+}
+
+// downCopy copies b into the tail chunk of c's queue and fresh chunks.
+func (l *loop) downCopy(c *Conn, b []byte) {
+	if c.out.appendTail(b) {
+		return
+	}
+	if len(b) > maxChunk {
+		c.out.push(bytes.Clone(b))
+		return
+	}
+	l.mu.Lock()
+	ch := l.chunks.get(chunkClass(len(b)))
+	l.mu.Unlock()
+	l.ctr.chunks.Add(1)
+	c.out.pushChunk(append(ch, b...))
+}
+
+// giveChunk is called when the bottom layer passes b down unchanged while
+// the top one encodes a pending unit: if b overlaps one of the unit's pooled
+// chunks, the chunk must not go back to the pool once encoding ends. It
+// reports whether b is that whole chunk, which then moves to the outbound
+// queue as a pooled chunk; a part of a chunk is left to the garbage
+// collector instead.
+func (l *loop) giveChunk(s *layers, b []byte) bool {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	for j := s.cur[0]; j < s.cur[1]; j++ {
+		e := &s.pend.bufs[j]
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(e.b)))
+		if !e.pooled || p < base || p >= base+uintptr(cap(e.b)) {
+			continue
+		}
+		e.pooled = false
+		if p == base && len(b) == len(e.b) && cap(b) == cap(e.b) {
+			return true
+		}
+		l.ctr.chunks.Add(-1)
+		return false
+	}
+	return false
+}
+
+// queueArray returns a recycled outQueue array, or nil.
+func (l *loop) queueArray() []outBuf {
+	if n := len(l.qpool); n > 0 {
+		b := l.qpool[n-1]
+		l.qpool = l.qpool[:n-1]
+		return b
+	}
+	return nil
+}
+
+// pendUnit queues a unit written from above on a layered conn.
+func (l *loop) pendUnit(c *Conn, s *layers, b []byte, pooled, more bool) {
+	if s.pend.bufs == nil {
+		s.pend.bufs = l.queueArray()
+	}
+	s.pend.pushUnit(b, pooled, more)
+	l.ctr.queued.Add(int64(len(b)))
+	l.markFlush(c)
+}
+
+// encodeOut encodes c's pending units through its layers, runs their Close
+// when a graceful close is due, and flushes the stack. It reports false if
+// c was closed meanwhile.
+func (l *loop) encodeOut(c *Conn, s *layers) bool {
+	top := s.n - 1
+	var plain int64
+	q := &s.pend
+	s.busy++
+	defer l.unbusy(s)
+	if s.held == 0 && !q.empty() {
+		s.encoding = true
+		for i := q.head; i < len(q.bufs); {
+			j := i
+			unit := s.unit[:0]
+			for {
+				unit = append(unit, q.bufs[j].b)
+				plain += int64(len(q.bufs[j].b))
+				j++
+				if !q.bufs[j-1].more || j == len(q.bufs) {
+					break
+				}
+			}
+			s.cur = [2]int{i, j}
+			s.open |= 1 << top
+			err := s.ls[top].Encode(unit)
+			clear(unit)
+			s.unit = unit[:0]
+			if c.state.Load() == stClosed {
+				s.encoding = false
+				return false
+			}
+			if err != nil {
+				s.encoding = false
+				l.closeNow(c, err)
+				return false
+			}
+			i = j
+		}
+		s.encoding = false
+	}
+	if c.flags&fCloseReq != 0 && !s.closed {
+		s.closed = true
+		for i := top; i >= 0; i-- {
+			s.ls[i].Close()
+			if c.state.Load() == stClosed {
+				return false
+			}
+		}
+	}
+	for i := top; i >= 0; i-- {
+		if s.open&(1<<i) == 0 {
+			continue
+		}
+		s.open &^= 1 << i
+		err := s.ls[i].Flush()
+		if c.state.Load() == stClosed {
+			return false
+		}
+		if err != nil {
+			l.closeNow(c, err)
+			return false
+		}
+	}
+	if plain > 0 {
+		c.queued.Add(-plain)
+		l.ctr.queued.Add(-plain)
+		l.releasePend(s)
+	}
+	return true
+}
+
+// releasePend drops the pending units, returning their pooled chunks.
+func (l *loop) releasePend(s *layers) {
+	if s.pend.bufs == nil {
+		return
+	}
+	k := len(l.chunkRet)
+	b := s.pend.release(&l.chunkRet)
+	l.ctr.chunks.Add(int64(k - len(l.chunkRet)))
+	if cap(b) <= 128 && len(l.qpool) < 1024 {
+		l.qpool = append(l.qpool, b)
+	}
+}
+
+// wakeLayer runs layer i's Wake (opWake).
+func (l *loop) wakeLayer(c *Conn, i int) {
+	s := c.lay.Load()
+	if c.state.Load() == stClosed || s == nil || i >= s.n {
+		return
+	}
+	s.busy++
+	err := s.ls[i].Wake()
+	l.unbusy(s)
+	if err != nil && c.state.Load() != stClosed {
+		l.layerFailed(c, err)
+	}
+}
+
+// unbusy ends a layer call; the last one out releases a closed conn's layers.
+func (l *loop) unbusy(s *layers) {
+	s.busy--
+	if s.busy == 0 && s.relPending {
+		s.relPending = false
+		l.releaseLayers(s)
+	}
+}
+
+// closeLayers settles a closing conn's layers: the pending units' bytes are
+// no longer queued, and the layers are released now or, if one of their
+// methods is running, when it returns.
+func (l *loop) closeLayers(c *Conn, s *layers) {
+	if p := s.pend.size(); p > 0 {
+		c.written(int64(p))
+	}
+	if s.busy > 0 {
+		s.relPending = true
+		return
+	}
+	l.releaseLayers(s)
+}
+
+// releaseLayers calls every layer's Release once and returns their buffers.
+func (l *loop) releaseLayers(s *layers) {
+	if s.released {
+		return
+	}
+	s.released = true
+	for i := s.n - 1; i >= 0; i-- {
+		s.ls[i].Release()
+		if s.in[i] != nil {
+			l.pool.put(s.in[i])
+			s.in[i] = nil
+		}
+	}
+	l.releasePend(s)
+}
