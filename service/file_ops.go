@@ -115,51 +115,18 @@ func (f *FileService) offer(ctx context.Context, r *Request) (any, error) {
 	if err := protocol.DecodeRequest(r.Body, &req, &f.s.cfg.Limits); err != nil {
 		return nil, err
 	}
-	conv, err := f.target(ctx, r.UserID, &req)
+	// The target must be one msg.send would accept.
+	conv, err := f.s.convTo(ctx, r.UserID, nil, req.ToUser, req.ToGroup, "cannot send a file to yourself")
 	if err != nil {
 		return nil, err
 	}
-	meta, err := f.s.store.CreateFile(ctx, store.FileMeta{Owner: r.UserID, Conv: conv, Name: req.Name,
+	meta, err := f.s.store.CreateFile(ctx, store.FileMeta{Owner: r.UserID, Conv: conv.String(), Name: req.Name,
 		Size: req.Size, SHA256: req.Sha256, CreatedAt: time.Now().UnixMilli()})
 	if err != nil {
 		return nil, fmt.Errorf("file.offer: %w", err)
 	}
 	return &protocol.FileOfferResp{Status: protocol.OK(), FileID: meta.ID,
 		UploadToken: f.files.UploadToken(r.UserID, meta.ID), FileAddr: f.addrFor(r.LocalAddr)}, nil
-}
-
-// target resolves an offer's conversation with msg.send's rules.
-func (f *FileService) target(ctx context.Context, me int64, req *protocol.FileOfferReq) (string, error) {
-	s := f.s
-	if req.ToUser != 0 {
-		if req.ToUser == me {
-			return "", protocol.BadRequest("to_user", "cannot send a file to yourself")
-		}
-		ok, err := s.store.AreFriends(ctx, me, req.ToUser)
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			if _, err := s.store.UserByID(ctx, req.ToUser); errors.Is(err, store.ErrNotFound) {
-				return "", protocol.NewError(protocol.CodeNotFound, "user not found")
-			} else if err != nil {
-				return "", err
-			}
-			return "", protocol.NewError(protocol.CodeForbidden, "not friends")
-		}
-		return protocol.PrivateConv(me, req.ToUser), nil
-	}
-	in, err := s.groups.isMember(ctx, req.ToGroup, me)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", protocol.NewError(protocol.CodeNotFound, "group not found")
-	}
-	if err != nil {
-		return "", err
-	}
-	if !in {
-		return "", protocol.NewError(protocol.CodeForbidden, "not a member of the group")
-	}
-	return protocol.GroupConv(req.ToGroup), nil
 }
 
 // fetch handles file.fetch: members of the file's conversation get a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 )
 
@@ -82,7 +83,7 @@ func (m *memStore) CreateGroup(_ context.Context, name string, owner int64, memb
 	g := store.Group{ID: m.id(), Name: name, Owner: owner, MemberCount: 1 + len(members), CreatedAt: ts}
 	m.groups[g.ID] = g
 	m.members[g.ID] = append([]int64{owner}, members...)
-	m.acks[store.GroupConv(g.ID)] = map[int64]int64{}
+	m.acks[protocol.GroupConv(g.ID)] = map[int64]int64{}
 	return g, nil
 }
 
@@ -117,7 +118,7 @@ func (m *memStore) Conversations(_ context.Context, user int64, _ int) ([]store.
 	for id, ms := range m.members {
 		for _, u := range ms {
 			if u == user {
-				conv := store.GroupConv(id)
+				conv := protocol.GroupConv(id)
 				ci := store.ConvInfo{Conv: conv, LastSeq: int64(len(m.msgs[conv])), AckSeq: m.acks[conv][user]}
 				out = append(out, ci)
 			}

@@ -31,39 +31,9 @@ func toConvInfo(c store.ConvInfo) protocol.ConvInfo {
 func (s *Server) msgSend(x *call) (any, error) {
 	req := x.req.(*protocol.MsgSendReq)
 	ctx, me := x.ctx(), x.sess.userID
-	var conv string
-	if req.ToUser != 0 {
-		if req.ToUser == me {
-			return nil, protocol.BadRequest("to_user", "cannot message yourself")
-		}
-		ok := x.sess.isFriend(req.ToUser)
-		if !ok {
-			var err error
-			if ok, err = s.store.AreFriends(ctx, me, req.ToUser); err != nil {
-				return nil, err
-			}
-		}
-		if !ok {
-			if _, err := s.store.UserByID(ctx, req.ToUser); errors.Is(err, store.ErrNotFound) {
-				return nil, protocol.NewError(protocol.CodeNotFound, "user not found")
-			} else if err != nil {
-				return nil, err
-			}
-			return nil, protocol.NewError(protocol.CodeForbidden, "not friends")
-		}
-		conv = protocol.PrivateConv(me, req.ToUser)
-	} else {
-		in, err := s.groups.isMember(ctx, req.ToGroup, me)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, protocol.NewError(protocol.CodeNotFound, "group not found")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !in {
-			return nil, protocol.NewError(protocol.CodeForbidden, "not a member of the group")
-		}
-		conv = protocol.GroupConv(req.ToGroup)
+	conv, err := s.convTo(ctx, me, x.sess, req.ToUser, req.ToGroup, "cannot message yourself")
+	if err != nil {
+		return nil, err
 	}
 	typ := req.TypeOrDefault()
 	if typ == protocol.MsgFile {
@@ -71,7 +41,7 @@ func (s *Server) msgSend(x *call) (any, error) {
 			return nil, err
 		}
 	}
-	_, _, err := s.post(ctx, store.NewMessage{Conv: conv, From: me, Type: typ, Body: req.Body,
+	_, _, err = s.post(ctx, conv, store.NewMessage{From: me, Type: typ, Body: req.Body,
 		ClientMsgID: req.ClientMsgID, TS: time.Now().UnixMilli()}, x.cs, func(m store.Message) {
 		s.reply(x.cs, x.op, x.reqID, &protocol.MsgSendResp{Status: protocol.OK(), MsgID: m.ID, Conv: m.Conv, Seq: m.Seq, Ts: m.TS})
 	})
@@ -84,9 +54,48 @@ func (s *Server) msgSend(x *call) (any, error) {
 	return nil, nil
 }
 
+// convTo resolves the conversation of a message or file addressed to a
+// user (who must be a friend; self is the refusal for oneself) or to a
+// group (which me must be in). sess, when not nil, answers "friends?" from
+// its cache before asking the store.
+func (s *Server) convTo(ctx context.Context, me int64, sess *Session, toUser, toGroup int64, self string) (protocol.ConvID, error) {
+	if toUser != 0 {
+		if toUser == me {
+			return protocol.ConvID{}, protocol.BadRequest("to_user", self)
+		}
+		ok := sess != nil && sess.isFriend(toUser)
+		if !ok {
+			var err error
+			if ok, err = s.store.AreFriends(ctx, me, toUser); err != nil {
+				return protocol.ConvID{}, err
+			}
+		}
+		if !ok {
+			if _, err := s.store.UserByID(ctx, toUser); errors.Is(err, store.ErrNotFound) {
+				return protocol.ConvID{}, protocol.NewError(protocol.CodeNotFound, "user not found")
+			} else if err != nil {
+				return protocol.ConvID{}, err
+			}
+			return protocol.ConvID{}, protocol.NewError(protocol.CodeForbidden, "not friends")
+		}
+		return protocol.NewPrivateConv(me, toUser)
+	}
+	in, err := s.groups.isMember(ctx, toGroup, me)
+	if errors.Is(err, store.ErrNotFound) {
+		return protocol.ConvID{}, protocol.NewError(protocol.CodeNotFound, "group not found")
+	}
+	if err != nil {
+		return protocol.ConvID{}, err
+	}
+	if !in {
+		return protocol.ConvID{}, protocol.NewError(protocol.CodeForbidden, "not a member of the group")
+	}
+	return protocol.NewGroupConv(toGroup)
+}
+
 // checkFileMessage lets a "file" message name only a file of its
 // conversation.
-func (s *Server) checkFileMessage(ctx context.Context, body, conv string) error {
+func (s *Server) checkFileMessage(ctx context.Context, body string, conv protocol.ConvID) error {
 	id, err := protocol.ParseFileMessageBody(body)
 	if err != nil {
 		return err
@@ -98,17 +107,19 @@ func (s *Server) checkFileMessage(ctx context.Context, body, conv string) error 
 	if err != nil {
 		return err
 	}
-	if f.Conv != conv {
+	if f.Conv != conv.String() {
 		return protocol.NewError(protocol.CodeForbidden, "file belongs to another conversation")
 	}
 	return nil
 }
 
-// post appends a message and delivers it to every online session of every
-// member except skip (the sending connection), in seq order per
-// conversation. stored, when not nil, runs after the commit and before the
-// delivery (the sender's reply), also for a duplicate.
-func (s *Server) post(ctx context.Context, nm store.NewMessage, skip *connState, stored func(store.Message)) (store.Message, bool, error) {
+// post appends a message to conv (nm.Conv is set from it) and delivers it
+// to every online session of every member except skip (the sending
+// connection), in seq order per conversation. stored, when not nil, runs
+// after the commit and before the delivery (the sender's reply), also for a
+// duplicate.
+func (s *Server) post(ctx context.Context, conv protocol.ConvID, nm store.NewMessage, skip *connState, stored func(store.Message)) (store.Message, bool, error) {
+	nm.Conv = conv.String()
 	tk := s.seq.begin(nm.Conv)
 	start := time.Now()
 	m, dup, err := s.store.AppendMessage(ctx, nm)
@@ -125,25 +136,25 @@ func (s *Server) post(ctx context.Context, nm store.NewMessage, skip *connState,
 		return m, true, nil
 	}
 	frame := encodePush(protocol.OpMsgPush, &protocol.MsgPush{Message: toMessage(m)})
-	s.seq.done(tk, m.Seq, func() { s.deliver(ctx, m.Conv, m.Seq, frame, skip) })
+	s.seq.done(tk, m.Seq, func() { s.deliver(ctx, conv, m.Conv, m.Seq, frame, skip) })
 	return m, false, nil
 }
 
-// deliver pushes a msg frame to the conversation's online members. It runs
-// under the conversation's sequencer lock: it only queues writes (the group
-// member set is an atomic load unless it must be read from the store).
-func (s *Server) deliver(ctx context.Context, conv string, seq int64, frame outFrame, skip *connState) {
-	id, err := protocol.ParseConv(conv)
-	if err != nil {
-		return
-	}
+// deliver pushes a msg frame to the online members of id (key is its wire
+// form). It runs under the conversation's sequencer lock: it only queues
+// writes (the group member set is an atomic load unless it must be read
+// from the store).
+func (s *Server) deliver(ctx context.Context, id protocol.ConvID, key string, seq int64, frame outFrame, skip *connState) {
 	var members []int64
 	if id.IsPrivate() {
 		a, b := id.Users()
 		members = []int64{a, b}
-	} else if members, err = s.groups.members(ctx, id.GroupID()); err != nil {
-		s.log.Warn().Str("conv", conv).Err(err).Msg("deliver: group members")
-		return
+	} else {
+		var err error
+		if members, err = s.groups.members(ctx, id.GroupID()); err != nil {
+			s.log.Warn().Str("conv", key).Err(err).Msg("deliver: group members")
+			return
+		}
 	}
 	// Flushed before returning, still under the sequencer's lock, so the
 	// next seq of the conversation is queued after this one.
@@ -155,7 +166,7 @@ func (s *Server) deliver(ctx context.Context, conv string, seq int64, frame outF
 			if sess.conn == skip {
 				continue
 			}
-			f.add(sess, conv, seq)
+			f.add(sess, key, seq)
 			n++
 		}
 	}
@@ -168,9 +179,13 @@ func (s *Server) deliver(ctx context.Context, conv string, seq int64, frame outF
 // completes) and delivers it to every online session of the conversation's
 // members, in seq order with chat messages. It returns the stored message
 // and whether it was a duplicate (same From and ClientMsgID; nothing is
-// delivered again).
+// delivered again). nm.Conv must be a valid conversation id.
 func (s *Server) PostMessage(ctx context.Context, nm store.NewMessage) (protocol.Message, bool, error) {
-	m, dup, err := s.post(ctx, nm, nil, nil)
+	conv, err := protocol.ParseConv(nm.Conv)
+	if err != nil {
+		return protocol.Message{}, false, err
+	}
+	m, dup, err := s.post(ctx, conv, nm, nil, nil)
 	if err != nil {
 		return protocol.Message{}, false, err
 	}

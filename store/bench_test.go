@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 // BenchmarkAppendCommitters compares one and four parallel group-commit
@@ -79,7 +81,7 @@ func benchAppend(b *testing.B, cfg Config, senders int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		convs = append(convs, GroupConv(g.ID))
+		convs = append(convs, protocol.GroupConv(g.ID))
 	}
 	body := "a benchmark message of a typical chat length, about eighty bytes long ......."
 	var next atomic.Int64
@@ -149,7 +151,7 @@ func BenchmarkLoginReads(b *testing.B) {
 			if _, err := s.RespondFriendRequest(ctx, fr.ID, true, 1); err != nil {
 				b.Fatal(err)
 			}
-			conv = PrivateConv(u.ID, me.ID)
+			conv = protocol.PrivateConv(u.ID, me.ID)
 			for j := 0; j < 10; j++ {
 				if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: u.ID, Type: "text", Body: "hello", TS: 2}); err != nil {
 					b.Fatal(err)

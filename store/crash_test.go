@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 // TestMain turns the test binary into the crash tests' helper process
@@ -93,7 +95,7 @@ func testCrash(t *testing.T, cfg Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	convs := []string{pconv, GroupConv(g.ID)}
+	convs := []string{pconv, protocol.GroupConv(g.ID)}
 	s.Close()
 
 	cmd := exec.Command(os.Args[0])

@@ -24,4 +24,8 @@
 // message survives a power loss too; Config.SQLiteSynchronous "NORMAL"
 // trades that for speed and still survives a crash or kill -9 of the
 // process (the WAL is then in the OS page cache).
+//
+// Conversation ids are stored in their wire form; protocol.ConvID owns
+// their format and parse (protocol.PrivateConv, protocol.GroupConv,
+// protocol.ParseConv), and this package only uses them.
 package store

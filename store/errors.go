@@ -1,9 +1,6 @@
 package store
 
-import (
-	"errors"
-	"strconv"
-)
+import "errors"
 
 // Sentinel errors. Methods wrap them with context; test with errors.Is.
 var (
@@ -31,5 +28,3 @@ var (
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
 )
-
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }

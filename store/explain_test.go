@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 // TestExplainSQLite and TestExplainMySQL check that every login and
@@ -47,14 +49,14 @@ func populate(t *testing.T, s *sqlStore) {
 	bulk("friends", "user_id, friend_id, created_at", 4*users, func(i int) []any { return []any{i%users + 1, (i/users+i)%users + 1 + 0*i, 1} })
 	bulk("friend_requests", "from_id, to_id, note, status, created_at", users, func(i int) []any { return []any{i + 1, (i+7)%users + 1, "", i % 3, 1} })
 	bulk("chat_groups", "id, name, owner_id, created_at", users/2, func(i int) []any { return []any{i + 1, "g", i + 1, 1} })
-	bulk("conversations", "id, last_seq, last_ts", users, func(i int) []any { return []any{PrivateConv(int64(i+1), int64(i+2)), 5, 1} })
-	bulk("conversations", "id, last_seq, last_ts", users/2, func(i int) []any { return []any{GroupConv(int64(i + 1)), 5, 1} })
-	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 1, PrivateConv(int64(i+1), int64(i+2))} })
-	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 2, PrivateConv(int64(i+1), int64(i+2))} })
-	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 1, GroupConv(int64(i%(users/2) + 1))} })
+	bulk("conversations", "id, last_seq, last_ts", users, func(i int) []any { return []any{protocol.PrivateConv(int64(i+1), int64(i+2)), 5, 1} })
+	bulk("conversations", "id, last_seq, last_ts", users/2, func(i int) []any { return []any{protocol.GroupConv(int64(i + 1)), 5, 1} })
+	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 1, protocol.PrivateConv(int64(i+1), int64(i+2))} })
+	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 2, protocol.PrivateConv(int64(i+1), int64(i+2))} })
+	bulk("conv_members", "user_id, conv", users, func(i int) []any { return []any{i + 1, protocol.GroupConv(int64(i%(users/2) + 1))} })
 	bulk("messages", "id, conv, seq, from_id, ts, type, body, client_msg_id", 5*users, func(i int) []any {
 		u := i/5 + 1
-		return []any{i + 1, PrivateConv(int64(u), int64(u+1)), i%5 + 1, u, 1, "text", "hello", fmt.Sprintf("c%d", i)}
+		return []any{i + 1, protocol.PrivateConv(int64(u), int64(u+1)), i%5 + 1, u, 1, "text", "hello", fmt.Sprintf("c%d", i)}
 	})
 	if s.d == mysqlDialect {
 		_, err := s.w.ExecContext(ctx, "ANALYZE TABLE users, friends, friend_requests, chat_groups, conversations, conv_members, messages, sessions")

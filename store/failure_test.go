@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 // friendsConv sets up two friends and returns them and their conversation.
@@ -30,7 +32,7 @@ func friendsConv(t *testing.T, s Store) (a, b int64, conv string) {
 	if _, err := s.RespondFriendRequest(ctx, fr.ID, true, 1); err != nil {
 		t.Fatal(err)
 	}
-	return ua.ID, ub.ID, PrivateConv(ua.ID, ub.ID)
+	return ua.ID, ub.ID, protocol.PrivateConv(ua.ID, ub.ID)
 }
 
 // checkGapless verifies the conversation holds seqs 1..n with no gap, that

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 const requestCols = `id, from_id, to_id, note, status, created_at, responded_at`
@@ -104,7 +106,7 @@ func (s *sqlStore) RespondFriendRequest(ctx context.Context, id int64, accept bo
 			fr.From, fr.To, ts, fr.To, fr.From, ts); err != nil {
 			return err
 		}
-		conv := PrivateConv(fr.From, fr.To)
+		conv := protocol.PrivateConv(fr.From, fr.To)
 		if _, err := tx.ExecContext(ctx, s.d.insertIgnore+` INTO conversations (id, last_seq, last_ts) VALUES (?, 0, ?)`, conv, ts); err != nil {
 			return err
 		}

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 func (s *sqlStore) CreateGroup(ctx context.Context, name string, owner int64, members []int64, ts int64) (Group, error) {
@@ -21,7 +22,7 @@ func (s *sqlStore) CreateGroup(ctx context.Context, name string, owner int64, me
 		if g.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		conv := GroupConv(g.ID)
+		conv := protocol.GroupConv(g.ID)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, last_seq, last_ts) VALUES (?, 0, ?)`, conv, ts); err != nil {
 			return err
 		}
@@ -49,7 +50,7 @@ func uniqueIDs(ids []int64) []int64 {
 	return out[:n]
 }
 
-// qGroup reads a group and its member count; args GroupConv(id), id.
+// qGroup reads a group and its member count; args protocol.GroupConv(id), id.
 const qGroup = `SELECT name, owner_id, created_at, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`
 
 // scanGroup scans group groupID from a qGroup row (of the reader, or of a
@@ -67,20 +68,20 @@ func scanGroup(row scanner, groupID int64) (Group, error) {
 }
 
 func (s *sqlStore) Group(ctx context.Context, groupID int64) (Group, error) {
-	return scanGroup(s.reads.queryRow(ctx, qGroup, GroupConv(groupID), groupID), groupID)
+	return scanGroup(s.reads.queryRow(ctx, qGroup, protocol.GroupConv(groupID), groupID), groupID)
 }
 
 func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int64) (Group, error) {
 	var g Group
 	err := s.inTx(ctx, "join group", func(tx *sql.Tx) error {
 		var err error
-		if g, err = scanGroup(tx.QueryRowContext(ctx, qGroup, GroupConv(groupID), groupID), groupID); err != nil {
+		if g, err = scanGroup(tx.QueryRowContext(ctx, qGroup, protocol.GroupConv(groupID), groupID), groupID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return outcome(err)
 			}
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.d.insertIgnore+` INTO conv_members (user_id, conv, joined_at) VALUES (?,?,?)`, userID, GroupConv(groupID), ts)
+		res, err := tx.ExecContext(ctx, s.d.insertIgnore+` INTO conv_members (user_id, conv, joined_at) VALUES (?,?,?)`, userID, protocol.GroupConv(groupID), ts)
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int6
 }
 
 func (s *sqlStore) LeaveGroup(ctx context.Context, groupID, userID int64) error {
-	res, err := s.writes.exec(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, GroupConv(groupID))
+	res, err := s.writes.exec(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, protocol.GroupConv(groupID))
 	if err != nil {
 		return fail("leave group", err)
 	}
@@ -117,7 +118,7 @@ func (s *sqlStore) DismissGroup(ctx context.Context, groupID int64) error {
 		} else if n == 0 {
 			return outcome(fmt.Errorf("group %d: %w", groupID, ErrNotFound))
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM conv_members WHERE conv = ?`, GroupConv(groupID))
+		_, err = tx.ExecContext(ctx, `DELETE FROM conv_members WHERE conv = ?`, protocol.GroupConv(groupID))
 		return err
 	})
 }
@@ -126,7 +127,7 @@ func (s *sqlStore) GroupMembers(ctx context.Context, groupID int64) ([]int64, er
 	if _, err := s.Group(ctx, groupID); err != nil {
 		return nil, err
 	}
-	return s.ConvMembers(ctx, GroupConv(groupID))
+	return s.ConvMembers(ctx, protocol.GroupConv(groupID))
 }
 
 func (s *sqlStore) ConvMembers(ctx context.Context, conv string) ([]int64, error) {
@@ -161,8 +162,8 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 			rows.Close()
 			return nil, fail("read groups", err)
 		}
-		if id, err := strconv.ParseInt(strings.TrimPrefix(conv, "g:"), 10, 64); err == nil {
-			ids = append(ids, id)
+		if id, err := protocol.ParseConv(conv); err == nil && id.IsGroup() {
+			ids = append(ids, id.GroupID())
 		}
 	}
 	rows.Close()
@@ -194,7 +195,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 	convs := make([]any, len(out))
 	for i := range out {
 		byID[out[i].ID] = &out[i]
-		convs[i] = GroupConv(out[i].ID)
+		convs[i] = protocol.GroupConv(out[i].ID)
 	}
 	if len(convs) == 0 {
 		return out, nil
@@ -210,8 +211,8 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 		if err := rows.Scan(&conv, &n); err != nil {
 			return nil, fail("count members", err)
 		}
-		if id, err := strconv.ParseInt(strings.TrimPrefix(conv, "g:"), 10, 64); err == nil && byID[id] != nil {
-			byID[id].MemberCount = n
+		if id, err := protocol.ParseConv(conv); err == nil && byID[id.GroupID()] != nil {
+			byID[id.GroupID()].MemberCount = n
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -221,7 +222,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 }
 
 func (s *sqlStore) IsGroupMember(ctx context.Context, groupID, userID int64) (bool, error) {
-	return s.IsConvMember(ctx, userID, GroupConv(groupID))
+	return s.IsConvMember(ctx, userID, protocol.GroupConv(groupID))
 }
 
 func (s *sqlStore) IsConvMember(ctx context.Context, userID int64, conv string) (bool, error) {

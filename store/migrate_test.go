@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 func TestMigrateSQLite(t *testing.T) { testMigrate(t, sqliteConfig(t)) }
@@ -29,7 +31,7 @@ func testMigrate(t *testing.T, cfg Config) {
 	if _, err := old.RespondFriendRequest(ctx, fr.ID, true, 3); err != nil {
 		t.Fatal(err)
 	}
-	conv := PrivateConv(a.ID, b.ID)
+	conv := protocol.PrivateConv(a.ID, b.ID)
 	m, _, err := old.AppendMessage(ctx, NewMessage{Conv: conv, From: a.ID, Type: "text", Body: "from v1", ClientMsgID: "v1", TS: 4})
 	if err != nil {
 		t.Fatal(err)

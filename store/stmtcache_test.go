@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 // On SQLite every fixed query text is prepared once, whatever the number of
@@ -187,7 +189,7 @@ func TestLastMessagesPadded(t *testing.T) {
 			t.Fatal(err)
 		}
 		for j := 0; j <= i; j++ {
-			if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: PrivateConv(u.ID, me.ID), From: u.ID, Type: "text", Body: fmt.Sprint("m", j), TS: 2}); err != nil {
+			if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: protocol.PrivateConv(u.ID, me.ID), From: u.ID, Type: "text", Body: fmt.Sprint("m", j), TS: 2}); err != nil {
 				t.Fatal(err)
 			}
 		}

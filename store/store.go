@@ -221,7 +221,7 @@ type FriendRequest struct {
 	RespondedAt int64 // 0 while pending
 }
 
-// Group is a chat group. Its conversation id is GroupConv(ID).
+// Group is a chat group. Its conversation id is protocol.GroupConv(ID).
 type Group struct {
 	ID          int64
 	Name        string
@@ -323,14 +323,3 @@ type Config struct {
 	// quick and must not call the store.
 	OnBatch func(size int, d time.Duration)
 }
-
-// PrivateConv returns the conversation id of users a and b: p:<low>:<high>.
-func PrivateConv(a, b int64) string {
-	if a > b {
-		a, b = b, a
-	}
-	return "p:" + itoa(a) + ":" + itoa(b)
-}
-
-// GroupConv returns the conversation id of a group: g:<id>.
-func GroupConv(groupID int64) string { return "g:" + itoa(groupID) }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 )
 
@@ -85,7 +86,7 @@ func MakeFriends(t *testing.T, s store.Store, a, b int64) string {
 	ctx := context.Background()
 	fr := must(s.CreateFriendRequest(ctx, a, b, "hi", 2000))(t)
 	must(s.RespondFriendRequest(ctx, fr.ID, true, 2001))(t)
-	return store.PrivateConv(a, b)
+	return protocol.PrivateConv(a, b)
 }
 
 func testUsers(t *testing.T, s store.Store) {
@@ -269,7 +270,7 @@ func testFriendRequests(t *testing.T, s store.Store) {
 	}
 	_, err = s.CreateFriendRequest(ctx, b, a, "", 22)
 	wantErr(t, err, store.ErrAlreadyFriends)
-	conv := store.PrivateConv(a, b)
+	conv := protocol.PrivateConv(a, b)
 	for _, u := range []int64{a, b} {
 		if ok := must(s.IsConvMember(ctx, u, conv))(t); !ok {
 			t.Fatalf("%d not in %s", u, conv)
@@ -395,11 +396,11 @@ func testGroups(t *testing.T, s store.Store) {
 		t.Fatalf("groups of x after leave %+v", gs)
 	}
 	// Group conversation works and its members are the group's.
-	m, _ := must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: store.GroupConv(g.ID), From: m1, Type: "text", Body: "hey", ClientMsgID: "g1", TS: 104}))
+	m, _ := must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: protocol.GroupConv(g.ID), From: m1, Type: "text", Body: "hey", ClientMsgID: "g1", TS: 104}))
 	if m.Seq != 1 {
 		t.Fatalf("group msg %+v", m)
 	}
-	if got := must(s.ConvMembers(ctx, store.GroupConv(g.ID)))(t); len(got) != 3 {
+	if got := must(s.ConvMembers(ctx, protocol.GroupConv(g.ID)))(t); len(got) != 3 {
 		t.Fatalf("conv members %v", got)
 	}
 	if err := s.DismissGroup(ctx, g.ID); err != nil {
@@ -552,7 +553,7 @@ func testConversations(t *testing.T, s store.Store) {
 	pab := MakeFriends(t, s, a, b)
 	pac := MakeFriends(t, s, a, c)
 	g := must(s.CreateGroup(ctx, "g", a, []int64{b}, 5))(t)
-	gc := store.GroupConv(g.ID)
+	gc := protocol.GroupConv(g.ID)
 	must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: pab, From: b, Type: "text", Body: "old", ClientMsgID: "1", TS: 3000}))
 	last, _ := must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: gc, From: b, Type: "text", Body: "newest", ClientMsgID: "2", TS: 5000}))
 	must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: pab, From: b, Type: "text", Body: "mid", ClientMsgID: "3", TS: 4000}))
@@ -624,7 +625,7 @@ func Concurrent(t *testing.T, stores ...store.Store) {
 	s0 := stores[0]
 	us := NewUsers(t, s0, "conc", 2)
 	g := must(s0.CreateGroup(ctx, "conc", us[0].ID, []int64{us[1].ID}, 1))(t)
-	conv := store.GroupConv(g.ID)
+	conv := protocol.GroupConv(g.ID)
 	const per = 5
 	var wg sync.WaitGroup
 	acked := make([][]store.Message, Appenders)
