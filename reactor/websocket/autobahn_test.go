@@ -13,8 +13,8 @@ import (
 // tables. Each case is what a client sends and what an echo server must
 // send back: the echoed messages and pongs, in order, then a close frame
 // with one of the allowed codes. The cases are written from the suite's
-// descriptions; the runners below play them against the codec, and
-// websocketlayer plays the same table over real sockets.
+// descriptions; runCodec below plays them against the codec, and
+// TestAutobahnReactor plays the same table through the reactor over TCP.
 
 // cframe is a frame as a client sends it (masked unless unmasked is set).
 type cframe struct {
@@ -111,7 +111,11 @@ func (c abCase) check(got []sframe) error {
 
 func describe(fs []sframe) string {
 	var parts []string
-	for _, f := range fs {
+	for i, f := range fs {
+		if i == 8 && len(fs) > 10 {
+			parts = append(parts, fmt.Sprintf("...(%d frames)", len(fs)))
+			break
+		}
 		p := f.payload
 		suffix := ""
 		if len(p) > 16 {

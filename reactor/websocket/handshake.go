@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"strings"
 )
 
@@ -44,14 +43,29 @@ type Config struct {
 	BinaryOnly bool
 }
 
-// Request is a parsed upgrade request.
+// Request is a parsed upgrade request. Its strings share one copy of the
+// request head, so parsing it costs one allocation besides the Request.
 type Request struct {
-	Target   string      // request-target as sent (path and query)
-	Path     string      // Target without the query
-	Host     string      // Host header
-	Origin   string      // Origin header ("" when absent, as from non-browser clients)
-	Protocol string      // the selected subprotocol ("" for none)
-	Header   http.Header // every header field, canonical keys
+	Target   string // request-target as sent (path and query)
+	Path     string // Target without the query
+	Host     string // Host header
+	Origin   string // Origin header ("" when absent, as from non-browser clients)
+	Protocol string // the selected subprotocol ("" for none)
+	head     string // the header lines, for Header
+	key      string // Sec-WebSocket-Key
+}
+
+// Header returns the value of the first header field called name (any
+// case), or "".
+func (r *Request) Header(name string) string {
+	for rest := r.head; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		if n, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(n, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // HandshakeError is a refused upgrade: Status is the HTTP status sent back.
@@ -66,11 +80,13 @@ func (e *HandshakeError) Error() string {
 
 // AcceptKey returns the Sec-WebSocket-Accept value for a client's
 // Sec-WebSocket-Key.
-func AcceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(keyGUID))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+func AcceptKey(key string) string { return string(appendAccept(nil, key)) }
+
+// appendAccept appends AcceptKey(key) to dst.
+func appendAccept(dst []byte, key string) []byte {
+	var buf [64]byte
+	sum := sha1.Sum(append(append(buf[:0], key...), keyGUID...))
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
 // AllowOrigins returns a CheckOrigin that accepts requests without an
@@ -132,45 +148,61 @@ func refuse(status int, reason string) *HandshakeError {
 }
 
 // parse checks the request head (without its final blank line).
-func (cfg *Config) parse(head []byte) (*Request, *HandshakeError) {
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	method, rl, ok1 := bytes.Cut(line, []byte(" "))
-	target, proto, ok2 := bytes.Cut(rl, []byte(" "))
-	if !ok1 || !ok2 || len(target) == 0 {
+func (cfg *Config) parse(data []byte) (*Request, *HandshakeError) {
+	head := string(data)
+	line, rest, _ := strings.Cut(head, "\r\n")
+	method, rl, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rl, " ")
+	if !ok1 || !ok2 || target == "" {
 		return nil, refuse(http.StatusBadRequest, "malformed request line")
 	}
-	if string(method) != http.MethodGet {
+	if method != http.MethodGet {
 		return nil, refuse(http.StatusMethodNotAllowed, "not a GET request")
 	}
-	major, minor, ok := http.ParseHTTPVersion(string(proto))
+	major, minor, ok := http.ParseHTTPVersion(proto)
 	if !ok || major != 1 || minor < 1 {
 		return nil, refuse(http.StatusBadRequest, "not HTTP/1.1")
 	}
-	r := &Request{Target: string(target), Header: make(http.Header)}
-	r.Path, _, _ = strings.Cut(r.Target, "?")
-	for len(rest) > 0 {
-		var l []byte
-		l, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		name, value, ok := bytes.Cut(l, []byte(":"))
-		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
+	r := &Request{Target: target, head: rest}
+	r.Path, _, _ = strings.Cut(target, "?")
+	var hosts, keys, versions int
+	var upgrade, connection, version bool
+	var protocols []string
+	for rest != "" {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, ok := strings.Cut(l, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
 			return nil, refuse(http.StatusBadRequest, "malformed header field")
 		}
-		key := textproto.CanonicalMIMEHeaderKey(string(name))
-		r.Header[key] = append(r.Header[key], string(bytes.TrimSpace(value)))
+		value = strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Host"):
+			r.Host, hosts = value, hosts+1
+		case strings.EqualFold(name, "Upgrade"):
+			upgrade = upgrade || hasToken(value, "websocket")
+		case strings.EqualFold(name, "Connection"):
+			connection = connection || hasToken(value, "upgrade")
+		case strings.EqualFold(name, "Sec-WebSocket-Key"):
+			r.key, keys = value, keys+1
+		case strings.EqualFold(name, "Sec-WebSocket-Version"):
+			version, versions = value == "13", versions+1
+		case strings.EqualFold(name, "Sec-WebSocket-Protocol"):
+			protocols = append(protocols, value)
+		case strings.EqualFold(name, "Origin"):
+			r.Origin = value
+		}
 	}
-	h := r.Header
-	r.Host, r.Origin = h.Get("Host"), h.Get("Origin")
 	switch {
-	case !hasToken(h["Upgrade"], "websocket"):
+	case !upgrade:
 		return nil, refuse(http.StatusUpgradeRequired, "not a WebSocket upgrade")
-	case !hasToken(h["Connection"], "upgrade"):
+	case !connection:
 		return nil, refuse(http.StatusBadRequest, "Connection header lacks upgrade")
-	case len(h["Host"]) != 1 || r.Host == "":
+	case hosts != 1 || r.Host == "":
 		return nil, refuse(http.StatusBadRequest, "missing Host")
-	case len(h["Sec-Websocket-Version"]) != 1 || h.Get("Sec-Websocket-Version") != "13":
+	case versions != 1 || !version:
 		return nil, refuse(http.StatusUpgradeRequired, "unsupported WebSocket version")
-	}
-	if k := h["Sec-Websocket-Key"]; len(k) != 1 || !validKey(k[0]) {
+	case keys != 1 || !validKey(r.key):
 		return nil, refuse(http.StatusBadRequest, "bad Sec-WebSocket-Key")
 	}
 	if cfg.Path != "" && r.Path != cfg.Path {
@@ -179,7 +211,7 @@ func (cfg *Config) parse(head []byte) (*Request, *HandshakeError) {
 	if cfg.CheckOrigin != nil && !cfg.CheckOrigin(r) {
 		return nil, refuse(http.StatusForbidden, "origin not allowed")
 	}
-	r.Protocol = cfg.selectProtocol(h["Sec-Websocket-Protocol"])
+	r.Protocol = cfg.selectProtocol(protocols)
 	if r.Protocol == "" && cfg.RequireSubprotocol {
 		return nil, refuse(http.StatusBadRequest, "no supported subprotocol offered")
 	}
@@ -188,20 +220,17 @@ func (cfg *Config) parse(head []byte) (*Request, *HandshakeError) {
 
 // validKey reports whether key is the base64 encoding of 16 bytes.
 func validKey(key string) bool {
-	if len(key) != 24 {
-		return false
-	}
-	b, err := base64.StdEncoding.DecodeString(key)
-	return err == nil && len(b) == 16
+	var b [18]byte
+	n, err := base64.StdEncoding.Decode(b[:], []byte(key))
+	return len(key) == 24 && err == nil && n == 16
 }
 
-// hasToken reports whether a comma-separated header holds token (any case).
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
+// hasToken reports whether a comma-separated header value holds token (any
+// case).
+func hasToken(value, token string) bool {
+	for t := range strings.SplitSeq(value, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
 		}
 	}
 	return false
@@ -227,7 +256,7 @@ func (cfg *Config) selectProtocol(offers []string) string {
 func accept(r *Request) []byte {
 	b := make([]byte, 0, 160)
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, AcceptKey(r.Header.Get("Sec-Websocket-Key"))...)
+	b = appendAccept(b, r.key)
 	if r.Protocol != "" {
 		b = append(b, "\r\nSec-WebSocket-Protocol: "...)
 		b = append(b, r.Protocol...)

@@ -39,7 +39,8 @@ func TestUpgradeAccepts(t *testing.T) {
 	if err != nil || n != len(req) {
 		t.Fatalf("Upgrade: n=%d (want %d), err %v", n, len(req), err)
 	}
-	if r.Path != "/ws" || r.Target != "/ws?x=1" || r.Host != "chat.example:9000" || r.Protocol != "chatd.v1" {
+	if r.Path != "/ws" || r.Target != "/ws?x=1" || r.Host != "chat.example:9000" || r.Protocol != "chatd.v1" ||
+		r.Header("SEC-WEBSOCKET-PROTOCOL") != "nope, chatd.v1" || r.Header("X-Missing") != "" {
 		t.Fatalf("request %+v", r)
 	}
 	hr, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(resp)), nil)

@@ -23,24 +23,23 @@ type Receiver interface {
 // fragmented message is in flight, so an idle session costs its own few
 // words. A Session is not safe for concurrent use.
 type Session struct {
-	maxMsg     int64
-	binaryOnly bool
-	closed     bool   // a close frame was sent or received
-	msgOp      Opcode // OpText or OpBinary while a fragmented message is open
-	msg        []byte // the fragments so far (nil when none is open)
-	checked    int    // bytes of msg validated as UTF-8
+	cfg     *Config
+	msg     []byte // the fragments so far (nil when none is open)
+	checked int32  // bytes of msg validated as UTF-8
+	msgOp   Opcode // OpText or OpBinary while a fragmented message is open
+	closed  bool   // a close frame was sent or received
 }
 
-// NewSession returns a session with cfg's message limits.
-func NewSession(cfg *Config) Session {
-	s := Session{maxMsg: DefaultMaxMessage}
-	if cfg != nil {
-		if cfg.MaxMessage > 0 {
-			s.maxMsg = int64(cfg.MaxMessage)
-		}
-		s.binaryOnly = cfg.BinaryOnly
+// NewSession returns a session with cfg's message limits (nil: the
+// defaults). cfg is shared, not copied.
+func NewSession(cfg *Config) Session { return Session{cfg: cfg} }
+
+// maxMessage is the message size limit.
+func (s *Session) maxMessage() int64 {
+	if s.cfg == nil || s.cfg.MaxMessage <= 0 {
+		return DefaultMaxMessage
 	}
-	return s
+	return int64(s.cfg.MaxMessage)
 }
 
 // Closed reports whether a close frame has been sent or received.
@@ -88,7 +87,7 @@ func (s *Session) Feed(data []byte, r Receiver) (int, error) {
 		if hl == 0 {
 			return n, nil
 		}
-		if !h.Op.IsControl() && h.Length > s.maxMsg-int64(len(s.msg)) {
+		if !h.Op.IsControl() && h.Length > s.maxMessage()-int64(len(s.msg)) {
 			return len(data), s.fail(r, &CloseError{Code: CloseMessageTooBig, Reason: "message too big"})
 		}
 		if int64(len(b)-hl) < h.Length {
@@ -163,7 +162,7 @@ func (s *Session) frame(h Header, p []byte, r Receiver) *CloseError {
 		return &CloseError{Code: code, Reason: reason, Remote: true}
 	case OpText, OpBinary:
 		text := h.Op == OpText
-		if text && s.binaryOnly {
+		if text && s.cfg != nil && s.cfg.BinaryOnly {
 			return &CloseError{Code: CloseUnsupportedData, Reason: "text messages are not accepted"}
 		}
 		if h.Fin {
@@ -200,8 +199,8 @@ func (s *Session) checkText(final bool) *CloseError {
 		return nil
 	}
 	k, ok := validPrefix(s.msg[s.checked:])
-	s.checked += k
-	if !ok || final && s.checked != len(s.msg) {
+	s.checked += int32(k)
+	if !ok || final && int(s.checked) != len(s.msg) {
 		return errNotUTF8
 	}
 	return nil

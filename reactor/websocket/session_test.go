@@ -183,3 +183,9 @@ func TestHeaderRoundTrip(t *testing.T) {
 		t.Fatalf("server header of a 1 MiB payload: %d bytes, want %d", n, MaxServerHeaderLen)
 	}
 }
+
+func TestLayerIsSmall(t *testing.T) {
+	if n := unsafe.Sizeof(Layer{}); n > 96 {
+		t.Fatalf("Layer is %d bytes", n)
+	}
+}
