@@ -27,8 +27,9 @@ test: ## gofmt, go vet, staticcheck, portable build, and every test with the rac
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	$(GO) test -race -timeout 9m ./...
 
-bench: ## reactor vs netpoll, gnet and net; writes bench/RESULTS.md
+bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla; writes bench/RESULTS.md and bench/WS-RESULTS.md
 	bash bench/run.sh
+	bash bench/ws.sh
 
 loadtest: ## chatbench's standard suite against a fresh local chatd; writes bench/LOADTEST.md
 	bash bench/loadtest.sh

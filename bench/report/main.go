@@ -277,9 +277,14 @@ func write(w io.Writer, runs []run, libs []string, base string, names []string) 
 	syscwCheck(w, runs, names)
 }
 
-// goals checks the reactor's targets from issue 2 against these medians.
+// goals checks the reactor's targets from issue 2 against these medians
+// (issue 14's for WebSocket when ws-reactor is among libs).
 func goals(w io.Writer, runs []run, libs []string, base string) {
 	const me = "reactor"
+	if slices.Contains(libs, wsMe) {
+		wsGoals(w, runs, libs)
+		return
+	}
 	if !slices.Contains(libs, me) {
 		return
 	}
@@ -324,6 +329,48 @@ func goals(w io.Writer, runs []run, libs []string, base string) {
 		b, ok2 := summarize(runs, base, sc)
 		if ok1 && ok2 && b.cpu > 0 {
 			fmt.Fprintf(w, "| CPU/delivery ≤ 0.5x %s | %s | %.3f µs (%.2fx) | ≤ %.3f µs | %s |\n", base, describe(runs, sc), r.cpu, r.cpu/b.cpu, 0.5*b.cpu, yes(r.cpu <= 0.5*b.cpu))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// wsMe is the reactor's WebSocket server among the libraries.
+const wsMe = "ws-reactor"
+
+// wsGoals checks issue 14's WebSocket targets: server CPU per echoed
+// message and per broadcast delivery at most half the best WebSocket peer's
+// (the other ws-* libraries), and idle RSS per connection at most 1 KiB
+// above the raw reactor's.
+func wsGoals(w io.Writer, runs []run, libs []string) {
+	fmt.Fprintln(w, "### Goals (issue 14, WebSocket) against these medians")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| goal | scenario | ws-reactor | target | met |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	yes := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	for _, prefix := range []string{"echo", "broadcast"} {
+		for _, sc := range scenarios(runs, prefix) {
+			r, ok := summarize(runs, wsMe, sc)
+			best, bestLib := -1.0, ""
+			for _, lib := range libs {
+				if c, ok := summarize(runs, lib, sc); ok && lib != wsMe && strings.HasPrefix(lib, "ws-") && c.cpu > 0 && (best < 0 || c.cpu < best) {
+					best, bestLib = c.cpu, lib
+				}
+			}
+			if ok && best > 0 {
+				fmt.Fprintf(w, "| CPU ≤ 0.5x best peer (%s) | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", bestLib, describe(runs, sc), r.cpu, r.cpu/best, 0.5*best, yes(r.cpu <= 0.5*best))
+			}
+		}
+	}
+	for _, sc := range scenarios(runs, "idle") {
+		r, ok1 := summarize(runs, wsMe, sc)
+		raw, ok2 := summarize(runs, "reactor", sc)
+		if ok1 && ok2 {
+			fmt.Fprintf(w, "| idle RSS/conn ≤ raw + 1 KiB | %s | %.0f B (raw %.0f B) | ≤ %.0f B | %s |\n", describe(runs, sc), r.rss, raw.rss, raw.rss+1024, yes(r.rss <= raw.rss+1024))
 		}
 	}
 	fmt.Fprintln(w)

@@ -77,3 +77,31 @@ func TestParseResultsRejectsBadLabel(t *testing.T) {
 		t.Fatal("bad JSON accepted")
 	}
 }
+
+func TestWebSocketGoals(t *testing.T) {
+	const ws = `{"label":"ws-reactor/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":2}
+{"label":"ws-nbio/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":5}
+{"label":"ws-gorilla/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":3}
+{"label":"reactor/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":1}
+{"label":"ws-reactor/idle-c10000/1","mode":"idle","conns":10000,"size":64,"messages":10000,"server_rss_per_conn":1300}
+{"label":"reactor/idle-c10000/1","mode":"idle","conns":10000,"size":64,"messages":10000,"server_rss_per_conn":200}
+`
+	runs, err := parseResults(strings.NewReader(ws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	write(&out, runs, []string{"ws-reactor", "ws-nbio", "ws-gorilla", "reactor"}, "ws-nbio", nil)
+	md := out.String()
+	for _, want := range []string{
+		"| CPU ≤ 0.5x best peer (ws-gorilla) | echo, 100 conns, 64 B messages | 2.00 µs (0.67x) | ≤ 1.50 µs | **no** |",
+		"| idle RSS/conn ≤ raw + 1 KiB | idle, 10000 conns | 1300 B (raw 200 B) | ≤ 1224 B | **no** |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "issue 2)") {
+		t.Errorf("the raw goals were checked in a WebSocket report:\n%s", md)
+	}
+}
