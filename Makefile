@@ -20,11 +20,13 @@ build: ## build chatd, chat and chatbench into bin/
 run: ## run chatd on the embedded store in ./chatd-data
 	$(GO) run ./cmd/chatd
 
-test: ## gofmt, go vet, staticcheck, portable build, and every test with the race detector
+test: ## gofmt, go vet, staticcheck, go.mod tidy, darwin and windows builds, and every test with the race detector
 	@unformatted="$$(gofmt -l $(GOFILES))"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@$(MAKE) --no-print-directory staticcheck
+	$(GO) mod tidy -diff
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
 	$(GO) test -race -timeout 9m ./...
 
 bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla; writes bench/RESULTS.md and bench/WS-RESULTS.md

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -95,15 +94,6 @@ type ServerMetrics struct {
 	// the server was the busier one.
 	At      time.Time
 	SelfCPU float64
-}
-
-// selfCPU returns this process's user+system CPU seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // ReadServer reads the server's memory, CPU and sessions: from the admin
