@@ -19,7 +19,7 @@
 // whole. Server frames are built by AppendServerHeader, so a payload can go
 // out with writev behind its header without being copied.
 //
-// Memory: a Session is 40 bytes and a Layer 80; they hold a buffer only
+// Memory: a Session is 40 bytes and a Layer 72; they hold a buffer only
 // while a fragmented message is in flight, and an unfragmented message is
 // unmasked and delivered in place, in the caller's input buffer. The upgrade
 // allocates one copy of the request head, dropped once it is answered.

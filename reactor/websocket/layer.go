@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"encoding/binary"
-	"errors"
 	"io"
 
 	"github.com/chatd/chatd/reactor"
@@ -28,15 +27,13 @@ const smallMessage = 512
 //
 // A refused upgrade gets its HTTP error response and the connection is
 // closed after it. A client that closes, or breaks the protocol, gets its
-// close frame and the connection closes after it; OnClose then sees io.EOF,
-// and the CloseError is kept for Layer.Err.
+// close frame and the connection closes after it; OnClose then sees io.EOF.
 //
 // An idle layer holds the few words of its Session and no buffer.
 type Layer struct {
 	sess      Session
 	io        *reactor.LayerIO
 	onUpgrade func(c *reactor.Conn, r *Request)
-	err       *CloseError
 	closing   uint16 // the code of the close frame to send behind the messages written before it
 	state     uint8
 	hdr       [MaxServerHeaderLen]byte
@@ -59,11 +56,6 @@ func NewLayer(cfg *Config, onUpgrade func(c *reactor.Conn, r *Request)) *Layer {
 	}
 	return &Layer{onUpgrade: onUpgrade, sess: NewSession(cfg)}
 }
-
-// Err returns how the WebSocket session ended: the peer's close, or the
-// protocol violation the layer failed the connection for; nil while open or
-// after a close from this side.
-func (l *Layer) Err() *CloseError { return l.err }
 
 // Open holds the handler's writes until the upgrade is answered.
 func (l *Layer) Open(io *reactor.LayerIO) error {
@@ -100,9 +92,6 @@ func (l *Layer) Decode(in []byte) (int, error) {
 	k, err := l.sess.Feed(in[n:], l)
 	if err != nil {
 		l.state = layerClosing
-		var ce *CloseError
-		errors.As(err, &ce)
-		l.err = ce
 		// A graceful close: the replies already written are encoded, then
 		// Close sends the close frame and the connection closes.
 		return len(in), io.EOF

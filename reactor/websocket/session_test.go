@@ -185,7 +185,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 }
 
 func TestLayerIsSmall(t *testing.T) {
-	if n := unsafe.Sizeof(Layer{}); n > 96 {
+	if n := unsafe.Sizeof(Layer{}); n > 80 {
 		t.Fatalf("Layer is %d bytes", n)
 	}
 }
