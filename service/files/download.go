@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
 )
 
 // sendChunk is how many bytes one sendfile-backed copy may move before the
@@ -33,43 +34,12 @@ func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 		s.replyErr(c, h, protocol.NewError(protocol.CodeBadCredentials, "invalid or expired download token"))
 		return
 	}
-	meta, perr := s.lookup(claims.FileID)
+	f, meta, perr := s.openDownload(claims)
 	if perr != nil {
 		s.replyErr(c, h, perr)
 		return
 	}
-	if meta.CompletedAt == 0 {
-		s.replyErr(c, h, protocol.NewError(protocol.CodeNotFound, "file upload not complete"))
-		return
-	}
-	if s.cfg.CanDownload != nil {
-		if err := s.cfg.CanDownload(s.ctx, claims.UserID, meta); err != nil {
-			if pe := protocol.AsError(err); pe != nil {
-				s.replyErr(c, h, pe)
-			} else {
-				s.replyErr(c, h, s.storeErr(err, "download check", meta.ID))
-			}
-			return
-		}
-	}
-	f, err := os.Open(s.finalPath(meta.ID))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			s.log.Error().Int64("file_id", meta.ID).Msg("file marked complete but its bytes are missing")
-			s.replyErr(c, h, protocol.NewError(protocol.CodeNotFound, "file bytes missing"))
-			return
-		}
-		s.replyErr(c, h, s.internal(err, "open download", meta.ID))
-		return
-	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || fi.Size() != meta.Size {
-		if err == nil {
-			err = fmt.Errorf("file holds %d bytes, metadata says %d", fi.Size(), meta.Size)
-		}
-		s.replyErr(c, h, s.internal(err, "stat download", meta.ID))
-		return
-	}
 	if req.Offset > meta.Size {
 		s.replyErr(c, h, protocol.BadRequest("offset", "beyond the end of the file"))
 		return
@@ -90,6 +60,43 @@ func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 	}
 	metricDownloadsDone.Inc()
 	log.Debug().Int64("sent", sent).Int64("offset", req.Offset).Msg("download complete")
+}
+
+// openDownload opens the verified bytes of the file claims (a verified
+// download token) name, after checking that the upload is complete and that
+// the token's user may still read it (Config.CanDownload).
+func (s *Server) openDownload(claims Claims) (*os.File, store.FileMeta, *protocol.Error) {
+	meta, perr := s.lookup(claims.FileID)
+	if perr != nil {
+		return nil, meta, perr
+	}
+	if meta.CompletedAt == 0 {
+		return nil, meta, protocol.NewError(protocol.CodeNotFound, "file upload not complete")
+	}
+	if s.cfg.CanDownload != nil {
+		if err := s.cfg.CanDownload(s.ctx, claims.UserID, meta); err != nil {
+			if pe := protocol.AsError(err); pe != nil {
+				return nil, meta, pe
+			}
+			return nil, meta, s.storeErr(err, "download check", meta.ID)
+		}
+	}
+	f, err := os.Open(s.finalPath(meta.ID))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			s.log.Error().Int64("file_id", meta.ID).Msg("file marked complete but its bytes are missing")
+			return nil, meta, protocol.NewError(protocol.CodeNotFound, "file bytes missing")
+		}
+		return nil, meta, s.internal(err, "open download", meta.ID)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != meta.Size {
+		if err == nil {
+			err = fmt.Errorf("file holds %d bytes, metadata says %d", fi.Size(), meta.Size)
+		}
+		f.Close()
+		return nil, meta, s.internal(err, "stat download", meta.ID)
+	}
+	return f, meta, nil
 }
 
 // send copies n bytes from f to c in sendfile-sized chunks, moving the

@@ -66,12 +66,17 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*fconn]struct{}
 	uploads   map[int64]*activeUpload
+
+	httpOnce  sync.Once
+	httpSlots chan struct{} // bounds HTTP transfers (http.go)
+	bufs      sync.Pool     // *[]byte upload copy buffers for HTTP transfers
 }
 
-// activeUpload is the one upload in progress for a file id.
+// activeUpload is the one upload in progress for a file id, on the file
+// port or over HTTP.
 type activeUpload struct {
-	conn *fconn
-	done chan struct{}
+	interrupt func() // makes the upload's pending and future reads fail
+	done      chan struct{}
 }
 
 // New checks cfg, loads or creates the token secret, creates the storage
@@ -105,6 +110,10 @@ func New(cfg Config) (*Server, error) {
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*fconn]struct{}),
 		uploads:     make(map[int64]*activeUpload),
+	}
+	s.bufs.New = func() any {
+		b := make([]byte, cfg.BufferSize)
+		return &b
 	}
 	if cfg.RateLimit > 0 {
 		s.rate = rate.NewLimiter(rate.Limit(cfg.RateLimit), rateBurst)

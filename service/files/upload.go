@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 )
@@ -53,103 +55,118 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 		s.replyErr(c, h, protocol.NewError(protocol.CodeBadCredentials, "invalid or expired upload token"))
 		return false
 	}
-	meta, perr := s.lookup(claims.FileID)
+	u, perr := s.beginUpload(claims, c.interrupt, buf)
 	if perr != nil {
 		s.replyErr(c, h, perr)
 		return false
 	}
-	if meta.Owner != claims.UserID {
-		s.replyErr(c, h, protocol.NewError(protocol.CodeForbidden, "not the file's owner"))
-		return false
-	}
-	release, ok := s.acquire(meta.ID, c)
-	if !ok {
-		s.replyErr(c, h, protocol.NewError(protocol.CodeUnavailable, "another upload of this file is in progress"))
-		return false
-	}
-	defer release()
-
-	log := s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()
-	complete := s.Complete(meta.ID)
-	if !complete && meta.CompletedAt != 0 {
-		s.replyErr(c, h, s.internal(errors.New("file marked complete but its bytes are missing"), "upload", meta.ID))
-		return false
-	}
-	held := meta.Size
-	var part *os.File
-	var sum hash.Hash
-	if !complete {
-		part, held, sum, err = s.openPart(meta, buf)
-		if err != nil {
-			s.replyErr(c, h, s.writeErr(err, "open partial upload", meta.ID))
-			return false
-		}
-		defer func() {
-			if part != nil {
-				part.Close()
-			}
-		}()
-	}
-	if err := s.reply(c, h, &protocol.FileUploadResp{Status: protocol.OK(), Offset: held}); err != nil {
-		log.Info().Err(err).Msg("upload ended before the offset reply")
+	defer u.end()
+	if err := s.reply(c, h, &protocol.FileUploadResp{Status: protocol.OK(), Offset: u.held}); err != nil {
+		u.log.Info().Err(err).Msg("upload ended before the offset reply")
 		return false
 	}
 
-	if !complete {
-		var w io.Writer = part
-		if s.cfg.wrapPart != nil {
-			w = s.cfg.wrapPart(part)
-		}
-		n, rerr, werr := s.receive(c, w, sum, meta.Size-held, buf)
+	if u.part != nil {
+		n, rerr, werr := s.receive(c, u.writer(), u.sum, u.meta.Size-u.held, buf)
 		switch {
 		case werr != nil:
 			metricUploadsDisk.Inc()
-			log.Warn().Err(werr).Int64("offset", held+n).Msg("upload write failed, partial kept")
-			s.replyErr(c, h, s.writeErr(werr, "write upload", meta.ID))
+			u.log.Warn().Err(werr).Int64("offset", u.held+n).Msg("upload write failed, partial kept")
+			s.replyErr(c, h, s.writeErr(werr, "write upload", u.meta.ID))
 			return true
 		case rerr != nil:
 			// Cut or stalled: keep what arrived; nobody is left to answer.
 			metricUploadsCut.Inc()
-			log.Info().Err(rerr).Int64("offset", held+n).Int64("size", meta.Size).Msg("upload interrupted, partial kept")
+			u.log.Info().Err(rerr).Int64("offset", u.held+n).Int64("size", u.meta.Size).Msg("upload interrupted, partial kept")
 			return false
 		}
-		if err := part.Sync(); err != nil {
-			s.replyErr(c, h, s.writeErr(err, "sync upload", meta.ID))
+		if perr := u.commit(); perr != nil {
+			s.replyErr(c, h, perr)
 			return false
 		}
-		if got := hex.EncodeToString(sum.Sum(nil)); got != meta.SHA256 {
-			part.Close()
-			part = nil
-			if err := os.Remove(s.partPath(meta.ID)); err != nil {
-				log.Error().Err(err).Msg("remove mismatched upload")
-			}
-			metricUploadsBadSum.Inc()
-			log.Info().Msg("upload checksum mismatch, discarded")
-			s.replyErr(c, h, protocol.BadRequest("sha256", "checksum of the uploaded bytes differs; upload again from 0"))
-			return false
-		}
-		err := part.Close()
-		part = nil
-		if err == nil {
-			err = os.Rename(s.partPath(meta.ID), s.finalPath(meta.ID))
-		}
-		if err == nil {
-			err = syncDir(s.dir)
-		}
-		if err != nil {
-			s.replyErr(c, h, s.writeErr(err, "commit upload", meta.ID))
-			return false
-		}
-		metricUploadsDone.Inc()
-		log.Info().Int64("size", meta.Size).Int64("resumed_from", held).Msg("upload complete")
 	}
-
-	if perr := s.finish(&meta); perr != nil {
+	if perr := s.finish(&u.meta); perr != nil {
 		s.replyErr(c, h, perr)
 		return false
 	}
 	s.reply(c, h, protocol.OK())
 	return false
+}
+
+// uploading is one upload in progress, on the file port or over HTTP: the
+// only one of its file (acquired), with the partial file open for
+// appending and its bytes so far hashed.
+type uploading struct {
+	s       *Server
+	meta    store.FileMeta
+	held    int64     // bytes the server holds: the resume offset
+	part    *os.File  // nil when the file is already complete
+	sum     hash.Hash // over the part's bytes
+	release func()
+	log     zerolog.Logger
+}
+
+// beginUpload checks that claims (a verified upload token) name an
+// existing file of its user, makes this the file's only upload (stopping an
+// older one through its interrupt) and opens the partial file. A file
+// already complete yields an upload with no part: the client learns it
+// holds every byte. Call end when done.
+func (s *Server) beginUpload(claims Claims, interrupt func(), buf []byte) (*uploading, *protocol.Error) {
+	meta, perr := s.lookup(claims.FileID)
+	if perr != nil {
+		return nil, perr
+	}
+	if meta.Owner != claims.UserID {
+		return nil, protocol.NewError(protocol.CodeForbidden, "not the file's owner")
+	}
+	release, ok := s.acquire(meta.ID, interrupt)
+	if !ok {
+		return nil, protocol.NewError(protocol.CodeUnavailable, "another upload of this file is in progress")
+	}
+	u := &uploading{s: s, meta: meta, held: meta.Size, release: release,
+		log: s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()}
+	complete := s.Complete(meta.ID)
+	if !complete && meta.CompletedAt != 0 {
+		release()
+		return nil, s.internal(errors.New("file marked complete but its bytes are missing"), "upload", meta.ID)
+	}
+	if !complete {
+		var err error
+		u.part, u.held, u.sum, err = s.openPart(meta, buf)
+		if err != nil {
+			release()
+			return nil, s.writeErr(err, "open partial upload", meta.ID)
+		}
+	}
+	return u, nil
+}
+
+// writer is where received bytes go: the part file.
+func (u *uploading) writer() io.Writer {
+	if u.s.cfg.wrapPart != nil {
+		return u.s.cfg.wrapPart(u.part)
+	}
+	return u.part
+}
+
+// commit verifies and installs the complete part (see commitPart).
+func (u *uploading) commit() *protocol.Error {
+	part := u.part
+	u.part = nil
+	if perr := u.s.commitPart(u.meta, part, u.sum, u.log); perr != nil {
+		return perr
+	}
+	u.log.Info().Int64("size", u.meta.Size).Int64("resumed_from", u.held).Msg("upload complete")
+	return nil
+}
+
+// end closes the part file (its bytes stay for a resume) and lets another
+// upload of the file begin.
+func (u *uploading) end() {
+	if u.part != nil {
+		u.part.Close()
+	}
+	u.release()
 }
 
 // finish marks a verified file complete in the store (unless it already
@@ -169,6 +186,38 @@ func (s *Server) finish(meta *store.FileMeta) *protocol.Error {
 			return protocol.NewError(protocol.CodeUnavailable, "file stored but not yet announced; upload again to retry")
 		}
 	}
+	return nil
+}
+
+// commitPart ends an upload whose bytes have all arrived: it syncs and
+// closes part, checks the checksum (a mismatch discards the bytes and is
+// BAD_REQUEST: upload again from 0), and renames the part into place. part
+// is closed whatever the outcome.
+func (s *Server) commitPart(meta store.FileMeta, part *os.File, sum hash.Hash, log zerolog.Logger) *protocol.Error {
+	if err := part.Sync(); err != nil {
+		part.Close()
+		return s.writeErr(err, "sync upload", meta.ID)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != meta.SHA256 {
+		part.Close()
+		if err := os.Remove(s.partPath(meta.ID)); err != nil {
+			log.Error().Err(err).Msg("remove mismatched upload")
+		}
+		metricUploadsBadSum.Inc()
+		log.Info().Msg("upload checksum mismatch, discarded")
+		return protocol.BadRequest("sha256", "checksum of the uploaded bytes differs; upload again from 0")
+	}
+	err := part.Close()
+	if err == nil {
+		err = os.Rename(s.partPath(meta.ID), s.finalPath(meta.ID))
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		return s.writeErr(err, "commit upload", meta.ID)
+	}
+	metricUploadsDone.Inc()
 	return nil
 }
 
@@ -214,11 +263,18 @@ func (s *Server) openPart(meta store.FileMeta, buf []byte) (*os.File, int64, has
 	return f, held, sum, nil
 }
 
-// receive copies exactly n bytes from c to w and sum, moving the read
-// deadline forward as bytes arrive. It returns the bytes written and either
-// the read error (connection cut, stalled, or ended early) or the write
-// error.
-func (s *Server) receive(c *fconn, w io.Writer, sum hash.Hash, n int64, buf []byte) (written int64, rerr, werr error) {
+// deadlineReader is an upload's byte source: a file-port connection, or an
+// HTTP request body whose connection deadline can be moved.
+type deadlineReader interface {
+	io.Reader
+	SetReadDeadline(time.Time) error
+}
+
+// receive copies n bytes from c to w and sum, moving the read deadline
+// forward as bytes arrive. It returns the bytes written and either the read
+// error (connection cut, stalled, or ended early: io.EOF when the source
+// ended cleanly before n) or the write error.
+func (s *Server) receive(c deadlineReader, w io.Writer, sum hash.Hash, n int64, buf []byte) (written int64, rerr, werr error) {
 	for written < n {
 		if err := c.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout)); err != nil {
 			return written, err, nil
@@ -244,10 +300,7 @@ func (s *Server) receive(c *fconn, w io.Writer, sum hash.Hash, n int64, buf []by
 				return written, nil, fmt.Errorf("write part: %w", werr)
 			}
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		if err != nil && !(errors.Is(err, io.EOF) && written == n) {
 			return written, fmt.Errorf("read upload: %w", err), nil
 		}
 	}
@@ -274,17 +327,18 @@ func (s *Server) writeErr(err error, what string, fileID int64) *protocol.Error 
 	return s.internal(err, what, fileID)
 }
 
-// acquire makes c the only upload of fileID. An older upload of the same
-// file is interrupted (its client has evidently reconnected to resume) and
-// waited for; false when it does not stop within preemptWait.
-func (s *Server) acquire(fileID int64, c *fconn) (release func(), ok bool) {
+// acquire makes the caller, stopped by interrupt, the only upload of
+// fileID. An older upload of the same file is interrupted (its client has
+// evidently reconnected to resume) and waited for; false when it does not
+// stop within preemptWait.
+func (s *Server) acquire(fileID int64, interrupt func()) (release func(), ok bool) {
 	deadline := time.NewTimer(preemptWait)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
 		old := s.uploads[fileID]
 		if old == nil {
-			a := &activeUpload{conn: c, done: make(chan struct{})}
+			a := &activeUpload{interrupt: interrupt, done: make(chan struct{})}
 			s.uploads[fileID] = a
 			s.mu.Unlock()
 			return func() {
@@ -295,7 +349,7 @@ func (s *Server) acquire(fileID int64, c *fconn) (release func(), ok bool) {
 			}, true
 		}
 		s.mu.Unlock()
-		old.conn.interrupt()
+		old.interrupt()
 		select {
 		case <-old.done:
 		case <-deadline.C:
