@@ -81,7 +81,7 @@ log "building chatd and chatbench into $WORK/bin"
 CHATD=$WORK/bin/chatd
 CHATBENCH=$WORK/bin/chatbench
 
-CHATD_ARGS=(--chat-addr "127.0.0.1:$CHAT_PORT" --file-addr "127.0.0.1:$FILE_PORT" --discovery-addr ""
+CHATD_ARGS=(--chat-addr "127.0.0.1:$CHAT_PORT" --file-addr "127.0.0.1:$FILE_PORT" --discovery-addr "" --web-addr ""
 	--admin-addr "127.0.0.1:$ADMIN_PORT" --data-dir "$WORK/data" --msg-rate 1000000 --msg-burst 1000000
 	--log-level warn --log-format json)
 start_chatd() {

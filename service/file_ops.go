@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatd/chatd/protocol"
@@ -25,7 +27,11 @@ type FileService struct {
 	host   string // host part of Config.FileAddr; "" or unspecified: announce the chat connection's local IP
 	port   string // the bound port
 	served chan error
+	web    atomic.Pointer[webFiles] // set by AnnounceWeb: replies add file_url
 }
+
+// webFiles is the web port serving HTTP file transfers (section 17).
+type webFiles struct{ scheme, host, port string }
 
 // EnableFiles starts the file port on Config.FileAddr and registers the
 // file.offer and file.fetch handlers. fc needs DataDir; its Meta,
@@ -96,17 +102,62 @@ func (f *FileService) Shutdown(ctx context.Context) error {
 // the chat port at local: the configured host, or the chat connection's own
 // local IP when the configuration names none (":9001"), with the bound port.
 func (f *FileService) addrFor(local net.Addr) string {
-	host := f.host
-	if host == "" {
-		if ta, ok := local.(*net.TCPAddr); ok && ta.IP != nil {
-			host = ta.IP.String()
-			if ta.Zone != "" {
-				host += "%" + ta.Zone
-			}
+	return net.JoinHostPort(announcedHost(f.host, local), f.port)
+}
+
+// announcedHost is host, or when that is empty the IP of local (the chat
+// connection's end on this server, which the client evidently reaches).
+func announcedHost(host string, local net.Addr) string {
+	if host != "" {
+		return host
+	}
+	if ta, ok := local.(*net.TCPAddr); ok && ta.IP != nil {
+		host = ta.IP.String()
+		if ta.Zone != "" {
+			host += "%" + ta.Zone
 		}
 	}
-	return net.JoinHostPort(host, f.port)
+	return host
 }
+
+// AnnounceWeb makes file.offer and file.fetch replies carry file_url: the
+// web port bound at addr (https when tls), under the host the client
+// reached the chat port at when addr's host is unspecified.
+func (f *FileService) AnnounceWeb(addr net.Addr, tls bool) {
+	w := &webFiles{scheme: "http"}
+	if tls {
+		w.scheme = "https"
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		w.port = strconv.Itoa(ta.Port)
+		if !ta.IP.IsUnspecified() {
+			w.host = ta.IP.String()
+		}
+	}
+	f.web.Store(w)
+}
+
+// urlFor returns file_url for a client connected at local, "" without a
+// web port.
+func (f *FileService) urlFor(local net.Addr) string {
+	w := f.web.Load()
+	if w == nil {
+		return ""
+	}
+	return w.scheme + "://" + net.JoinHostPort(announcedHost(w.host, local), w.port) + "/files"
+}
+
+// fileOfferReply and fileFetchReply add the 1.1 file_url to the replies.
+type (
+	fileOfferReply struct {
+		*protocol.FileOfferResp
+		FileURL string `json:"file_url,omitempty"`
+	}
+	fileFetchReply struct {
+		*protocol.FileFetchResp
+		FileURL string `json:"file_url,omitempty"`
+	}
+)
 
 // offer handles file.offer: the target must be a friend or a group the user
 // is in; the file is recorded and an upload token returned.
@@ -125,8 +176,8 @@ func (f *FileService) offer(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file.offer: %w", err)
 	}
-	return &protocol.FileOfferResp{Status: protocol.OK(), FileID: meta.ID,
-		UploadToken: f.files.UploadToken(r.UserID, meta.ID), FileAddr: f.addrFor(r.LocalAddr)}, nil
+	return &fileOfferReply{&protocol.FileOfferResp{Status: protocol.OK(), FileID: meta.ID,
+		UploadToken: f.files.UploadToken(r.UserID, meta.ID), FileAddr: f.addrFor(r.LocalAddr)}, f.urlFor(r.LocalAddr)}, nil
 }
 
 // fetch handles file.fetch: members of the file's conversation get a
@@ -151,8 +202,8 @@ func (f *FileService) fetch(ctx context.Context, r *Request) (any, error) {
 	if meta.CompletedAt == 0 {
 		return nil, protocol.NewError(protocol.CodeNotFound, "file upload not complete")
 	}
-	return &protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
-		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256}, nil
+	return &fileFetchReply{&protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
+		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256}, f.urlFor(r.LocalAddr)}, nil
 }
 
 // announce is the files completion hook: it stores the "file" message

@@ -12,6 +12,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -716,5 +718,65 @@ func benchPingDuringFileTransfers(b *testing.B, fc files.Config) {
 		b.ReportMetric(float64(len(idle)), "pings-idle")
 		b.ReportMetric(float64(len(loaded)), "pings-load")
 		b.ReportMetric(float64(transfers*fileSize)/sending.Seconds()/1e6, "upload-MB/s-while-sending")
+	}
+}
+
+// TestFileTransferOverHTTP moves a file through the web port's HTTP
+// endpoint (section 17): replies name it in file_url, the tus upload
+// announces the file like a file-port upload, and the download serves it.
+func TestFileTransferOverHTTP(t *testing.T) {
+	e, fs := newFileEnv(t, sqliteBackend)
+	web := httptest.NewServer(http.StripPrefix("/files", fs.Files().HTTPHandler()))
+	defer web.Close()
+	fs.AnnounceWeb(web.Listener.Addr(), false)
+	a, b := e.user("ha"), e.user("hb")
+	befriend(t, a, b)
+	data, sum := randomFile(7, 70<<10)
+
+	var offer struct {
+		protocol.FileOfferResp
+		FileURL string `json:"file_url"`
+	}
+	a.must(protocol.CodeOK, protocol.OpFileOffer, &protocol.FileOfferReq{ToUser: b.userID, Name: "a.bin", Size: int64(len(data)), Sha256: sum}, &offer)
+	if offer.FileURL != web.URL+"/files" {
+		t.Fatalf("file_url %q, want %s/files", offer.FileURL, web.URL)
+	}
+	url := fmt.Sprintf("%s/%d", offer.FileURL, offer.FileID)
+	req, _ := http.NewRequest(http.MethodPatch, url, bytes.NewReader(data))
+	req.Header.Set("Tus-Resumable", files.TusVersion)
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Authorization", "Bearer "+offer.UploadToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d", resp.StatusCode)
+	}
+	got := collect(t, b, protocol.OpMsgPush, protocol.OpFileOffered)
+	var mp protocol.MsgPush
+	decodePush(t, got[protocol.OpMsgPush], &mp)
+	if mp.Message.Type != protocol.MsgFile || mp.Message.Body != strconv.FormatInt(offer.FileID, 10) {
+		t.Fatalf("file message %+v", mp.Message)
+	}
+
+	var fetch struct {
+		protocol.FileFetchResp
+		FileURL string `json:"file_url"`
+	}
+	b.must(protocol.CodeOK, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, &fetch)
+	if fetch.FileURL != offer.FileURL {
+		t.Fatalf("fetch file_url %q", fetch.FileURL)
+	}
+	resp, err = http.Get(url + "?token=" + fetch.DownloadToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("GET: %d, %d bytes", resp.StatusCode, len(body))
 	}
 }

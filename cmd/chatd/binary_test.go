@@ -31,7 +31,7 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	cmd := exec.CommandContext(ctx, bin, "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr=", "--admin-addr=", "--log-format", "json")
+	cmd := exec.CommandContext(ctx, bin, "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr=", "--admin-addr=", "--web-addr=", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "CHATD_DATA_DIR="+t.TempDir(), "CHATD_LOG_LEVEL=info")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -37,6 +37,7 @@ type config struct {
 	FileAddr      string
 	DiscoveryAddr string // "" disables discovery
 	AdminAddr     string // "" disables the admin listener
+	WebAddr       string // "" disables the web port (browser client, HTTP files)
 	DataDir       string
 	MySQLDSN      string // "" selects the embedded SQLite store in DataDir
 	Name          string // announced by discovery
@@ -74,6 +75,7 @@ func defaultConfig() config {
 		FileAddr:             fmt.Sprintf(":%d", protocol.DefaultFilePort),
 		DiscoveryAddr:        fmt.Sprintf(":%d", protocol.DefaultDiscoveryPort),
 		AdminAddr:            "127.0.0.1:9090",
+		WebAddr:              ":8080",
 		DataDir:              "./chatd-data",
 		Name:                 "chatd",
 		MaxFrame:             int64(l.MaxFrameBody),
@@ -168,6 +170,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.FileAddr, "file-addr", cfg.FileAddr, "file port `address` (TCP); a :PORT address is announced to each client with the host it reached")
 	fs.StringVar(&cfg.DiscoveryAddr, "discovery-addr", cfg.DiscoveryAddr, "LAN discovery `address` (UDP); empty disables")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin HTTP `address` (/metrics, /healthz, /readyz, /debug/pprof); empty disables")
+	fs.StringVar(&cfg.WebAddr, "web-addr", cfg.WebAddr, "web port `address` (HTTP): the browser client, /config.json and HTTP file transfers; empty disables")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the embedded store")
 	fs.StringVar(&cfg.MySQLDSN, "mysql-dsn", cfg.MySQLDSN, "MySQL/MariaDB `DSN` (go-sql-driver format); empty uses the embedded store in --data-dir")
 	fs.StringVar(&cfg.Name, "name", cfg.Name, "server `name` announced by LAN discovery")
@@ -339,6 +342,7 @@ func (c *config) validate() error {
 	checkAddr("file-addr", c.FileAddr, false)
 	checkAddr("discovery-addr", c.DiscoveryAddr, true)
 	checkAddr("admin-addr", c.AdminAddr, true)
+	checkAddr("web-addr", c.WebAddr, true)
 	if c.MySQLDSN != "" {
 		if msg := checkDSN(c.MySQLDSN); msg != "" {
 			bad("mysql-dsn", "%s; want user:password@tcp(host:port)/database, e.g. %s", msg, exampleDSN)

@@ -39,7 +39,7 @@ func TestDefaultsAreTheContracts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		ChatAddr: ":9000", FileAddr: ":9001", DiscoveryAddr: ":9002", AdminAddr: "127.0.0.1:9090",
+		ChatAddr: ":9000", FileAddr: ":9001", DiscoveryAddr: ":9002", AdminAddr: "127.0.0.1:9090", WebAddr: ":8080",
 		DataDir: "./chatd-data", Name: "chatd",
 		MaxFrame: 1 << 20, LoginFailuresPerUser: 5, LoginFailuresPerIP: 60,
 		MsgRate: 50, MsgBurst: 100, IdleTimeout: 90 * time.Second,

@@ -16,6 +16,7 @@ import (
 	"github.com/chatd/chatd/service/admin"
 	"github.com/chatd/chatd/service/discovery"
 	"github.com/chatd/chatd/service/files"
+	"github.com/chatd/chatd/service/web"
 	"github.com/chatd/chatd/store"
 )
 
@@ -25,6 +26,7 @@ type listening struct {
 	File      net.Addr
 	Discovery net.Addr
 	Admin     net.Addr
+	Web       net.Addr
 	Store     string // a description without credentials
 }
 
@@ -148,6 +150,16 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		at.Discovery = disc.Addr()
 	}
 
+	var webSrv *web.Server
+	if cfg.WebAddr != "" {
+		webSrv, err = startWeb(cfg.WebAddr, srv.ChatAddr(), fsvc, ver, log)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, webSrv.Close)
+		at.Web = webSrv.Addr()
+	}
+
 	var adm *admin.Server
 	if cfg.AdminAddr != "" {
 		adm, err = admin.Listen(cfg.AdminAddr, srv, log)
@@ -167,6 +179,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		Stringer("file", at.File).
 		Str("discovery", addrString(at.Discovery)).
 		Str("admin", addrString(at.Admin)).
+		Str("web", addrString(at.Web)).
 		Str("store", at.Store).
 		Str("version", ver).
 		Msg("chatd serving")
@@ -185,6 +198,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	}
 	if adm != nil {
 		r.Admin = adm
+	}
+	if webSrv != nil {
+		r.Web = webSrv
 	}
 	go func() { done <- shutdown(cfg.ShutdownTimeout, log, r) }()
 	err = awaitShutdown(done, cfg.ShutdownTimeout+shutdownGrace, log)
@@ -238,10 +254,27 @@ func filesConfig(cfg config) files.Config {
 	return fc
 }
 
+// startWeb serves the browser client and HTTP file transfers on addr, and
+// makes file replies name it in file_url.
+func startWeb(addr string, chat net.Addr, fsvc *service.FileService, ver string, log zerolog.Logger) (*web.Server, error) {
+	_, chatPort, _ := net.SplitHostPort(chat.String())
+	h, err := web.NewHandler(web.Config{Files: fsvc.Files().HTTPHandler(), ChatPort: chatPort, Version: ver})
+	if err != nil {
+		return nil, fmt.Errorf("web port: %w", err)
+	}
+	ws, err := web.Listen(addr, h, nil, log)
+	if err != nil {
+		return nil, fmt.Errorf("start web port: %w", err)
+	}
+	fsvc.AnnounceWeb(ws.Addr(), false)
+	return ws, nil
+}
+
 // running is what serve started, in the order shutdown stops it. Nil
 // fields were disabled.
 type running struct {
 	Discovery io.Closer
+	Web       interface{ Shutdown(context.Context) error }
 	Service   interface{ Shutdown(context.Context) error }
 	Files     interface{ Shutdown(context.Context) error }
 	Store     io.Closer
@@ -263,6 +296,13 @@ func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// The web port first, with the same deadline: HTTP transfers in
+	// progress finish or keep their bytes for a resume.
+	if r.Web != nil {
+		if err := r.Web.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("web port shutdown: %w", err))
+		}
+	}
 	if err := r.Service.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("service shutdown: %w", err))
 	}
@@ -307,6 +347,11 @@ func printListening(w io.Writer, ver string, at listening) {
 		fmt.Fprintf(w, "  admin      http://%s/metrics /healthz /readyz /debug/pprof/\n", at.Admin)
 	} else {
 		fmt.Fprintf(w, "  admin      off\n")
+	}
+	if at.Web != nil {
+		fmt.Fprintf(w, "  web        http://%s/ (browser client)\n", at.Web)
+	} else {
+		fmt.Fprintf(w, "  web        off\n")
 	}
 	fmt.Fprintf(w, "  store      %s\n", at.Store)
 }

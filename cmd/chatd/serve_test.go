@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/web"
 	"github.com/chatd/chatd/store/mysqltest"
 )
 
@@ -55,6 +56,7 @@ func startChatd(t *testing.T, env map[string]string) *chatd {
 		"CHATD_FILE_ADDR":      "127.0.0.1:0",
 		"CHATD_DISCOVERY_ADDR": "127.0.0.1:0",
 		"CHATD_ADMIN_ADDR":     "127.0.0.1:0",
+		"CHATD_WEB_ADDR":       "127.0.0.1:0",
 		"CHATD_LOG_LEVEL":      "warn",
 		"CHATD_LOG_FORMAT":     "json",
 	}
@@ -329,6 +331,7 @@ func TestFailedStartReleasesWhatItOpened(t *testing.T) {
 		"CHATD_FILE_ADDR":      "127.0.0.1:0",
 		"CHATD_DISCOVERY_ADDR": "",
 		"CHATD_ADMIN_ADDR":     busy.Addr().String(),
+		"CHATD_WEB_ADDR":       "",
 		"CHATD_LOG_LEVEL":      "disabled",
 	})
 	re.OnReady = func(listening) { t.Error("reported ready") }
@@ -414,11 +417,40 @@ func TestSignalDuringStartIsACleanStop(t *testing.T) {
 	re.OnReady = func(listening) { t.Error("reported ready after the stop request") }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the signal arrived while starting
-	args := []string{"serve", "--data-dir", t.TempDir(), "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
+	args := []string{"serve", "--data-dir", t.TempDir(), "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--web-addr", "127.0.0.1:0"}
 	if err := run(ctx, args, re); err != nil {
 		t.Fatalf("interrupted start: %v, want a clean stop", err)
 	}
 	if stdout.Len() != 0 {
 		t.Fatalf("printed listeners for an interrupted start: %q", stdout.String())
+	}
+}
+
+func TestWebPortServesClientAndConfig(t *testing.T) {
+	d := startChatd(t, map[string]string{"CHATD_DATA_DIR": t.TempDir()})
+	if d.at.Web == nil || !strings.Contains(d.stdout.String(), "web        http://"+d.at.Web.String()) {
+		t.Fatalf("web port not started or not printed: %+v\n%s", d.at, d.stdout.String())
+	}
+	base := "http://" + d.at.Web.String()
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("GET /: %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = http.Get(base + "/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cc web.ClientConfig
+	if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil {
+		t.Fatal(err)
+	}
+	_, chatPort, _ := net.SplitHostPort(d.at.Chat.String())
+	if cc.WSURL != "ws://127.0.0.1:"+chatPort+"/ws" || cc.FileURL != base+"/files" {
+		t.Fatalf("config.json %+v", cc)
 	}
 }

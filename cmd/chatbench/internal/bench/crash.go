@@ -136,7 +136,7 @@ func (s *crashScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		return nil, fmt.Errorf("pick a port: %w", err)
 	}
 	proc := &chatdProc{path: s.chatd, addr: addr, logPath: filepath.Join(dir, "chatd.log"), args: []string{
-		"--chat-addr", addr, "--file-addr", "127.0.0.1:0", "--admin-addr", "", "--discovery-addr", "", "--data-dir", filepath.Join(dir, "data"),
+		"--chat-addr", addr, "--file-addr", "127.0.0.1:0", "--admin-addr", "", "--discovery-addr", "", "--web-addr", "", "--data-dir", filepath.Join(dir, "data"),
 		"--msg-rate", "1000000", "--msg-burst", "1000000", "--log-level", "error", "--log-format", "json"}}
 	if err := proc.start(ctx); err != nil {
 		return nil, err
