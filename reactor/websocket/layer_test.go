@@ -76,9 +76,18 @@ type client struct {
 // dial connects and sends request; it returns the client and the response.
 func dial(t testing.TB, addr, request string) (*client, *http.Response) {
 	t.Helper()
+	return dialVia(t, addr, request, nil)
+}
+
+// dialVia is dial with the TCP connection wrapped by wrap (TLS), if set.
+func dialVia(t testing.TB, addr, request string, wrap func(net.Conn) net.Conn) (*client, *http.Response) {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		nc = wrap(nc)
 	}
 	t.Cleanup(func() { nc.Close() })
 	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
@@ -95,7 +104,12 @@ func dial(t testing.TB, addr, request string) (*client, *http.Response) {
 
 func dialWS(t testing.TB, addr string) *client {
 	t.Helper()
-	c, resp := dial(t, addr, upgradeRequest("/ws"))
+	return dialWSVia(t, addr, nil)
+}
+
+func dialWSVia(t testing.TB, addr string, wrap func(net.Conn) net.Conn) *client {
+	t.Helper()
+	c, resp := dialVia(t, addr, upgradeRequest("/ws"), wrap)
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != AcceptKey(sampleKey) {
 		t.Fatalf("upgrade: %s", resp.Status)
 	}
@@ -319,9 +333,15 @@ func (h *closer) OnData(c *reactor.Conn, data []byte) int {
 // connection, which may discard the close frame before the client reads it.
 func TestAutobahnReactor(t *testing.T) {
 	addr := startServer(t, wsOnOpen{&echo{}, &Config{MaxMessage: 16 << 20}})
-	for _, c := range autobahnCases() {
+	playAutobahn(t, addr, nil, autobahnCases())
+}
+
+// playAutobahn runs cases against the echo server at addr over connections
+// wrapped by wrap.
+func playAutobahn(t *testing.T, addr string, wrap func(net.Conn) net.Conn, cases []abCase) {
+	for _, c := range cases {
 		t.Run(c.id, func(t *testing.T) {
-			cl := dialWS(t, addr)
+			cl := dialWSVia(t, addr, wrap)
 			pieces := c.pieces()
 			if c.fail || closesEarly(c) {
 				pieces = [][]byte{bytes.Join(pieces, nil)}
