@@ -206,16 +206,31 @@ func envName(flagName string) string {
 // (lookupEnv), then the config file (readFile), then the defaults; the first
 // that sets a value wins. It returns flag.ErrHelp for -h.
 func loadConfig(name string, args []string, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), out io.Writer) (config, error) {
+	cfg, rest, err := loadCommandConfig(name, args, nil, lookupEnv, readFile, out)
+	if err == nil && len(rest) > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", rest[0])
+	}
+	return cfg, err
+}
+
+// loadCommandConfig is loadConfig for a command that also takes the flags
+// extra declares (on the command line only: the environment and the config
+// file set the server's settings) and returns its positional arguments.
+func loadCommandConfig(name string, args []string, extra func(*flag.FlagSet), lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error), out io.Writer) (config, []string, error) {
 	cfg := defaultConfig()
 	fs := newFlagSet(name, &cfg, out)
-	if err := fs.Parse(args); err != nil {
-		return config{}, err
+	cmdLine := fs
+	if extra != nil {
+		cmdLine = flag.NewFlagSet(name, flag.ContinueOnError)
+		cmdLine.SetOutput(out)
+		fs.VisitAll(func(f *flag.Flag) { cmdLine.Var(f.Value, f.Name, f.Usage) })
+		extra(cmdLine)
 	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if err := cmdLine.Parse(args); err != nil {
+		return config{}, nil, err
 	}
 	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	cmdLine.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
 
 	fromEnv := map[string]bool{}
 	var errs []error
@@ -233,31 +248,31 @@ func loadConfig(name string, args []string, lookupEnv func(string) (string, bool
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return config{}, err
+		return config{}, nil, err
 	}
 
 	if cfg.ConfigFile != "" {
 		data, err := readFile(cfg.ConfigFile)
 		if err != nil {
-			return config{}, fmt.Errorf("config file: %w", err)
+			return config{}, nil, fmt.Errorf("config file: %w", err)
 		}
 		settings, err := parseConfigFile(cfg.ConfigFile, data, fs)
 		if err != nil {
-			return config{}, err
+			return config{}, nil, err
 		}
 		for _, s := range settings {
 			if onCommandLine[s.key] || fromEnv[s.key] {
 				continue
 			}
 			if err := fs.Set(s.key, s.value); err != nil {
-				return config{}, fmt.Errorf("%s:%d: %s: %w", cfg.ConfigFile, s.line, s.key, err)
+				return config{}, nil, fmt.Errorf("%s:%d: %s: %w", cfg.ConfigFile, s.line, s.key, err)
 			}
 		}
 	}
 	if err := cfg.validate(); err != nil {
-		return config{}, err
+		return config{}, nil, err
 	}
-	return cfg, nil
+	return cfg, cmdLine.Args(), nil
 }
 
 // inlineComment matches a value with a # after white space, which people

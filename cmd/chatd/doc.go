@@ -9,7 +9,10 @@
 // of `key = value` lines whose keys are flag names (see
 // chatd.conf.example); a flag beats the environment, which beats the file,
 // which beats the default. `chatd version` prints the build, `chatd
-// migrate` applies the store's schema migrations and exits. SIGINT or
+// migrate` applies the store's schema migrations and exits, `chatd backup
+// --out FILE` copies the embedded store consistently while chatd serves and
+// `chatd restore --from FILE` puts a copy back with chatd stopped; these
+// admin commands work offline on the store the same settings name. SIGINT or
 // SIGTERM shuts down gracefully: new requests get UNAVAILABLE, in-flight
 // sends commit and are answered, queues flush, file transfers get what is
 // left of --shutdown-timeout, the store closes, and chatd exits 0; a second

@@ -37,10 +37,18 @@ type runEnv struct {
 }
 
 const usageText = `usage:
-  chatd [serve] [flags]  serve (defaults: chat :9000, files :9001, discovery udp :9002, admin 127.0.0.1:9090)
-  chatd migrate [flags]  apply the store's schema migrations and exit
-  chatd version          print the build and exit
-  chatd help             print this help
+  chatd [serve] [flags]           serve (defaults: chat :9000, files :9001, discovery udp :9002, admin 127.0.0.1:9090)
+  chatd migrate [flags]           apply the store's schema migrations and exit
+  chatd backup --out FILE [flags] write a consistent copy of the embedded store, also while chatd runs
+                                  (MySQL/MariaDB: use mariadb-dump --single-transaction or mariabackup)
+  chatd restore --from FILE [flags]
+                                  replace the embedded store with a backup; chatd must be stopped
+  chatd version                   print the build and exit
+  chatd help                      print this help
+
+Admin commands (migrate, backup, restore) work on the store the flags name,
+offline: they need only access to the store (the same --config, environment
+and flags as the server), so they work whether chatd runs or not.
 
 Each flag may also be set by the environment variable CHATD_<FLAG_NAME>
 (--chat-addr is CHATD_CHAT_ADDR) or by a line "flag-name = value" in the
@@ -66,21 +74,37 @@ func run(ctx context.Context, args []string, env runEnv) error {
 	case "help":
 		printUsage(env.Stdout)
 		return nil
-	case "serve", "migrate":
+	case "serve", "migrate", "backup", "restore":
 	default:
-		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, version or help)", cmd)}
+		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, backup, restore, version or help)", cmd)}
 	}
-	cfg, err := loadConfig("chatd "+cmd, args, env.LookupEnv, env.ReadFile, io.Discard)
+	var file string
+	var extra func(*flag.FlagSet)
+	switch cmd {
+	case "backup":
+		extra = fileFlag(&file, "out", "backup `file` to write (must not exist)")
+	case "restore":
+		extra = fileFlag(&file, "from", "backup `file` to restore")
+	}
+	cfg, rest, err := loadCommandConfig("chatd "+cmd, args, extra, env.LookupEnv, env.ReadFile, io.Discard)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(env.Stderr)
 		return err
+	}
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q", rest[0])
 	}
 	if err != nil {
 		return usageError{err}
 	}
 	log := newLogger(env.Stderr, cfg.LogLevel, cfg.LogFormat)
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return migrate(ctx, cfg, log, env.Stdout)
+	case "backup":
+		return backup(ctx, cfg, file, log, env.Stdout)
+	case "restore":
+		return restore(ctx, cfg, file, log, env.Stdout)
 	}
 	return serve(ctx, cfg, log, env)
 }
