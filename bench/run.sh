@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: the single entry point of `make bench`.
 #
-# Builds the four bench servers, the load generator and the report tool into
+# Builds the four bench servers, the load generator and the table builder (bench/tabulate) into
 # bench/out/, runs the matrix (echo 100/1,000 conns x 64 B/4 KiB, idle RSS at
 # 10,000 conns, broadcast 1,000 conns with 10 senders), alternating the
 # libraries within every scenario and rotating which goes first each round,
@@ -145,7 +145,7 @@ fi
 		timeout 300 go build -o "$OUT/server-$lib" "./bench/servers/$lib"
 	done
 	timeout 300 go build -o "$OUT/loadgen" ./bench/loadgen
-	timeout 300 go build -o "$OUT/report" ./bench/report
+	timeout 300 go build -o "$OUT/tabulate" ./bench/tabulate
 )
 
 PERF=0
@@ -197,7 +197,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report_args=(-results "$OUT/results.jsonl" -libs "$(tr ' ' ',' <<<"$LIBS")" -base "$BASE")
 [[ $PERF == 1 ]] && report_args+=(-syscalls "$OUT/syscalls.tsv")
-TABLES=$("$OUT/report" "${report_args[@]}")
+TABLES=$("$OUT/tabulate" "${report_args[@]}")
 
 {
 	echo "# $TITLE"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/bench/internal/frame"
+	"github.com/chatd/chatd/bench/stats"
 )
 
 // A broadcast payload starts with the sender index, its sequence number and
@@ -38,7 +39,7 @@ type receiver struct {
 	next      []uint64 // next expected sequence number per sender
 	probed    atomic.Bool
 	delivered *atomic.Int64
-	lat       *latencies
+	lat       *stats.Sharded
 }
 
 // errOrder reports a gap, duplicate or reordering in a sender's frames.
@@ -72,7 +73,7 @@ func (r *receiver) consume(b []byte, now time.Time) (int, error) {
 		}
 		r.next[sender]++
 		frames++
-		r.lat.record(r.id, now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(p[12:])))))
+		r.lat.Record(r.id, now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(p[12:])))))
 	}
 }
 
@@ -104,7 +105,7 @@ func runBroadcast(ctx context.Context, cfg config) (result, error) {
 		return res, err
 	}
 	defer closeAll(conns)
-	lat := newLatencies()
+	lat := stats.NewSharded()
 	var delivered, failures atomic.Int64
 	var firstErr atomic.Value
 	var stopping atomic.Bool
@@ -209,8 +210,8 @@ func runBroadcast(ctx context.Context, cfg config) (result, error) {
 	if s, ok := firstErr.Load().(string); ok {
 		res.FirstError = s
 	}
-	h := lat.merged()
-	res.P50us, res.P99us, res.MaxUs = h.ValueAtQuantile(50), h.ValueAtQuantile(99), h.Max()
+	h := lat.Merged()
+	res.P50us, res.P99us, res.MaxUs = h.Micros(50), h.Micros(99), h.MaxMicros()
 	if err := pr.finish(&res); err != nil {
 		return res, err
 	}

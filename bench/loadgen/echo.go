@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/chatd/chatd/bench/stats"
 )
 
 // pattern returns the content of one echo message; the stream is this
@@ -51,7 +53,7 @@ type echoState struct {
 
 // run keeps depth messages in flight until stop is set, then waits for the
 // ones still in flight.
-func (e *echoState) run(stop *atomic.Bool, lat *latencies) error {
+func (e *echoState) run(stop *atomic.Bool, lat *stats.Sharded) error {
 	now := time.Now()
 	for m := 0; m < e.depth; m++ {
 		e.sent[m] = now
@@ -72,7 +74,7 @@ func (e *echoState) run(stop *atomic.Bool, lat *latencies) error {
 			if completed > 0 {
 				now := time.Now()
 				for k := 0; k < completed; k++ {
-					lat.record(e.id, now.Sub(e.sent[e.done%int64(e.depth)]))
+					lat.Record(e.id, now.Sub(e.sent[e.done%int64(e.depth)]))
 					e.done++
 				}
 				inflight -= completed
@@ -111,7 +113,7 @@ func runEcho(ctx context.Context, cfg config) (result, error) {
 	for i := 0; i < cfg.Depth; i++ {
 		out = append(out, pat...)
 	}
-	lat := newLatencies()
+	lat := stats.NewSharded()
 	var stop atomic.Bool
 	var messages, failures atomic.Int64
 	var firstErr atomic.Value
@@ -149,8 +151,8 @@ func runEcho(ctx context.Context, cfg config) (result, error) {
 		res.FirstError = s
 	}
 	res.MsgsPerSec = float64(res.Messages) / elapsed.Seconds()
-	h := lat.merged()
-	res.P50us, res.P99us, res.MaxUs = h.ValueAtQuantile(50), h.ValueAtQuantile(99), h.Max()
+	h := lat.Merged()
+	res.P50us, res.P99us, res.MaxUs = h.Micros(50), h.Micros(99), h.MaxMicros()
 	if err := pr.finish(&res); err != nil {
 		return res, err
 	}

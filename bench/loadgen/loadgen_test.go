@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/bench/internal/frame"
+	"github.com/chatd/chatd/bench/stats"
 )
 
 func TestMatches(t *testing.T) {
@@ -34,7 +35,7 @@ func TestMatches(t *testing.T) {
 
 func newReceiver(senders int) (*receiver, *atomic.Int64) {
 	var d atomic.Int64
-	return &receiver{senders: senders, next: make([]uint64, senders), delivered: &d, lat: newLatencies()}, &d
+	return &receiver{senders: senders, next: make([]uint64, senders), delivered: &d, lat: stats.NewSharded()}, &d
 }
 
 func TestReceiverChecksOrder(t *testing.T) {
@@ -54,8 +55,8 @@ func TestReceiverChecksOrder(t *testing.T) {
 	if !r.probed.Load() || delivered.Load() != 3 {
 		t.Fatalf("probed %v delivered %d; want true 3", r.probed.Load(), delivered.Load())
 	}
-	if h := r.lat.merged(); h.TotalCount() != 3 {
-		t.Fatalf("latencies recorded %d, want 3", h.TotalCount())
+	if n := r.lat.Merged().Count(); n != 3 {
+		t.Fatalf("latencies recorded %d, want 3", n)
 	}
 	// Sender 1 skipping seq 1 is a gap.
 	gap := encodeFrame(nil, payloadMin, 1, 2, now)

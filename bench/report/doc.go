@@ -1,7 +1,9 @@
-// Command report turns the harness's raw measurements into the tables of
-// bench/RESULTS.md. It reads the loadgen JSON lines (labelled
-// "library/scenario/round") and the per-run syscall counts, takes for each
-// library and scenario the median of every figure over the rounds, and
-// prints Markdown tables with ratios against a base library (gnet) and a
-// check of the reactor's goals.
-package main
+// Package report writes every load-test result in the repository. For a
+// chatbench scenario, a Report becomes the final plain-text table, the JSON
+// report (--json), Markdown for bench/LOADTEST.md, and an SVG chart
+// (--svg) of throughput and p99 over time and the latency percentile curve,
+// drawn with text/template so no plotting library is needed. For the
+// library comparison, WriteComparison turns loadgen's JSON lines into the
+// tables of bench/RESULTS.md: medians over rounds, ratios against a base
+// library and the reactor's goal checks.
+package report

@@ -1,107 +1,162 @@
-package main
+package report
 
 import (
 	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chatd/chatd/bench/chatload/ledger"
+	"github.com/chatd/chatd/bench/stats"
 )
 
-const sample = `{"label":"reactor/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"p50_us":10,"p99_us":50,"server_cpu_us_per_msg":2}
-{"label":"reactor/echo-c100-s64/2","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":300,"p50_us":30,"p99_us":70,"server_cpu_us_per_msg":6}
-{"label":"reactor/echo-c100-s64/3","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":200,"p50_us":20,"p99_us":60,"server_cpu_us_per_msg":3}
-{"label":"gnet/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"p50_us":20,"p99_us":40,"server_cpu_us_per_msg":4}
-{"label":"gnet/idle-c10000/1","mode":"idle","conns":10000,"size":64,"messages":10000,"server_rss_per_conn":600}
-{"label":"reactor/idle-c10000/1","mode":"idle","conns":10000,"size":64,"messages":10000,"server_rss_per_conn":300}
-{"label":"reactor/broadcast-c1000-k10/1","mode":"broadcast","conns":10,"size":64,"senders":2,"rate":10,"messages":990,"probes":1,"server_cpu_us_per_msg":1,"server_syscw":100}
-{"label":"gnet/broadcast-c1000-k10/1","mode":"broadcast","conns":10,"size":64,"senders":2,"rate":10,"messages":990,"probes":1,"server_cpu_us_per_msg":4,"server_syscw":500}
-`
-
-const sampleSyscalls = "label\ttotal\twrite\twritev\n" +
-	"reactor/broadcast-c1000-k10/1\t200\t0\t200\n" +
-	"gnet/broadcast-c1000-k10/1\t500\t500\t0\n"
-
-func TestMedian(t *testing.T) {
-	cases := []struct {
-		in   []float64
-		want float64
-	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}}
-	for _, c := range cases {
-		if got := median(c.in); got != c.want {
-			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+func sample() *Report {
+	run := stats.NewRun([]string{"sent", "delivered"}, []string{"push"})
+	for i := 1; i <= 100; i++ {
+		run.Add("sent", 1)
+		run.Add("delivered", 1)
+		run.Observe("push", time.Duration(i)*time.Millisecond)
+		if i%50 == 0 {
+			run.Tick()
 		}
 	}
+	r := &Report{Scenario: "chat", Started: time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC), DurationS: 2, Server: "in-process",
+		Params:   map[string]string{"pairs": "2"},
+		Latency:  map[string]stats.Summary{"push": run.Latency("push").Summary()},
+		Curves:   map[string][]stats.Point{"push": run.Latency("push").Curve()},
+		Counters: run.Counters(), Timeline: run.Timeline()}
+	r.AddFigure("sent/s", 50, "msg/s", ">= 20000")
+	r.AddFigure("p99", 99, "ms", "<= 25")
+	r.AddFigure("lost", 0, "msgs", "== 0")
+	r.AddFigure("rss/conn", 3210.5, "B", "")
+	r.Accounting = &ledger.Result{Acked: 100, Expected: 100, Delivered: 100}
+	return r
 }
 
-func TestReport(t *testing.T) {
-	runs, err := parseResults(strings.NewReader(sample))
-	if err != nil {
+func TestTable(t *testing.T) {
+	var buf bytes.Buffer
+	r := sample()
+	if err := r.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	names, err := parseSyscalls(strings.NewReader(sampleSyscalls), runs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := summarize(runs, "reactor", "echo-c100-s64")
-	if !ok || c.n != 3 || c.cpu != 3 || c.msgs != 200 || c.p99 != 60 || c.cpuMin != 2 || c.cpuMax != 6 {
-		t.Fatalf("reactor echo summary %+v", c)
-	}
-	b, _ := summarize(runs, "reactor", "broadcast-c1000-k10")
-	if !b.hasSys || b.sysPerDel != 0.2 || b.syscwPerDel != 0.1 {
-		t.Fatalf("broadcast summary %+v: want 200 syscalls and 100 syscw over 1000 deliveries", b)
-	}
-	var out bytes.Buffer
-	write(&out, runs, []string{"reactor", "gnet", "netpoll"}, "gnet", names)
-	md := out.String()
+	out := buf.String()
 	for _, want := range []string{
-		"| reactor | 3 | 200 | 2.00x | 3.00 | 2.00–6.00 | 0.75x | 20 | 60 | 0 |",
-		"| reactor | 1 | 300 | 0.50x |",
-		"| CPU/msg ≤ 0.9x gnet | echo, 100 conns, 64 B messages | 3.00 µs (0.75x) | ≤ 3.60 µs | yes |",
-		"| idle RSS/conn ≤ 400 B | idle, 10000 conns | 300 B | ≤ 400 B | yes |",
-		"| CPU/delivery ≤ 0.5x gnet |",
-		"| reactor/broadcast-c1000-k10/1 | 100 | 200 | 0 | 200 |",
+		"scenario chat against in-process, 2.0 s",
+		"params   pairs=2",
+		">= 20000 (NOT met)",
+		"<= 25 (NOT met)",
+		"== 0 (met)",
+		"3210", // non-integers of 100 and more are shown without decimals
+		"OK: nothing lost or duplicated",
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q\n%s", want, md)
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(md, "netpoll |") {
-		t.Error("a library without runs got a row")
+	if !strings.Contains(out, "push") || !strings.Contains(out, "100") {
+		t.Errorf("latency row missing:\n%s", out)
+	}
+	if !r.OK() {
+		t.Error("OK false for a clean run")
+	}
+	r.Accounting.Lost = 1
+	r.Accounting.FirstLost = []string{"msg 7 to receiver 1"}
+	buf.Reset()
+	_ = r.WriteTable(&buf)
+	if r.OK() || !strings.Contains(buf.String(), "FAILED") || !strings.Contains(buf.String(), "msg 7 to receiver 1") {
+		t.Errorf("a loss is not reported:\n%s", buf.String())
 	}
 }
 
-func TestParseResultsRejectsBadLabel(t *testing.T) {
-	if _, err := parseResults(strings.NewReader(`{"label":"no-slashes","mode":"echo"}`)); err == nil {
-		t.Fatal("bad label accepted")
+func TestJSONRoundTrip(t *testing.T) {
+	r := sample()
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := parseResults(strings.NewReader(`{not json`)); err == nil {
-		t.Fatal("bad JSON accepted")
-	}
-}
-
-func TestWebSocketGoals(t *testing.T) {
-	const ws = `{"label":"ws-reactor/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":2}
-{"label":"ws-nbio/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":5}
-{"label":"ws-gorilla/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":3}
-{"label":"reactor/echo-c100-s64/1","mode":"echo","conns":100,"size":64,"messages":1000,"msgs_per_s":100,"server_cpu_us_per_msg":1}
-{"label":"ws-reactor/idle-c10000/1","mode":"idle","conns":10000,"size":64,"messages":10000,"server_rss_per_conn":1300}
-{"label":"reactor/idle-c10000/1","mode":"idle","conns":10000,"size":64,"messages":10000,"server_rss_per_conn":200}
-`
-	runs, err := parseResults(strings.NewReader(ws))
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	write(&out, runs, []string{"ws-reactor", "ws-nbio", "ws-gorilla", "reactor"}, "ws-nbio", nil)
-	md := out.String()
-	for _, want := range []string{
-		"| CPU ≤ 0.5x best peer (ws-gorilla) | echo, 100 conns, 64 B messages | 2.00 µs (0.67x) | ≤ 1.50 µs | **no** |",
-		"| idle RSS/conn ≤ raw + 1 KiB | idle, 10000 conns | 1300 B (raw 200 B) | ≤ 1224 B | **no** |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q:\n%s", want, md)
+	var back Report
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Scenario != "chat" || back.Latency["push"].Count != 100 || len(back.Figures) != 4 || back.Accounting.Delivered != 100 {
+		t.Fatalf("round trip lost data: %+v", back)
+	}
+	if back.Figures[0].Met == nil || *back.Figures[0].Met {
+		t.Fatal("goal verdict lost")
+	}
+}
+
+func TestSVGIsWellFormed(t *testing.T) {
+	for _, r := range []*Report{sample(), {Scenario: "empty"}} {
+		var buf bytes.Buffer
+		if err := r.RenderSVG(&buf); err != nil {
+			t.Fatal(err)
+		}
+		dec := xml.NewDecoder(&buf)
+		polylines := 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				if err.Error() == "EOF" {
+					break
+				}
+				t.Fatalf("%s: not well-formed XML: %v", r.Scenario, err)
+			}
+			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+				polylines++
+			}
+		}
+		want := 0
+		if r.Scenario == "chat" {
+			want = 2 + 1 + 1 // two rates, one p99 series, one curve
+		}
+		if polylines != want {
+			t.Errorf("%s: %d polylines, want %d", r.Scenario, polylines, want)
 		}
 	}
-	if strings.Contains(md, "issue 2)") {
-		t.Errorf("the raw goals were checked in a WebSocket report:\n%s", md)
+}
+
+func TestNiceCeil(t *testing.T) {
+	for in, want := range map[float64]float64{0.3: 0.5, 7: 10, 12: 20, 450: 500, 1000: 1000} {
+		if got := niceCeil(in); got != want {
+			t.Errorf("niceCeil(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	r := sample()
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	WriteGoals(&buf, []*Report{back})
+	goals := buf.String()
+	if !strings.Contains(goals, "| chat | sent/s | 50 msg/s | >= 20000 | **not met** |") || strings.Contains(goals, "rss/conn") {
+		t.Fatalf("goals table:\n%s", goals)
+	}
+	buf.Reset()
+	back.WriteMarkdown(&buf)
+	md := buf.String()
+	for _, want := range []string{"### chat", "| lost | 0 | msgs | == 0 (met) |", "| push | 100 |", "nothing lost or duplicated"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := ReadJSON(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("missing file read")
 	}
 }

@@ -3,7 +3,8 @@
 // time, shows a live progress line, verifies that no acknowledged message
 // was lost or duplicated, and prints a final table, optionally also a JSON
 // report (--json) and an SVG chart (--svg). bench/loadtest.sh runs the
-// standard suite and writes bench/LOADTEST.md.
+// standard suite and writes bench/LOADTEST.md. This command is only flags
+// and output: the scenarios and their measurement live in bench/chatload.
 //
 // Usage:
 //

@@ -17,9 +17,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/chatd/chatd/cmd/chatbench/internal/bench"
-	"github.com/chatd/chatd/cmd/chatbench/internal/inproc"
-	"github.com/chatd/chatd/cmd/chatbench/internal/report"
+	"github.com/chatd/chatd/bench/chatload"
+	"github.com/chatd/chatd/bench/chatload/inproc"
+	"github.com/chatd/chatd/bench/report"
 )
 
 // Exit codes: 1 when a scenario ran but its verification failed (lost or
@@ -74,8 +74,8 @@ func (o *options) register(fs *flag.FlagSet) {
 
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: chatbench [flags] <scenario> [scenario flags]\n(the shared flags come before the scenario name)\n\nscenarios:\n")
-	for _, n := range bench.Names() {
-		s, _ := bench.Lookup(n)
+	for _, n := range chatload.Names() {
+		s, _ := chatload.Lookup(n)
 		fmt.Fprintf(w, "  %-8s %s\n", n, s.Summary())
 	}
 	fmt.Fprintf(w, "\n'chatbench <scenario> -h' lists a scenario's flags.\n")
@@ -85,8 +85,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 1 && args[1] == bench.WorkerCommand {
-		if err := bench.RunWorker(ctx, stdin, stdout); err != nil {
+	if len(args) > 1 && args[1] == chatload.WorkerCommand {
+		if err := chatload.RunWorker(ctx, stdin, stdout); err != nil {
 			fmt.Fprintf(stderr, "chatbench worker: %v\n", err)
 			return exitError
 		}
@@ -113,9 +113,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	name := global.Arg(0)
-	sc, ok := bench.Lookup(name)
+	sc, ok := chatload.Lookup(name)
 	if !ok {
-		fmt.Fprintf(stderr, "chatbench: unknown scenario %q (one of %s)\n", name, strings.Join(bench.Names(), ", "))
+		fmt.Fprintf(stderr, "chatbench: unknown scenario %q (one of %s)\n", name, strings.Join(chatload.Names(), ", "))
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("chatbench "+name, flag.ContinueOnError)
@@ -145,14 +145,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if exe, err := os.Executable(); err == nil {
 		self = exe // args[0] may be a bare name resolved through PATH
 	}
-	env := &bench.Env{Addr: o.addr, AdminURL: o.admin, ServerPID: o.pid, Log: log, RunID: runID(),
+	env := &chatload.Env{Addr: o.addr, AdminURL: o.admin, ServerPID: o.pid, Log: log, RunID: runID(),
 		Workers: o.workers, Self: self, SourceIP: o.sourceIP, CPUProfile: o.cpuProf, ProfileSeconds: o.profSecs}
 	if !o.quiet {
 		env.Progress = stderr
 		env.Terminal = isTerminal(stderr)
 	}
-	if o.addr == "" && !bench.StartsOwnServer(name) {
-		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: bench.NeedsRealPasswordHash(name), Logger: log.Level(max(lvl, zerolog.ErrorLevel))})
+	if o.addr == "" && !chatload.StartsOwnServer(name) {
+		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: chatload.NeedsRealPasswordHash(name), Logger: log.Level(max(lvl, zerolog.ErrorLevel))})
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: %v\n", err)
 			return exitError

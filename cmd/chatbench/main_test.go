@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatd/chatd/cmd/chatbench/internal/report"
+	"github.com/chatd/chatd/bench/report"
 )
 
 // TestChatInProcess runs the chat scenario against an in-process chatd

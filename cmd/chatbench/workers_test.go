@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatd/chatd/cmd/chatbench/internal/report"
+	"github.com/chatd/chatd/bench/report"
 )
 
 // TestWorkersEndToEnd builds chatbench and runs the connect scenario with

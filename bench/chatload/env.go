@@ -1,0 +1,278 @@
+package chatload
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/bench/internal/procstat"
+	"github.com/chatd/chatd/client"
+)
+
+// Env is what a scenario runs against and where it reports.
+type Env struct {
+	// Addr is the chat port ("host:port").
+	Addr string
+	// AdminURL is chatd's admin base URL ("http://127.0.0.1:9090"), empty
+	// when unknown; it is where server memory and CPU are read from.
+	AdminURL string
+	// ServerPID is the chatd process id when known (in-process: our own),
+	// read through /proc when there is no admin URL.
+	ServerPID int
+	// InProcess is true when chatd runs inside this process, so memory
+	// readings include chatbench's own clients.
+	InProcess bool
+	// Progress receives the live progress line; Terminal makes it one
+	// line rewritten in place.
+	Progress io.Writer
+	Terminal bool
+	// Log is for setup events; it never receives passwords or tokens.
+	Log zerolog.Logger
+	// RunID makes usernames and client_msg_ids unique per run.
+	RunID string
+	// Workers is --workers: child processes for large connection counts.
+	Workers int
+	// Self is the executable to start workers from (os.Args[0]).
+	Self string
+	// SourceIP, when set, is the local address client connections bind to.
+	SourceIP string
+	// CPUProfile, when set, is where scenarios that support it save a CPU
+	// profile of chatd taken during their measured phase (needs AdminURL).
+	CPUProfile string
+	// ProfileSeconds is that profile's length.
+	ProfileSeconds int
+}
+
+// clientOptions returns SDK options that bind the source address when one
+// is set and report pushes to onPush.
+func (e *Env) clientOptions(onPush func(client.Push)) client.Options {
+	o := client.Options{OnPush: onPush, CallTimeout: 30 * time.Second, PingInterval: 30 * time.Second}
+	if e.SourceIP != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(e.SourceIP)}, Timeout: 10 * time.Second}
+		o.Dial = d.DialContext
+	}
+	return o
+}
+
+// dialer returns a net.Dialer bound to the source address if any.
+func (e *Env) dialer() *net.Dialer {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if e.SourceIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(e.SourceIP)}
+	}
+	return d
+}
+
+// ServerDesc describes the server for the report.
+func (e *Env) ServerDesc() string {
+	if e.InProcess {
+		return "in-process chatd at " + e.Addr
+	}
+	return "chatd at " + e.Addr
+}
+
+// ServerMetrics holds the server-side readings a scenario can compare
+// before and after.
+type ServerMetrics struct {
+	RSS      int64   // resident bytes
+	Heap     int64   // Go heap in use (admin metrics only; 0 when unknown)
+	Stack    int64   // Go stacks in use (admin metrics only)
+	CPU      float64 // user+system seconds since start
+	Sessions int64   // -1 when unknown
+	Conns    int64   // -1 when unknown
+	Source   string  // where they came from
+	// At is when the reading was taken and SelfCPU chatbench's own CPU
+	// seconds then, so a scenario can tell whether the load generator or
+	// the server was the busier one.
+	At      time.Time
+	SelfCPU float64
+}
+
+// ReadServer reads the server's memory, CPU and sessions: from the admin
+// /metrics when there is an admin URL, else from /proc/<pid>.
+func (e *Env) ReadServer(ctx context.Context) (m ServerMetrics, err error) {
+	at, self := time.Now(), selfCPU()
+	defer func() { m.At, m.SelfCPU = at, self }()
+	if e.AdminURL != "" {
+		return readMetrics(ctx, strings.TrimRight(e.AdminURL, "/")+"/metrics")
+	}
+	if e.ServerPID > 0 {
+		return readProc(e.ServerPID)
+	}
+	return ServerMetrics{Sessions: -1, Conns: -1}, fmt.Errorf("no admin URL or server pid: server memory unknown")
+}
+
+func readMetrics(ctx context.Context, url string) (ServerMetrics, error) {
+	m := ServerMetrics{Sessions: -1, Conns: -1, Source: url}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return m, fmt.Errorf("metrics request: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return m, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("fetch %s: %s", url, resp.Status)
+	}
+	vals, err := parseMetrics(resp.Body)
+	if err != nil {
+		return m, fmt.Errorf("parse %s: %w", url, err)
+	}
+	var ok bool
+	var v float64
+	if v, ok = vals["process_resident_memory_bytes"]; !ok {
+		return m, fmt.Errorf("%s has no process_resident_memory_bytes", url)
+	}
+	m.RSS = int64(v)
+	m.CPU = vals["process_cpu_seconds_total"]
+	m.Heap = int64(vals["go_memstats_heap_inuse_bytes"])
+	m.Stack = int64(vals["go_memstats_stack_inuse_bytes"])
+	if v, ok = vals["chatd_sessions"]; ok {
+		m.Sessions = int64(v)
+	}
+	if v, ok = vals["chatd_reactor_connections"]; ok {
+		m.Conns = int64(v)
+	}
+	return m, nil
+}
+
+// parseMetrics reads the unlabelled samples of a Prometheus text exposition.
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := make(map[string]float64)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.ContainsRune(name, '{') {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.Fields(val)[0], 64)
+		if err != nil {
+			continue
+		}
+		out[name] = f
+	}
+	return out, sc.Err()
+}
+
+func readProc(pid int) (ServerMetrics, error) {
+	m := ServerMetrics{Sessions: -1, Conns: -1, Source: fmt.Sprintf("/proc/%d", pid)}
+	rss, err := procstat.RSS(pid)
+	if err != nil {
+		return m, fmt.Errorf("read server status: %w", err)
+	}
+	m.RSS = rss
+	if cpu, err := procstat.CPU(pid); err == nil {
+		m.CPU = cpu.Seconds()
+	}
+	return m, nil
+}
+
+// CollectGarbage asks chatd for a heap profile with gc=1, which runs a
+// garbage collection first, so the next memory reading holds live data
+// rather than garbage from earlier work (argon2 buffers, say). It needs
+// the admin URL; without one it does nothing.
+func (e *Env) CollectGarbage(ctx context.Context) error {
+	if e.AdminURL == "" {
+		return nil
+	}
+	url := strings.TrimRight(e.AdminURL, "/") + "/debug/pprof/heap?gc=1"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("gc request: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// settledReading collects garbage, then reads the server until its RSS
+// stops falling (the Go runtime returns freed memory to the OS gradually,
+// so RSS lags behind a collection by seconds) or wait passes.
+func (e *Env) settledReading(ctx context.Context, wait time.Duration) (ServerMetrics, error) {
+	_ = e.CollectGarbage(ctx)
+	m, err := e.ReadServer(ctx)
+	if err != nil {
+		return m, err
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return m, nil
+		case <-time.After(2 * time.Second):
+		}
+		_ = e.CollectGarbage(ctx)
+		n, err := e.ReadServer(ctx)
+		if err != nil {
+			return m, nil
+		}
+		falling := n.RSS < m.RSS-(512<<10)
+		m = n
+		if !falling {
+			break
+		}
+	}
+	return m, nil
+}
+
+// StartCPUProfile fetches a CPU profile of chatd from the admin pprof
+// endpoint for secs seconds into e.CPUProfile, in the background; the
+// returned function waits for it and reports failure as a note.
+func (e *Env) StartCPUProfile(ctx context.Context, secs int) (wait func() string) {
+	if e.CPUProfile == "" || e.AdminURL == "" || secs <= 0 {
+		return func() string { return "" }
+	}
+	done := make(chan string, 1)
+	go func() {
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(e.AdminURL, "/"), secs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(e.CPUProfile)
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			done <- fmt.Sprintf("cpu profile: %v", err)
+			return
+		}
+		done <- fmt.Sprintf("chatd CPU profile of %d s from the start of the measured phase written to %s", secs, e.CPUProfile)
+	}()
+	return func() string { return <-done }
+}

@@ -1,8 +1,0 @@
-// Package bench holds chatbench's scenarios (connect, login, chat, group,
-// room, offline, files, mixed) and what they share: the environment they
-// run against (a chatd address, its admin URL or in-process process id for
-// memory readings), user setup through the client SDK, the message body
-// that carries the send time and the ledger number, the live progress
-// line, and the worker protocol that spreads large connection counts over
-// child processes with their own 127.0.0.x source addresses.
-package bench
