@@ -67,78 +67,22 @@ const (
 	OpRoomMediaPush Op = 0x1052
 )
 
-const (
-	kindRequest = 1 << iota
-	kindPush
-	kindFilePort
-	kindBinary
-	kindNoReply
-)
-
-type opInfo struct {
-	name  string
-	flags uint8
-}
-
-var opTable = map[Op]opInfo{
-	OpPing:          {"ping", kindRequest},
-	OpRegister:      {"register", kindRequest},
-	OpLogin:         {"login", kindRequest},
-	OpLogout:        {"logout", kindRequest},
-	OpProfileGet:    {"profile.get", kindRequest},
-	OpProfileUpdate: {"profile.update", kindRequest},
-	OpUserSearch:    {"user.search", kindRequest},
-	OpFriendRequest: {"friend.request", kindRequest},
-	OpFriendRespond: {"friend.respond", kindRequest},
-	OpFriendRemove:  {"friend.remove", kindRequest},
-	OpFriendList:    {"friend.list", kindRequest},
-	OpFriendPending: {"friend.pending", kindRequest},
-	OpMsgSend:       {"msg.send", kindRequest},
-	OpMsgSync:       {"msg.sync", kindRequest},
-	OpMsgAck:        {"msg.ack", kindRequest},
-	OpMsgRead:       {"msg.read", kindRequest},
-	OpConvList:      {"conv.list", kindRequest},
-	OpGroupCreate:   {"group.create", kindRequest},
-	OpGroupJoin:     {"group.join", kindRequest},
-	OpGroupLeave:    {"group.leave", kindRequest},
-	OpGroupKick:     {"group.kick", kindRequest},
-	OpGroupMembers:  {"group.members", kindRequest},
-	OpGroupList:     {"group.list", kindRequest},
-	OpGroupDismiss:  {"group.dismiss", kindRequest},
-	OpFileOffer:     {"file.offer", kindRequest},
-	OpFileFetch:     {"file.fetch", kindRequest},
-	OpFileUpload:    {"file.upload", kindRequest | kindFilePort},
-	OpFileDownload:  {"file.download", kindRequest | kindFilePort},
-	OpRoomCreate:    {"room.create", kindRequest},
-	OpRoomJoin:      {"room.join", kindRequest},
-	OpRoomLeave:     {"room.leave", kindRequest},
-	OpRoomSay:       {"room.say", kindRequest},
-	OpRoomMedia:     {"room.media", kindRequest | kindBinary | kindNoReply},
-
-	OpKicked:          {"kicked", kindPush},
-	OpPresence:        {"presence", kindPush},
-	OpProfileChanged:  {"profile.changed", kindPush},
-	OpFriendRequested: {"friend.requested", kindPush},
-	OpFriendResponded: {"friend.responded", kindPush},
-	OpFriendRemoved:   {"friend.removed", kindPush},
-	OpMsgPush:         {"msg", kindPush},
-	OpReadReceipt:     {"msg.read_receipt", kindPush},
-	OpGroupEvent:      {"group.event", kindPush},
-	OpFileOffered:     {"file.offered", kindPush},
-	OpFileReady:       {"file.ready", kindPush},
-	OpRoomEvent:       {"room.event", kindPush},
-	OpRoomSaid:        {"room.said", kindPush},
-	OpRoomMediaPush:   {"room.media", kindPush | kindBinary},
-}
-
 // String returns the contract's name of the op ("msg.send", "msg" for the
 // message push), or "op(0x....)" for an unknown op. Note that room.media has
 // the same name as a request (0x0074) and as a push (0x1052).
 func (o Op) String() string {
 	if info, ok := opTable[o]; ok {
-		return info.name
+		return info.Name
 	}
 	return "op(0x" + strconv.FormatUint(uint64(o)|0x10000, 16)[1:] + ")"
+}
+
+// kind returns the op's kind flags (0 for an unknown op).
+func (o Op) kind() uint8 {
+	if info := opTable[o]; info != nil {
+		return info.kind
+	}
+	return 0
 }
 
 // Known reports whether o is any op of the contract.
@@ -148,39 +92,36 @@ func (o Op) Known() bool {
 }
 
 // IsRequest reports whether o is a client request op on either port.
-func (o Op) IsRequest() bool { return opTable[o].flags&kindRequest != 0 }
+func (o Op) IsRequest() bool { return o.kind()&kindRequest != 0 }
 
 // IsPush reports whether o is a server push op.
-func (o Op) IsPush() bool { return opTable[o].flags&kindPush != 0 }
+func (o Op) IsPush() bool { return o.kind()&kindPush != 0 }
 
 // IsChatRequest reports whether a client may send o on the chat port. Pushes,
 // file-port ops and unknown ops are not: the server answers them with
 // UNSUPPORTED_OP.
 func (o Op) IsChatRequest() bool {
-	f := opTable[o].flags
+	f := o.kind()
 	return f&kindRequest != 0 && f&kindFilePort == 0
 }
 
 // IsFileRequest reports whether o is one of the file-port handshake ops.
-func (o Op) IsFileRequest() bool { return opTable[o].flags&kindFilePort != 0 }
+func (o Op) IsFileRequest() bool { return o.kind()&kindFilePort != 0 }
 
 // IsBinary reports whether frames of op o carry a binary body instead of JSON.
-func (o Op) IsBinary() bool { return opTable[o].flags&kindBinary != 0 }
+func (o Op) IsBinary() bool { return o.kind()&kindBinary != 0 }
 
 // HasReply reports whether a request of op o is answered (all but room.media).
 func (o Op) HasReply() bool {
-	f := opTable[o].flags
+	f := o.kind()
 	return f&kindRequest != 0 && f&kindNoReply == 0
 }
 
 // NeedsAuth reports whether request op o needs a logged-in session: every
-// chat request except ping, register and login.
+// chat request except ping, register and login (OpInfo.NeedsLogin).
 func (o Op) NeedsAuth() bool {
-	switch o {
-	case OpPing, OpRegister, OpLogin:
-		return false
-	}
-	return o.IsChatRequest()
+	info, ok := opTable[o]
+	return ok && info.NeedsLogin
 }
 
 // Ops returns every op of the contract, requests first, in numeric order.

@@ -10,63 +10,8 @@ import (
 // NewRequest returns a new, empty request body for a JSON request op, ready
 // for DecodeRequest, or nil for room.media (binary) and unknown ops.
 func NewRequest(op Op) Request {
-	switch op {
-	case OpPing:
-		return &PingReq{}
-	case OpRegister:
-		return &RegisterReq{}
-	case OpLogin:
-		return &LoginReq{}
-	case OpLogout:
-		return &LogoutReq{}
-	case OpProfileGet:
-		return &ProfileGetReq{}
-	case OpProfileUpdate:
-		return &ProfileUpdateReq{}
-	case OpUserSearch:
-		return &UserSearchReq{}
-	case OpFriendRequest:
-		return &FriendRequestReq{}
-	case OpFriendRespond:
-		return &FriendRespondReq{}
-	case OpFriendRemove:
-		return &FriendRemoveReq{}
-	case OpFriendList:
-		return &FriendListReq{}
-	case OpFriendPending:
-		return &FriendPendingReq{}
-	case OpMsgSend:
-		return &MsgSendReq{}
-	case OpMsgSync:
-		return &MsgSyncReq{}
-	case OpMsgAck:
-		return &MsgAckReq{}
-	case OpMsgRead:
-		return &MsgReadReq{}
-	case OpConvList:
-		return &ConvListReq{}
-	case OpGroupCreate:
-		return &GroupCreateReq{}
-	case OpGroupJoin, OpGroupLeave, OpGroupMembers, OpGroupDismiss:
-		return &GroupIDReq{}
-	case OpGroupKick:
-		return &GroupKickReq{}
-	case OpGroupList:
-		return &GroupListReq{}
-	case OpFileOffer:
-		return &FileOfferReq{}
-	case OpFileFetch:
-		return &FileFetchReq{}
-	case OpFileUpload:
-		return &FileUploadReq{}
-	case OpFileDownload:
-		return &FileDownloadReq{}
-	case OpRoomCreate:
-		return &RoomCreateReq{}
-	case OpRoomJoin, OpRoomLeave:
-		return &RoomIDReq{}
-	case OpRoomSay:
-		return &RoomSayReq{}
+	if info := opTable[op]; info != nil && info.newReq != nil {
+		return info.newReq()
 	}
 	return nil
 }
@@ -76,52 +21,8 @@ func NewRequest(op Op) Request {
 // *Status. For file.upload it is the first answer (FileUploadResp); the
 // final one is a *Status.
 func NewReply(op Op) Body {
-	switch op {
-	case OpPing:
-		return &PingResp{}
-	case OpRegister:
-		return &RegisterResp{}
-	case OpLogin:
-		return &LoginResp{}
-	case OpProfileGet:
-		return &ProfileGetResp{}
-	case OpProfileUpdate:
-		return &ProfileUpdateResp{}
-	case OpUserSearch:
-		return &UserSearchResp{}
-	case OpFriendRequest:
-		return &FriendRequestResp{}
-	case OpFriendList:
-		return &FriendListResp{}
-	case OpFriendPending:
-		return &FriendPendingResp{}
-	case OpMsgSend:
-		return &MsgSendResp{}
-	case OpMsgSync:
-		return &MsgSyncResp{}
-	case OpConvList:
-		return &ConvListResp{}
-	case OpGroupCreate, OpGroupJoin:
-		return &GroupResp{}
-	case OpGroupMembers:
-		return &GroupMembersResp{}
-	case OpGroupList:
-		return &GroupListResp{}
-	case OpFileOffer:
-		return &FileOfferResp{}
-	case OpFileFetch:
-		return &FileFetchResp{}
-	case OpFileUpload:
-		return &FileUploadResp{}
-	case OpFileDownload:
-		return &FileDownloadResp{}
-	case OpRoomCreate:
-		return &RoomCreateResp{}
-	case OpRoomJoin:
-		return &RoomJoinResp{}
-	case OpLogout, OpFriendRespond, OpFriendRemove, OpMsgAck, OpMsgRead,
-		OpGroupLeave, OpGroupKick, OpGroupDismiss, OpRoomLeave, OpRoomSay:
-		return &Status{}
+	if info := opTable[op]; info != nil && info.newReply != nil {
+		return info.newReply()
 	}
 	return nil
 }
@@ -129,33 +30,8 @@ func NewReply(op Op) Body {
 // NewPush returns a new, empty body for a JSON push op, or nil for the
 // binary room.media push and unknown ops.
 func NewPush(op Op) Body {
-	switch op {
-	case OpKicked:
-		return &KickedPush{}
-	case OpPresence:
-		return &PresencePush{}
-	case OpProfileChanged:
-		return &ProfileChangedPush{}
-	case OpFriendRequested:
-		return &FriendRequestedPush{}
-	case OpFriendResponded:
-		return &FriendRespondedPush{}
-	case OpFriendRemoved:
-		return &FriendRemovedPush{}
-	case OpMsgPush:
-		return &MsgPush{}
-	case OpReadReceipt:
-		return &ReadReceiptPush{}
-	case OpGroupEvent:
-		return &GroupEventPush{}
-	case OpFileOffered:
-		return &FileOfferedPush{}
-	case OpFileReady:
-		return &FileReadyPush{}
-	case OpRoomEvent:
-		return &RoomEventPush{}
-	case OpRoomSaid:
-		return &RoomSaidPush{}
+	if info := opTable[op]; info != nil && info.newPush != nil {
+		return info.newPush()
 	}
 	return nil
 }

@@ -36,8 +36,7 @@ func toProfile(u store.User) protocol.Profile {
 		Signature: u.Signature, AvatarSha256: u.AvatarSHA256}
 }
 
-func (s *Server) register(x *call) (any, error) {
-	req := x.req.(*protocol.RegisterReq)
+func (s *Server) register(x *call, req *protocol.RegisterReq) (*protocol.RegisterResp, error) {
 	hash, err := s.hasher.Hash(x.ctx(), req.Password)
 	if err != nil {
 		return nil, err
@@ -139,8 +138,7 @@ func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, stri
 	return u, token, hash, nil
 }
 
-func (s *Server) login(x *call) (any, error) {
-	req := x.req.(*protocol.LoginReq)
+func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, error) {
 	u, token, tokenHash, err := s.authenticate(x, req)
 	if err != nil {
 		return nil, err
@@ -239,7 +237,7 @@ func (s *Server) kick(old *Session, addr string) {
 	old.conn.closeNow("kicked: login elsewhere")
 }
 
-func (s *Server) logout(x *call) (any, error) {
+func (s *Server) logout(x *call, _ *protocol.LogoutReq) (*protocol.Status, error) {
 	if err := s.store.DeleteSession(x.ctx(), x.sess.tokenHash); err != nil {
 		return nil, err
 	}

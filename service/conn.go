@@ -204,7 +204,7 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 		s.replyErr(cs, op, h.ReqID, protocol.UnsupportedOp(op))
 		return
 	}
-	if ent.auth && cs.inflight.Load() == 0 && cs.session() == nil {
+	if ent.info.NeedsLogin && cs.inflight.Load() == 0 && cs.session() == nil {
 		s.replyErr(cs, op, h.ReqID, protocol.Unauthenticated())
 		return
 	}
@@ -219,7 +219,7 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 			return
 		}
 	}
-	if ent.limited {
+	if ent.info.Rate == protocol.RateMessage {
 		if r := cs.limiter.Reserve(); r.Delay() > 0 {
 			d := r.Delay()
 			r.Cancel()

@@ -18,12 +18,26 @@ import (
 // the handler wrote its reply itself (login, which pushes after it).
 type handlerFunc func(x *call) (any, error)
 
-// opEntry is one row of the dispatch table.
+// opEntry is one row of the dispatch table: the op's declaration (login,
+// rate class) and its handler.
 type opEntry struct {
-	fn      handlerFunc
-	auth    bool // needs a logged-in session
-	limited bool // counts against the connection's message rate
-	raw     bool // body is not decoded on the loop (registered OpHandlers)
+	info *protocol.OpInfo
+	fn   handlerFunc
+	raw  bool // body is not decoded on the loop (registered OpHandlers)
+}
+
+// handle registers fn as the handler of spec's op. fn runs on a pool
+// worker with the request decoded and validated as spec's request type,
+// after the login check and rate limit the declaration asks for.
+func handle[Q protocol.Request, R protocol.Body](s *Server, spec protocol.OpSpec[Q, R], fn func(x *call, req Q) (R, error)) {
+	s.ops[spec.Op] = opEntry{info: spec.OpInfo, fn: func(x *call) (any, error) {
+		rep, err := fn(x, x.req.(Q))
+		var none R
+		if err != nil || any(rep) == any(none) {
+			return nil, err
+		}
+		return rep, nil
+	}}
 }
 
 // call is one request on its way through the pool.
@@ -49,7 +63,7 @@ func (x *call) run() {
 			x.s.panicked(x, r)
 		}
 	}()
-	if x.ent.auth {
+	if x.ent.info.NeedsLogin {
 		x.sess = x.cs.session()
 		if x.sess == nil {
 			x.s.replyErr(x.cs, x.op, x.reqID, protocol.Unauthenticated())
@@ -222,51 +236,51 @@ func (s *Server) HandleOp(op protocol.Op, h OpHandler) error {
 	if !op.IsChatRequest() || !op.NeedsAuth() || !op.HasReply() {
 		return fmt.Errorf("service: op %s cannot have a registered handler", op)
 	}
-	s.ops[op] = opEntry{auth: true, raw: true, fn: func(x *call) (any, error) {
+	s.ops[op] = opEntry{info: op.Info(), raw: true, fn: func(x *call) (any, error) {
 		return h(x.ctx(), &Request{Op: x.op, ReqID: x.reqID, Body: x.body, UserID: x.sess.userID,
 			ConnID: x.cs.id, RemoteAddr: x.cs.c.RemoteAddr(), LocalAddr: x.cs.c.LocalAddr()})
 	}}
 	return nil
 }
 
-// buildOps fills the dispatch table with the built-in handlers.
+// buildOps fills the dispatch table with the built-in handlers. Ping and
+// room.media are answered on the loop (handleFrame).
 func (s *Server) buildOps() {
-	auth := func(fn handlerFunc) opEntry { return opEntry{fn: fn, auth: true} }
-	s.ops = map[protocol.Op]opEntry{
-		protocol.OpRegister:      {fn: s.register},
-		protocol.OpLogin:         {fn: s.login},
-		protocol.OpLogout:        auth(s.logout),
-		protocol.OpProfileGet:    auth(s.profileGet),
-		protocol.OpProfileUpdate: auth(s.profileUpdate),
-		protocol.OpUserSearch:    auth(s.userSearch),
-		protocol.OpFriendRequest: auth(s.friendRequest),
-		protocol.OpFriendRespond: auth(s.friendRespond),
-		protocol.OpFriendRemove:  auth(s.friendRemove),
-		protocol.OpFriendList:    auth(s.friendList),
-		protocol.OpFriendPending: auth(s.friendPending),
-		protocol.OpMsgSend:       {fn: s.msgSend, auth: true, limited: true},
-		protocol.OpMsgSync:       auth(s.msgSync),
-		protocol.OpMsgAck:        auth(s.msgAck),
-		protocol.OpMsgRead:       auth(s.msgRead),
-		protocol.OpConvList:      auth(s.convList),
-		protocol.OpGroupCreate:   auth(s.groupCreate),
-		protocol.OpGroupJoin:     auth(s.groupJoin),
-		protocol.OpGroupLeave:    auth(s.groupLeave),
-		protocol.OpGroupKick:     auth(s.groupKick),
-		protocol.OpGroupMembers:  auth(s.groupMembers),
-		protocol.OpGroupList:     auth(s.groupList),
-		protocol.OpGroupDismiss:  auth(s.groupDismiss),
-		protocol.OpFileOffer:     auth(filesDisabled),
-		protocol.OpFileFetch:     auth(filesDisabled),
-		protocol.OpRoomCreate:    auth(s.roomCreate),
-		protocol.OpRoomJoin:      auth(s.roomJoin),
-		protocol.OpRoomLeave:     auth(s.roomLeave),
-		protocol.OpRoomSay:       {fn: s.roomSay, auth: true, limited: true},
-	}
+	s.ops = map[protocol.Op]opEntry{}
+	handle(s, protocol.Register, s.register)
+	handle(s, protocol.Login, s.login)
+	handle(s, protocol.Logout, s.logout)
+	handle(s, protocol.ProfileGet, s.profileGet)
+	handle(s, protocol.ProfileUpdate, s.profileUpdate)
+	handle(s, protocol.UserSearch, s.userSearch)
+	handle(s, protocol.FriendRequest, s.friendRequest)
+	handle(s, protocol.FriendRespond, s.friendRespond)
+	handle(s, protocol.FriendRemove, s.friendRemove)
+	handle(s, protocol.FriendList, s.friendList)
+	handle(s, protocol.FriendPending, s.friendPending)
+	handle(s, protocol.MsgSend, s.msgSend)
+	handle(s, protocol.MsgSync, s.msgSync)
+	handle(s, protocol.MsgAck, s.msgAck)
+	handle(s, protocol.MsgRead, s.msgRead)
+	handle(s, protocol.ConvList, s.convList)
+	handle(s, protocol.GroupCreate, s.groupCreate)
+	handle(s, protocol.GroupJoin, s.groupJoin)
+	handle(s, protocol.GroupLeave, s.groupLeave)
+	handle(s, protocol.GroupKick, s.groupKick)
+	handle(s, protocol.GroupMembers, s.groupMembers)
+	handle(s, protocol.GroupList, s.groupList)
+	handle(s, protocol.GroupDismiss, s.groupDismiss)
+	handle(s, protocol.FileOffer, filesDisabled[*protocol.FileOfferReq, *protocol.FileOfferResp])
+	handle(s, protocol.FileFetch, filesDisabled[*protocol.FileFetchReq, *protocol.FileFetchResp])
+	handle(s, protocol.RoomCreate, s.roomCreate)
+	handle(s, protocol.RoomJoin, s.roomJoin)
+	handle(s, protocol.RoomLeave, s.roomLeave)
+	handle(s, protocol.RoomSay, s.roomSay)
 }
 
 // filesDisabled answers the file ops until a file service registers
 // handlers for them.
-func filesDisabled(*call) (any, error) {
-	return nil, protocol.NewError(protocol.CodeUnavailable, "file transfer not enabled")
+func filesDisabled[Q, R any](*call, Q) (R, error) {
+	var none R
+	return none, protocol.NewError(protocol.CodeUnavailable, "file transfer not enabled")
 }

@@ -32,4 +32,15 @@
 // answers and missed messages per conversation in seq order; live pushes
 // arriving meanwhile are held in the session and released after the
 // backlog, without the messages it already carried (session.go).
+//
+// Adding an op: once it is declared in protocol (see the protocol package
+// doc), write one handler, func (s *Server) fooBar(x *call, req
+// *protocol.FooBarReq) (*protocol.FooBarResp, error), in the file of its
+// feature, and register it in buildOps (dispatch.go) with
+// handle(s, protocol.FooBar, s.fooBar). The request arrives decoded and
+// validated, after the login check and rate limit its declaration asks for;
+// the handler returns its reply or an error (protocol errors go out as they
+// are, store sentinels map to their codes, anything else is INTERNAL), and
+// run sends it. Tests go next to the handler's (helpers_test.go has a
+// client that speaks frames).
 package service

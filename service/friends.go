@@ -51,8 +51,7 @@ func (s *Server) profiles(x *call, ids ...int64) (map[int64]protocol.Profile, er
 	return out, nil
 }
 
-func (s *Server) friendRequest(x *call) (any, error) {
-	req := x.req.(*protocol.FriendRequestReq)
+func (s *Server) friendRequest(x *call, req *protocol.FriendRequestReq) (*protocol.FriendRequestResp, error) {
 	me := x.sess.userID
 	if req.UserID == me {
 		return nil, protocol.BadRequest("user_id", "cannot befriend yourself")
@@ -73,7 +72,7 @@ func (s *Server) friendRequest(x *call) (any, error) {
 	return &protocol.FriendRequestResp{Status: protocol.OK(), RequestID: fr.ID}, nil
 }
 
-func (s *Server) friendPending(x *call) (any, error) {
+func (s *Server) friendPending(x *call, _ *protocol.FriendPendingReq) (*protocol.FriendPendingResp, error) {
 	in, out, err := s.store.PendingFriendRequests(x.ctx(), x.sess.userID, maxPending)
 	if err != nil {
 		return nil, err
@@ -99,8 +98,7 @@ func (s *Server) friendPending(x *call) (any, error) {
 	return &protocol.FriendPendingResp{Status: protocol.OK(), Incoming: conv(in), Outgoing: conv(out)}, nil
 }
 
-func (s *Server) friendRespond(x *call) (any, error) {
-	req := x.req.(*protocol.FriendRespondReq)
+func (s *Server) friendRespond(x *call, req *protocol.FriendRespondReq) (*protocol.Status, error) {
 	me := x.sess.userID
 	fr, err := s.store.FriendRequest(x.ctx(), req.RequestID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -138,8 +136,7 @@ func (s *Server) friendRespond(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) friendRemove(x *call) (any, error) {
-	req := x.req.(*protocol.FriendRemoveReq)
+func (s *Server) friendRemove(x *call, req *protocol.FriendRemoveReq) (*protocol.Status, error) {
 	me := x.sess.userID
 	if req.UserID == me {
 		return nil, protocol.BadRequest("user_id", "cannot remove yourself")
@@ -156,7 +153,7 @@ func (s *Server) friendRemove(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) friendList(x *call) (any, error) {
+func (s *Server) friendList(x *call, _ *protocol.FriendListReq) (*protocol.FriendListResp, error) {
 	friends, err := s.store.Friends(x.ctx(), x.sess.userID, maxFriends)
 	if err != nil {
 		return nil, err

@@ -39,8 +39,7 @@ func (s *Server) group(x *call, id int64) (store.Group, error) {
 	return g, err
 }
 
-func (s *Server) groupCreate(x *call) (any, error) {
-	req := x.req.(*protocol.GroupCreateReq)
+func (s *Server) groupCreate(x *call, req *protocol.GroupCreateReq) (*protocol.GroupResp, error) {
 	me := x.sess.userID
 	members := slices.DeleteFunc(slices.Clone(req.Members), func(id int64) bool { return id == me })
 	slices.Sort(members)
@@ -73,8 +72,7 @@ func (s *Server) groupCreate(x *call) (any, error) {
 	return &protocol.GroupResp{Status: protocol.OK(), Group: toGroup(g)}, nil
 }
 
-func (s *Server) groupJoin(x *call) (any, error) {
-	req := x.req.(*protocol.GroupIDReq)
+func (s *Server) groupJoin(x *call, req *protocol.GroupIDReq) (*protocol.GroupResp, error) {
 	me := x.sess.userID
 	g, err := s.store.JoinGroup(x.ctx(), req.GroupID, me, time.Now().UnixMilli())
 	switch {
@@ -118,8 +116,7 @@ func (s *Server) removeMember(x *call, g store.Group, user int64, kind string) e
 	return nil
 }
 
-func (s *Server) groupLeave(x *call) (any, error) {
-	req := x.req.(*protocol.GroupIDReq)
+func (s *Server) groupLeave(x *call, req *protocol.GroupIDReq) (*protocol.Status, error) {
 	g, err := s.group(x, req.GroupID)
 	if err != nil {
 		return nil, err
@@ -133,8 +130,7 @@ func (s *Server) groupLeave(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) groupKick(x *call) (any, error) {
-	req := x.req.(*protocol.GroupKickReq)
+func (s *Server) groupKick(x *call, req *protocol.GroupKickReq) (*protocol.Status, error) {
 	g, err := s.group(x, req.GroupID)
 	if err != nil {
 		return nil, err
@@ -151,8 +147,7 @@ func (s *Server) groupKick(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) groupDismiss(x *call) (any, error) {
-	req := x.req.(*protocol.GroupIDReq)
+func (s *Server) groupDismiss(x *call, req *protocol.GroupIDReq) (*protocol.Status, error) {
 	g, err := s.group(x, req.GroupID)
 	if err != nil {
 		return nil, err
@@ -175,8 +170,7 @@ func (s *Server) groupDismiss(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) groupMembers(x *call) (any, error) {
-	req := x.req.(*protocol.GroupIDReq)
+func (s *Server) groupMembers(x *call, req *protocol.GroupIDReq) (*protocol.GroupMembersResp, error) {
 	if _, err := s.group(x, req.GroupID); err != nil {
 		return nil, err
 	}
@@ -200,7 +194,7 @@ func (s *Server) groupMembers(x *call) (any, error) {
 	return resp, nil
 }
 
-func (s *Server) groupList(x *call) (any, error) {
+func (s *Server) groupList(x *call, _ *protocol.GroupListReq) (*protocol.GroupListResp, error) {
 	groups, err := s.store.GroupsOfUser(x.ctx(), x.sess.userID, maxGroups)
 	if err != nil {
 		return nil, err

@@ -28,8 +28,7 @@ func toConvInfo(c store.ConvInfo) protocol.ConvInfo {
 	return ci
 }
 
-func (s *Server) msgSend(x *call) (any, error) {
-	req := x.req.(*protocol.MsgSendReq)
+func (s *Server) msgSend(x *call, req *protocol.MsgSendReq) (*protocol.MsgSendResp, error) {
 	ctx, me := x.ctx(), x.sess.userID
 	conv, err := s.convTo(ctx, me, x.sess, req.ToUser, req.ToGroup, "cannot message yourself")
 	if err != nil {
@@ -214,8 +213,7 @@ func (s *Server) convMember(ctx context.Context, user int64, conv string) error 
 	return nil
 }
 
-func (s *Server) msgSync(x *call) (any, error) {
-	req := x.req.(*protocol.MsgSyncReq)
+func (s *Server) msgSync(x *call, req *protocol.MsgSyncReq) (*protocol.MsgSyncResp, error) {
 	if err := s.convMember(x.ctx(), x.sess.userID, req.Conv); err != nil {
 		return nil, err
 	}
@@ -274,8 +272,7 @@ func (s *Server) fitSync(x *call, resp *protocol.MsgSyncResp) ([]byte, error) {
 	return enc(lo)
 }
 
-func (s *Server) msgAck(x *call) (any, error) {
-	req := x.req.(*protocol.MsgAckReq)
+func (s *Server) msgAck(x *call, req *protocol.MsgAckReq) (*protocol.Status, error) {
 	err := s.store.Ack(x.ctx(), x.sess.userID, req.Conv, req.Seq)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, protocol.NewError(protocol.CodeForbidden, "not a member of the conversation")
@@ -286,8 +283,7 @@ func (s *Server) msgAck(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) msgRead(x *call) (any, error) {
-	req := x.req.(*protocol.MsgReadReq)
+func (s *Server) msgRead(x *call, req *protocol.MsgReadReq) (*protocol.Status, error) {
 	me := x.sess.userID
 	err := s.store.MarkRead(x.ctx(), me, req.Conv, req.Seq)
 	if errors.Is(err, store.ErrNotFound) {
@@ -304,7 +300,7 @@ func (s *Server) msgRead(x *call) (any, error) {
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-func (s *Server) convList(x *call) (any, error) {
+func (s *Server) convList(x *call, _ *protocol.ConvListReq) (*protocol.ConvListResp, error) {
 	convs, err := s.store.Conversations(x.ctx(), x.sess.userID, maxConvs)
 	if err != nil {
 		return nil, err

@@ -10,8 +10,7 @@ import (
 
 // Profiles and user search (section 5).
 
-func (s *Server) profileGet(x *call) (any, error) {
-	req := x.req.(*protocol.ProfileGetReq)
+func (s *Server) profileGet(x *call, req *protocol.ProfileGetReq) (*protocol.ProfileGetResp, error) {
 	u, err := s.store.UserByID(x.ctx(), req.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, protocol.NewError(protocol.CodeNotFound, "user not found")
@@ -32,8 +31,7 @@ func (s *Server) profileGet(x *call) (any, error) {
 	return resp, nil
 }
 
-func (s *Server) profileUpdate(x *call) (any, error) {
-	req := x.req.(*protocol.ProfileUpdateReq)
+func (s *Server) profileUpdate(x *call, req *protocol.ProfileUpdateReq) (*protocol.ProfileUpdateResp, error) {
 	upd := store.ProfileUpdate{Nickname: req.Nickname, Signature: req.Signature}
 	if req.Avatar != nil {
 		img, err := s.cfg.Limits.CheckAvatar(*req.Avatar)
@@ -65,8 +63,7 @@ func (s *Server) profileUpdate(x *call) (any, error) {
 	return &protocol.ProfileUpdateResp{Status: protocol.OK(), Profile: p}, nil
 }
 
-func (s *Server) userSearch(x *call) (any, error) {
-	req := x.req.(*protocol.UserSearchReq)
+func (s *Server) userSearch(x *call, req *protocol.UserSearchReq) (*protocol.UserSearchResp, error) {
 	users, err := s.store.SearchUsers(x.ctx(), req.Query, s.cfg.Limits.SearchResults)
 	if err != nil {
 		return nil, err

@@ -36,15 +36,13 @@ func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 	f.flush()
 }
 
-func (s *Server) roomCreate(x *call) (any, error) {
-	req := x.req.(*protocol.RoomCreateReq)
+func (s *Server) roomCreate(x *call, req *protocol.RoomCreateReq) (*protocol.RoomCreateResp, error) {
 	id := s.rooms.Create(req.Name, x.sess)
 	x.cs.joinRoom(id)
 	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: id}, nil
 }
 
-func (s *Server) roomJoin(x *call) (any, error) {
-	req := x.req.(*protocol.RoomIDReq)
+func (s *Server) roomJoin(x *call, req *protocol.RoomIDReq) (*protocol.RoomJoinResp, error) {
 	members, err := s.rooms.Join(req.RoomID, x.sess)
 	if err != nil {
 		return nil, roomErr(err)
@@ -63,8 +61,7 @@ func (s *Server) roomJoin(x *call) (any, error) {
 	return resp, nil
 }
 
-func (s *Server) roomLeave(x *call) (any, error) {
-	req := x.req.(*protocol.RoomIDReq)
+func (s *Server) roomLeave(x *call, req *protocol.RoomIDReq) (*protocol.Status, error) {
 	if err := s.leaveRoom(x.cs, x.sess, req.RoomID); err != nil {
 		return nil, roomErr(err)
 	}
@@ -99,8 +96,7 @@ func (s *Server) leaveAllRooms(cs *connState) {
 	}
 }
 
-func (s *Server) roomSay(x *call) (any, error) {
-	req := x.req.(*protocol.RoomSayReq)
+func (s *Server) roomSay(x *call, req *protocol.RoomSayReq) (*protocol.Status, error) {
 	members, in, err := s.rooms.Members(req.RoomID, x.sess)
 	if err != nil {
 		return nil, roomErr(err)
