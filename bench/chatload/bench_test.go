@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/bench/chatload/inproc"
+	"github.com/chatd/chatd/bench/report"
 	"github.com/chatd/chatd/bench/stats"
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
@@ -238,5 +239,31 @@ func TestScenarioRegistry(t *testing.T) {
 	}
 	if !NeedsRealPasswordHash("login") || NeedsRealPasswordHash("chat") || !StartsOwnServer("crash") {
 		t.Error("scenario properties wrong")
+	}
+}
+
+// TestRateLimitInSummary checks that a run chatd rate-limited says so in
+// the final table, naming the chatd flags that lift the limit, and that a
+// run it did not limit says nothing about it.
+func TestRateLimitInSummary(t *testing.T) {
+	table := func(limited int64) string {
+		run := stats.NewRun(sinkCounters, sinkLatencies)
+		run.Add("rate_limited", limited)
+		rep := &report.Report{Scenario: "chat"}
+		finish(rep, run, &errCounts{}, nil)
+		var b strings.Builder
+		if err := rep.WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	got := table(7)
+	for _, want := range []string{"rate-limited this load 7 times", "--msg-rate", "--msg-burst", "requests refused as RATE_LIMITED"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary of a rate-limited run lacks %q:\n%s", want, got)
+		}
+	}
+	if got := table(0); strings.Contains(got, "rate-limited") || strings.Contains(got, "--msg-rate") {
+		t.Errorf("summary of an unlimited run mentions the rate limit:\n%s", got)
 	}
 }

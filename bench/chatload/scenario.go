@@ -104,12 +104,28 @@ func finish(r *report.Report, run *stats.Run, errs *errCounts, led *ledger.Ledge
 			}
 		}
 	}
+	noteRateLimit(r)
 	if led != nil {
 		res := led.Result()
 		r.Accounting = &res
 		r.AddFigure("lost messages", float64(res.Lost), "msgs", "== 0")
 		r.AddFigure("duplicated messages", float64(res.Duplicated+res.Unexpected), "msgs", "== 0")
 	}
+}
+
+// noteRateLimit says in the summary, not only in the progress line and the
+// JSON counters, when chatd's per-connection message limit shaped the load
+// (sends waited out, or other requests refused, with RATE_LIMITED), and
+// which chatd flags lift it.
+func noteRateLimit(r *report.Report) {
+	n := r.Counters["rate_limited"] + r.Errors["rate_limited"]
+	if n == 0 {
+		return
+	}
+	r.AddFigure("requests refused as RATE_LIMITED", float64(n), "requests", "")
+	r.Note("chatd rate-limited this load %d times, so these figures show its per-connection message limit "+
+		"(a default chatd allows 50 messages/s, bursts of 100), not its capacity: start chatd with "+
+		"--msg-rate 1000000 --msg-burst 1000000 (or CHATD_MSG_RATE, CHATD_MSG_BURST) to lift it, as bench/loadtest.sh does", n)
 }
 
 // sink is the receiving side of a messaging scenario: it de-duplicates
