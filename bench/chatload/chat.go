@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/bench/report"
-	"github.com/chatd/chatd/bench/stats"
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 )
@@ -18,7 +17,12 @@ type chatScenario struct {
 	fs    *flag.FlagSet
 	pairs int
 	conc  int
-	load  loadShape
+	shape loadShape
+
+	us      []*user
+	clients []*client.Client
+	to      [][]int32 // each user's recipient list: its partner alone
+	waited  time.Duration
 }
 
 // Summary implements Scenario.
@@ -31,81 +35,71 @@ func (s *chatScenario) Flags(fs *flag.FlagSet) {
 	s.fs = fs
 	fs.IntVar(&s.pairs, "pairs", 50, "pairs of friends (each user sends to its partner)")
 	fs.IntVar(&s.conc, "setup-concurrency", 16, "parallel logins during setup")
-	s.load.flags(fs, 10*time.Second, 4)
+	s.shape.flags(fs, 10*time.Second, 4)
 }
 
 // Run implements Scenario.
 func (s *chatScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
-	rep := newReport("chat", e, s.fs)
-	run := stats.NewRun(sinkCounters, sinkLatencies)
-	errs := &errCounts{}
-	phase := "setup"
-	stop := e.startProgress(run, &phase, errs, nil)
-	defer stop()
+	return runPhases(ctx, e, "chat", s.fs, sinkCounters, sinkLatencies, s)
+}
 
-	n := 2 * s.pairs
-	us := e.newUsers("c", n)
-	k := newSink(n, run)
-	clients := make([]*client.Client, n)
-	defer closeAll(clients)
-	t0 := time.Now()
-	if err := e.registerAll(ctx, us, s.conc); err != nil {
-		return nil, err
+func (s *chatScenario) setup(ctx context.Context, t *trial) error {
+	e, n := t.e, 2*s.pairs
+	s.us = e.newUsers("c", n)
+	t.sink = newSink(n, t.run)
+	s.clients = make([]*client.Client, n)
+	t.deferred(func() { closeAll(s.clients) })
+	if err := e.registerAll(ctx, s.us, s.conc); err != nil {
+		return err
 	}
 	ids := make([]atomic.Int64, n)
 	err := parallel(ctx, n, s.conc, func(ctx context.Context, i int) error {
-		c, _, err := e.connect(ctx, us[i], "bench", k.onPush(int32(i), &ids[i]))
+		c, _, err := e.connect(ctx, s.us[i], "bench", t.sink.onPush(int32(i), &ids[i]))
 		if err != nil {
 			return err
 		}
-		ids[i].Store(us[i].ID)
-		clients[i] = c
+		ids[i].Store(s.us[i].ID)
+		s.clients[i] = c
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := parallel(ctx, s.pairs, s.conc, func(ctx context.Context, p int) error {
-		return befriend(ctx, clients[2*p], clients[2*p+1], us[2*p+1].ID)
+		return befriend(ctx, s.clients[2*p], s.clients[2*p+1], s.us[2*p+1].ID)
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	rep.Note("setup (register, login, befriend %d users) took %.1f s", n, time.Since(t0).Seconds())
+	s.to = make([][]int32, n)
+	for i := range s.to {
+		s.to[i] = []int32{int32(i ^ 1)}
+	}
+	return nil
+}
 
-	// Each user's recipient list is its partner alone, shared by all its sends.
-	to := make([][]int32, n)
-	for i := range to {
-		to[i] = []int32{int32(i ^ 1)}
-	}
-	phase = "sending"
-	before, _ := e.ReadServer(ctx)
-	run.Restart()
-	profDone := e.StartCPUProfile(ctx, e.ProfileSeconds)
-	start := time.Now()
-	s.load.drive(ctx, n, func(ctx context.Context, i int) {
-		k.send(ctx, e, clients[i], protocol.MsgSendReq{ToUser: us[i^1].ID}, to[i], s.load.size, errs)
+func (s *chatScenario) load(ctx context.Context, t *trial) {
+	s.shape.drive(ctx, len(s.clients), func(ctx context.Context, i int) {
+		t.sink.send(ctx, t.e, s.clients[i], protocol.MsgSendReq{ToUser: s.us[i^1].ID}, s.to[i], s.shape.size, t.errs)
 	})
-	sendTime := time.Since(start)
-	phase = "draining"
-	waited := k.drain(ctx, s.load.drain, 5*time.Second)
-	after, _ := e.ReadServer(ctx)
-	stop()
+}
 
-	rep.DurationS = sendTime.Seconds()
+func (s *chatScenario) verify(ctx context.Context, t *trial) {
+	s.waited = t.sink.drain(ctx, s.shape.drain, 5*time.Second)
+}
+
+func (s *chatScenario) report(t *trial) {
+	rep, run := t.rep, t.run
+	rep.Note("setup (register, login, befriend %d users) took %.1f s", 2*s.pairs, t.setupTime.Seconds())
+	rep.DurationS = t.loadTime.Seconds()
 	sent := float64(run.Get("sent"))
 	rep.AddFigure("messages sent (acked)", sent, "msgs", "")
-	rep.AddFigure("sent/s", sent/sendTime.Seconds(), "msg/s", ">= 20000")
-	rep.AddFigure("delivered/s", float64(run.Get("delivered"))/(sendTime+waited).Seconds(), "msg/s", ">= 20000")
-	finish(rep, run, errs, k.led)
+	rep.AddFigure("sent/s", sent/t.loadTime.Seconds(), "msg/s", ">= 20000")
+	rep.AddFigure("delivered/s", float64(run.Get("delivered"))/(t.loadTime+s.waited).Seconds(), "msg/s", ">= 20000")
 	if sum := run.Latency("push").Summary(); sum.Count > 0 {
 		rep.AddFigure("push latency p99", sum.P99Ms, "ms", "<= 25")
 	}
-	addServerCPU(rep, before, after, sent, "msg")
-	if note := profDone(); note != "" {
-		rep.Note("%s", note)
-	}
-	rep.Note("drain after sending took %.2f s; %s", waited.Seconds(), paramString("pairs", s.pairs, "inflight", s.load.inflight, "rate", s.load.rate))
-	return rep, nil
+	t.cpuUnits, t.cpuUnit = sent, "msg"
+	rep.Note("drain after sending took %.2f s; %s", s.waited.Seconds(), paramString("pairs", s.pairs, "inflight", s.shape.inflight, "rate", s.shape.rate))
 }
 
 // addServerCPU adds server CPU per unit when both readings have CPU, and

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/bench/report"
-	"github.com/chatd/chatd/bench/stats"
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 )
@@ -24,7 +23,20 @@ type groupScenario struct {
 	users   int
 	conc    int
 	raw     bool
-	load    loadShape
+	shape   loadShape
+
+	nrecv   int
+	rawN    int
+	sending []groupSender
+	waited  time.Duration
+}
+
+// groupSender is device 0 of a sending member; it owes every session of
+// every member but itself (its own other devices included).
+type groupSender struct {
+	c   *client.Client
+	gid int64
+	to  []int32
 }
 
 // Summary implements Scenario.
@@ -42,33 +54,31 @@ func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.users, "users", 0, "accounts to draw members from (0: members, so every user is in every group)")
 	fs.IntVar(&s.conc, "setup-concurrency", 16, "parallel logins during setup")
 	fs.BoolVar(&s.raw, "raw-receivers", true, "receive on bare connections scanned for the accounting fields instead of SDK clients that decode every push (senders stay SDK clients)")
-	s.load.flags(fs, 10*time.Second, 2)
+	s.shape.flags(fs, 10*time.Second, 2)
 }
 
 // Run implements Scenario.
 func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
-	rep := newReport("group", e, s.fs)
 	if s.users <= 0 {
 		s.users = s.members
 	}
 	if s.members > s.users || s.senders > s.members || s.members < 2 {
 		return nil, fmt.Errorf("need 2 <= members <= users and senders <= members")
 	}
-	run := stats.NewRun(sinkCounters, sinkLatencies)
-	errs := &errCounts{}
-	phase := "setup"
-	stop := e.startProgress(run, &phase, errs, nil)
-	defer stop()
-	t0 := time.Now()
+	return runPhases(ctx, e, "group", s.fs, sinkCounters, sinkLatencies, s)
+}
 
+func (s *groupScenario) setup(ctx context.Context, t *trial) error {
+	e := t.e
 	us := e.newUsers("g", s.users)
 	if err := e.registerAll(ctx, us, s.conc); err != nil {
-		return nil, err
+		return err
 	}
 	// Receiver r is device r%devices of user r/devices. Setup (creating
 	// and joining groups) runs on one SDK session per user.
-	nrecv := s.users * s.devices
-	k := newSink(nrecv, run)
+	s.nrecv = s.users * s.devices
+	k := newSink(s.nrecv, t.run)
+	t.sink = k
 	setup := make([]*client.Client, s.users)
 	defer closeAll(setup)
 	if err := parallel(ctx, s.users, s.conc, func(ctx context.Context, u int) error {
@@ -76,7 +86,7 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		setup[u] = c
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	// Group g has users (g*members + j) % users; its first member owns it.
 	members := make([][]int, s.groups)
@@ -91,33 +101,33 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		}
 		grp, err := setup[members[g][0]].GroupCreate(ctx, fmt.Sprintf("bench %d", g), nil)
 		if err != nil {
-			return nil, fmt.Errorf("create group: %w", err)
+			return fmt.Errorf("create group: %w", err)
 		}
 		gids[g] = grp.GroupID
 		if err := parallel(ctx, s.members-1, s.conc, func(ctx context.Context, j int) error {
 			_, err := setup[members[g][j+1]].GroupJoin(ctx, gids[g])
 			return err
 		}); err != nil {
-			return nil, fmt.Errorf("join group: %w", err)
+			return fmt.Errorf("join group: %w", err)
 		}
 	}
 	closeAll(setup)
 	clear(setup)
 	// Receivers: senders' device 0 must be an SDK client (it sends); with
 	// --raw-receivers every other session is a bare connection.
-	clients := make([]*client.Client, nrecv)
-	defer closeAll(clients)
-	raws := make([]*rawConn, nrecv)
-	defer func() {
+	clients := make([]*client.Client, s.nrecv)
+	t.deferred(func() { closeAll(clients) })
+	raws := make([]*rawConn, s.nrecv)
+	t.deferred(func() {
 		for _, c := range raws {
 			if c != nil {
 				c.Close()
 			}
 		}
-	}()
-	ids := make([]atomic.Int64, nrecv)
+	})
+	ids := make([]atomic.Int64, s.nrecv)
 	d := e.dialer()
-	if err := parallel(ctx, nrecv, s.conc, func(ctx context.Context, r int) error {
+	if err := parallel(ctx, s.nrecv, s.conc, func(ctx context.Context, r int) error {
 		u, dev := r/s.devices, r%s.devices
 		ids[r].Store(us[u].ID)
 		device := fmt.Sprintf("dev%d", dev)
@@ -134,19 +144,11 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		go k.rawReceive(c, int32(r), &ids[r])
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	stopKeep := make(chan struct{})
-	defer close(stopKeep)
+	t.deferred(func() { close(stopKeep) })
 	go rawKeepalive(raws, 30*time.Second, stopKeep)
-	// Sender (g, i) is device 0 of member i; it owes every session of every
-	// member but itself (its own other devices included).
-	type sender struct {
-		c   *client.Client
-		gid int64
-		to  []int32
-	}
-	var senders []sender
 	for g := range members {
 		for i := 0; i < s.senders; i++ {
 			self := int32(members[g][i] * s.devices)
@@ -158,45 +160,39 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 					}
 				}
 			}
-			senders = append(senders, sender{c: clients[self], gid: gids[g], to: to})
+			s.sending = append(s.sending, groupSender{c: clients[self], gid: gids[g], to: to})
 		}
 	}
-	rawN := 0
 	for _, c := range raws {
 		if c != nil {
-			rawN++
+			s.rawN++
 		}
 	}
-	rep.Note("setup (%d users, %d sessions of which %d bare receivers, %d groups) took %.1f s", s.users, nrecv, rawN, s.groups, time.Since(t0).Seconds())
+	return nil
+}
 
-	phase = "sending"
-	before, _ := e.ReadServer(ctx)
-	run.Restart()
-	profDone := e.StartCPUProfile(ctx, e.ProfileSeconds)
-	start := time.Now()
-	s.load.drive(ctx, len(senders), func(ctx context.Context, i int) {
-		sd := senders[i]
-		k.send(ctx, e, sd.c, protocol.MsgSendReq{ToGroup: sd.gid}, sd.to, s.load.size, errs)
+func (s *groupScenario) load(ctx context.Context, t *trial) {
+	s.shape.drive(ctx, len(s.sending), func(ctx context.Context, i int) {
+		sd := s.sending[i]
+		t.sink.send(ctx, t.e, sd.c, protocol.MsgSendReq{ToGroup: sd.gid}, sd.to, s.shape.size, t.errs)
 	})
-	sendTime := time.Since(start)
-	phase = "draining"
-	waited := k.drain(ctx, s.load.drain, 5*time.Second)
-	after, _ := e.ReadServer(ctx)
-	stop()
+}
 
-	rep.DurationS = sendTime.Seconds()
+func (s *groupScenario) verify(ctx context.Context, t *trial) {
+	s.waited = t.sink.drain(ctx, s.shape.drain, 5*time.Second)
+}
+
+func (s *groupScenario) report(t *trial) {
+	rep, run := t.rep, t.run
+	rep.Note("setup (%d users, %d sessions of which %d bare receivers, %d groups) took %.1f s", s.users, s.nrecv, s.rawN, s.groups, t.setupTime.Seconds())
+	rep.DurationS = t.loadTime.Seconds()
 	sent := float64(run.Get("sent"))
 	rep.AddFigure("messages sent (acked)", sent, "msgs", "")
-	rep.AddFigure("sent/s", sent/sendTime.Seconds(), "msg/s", "")
-	rep.AddFigure("deliveries/s", float64(run.Get("delivered"))/(sendTime+waited).Seconds(), "deliveries/s", ">= 1000000")
-	finish(rep, run, errs, k.led)
+	rep.AddFigure("sent/s", sent/t.loadTime.Seconds(), "msg/s", "")
+	rep.AddFigure("deliveries/s", float64(run.Get("delivered"))/(t.loadTime+s.waited).Seconds(), "deliveries/s", ">= 1000000")
 	if sum := run.Latency("push").Summary(); sum.Count > 0 {
 		rep.AddFigure("fan-out latency p99", sum.P99Ms, "ms", "")
 	}
-	addServerCPU(rep, before, after, float64(run.Get("delivered")), "delivery")
-	if note := profDone(); note != "" {
-		rep.Note("%s", note)
-	}
-	rep.Note("drain after sending took %.2f s; fan-out per message %d sessions", waited.Seconds(), s.members*s.devices-1)
-	return rep, nil
+	t.cpuUnits, t.cpuUnit = float64(run.Get("delivered")), "delivery"
+	rep.Note("drain after sending took %.2f s; fan-out per message %d sessions", s.waited.Seconds(), s.members*s.devices-1)
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/bench/report"
-	"github.com/chatd/chatd/bench/stats"
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 )
@@ -22,6 +21,11 @@ type offlineScenario struct {
 	inflight int
 	conc     int
 	wait     time.Duration
+
+	us      []*user
+	clients []*client.Client
+	ids     []atomic.Int64
+	waited  time.Duration
 }
 
 // Summary implements Scenario.
@@ -41,93 +45,91 @@ func (s *offlineScenario) Flags(fs *flag.FlagSet) {
 
 // Run implements Scenario.
 func (s *offlineScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
-	rep := newReport("offline", e, s.fs)
 	if s.perUser < 1 || s.perUser > 500 {
 		return nil, fmt.Errorf("--per-user must be 1..500 (the server pushes at most 500 missed messages per conversation at login)")
 	}
-	run := stats.NewRun(append([]string{"caught_up"}, sinkCounters...), append([]string{"catch_up"}, sinkLatencies...))
-	errs := &errCounts{}
-	phase := "setup"
-	stop := e.startProgress(run, &phase, errs, nil)
-	defer stop()
-	t0 := time.Now()
+	return runPhases(ctx, e, "offline", s.fs, append([]string{"caught_up"}, sinkCounters...), append([]string{"catch_up"}, sinkLatencies...), s)
+}
 
-	P := s.pairs
-	us := e.newUsers("o", 2*P)
-	if err := e.registerAll(ctx, us, s.conc); err != nil {
-		return nil, err
+// setup makes P friend pairs and logs the receivers (users P..2P-1) out.
+func (s *offlineScenario) setup(ctx context.Context, t *trial) error {
+	e, P := t.e, s.pairs
+	s.us = e.newUsers("o", 2*P)
+	if err := e.registerAll(ctx, s.us, s.conc); err != nil {
+		return err
 	}
 	// Receiver p is user P+p; ledger receivers are numbered 0..P-1.
-	k := newSink(P, run)
-	clients := make([]*client.Client, 2*P)
-	defer closeAll(clients)
-	ids := make([]atomic.Int64, 2*P)
+	t.sink = newSink(P, t.run)
+	s.clients = make([]*client.Client, 2*P)
+	t.deferred(func() { closeAll(s.clients) })
+	s.ids = make([]atomic.Int64, 2*P)
 	if err := parallel(ctx, 2*P, s.conc, func(ctx context.Context, i int) error {
-		c, _, err := e.connect(ctx, us[i], "bench", nil)
+		c, _, err := e.connect(ctx, s.us[i], "bench", nil)
 		if err != nil {
 			return err
 		}
-		clients[i] = c
+		s.clients[i] = c
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := parallel(ctx, P, s.conc, func(ctx context.Context, p int) error {
-		return befriend(ctx, clients[p], clients[P+p], us[P+p].ID)
+		return befriend(ctx, s.clients[p], s.clients[P+p], s.us[P+p].ID)
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	for p := 0; p < P; p++ {
-		clients[P+p].Close()
-		clients[P+p] = nil
+		s.clients[P+p].Close()
+		s.clients[P+p] = nil
 	}
 	time.Sleep(500 * time.Millisecond) // the sessions end on the server
-	rep.Note("setup (%d users) took %.1f s", 2*P, time.Since(t0).Seconds())
+	return nil
+}
 
-	phase = "sending to offline users"
-	run.Restart()
-	start := time.Now()
+// load sends every receiver its backlog while it is offline.
+func (s *offlineScenario) load(ctx context.Context, t *trial) {
+	P := s.pairs
+	t.phase = "sending to offline users"
 	_ = parallel(ctx, P*s.perUser, P*s.inflight, func(ctx context.Context, i int) error {
 		p := i % P
-		k.send(ctx, e, clients[p], protocol.MsgSendReq{ToUser: us[P+p].ID}, []int32{int32(p)}, 64, errs)
+		t.sink.send(ctx, t.e, s.clients[p], protocol.MsgSendReq{ToUser: s.us[P+p].ID}, []int32{int32(p)}, 64, t.errs)
 		return nil
 	})
-	sendTime := time.Since(start)
+}
 
-	phase = "receivers logging in"
+// verify logs every receiver in at once and waits for its backlog.
+func (s *offlineScenario) verify(ctx context.Context, t *trial) {
+	P, k, run := s.pairs, t.sink, t.run
+	t.phase = "receivers logging in"
 	got := make([]atomic.Int64, P)
 	loginStart := make([]time.Time, P)
-	base := time.Now()
-	err := parallel(ctx, P, s.conc, func(ctx context.Context, p int) error {
+	_ = parallel(ctx, P, s.conc, func(ctx context.Context, p int) error {
 		loginStart[p] = time.Now()
 		want := int64(s.perUser)
-		c, _, err := e.connect(ctx, us[P+p], "bench", func(pu client.Push) {
-			if k.take(int32(p), &ids[P+p], pu) && got[p].Add(1) == want {
+		c, _, err := t.e.connect(ctx, s.us[P+p], "bench", func(pu client.Push) {
+			if k.take(int32(p), &s.ids[P+p], pu) && got[p].Add(1) == want {
 				run.Observe("catch_up", time.Since(loginStart[p]))
 				run.Add("caught_up", 1)
 			}
 		})
 		if err != nil {
-			errs.add(err)
+			t.errs.add(err)
 			return nil
 		}
-		clients[P+p] = c
+		s.clients[P+p] = c
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	waited := k.drain(ctx, s.wait, 10*time.Second)
-	allIn := time.Since(base)
-	stop()
+	s.waited = k.drain(ctx, s.wait, 10*time.Second)
+}
 
-	rep.DurationS = sendTime.Seconds() + allIn.Seconds()
+func (s *offlineScenario) report(t *trial) {
+	rep, run := t.rep, t.run
+	rep.Note("setup (%d users) took %.1f s", 2*s.pairs, t.setupTime.Seconds())
+	rep.DurationS = t.loadTime.Seconds() + t.verifyTime.Seconds()
 	rep.AddFigure("messages stored for offline users", float64(run.Get("sent")), "msgs", "")
-	rep.AddFigure("stored/s while receivers offline", float64(run.Get("sent"))/sendTime.Seconds(), "msg/s", "")
-	rep.AddFigure("receivers", float64(P), "users", "")
+	rep.AddFigure("stored/s while receivers offline", float64(run.Get("sent"))/t.loadTime.Seconds(), "msg/s", "")
+	rep.AddFigure("receivers", float64(s.pairs), "users", "")
 	rep.AddFigure("receivers that got everything", float64(run.Get("caught_up")), "users", "")
-	rep.AddFigure("time from first login to every missed message", allIn.Seconds(), "s", "")
-	finish(rep, run, errs, k.led)
-	rep.Note("'catch_up' is per receiver from its login to its last missed message; 'push' is the age of a message when it arrived; waited %.2f s after the logins", waited.Seconds())
-	return rep, nil
+	rep.AddFigure("time from first login to every missed message", t.verifyTime.Seconds(), "s", "")
+	rep.Note("'catch_up' is per receiver from its login to its last missed message; 'push' is the age of a message when it arrived; waited %.2f s after the logins", s.waited.Seconds())
 }
