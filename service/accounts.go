@@ -197,7 +197,7 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 	// A huge account must still get a reply within the frame limit: drop
 	// last messages, then trim the lists (the full ones come from
 	// conv.list, friend.list and group.list).
-	if err := s.replyFit(x.cs, x.op, x.reqID, resp, func() bool {
+	x.fit(resp, func() bool {
 		switch {
 		case shrinkConvs(&resp.Convs):
 		case len(resp.Friends) > 0:
@@ -208,17 +208,21 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 			return false
 		}
 		return true
-	}); err != nil {
-		s.endSession(sess, true)
-		x.cs.sess.Store(nil)
-		return nil, err
+	})
+	// The backlog follows the reply on the wire.
+	x.then = func(sent bool) {
+		if !sent {
+			s.endSession(sess, true)
+			x.cs.sess.Store(nil)
+			return
+		}
+		if first {
+			s.pushPresence(u.ID, friendIDs(friends))
+		}
+		s.sendBacklog(x, sess, convs)
+		sess.endReplay()
 	}
-	if first {
-		s.pushPresence(u.ID, friendIDs(friends))
-	}
-	s.sendBacklog(x, sess, convs)
-	sess.endReplay()
-	return nil, nil
+	return resp, nil
 }
 
 func friendIDs(us []store.User) []int64 {

@@ -14,8 +14,11 @@ import (
 )
 
 // handlerFunc runs one request on a pool worker. It returns the reply body
-// (a protocol reply struct) or an error; a nil reply with a nil error means
-// the handler wrote its reply itself (login, which pushes after it).
+// (a protocol reply struct) or an error, and run sends it; a nil reply with
+// a nil error sends nothing (the connection is gone). Handlers never write
+// their own reply: one whose reply must be trimmed to the frame limit says
+// how with x.fit or x.encode, and work that must follow the reply on the
+// wire (login's backlog, msg.send's delivery) goes in x.then.
 type handlerFunc func(x *call) (any, error)
 
 // opEntry is one row of the dispatch table: the op's declaration (login,
@@ -50,12 +53,33 @@ type call struct {
 	body  []byte // private copy of the body
 	ent   opEntry
 	sess  *Session // set when the op needs a session
+
+	// Set by a handler that needs them (nil for most):
+	encode func() ([]byte, error) // encodes the reply frame in place of a plain encoding
+	then   func(sent bool)        // runs after the reply or error is queued; sent: the reply was
+}
+
+// fit makes run encode the reply v, calling shrink (which drops optional or
+// trailing content) and encoding again while its body exceeds the maximum
+// frame; shrink returns false when nothing more can go.
+func (x *call) fit(v any, shrink func() bool) {
+	x.encode = func() ([]byte, error) {
+		for {
+			frame, err := protocol.AppendJSONFrame(nil, x.op, x.reqID, v)
+			if err != nil {
+				return nil, err
+			}
+			if len(frame)-protocol.HeaderSize <= x.s.cfg.Limits.MaxFrameBody || !shrink() {
+				return frame, nil
+			}
+		}
+	}
 }
 
 func (x *call) ctx() context.Context { return x.s.ctx }
 
 // run executes the call on a pool worker: session check, the handler with
-// panic recovery, the reply.
+// panic recovery, the reply, then the handler's follow-up.
 func (x *call) run() {
 	defer x.cs.inflight.Add(-1)
 	defer func() {
@@ -74,13 +98,35 @@ func (x *call) run() {
 		(*h)(x.op)
 	}
 	reply, err := x.ent.fn(x)
+	sent := false
+	if x.then != nil {
+		// Deferred so that it runs even if sending the reply panics (a
+		// held sequencer ticket must be released).
+		defer func() { x.then(sent) }()
+	}
 	if err != nil {
 		x.s.replyErr(x.cs, x.op, x.reqID, x.s.mapErr(x, err))
 		return
 	}
 	if reply != nil {
-		x.s.reply(x.cs, x.op, x.reqID, reply)
+		sent = x.s.sendReply(x, reply)
 	}
+}
+
+// sendReply queues a handler's reply, encoded by x.encode when the handler
+// set it, and reports whether it was.
+func (s *Server) sendReply(x *call, v any) bool {
+	if x.encode == nil {
+		return s.reply(x.cs, x.op, x.reqID, v)
+	}
+	frame, err := x.encode()
+	if err != nil {
+		s.replyErr(x.cs, x.op, x.reqID, s.mapErr(x, err))
+		return false
+	}
+	countReply(x.op, protocol.CodeOK)
+	_ = x.cs.write(outFrame{x.op, frame})
+	return true
 }
 
 // panicked logs a recovered panic with a correlation id, answers INTERNAL
@@ -132,14 +178,15 @@ func (s *Server) mapErr(x *call, err error) *protocol.Error {
 	return protocol.Internal(corr)
 }
 
-// reply encodes v once and queues it as the reply to op/reqID.
-func (s *Server) reply(cs *connState, op protocol.Op, reqID uint32, v any) {
+// reply encodes v once and queues it as the reply to op/reqID; false when
+// it could not be encoded (INTERNAL was sent instead).
+func (s *Server) reply(cs *connState, op protocol.Op, reqID uint32, v any) bool {
 	frame, err := protocol.AppendJSONFrame(nil, op, reqID, v)
 	if err != nil {
 		corr := newCorrID()
 		s.log.Error().Str("corr", corr).Uint64("conn", cs.id).Str("op", op.String()).Err(err).Msg("encode reply")
 		s.replyErr(cs, op, reqID, protocol.Internal(corr))
-		return
+		return false
 	}
 	code := protocol.CodeOK
 	if r, ok := v.(protocol.Replier); ok {
@@ -147,23 +194,7 @@ func (s *Server) reply(cs *connState, op protocol.Op, reqID uint32, v any) {
 	}
 	countReply(op, code)
 	_ = cs.write(outFrame{op, frame})
-}
-
-// replyFit encodes a reply and, while its body exceeds the maximum frame,
-// calls shrink (which drops optional or trailing content) and encodes
-// again; shrink returns false when nothing more can go.
-func (s *Server) replyFit(cs *connState, op protocol.Op, reqID uint32, v any, shrink func() bool) error {
-	for {
-		frame, err := protocol.AppendJSONFrame(nil, op, reqID, v)
-		if err != nil {
-			return err
-		}
-		if len(frame)-protocol.HeaderSize <= s.cfg.Limits.MaxFrameBody || !shrink() {
-			countReply(op, protocol.CodeOK)
-			_ = cs.write(outFrame{op, frame})
-			return nil
-		}
-	}
+	return true
 }
 
 // shrinkConvs drops the optional last messages first, then halves the list.

@@ -40,17 +40,17 @@ func (s *Server) msgSend(x *call, req *protocol.MsgSendReq) (*protocol.MsgSendRe
 			return nil, err
 		}
 	}
-	_, _, err = s.post(ctx, conv, store.NewMessage{From: me, Type: typ, Body: req.Body,
-		ClientMsgID: req.ClientMsgID, TS: time.Now().UnixMilli()}, x.cs, func(m store.Message) {
-		s.reply(x.cs, x.op, x.reqID, &protocol.MsgSendResp{Status: protocol.OK(), MsgID: m.ID, Conv: m.Conv, Seq: m.Seq, Ts: m.TS})
-	})
+	m, _, release, err := s.post(ctx, conv, store.NewMessage{From: me, Type: typ, Body: req.Body,
+		ClientMsgID: req.ClientMsgID, TS: time.Now().UnixMilli()}, x.cs)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, protocol.NewError(protocol.CodeForbidden, "no such conversation")
 		}
 		return nil, err
 	}
-	return nil, nil
+	// The sender's reply goes out before the delivery is released.
+	x.then = func(bool) { release() }
+	return &protocol.MsgSendResp{Status: protocol.OK(), MsgID: m.ID, Conv: m.Conv, Seq: m.Seq, Ts: m.TS}, nil
 }
 
 // convTo resolves the conversation of a message or file addressed to a
@@ -112,12 +112,13 @@ func (s *Server) checkFileMessage(ctx context.Context, body string, conv protoco
 	return nil
 }
 
-// post appends a message to conv (nm.Conv is set from it) and delivers it
-// to every online session of every member except skip (the sending
-// connection), in seq order per conversation. stored, when not nil, runs
-// after the commit and before the delivery (the sender's reply), also for a
-// duplicate.
-func (s *Server) post(ctx context.Context, conv protocol.ConvID, nm store.NewMessage, skip *connState, stored func(store.Message)) (store.Message, bool, error) {
+// post appends a message to conv (nm.Conv is set from it). It returns the
+// stored message, whether it was a duplicate, and release, which the
+// caller must call once (after queuing its reply, so that the reply comes
+// first): it hands the delivery to every online session of every member
+// except skip (the sending connection) to the sequencer, which releases it
+// in seq order per conversation. On error there is nothing to release.
+func (s *Server) post(ctx context.Context, conv protocol.ConvID, nm store.NewMessage, skip *connState) (store.Message, bool, func(), error) {
 	nm.Conv = conv.String()
 	tk := s.seq.begin(nm.Conv)
 	start := time.Now()
@@ -125,18 +126,15 @@ func (s *Server) post(ctx context.Context, conv protocol.ConvID, nm store.NewMes
 	metricAppend.UpdateDuration(start)
 	if err != nil {
 		s.seq.done(tk, 0, nil)
-		return m, false, err
-	}
-	if stored != nil {
-		stored(m)
+		return m, false, nil, err
 	}
 	if dup {
-		s.seq.done(tk, 0, nil)
-		return m, true, nil
+		return m, true, func() { s.seq.done(tk, 0, nil) }, nil
 	}
-	frame := encodePush(protocol.OpMsgPush, &protocol.MsgPush{Message: toMessage(m)})
-	s.seq.done(tk, m.Seq, func() { s.deliver(ctx, conv, m.Conv, m.Seq, frame, skip) })
-	return m, false, nil
+	return m, false, func() {
+		frame := encodePush(protocol.OpMsgPush, &protocol.MsgPush{Message: toMessage(m)})
+		s.seq.done(tk, m.Seq, func() { s.deliver(ctx, conv, m.Conv, m.Seq, frame, skip) })
+	}, nil
 }
 
 // deliver pushes a msg frame to the online members of id (key is its wire
@@ -184,10 +182,11 @@ func (s *Server) PostMessage(ctx context.Context, nm store.NewMessage) (protocol
 	if err != nil {
 		return protocol.Message{}, false, err
 	}
-	m, dup, err := s.post(ctx, conv, nm, nil, nil)
+	m, dup, release, err := s.post(ctx, conv, nm, nil)
 	if err != nil {
 		return protocol.Message{}, false, err
 	}
+	release()
 	return toMessage(m), dup, nil
 }
 
@@ -230,13 +229,8 @@ func (s *Server) msgSync(x *call, req *protocol.MsgSyncReq) (*protocol.MsgSyncRe
 		}
 		resp.Messages = append(resp.Messages, toMessage(m))
 	}
-	frame, err := s.fitSync(x, resp)
-	if err != nil {
-		return nil, err
-	}
-	countReply(x.op, protocol.CodeOK)
-	_ = x.cs.write(outFrame{x.op, frame})
-	return nil, nil
+	x.encode = func() ([]byte, error) { return s.fitSync(x, resp) }
+	return resp, nil
 }
 
 // fitSync encodes a sync reply, dropping messages from the end (and setting
@@ -309,7 +303,8 @@ func (s *Server) convList(x *call, _ *protocol.ConvListReq) (*protocol.ConvListR
 	for _, c := range convs {
 		resp.Convs = append(resp.Convs, toConvInfo(c))
 	}
-	return nil, s.replyFit(x.cs, x.op, x.reqID, resp, func() bool { return shrinkConvs(&resp.Convs) })
+	x.fit(resp, func() bool { return shrinkConvs(&resp.Convs) })
+	return resp, nil
 }
 
 // backlogWait bounds how long a login worker waits for a slow client to
