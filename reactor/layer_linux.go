@@ -16,18 +16,16 @@ type layers struct {
 	n    int
 	ls   [maxLayers]Layer
 	io   [maxLayers]LayerIO
-	in   [maxLayers][]byte    // per layer: undecoded leftover (pooled; nil when empty)
-	one  [maxLayers][1][]byte // scratch unit for a Down into layer i
-	pend outQueue             // units written from above, not yet encoded
-	unit [][]byte             // scratch for the unit being encoded
+	in   [maxLayers][]byte // per layer: undecoded leftover (pooled; nil when empty)
+	pend outQueue          // units written from above, not yet encoded
 	// open: bit i set while layer i has had Encode calls since its Flush;
 	// held: bit i set while layer i holds the handler's units (LayerIO.Hold).
 	open, held uint8
-	closed     bool // Close was called on the layers
-	encoding   bool // the top layer's Encode of a pending unit is running
-	cur        [2]int
-	busy       int  // layer methods running (they may nest through Up and Down)
-	relPending bool // the conn closed while busy: release when the last returns
+	closed     bool     // Close was called on the layers
+	encoding   bool     // the top layer's Encode of a pending unit is running
+	cur        [2]int32 // pend indices of the unit being encoded
+	busy       int32    // layer methods running (they may nest through Up and Down)
+	relPending bool     // the conn closed while busy: release when the last returns
 	released   bool
 }
 
@@ -198,7 +196,7 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 	}
 	if i > 0 {
 		s.open |= 1 << (i - 1)
-		u := &s.one[i-1]
+		u := &l.layerOne[i-1]
 		u[0] = b
 		s.busy++
 		err := s.ls[i-1].Encode(u[:])
@@ -250,7 +248,7 @@ func (l *loop) downCopy(c *Conn, b []byte) {
 // collector instead.
 func (l *loop) giveChunk(s *layers, b []byte) bool {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	for j := s.cur[0]; j < s.cur[1]; j++ {
+	for j := int(s.cur[0]); j < int(s.cur[1]); j++ {
 		e := &s.pend.bufs[j]
 		base := uintptr(unsafe.Pointer(unsafe.SliceData(e.b)))
 		if !e.pooled || p < base || p >= base+uintptr(cap(e.b)) {
@@ -299,7 +297,7 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 		s.encoding = true
 		for i := q.head; i < len(q.bufs); {
 			j := i
-			unit := s.unit[:0]
+			unit := l.layerUnit[:0]
 			for {
 				unit = append(unit, q.bufs[j].b)
 				plain += int64(len(q.bufs[j].b))
@@ -308,11 +306,11 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 					break
 				}
 			}
-			s.cur = [2]int{i, j}
+			s.cur = [2]int32{int32(i), int32(j)}
 			s.open |= 1 << top
 			err := s.ls[top].Encode(unit)
 			clear(unit)
-			s.unit = unit[:0]
+			l.layerUnit = unit[:0]
 			if c.state.Load() == stClosed {
 				s.encoding = false
 				return false

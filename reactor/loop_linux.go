@@ -94,6 +94,10 @@ type loop struct {
 	// chunkRet collects written WriteCopy chunks until the next drain hands
 	// them to chunks under mu (no extra lock per flush).
 	chunkRet [][]byte
+	// Scratch for layered conns: the unit being encoded, and one-buffer
+	// units for a Down into layer i.
+	layerUnit [][]byte
+	layerOne  [maxLayers][1][]byte
 
 	slots     []*Conn  // indexed by epoll user data
 	gens      []uint32 // bumped when a slot is freed, to drop stale events

@@ -101,20 +101,20 @@ type Layer struct {
 	io     *reactor.LayerIO
 	tc     *tls.Conn
 	tr     transport
-	ready  bool   // handshake done and switched to loop mode (loop-owned)
-	hsErr  error  // handshake result; written by the handshake goroutine before Wake
-	gather []byte // small units packed into one record until Flush
-	state  atomic.Pointer[tls.ConnectionState]
+	ready  bool        // handshake done and switched to loop mode (loop-owned)
+	hsErr  error       // handshake result; written by the handshake goroutine before Wake
+	gather []byte      // small units packed into one record until Flush
+	done   atomic.Bool // the handshake succeeded (for ConnectionState)
 }
 
 // ConnectionState returns the negotiated state (version, cipher suite, ALPN
 // protocol, SNI server name, peer certificates); ok is false until the
 // handshake has finished. Safe from any goroutine.
 func (l *Layer) ConnectionState() (st tls.ConnectionState, ok bool) {
-	if p := l.state.Load(); p != nil {
-		return *p, true
+	if !l.done.Load() {
+		return tls.ConnectionState{}, false
 	}
-	return tls.ConnectionState{}, false
+	return l.tc.ConnectionState(), true
 }
 
 // Open starts the handshake on its own goroutine and holds the handler's output.
@@ -161,10 +161,9 @@ func (l *Layer) Wake() error {
 	}
 	l.ready = true
 	rest := l.tr.takeLoop()
-	st := l.tc.ConnectionState()
-	l.state.Store(&st)
+	l.done.Store(true)
 	if f := l.cfg.opts.OnHandshake; f != nil {
-		if err := f(l.io.Conn(), st); err != nil {
+		if err := f(l.io.Conn(), l.tc.ConnectionState()); err != nil {
 			return err
 		}
 	}
@@ -251,7 +250,9 @@ func putBuf(b []byte) { b = b[:cap(b)]; bufs.Put(&b) }
 // it completes up.
 func (l *Layer) feed(in []byte) (int, error) {
 	l.tr.feed = in
+	lendInput(l.tc)
 	err := l.readPlain()
+	reclaimInput(l.tc)
 	l.tr.feed = nil
 	return len(in), err
 }
