@@ -324,8 +324,8 @@ func (c *Client) GroupDismiss(ctx context.Context, groupID int64) error {
 	return c.call(ctx, protocol.OpGroupDismiss, &protocol.GroupIDReq{GroupID: groupID}, nil)
 }
 
-// GroupMembers lists a group's members with their online state.
-func (c *Client) GroupMembers(ctx context.Context, groupID int64) ([]protocol.Friend, error) {
+// GroupMembers lists a group's members with their online state, role and mute.
+func (c *Client) GroupMembers(ctx context.Context, groupID int64) ([]protocol.GroupMember, error) {
 	var r protocol.GroupMembersResp
 	if err := c.call(ctx, protocol.OpGroupMembers, &protocol.GroupIDReq{GroupID: groupID}, &r); err != nil {
 		return nil, err

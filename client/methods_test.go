@@ -100,10 +100,10 @@ func TestTypedMethods(t *testing.T) {
 			func(ctx context.Context) (any, error) { return nil, c.GroupKick(ctx, 9, 5) }, `{"group_id":9,"user_id":5}`, nil},
 		{"GroupDismiss", protocol.OpGroupDismiss, &ok,
 			func(ctx context.Context) (any, error) { return nil, c.GroupDismiss(ctx, 9) }, `{"group_id":9}`, nil},
-		{"GroupMembers", protocol.OpGroupMembers, &protocol.GroupMembersResp{Status: ok, Members: []protocol.Friend{{Profile: prof}}},
+		{"GroupMembers", protocol.OpGroupMembers, &protocol.GroupMembersResp{Status: ok, Members: []protocol.GroupMember{{Friend: protocol.Friend{Profile: prof}}}},
 			func(ctx context.Context) (any, error) { return c.GroupMembers(ctx, 9) }, `{"group_id":9}`,
 			func(t *testing.T, got any) {
-				if len(got.([]protocol.Friend)) != 1 {
+				if len(got.([]protocol.GroupMember)) != 1 {
 					t.Fatal(got)
 				}
 			}},

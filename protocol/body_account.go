@@ -1,5 +1,7 @@
 package protocol
 
+import "strconv"
+
 // Bodies of section 4 (accounts and sessions) and 5 (profiles and presence).
 
 var codeOnly = []string{"code"}
@@ -159,6 +161,8 @@ type LoginResp struct {
 	Friends []Friend   `json:"friends"`
 	Groups  []Group    `json:"groups"`
 	Convs   []ConvInfo `json:"convs"`
+	// Server (1.1) names the server's version, protocol and features.
+	Server *ServerInfo `json:"server,omitempty"`
 }
 
 var loginRespFields = []string{"code", "user_id", "token", "profile", "friends", "groups", "convs"}
@@ -290,6 +294,13 @@ func (r *UserSearchResp) Normalize() {
 // new login takes over the (user, device) session.
 const KickReasonLoginElsewhere = "login_elsewhere"
 
+// The kicked reasons protocol 1.1 adds (section 13).
+const (
+	KickReasonPasswordChanged = "password_changed" // another device changed the password
+	KickReasonRevoked         = "revoked"          // another device revoked this one
+	KickReasonAccountDeleted  = "account_deleted"  // the account was deleted
+)
+
 // KickedPush is the body of the kicked push; Addr is the remote address of
 // the login that replaced the session.
 type KickedPush struct {
@@ -322,3 +333,143 @@ var profileOnlyFields = []string{"profile"}
 
 // RequiredFields implements Body.
 func (*ProfileChangedPush) RequiredFields() []string { return profileOnlyFields }
+
+// ServerInfo is the login reply's description of the server (1.1).
+type ServerInfo struct {
+	Version  string   `json:"version"`
+	Protocol string   `json:"protocol"`
+	Features []string `json:"features"`
+}
+
+// ProtocolVersion is the contract version this package implements.
+const ProtocolVersion = "1.1"
+
+// The features a 1.1 server may list in ServerInfo.Features.
+const (
+	FeatureTLS        = "tls"
+	FeatureWebSocket  = "ws"
+	FeatureRecall     = "recall"
+	FeatureTyping     = "typing"
+	FeatureSearch     = "search"
+	FeatureMentions   = "mentions"
+	FeatureGroupAdmin = "group_admin"
+	FeatureAccount    = "account"
+	FeatureRoomPaging = "room_paging"
+	FeatureHTTPFiles  = "http_files"
+	FeatureCluster    = "cluster"
+)
+
+// AccountPasswordReq is the body of account.password (1.1).
+type AccountPasswordReq struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+var accountPasswordFields = []string{"old_password", "new_password"}
+
+// RequiredFields implements Body.
+func (*AccountPasswordReq) RequiredFields() []string { return accountPasswordFields }
+
+// Validate implements Request. The old password is only checked for size:
+// whether it is right is the server's question (BAD_CREDENTIALS).
+func (r *AccountPasswordReq) Validate(l *Limits) error {
+	if r.OldPassword == "" || len(r.OldPassword) > l.orDefault().MaxPassword {
+		return BadRequest("old_password", "required, at most "+strconv.Itoa(l.orDefault().MaxPassword)+" bytes")
+	}
+	l = l.orDefault()
+	if n := len(r.NewPassword); n < l.MinPassword || n > l.MaxPassword {
+		return BadRequest("new_password", "must be "+strconv.Itoa(l.MinPassword)+" to "+strconv.Itoa(l.MaxPassword)+" bytes")
+	}
+	return nil
+}
+
+// AccountPasswordResp is the reply to account.password: a new token for
+// the calling device (every other token of the user is revoked).
+type AccountPasswordResp struct {
+	Status
+	Token string `json:"token"`
+}
+
+var tokenRespFields = []string{"code", "token"}
+
+// RequiredFields implements Body.
+func (r *AccountPasswordResp) RequiredFields() []string { return r.need(tokenRespFields) }
+
+// AccountSessionsReq is the body of account.sessions (1.1): {}.
+type AccountSessionsReq struct{}
+
+// RequiredFields implements Body.
+func (*AccountSessionsReq) RequiredFields() []string { return noFields }
+
+// Validate implements Request.
+func (*AccountSessionsReq) Validate(*Limits) error { return nil }
+
+// SessionInfo is one live session of the user: its device, its remote
+// address, since when (unix ms) and whether it is the calling connection.
+type SessionInfo struct {
+	Device  string `json:"device"`
+	Addr    string `json:"addr"`
+	Since   int64  `json:"since"`
+	Current bool   `json:"current"`
+}
+
+var sessionInfoFields = []string{"device", "addr", "since", "current"}
+
+// RequiredFields implements Body.
+func (*SessionInfo) RequiredFields() []string { return sessionInfoFields }
+
+// AccountSessionsResp is the reply to account.sessions.
+type AccountSessionsResp struct {
+	Status
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+var sessionsRespFields = []string{"code", "sessions"}
+
+// RequiredFields implements Body.
+func (r *AccountSessionsResp) RequiredFields() []string { return r.need(sessionsRespFields) }
+
+// Normalize implements Normalizer.
+func (r *AccountSessionsResp) Normalize() {
+	if r.Sessions == nil {
+		r.Sessions = []SessionInfo{}
+	}
+}
+
+// AccountRevokeReq is the body of account.revoke (1.1); the reply is a bare
+// Status.
+type AccountRevokeReq struct {
+	Device string `json:"device"`
+}
+
+var deviceFields = []string{"device"}
+
+// RequiredFields implements Body.
+func (*AccountRevokeReq) RequiredFields() []string { return deviceFields }
+
+// Validate implements Request.
+func (r *AccountRevokeReq) Validate(l *Limits) error {
+	if r.Device == "" {
+		return BadRequest("device", "required")
+	}
+	return l.CheckDevice(r.Device)
+}
+
+// AccountDeleteReq is the body of account.delete (1.1); the reply is a bare
+// Status, after which the server closes the connection.
+type AccountDeleteReq struct {
+	Password string `json:"password"`
+}
+
+var passwordFields = []string{"password"}
+
+// RequiredFields implements Body.
+func (*AccountDeleteReq) RequiredFields() []string { return passwordFields }
+
+// Validate implements Request.
+func (r *AccountDeleteReq) Validate(l *Limits) error {
+	if r.Password == "" || len(r.Password) > l.orDefault().MaxPassword {
+		return BadRequest("password", "required, at most "+strconv.Itoa(l.orDefault().MaxPassword)+" bytes")
+	}
+	return nil
+}

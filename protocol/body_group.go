@@ -8,6 +8,18 @@ const (
 	GroupLeft      = "left"
 	GroupKicked    = "kicked"
 	GroupDismissed = "dismissed"
+	// Kinds protocol 1.1 adds (section 15).
+	GroupUpdated     = "updated"     // user_id changed the name or notice; Group set
+	GroupRoleChanged = "role"        // user_id's role changed; Role set
+	GroupMuted       = "muted"       // user_id was muted until Until (0: lifted)
+	GroupTransferred = "transferred" // user_id is the new owner
+)
+
+// Member roles in a group (1.1).
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
 )
 
 // Group describes a group; Owner is a user_id.
@@ -16,6 +28,8 @@ type Group struct {
 	Name        string `json:"name"`
 	Owner       int64  `json:"owner"`
 	MemberCount int    `json:"member_count"`
+	// Notice (1.1) is the group's notice board, "" when none.
+	Notice string `json:"notice"`
 }
 
 var groupFields = []string{"group_id", "name", "owner", "member_count"}
@@ -96,10 +110,18 @@ func (r *GroupKickReq) Validate(*Limits) error {
 	return CheckID("user_id", r.UserID)
 }
 
+// GroupMember is one member in group.members: a friend object with the
+// member's role and, when muted, the end of the mute in unix ms (1.1).
+type GroupMember struct {
+	Friend
+	Role       string `json:"role"`
+	MutedUntil int64  `json:"muted_until"`
+}
+
 // GroupMembersResp is the reply to group.members.
 type GroupMembersResp struct {
 	Status
-	Members []Friend `json:"members"`
+	Members []GroupMember `json:"members"`
 }
 
 var membersRespFields = []string{"code", "members"}
@@ -110,7 +132,7 @@ func (r *GroupMembersResp) RequiredFields() []string { return r.need(membersResp
 // Normalize implements Normalizer.
 func (r *GroupMembersResp) Normalize() {
 	if r.Members == nil {
-		r.Members = []Friend{}
+		r.Members = []GroupMember{}
 	}
 }
 
@@ -142,14 +164,119 @@ func (r *GroupListResp) Normalize() {
 }
 
 // GroupEventPush is the body of the group.event push; Kind is one of
-// GroupJoined, GroupLeft, GroupKicked, GroupDismissed.
+// GroupJoined, GroupLeft, GroupKicked, GroupDismissed and, in 1.1,
+// GroupUpdated (with Group), GroupRoleChanged (with Role), GroupMuted (with
+// Until) and GroupTransferred.
 type GroupEventPush struct {
 	GroupID int64  `json:"group_id"`
 	Kind    string `json:"kind"`
 	UserID  int64  `json:"user_id"`
+	Group   *Group `json:"group,omitempty"`
+	Role    string `json:"role,omitempty"`
+	Until   *int64 `json:"until,omitempty"`
 }
 
 var groupEventFields = []string{"group_id", "kind", "user_id"}
 
 // RequiredFields implements Body.
 func (*GroupEventPush) RequiredFields() []string { return groupEventFields }
+
+// GroupUpdateReq is the body of group.update (1.1): the fields to change,
+// at least one. The reply is a GroupResp.
+type GroupUpdateReq struct {
+	GroupID int64   `json:"group_id"`
+	Name    *string `json:"name,omitempty"`
+	Notice  *string `json:"notice,omitempty"`
+}
+
+// RequiredFields implements Body.
+func (*GroupUpdateReq) RequiredFields() []string { return groupIDFields }
+
+// Validate implements Request.
+func (r *GroupUpdateReq) Validate(l *Limits) error {
+	if err := CheckID("group_id", r.GroupID); err != nil {
+		return err
+	}
+	if r.Name == nil && r.Notice == nil {
+		return BadRequest("name", "give name or notice")
+	}
+	if r.Name != nil {
+		if err := l.CheckGroupName(*r.Name); err != nil {
+			return err
+		}
+	}
+	if r.Notice != nil {
+		return l.CheckNotice(*r.Notice)
+	}
+	return nil
+}
+
+// GroupSetRoleReq is the body of group.set_role (1.1): Role is RoleAdmin or
+// RoleMember. The reply is a bare Status.
+type GroupSetRoleReq struct {
+	GroupID int64  `json:"group_id"`
+	UserID  int64  `json:"user_id"`
+	Role    string `json:"role"`
+}
+
+var groupSetRoleFields = []string{"group_id", "user_id", "role"}
+
+// RequiredFields implements Body.
+func (*GroupSetRoleReq) RequiredFields() []string { return groupSetRoleFields }
+
+// Validate implements Request.
+func (r *GroupSetRoleReq) Validate(*Limits) error {
+	if err := checkGroupUser(r.GroupID, r.UserID); err != nil {
+		return err
+	}
+	if r.Role != RoleAdmin && r.Role != RoleMember {
+		return BadRequest("role", `must be "admin" or "member"`)
+	}
+	return nil
+}
+
+// GroupMuteReq is the body of group.mute (1.1): Until is unix ms, 0 lifts
+// the mute. The reply is a bare Status.
+type GroupMuteReq struct {
+	GroupID int64 `json:"group_id"`
+	UserID  int64 `json:"user_id"`
+	Until   int64 `json:"until"`
+}
+
+var groupMuteFields = []string{"group_id", "user_id", "until"}
+
+// RequiredFields implements Body.
+func (*GroupMuteReq) RequiredFields() []string { return groupMuteFields }
+
+// Validate implements Request.
+func (r *GroupMuteReq) Validate(*Limits) error {
+	if err := checkGroupUser(r.GroupID, r.UserID); err != nil {
+		return err
+	}
+	if r.Until < 0 || r.Until >= MaxID {
+		return BadRequest("until", "must be unix ms, or 0 to lift the mute")
+	}
+	return nil
+}
+
+// GroupTransferReq is the body of group.transfer (1.1): UserID becomes the
+// owner. The reply is a bare Status.
+type GroupTransferReq struct {
+	GroupID int64 `json:"group_id"`
+	UserID  int64 `json:"user_id"`
+}
+
+var groupUserFields = []string{"group_id", "user_id"}
+
+// RequiredFields implements Body.
+func (*GroupTransferReq) RequiredFields() []string { return groupUserFields }
+
+// Validate implements Request.
+func (r *GroupTransferReq) Validate(*Limits) error { return checkGroupUser(r.GroupID, r.UserID) }
+
+func checkGroupUser(groupID, userID int64) error {
+	if err := CheckID("group_id", groupID); err != nil {
+		return err
+	}
+	return CheckID("user_id", userID)
+}

@@ -11,7 +11,23 @@ import (
 const (
 	RoomJoined = "joined"
 	RoomLeft   = "left"
+	// RoomCount (1.1) replaces joined/left in rooms above the announce
+	// threshold: MemberCount carries the new count.
+	RoomCount = "count"
 )
+
+// Room describes a meeting room (1.1); Owner is the creator's user_id.
+type Room struct {
+	RoomID      int64  `json:"room_id"`
+	Name        string `json:"name"`
+	Owner       int64  `json:"owner"`
+	MemberCount int    `json:"member_count"`
+}
+
+var roomFields = []string{"room_id", "name", "owner", "member_count"}
+
+// RequiredFields implements Body.
+func (*Room) RequiredFields() []string { return roomFields }
 
 // RoomCreateReq is the body of room.create; Name is optional.
 type RoomCreateReq struct {
@@ -28,6 +44,7 @@ func (r *RoomCreateReq) Validate(l *Limits) error { return l.CheckRoomName(r.Nam
 type RoomCreateResp struct {
 	Status
 	RoomID int64 `json:"room_id"`
+	Room   *Room `json:"room,omitempty"` // 1.1
 }
 
 var roomIDRespFields = []string{"code", "room_id"}
@@ -48,10 +65,14 @@ func (*RoomIDReq) RequiredFields() []string { return roomIDFields }
 // Validate implements Request.
 func (r *RoomIDReq) Validate(*Limits) error { return CheckID("room_id", r.RoomID) }
 
-// RoomJoinResp is the reply to room.join: the members, joiner included.
+// RoomJoinResp is the reply to room.join: the members, joiner included,
+// by user_id ascending and at most Limits.RoomJoinMembers of them; More is
+// true when the room has more (fetch them with room.members).
 type RoomJoinResp struct {
 	Status
+	Room    *Room     `json:"room,omitempty"` // 1.1
 	Members []Profile `json:"members"`
+	More    bool      `json:"more,omitempty"` // 1.1
 }
 
 // RequiredFields implements Body.
@@ -84,14 +105,15 @@ func (r *RoomSayReq) Validate(l *Limits) error {
 }
 
 // RoomEventPush is the body of the room.event push; Kind is RoomJoined or
-// RoomLeft.
+// RoomLeft with UserID, or (1.1) RoomCount with MemberCount.
 type RoomEventPush struct {
-	RoomID int64  `json:"room_id"`
-	Kind   string `json:"kind"`
-	UserID int64  `json:"user_id"`
+	RoomID      int64  `json:"room_id"`
+	Kind        string `json:"kind"`
+	UserID      int64  `json:"user_id,omitempty"`
+	MemberCount int    `json:"member_count,omitempty"`
 }
 
-var roomEventFields = []string{"room_id", "kind", "user_id"}
+var roomEventFields = []string{"room_id", "kind"}
 
 // RequiredFields implements Body.
 func (*RoomEventPush) RequiredFields() []string { return roomEventFields }
@@ -177,4 +199,49 @@ func AppendRoomMediaPushFrame(dst []byte, roomID, from int64, payload []byte) []
 func binaryID(b []byte) (int64, bool) {
 	v := binary.BigEndian.Uint64(b)
 	return int64(v), v > 0 && v < MaxID
+}
+
+// RoomMembersReq is the body of room.members (1.1): members with user_id
+// above AfterUserID, ascending; Limit 0 means the default (see
+// Limits.RoomMembersLimit).
+type RoomMembersReq struct {
+	RoomID      int64 `json:"room_id"`
+	AfterUserID int64 `json:"after_user_id,omitempty"`
+	Limit       int   `json:"limit,omitempty"`
+}
+
+// RequiredFields implements Body.
+func (*RoomMembersReq) RequiredFields() []string { return roomIDFields }
+
+// Validate implements Request.
+func (r *RoomMembersReq) Validate(*Limits) error {
+	if err := CheckID("room_id", r.RoomID); err != nil {
+		return err
+	}
+	if r.AfterUserID < 0 || r.AfterUserID >= MaxID {
+		return BadRequest("after_user_id", "must be a user_id or 0")
+	}
+	if r.Limit < 0 {
+		return BadRequest("limit", "must not be negative")
+	}
+	return nil
+}
+
+// RoomMembersResp is the reply to room.members.
+type RoomMembersResp struct {
+	Status
+	Members []Profile `json:"members"`
+	More    bool      `json:"more"`
+}
+
+var roomMembersRespFields = []string{"code", "members", "more"}
+
+// RequiredFields implements Body.
+func (r *RoomMembersResp) RequiredFields() []string { return r.need(roomMembersRespFields) }
+
+// Normalize implements Normalizer.
+func (r *RoomMembersResp) Normalize() {
+	if r.Members == nil {
+		r.Members = []Profile{}
+	}
 }

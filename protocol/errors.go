@@ -46,11 +46,14 @@ func (c Code) Known() bool {
 
 // Error is a failed reply: the server returns it from handlers and encodes it
 // with AppendErrorFrame; the client gets it from Status.Err. It is the body
-// {"code", "message", "retry_after_ms"?} of a failure reply.
+// {"code", "message", "retry_after_ms"?, "seq"?} of a failure reply.
 type Error struct {
 	Code         Code   `json:"code"`
 	Message      string `json:"message"`
 	RetryAfterMs int64  `json:"retry_after_ms,omitempty"`
+	// Seq is set on msg.recall's ALREADY_EXISTS: the seq of the existing
+	// recall message, so a retried recall learns it succeeded (1.1).
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // Error formats the code and the message.

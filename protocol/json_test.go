@@ -117,7 +117,7 @@ func TestOptionalFieldsOmitted(t *testing.T) {
 		v    any
 		want string
 	}{
-		{&ConvInfo{Conv: "g:1", LastSeq: 0}, `{"conv":"g:1","last_seq":0,"ack_seq":0,"read_seq":0}`},
+		{&ConvInfo{Conv: "g:1", LastSeq: 0}, `{"conv":"g:1","last_seq":0,"ack_seq":0,"read_seq":0,"mention_seq":0}`},
 		{&ProfileGetResp{Status: OK(), Profile: Profile{UserID: 1}}, `{"code":"OK","profile":{"user_id":1,"username":"","nickname":"","signature":"","avatar_sha256":""}}`},
 		{&MsgSendReq{ToGroup: 3, Body: "b", ClientMsgID: "c"}, `{"to_group":3,"body":"b","client_msg_id":"c"}`},
 		{&ProfileUpdateReq{Signature: strp("")}, `{"signature":""}`},

@@ -37,6 +37,16 @@ type Limits struct {
 	SyncMax         int   // msg.sync limit cap; larger values are clamped (500)
 	PushBacklog     int   // missed messages pushed per conversation after login (500)
 	SearchResults   int   // users returned by user.search (50)
+
+	// Protocol 1.1.
+	MaxMentions        int // user ids in one message's mentions (50)
+	MaxNotice          int // characters of a group notice (1024)
+	MaxMessageQuery    int // characters of a msg.search query (100)
+	MessageSearchDef   int // msg.search limit when absent (20)
+	MessageSearchMax   int // msg.search limit cap; larger values are clamped (50)
+	RoomJoinMembers    int // members listed in a room.join reply (500)
+	RoomMembersDefault int // room.members limit when absent (100)
+	RoomMembersMax     int // room.members limit cap; larger values are clamped (500)
 }
 
 // DefaultLimits returns the contract's defaults.
@@ -64,6 +74,15 @@ func DefaultLimits() Limits {
 		SyncMax:         500,
 		PushBacklog:     500,
 		SearchResults:   50,
+
+		MaxMentions:        50,
+		MaxNotice:          1024,
+		MaxMessageQuery:    100,
+		MessageSearchDef:   20,
+		MessageSearchMax:   50,
+		RoomJoinMembers:    500,
+		RoomMembersDefault: 100,
+		RoomMembersMax:     500,
 	}
 }
 
@@ -81,11 +100,29 @@ func (l *Limits) orDefault() *Limits {
 // default for 0 (absent), the maximum for anything larger.
 func (l *Limits) SyncLimit(requested int) int {
 	l = l.orDefault()
+	return clampLimit(requested, l.SyncDefault, l.SyncMax)
+}
+
+// MessageSearchLimit returns the effective msg.search limit for a requested
+// one: the default for 0 (absent), the maximum for anything larger.
+func (l *Limits) MessageSearchLimit(requested int) int {
+	l = l.orDefault()
+	return clampLimit(requested, l.MessageSearchDef, l.MessageSearchMax)
+}
+
+// RoomMembersLimit returns the effective room.members limit for a requested
+// one: the default for 0 (absent), the maximum for anything larger.
+func (l *Limits) RoomMembersLimit(requested int) int {
+	l = l.orDefault()
+	return clampLimit(requested, l.RoomMembersDefault, l.RoomMembersMax)
+}
+
+func clampLimit(requested, def, max int) int {
 	switch {
 	case requested <= 0:
-		return l.SyncDefault
-	case requested > l.SyncMax:
-		return l.SyncMax
+		return def
+	case requested > max:
+		return max
 	}
 	return requested
 }
@@ -176,6 +213,18 @@ func (l *Limits) CheckNote(s string) error {
 // CheckQuery checks a user.search query: 1..MaxQuery characters.
 func (l *Limits) CheckQuery(s string) error {
 	return checkRunes("query", s, 1, l.orDefault().MaxQuery)
+}
+
+// CheckMessageQuery checks a msg.search query: 1 to MaxMessageQuery
+// characters.
+func (l *Limits) CheckMessageQuery(s string) error {
+	return checkRunes("query", s, 1, l.orDefault().MaxMessageQuery)
+}
+
+// CheckNotice checks a group notice: at most MaxNotice characters, may be
+// empty.
+func (l *Limits) CheckNotice(s string) error {
+	return checkRunes("notice", s, 0, l.orDefault().MaxNotice)
 }
 
 // CheckText checks a text body (message or room.say): non-empty valid UTF-8

@@ -10,30 +10,44 @@ type Op uint16
 
 // Request ops: sent by the client; the reply carries the same op.
 const (
-	OpPing          Op = 0x0001
-	OpRegister      Op = 0x0010
-	OpLogin         Op = 0x0011
-	OpLogout        Op = 0x0012
-	OpProfileGet    Op = 0x0020
-	OpProfileUpdate Op = 0x0021
-	OpUserSearch    Op = 0x0022
-	OpFriendRequest Op = 0x0030
-	OpFriendRespond Op = 0x0031
-	OpFriendRemove  Op = 0x0032
-	OpFriendList    Op = 0x0033
-	OpFriendPending Op = 0x0034
-	OpMsgSend       Op = 0x0040
-	OpMsgSync       Op = 0x0041
-	OpMsgAck        Op = 0x0042
-	OpMsgRead       Op = 0x0043
-	OpConvList      Op = 0x0044
-	OpGroupCreate   Op = 0x0050
-	OpGroupJoin     Op = 0x0051
-	OpGroupLeave    Op = 0x0052
-	OpGroupKick     Op = 0x0053
-	OpGroupMembers  Op = 0x0054
-	OpGroupList     Op = 0x0055
-	OpGroupDismiss  Op = 0x0056
+	OpPing     Op = 0x0001
+	OpRegister Op = 0x0010
+	OpLogin    Op = 0x0011
+	OpLogout   Op = 0x0012
+	// Account ops of protocol 1.1 (section 13).
+	OpAccountPassword Op = 0x0013
+	OpAccountSessions Op = 0x0014
+	OpAccountRevoke   Op = 0x0015
+	OpAccountDelete   Op = 0x0016
+	OpProfileGet      Op = 0x0020
+	OpProfileUpdate   Op = 0x0021
+	OpUserSearch      Op = 0x0022
+	OpFriendRequest   Op = 0x0030
+	OpFriendRespond   Op = 0x0031
+	OpFriendRemove    Op = 0x0032
+	OpFriendList      Op = 0x0033
+	OpFriendPending   Op = 0x0034
+	OpMsgSend         Op = 0x0040
+	OpMsgSync         Op = 0x0041
+	OpMsgAck          Op = 0x0042
+	OpMsgRead         Op = 0x0043
+	OpConvList        Op = 0x0044
+	// Message ops of protocol 1.1 (section 14).
+	OpMsgRecall    Op = 0x0045
+	OpMsgTyping    Op = 0x0046
+	OpMsgSearch    Op = 0x0047
+	OpGroupCreate  Op = 0x0050
+	OpGroupJoin    Op = 0x0051
+	OpGroupLeave   Op = 0x0052
+	OpGroupKick    Op = 0x0053
+	OpGroupMembers Op = 0x0054
+	OpGroupList    Op = 0x0055
+	OpGroupDismiss Op = 0x0056
+	// Group administration ops of protocol 1.1 (section 15).
+	OpGroupUpdate   Op = 0x0057
+	OpGroupSetRole  Op = 0x0058
+	OpGroupMute     Op = 0x0059
+	OpGroupTransfer Op = 0x005A
 	OpFileOffer     Op = 0x0060
 	OpFileFetch     Op = 0x0061
 	// OpFileUpload is only valid on the file port (section 9 of the contract).
@@ -46,6 +60,8 @@ const (
 	OpRoomSay      Op = 0x0073
 	// OpRoomMedia has a binary body and gets no reply.
 	OpRoomMedia Op = 0x0074
+	// OpRoomMembers pages through a room's members (protocol 1.1, section 16).
+	OpRoomMembers Op = 0x0075
 )
 
 // Push ops: sent by the server with req_id 0.
@@ -58,11 +74,13 @@ const (
 	OpFriendRemoved   Op = 0x1012
 	OpMsgPush         Op = 0x1020
 	OpReadReceipt     Op = 0x1021
-	OpGroupEvent      Op = 0x1030
-	OpFileOffered     Op = 0x1040
-	OpFileReady       Op = 0x1041
-	OpRoomEvent       Op = 0x1050
-	OpRoomSaid        Op = 0x1051
+	// OpTyping tells a conversation's members that someone is typing (1.1).
+	OpTyping      Op = 0x1022
+	OpGroupEvent  Op = 0x1030
+	OpFileOffered Op = 0x1040
+	OpFileReady   Op = 0x1041
+	OpRoomEvent   Op = 0x1050
+	OpRoomSaid    Op = 0x1051
 	// OpRoomMediaPush has a binary body.
 	OpRoomMediaPush Op = 0x1052
 )

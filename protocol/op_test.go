@@ -17,6 +17,11 @@ func TestOpNamesAndKinds(t *testing.T) {
 		0x0054: "group.members", 0x0055: "group.list", 0x0056: "group.dismiss",
 		0x0060: "file.offer", 0x0061: "file.fetch", 0x0062: "file.upload", 0x0063: "file.download",
 		0x0070: "room.create", 0x0071: "room.join", 0x0072: "room.leave", 0x0073: "room.say", 0x0074: "room.media",
+		// Protocol 1.1 (section 12).
+		0x0013: "account.password", 0x0014: "account.sessions", 0x0015: "account.revoke", 0x0016: "account.delete",
+		0x0045: "msg.recall", 0x0046: "msg.typing", 0x0047: "msg.search",
+		0x0057: "group.update", 0x0058: "group.set_role", 0x0059: "group.mute", 0x005A: "group.transfer",
+		0x0075: "room.members", 0x1022: "typing",
 		0x1001: "kicked", 0x1002: "presence", 0x1003: "profile.changed",
 		0x1010: "friend.requested", 0x1011: "friend.responded", 0x1012: "friend.removed",
 		0x1020: "msg", 0x1021: "msg.read_receipt", 0x1030: "group.event",
@@ -49,7 +54,7 @@ func TestOpNamesAndKinds(t *testing.T) {
 			t.Errorf("%v: auth=%v", op, op.NeedsAuth())
 		}
 	}
-	for _, op := range []Op{0, 0x0002, 0x0075, 0x1000, 0x1053, 0xFFFF} {
+	for _, op := range []Op{0, 0x0002, 0x0017, 0x0076, 0x1000, 0x1023, 0x1053, 0xFFFF} {
 		if op.Known() || op.IsRequest() || op.IsPush() || op.IsChatRequest() || op.HasReply() {
 			t.Errorf("%v classified as known", op)
 		}

@@ -14,6 +14,9 @@ const (
 	// RateMessage: the request posts chat content (msg.send, room.say) and
 	// counts against the connection's message rate.
 	RateMessage
+	// RateTyping: msg.typing, which has its own per-connection limit and
+	// does not count against the message rate.
+	RateTyping
 )
 
 // OpInfo is what the contract says about one op, whatever its body types.
@@ -51,6 +54,7 @@ const (
 	needsLogin = 1 << iota // the request needs a logged-in session
 	rateMsg                // the request counts against the message rate
 	filePort               // the request is only valid on the file port
+	rateTyping             // the request counts against the typing rate
 )
 
 // opTable holds every declaration by op; filled by the declarations below.
@@ -76,6 +80,9 @@ func request[Q, R any, PQ interface {
 		newReq: func() Request { return PQ(new(Q)) }, newReply: func() Body { return PR(new(R)) }}
 	if flags&rateMsg != 0 {
 		info.Rate = RateMessage
+	}
+	if flags&rateTyping != 0 {
+		info.Rate = RateTyping
 	}
 	if flags&filePort != 0 {
 		info.kind |= kindFilePort
@@ -126,6 +133,20 @@ var (
 	RoomJoin     = request[RoomIDReq, RoomJoinResp](OpRoomJoin, "room.join", needsLogin)
 	RoomLeave    = request[RoomIDReq, Status](OpRoomLeave, "room.leave", needsLogin)
 	RoomSay      = request[RoomSayReq, Status](OpRoomSay, "room.say", needsLogin|rateMsg)
+
+	// Protocol 1.1 (sections 12-16).
+	AccountPassword = request[AccountPasswordReq, AccountPasswordResp](OpAccountPassword, "account.password", needsLogin)
+	AccountSessions = request[AccountSessionsReq, AccountSessionsResp](OpAccountSessions, "account.sessions", needsLogin)
+	AccountRevoke   = request[AccountRevokeReq, Status](OpAccountRevoke, "account.revoke", needsLogin)
+	AccountDelete   = request[AccountDeleteReq, Status](OpAccountDelete, "account.delete", needsLogin)
+	MsgRecall       = request[MsgRecallReq, MsgRecallResp](OpMsgRecall, "msg.recall", needsLogin)
+	MsgTyping       = request[MsgTypingReq, Status](OpMsgTyping, "msg.typing", needsLogin|rateTyping)
+	MsgSearch       = request[MsgSearchReq, MsgSearchResp](OpMsgSearch, "msg.search", needsLogin)
+	GroupUpdate     = request[GroupUpdateReq, GroupResp](OpGroupUpdate, "group.update", needsLogin)
+	GroupSetRole    = request[GroupSetRoleReq, Status](OpGroupSetRole, "group.set_role", needsLogin)
+	GroupMute       = request[GroupMuteReq, Status](OpGroupMute, "group.mute", needsLogin)
+	GroupTransfer   = request[GroupTransferReq, Status](OpGroupTransfer, "group.transfer", needsLogin)
+	RoomMembers     = request[RoomMembersReq, RoomMembersResp](OpRoomMembers, "room.members", needsLogin)
 )
 
 // The binary room.media ops and the JSON pushes.
@@ -141,6 +162,7 @@ var (
 	_ = push[FriendRemovedPush](OpFriendRemoved, "friend.removed")
 	_ = push[MsgPush](OpMsgPush, "msg")
 	_ = push[ReadReceiptPush](OpReadReceipt, "msg.read_receipt")
+	_ = push[TypingPush](OpTyping, "typing")
 	_ = push[GroupEventPush](OpGroupEvent, "group.event")
 	_ = push[FileOfferedPush](OpFileOffered, "file.offered")
 	_ = push[FileReadyPush](OpFileReady, "file.ready")

@@ -50,6 +50,12 @@ func vectorCases() []vectorCase {
 	loginResp := &LoginResp{Status: OK(), UserID: 1001, Token: "tok_3q2+7w==", Profile: alice,
 		Friends: []Friend{{Profile: bob, Online: true}}, Groups: []Group{}, Convs: []ConvInfo{}}
 	bobMsg := &MsgPush{Message: msg1}
+	loginResp11 := *loginResp
+	loginResp11.Server = &ServerInfo{Version: "v1.1.0", Protocol: ProtocolVersion, Features: []string{FeatureRecall, FeatureTyping, FeatureSearch}}
+	muteUntil := int64(1763773200000)
+	grpNotice := grp
+	grpNotice.Notice = "standup at 10"
+	room9 := Room{RoomID: 9, Name: "standup", Owner: 1001, MemberCount: 501}
 	return []vectorCase{
 		{"ping", "request", OpPing, 1, &PingReq{}},
 		{"ping reply", "reply", OpPing, 1, s[OpPing].reply},
@@ -105,6 +111,42 @@ func vectorCases() []vectorCase {
 		{"file.fetch reply", "reply", OpFileFetch, 20, s[OpFileFetch].reply},
 		{"file.download (file port)", "request", OpFileDownload, 1, s[OpFileDownload].req},
 		{"file.download reply (file port)", "reply", OpFileDownload, 1, s[OpFileDownload].reply},
+
+		// Protocol 1.1 (sections 12-16).
+		{"login reply 1.1", "reply", OpLogin, 2, &loginResp11},
+		{"account.password", "request", OpAccountPassword, 30, s[OpAccountPassword].req},
+		{"account.password reply", "reply", OpAccountPassword, 30, s[OpAccountPassword].reply},
+		{"account.password wrong", "reply", OpAccountPassword, 30, NewError(CodeBadCredentials, "wrong password")},
+		{"account.sessions", "request", OpAccountSessions, 31, s[OpAccountSessions].req},
+		{"account.sessions reply", "reply", OpAccountSessions, 31, s[OpAccountSessions].reply},
+		{"account.revoke", "request", OpAccountRevoke, 32, s[OpAccountRevoke].req},
+		{"account.revoke self", "reply", OpAccountRevoke, 32, BadRequest("device", "this is the calling device: use logout")},
+		{"account.delete", "request", OpAccountDelete, 33, s[OpAccountDelete].req},
+		{"kicked password changed", "push", OpKicked, 0, &KickedPush{Reason: KickReasonPasswordChanged, Addr: "192.0.2.7:50412"}},
+		{"msg.send with mentions and reply", "request", OpMsgSend, 34, &MsgSendReq{ToGroup: 77, Body: "@鲍勃 你好", ClientMsgID: "c-0003", Mentions: []int64{1002}, ReplyTo: 9}},
+		{"msg.send mention_all", "request", OpMsgSend, 35, &MsgSendReq{ToGroup: 77, Body: "all hands", ClientMsgID: "c-0004", MentionAll: true}},
+		{"msg.recall", "request", OpMsgRecall, 36, s[OpMsgRecall].req},
+		{"msg.recall reply", "reply", OpMsgRecall, 36, s[OpMsgRecall].reply},
+		{"msg.recall already recalled", "reply", OpMsgRecall, 36, &Error{Code: CodeAlreadyExists, Message: "already recalled", Seq: 10}},
+		{"msg push recall", "push", OpMsgPush, 0, &MsgPush{Message: Message{MsgID: 5004, Conv: "g:77", Seq: 10, From: 1002, Ts: 1763769603000, Type: MsgTypeRecall, Body: "9", ClientMsgID: ""}}},
+		{"msg.typing", "request", OpMsgTyping, 37, s[OpMsgTyping].req},
+		{"typing push", "push", OpTyping, 0, s[OpTyping].push},
+		{"msg.search", "request", OpMsgSearch, 38, s[OpMsgSearch].req},
+		{"msg.search reply", "reply", OpMsgSearch, 38, s[OpMsgSearch].reply},
+		{"conv.list reply with mention", "reply", OpConvList, 39, &ConvListResp{Status: OK(), Convs: []ConvInfo{{Conv: "g:77", LastSeq: 10, AckSeq: 10, ReadSeq: 8, Last: &msg3, MentionSeq: 10}}}},
+		{"group.update", "request", OpGroupUpdate, 40, s[OpGroupUpdate].req},
+		{"group.set_role", "request", OpGroupSetRole, 41, s[OpGroupSetRole].req},
+		{"group.mute", "request", OpGroupMute, 42, s[OpGroupMute].req},
+		{"group.mute admin by admin", "reply", OpGroupMute, 42, NewError(CodeForbidden, "an admin cannot mute the owner or another admin")},
+		{"group.transfer", "request", OpGroupTransfer, 43, s[OpGroupTransfer].req},
+		{"group.members reply with roles", "reply", OpGroupMembers, 44, s[OpGroupMembers].reply},
+		{"group.event muted", "push", OpGroupEvent, 0, &GroupEventPush{GroupID: 77, Kind: GroupMuted, UserID: 1003, Until: &muteUntil}},
+		{"group.event updated", "push", OpGroupEvent, 0, &GroupEventPush{GroupID: 77, Kind: GroupUpdated, UserID: 1001, Group: &grpNotice}},
+		{"room.create reply 1.1", "reply", OpRoomCreate, 45, &RoomCreateResp{Status: OK(), RoomID: 9, Room: &room9}},
+		{"room.join reply 1.1", "reply", OpRoomJoin, 46, &RoomJoinResp{Status: OK(), Room: &room9, Members: []Profile{alice, bob}, More: true}},
+		{"room.members", "request", OpRoomMembers, 47, s[OpRoomMembers].req},
+		{"room.members reply", "reply", OpRoomMembers, 47, s[OpRoomMembers].reply},
+		{"room.event count", "push", OpRoomEvent, 0, &RoomEventPush{RoomID: 9, Kind: RoomCount, MemberCount: 501}},
 	}
 }
 

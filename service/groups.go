@@ -171,7 +171,8 @@ func (s *Server) groupDismiss(x *call, req *protocol.GroupIDReq) (*protocol.Stat
 }
 
 func (s *Server) groupMembers(x *call, req *protocol.GroupIDReq) (*protocol.GroupMembersResp, error) {
-	if _, err := s.group(x, req.GroupID); err != nil {
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
 		return nil, err
 	}
 	ids, err := s.groups.members(x.ctx(), req.GroupID)
@@ -185,10 +186,15 @@ func (s *Server) groupMembers(x *call, req *protocol.GroupIDReq) (*protocol.Grou
 	if err != nil {
 		return nil, err
 	}
-	resp := &protocol.GroupMembersResp{Status: protocol.OK(), Members: make([]protocol.Friend, 0, len(ids))}
+	resp := &protocol.GroupMembersResp{Status: protocol.OK(), Members: make([]protocol.GroupMember, 0, len(ids))}
 	for _, id := range ids {
 		if u, ok := users[id]; ok {
-			resp.Members = append(resp.Members, protocol.Friend{Profile: toProfile(u), Online: s.router.Online(id)})
+			role := protocol.RoleMember
+			if id == g.Owner {
+				role = protocol.RoleOwner
+			}
+			resp.Members = append(resp.Members, protocol.GroupMember{
+				Friend: protocol.Friend{Profile: toProfile(u), Online: s.router.Online(id)}, Role: role})
 		}
 	}
 	return resp, nil

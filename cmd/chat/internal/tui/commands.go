@@ -283,13 +283,15 @@ func (m *Model) whoisCmd(userID int64) tea.Cmd {
 // membersCmd shows a group's members in the status area.
 func (m *Model) membersCmd(g protocol.Group) tea.Cmd {
 	c := m.c
-	list := func(ctx context.Context) ([]protocol.Friend, error) { return c.GroupMembers(ctx, g.GroupID) }
-	return call("members", list, func(members []protocol.Friend) tea.Msg {
+	list := func(ctx context.Context) ([]protocol.GroupMember, error) { return c.GroupMembers(ctx, g.GroupID) }
+	return call("members", list, func(members []protocol.GroupMember) tea.Msg {
 		names := make([]string, 0, len(members))
 		for _, f := range members {
 			n := f.Profile.Username
-			if f.Profile.UserID == g.Owner {
-				n += " (owner)"
+			if f.Role != "" && f.Role != protocol.RoleMember {
+				n += " (" + f.Role + ")"
+			} else if f.Role == "" && f.Profile.UserID == g.Owner {
+				n += " (owner)" // a 1.0 server sends no roles
 			}
 			if f.Online {
 				n = "●" + n
