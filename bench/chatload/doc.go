@@ -8,4 +8,12 @@
 // spreads large connection counts over child processes with their own
 // 127.0.0.x source addresses. Its figures go into a report.Report; its
 // latencies into bench/stats.
+//
+// A scenario is its own logic on a common skeleton (skeleton.go): setup,
+// load, verify and report phases, with runPhases doing the report,
+// counters, progress line, server readings, CPU profile and accounting
+// around them. chat, group, offline, files and mixed are written so;
+// connect (worker processes), login (three measured phases), room (its own
+// ledger of media frames) and crash (its own chatd, killed mid-run) keep a
+// Run of their own built from the same parts.
 package chatload

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/bench/report"
-	"github.com/chatd/chatd/bench/stats"
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 )
@@ -27,6 +26,12 @@ type filesScenario struct {
 	rounds    int
 	chatPairs int
 	chatRate  float64
+
+	dir, src         string // the temp dir and the payload in it
+	us               []*user
+	clients          []*client.Client
+	upTime, downTime atomic.Int64 // summed transfer durations
+	wall, waited     time.Duration
 }
 
 // Summary implements Scenario.
@@ -46,67 +51,73 @@ func (s *filesScenario) Flags(fs *flag.FlagSet) {
 
 // Run implements Scenario.
 func (s *filesScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
-	rep := newReport("files", e, s.fs)
-	run := stats.NewRun(append([]string{"uploaded_bytes", "downloaded_bytes"}, sinkCounters...), append([]string{"upload", "download"}, sinkLatencies...))
-	errs := &errCounts{}
-	phase := "setup"
-	stop := e.startProgress(run, &phase, errs, nil)
-	defer stop()
+	return runPhases(ctx, e, "files", s.fs, append([]string{"uploaded_bytes", "downloaded_bytes"}, sinkCounters...), append([]string{"upload", "download"}, sinkLatencies...), s)
+}
 
+// setup writes the payload, logs in the transfer pairs (users 0..nf-1)
+// and the chat pairs (nf.., the sink's receivers) and probes the file port.
+func (s *filesScenario) setup(ctx context.Context, t *trial) error {
+	e := t.e
 	dir, err := os.MkdirTemp("", "chatbench-files-*")
 	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
+		return fmt.Errorf("temp dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "payload.bin")
-	if err := writeRandomFile(src, int64(s.sizeMB)<<20); err != nil {
-		return nil, err
+	t.deferred(func() { os.RemoveAll(dir) })
+	s.dir = dir
+	s.src = filepath.Join(dir, "payload.bin")
+	if err := writeRandomFile(s.src, int64(s.sizeMB)<<20); err != nil {
+		return err
 	}
 
 	nf, nc := 2*s.pairs, 2*s.chatPairs
-	us := e.newUsers("f", nf+nc)
-	if err := e.registerAll(ctx, us, 16); err != nil {
-		return nil, err
+	s.us = e.newUsers("f", nf+nc)
+	if err := e.registerAll(ctx, s.us, 16); err != nil {
+		return err
 	}
-	k := newSink(nc, run)
-	clients := make([]*client.Client, nf+nc)
-	defer closeAll(clients)
+	k := newSink(nc, t.run)
+	t.sink = k
+	s.clients = make([]*client.Client, nf+nc)
+	t.deferred(func() { closeAll(s.clients) })
 	ids := make([]atomic.Int64, nf+nc)
 	if err := parallel(ctx, nf+nc, 16, func(ctx context.Context, i int) error {
 		var push func(client.Push)
 		if i >= nf {
 			push = k.onPush(int32(i-nf), &ids[i])
 		}
-		c, _, err := e.connect(ctx, us[i], "bench", push)
+		c, _, err := e.connect(ctx, s.us[i], "bench", push)
 		if err != nil {
 			return err
 		}
-		clients[i] = c
+		s.clients[i] = c
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := parallel(ctx, s.pairs+s.chatPairs, 16, func(ctx context.Context, p int) error {
-		return befriend(ctx, clients[2*p], clients[2*p+1], us[2*p+1].ID)
+		return befriend(ctx, s.clients[2*p], s.clients[2*p+1], s.us[2*p+1].ID)
 	}); err != nil {
-		return nil, err
+		return err
 	}
 
 	// Probe the file port with one small offer: a server without it
 	// answers UNAVAILABLE, which is a finding, not a failure.
-	if _, err := clients[0].FileOffer(ctx, protocol.FileOfferReq{ToUser: us[1].ID, Name: "probe", Size: 1,
+	if _, err := s.clients[0].FileOffer(ctx, protocol.FileOfferReq{ToUser: s.us[1].ID, Name: "probe", Size: 1,
 		Sha256: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"}); err != nil {
 		if pe := protocol.AsError(err); pe != nil && pe.Code == protocol.CodeUnavailable {
-			stop()
-			rep.Note("the server's file port is not available (file.offer answered UNAVAILABLE): nothing measured")
-			rep.AddFigure("file port available", 0, "bool", "")
-			return rep, nil
+			t.rep.Note("the server's file port is not available (file.offer answered UNAVAILABLE): nothing measured")
+			t.rep.AddFigure("file port available", 0, "bool", "")
+			return errNothingToMeasure
 		}
-		return nil, fmt.Errorf("file.offer probe: %w", err)
+		return fmt.Errorf("file.offer probe: %w", err)
 	}
+	return nil
+}
 
-	phase = "transferring"
-	run.Restart()
+// load runs the transfers, with chat between the chat pairs alongside.
+func (s *filesScenario) load(ctx context.Context, t *trial) {
+	k, errs, run := t.sink, t.errs, t.run
+	nf, nc := 2*s.pairs, 2*s.chatPairs
+	t.phase = "transferring"
 	start := time.Now()
 	chatCtx, chatCancel := context.WithCancel(ctx)
 	chatDone := make(chan struct{})
@@ -115,35 +126,34 @@ func (s *filesScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		load := loadShape{dur: 24 * time.Hour, rate: s.chatRate, inflight: 1, size: 64}
 		load.drive(chatCtx, nc, func(ctx context.Context, i int) {
 			to := []int32{int32(i ^ 1)}
-			k.send(ctx, e, clients[nf+i], protocol.MsgSendReq{ToUser: us[nf+(i^1)].ID}, to, 64, errs)
+			k.send(ctx, t.e, s.clients[nf+i], protocol.MsgSendReq{ToUser: s.us[nf+(i^1)].ID}, to, 64, errs)
 		})
 	}()
 	var wg sync.WaitGroup
-	var upTime, downTime atomic.Int64
 	for p := 0; p < s.pairs; p++ {
 		wg.Add(1)
 		go func(p int) {
 			defer wg.Done()
-			up, down := clients[2*p], clients[2*p+1]
+			up, down := s.clients[2*p], s.clients[2*p+1]
 			for r := 0; r < s.rounds; r++ {
 				t0 := time.Now()
-				id, err := up.SendFile(ctx, client.Target{User: us[2*p+1].ID}, src, nil)
+				id, err := up.SendFile(ctx, client.Target{User: s.us[2*p+1].ID}, s.src, nil)
 				if err != nil {
 					errs.add(fmt.Errorf("upload: %w", err))
 					return
 				}
 				d := time.Since(t0)
-				upTime.Add(int64(d))
+				s.upTime.Add(int64(d))
 				run.Observe("upload", d)
 				run.Add("uploaded_bytes", int64(s.sizeMB)<<20)
 				t0 = time.Now()
-				dest := filepath.Join(dir, fmt.Sprintf("got-%d-%d", p, r))
+				dest := filepath.Join(s.dir, fmt.Sprintf("got-%d-%d", p, r))
 				if err := down.DownloadFile(ctx, id, dest, nil); err != nil {
 					errs.add(fmt.Errorf("download: %w", err))
 					return
 				}
 				d = time.Since(t0)
-				downTime.Add(int64(d))
+				s.downTime.Add(int64(d))
 				run.Observe("download", d)
 				run.Add("downloaded_bytes", int64(s.sizeMB)<<20)
 				os.Remove(dest)
@@ -151,34 +161,36 @@ func (s *filesScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		}(p)
 	}
 	wg.Wait()
-	wall := time.Since(start)
+	s.wall = time.Since(start)
 	chatCancel()
 	<-chatDone
-	phase = "draining"
-	waited := k.drain(ctx, 10*time.Second, 5*time.Second)
-	stop()
+}
 
+func (s *filesScenario) verify(ctx context.Context, t *trial) {
+	s.waited = t.sink.drain(ctx, 10*time.Second, 5*time.Second)
+}
+
+func (s *filesScenario) report(t *trial) {
+	rep, run, wall := t.rep, t.run, s.wall
 	rep.DurationS = wall.Seconds()
 	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
 	rep.AddFigure("file port available", 1, "bool", "")
 	rep.AddFigure("uploaded", mb(run.Get("uploaded_bytes")), "MiB", "")
 	rep.AddFigure("downloaded", mb(run.Get("downloaded_bytes")), "MiB", "")
 	rep.AddFigure("aggregate transfer rate (up+down over wall time)", mb(run.Get("uploaded_bytes")+run.Get("downloaded_bytes"))/wall.Seconds(), "MiB/s", "")
-	if t := time.Duration(upTime.Load()); t > 0 {
-		rep.AddFigure("upload rate per transfer", mb(run.Get("uploaded_bytes"))/t.Seconds(), "MiB/s", "")
+	if d := time.Duration(s.upTime.Load()); d > 0 {
+		rep.AddFigure("upload rate per transfer", mb(run.Get("uploaded_bytes"))/d.Seconds(), "MiB/s", "")
 	}
-	if t := time.Duration(downTime.Load()); t > 0 {
-		rep.AddFigure("download rate per transfer", mb(run.Get("downloaded_bytes"))/t.Seconds(), "MiB/s", "")
+	if d := time.Duration(s.downTime.Load()); d > 0 {
+		rep.AddFigure("download rate per transfer", mb(run.Get("downloaded_bytes"))/d.Seconds(), "MiB/s", "")
 	}
-	finish(rep, run, errs, k.led)
 	if sum := run.Latency("push").Summary(); sum.Count > 0 {
 		rep.AddFigure("chat push latency p99 during transfers", sum.P99Ms, "ms", "<= 25")
 	}
-	if errs.total() > 0 {
-		rep.AddFigure("transfer or chat errors", float64(errs.total()), "errors", "== 0")
+	if n := t.errs.total(); n > 0 {
+		rep.AddFigure("transfer or chat errors", float64(n), "errors", "== 0")
 	}
-	rep.Note("upload time includes the server's sha256 check; chat drain took %.2f s", waited.Seconds())
-	return rep, nil
+	rep.Note("upload time includes the server's sha256 check; chat drain took %.2f s", s.waited.Seconds())
 }
 
 // writeRandomFile writes size random bytes to path.

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chatd/chatd/bench/report"
-	"github.com/chatd/chatd/bench/stats"
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
 )
@@ -36,6 +35,18 @@ type mixedScenario struct {
 	conc       int
 	files      int
 	fileKB     int
+
+	us          []*user
+	cur         []atomic.Pointer[client.Client] // nil while a user is offline
+	ids         []atomic.Int64
+	group       int64
+	groupTo     [][]int32
+	pairTo      [][]int32
+	src         string // the file sent during the soak
+	filesSent   atomic.Int64
+	filesFailed atomic.Int64
+	fileNote    string
+	waited      time.Duration
 }
 
 // Summary implements Scenario.
@@ -60,78 +71,92 @@ func (s *mixedScenario) Flags(fs *flag.FlagSet) {
 
 // Run implements Scenario.
 func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
-	rep := newReport("mixed", e, s.fs)
-	n := 2 * s.pairs
-	if s.groupSize > n || s.groupSize < 2 {
+	if n := 2 * s.pairs; s.groupSize > n || s.groupSize < 2 {
 		return nil, fmt.Errorf("--group-members must be 2..%d", n)
 	}
-	run := stats.NewRun(append([]string{"reconnects"}, sinkCounters...), sinkLatencies)
-	errs := &errCounts{}
-	phase := "setup"
-	stop := e.startProgress(run, &phase, errs, nil)
-	defer stop()
-	t0 := time.Now()
+	return runPhases(ctx, e, "mixed", s.fs, append([]string{"reconnects"}, sinkCounters...), sinkLatencies, s)
+}
 
-	us := e.newUsers("m", n)
-	if err := e.registerAll(ctx, us, s.conc); err != nil {
-		return nil, err
+// login connects user i and makes it the current session of receiver i.
+func (s *mixedScenario) login(ctx context.Context, t *trial, i int) error {
+	c, _, err := t.e.connect(ctx, s.us[i], "bench", t.sink.onPush(int32(i), &s.ids[i]))
+	if err != nil {
+		return err
 	}
-	k := newSink(n, run)
+	s.ids[i].Store(s.us[i].ID)
+	s.cur[i].Store(c)
+	return nil
+}
+
+func (s *mixedScenario) setup(ctx context.Context, t *trial) error {
+	e, n := t.e, 2*s.pairs
+	s.us = e.newUsers("m", n)
+	if err := e.registerAll(ctx, s.us, s.conc); err != nil {
+		return err
+	}
+	k := newSink(n, t.run)
 	k.ignoreOwn = true
 	k.benign = func(err error) bool { return errors.Is(err, client.ErrClosed) || errors.Is(err, client.ErrConnLost) }
-	cur := make([]atomic.Pointer[client.Client], n)
-	ids := make([]atomic.Int64, n)
-	defer func() {
-		for i := range cur {
-			if c := cur[i].Swap(nil); c != nil {
+	t.sink = k
+	s.cur = make([]atomic.Pointer[client.Client], n)
+	s.ids = make([]atomic.Int64, n)
+	t.deferred(func() {
+		for i := range s.cur {
+			if c := s.cur[i].Swap(nil); c != nil {
 				c.Close()
 			}
 		}
-	}()
-	login := func(ctx context.Context, i int) error {
-		c, _, err := e.connect(ctx, us[i], "bench", k.onPush(int32(i), &ids[i]))
-		if err != nil {
-			return err
-		}
-		ids[i].Store(us[i].ID)
-		cur[i].Store(c)
-		return nil
-	}
-	if err := parallel(ctx, n, s.conc, login); err != nil {
-		return nil, err
+	})
+	if err := parallel(ctx, n, s.conc, func(ctx context.Context, i int) error { return s.login(ctx, t, i) }); err != nil {
+		return err
 	}
 	if err := parallel(ctx, s.pairs, s.conc, func(ctx context.Context, p int) error {
-		return befriend(ctx, cur[2*p].Load(), cur[2*p+1].Load(), us[2*p+1].ID)
+		return befriend(ctx, s.cur[2*p].Load(), s.cur[2*p+1].Load(), s.us[2*p+1].ID)
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	grp, err := cur[0].Load().GroupCreate(ctx, "soak", nil)
+	grp, err := s.cur[0].Load().GroupCreate(ctx, "soak", nil)
 	if err != nil {
-		return nil, fmt.Errorf("create group: %w", err)
+		return fmt.Errorf("create group: %w", err)
 	}
+	s.group = grp.GroupID
 	if err := parallel(ctx, s.groupSize-1, s.conc, func(ctx context.Context, j int) error {
-		_, err := cur[j+1].Load().GroupJoin(ctx, grp.GroupID)
+		_, err := s.cur[j+1].Load().GroupJoin(ctx, s.group)
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("join group: %w", err)
+		return fmt.Errorf("join group: %w", err)
 	}
-	groupTo := make([][]int32, s.groupSize)
-	for i := range groupTo {
+	s.groupTo = make([][]int32, s.groupSize)
+	for i := range s.groupTo {
 		for j := 0; j < s.groupSize; j++ {
 			if j != i {
-				groupTo[i] = append(groupTo[i], int32(j))
+				s.groupTo[i] = append(s.groupTo[i], int32(j))
 			}
 		}
 	}
-	pairTo := make([][]int32, n)
-	for i := range pairTo {
-		pairTo[i] = []int32{int32(i ^ 1)}
+	s.pairTo = make([][]int32, n)
+	for i := range s.pairTo {
+		s.pairTo[i] = []int32{int32(i ^ 1)}
 	}
-	rep.Note("setup (%d users, group of %d) took %.1f s", n, s.groupSize, time.Since(t0).Seconds())
+	if s.files > 0 {
+		dir, err := os.MkdirTemp("", "chatbench-mixed-*")
+		if err != nil {
+			return fmt.Errorf("temp dir: %w", err)
+		}
+		t.deferred(func() { os.RemoveAll(dir) })
+		s.src = filepath.Join(dir, "file.bin")
+		if err := writeRandomFile(s.src, int64(s.fileKB)<<10); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	phase = "soak"
-	before, _ := e.ReadServer(ctx)
-	run.Restart()
+// load soaks: every user sends at its rate, a few files go between
+// friends, and users drop off and come back.
+func (s *mixedScenario) load(ctx context.Context, t *trial) {
+	k, errs, n := t.sink, t.errs, 2*s.pairs
+	t.phase = "soak"
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, s.dur)
 	defer cancel()
@@ -143,32 +168,21 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 			lim := rate.NewLimiter(rate.Limit(s.perUser), 1)
 			rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
 			for lim.Wait(sctx) == nil {
-				c := cur[i].Load()
+				c := s.cur[i].Load()
 				if c == nil {
 					continue // offline for now
 				}
 				send := context.WithoutCancel(sctx)
 				if i < s.groupSize && rng.Float64() < s.groupShare {
-					k.send(send, e, c, protocol.MsgSendReq{ToGroup: grp.GroupID}, groupTo[i], 64, errs)
+					k.send(send, t.e, c, protocol.MsgSendReq{ToGroup: s.group}, s.groupTo[i], 64, errs)
 				} else {
-					k.send(send, e, c, protocol.MsgSendReq{ToUser: us[i^1].ID}, pairTo[i], 64, errs)
+					k.send(send, t.e, c, protocol.MsgSendReq{ToUser: s.us[i^1].ID}, s.pairTo[i], 64, errs)
 				}
 			}
 		}(i)
 	}
 	// A few files between friends, spread over the soak.
-	var filesSent, filesFailed atomic.Int64
-	fileNote := ""
 	if s.files > 0 {
-		dir, err := os.MkdirTemp("", "chatbench-mixed-*")
-		if err != nil {
-			return nil, fmt.Errorf("temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		src := filepath.Join(dir, "file.bin")
-		if err := writeRandomFile(src, int64(s.fileKB)<<10); err != nil {
-			return nil, err
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,25 +194,25 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 				case <-time.After(every):
 				}
 				i := f % n
-				c := cur[i].Load()
+				c := s.cur[i].Load()
 				if c == nil {
 					continue
 				}
 				fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
-				_, err := c.SendFile(fctx, client.Target{User: us[i^1].ID}, src, nil)
+				_, err := c.SendFile(fctx, client.Target{User: s.us[i^1].ID}, s.src, nil)
 				fcancel()
 				if pe := protocol.AsError(err); pe != nil && pe.Code == protocol.CodeUnavailable {
-					fileNote = "the server's file port is not available (file.offer answered UNAVAILABLE): no files in this soak"
+					s.fileNote = "the server's file port is not available (file.offer answered UNAVAILABLE): no files in this soak"
 					return
 				}
 				if err != nil {
 					if !k.benign(err) {
 						errs.add(fmt.Errorf("send file: %w", err))
 					}
-					filesFailed.Add(1)
+					s.filesFailed.Add(1)
 					continue
 				}
-				filesSent.Add(1)
+				s.filesSent.Add(1)
 			}
 		}()
 	}
@@ -209,17 +223,17 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 		rng := rand.New(rand.NewPCG(7, uint64(start.UnixNano())))
 		var inner sync.WaitGroup
 		defer inner.Wait()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
 		for {
 			select {
 			case <-sctx.Done():
 				return
-			case <-t.C:
+			case <-tick.C:
 			}
 			for j := 0; j < int(s.churn*float64(n)+rng.Float64()); j++ {
 				i := rng.IntN(n)
-				old := cur[i].Swap(nil)
+				old := s.cur[i].Swap(nil)
 				if old == nil {
 					continue
 				}
@@ -236,51 +250,53 @@ func (s *mixedScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 					acancel()
 					old.Close()
 					time.Sleep(away)
-					if err := login(ctx, i); err != nil {
+					if err := s.login(ctx, t, i); err != nil {
 						errs.add(fmt.Errorf("re-login: %w", err))
 						return
 					}
-					run.Add("reconnects", 1)
+					t.run.Add("reconnects", 1)
 				}()
 			}
 		}
 	}()
 	wg.Wait()
-	sendTime := time.Since(start)
-	// Anyone still offline (a failed re-login) comes back for the drain.
-	for i := range cur {
-		if cur[i].Load() == nil {
-			if err := login(ctx, i); err != nil {
-				errs.add(fmt.Errorf("final login: %w", err))
+}
+
+// verify brings back anyone still offline (a failed re-login), then waits
+// for the deliveries and the file messages.
+func (s *mixedScenario) verify(ctx context.Context, t *trial) {
+	for i := range s.cur {
+		if s.cur[i].Load() == nil {
+			if err := s.login(ctx, t, i); err != nil {
+				t.errs.add(fmt.Errorf("final login: %w", err))
 			}
 		}
 	}
-	phase = "draining"
-	waited := k.drain(ctx, s.drain, 10*time.Second)
-	for deadline := time.Now().Add(10 * time.Second); run.Get("file_msgs") < filesSent.Load() && time.Now().Before(deadline); {
+	s.waited = t.sink.drain(ctx, s.drain, 10*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); t.run.Get("file_msgs") < s.filesSent.Load() && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	after, _ := e.ReadServer(ctx)
-	stop()
+}
 
-	rep.DurationS = sendTime.Seconds()
+func (s *mixedScenario) report(t *trial) {
+	rep, run := t.rep, t.run
+	rep.Note("setup (%d users, group of %d) took %.1f s", 2*s.pairs, s.groupSize, t.setupTime.Seconds())
+	rep.DurationS = t.loadTime.Seconds()
 	sent := float64(run.Get("sent"))
 	rep.AddFigure("messages sent (acked)", sent, "msgs", "")
-	rep.AddFigure("sent/s", sent/sendTime.Seconds(), "msg/s", "")
-	rep.AddFigure("deliveries/s", float64(run.Get("delivered"))/(sendTime+waited).Seconds(), "deliveries/s", "")
+	rep.AddFigure("sent/s", sent/t.loadTime.Seconds(), "msg/s", "")
+	rep.AddFigure("deliveries/s", float64(run.Get("delivered"))/(t.loadTime+s.waited).Seconds(), "deliveries/s", "")
 	rep.AddFigure("reconnects (presence churn)", float64(run.Get("reconnects")), "logins", "")
 	rep.AddFigure("sends interrupted by a churn close", float64(run.Get("send_interrupted")), "msgs", "")
-	if fileNote != "" {
-		rep.Note("%s", fileNote)
+	if s.fileNote != "" {
+		rep.Note("%s", s.fileNote)
 	} else if s.files > 0 {
-		rep.AddFigure("files sent", float64(filesSent.Load()), "files", "")
+		rep.AddFigure("files sent", float64(s.filesSent.Load()), "files", "")
 		rep.AddFigure("file messages received", float64(run.Get("file_msgs")), "msgs", "")
-		rep.AddFigure("file messages missing at the recipient", float64(max(0, filesSent.Load()-run.Get("file_msgs"))), "msgs", "== 0")
+		rep.AddFigure("file messages missing at the recipient", float64(max(0, s.filesSent.Load()-run.Get("file_msgs"))), "msgs", "== 0")
 	}
 	rep.AddFigure("own messages in a re-login backlog (ignored)", float64(run.Get("own_echo")), "msgs", "")
 	rep.AddFigure("pushes filtered as redelivered (same conv+seq)", float64(run.Get("redelivered")), "msgs", "")
-	finish(rep, run, errs, k.led)
-	addServerCPU(rep, before, after, sent, "msg")
-	rep.Note("push latency includes messages held for offline users until their re-login; drain took %.2f s", waited.Seconds())
-	return rep, nil
+	t.cpuUnits, t.cpuUnit = sent, "msg"
+	rep.Note("push latency includes messages held for offline users until their re-login; drain took %.2f s", s.waited.Seconds())
 }

@@ -2,6 +2,7 @@ package chatload
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"time"
 
@@ -25,6 +26,11 @@ type phased interface {
 	// error counts and server CPU follow.
 	report(t *trial)
 }
+
+// errNothingToMeasure is what setup returns when the server lacks what the
+// scenario measures (a finding, not a failure): the trial ends there and
+// its report, holding setup's note, is the result.
+var errNothingToMeasure = errors.New("nothing to measure")
 
 // trial is one run of a phased scenario: what its phases share.
 type trial struct {
@@ -65,7 +71,9 @@ func runPhases(ctx context.Context, e *Env, name string, fs *flag.FlagSet, count
 	defer stop()
 
 	start := time.Now()
-	if err := p.setup(ctx, t); err != nil {
+	if err := p.setup(ctx, t); errors.Is(err, errNothingToMeasure) {
+		return t.rep, nil
+	} else if err != nil {
 		return nil, err
 	}
 	t.setupTime = time.Since(start)
