@@ -34,7 +34,8 @@ type Config struct {
 	// RequireTLS closes connections that do not start a TLS handshake.
 	RequireTLS bool
 	// WebSocket, if set, accepts WebSocket upgrades (plaintext and inside
-	// TLS) with this configuration; without it "GET " is raw.
+	// TLS) with this configuration (its OnUpgrade runs before the
+	// application's OnOpen); without it "GET " is raw.
 	WebSocket *websocket.Config
 }
 
@@ -60,7 +61,20 @@ type handler struct {
 // New wraps inner so that one listener serves raw, TLS, WebSocket and
 // WebSocket over TLS connections as cfg allows.
 func New(inner reactor.Handler, cfg Config) reactor.Handler {
-	return &handler{inner: inner, cfg: cfg}
+	h := &handler{inner: inner, cfg: cfg}
+	if cfg.WebSocket != nil {
+		// A copy whose upgrade hook opens the application after the caller's.
+		ws := *cfg.WebSocket
+		user := ws.OnUpgrade
+		ws.OnUpgrade = func(c *reactor.Conn, r *websocket.Request, l *websocket.Layer) {
+			if user != nil {
+				user(c, r, l)
+			}
+			h.open(c)
+		}
+		h.cfg.WebSocket = &ws
+	}
+	return h
 }
 
 // OnOpen waits for the first bytes before telling the application.
@@ -89,16 +103,13 @@ func (h *handler) OnData(c *reactor.Conn, data []byte) int {
 				return 0 // maybe "GET ": wait for the rest
 			}
 			c.SetContext(pending)
-			_ = c.PushLayer(websocket.NewLayer(h.cfg.WebSocket, h.upgraded))
+			_ = c.PushLayer(websocket.NewLayer(h.cfg.WebSocket))
 			return 0 // the WebSocket layer gets these bytes
 		}
 	}
 	h.open(c)
 	return h.inner.OnData(c, data)
 }
-
-// upgraded opens the application once the WebSocket upgrade succeeded.
-func (h *handler) upgraded(c *reactor.Conn, _ *websocket.Request) { h.open(c) }
 
 // open hands the connection (and its context) to the application.
 func (h *handler) open(c *reactor.Conn) {

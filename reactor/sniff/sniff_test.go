@@ -241,3 +241,23 @@ func TestSniffRefusedUpgradeNeverReachesTheApplication(t *testing.T) {
 		t.Fatalf("application saw %d opens, %d closes", opened, closed)
 	}
 }
+
+func TestSniffOnUpgradeRunsBeforeTheApplication(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	ws := &websocket.Config{Path: "/ws", OnUpgrade: func(c *reactor.Conn, r *websocket.Request, l *websocket.Layer) {
+		mu.Lock()
+		defer mu.Unlock()
+		if l != nil && c.Context() == pending {
+			seen = append(seen, "upgrade "+r.Path)
+		}
+	}}
+	addr, a := start(t, Config{WebSocket: ws})
+	c, r := connect(t, addr)
+	wsRoundTrip(t, c, r, "x", len(upgrade))
+	mu.Lock()
+	defer mu.Unlock()
+	if opened, _, ctxOK := a.counts(); len(seen) != 1 || seen[0] != "upgrade /ws" || opened != 1 || !ctxOK {
+		t.Fatalf("hook saw %q, application %d opens (context nil at open: %v)", seen, opened, ctxOK)
+	}
+}

@@ -2,55 +2,20 @@ package sniff
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/chatd/chatd/reactor"
+	"github.com/chatd/chatd/reactor/internal/testcert"
 	"github.com/chatd/chatd/reactor/tlslayer"
 	"github.com/chatd/chatd/reactor/websocket"
 )
 
-// selfSigned returns a server certificate for localhost and a pool that
-// trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
-
 // tlsConfig is a sniffing Config with real TLS from reactor/tlslayer.
 func tlsConfig(t *testing.T, requireTLS bool) (Config, *x509.CertPool) {
-	cert, pool := selfSigned(t)
+	cert, pool := testcert.New(t)
 	layers := tlslayer.NewServer(&tls.Config{Certificates: []tls.Certificate{cert}}, tlslayer.Options{})
 	return Config{
 		TLS:        func(*reactor.Conn) reactor.Layer { return layers.Layer() },

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/chatd/chatd/reactor"
 )
 
 // DefaultMaxRequest is the request-head size limit when Config.MaxRequest is 0.
@@ -41,6 +43,11 @@ type Config struct {
 	// BinaryOnly fails a connection that sends a text message with status
 	// 1003 (unsupported data).
 	BinaryOnly bool
+	// OnUpgrade, if set, runs on the loop when a Layer's upgrade has
+	// succeeded, before the first message reaches OnData: r says which path,
+	// origin and subprotocol were chosen, and l is the layer (for
+	// Layer.CloseWith).
+	OnUpgrade func(c *reactor.Conn, r *Request, l *Layer)
 }
 
 // Request is a parsed upgrade request. Its strings share one copy of the

@@ -21,9 +21,13 @@ const smallMessage = 512
 // WriteCopy or Writev call) as one binary message. Pings, pongs and the close
 // handshake are answered on the loop without the handler. An empty message
 // carries no bytes, so the handler does not see it (and an empty write sends
-// nothing). The handler's
-// writes made before the upgrade completes wait for it. A graceful close of
-// the connection (Conn.Close, Shutdown) sends a close frame with 1000 first.
+// nothing). The handler's writes made before the upgrade completes wait for
+// it. A graceful close of the connection (Conn.Close, Shutdown) sends a
+// close frame with 1000 first; CloseWith chooses another code.
+//
+// The handler sees a byte stream made of whole messages: bytes it leaves
+// unconsumed are offered again with the next message appended, so a
+// handler that needs message boundaries consumes each message whole.
 //
 // A refused upgrade gets its HTTP error response and the connection is
 // closed after it. A client that closes, or breaks the protocol, gets its
@@ -31,12 +35,11 @@ const smallMessage = 512
 //
 // An idle layer holds the few words of its Session and no buffer.
 type Layer struct {
-	sess      Session
-	io        *reactor.LayerIO
-	onUpgrade func(c *reactor.Conn, r *Request)
-	closing   uint16 // the code of the close frame to send behind the messages written before it
-	state     uint8
-	hdr       [MaxServerHeaderLen]byte
+	sess    Session
+	io      *reactor.LayerIO
+	closing uint16 // the code of the close frame to send behind the messages written before it
+	state   uint8
+	hdr     [MaxServerHeaderLen]byte
 }
 
 const (
@@ -47,14 +50,12 @@ const (
 )
 
 // NewLayer returns a layer for one connection. cfg is shared, not copied,
-// and must not change afterwards; nil accepts what the zero Config does. onUpgrade, if not nil, runs on the loop
-// when the upgrade succeeds, before the first message reaches OnData (the
-// Request says which path, origin and subprotocol were chosen).
-func NewLayer(cfg *Config, onUpgrade func(c *reactor.Conn, r *Request)) *Layer {
+// and must not change afterwards; nil accepts what the zero Config does.
+func NewLayer(cfg *Config) *Layer {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	return &Layer{onUpgrade: onUpgrade, sess: NewSession(cfg)}
+	return &Layer{sess: NewSession(cfg)}
 }
 
 // Open holds the handler's writes until the upgrade is answered.
@@ -84,8 +85,8 @@ func (l *Layer) Decode(in []byte) (int, error) {
 		l.io.Down(resp)
 		l.state = layerOpen
 		l.io.Hold(false)
-		if l.onUpgrade != nil {
-			l.onUpgrade(l.io.Conn(), req)
+		if f := l.sess.cfg.OnUpgrade; f != nil {
+			f(l.io.Conn(), req, l)
 		}
 		n = k
 	}
@@ -139,8 +140,22 @@ func (l *Layer) Flush() error { return nil }
 // Wake is not used.
 func (l *Layer) Wake() error { return nil }
 
-// Close sends the close frame: the answer to the peer's close or the
-// failure's status, or, for a close from this side, 1000.
+// CloseWith closes the connection from this side with a close frame
+// carrying code (a 1000-1003, 1007-1014 or 3000-4999 status), sent after
+// the messages already written; input that follows is ignored. Call it on
+// the connection's loop, for instance from OnData when a message breaks the
+// application's rules. It does nothing before the upgrade or once closing.
+func (l *Layer) CloseWith(code int) {
+	if l.state != layerOpen {
+		return
+	}
+	l.state, l.closing = layerClosing, uint16(code)
+	l.sess.closed = true // the messages behind this one in the same read are dropped
+	_ = l.io.Conn().Close()
+}
+
+// Close sends the close frame: the answer to the peer's close, the
+// failure's status, CloseWith's code, or 1000 for any other close.
 func (l *Layer) Close() {
 	switch l.state {
 	case layerOpen:

@@ -41,7 +41,7 @@ type wsOnOpen struct {
 }
 
 func (h wsOnOpen) OnOpen(c *reactor.Conn) {
-	_ = c.PushLayer(NewLayer(h.cfg, nil))
+	_ = c.PushLayer(NewLayer(h.cfg))
 	h.Handler.OnOpen(c)
 }
 
@@ -386,4 +386,41 @@ func closesEarly(c abCase) bool {
 		}
 	}
 	return false
+}
+
+// strict closes with 1008 when a message says "bad": an application rule
+// enforced through Layer.CloseWith.
+type strict struct {
+	echo
+	closed bool // loop-owned
+}
+
+func (h *strict) OnData(c *reactor.Conn, data []byte) int {
+	if h.closed {
+		panic("a message reached OnData after CloseWith")
+	}
+	if string(data) == "bad" {
+		h.closed = true
+		c.Context().(*Layer).CloseWith(ClosePolicyViolation)
+		return len(data)
+	}
+	return h.echo.OnData(c, data)
+}
+
+func TestLayerCloseWith(t *testing.T) {
+	keep := func(c *reactor.Conn, _ *Request, l *Layer) { c.SetContext(l) }
+	addr := startServer(t, wsOnOpen{&strict{}, &Config{OnUpgrade: keep}})
+	c := dialWS(t, addr)
+	stream := append(clientFrame(OpBinary, true, []byte("ok")), clientFrame(OpBinary, true, []byte("bad"))...)
+	stream = append(stream, clientFrame(OpBinary, true, []byte("late"))...)
+	if _, err := c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c.readUntilClose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 2 || string(fs[0].payload) != "ok" || closeCode(fs[1]) != ClosePolicyViolation {
+		t.Fatalf("got %d frames (last close code %d), want the echo of ok and a close with 1008", len(fs), closeCode(fs[len(fs)-1]))
+	}
 }
