@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatd/chatd/bench/internal/frame"
 	"github.com/chatd/chatd/bench/internal/srvmain"
+	"github.com/chatd/chatd/bench/internal/wsclient"
 )
 
 // Serve is a bench server's entry point.
@@ -230,4 +231,16 @@ func CheckBroadcastOver(t *testing.T, d Dial, addr string, wholeFrames bool) {
 			t.Error(err)
 		}
 	}
+}
+
+// WebSocket dials addr and upgrades at wsclient.Path.
+func WebSocket(addr string) (net.Conn, error) { return wsclient.Dial(addr, 5*time.Second) }
+
+// CheckWebSocketServer starts serve in each mode and checks it over
+// WebSocket, one whole frame per message for broadcast.
+func CheckWebSocketServer(t *testing.T, serve Serve) {
+	t.Run("echo", func(t *testing.T) { CheckEchoOver(t, WebSocket, Start(t, serve, srvmain.ModeEcho)) })
+	t.Run("broadcast", func(t *testing.T) {
+		CheckBroadcastOver(t, WebSocket, Start(t, serve, srvmain.ModeBroadcast), true)
+	})
 }

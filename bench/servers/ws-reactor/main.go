@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
 
 	"github.com/chatd/chatd/bench/internal/peers"
+	"github.com/chatd/chatd/bench/internal/reactorserve"
 	"github.com/chatd/chatd/bench/internal/srvmain"
 	"github.com/chatd/chatd/bench/internal/wsclient"
 	"github.com/chatd/chatd/reactor"
@@ -15,15 +13,6 @@ import (
 )
 
 func main() { srvmain.Main("ws-reactor", serve) }
-
-type echoHandler struct{}
-
-func (echoHandler) OnOpen(*reactor.Conn)         {}
-func (echoHandler) OnClose(*reactor.Conn, error) {}
-func (echoHandler) OnData(c *reactor.Conn, data []byte) int {
-	_ = c.WriteCopy(data) // one message in, one message out
-	return len(data)
-}
 
 type broadcastHandler struct {
 	peers peers.Set[*reactor.Conn]
@@ -41,34 +30,10 @@ func (h *broadcastHandler) OnData(c *reactor.Conn, data []byte) int {
 }
 
 func serve(ctx context.Context, cfg srvmain.Config) error {
-	var h reactor.Handler = echoHandler{}
+	var h reactor.Handler = reactorserve.Echo{} // one message in, one message out
 	if cfg.Mode == srvmain.ModeBroadcast {
 		h = &broadcastHandler{}
 	}
 	h = sniff.New(h, sniff.Config{WebSocket: &websocket.Config{Path: wsclient.Path}})
-	eng, err := reactor.New(h, reactor.Options{Loops: cfg.Loops})
-	if err != nil {
-		return fmt.Errorf("ws-reactor: new engine: %w", err)
-	}
-	if _, err := eng.Listen("tcp", cfg.Addr()); err != nil {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return errors.Join(fmt.Errorf("ws-reactor: listen %s: %w", cfg.Addr(), err), eng.Shutdown(stopCtx))
-	}
-	done := make(chan error, 1)
-	go func() { done <- eng.Serve() }()
-	select {
-	case <-ctx.Done():
-	case err := <-done:
-		return fmt.Errorf("ws-reactor: serve: %w", err)
-	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := eng.Shutdown(stopCtx); err != nil {
-		return fmt.Errorf("ws-reactor: shutdown: %w", err)
-	}
-	if err := <-done; err != nil && !errors.Is(err, reactor.ErrEngineClosed) {
-		return fmt.Errorf("ws-reactor: serve: %w", err)
-	}
-	return nil
+	return reactorserve.Run(ctx, "ws-reactor", cfg, h)
 }
