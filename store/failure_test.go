@@ -315,11 +315,19 @@ func TestMySQLOutage(t *testing.T) {
 	if _, err := s.UserByID(ctx, a); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("read during the outage: %v, want ErrUnavailable", err)
 	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	if err := s.Ping(pctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("ping during the outage: %v, want ErrUnavailable", err)
+	}
+	cancel()
 	before, _ := count()
 	px.restore(t)
 	waitFor("appends after recovery", func() bool { n, _ := count(); return n >= before+200 })
 	if _, err := s.UserByID(ctx, a); err != nil {
 		t.Errorf("read after recovery: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("ping after recovery: %v", err)
 	}
 	close(stop)
 	wg.Wait()

@@ -343,6 +343,18 @@ func (s *sqlStore) MarkFileComplete(ctx context.Context, fileID int64, ts int64)
 	return nil
 }
 
+// Ping asks the read pool, which on SQLite never waits for the single
+// writer connection, so a long group commit does not look like an outage.
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // Close stops the committer, then closes the statements and the pools.
 func (s *sqlStore) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {

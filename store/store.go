@@ -158,6 +158,11 @@ type Store interface {
 	// and verified at ts. ErrNotFound when absent.
 	MarkFileComplete(ctx context.Context, fileID int64, ts int64) error
 
+	// Ping reports whether the database answers now (for readiness
+	// probes): ErrClosed after Close, ErrUnavailable wrapping the cause
+	// when it does not answer before ctx ends.
+	Ping(ctx context.Context) error
+
 	// Close lets the group committer finish the batch it is writing, fails
 	// appends still queued with ErrClosed and closes the database.
 	// AppendMessage after Close returns ErrClosed; other methods return an

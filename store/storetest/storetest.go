@@ -721,11 +721,15 @@ func testClose(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	us := NewUsers(t, s, "cl", 2)
 	conv := MakeFriends(t, s, us[0].ID, us[1].ID)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping an open store: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := s.AppendMessage(ctx, store.NewMessage{Conv: conv, From: us[0].ID, Type: "text", Body: "x", ClientMsgID: "x", TS: 1})
 	wantErr(t, err, store.ErrClosed)
+	wantErr(t, s.Ping(ctx), store.ErrClosed)
 	if err := s.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
