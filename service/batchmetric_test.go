@@ -6,27 +6,51 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 )
 
-// promValue reads one sample of the default metric set, 0 if absent.
-func promValue(t *testing.T, name string) float64 {
-	t.Helper()
+// exposition renders client_golang's default registry, which the admin
+// listener serves, in the Prometheus text format.
+func exposition() (string, error) {
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		return "", err
+	}
 	var buf bytes.Buffer
-	metrics.WritePrometheus(&buf, false)
-	for line := range strings.Lines(buf.String()) {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if ok && k == name {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			return "", err
 		}
 	}
-	return 0
+	return buf.String(), nil
+}
+
+// sampleValue reads one sample (name with its labels, as exposed) of the
+// default registry, 0 if absent.
+func sampleValue(name string) (float64, error) {
+	text, err := exposition()
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(text) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && k == name {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, nil
+}
+
+func promValue(t testing.TB, name string) float64 {
+	t.Helper()
+	v, err := sampleValue(name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v
 }
 
 // A message sent through a store wired with ObserveStoreBatch moves the

@@ -63,7 +63,7 @@ type outFrame struct {
 // write queues an encoded frame. Errors (closed, slow consumer) need no
 // handling beyond the reactor's: the connection is closing either way.
 func (cs *connState) write(f outFrame) error {
-	framesOut.get(labelOp(f.op)).Inc()
+	framesOut.get(f.op).Inc()
 	return cs.c.Write(f.b)
 }
 
@@ -174,7 +174,7 @@ func (h handler) OnData(c *reactor.Conn, data []byte) int {
 // rest handed to the pool. body is valid only during the call.
 func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 	op := h.Op
-	framesIn.get(labelOp(op)).Inc()
+	framesIn.get(op).Inc()
 	if !op.IsChatRequest() {
 		s.replyErr(cs, op, h.ReqID, protocol.UnsupportedOp(op))
 		return

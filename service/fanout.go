@@ -46,7 +46,7 @@ func (f *fanout) flush() int {
 	default:
 		reactor.WriteBatch(f.frame.b, f.conns)
 	}
-	framesOut.get(labelOp(f.frame.op)).Add(n)
+	framesOut.get(f.frame.op).Add(float64(n))
 	clear(f.conns)
 	f.conns = f.conns[:0]
 	return n

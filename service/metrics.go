@@ -2,27 +2,53 @@ package service
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/reactor"
 )
 
-// Metrics live on the library's default set so the admin listener's
-// metrics.WritePrometheus shows them; several Servers in one process (tests)
-// share them.
+// Metrics are registered on client_golang's default registry, which the
+// admin listener serves; several Servers in one process (tests) share them.
+// The library was chosen over VictoriaMetrics/metrics for its HELP text and
+// the stock Go and process collectors (see service/admin's doc).
 var (
-	metricSessions     = metrics.GetOrCreateGauge("chatd_sessions", nil)
-	metricConnections  = metrics.GetOrCreateGauge("chatd_connections", nil)
-	metricAppend       = metrics.GetOrCreateHistogram("chatd_msg_append_seconds")
-	metricMediaDropped = metrics.GetOrCreateCounter("chatd_media_dropped_total")
-	metricPushes       = metrics.GetOrCreateCounter("chatd_msg_pushes_total")
-	metricPanics       = metrics.GetOrCreateCounter("chatd_handler_panics_total")
-	metricBadFrames    = metrics.GetOrCreateCounter("chatd_bad_frames_total")
-	metricBatchSize    = metrics.GetOrCreateHistogram("chatd_store_batch_size")
-	metricBatchCommit  = metrics.GetOrCreateHistogram("chatd_store_commit_seconds")
+	metricSessions = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "chatd_sessions", Help: "Logged-in sessions now."})
+	metricConnections = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "chatd_connections", Help: "Open chat connections now."})
+	metricAppend = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "chatd_msg_append_seconds", Help: "Time to append one message to the store, group commit included.",
+		Buckets: latencyBuckets})
+	metricMediaDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_media_dropped_total", Help: "Room media frames dropped (lossy relay to slow receivers)."})
+	metricPushes = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_msg_pushes_total", Help: "Message pushes written to receivers' connections."})
+	metricPanics = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_handler_panics_total", Help: "Handler panics recovered (answered INTERNAL)."})
+	metricBadFrames = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_bad_frames_total", Help: "Connections closed for an undecodable frame."})
+	metricBatchSize = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "chatd_store_batch_size", Help: "Messages per group commit of the message store.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 11)}) // 1 .. 1024
+	metricBatchCommit = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "chatd_store_commit_seconds", Help: "Time of one group-commit transaction of the message store.",
+		Buckets: latencyBuckets})
+	framesIn = newOpCounters(promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatd_frames_in_total", Help: "Frames received, by op."}, []string{"op"}))
+	framesOut = newOpCounters(promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatd_frames_out_total", Help: "Frames written, by op."}, []string{"op"}))
+	replies = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatd_replies_total", Help: "Replies sent, by op and result code."}, []string{"op", "code"})
 )
+
+// latencyBuckets spans 100 µs to about 3.3 s, doubling: store appends and
+// commits are sub-millisecond on SQLite and can reach seconds on a loaded
+// MySQL, and histogram_quantile needs buckets on both sides of a quantile.
+var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 16)
 
 // ObserveStoreBatch records one group commit of the message store (its
 // number of appends and how long its transaction took) in
@@ -30,33 +56,38 @@ var (
 // store.Config.OnBatch; it only touches atomics, so it is cheap enough for
 // the committer goroutine.
 func ObserveStoreBatch(size int, d time.Duration) {
-	metricBatchSize.Update(float64(size))
-	metricBatchCommit.Update(d.Seconds())
+	metricBatchSize.Observe(float64(size))
+	metricBatchCommit.Observe(d.Seconds())
 }
 
 // opCounters holds one counter per op in a fixed table indexed by op, so
-// counting a frame is an atomic load and an atomic add: no lock, not even
-// on a 1,000-recipient fan-out. Unknown ops share the last slot.
-type opCounters struct {
-	slots [maxOpSlot + 1]atomic.Pointer[metrics.Counter]
-	fmt   func(protocol.Op) string
-}
+// counting a frame is an index and an atomic add: no label hashing, no
+// lock, not even on a 1,000-recipient fan-out. Unknown ops share the last
+// slot.
+type opCounters [maxOpSlot + 1]prometheus.Counter
 
 // maxOpSlot is one past the highest op of the contract (room.media push);
 // that slot counts unknown ops.
 const maxOpSlot = int(protocol.OpRoomMediaPush) + 1
 
-func (o *opCounters) get(op protocol.Op) *metrics.Counter {
-	i := int(op)
-	if !op.Known() || i >= maxOpSlot {
-		i, op = maxOpSlot, 0xffff
+// newOpCounters resolves every slot's child of vec once. Only known ops
+// get a series, so a client cannot create unbounded ones.
+func newOpCounters(vec *prometheus.CounterVec) *opCounters {
+	var o opCounters
+	for i := range maxOpSlot {
+		if op := protocol.Op(i); op.Known() {
+			o[i] = vec.WithLabelValues(op.String())
+		}
 	}
-	if c := o.slots[i].Load(); c != nil {
-		return c
+	o[maxOpSlot] = vec.WithLabelValues("unknown")
+	return &o
+}
+
+func (o *opCounters) get(op protocol.Op) prometheus.Counter {
+	if i := int(op); op.Known() && i < maxOpSlot && o[i] != nil {
+		return o[i]
 	}
-	c := metrics.GetOrCreateCounter(o.fmt(op)) // idempotent: races agree
-	o.slots[i].Store(c)
-	return c
+	return o[maxOpSlot]
 }
 
 // opName is the label of an op; unknown ops share one label so a client
@@ -68,38 +99,72 @@ func opName(op protocol.Op) string {
 	return "unknown"
 }
 
-func labelOp(op protocol.Op) protocol.Op {
-	if op.Known() {
-		return op
-	}
-	return 0xffff
-}
-
-var (
-	framesIn = &opCounters{fmt: func(op protocol.Op) string {
-		return `chatd_frames_in_total{op="` + opName(op) + `"}`
-	}}
-	framesOut = &opCounters{fmt: func(op protocol.Op) string {
-		return `chatd_frames_out_total{op="` + opName(op) + `"}`
-	}}
-)
-
 type replyKey struct {
 	op   protocol.Op
 	code protocol.Code
 }
 
-var replyCounters sync.Map // replyKey -> *metrics.Counter
+var replyCounters sync.Map // replyKey -> prometheus.Counter
 
 func countReply(op protocol.Op, code protocol.Code) {
-	k := replyKey{labelOp(op), code}
-	if !code.Known() {
-		k.code = protocol.CodeInternal
+	if !op.Known() {
+		op = 0xffff
 	}
+	if !code.Known() {
+		code = protocol.CodeInternal
+	}
+	k := replyKey{op, code}
 	v, ok := replyCounters.Load(k)
 	if !ok {
-		v, _ = replyCounters.LoadOrStore(k, metrics.GetOrCreateCounter(
-			`chatd_replies_total{op="`+opName(k.op)+`",code="`+string(k.code)+`"}`))
+		v, _ = replyCounters.LoadOrStore(k, replies.WithLabelValues(opName(op), string(code)))
 	}
-	v.(*metrics.Counter).Inc()
+	v.(prometheus.Counter).Inc()
+}
+
+// reactorCollector exposes the event loop's counters, read at scrape time.
+type reactorCollector struct{ stats func() reactor.Stats }
+
+// reactorMetrics describes each exposed reactor counter and how to read it.
+var reactorMetrics = []struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	get  func(reactor.Stats) uint64
+}{
+	{reactorDesc("connections", "Connections open on the event loops."), prometheus.GaugeValue, func(s reactor.Stats) uint64 { return s.Conns }},
+	{reactorDesc("queued_bytes", "Bytes queued for output and not yet written."), prometheus.GaugeValue, func(s reactor.Stats) uint64 { return s.QueuedBytes }},
+	{reactorDesc("accepted_total", "Connections accepted."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.Accepted }},
+	{reactorDesc("closed_total", "Connections closed."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.Closed }},
+	{reactorDesc("bytes_in_total", "Bytes read from connections."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.BytesIn }},
+	{reactorDesc("bytes_out_total", "Bytes written to connections."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.BytesOut }},
+	{reactorDesc("writev_total", "writev system calls."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.Writev }},
+	{reactorDesc("eagain_total", "Writes that met a full socket buffer (EAGAIN)."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.EAGAIN }},
+	{reactorDesc("dropped_lossy_total", "Lossy frames dropped for slow consumers."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.DroppedLossy }},
+	{reactorDesc("wakeups_total", "Cross-goroutine wake-ups of the event loops."), prometheus.CounterValue, func(s reactor.Stats) uint64 { return s.Wakeups }},
+}
+
+func reactorDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("chatd_reactor_"+name, help, nil, nil)
+}
+
+// Describe implements prometheus.Collector.
+func (r reactorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range reactorMetrics {
+		ch <- m.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (r reactorCollector) Collect(ch chan<- prometheus.Metric) {
+	st := r.stats()
+	for _, m := range reactorMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.get(st)))
+	}
+}
+
+// MetricsCollector returns the collector of this server's event-loop
+// counters (chatd_reactor_*), read at scrape time; hand it to the admin
+// listener. It is per server, unlike the package's metrics, because each
+// Server has its own engine.
+func (s *Server) MetricsCollector() prometheus.Collector {
+	return reactorCollector{stats: s.ReactorStats}
 }

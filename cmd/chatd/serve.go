@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
@@ -162,7 +163,15 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 
 	var adm *admin.Server
 	if cfg.AdminAddr != "" {
-		adm, err = admin.Listen(cfg.AdminAddr, srv, log)
+		bi := readBuildInfo()
+		adm, err = admin.Listen(admin.Config{
+			Addr: cfg.AdminAddr,
+			// The store check is what tells a balancer that the database
+			// is down; cluster mode adds the bus here.
+			Checks:     []admin.Check{admin.Ready("service", srv.Ready), {Name: "store", Run: st.Ping}},
+			Collectors: []prometheus.Collector{srv.MetricsCollector(), admin.BuildInfo(bi.Version, bi.Commit)},
+			Logger:     log,
+		})
 		if err != nil {
 			return fmt.Errorf("start admin listener: %w", err)
 		}

@@ -5,18 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/admin/admintest"
 	"github.com/chatd/chatd/service/web"
 	"github.com/chatd/chatd/store/mysqltest"
 )
@@ -207,6 +211,45 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// checkMetrics checks what a Prometheus scraping a serving chatd needs:
+// le-bucket histograms, the build info, the event-loop counters (one
+// connection open), the service's per-op counters (after one ping) and the
+// process collector. admintest.Scrape has checked HELP and TYPE.
+func checkMetrics(t *testing.T, mfs map[string]*dto.MetricFamily) {
+	t.Helper()
+	for _, name := range []string{"chatd_msg_append_seconds", "chatd_store_commit_seconds", "chatd_store_batch_size"} {
+		mf := mfs[name]
+		if mf.GetType() != dto.MetricType_HISTOGRAM || len(mf.GetMetric()) != 1 {
+			t.Errorf("%s is %v, want one histogram", name, mf)
+			continue
+		}
+		b := mf.GetMetric()[0].GetHistogram().GetBucket()
+		if len(b) < 2 || !math.IsInf(b[len(b)-1].GetUpperBound(), 1) {
+			t.Errorf("%s buckets %v, want le bounds ending in +Inf", name, b)
+		}
+	}
+	bi := readBuildInfo()
+	if m := mfs["chatd_build_info"].GetMetric(); len(m) != 1 || admintest.Label(m[0], "version") != bi.Version ||
+		admintest.Label(m[0], "commit") != bi.Commit || admintest.Label(m[0], "go") != runtime.Version() {
+		t.Errorf("chatd_build_info = %v, want version %q commit %q go %q", m, bi.Version, bi.Commit, runtime.Version())
+	}
+	if m := mfs["chatd_reactor_connections"].GetMetric(); len(m) != 1 || m[0].GetGauge().GetValue() < 1 {
+		t.Errorf("chatd_reactor_connections = %v, want at least the test's connection", m)
+	}
+	pings := 0.0
+	for _, m := range mfs["chatd_frames_in_total"].GetMetric() {
+		if admintest.Label(m, "op") == "ping" {
+			pings = m.GetCounter().GetValue()
+		}
+	}
+	if pings < 1 {
+		t.Errorf(`chatd_frames_in_total{op="ping"} = %v, want at least 1`, pings)
+	}
+	if mfs["process_resident_memory_bytes"] == nil || mfs["go_goroutines"] == nil {
+		t.Error("process or Go runtime collector missing")
+	}
+}
+
 func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	d := startChatd(t, map[string]string{"CHATD_DATA_DIR": dir, "CHATD_NAME": "test-office"})
@@ -243,9 +286,7 @@ func TestServeEveryListenerThenShutDownCleanly(t *testing.T) {
 	if code, _ := httpGet(t, admin+"/readyz"); code != 200 {
 		t.Fatalf("/readyz = %d while serving", code)
 	}
-	if code, body := httpGet(t, admin+"/metrics"); code != 200 || !strings.Contains(body, "chatd_reactor_connections ") || !strings.Contains(body, "process_resident_memory_bytes ") {
-		t.Fatalf("/metrics = %d without the reactor or process metrics", code)
-	}
+	checkMetrics(t, admintest.Scrape(t, admin+"/metrics"))
 
 	printed := d.printed()
 	for _, s := range []string{"chat       " + d.at.Chat.String(), "files      " + d.at.File.String(), "discovery  " + d.at.Discovery.String(), "admin      http://" + d.at.Admin.String(), "store      sqlite in " + dir} {

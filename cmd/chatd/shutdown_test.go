@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/chatd/chatd/reactor"
 	"github.com/chatd/chatd/service/admin"
 )
 
@@ -48,9 +47,7 @@ type fakeService struct {
 	err      error
 }
 
-func (f *fakeService) Ready() bool                 { return !f.draining.Load() }
-func (f *fakeService) ReactorStats() reactor.Stats { return reactor.Stats{} }
-func (f *fakeService) Sessions() int               { return 0 }
+func (f *fakeService) Ready() bool { return !f.draining.Load() }
 func (f *fakeService) Shutdown(ctx context.Context) error {
 	f.draining.Store(true)
 	if _, ok := ctx.Deadline(); !ok {
@@ -80,7 +77,7 @@ func (r recordingAdmin) Shutdown(ctx context.Context) error {
 func TestShutdownOrderKeepsAdminUpWhileServiceAndFilesDrain(t *testing.T) {
 	st := &steps{}
 	svc := &fakeService{steps: st}
-	adm, err := admin.Listen("127.0.0.1:0", svc, zerolog.Nop())
+	adm, err := admin.Listen(admin.Config{Addr: "127.0.0.1:0", Checks: []admin.Check{admin.Ready("service", svc.Ready)}})
 	if err != nil {
 		t.Fatal(err)
 	}

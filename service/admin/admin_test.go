@@ -1,33 +1,32 @@
 package admin
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-	"github.com/rs/zerolog"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/chatd/chatd/reactor"
+	"github.com/chatd/chatd/service/admin/admintest"
 )
 
-// fakeSource is a Source whose answers the test sets.
-type fakeSource struct {
-	ready    atomic.Bool
-	sessions atomic.Int64
-	stats    reactor.Stats
+func handler(t *testing.T, cfg Config) http.Handler {
+	t.Helper()
+	h, err := Handler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
-
-func (f *fakeSource) Ready() bool                 { return f.ready.Load() }
-func (f *fakeSource) ReactorStats() reactor.Stats { return f.stats }
-func (f *fakeSource) Sessions() int               { return int(f.sessions.Load()) }
 
 func get(t *testing.T, h http.Handler, method, path string) (int, string) {
 	t.Helper()
@@ -37,7 +36,7 @@ func get(t *testing.T, h http.Handler, method, path string) (int, string) {
 }
 
 func TestHealthz(t *testing.T) {
-	h := Handler(&fakeSource{})
+	h := handler(t, Config{})
 	if code, body := get(t, h, "GET", "/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("GET /healthz = %d %q, want 200 ok", code, body)
 	}
@@ -46,110 +45,107 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
-func TestReadyzFollowsServer(t *testing.T) {
-	src := &fakeSource{}
-	h := Handler(src)
-	if code, _ := get(t, h, "GET", "/readyz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz before ready = %d, want 503", code)
+// pinger is a store stand-in whose Ping the test controls.
+type pinger struct{ err atomic.Pointer[error] }
+
+func (p *pinger) Ping(context.Context) error {
+	if e := p.err.Load(); e != nil {
+		return *e
 	}
-	src.ready.Store(true)
-	if code, _ := get(t, h, "GET", "/readyz"); code != 200 {
-		t.Fatalf("/readyz when ready = %d, want 200", code)
+	return nil
+}
+
+func TestReadyzNeedsEveryCheck(t *testing.T) {
+	var serving atomic.Bool
+	db := &pinger{}
+	h := handler(t, Config{Checks: []Check{Ready("service", serving.Load), {Name: "store", Run: db.Ping}}})
+	if code, body := get(t, h, "GET", "/readyz"); code != http.StatusServiceUnavailable || body != "not ready\nservice: not ready\n" {
+		t.Fatalf("/readyz before start = %d %q, want 503 naming the service", code, body)
 	}
-	src.ready.Store(false) // shutting down
+	serving.Store(true)
+	if code, body := get(t, h, "GET", "/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz when ready = %d %q, want 200", code, body)
+	}
+	down := errors.New("dial tcp 127.0.0.1:3306: connection refused")
+	db.err.Store(&down)
+	if code, body := get(t, h, "GET", "/readyz"); code != http.StatusServiceUnavailable || body != "not ready\nstore: "+down.Error()+"\n" {
+		t.Fatalf("/readyz with the database down = %d %q, want 503 naming the store", code, body)
+	}
+	db.err.Store(nil)
+	serving.Store(false) // shutting down
 	if code, _ := get(t, h, "GET", "/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz while shutting down = %d, want 503", code)
 	}
 }
 
-// sampleLine is one Prometheus text sample: name, optional labels, value.
-var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$`)
-
-// parseExposition checks the text format line by line and returns the
-// samples by series (name plus labels); a series seen twice fails the test.
-func parseExposition(t *testing.T, text string) map[string]string {
-	t.Helper()
-	series := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		m := sampleLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("not a Prometheus sample line: %q", line)
-		}
-		key := m[1] + m[2]
-		if _, dup := series[key]; dup {
-			t.Fatalf("series %s exposed twice", key)
-		}
-		series[key] = m[3]
+// A store that does not answer makes /readyz answer not-ready once the
+// bound has passed, whether its ping honours the context or ignores it.
+func TestReadyzBoundsAHangingCheck(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	honours := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	ignores := func(context.Context) error { <-release; return nil }
+	h := handler(t, Config{
+		Checks:       []Check{{Name: "store", Run: honours}, {Name: "bus", Run: ignores}},
+		CheckTimeout: 20 * time.Millisecond,
+	})
+	code, body := get(t, h, "GET", "/readyz")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with hanging checks = %d, want 503", code)
 	}
-	return series
+	want := "not ready\nstore: context deadline exceeded\nbus: no answer within 20ms\n"
+	if body != want && body != "not ready\nstore: no answer within 20ms\nbus: no answer within 20ms\n" {
+		t.Fatalf("/readyz body %q, want %q", body, want)
+	}
 }
 
-func TestMetricsExposeReactorSessionsProcessAndRegistered(t *testing.T) {
-	src := &fakeSource{stats: reactor.Stats{
-		Conns: 3, Accepted: 10, Closed: 7, BytesIn: 1000, BytesOut: 2000,
-		Writev: 40, EAGAIN: 2, QueuedBytes: 512, DroppedLossy: 5, Wakeups: 9,
-	}}
-	src.sessions.Store(4)
-	c := metrics.NewCounter(`chatd_admin_test_total{op="ping"}`)
-	t.Cleanup(func() { metrics.GetDefaultSet().UnregisterMetric(`chatd_admin_test_total{op="ping"}`) })
-	c.Add(6)
+func TestMetricsParseWithHelpTypeAndBuckets(t *testing.T) {
+	lat := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "chatd_admin_test_seconds", Help: "A test histogram.", Buckets: []float64{0.001, 0.01, 0.1}})
+	lat.Observe(0.005)
+	s, err := Listen(Config{Addr: "127.0.0.1:0", Collectors: []prometheus.Collector{lat, BuildInfo("1.2.3", "abc123")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	mfs := admintest.Scrape(t, "http://"+s.Addr().String()+"/metrics")
 
-	rec := httptest.NewRecorder()
-	Handler(src).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if rec.Code != 200 {
-		t.Fatalf("GET /metrics = %d", rec.Code)
+	h := mfs["chatd_admin_test_seconds"].GetMetric()[0].GetHistogram()
+	var les []float64
+	for _, b := range h.GetBucket() {
+		les = append(les, b.GetUpperBound())
 	}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("Content-Type = %q", ct)
+	if !slices.Equal(les, []float64{0.001, 0.01, 0.1, math.Inf(1)}) || h.GetBucket()[1].GetCumulativeCount() != 1 || h.GetSampleCount() != 1 {
+		t.Errorf("histogram buckets %v (%v), want le 0.001, 0.01, 0.1, +Inf with one sample in 0.01", les, h)
 	}
-	got := parseExposition(t, rec.Body.String())
-	for name, want := range map[string]string{
-		"chatd_reactor_connections":         "3",
-		"chatd_reactor_queued_bytes":        "512",
-		"chatd_reactor_accepted_total":      "10",
-		"chatd_reactor_closed_total":        "7",
-		"chatd_reactor_bytes_in_total":      "1000",
-		"chatd_reactor_bytes_out_total":     "2000",
-		"chatd_reactor_writev_total":        "40",
-		"chatd_reactor_eagain_total":        "2",
-		"chatd_reactor_dropped_lossy_total": "5",
-		"chatd_reactor_wakeups_total":       "9",
-		"chatd_sessions":                    "4",
-		`chatd_admin_test_total{op="ping"}`: "6",
-	} {
-		if got[name] != want {
-			t.Errorf("%s = %q, want %q", name, got[name], want)
-		}
+	bi := mfs["chatd_build_info"].GetMetric()
+	if len(bi) != 1 || bi[0].GetGauge().GetValue() != 1 ||
+		admintest.Label(bi[0], "version") != "1.2.3" || admintest.Label(bi[0], "commit") != "abc123" ||
+		admintest.Label(bi[0], "go") != runtime.Version() {
+		t.Errorf("chatd_build_info = %v", bi)
 	}
-	for _, name := range []string{"process_cpu_seconds_total", "process_resident_memory_bytes", "go_goroutines"} {
-		if _, ok := got[name]; !ok {
-			t.Errorf("process metric %s missing", name)
+	want := []string{"go_goroutines", "go_memstats_heap_inuse_bytes"}
+	if runtime.GOOS == "linux" {
+		want = append(want, "process_cpu_seconds_total", "process_resident_memory_bytes")
+	}
+	for _, name := range want {
+		if mfs[name] == nil {
+			t.Errorf("runtime or process metric %s missing", name)
 		}
 	}
 }
 
-func TestSessionsGaugeRegisteredByServiceIsNotDuplicated(t *testing.T) {
-	src := &fakeSource{}
-	src.sessions.Store(99) // must not be used: the service's own gauge wins
-	metrics.NewGauge(sessionsMetric, func() float64 { return 11 })
-	t.Cleanup(func() { metrics.GetDefaultSet().UnregisterMetric(sessionsMetric) })
-
-	var b strings.Builder
-	WriteMetrics(&b, src)
-	got := parseExposition(t, b.String()) // fails on a duplicate series
-	if got[sessionsMetric] != "11" {
-		t.Fatalf("%s = %q, want the service's 11", sessionsMetric, got[sessionsMetric])
+func TestTwoCollectorsOfOneSeriesAreRefused(t *testing.T) {
+	g := func() prometheus.Collector {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatd_x", Help: "x"})
+	}
+	if _, err := Handler(Config{Collectors: []prometheus.Collector{g(), g()}}); err == nil {
+		t.Fatal("Handler accepted two collectors of chatd_x")
 	}
 }
 
 func TestMethodsAndUnknownPaths(t *testing.T) {
-	h := Handler(&fakeSource{})
+	h := handler(t, Config{})
 	if code, _ := get(t, h, "POST", "/metrics"); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /metrics = %d, want 405", code)
 	}
@@ -159,7 +155,7 @@ func TestMethodsAndUnknownPaths(t *testing.T) {
 }
 
 func TestPprof(t *testing.T) {
-	h := Handler(&fakeSource{})
+	h := handler(t, Config{})
 	code, body := get(t, h, "GET", "/debug/pprof/")
 	if code != 200 || !strings.Contains(body, "goroutine") {
 		t.Fatalf("GET /debug/pprof/ = %d, body lacks the profile list", code)
@@ -174,9 +170,7 @@ func TestPprof(t *testing.T) {
 }
 
 func TestListenServesAndShutsDown(t *testing.T) {
-	src := &fakeSource{}
-	src.ready.Store(true)
-	s, err := Listen("127.0.0.1:0", src, zerolog.Nop())
+	s, err := Listen(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +196,12 @@ func TestListenServesAndShutsDown(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
-	s, err := Listen("127.0.0.1:0", &fakeSource{}, zerolog.Nop())
+	s, err := Listen(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s2, err := Listen(s.Addr().String(), &fakeSource{}, zerolog.Nop()); err == nil {
+	if s2, err := Listen(Config{Addr: s.Addr().String()}); err == nil {
 		s2.Close()
 		t.Fatal("second Listen on a bound port succeeded")
 	} else if !strings.Contains(err.Error(), "admin: listen") {
@@ -215,9 +209,13 @@ func TestListenErrors(t *testing.T) {
 	}
 }
 
-func BenchmarkWriteMetrics(b *testing.B) {
-	src := &fakeSource{}
+func BenchmarkScrape(b *testing.B) {
+	h, err := Handler(Config{Collectors: []prometheus.Collector{BuildInfo("1", "a")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/metrics", nil)
 	for b.Loop() {
-		WriteMetrics(io.Discard, src)
+		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 }

@@ -114,7 +114,7 @@ func (s *Server) send(c *fconn, f *os.File, n int64) (int64, error) {
 		// c.Conn, not c: the *net.TCPConn's ReadFrom is the sendfile path.
 		k, err := io.CopyN(c.Conn, f, step)
 		sent += k
-		metricBytesOut.Add(int(k))
+		metricBytesOut.Add(float64(k))
 		if err != nil {
 			return sent, fmt.Errorf("send file: %w", err)
 		}

@@ -331,7 +331,7 @@ func (t *throttledFile) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := t.f.Read(p)
-	metricBytesOut.Add(n)
+	metricBytesOut.Add(float64(n))
 	return n, err
 }
 

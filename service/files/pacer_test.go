@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/time/rate"
 )
 
@@ -250,7 +251,7 @@ func TestPacedTransferIsIntact(t *testing.T) {
 	if !bytes.Equal(h.download(t, 2, id), data) {
 		t.Fatal("bytes differ")
 	}
-	if metricPace.Get() == 0 {
+	if testutil.ToFloat64(metricPace) == 0 {
 		t.Fatal("no rate decision during the transfers")
 	}
 	off := newHarness(t, func(c *Config) { c.DisablePacing = true })

@@ -295,7 +295,7 @@ func (s *Server) receive(c deadlineReader, w io.Writer, sum hash.Hash, n int64, 
 				sum.Write(chunk[:m])
 			})
 			written += int64(m)
-			metricBytesIn.Add(m)
+			metricBytesIn.Add(float64(m))
 			if werr != nil {
 				return written, nil, fmt.Errorf("write part: %w", werr)
 			}

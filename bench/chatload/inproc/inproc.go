@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/service"
@@ -92,7 +93,12 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		return nil, fmt.Errorf("start chatd: %w", err)
 	}
 	s.Addr = s.srv.ChatAddr().String()
-	s.adm, err = admin.Listen("127.0.0.1:0", s.srv, opts.Logger)
+	s.adm, err = admin.Listen(admin.Config{
+		Addr:       "127.0.0.1:0",
+		Checks:     []admin.Check{admin.Ready("service", s.srv.Ready)},
+		Collectors: []prometheus.Collector{s.srv.MetricsCollector()},
+		Logger:     opts.Logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start admin listener: %w", err)
 	}
