@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -265,5 +266,36 @@ func TestRateLimitInSummary(t *testing.T) {
 	}
 	if got := table(0); strings.Contains(got, "rate-limited") || strings.Contains(got, "--msg-rate") {
 		t.Errorf("summary of an unlimited run mentions the rate limit:\n%s", got)
+	}
+}
+
+// TestAccountLog checks that every account a scenario names is recorded,
+// one line per setup, and that a nil log records nothing.
+func TestAccountLog(t *testing.T) {
+	path := t.TempDir() + "/accounts.jsonl"
+	e := &Env{RunID: "cbtest", Addr: "127.0.0.1:1", Accounts: &AccountLog{Path: path}}
+	a, b := e.newUsers("c", 2), e.newUsers("g", 3)
+	recs, err := ReadAccounts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || e.Accounts.Recorded() != 5 {
+		t.Fatalf("records %+v, recorded %d; want 2 records of 5 accounts", recs, e.Accounts.Recorded())
+	}
+	for i, us := range [][]*user{a, b} {
+		if r := recs[i]; r.Run != "cbtest" || r.Addr != e.Addr || len(r.Users) != len(us) || r.Users[len(us)-1] != us[len(us)-1].Name {
+			t.Fatalf("record %d = %+v for %d users", i, r, len(us))
+		}
+	}
+	if raw, _ := os.ReadFile(path); bytes.Contains(raw, []byte(a[0].Password)) {
+		t.Fatal("the accounts file holds the password")
+	}
+	quiet := &Env{RunID: "cbtest"}
+	quiet.newUsers("c", 2)
+	if quiet.Accounts.Recorded() != 0 {
+		t.Fatal("a nil log recorded accounts")
+	}
+	if recs, err := ReadAccounts(t.TempDir() + "/none.jsonl"); err != nil || recs != nil {
+		t.Fatalf("missing file: %v, %v", recs, err)
 	}
 }

@@ -145,6 +145,7 @@ func (s *crashScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	// The scenario's own server replaces whatever --addr said.
 	local := *e
 	local.Addr, local.AdminURL, local.ServerPID, local.InProcess = addr, "", 0, false
+	local.Accounts = nil // they die with the scenario's own data dir
 	e = &local
 	rep.Server = "chatd child process at " + addr + " (killed and restarted)"
 

@@ -50,6 +50,9 @@ type Env struct {
 	CPUProfile string
 	// ProfileSeconds is that profile's length.
 	ProfileSeconds int
+	// Accounts, when set, records every account this run names, for a
+	// chatd that outlives the run.
+	Accounts *AccountLog
 }
 
 // clientOptions returns SDK options that bind the source address when one

@@ -21,11 +21,15 @@ type user struct {
 	Token    string // session token from the first password login; never logged
 }
 
-// newUsers names n accounts unique to this run.
+// newUsers names n accounts unique to this run and records them in
+// e.Accounts (a failure to record is logged: the run goes on).
 func (e *Env) newUsers(prefix string, n int) []*user {
 	us := make([]*user, n)
 	for i := range us {
-		us[i] = &user{Idx: i, Name: fmt.Sprintf("%s_%s%d", e.RunID, prefix, i), Password: "pw-" + e.RunID + "-chatbench"}
+		us[i] = &user{Idx: i, Name: fmt.Sprintf("%s_%s%d", e.RunID, prefix, i), Password: runPassword(e.RunID)}
+	}
+	if err := e.Accounts.record(e.RunID, e.Addr, us); err != nil {
+		e.Log.Warn().Err(err).Msg("accounts not recorded: chatbench cleanup will not find them")
 	}
 	return us
 }

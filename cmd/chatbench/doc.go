@@ -39,6 +39,12 @@
 // memory and CPU come from chatd's admin /metrics (--admin) or /proc
 // (--pid, or our own process when chatd runs in-process).
 //
+// Accounts: every run names its accounts <run id>_<scenario letter><n>.
+// Against a chatd given by --addr, which outlives the run, the names are
+// appended to --accounts (chatbench-accounts.jsonl by default; one JSON
+// line per scenario setup with the run id and address), so the accounts a
+// run left behind can be found and removed; the table says where.
+//
 // Exit status: 0 when everything verified, 1 when a verification failed
 // (lost or duplicated messages, failed connections), 2 for usage errors,
 // 3 when the scenario could not run.

@@ -53,6 +53,7 @@ type options struct {
 	profSecs int
 	label    string
 	selfProf string
+	accounts string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -69,6 +70,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.cpuProf, "cpu-profile", "", "save a CPU profile of chatd (from the admin pprof) taken while chat or group sends")
 	fs.IntVar(&o.profSecs, "profile-seconds", 8, "length of that profile")
 	fs.StringVar(&o.selfProf, "self-profile", "", "write a CPU profile of chatbench itself (to see what the load generator costs)")
+	fs.StringVar(&o.accounts, "accounts", "chatbench-accounts.jsonl", "with --addr, record the accounts the run makes in this file (one JSON line per scenario setup; empty: do not record)")
 	fs.StringVar(&o.label, "label", "", "name the report by this instead of the scenario (two runs of one scenario in a suite)")
 }
 
@@ -151,6 +153,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		env.Progress = stderr
 		env.Terminal = isTerminal(stderr)
 	}
+	if o.addr != "" && o.accounts != "" {
+		env.Accounts = &chatload.AccountLog{Path: o.accounts}
+	}
 	if o.addr == "" && !chatload.StartsOwnServer(name) {
 		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: chatload.NeedsRealPasswordHash(name), Logger: log.Level(max(lvl, zerolog.ErrorLevel))})
 		if err != nil {
@@ -186,6 +191,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if o.label != "" {
 		rep.Scenario = o.label
+	}
+	if n := env.Accounts.Recorded(); n > 0 {
+		rep.Note("the %d accounts this run made on %s (names %s_*) are recorded in %s", n, env.Addr, env.RunID, o.accounts)
 	}
 	if env.InProcess {
 		if env.Workers > 0 && name == "connect" {

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"github.com/chatd/chatd/bench/chatload"
+	"github.com/chatd/chatd/bench/chatload/inproc"
 	"github.com/chatd/chatd/bench/report"
 )
 
@@ -103,5 +107,33 @@ func TestScenariosInProcess(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAccountsRecorded runs the chat scenario against a chatd given by
+// --addr, which outlives the run: the accounts it made must be in the
+// --accounts file and the table must say where.
+func TestAccountsRecorded(t *testing.T) {
+	srv, err := inproc.Start(context.Background(), inproc.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "accounts.jsonl")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"chatbench", "--quiet", "--addr", srv.Addr, "--accounts", path,
+		"chat", "--pairs", "1", "--duration", "300ms"}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	recs, err := chatload.ReadAccounts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || len(recs[0].Users) != 2 || recs[0].Addr != srv.Addr || !strings.HasPrefix(recs[0].Users[0], recs[0].Run+"_") {
+		t.Fatalf("records = %+v", recs)
+	}
+	if !strings.Contains(stdout.String(), "the 2 accounts this run made on "+srv.Addr) || !strings.Contains(stdout.String(), path) {
+		t.Fatalf("table does not say where the accounts are recorded:\n%s", stdout.String())
 	}
 }
