@@ -9,10 +9,10 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: help build run test bench loadtest fuzz lint staticcheck clean
+.PHONY: help build run test bench loadtest fuzz lint staticcheck clean web-build web-check web-test
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
 build: ## build chatd, chat and chatbench into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
@@ -28,6 +28,7 @@ test: ## gofmt, go vet, staticcheck, go.mod tidy, darwin and windows builds, and
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	GOOS=windows GOARCH=amd64 $(GO) build ./...
 	$(GO) test -race -timeout 9m ./...
+	@$(MAKE) --no-print-directory web-test
 
 bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla; writes bench/RESULTS.md and bench/WS-RESULTS.md
 	bash bench/run.sh
@@ -53,6 +54,17 @@ staticcheck:
 	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then \
 	  echo "staticcheck ./..."; $(GO) run $(STATICCHECK) ./...; \
 	else echo "staticcheck not available from the module proxy; skipped"; fi
+
+web-build: ## rebuild the browser client into service/web/dist (Node.js is needed only for this)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+web-check: web-build ## fail when the committed client build differs from a fresh build of web/
+	@if ! git diff --quiet -- service/web/dist || [ -n "$$(git status --porcelain --untracked-files=all -- service/web/dist)" ]; then \
+	  git status --short -- service/web/dist; \
+	  echo "service/web/dist differs from a build of web/: run make web-build and commit service/web/dist"; exit 1; fi
+
+web-test: web-check ## client unit tests (Vitest), then end-to-end tests in headless Chromium against a fresh chatd
+	cd web && npx vitest run && node e2e/run.mjs
 
 clean: ## remove build output
 	rm -rf $(BIN) bench/out
