@@ -116,38 +116,32 @@ func dialWSVia(t testing.TB, addr string, wrap func(net.Conn) net.Conn) *client 
 	return c
 }
 
-// frame is a received server frame.
-type frame struct {
-	op      Opcode
-	payload []byte
-}
-
 // readFrame reads one server frame.
-func (c *client) readFrame() (frame, error) {
+func (c *client) readFrame() (sframe, error) {
 	hb, err := c.r.Peek(2)
 	if err != nil {
-		return frame{}, err
+		return sframe{}, err
 	}
 	need := 2 + map[byte]int{126: 2, 127: 8}[hb[1]&0x7f]
 	if hb, err = c.r.Peek(need); err != nil {
-		return frame{}, err
+		return sframe{}, err
 	}
 	h, n, err := ParseHeader(hb)
 	if err != nil || n == 0 || h.Masked || !h.Fin || h.Rsv != 0 {
-		return frame{}, fmt.Errorf("bad server frame header %x (%v)", hb, err)
+		return sframe{}, fmt.Errorf("bad server frame header %x (%v)", hb, err)
 	}
 	c.r.Discard(n)
 	p := make([]byte, h.Length)
 	if _, err := io.ReadFull(c.r, p); err != nil {
-		return frame{}, err
+		return sframe{}, err
 	}
-	return frame{op: h.Op, payload: p}, nil
+	return sframe{op: h.Op, payload: p}, nil
 }
 
 // readUntilClose reads frames until the close frame, then requires the
 // server to close the TCP connection.
-func (c *client) readUntilClose() ([]frame, error) {
-	var fs []frame
+func (c *client) readUntilClose() ([]sframe, error) {
+	var fs []sframe
 	for {
 		f, err := c.readFrame()
 		if err != nil {
@@ -179,7 +173,7 @@ func clientFrame(op Opcode, fin bool, p []byte) []byte {
 	return b
 }
 
-func closeCode(f frame) int {
+func closeCode(f sframe) int {
 	if f.op != OpClose || len(f.payload) < 2 {
 		return 0
 	}
@@ -353,13 +347,9 @@ func playAutobahn(t *testing.T, addr string, wrap func(net.Conn) net.Conn, cases
 					}
 				}
 			}()
-			fs, err := cl.readUntilClose()
+			got, err := cl.readUntilClose()
 			if err != nil {
 				t.Fatal(err)
-			}
-			got := make([]sframe, len(fs))
-			for i, f := range fs {
-				got[i] = sframe{op: f.op, payload: f.payload}
 			}
 			want := c
 			want.want = nil
