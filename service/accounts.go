@@ -168,14 +168,14 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 	// Friends and conversations are read after attaching: a change
 	// committed from now on is either in these reads or reaches the
 	// session (friend cache updates, held message pushes).
-	cache := sess.friends.Load()
+	cache := sess.friends.snapshot()
 	friends, err := s.store.Friends(ctx, u.ID, maxFriends)
 	if err != nil {
 		s.endSession(sess, true)
 		x.cs.sess.Store(nil)
 		return nil, err
 	}
-	sess.initFriends(cache, friendIDs(friends))
+	sess.friends.fill(cache, friendIDs(friends))
 	convs, err := s.store.Conversations(ctx, u.ID, maxConvs)
 	if err != nil {
 		s.endSession(sess, true)
@@ -225,14 +225,6 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 	return resp, nil
 }
 
-func friendIDs(us []store.User) []int64 {
-	ids := make([]int64, len(us))
-	for i, u := range us {
-		ids[i] = u.ID
-	}
-	return ids
-}
-
 // kick tells a replaced session's connection why and closes it.
 func (s *Server) kick(old *Session, addr string) {
 	old.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{
@@ -276,20 +268,4 @@ func (s *Server) endSession(sess *Session, onWorker bool) {
 		return
 	}
 	s.async(sess.conn.id, "presence", notify)
-}
-
-// pushPresence tells the user's online friends whether the user is online
-// now. The state is read at send time, so when a logout's notice and a new
-// login's race, both say the truth.
-func (s *Server) pushPresence(user int64, friends []int64) {
-	var out fanout
-	for _, f := range friends {
-		for _, fs := range s.router.Sessions(f) {
-			if out.frame.b == nil {
-				out.reset(encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)}))
-			}
-			out.add(fs, "", 0)
-		}
-	}
-	out.flush()
 }

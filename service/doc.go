@@ -31,7 +31,19 @@
 // a login the reply comes first, then pending friend requests, unnotified
 // answers and missed messages per conversation in seq order; live pushes
 // arriving meanwhile are held in the session and released after the
-// backlog, without the messages it already carried (session.go).
+// backlog, without the messages it already carried (session.go holds them,
+// backlog.go sends the backlog).
+//
+// Files: each feature's handlers are in <feature>.go (accounts, profiles,
+// friends, messages, groups, rooms, files) and its in-memory state, when it
+// has some, in <feature>state.go (groupstate.go, roomstate.go). friends.go
+// is all of friends, including each session's friend set, presence pushes
+// and the friend notices of the login backlog; backlog.go is the login
+// backlog; files.go is the front door of package files (the file ops of the
+// chat port and the upload-complete hook). The request path is conn.go
+// (frames off the loop), dispatch.go (the op table, run, replies),
+// sequencer.go and fanout.go (ordered delivery), session.go and router.go
+// (who is online).
 //
 // Adding an op: once it is declared in protocol (see the protocol package
 // doc), write one handler, func (s *Server) fooBar(x *call, req

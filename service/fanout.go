@@ -51,3 +51,15 @@ func (f *fanout) flush() int {
 	f.conns = f.conns[:0]
 	return n
 }
+
+// pushToUser writes a frame to every session of user.
+func (s *Server) pushToUser(user int64, frame outFrame) bool {
+	ss := s.router.Sessions(user)
+	var out fanout
+	out.reset(frame)
+	for _, sess := range ss {
+		out.add(sess, "", 0)
+	}
+	out.flush()
+	return len(ss) > 0
+}

@@ -2,53 +2,26 @@ package service
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 )
 
-// Friends (section 6): requests with their notices delivered now or after
-// the next login, answers, removal and the friend list.
-
-// pushToUser writes a frame to every session of user.
-func (s *Server) pushToUser(user int64, frame outFrame) bool {
-	ss := s.router.Sessions(user)
-	var out fanout
-	out.reset(frame)
-	for _, sess := range ss {
-		out.add(sess, "", 0)
-	}
-	out.flush()
-	return len(ss) > 0
-}
+// Friends (section 6), all of it: the handlers (requests with their
+// notices delivered now or after the next login, answers, removal and the
+// friend list), each session's friend set, presence pushes and the friend
+// notices that open a login backlog.
 
 // friendChanged updates the friend caches of both users' sessions.
 func (s *Server) friendChanged(a, b int64, friends bool) {
 	for _, sess := range s.router.Sessions(a) {
-		sess.changeFriend(b, friends)
+		sess.friends.change(b, friends)
 	}
 	for _, sess := range s.router.Sessions(b) {
-		sess.changeFriend(a, friends)
+		sess.friends.change(a, friends)
 	}
-}
-
-// profiles returns the profiles of ids (missing users get a bare profile
-// with only the id, which cannot happen for ids read from the store).
-func (s *Server) profiles(x *call, ids ...int64) (map[int64]protocol.Profile, error) {
-	users, err := s.store.UsersByIDs(x.ctx(), ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]protocol.Profile, len(ids))
-	for _, id := range ids {
-		if u, ok := users[id]; ok {
-			out[id] = toProfile(u)
-		} else {
-			out[id] = protocol.Profile{UserID: id}
-		}
-	}
-	return out, nil
 }
 
 func (s *Server) friendRequest(x *call, req *protocol.FriendRequestReq) (*protocol.FriendRequestResp, error) {
@@ -163,4 +136,131 @@ func (s *Server) friendList(x *call, _ *protocol.FriendListReq) (*protocol.Frien
 		resp.Friends = append(resp.Friends, protocol.Friend{Profile: toProfile(f), Online: s.router.Online(f.ID)})
 	}
 	return resp, nil
+}
+
+func friendIDs(us []store.User) []int64 {
+	ids := make([]int64, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// pushPresence tells the user's online friends whether the user is online
+// now. The state is read at send time, so when a logout's notice and a new
+// login's race, both say the truth.
+func (s *Server) pushPresence(user int64, friends []int64) {
+	var out fanout
+	for _, f := range friends {
+		for _, fs := range s.router.Sessions(f) {
+			if out.frame.b == nil {
+				out.reset(encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)}))
+			}
+			out.add(fs, "", 0)
+		}
+	}
+	out.flush()
+}
+
+// sendFriendNotices writes, as the start of a login backlog, the pending
+// friend requests to the user and the answers to its requests not yet
+// pushed (then marked as pushed). It reports failures to fail, and returns
+// false when the backlog cannot go on.
+func (s *Server) sendFriendNotices(x *call, me int64, fail func(step string, err error)) bool {
+	ctx := x.ctx()
+	in, _, err := s.store.PendingFriendRequests(ctx, me, maxPending)
+	if err != nil {
+		fail("pending requests", err)
+		return false
+	}
+	resps, err := s.store.UnnotifiedResponses(ctx, me, maxPending)
+	if err != nil {
+		fail("responses", err)
+		return false
+	}
+	if len(in)+len(resps) > 0 {
+		ids := make([]int64, 0, len(in)+len(resps))
+		for _, r := range in {
+			ids = append(ids, r.From)
+		}
+		for _, r := range resps {
+			ids = append(ids, r.To)
+		}
+		ps, err := s.profiles(x, ids...)
+		if err != nil {
+			fail("profiles", err)
+			return false
+		}
+		for _, r := range in {
+			_ = x.cs.write(encodePush(protocol.OpFriendRequested, &protocol.FriendRequestedPush{RequestID: r.ID, From: ps[r.From], Note: r.Note}))
+		}
+		if len(resps) > 0 {
+			done := make([]int64, 0, len(resps))
+			for _, r := range resps {
+				_ = x.cs.write(encodePush(protocol.OpFriendResponded, &protocol.FriendRespondedPush{
+					RequestID: r.ID, By: ps[r.To], Accepted: r.Status == store.RequestAccepted}))
+				done = append(done, r.ID)
+			}
+			if err := s.store.MarkResponsesNotified(ctx, done); err != nil {
+				fail("mark notified", err)
+			}
+		}
+	}
+	return true
+}
+
+// friendSet is a session's cache of the user's friend ids (loaded at login,
+// changed by this node's accepts and removals) so a send to a friend needs
+// no store read; a miss falls back to the store. Copy-on-write: it is
+// changed rarely and read on every send.
+type friendSet struct {
+	p atomic.Pointer[map[int64]struct{}]
+}
+
+// snapshot returns the current set, to pass to fill.
+func (f *friendSet) snapshot() *map[int64]struct{} { return f.p.Load() }
+
+// fill sets the cache from a store read made after the session was
+// attached, unless the cache changed since before the read (was): then the
+// read may be stale, and an empty cache (every send asks the store) is the
+// safe answer.
+func (f *friendSet) fill(was *map[int64]struct{}, ids []int64) {
+	m := make(map[int64]struct{}, len(ids))
+	for _, id := range ids {
+		m[id] = struct{}{}
+	}
+	if !f.p.CompareAndSwap(was, &m) {
+		f.p.Store(&map[int64]struct{}{})
+	}
+}
+
+// has reports whether the cache knows id as a friend.
+func (f *friendSet) has(id int64) bool {
+	p := f.p.Load()
+	if p == nil {
+		return false
+	}
+	_, ok := (*p)[id]
+	return ok
+}
+
+// change adds or removes id.
+func (f *friendSet) change(id int64, add bool) {
+	for {
+		old := f.p.Load()
+		m := make(map[int64]struct{})
+		if old != nil {
+			for k := range *old {
+				m[k] = struct{}{}
+			}
+		}
+		if add {
+			m[id] = struct{}{}
+		} else {
+			delete(m, id)
+		}
+		if f.p.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }

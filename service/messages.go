@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/chatd/chatd/protocol"
@@ -62,7 +61,7 @@ func (s *Server) convTo(ctx context.Context, me int64, sess *Session, toUser, to
 		if toUser == me {
 			return protocol.ConvID{}, protocol.BadRequest("to_user", self)
 		}
-		ok := sess != nil && sess.isFriend(toUser)
+		ok := sess != nil && sess.friends.has(toUser)
 		if !ok {
 			var err error
 			if ok, err = s.store.AreFriends(ctx, me, toUser); err != nil {
@@ -305,99 +304,4 @@ func (s *Server) convList(x *call, _ *protocol.ConvListReq) (*protocol.ConvListR
 	}
 	x.fit(resp, func() bool { return shrinkConvs(&resp.Convs) })
 	return resp, nil
-}
-
-// backlogWait bounds how long a login worker waits for a slow client to
-// drain its queue while sending the backlog.
-const backlogWait = 30 * time.Second
-
-// waitRoom blocks the (worker) caller until the connection's queue has room
-// for need more bytes below half its limit, so a large backlog never trips
-// the slow-consumer limit. false when the connection went away or stalled.
-func (s *Server) waitRoom(cs *connState, need int) bool {
-	limit := s.cfg.MaxOutbound / 2
-	var deadline time.Time
-	for q := cs.c.Outbound(); q > 0 && q+need > limit; q = cs.c.Outbound() {
-		if cs.closed.Load() || s.ctx.Err() != nil {
-			return false
-		}
-		if deadline.IsZero() {
-			deadline = time.Now().Add(backlogWait)
-		} else if time.Now().After(deadline) {
-			cs.closeNow("login backlog stalled")
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return !cs.closed.Load()
-}
-
-// sendBacklog pushes, right after a login reply and in this order, the
-// pending friend requests to the user, the answers to its requests not yet
-// pushed, and per conversation the messages above its ack cursor (at most
-// PushBacklog each). Failures are logged: the client can still pull
-// everything with friend.pending and msg.sync.
-func (s *Server) sendBacklog(x *call, sess *Session, convs []store.ConvInfo) {
-	ctx, me := x.ctx(), sess.userID
-	fail := func(what string, err error) {
-		s.log.Warn().Int64("user", me).Uint64("conn", x.cs.id).Str("step", what).Err(err).Msg("login backlog")
-	}
-	in, _, err := s.store.PendingFriendRequests(ctx, me, maxPending)
-	if err != nil {
-		fail("pending requests", err)
-		return
-	}
-	resps, err := s.store.UnnotifiedResponses(ctx, me, maxPending)
-	if err != nil {
-		fail("responses", err)
-		return
-	}
-	if len(in)+len(resps) > 0 {
-		ids := make([]int64, 0, len(in)+len(resps))
-		for _, r := range in {
-			ids = append(ids, r.From)
-		}
-		for _, r := range resps {
-			ids = append(ids, r.To)
-		}
-		ps, err := s.profiles(x, ids...)
-		if err != nil {
-			fail("profiles", err)
-			return
-		}
-		for _, r := range in {
-			_ = x.cs.write(encodePush(protocol.OpFriendRequested, &protocol.FriendRequestedPush{RequestID: r.ID, From: ps[r.From], Note: r.Note}))
-		}
-		if len(resps) > 0 {
-			done := make([]int64, 0, len(resps))
-			for _, r := range resps {
-				_ = x.cs.write(encodePush(protocol.OpFriendResponded, &protocol.FriendRespondedPush{
-					RequestID: r.ID, By: ps[r.To], Accepted: r.Status == store.RequestAccepted}))
-				done = append(done, r.ID)
-			}
-			if err := s.store.MarkResponsesNotified(ctx, done); err != nil {
-				fail("mark notified", err)
-			}
-		}
-	}
-	convs = slices.Clone(convs)
-	for _, c := range convs {
-		if c.LastSeq <= c.AckSeq {
-			continue
-		}
-		msgs, err := s.store.Messages(ctx, c.Conv, c.AckSeq, s.cfg.Limits.PushBacklog)
-		if err != nil {
-			fail("messages", err)
-			return
-		}
-		for _, m := range msgs {
-			frame := encodePush(protocol.OpMsgPush, &protocol.MsgPush{Message: toMessage(m)})
-			if !s.waitRoom(x.cs, len(frame.b)) {
-				return
-			}
-			if err := sess.backlogMsg(frame, m.Conv, m.Seq); err != nil {
-				return
-			}
-		}
-	}
 }

@@ -74,3 +74,21 @@ func (s *Server) userSearch(x *call, req *protocol.UserSearchReq) (*protocol.Use
 	}
 	return resp, nil
 }
+
+// profiles returns the profiles of ids (missing users get a bare profile
+// with only the id, which cannot happen for ids read from the store).
+func (s *Server) profiles(x *call, ids ...int64) (map[int64]protocol.Profile, error) {
+	users, err := s.store.UsersByIDs(x.ctx(), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]protocol.Profile, len(ids))
+	for _, id := range ids {
+		if u, ok := users[id]; ok {
+			out[id] = toProfile(u)
+		} else {
+			out[id] = protocol.Profile{UserID: id}
+		}
+	}
+	return out, nil
+}

@@ -2,122 +2,144 @@ package service
 
 import (
 	"errors"
-	"slices"
-	"sync"
-	"sync/atomic"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
 )
 
-// Rooms holds the live rooms (meetings) of one node: nothing in them is
-// stored. Members are sessions. A room with no members is gone. The
-// in-memory implementation is the default; a multi-node version can replace
-// it.
-type Rooms interface {
-	// Create makes a room named name with s as its only member.
-	Create(name string, s *Session) int64
-	// Join adds s to the room and returns the members, s included.
-	// ErrRoomNotFound, ErrAlreadyInRoom.
-	Join(roomID int64, s *Session) ([]*Session, error)
-	// Leave removes s and returns the remaining members. ErrRoomNotFound,
-	// ErrNotInRoom.
-	Leave(roomID int64, s *Session) ([]*Session, error)
-	// Members returns the room's members (shared; do not modify) and
-	// whether s is one of them. ErrRoomNotFound.
-	Members(roomID int64, s *Session) (members []*Session, in bool, err error)
-}
+// Room handlers (section 10). Room state is in memory only; the handlers
+// run on the pool like every other request so a connection's requests keep
+// their order, but they never touch the store.
 
-// Room errors.
-var (
-	ErrRoomNotFound  = errors.New("service: room not found")
-	ErrAlreadyInRoom = errors.New("service: already in the room")
-	ErrNotInRoom     = errors.New("service: not in the room")
-)
-
-// memRooms keeps rooms in a sync.Map; each room's member list is a
-// copy-on-write slice behind an atomic pointer, so a media relay reads it
-// without a lock.
-type memRooms struct {
-	nextID atomic.Int64
-	rooms  sync.Map // int64 -> *room
-}
-
-type room struct {
-	name    string
-	mu      sync.Mutex
-	gone    bool
-	members atomic.Pointer[[]*Session]
-}
-
-func newMemRooms() *memRooms { return &memRooms{} }
-
-// Create implements Rooms.
-func (r *memRooms) Create(name string, s *Session) int64 {
-	id := r.nextID.Add(1)
-	rm := &room{name: name}
-	m := []*Session{s}
-	rm.members.Store(&m)
-	r.rooms.Store(id, rm)
-	return id
-}
-
-func (r *memRooms) get(id int64) (*room, error) {
-	v, ok := r.rooms.Load(id)
-	if !ok {
-		return nil, ErrRoomNotFound
+func roomErr(err error) error {
+	switch {
+	case errors.Is(err, ErrRoomNotFound):
+		return protocol.NewError(protocol.CodeNotFound, "room not found")
+	case errors.Is(err, ErrNotInRoom):
+		return protocol.NewError(protocol.CodeForbidden, "not in the room")
+	case errors.Is(err, ErrAlreadyInRoom):
+		return protocol.NewError(protocol.CodeAlreadyExists, "already in the room")
 	}
-	return v.(*room), nil
+	return err
 }
 
-// Join implements Rooms.
-func (r *memRooms) Join(id int64, s *Session) ([]*Session, error) {
-	rm, err := r.get(id)
+// pushToSessions writes one encoded frame to every session but skip, as
+// one batched fan-out.
+func pushToSessions(members []*Session, skip *Session, frame outFrame) {
+	var f fanout
+	f.reset(frame)
+	for _, m := range members {
+		if m != skip {
+			f.add(m, "", 0)
+		}
+	}
+	f.flush()
+}
+
+func (s *Server) roomCreate(x *call, req *protocol.RoomCreateReq) (*protocol.RoomCreateResp, error) {
+	id := s.rooms.Create(req.Name, x.sess)
+	x.cs.joinRoom(id)
+	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: id}, nil
+}
+
+func (s *Server) roomJoin(x *call, req *protocol.RoomIDReq) (*protocol.RoomJoinResp, error) {
+	members, err := s.rooms.Join(req.RoomID, x.sess)
 	if err != nil {
-		return nil, err
+		return nil, roomErr(err)
 	}
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if rm.gone {
-		return nil, ErrRoomNotFound
+	x.cs.joinRoom(req.RoomID)
+	pushToSessions(members, x.sess, encodePush(protocol.OpRoomEvent,
+		&protocol.RoomEventPush{RoomID: req.RoomID, Kind: protocol.RoomJoined, UserID: x.sess.userID}))
+	resp := &protocol.RoomJoinResp{Status: protocol.OK(), Members: make([]protocol.Profile, 0, len(members))}
+	seen := make(map[int64]bool, len(members))
+	for _, m := range members {
+		if !seen[m.userID] {
+			seen[m.userID] = true
+			resp.Members = append(resp.Members, m.Profile())
+		}
 	}
-	cur := *rm.members.Load()
-	if slices.Contains(cur, s) {
-		return nil, ErrAlreadyInRoom
-	}
-	next := append(slices.Clone(cur), s)
-	rm.members.Store(&next)
-	return next, nil
+	return resp, nil
 }
 
-// Leave implements Rooms.
-func (r *memRooms) Leave(id int64, s *Session) ([]*Session, error) {
-	rm, err := r.get(id)
-	if err != nil {
-		return nil, err
+func (s *Server) roomLeave(x *call, req *protocol.RoomIDReq) (*protocol.Status, error) {
+	if err := s.leaveRoom(x.cs, x.sess, req.RoomID); err != nil {
+		return nil, roomErr(err)
 	}
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if rm.gone {
-		return nil, ErrRoomNotFound
-	}
-	cur := *rm.members.Load()
-	i := slices.Index(cur, s)
-	if i < 0 {
-		return nil, ErrNotInRoom
-	}
-	next := slices.Delete(slices.Clone(cur), i, i+1)
-	rm.members.Store(&next)
-	if len(next) == 0 {
-		rm.gone = true
-		r.rooms.Delete(id)
-	}
-	return next, nil
+	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-// Members implements Rooms.
-func (r *memRooms) Members(id int64, s *Session) ([]*Session, bool, error) {
-	rm, err := r.get(id)
+// leaveRoom removes sess from a room and tells the others.
+func (s *Server) leaveRoom(cs *connState, sess *Session, id int64) error {
+	rest, err := s.rooms.Leave(id, sess)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	cur := *rm.members.Load()
-	return cur, slices.Contains(cur, s), nil
+	cs.leftRoom(id)
+	pushToSessions(rest, nil, encodePush(protocol.OpRoomEvent,
+		&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomLeft, UserID: sess.userID}))
+	return nil
+}
+
+// leaveAllRooms takes a closing or logging-out connection out of its rooms.
+// It only touches memory and queues writes, so it may run on a loop.
+func (s *Server) leaveAllRooms(cs *connState) {
+	ids := cs.takeRooms()
+	if len(ids) == 0 {
+		return
+	}
+	sess := cs.session()
+	if sess == nil {
+		return
+	}
+	for _, id := range ids {
+		_ = s.leaveRoom(cs, sess, id)
+	}
+}
+
+func (s *Server) roomSay(x *call, req *protocol.RoomSayReq) (*protocol.Status, error) {
+	members, in, err := s.rooms.Members(req.RoomID, x.sess)
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	if !in {
+		return nil, roomErr(ErrNotInRoom)
+	}
+	pushToSessions(members, x.sess, encodePush(protocol.OpRoomSaid, &protocol.RoomSaidPush{
+		RoomID: req.RoomID, From: x.sess.userID, Body: req.Body, Ts: time.Now().UnixMilli()}))
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// roomMedia relays a room.media frame on the loop: no reply, no store, and
+// lossy writes so a slow receiver loses media but never chat. A bad frame,
+// an oversize payload or a sender outside the room is dropped and counted.
+func (s *Server) roomMedia(cs *connState, body []byte) {
+	sess := cs.session()
+	if sess == nil {
+		metricMediaDropped.Inc()
+		return
+	}
+	roomID, payload, err := protocol.ParseRoomMedia(body)
+	if err != nil || s.cfg.Limits.CheckMedia(payload) != nil {
+		metricMediaDropped.Inc()
+		return
+	}
+	members, in, err := s.rooms.Members(roomID, sess)
+	if err != nil || !in {
+		metricMediaDropped.Inc()
+		return
+	}
+	var frame []byte
+	for _, m := range members {
+		if m == sess {
+			continue
+		}
+		if frame == nil {
+			frame = protocol.AppendRoomMediaPushFrame(nil, roomID, sess.userID, payload)
+		}
+		if !m.conn.c.WriteLossy(frame) {
+			metricMediaDropped.Inc()
+		} else {
+			framesOut.get(protocol.OpRoomMediaPush).Inc()
+		}
+	}
 }

@@ -28,10 +28,7 @@ type Session struct {
 	tokenHash []byte
 
 	profile atomic.Pointer[protocol.Profile]
-	// friends caches the user's friend ids (loaded at login, changed by
-	// this node's accepts and removals) so a send to a friend needs no
-	// store read; a miss falls back to the store. Copy-on-write.
-	friends atomic.Pointer[map[int64]struct{}]
+	friends friendSet
 
 	replaying atomic.Bool
 	mu        sync.Mutex
@@ -89,74 +86,4 @@ func (s *Session) push(frame outFrame, conv string, seq int64) {
 	}
 	s.mu.Unlock()
 	s.conn.write(frame)
-}
-
-// backlogMsg writes a backlog message (login worker only).
-func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
-	if seq > s.sent[conv] {
-		s.sent[conv] = seq
-	}
-	return s.conn.write(frame)
-}
-
-// endReplay releases the held pushes, skipping messages the backlog
-// already carried, and switches the session to direct writes.
-func (s *Session) endReplay() {
-	s.mu.Lock()
-	for _, h := range s.held {
-		if h.conv != "" && h.seq <= s.sent[h.conv] {
-			continue
-		}
-		s.conn.write(h.frame)
-	}
-	s.held = nil
-	s.sent = nil
-	s.replaying.Store(false)
-	s.mu.Unlock()
-}
-
-// initFriends fills the friend cache from a store read made after the
-// session was attached, unless the cache changed since before the read
-// (was): then the read may be stale, and an empty cache (every send asks
-// the store) is the safe answer.
-func (s *Session) initFriends(was *map[int64]struct{}, ids []int64) {
-	m := make(map[int64]struct{}, len(ids))
-	for _, id := range ids {
-		m[id] = struct{}{}
-	}
-	if !s.friends.CompareAndSwap(was, &m) {
-		s.friends.Store(&map[int64]struct{}{})
-	}
-}
-
-// isFriend reports whether the cache knows id as a friend.
-func (s *Session) isFriend(id int64) bool {
-	p := s.friends.Load()
-	if p == nil {
-		return false
-	}
-	_, ok := (*p)[id]
-	return ok
-}
-
-// changeFriend adds or removes id in the cache (copy-on-write: a session's
-// cache is changed rarely and read on every send).
-func (s *Session) changeFriend(id int64, add bool) {
-	for {
-		old := s.friends.Load()
-		m := make(map[int64]struct{})
-		if old != nil {
-			for k := range *old {
-				m[k] = struct{}{}
-			}
-		}
-		if add {
-			m[id] = struct{}{}
-		} else {
-			delete(m, id)
-		}
-		if s.friends.CompareAndSwap(old, &m) {
-			return
-		}
-	}
 }

@@ -14,10 +14,11 @@ import (
 	"github.com/chatd/chatd/store"
 )
 
-// File transfer (section 9) on the chat side: file.offer and file.fetch are
-// registered as OpHandlers; the bytes go over the file port served by
-// package files, which tells this file when an upload is verified so the
-// "file" message is stored and the members are told.
+// The front door of package files: file transfer (section 9) on the chat
+// side. file.offer and file.fetch are registered as OpHandlers here; the
+// bytes go over the file port served by package files, which calls back
+// (announce) when an upload is verified so the "file" message is stored
+// and the members are told. Nothing else in service touches package files.
 
 // FileService is the file port attached to a chat Server by EnableFiles.
 type FileService struct {

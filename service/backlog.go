@@ -1,0 +1,97 @@
+package service
+
+import (
+	"slices"
+	"time"
+
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+)
+
+// The login backlog: right after a login reply, what the user missed while
+// offline (friend notices, then messages above each ack cursor), while live
+// pushes are held in the session (Session.push) and released after it.
+
+// backlogWait bounds how long a login worker waits for a slow client to
+// drain its queue while sending the backlog.
+const backlogWait = 30 * time.Second
+
+// waitRoom blocks the (worker) caller until the connection's queue has room
+// for need more bytes below half its limit, so a large backlog never trips
+// the slow-consumer limit. false when the connection went away or stalled.
+func (s *Server) waitRoom(cs *connState, need int) bool {
+	limit := s.cfg.MaxOutbound / 2
+	var deadline time.Time
+	for q := cs.c.Outbound(); q > 0 && q+need > limit; q = cs.c.Outbound() {
+		if cs.closed.Load() || s.ctx.Err() != nil {
+			return false
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(backlogWait)
+		} else if time.Now().After(deadline) {
+			cs.closeNow("login backlog stalled")
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return !cs.closed.Load()
+}
+
+// sendBacklog pushes, right after a login reply and in this order, the
+// pending friend requests to the user, the answers to its requests not yet
+// pushed, and per conversation the messages above its ack cursor (at most
+// PushBacklog each). Failures are logged: the client can still pull
+// everything with friend.pending and msg.sync.
+func (s *Server) sendBacklog(x *call, sess *Session, convs []store.ConvInfo) {
+	ctx, me := x.ctx(), sess.userID
+	fail := func(what string, err error) {
+		s.log.Warn().Int64("user", me).Uint64("conn", x.cs.id).Str("step", what).Err(err).Msg("login backlog")
+	}
+	if !s.sendFriendNotices(x, me, fail) {
+		return
+	}
+	convs = slices.Clone(convs)
+	for _, c := range convs {
+		if c.LastSeq <= c.AckSeq {
+			continue
+		}
+		msgs, err := s.store.Messages(ctx, c.Conv, c.AckSeq, s.cfg.Limits.PushBacklog)
+		if err != nil {
+			fail("messages", err)
+			return
+		}
+		for _, m := range msgs {
+			frame := encodePush(protocol.OpMsgPush, &protocol.MsgPush{Message: toMessage(m)})
+			if !s.waitRoom(x.cs, len(frame.b)) {
+				return
+			}
+			if err := sess.backlogMsg(frame, m.Conv, m.Seq); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// backlogMsg writes a backlog message (login worker only).
+func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
+	if seq > s.sent[conv] {
+		s.sent[conv] = seq
+	}
+	return s.conn.write(frame)
+}
+
+// endReplay releases the held pushes, skipping messages the backlog
+// already carried, and switches the session to direct writes.
+func (s *Session) endReplay() {
+	s.mu.Lock()
+	for _, h := range s.held {
+		if h.conv != "" && h.seq <= s.sent[h.conv] {
+			continue
+		}
+		s.conn.write(h.frame)
+	}
+	s.held = nil
+	s.sent = nil
+	s.replaying.Store(false)
+	s.mu.Unlock()
+}
