@@ -289,17 +289,11 @@ func goals(w io.Writer, runs []run, libs []string, base string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| goal | scenario | reactor | target | met |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "**no**"
-	}
 	for _, sc := range scenarios(runs, "echo") {
 		r, ok1 := summarize(runs, me, sc)
 		b, ok2 := summarize(runs, base, sc)
 		if ok1 && ok2 && b.cpu > 0 {
-			fmt.Fprintf(w, "| CPU/msg ≤ 0.9x %s | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", base, describe(runs, sc), r.cpu, r.cpu/b.cpu, 0.9*b.cpu, yes(r.cpu <= 0.9*b.cpu))
+			fmt.Fprintf(w, "| CPU/msg ≤ 0.9x %s | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", base, describe(runs, sc), r.cpu, r.cpu/b.cpu, 0.9*b.cpu, met(r.cpu <= 0.9*b.cpu))
 		}
 		if r0, ok := summarize(runs, me, sc); ok && r0.n > 0 && strings.Contains(sc, "c1000") {
 			best := -1.0
@@ -312,23 +306,31 @@ func goals(w io.Writer, runs []run, libs []string, base string) {
 				}
 			}
 			if best >= 0 {
-				fmt.Fprintf(w, "| p99 ≤ best peer | %s | %.0f µs | ≤ %.0f µs | %s |\n", describe(runs, sc), r0.p99, best, yes(r0.p99 <= best))
+				fmt.Fprintf(w, "| p99 ≤ best peer | %s | %.0f µs | ≤ %.0f µs | %s |\n", describe(runs, sc), r0.p99, best, met(r0.p99 <= best))
 			}
 		}
 	}
 	for _, sc := range scenarios(runs, "idle") {
 		if r, ok := summarize(runs, me, sc); ok {
-			fmt.Fprintf(w, "| idle RSS/conn ≤ 400 B | %s | %.0f B | ≤ 400 B | %s |\n", describe(runs, sc), r.rss, yes(r.rss <= 400))
+			fmt.Fprintf(w, "| idle RSS/conn ≤ 400 B | %s | %.0f B | ≤ 400 B | %s |\n", describe(runs, sc), r.rss, met(r.rss <= 400))
 		}
 	}
 	for _, sc := range scenarios(runs, "broadcast") {
 		r, ok1 := summarize(runs, me, sc)
 		b, ok2 := summarize(runs, base, sc)
 		if ok1 && ok2 && b.cpu > 0 {
-			fmt.Fprintf(w, "| CPU/delivery ≤ 0.5x %s | %s | %.3f µs (%.2fx) | ≤ %.3f µs | %s |\n", base, describe(runs, sc), r.cpu, r.cpu/b.cpu, 0.5*b.cpu, yes(r.cpu <= 0.5*b.cpu))
+			fmt.Fprintf(w, "| CPU/delivery ≤ 0.5x %s | %s | %.3f µs (%.2fx) | ≤ %.3f µs | %s |\n", base, describe(runs, sc), r.cpu, r.cpu/b.cpu, 0.5*b.cpu, met(r.cpu <= 0.5*b.cpu))
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// met is a goal table's verdict cell.
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
 }
 
 // wsMe is the reactor's WebSocket server among the libraries.
@@ -343,12 +345,6 @@ func wsGoals(w io.Writer, runs []run, libs []string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| goal | scenario | ws-reactor | target | met |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "**no**"
-	}
 	for _, prefix := range []string{"echo", "broadcast"} {
 		for _, sc := range scenarios(runs, prefix) {
 			r, ok := summarize(runs, wsMe, sc)
@@ -359,7 +355,7 @@ func wsGoals(w io.Writer, runs []run, libs []string) {
 				}
 			}
 			if ok && best > 0 {
-				fmt.Fprintf(w, "| CPU ≤ 0.5x best peer (%s) | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", bestLib, describe(runs, sc), r.cpu, r.cpu/best, 0.5*best, yes(r.cpu <= 0.5*best))
+				fmt.Fprintf(w, "| CPU ≤ 0.5x best peer (%s) | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", bestLib, describe(runs, sc), r.cpu, r.cpu/best, 0.5*best, met(r.cpu <= 0.5*best))
 			}
 		}
 	}
@@ -367,7 +363,7 @@ func wsGoals(w io.Writer, runs []run, libs []string) {
 		r, ok1 := summarize(runs, wsMe, sc)
 		raw, ok2 := summarize(runs, "reactor", sc)
 		if ok1 && ok2 {
-			fmt.Fprintf(w, "| idle RSS/conn ≤ raw + 1 KiB | %s | %.0f B (raw %.0f B) | ≤ %.0f B | %s |\n", describe(runs, sc), r.rss, raw.rss, raw.rss+1024, yes(r.rss <= raw.rss+1024))
+			fmt.Fprintf(w, "| idle RSS/conn ≤ raw + 1 KiB | %s | %.0f B (raw %.0f B) | ≤ %.0f B | %s |\n", describe(runs, sc), r.rss, raw.rss, raw.rss+1024, met(r.rss <= raw.rss+1024))
 		}
 	}
 	fmt.Fprintln(w)

@@ -1,6 +1,6 @@
 // Package reactorserve runs a bench server's handler on a reactor engine
 // until its context ends: the lifecycle the raw and the WebSocket reactor
-// servers share, and the echo handler both use.
+// servers share, and the echo and broadcast handlers both use.
 package reactorserve
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chatd/chatd/bench/internal/peers"
 	"github.com/chatd/chatd/bench/internal/srvmain"
 	"github.com/chatd/chatd/reactor"
 )
@@ -28,6 +29,38 @@ func (Echo) OnClose(*reactor.Conn, error) {}
 func (Echo) OnData(c *reactor.Conn, data []byte) int {
 	_ = c.WriteCopy(data)
 	return len(data)
+}
+
+// Broadcast delivers what each connection sends to every connection: the
+// part of OnData's bytes that Whole says is complete (whole frames; with
+// WebSocket, each OnData is one whole message) is copied once and that one
+// slice is queued on every receiver with Write. An error from Whole closes
+// the sender.
+type Broadcast struct {
+	Whole func(data []byte) (int, error)
+	peers peers.Set[*reactor.Conn]
+}
+
+// OnOpen adds c to the receivers.
+func (h *Broadcast) OnOpen(c *reactor.Conn) { h.peers.Add(c) }
+
+// OnClose removes c.
+func (h *Broadcast) OnClose(c *reactor.Conn, _ error) { h.peers.Remove(c) }
+
+// OnData sends the complete part of data to everyone.
+func (h *Broadcast) OnData(c *reactor.Conn, data []byte) int {
+	whole, err := h.Whole(data)
+	if whole > 0 {
+		out := append([]byte(nil), data[:whole]...) // one copy shared by all receivers
+		for _, p := range h.peers.Snapshot() {
+			_ = p.Write(out) // a slow receiver is closed by the reactor, not waited for
+		}
+	}
+	if err != nil {
+		_ = c.Close()
+		return len(data)
+	}
+	return whole
 }
 
 // Run serves h on cfg's address with cfg.Loops loops until ctx ends, then
