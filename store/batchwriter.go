@@ -144,11 +144,11 @@ func (w *multiRowWriter) insert(rows []*Message) error {
 		}
 		part := rows[start:end]
 		start = end
-		args := make([]any, 0, 8*len(part))
+		args := make([]any, 0, msgColCount*len(part))
 		for _, m := range part {
-			args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID))
+			args = appendMsgArgs(args, m)
 		}
-		q := `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", len(part)), ",")
+		q := insertMessages(len(part))
 		if _, err := w.tx.ExecContext(w.ctx, q, args...); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func prepare(ctx context.Context, db *sql.DB) (*prepared, error) {
 		{&p.insert, qInsertMessage},
 		{&p.advanceConv, qAdvanceConv},
 		{&p.advanceCursor, qAdvanceCursor},
-		{&p.insertBlock, `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", blockRows), ",")},
+		{&p.insertBlock, insertMessages(blockRows)},
 		{&p.findKeyBlock, fmt.Sprintf(qIdemKeys, placeholders(blockRows))},
 	} {
 		st, err := db.PrepareContext(ctx, x.q)
@@ -325,9 +325,9 @@ func (w *perRowWriter) insert(rows []*Message) error {
 	if len(rows) >= blockRows {
 		bst := w.stmt(w.p.insertBlock)
 		for len(rows) >= blockRows {
-			args := make([]any, 0, 8*blockRows)
+			args := make([]any, 0, msgColCount*blockRows)
 			for _, m := range rows[:blockRows] {
-				args = append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID))
+				args = appendMsgArgs(args, m)
 			}
 			rows = rows[blockRows:]
 			if _, err := bst.ExecContext(w.ctx, args...); err != nil {
@@ -340,7 +340,7 @@ func (w *perRowWriter) insert(rows []*Message) error {
 	}
 	st := w.stmt(w.p.insert)
 	for _, m := range rows {
-		if _, err := st.ExecContext(w.ctx, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID)); err != nil {
+		if _, err := st.ExecContext(w.ctx, appendMsgArgs(make([]any, 0, msgColCount), m)...); err != nil {
 			return err
 		}
 	}

@@ -105,6 +105,27 @@ func (d *dialect) prefixCond(col, prefix string) (string, []any) {
 	return col + " >= ?", []any{prefix}
 }
 
+// containsFold returns a condition matching rows whose text column col
+// contains sub, ignoring letter case. MySQL lowers both sides (Unicode
+// aware) and compares bytes, so accents still count. SQLite's lower() only
+// knows ASCII, so for a short sub (the only kind SQLite scans for: longer
+// ones go to the trigram index) it looks for each case spelling of sub.
+func (d *dialect) containsFold(col, sub string) (string, []any) {
+	if d == mysqlDialect {
+		return "LOCATE(?, LOWER(" + col + ") COLLATE utf8mb4_bin) > 0", []any{strings.ToLower(sub)}
+	}
+	vs, ok := caseVariants(sub, 16)
+	if !ok { // long and many-lettered: ASCII folding only
+		return "instr(lower(" + col + "), ?) > 0", []any{strings.ToLower(sub)}
+	}
+	conds := make([]string, len(vs))
+	args := make([]any, len(vs))
+	for i, v := range vs {
+		conds[i], args[i] = "instr("+col+", ?) > 0", v
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", args
+}
+
 // prefixEnd returns the least string greater than every string starting
 // with prefix (byte-wise), or false when there is none (all 0xFF bytes;
 // valid UTF-8 never holds 0xFF).

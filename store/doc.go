@@ -28,4 +28,10 @@
 // Conversation ids are stored in their wire form; protocol.ConvID owns
 // their format and parse (protocol.PrivateConv, protocol.GroupConv,
 // protocol.ParseConv), and this package only uses them.
+//
+// Protocol 1.1 state rides the same paths: a recall is appended through
+// the group commit like any message and rewrites the recalled row in the
+// same transaction; mentions are indexed per (conversation, user) for
+// mention seqs; message search uses FTS5 trigram indexes on SQLite (see
+// search.go) and a scan of the user's conversations on MySQL.
 package store

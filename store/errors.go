@@ -25,6 +25,15 @@ var (
 	// ErrSchemaTooNew: the database was written by a newer chatd; refuse to
 	// touch it.
 	ErrSchemaTooNew = errors.New("store: database schema is newer than this chatd")
+	// ErrAlreadyRecalled: the message was already recalled.
+	ErrAlreadyRecalled = errors.New("store: message already recalled")
+	// ErrNotRecallable: the message is itself a recall.
+	ErrNotRecallable = errors.New("store: a recall cannot be recalled")
+	// ErrIsOwner: the member is the group's owner, whose role only a
+	// transfer changes.
+	ErrIsOwner = errors.New("store: the user is the group's owner")
+	// ErrNotOwner: the user is not the group's owner.
+	ErrNotOwner = errors.New("store: the user is not the group's owner")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
 )

@@ -10,15 +10,20 @@ import (
 
 // appendReq is one AppendMessage call waiting for its batch.
 type appendReq struct {
-	ctx  context.Context
-	m    NewMessage
-	done chan appendRes // buffered 1: the committer never blocks on it
+	ctx context.Context
+	m   NewMessage
+	// recall, when > 0, makes m a recall of that seq (RecallMessage).
+	recall int64
+	done   chan appendRes // buffered 1: the committer never blocks on it
 }
 
 type appendRes struct {
 	msg Message
 	dup bool
 	err error
+	// recalledBy is the seq of the recall that had already recalled the
+	// target of a recall (err wraps ErrAlreadyRecalled).
+	recalledBy int64
 }
 
 // committer is the group commit: a worker goroutine takes the appends
@@ -65,33 +70,43 @@ func newCommitter(s *sqlStore, max int, window time.Duration, workers int) *comm
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan appendRes, 1)} }}
 
 func (s *sqlStore) AppendMessage(ctx context.Context, m NewMessage) (Message, bool, error) {
-	c := s.c
+	if len(m.Mentions) > MaxMentions {
+		// Refused here: too long a list would fail the whole batch.
+		return Message{}, false, fmt.Errorf("store: append: %d mentions, at most %d", len(m.Mentions), MaxMentions)
+	}
+	res := s.c.append(ctx, m, 0)
+	return res.msg, res.dup, res.err
+}
+
+// append queues one append (a recall of seq recall when > 0) and waits
+// for its batch to commit.
+func (c *committer) append(ctx context.Context, m NewMessage, recall int64) appendRes {
 	r := reqPool.Get().(*appendReq)
 	if m.TS == 0 {
 		m.TS = time.Now().UnixMilli()
 	}
-	r.ctx, r.m = ctx, m
+	r.ctx, r.m, r.recall = ctx, m, recall
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		return Message{}, false, fmt.Errorf("store: append: %w", ErrClosed)
+		return appendRes{err: fmt.Errorf("store: append: %w", ErrClosed)}
 	}
 	select {
 	case c.queue(m.Conv) <- r:
 	case <-ctx.Done():
 		c.mu.RUnlock()
-		return Message{}, false, fmt.Errorf("store: append: %w", ctx.Err())
+		return appendRes{err: fmt.Errorf("store: append: %w", ctx.Err())}
 	}
 	c.mu.RUnlock()
 	select {
 	case res := <-r.done:
-		r.ctx, r.m = nil, NewMessage{}
+		r.ctx, r.m, r.recall = nil, NewMessage{}, 0
 		reqPool.Put(r)
-		return res.msg, res.dup, res.err
+		return res
 	case <-ctx.Done():
 		// The committer still owns r (it may commit it: a retry with the
 		// same client_msg_id then returns the original), so r is not reused.
-		return Message{}, false, fmt.Errorf("store: append: %w", ctx.Err())
+		return appendRes{err: fmt.Errorf("store: append: %w", ctx.Err())}
 	}
 }
 
@@ -324,9 +339,17 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 		return fmt.Errorf("idempotency lookup: %w", err)
 	}
 
+	// 2b. Recalls: read their targets (the conversation lock keeps them
+	// as read until the commit).
+	targets, err := c.recallTargets(ctx, tx, batch)
+	if err != nil {
+		return fmt.Errorf("recall targets: %w", err)
+	}
+
 	// 3. Assign ids and seqs.
 	id := firstID
 	var rows []*Message
+	var recalls []recallMark
 	lastTS := map[string]int64{}
 	sent := map[userConv][]int64{} // seqs each sender got, ascending
 	for i, r := range batch {
@@ -342,10 +365,40 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 			res[i] = appendRes{err: fmt.Errorf("store: append to %q: %w", m.Conv, ErrNotFound)}
 			continue
 		}
+		if m.ReplyTo < 0 || m.ReplyTo > last {
+			res[i] = appendRes{err: fmt.Errorf("store: append to %q: reply_to %d: %w", m.Conv, m.ReplyTo, ErrNotFound)}
+			continue
+		}
+		var mark recallMark
+		if r.recall > 0 {
+			k := convSeq{m.Conv, r.recall}
+			t, ok := targets[k]
+			switch {
+			case !ok:
+				res[i] = appendRes{err: fmt.Errorf("store: recall %s/%d: %w", m.Conv, r.recall, ErrNotFound)}
+				continue
+			case t.typ == TypeRecall:
+				res[i] = appendRes{err: fmt.Errorf("store: recall %s/%d: %w", m.Conv, r.recall, ErrNotRecallable)}
+				continue
+			case t.recallSeq > 0:
+				res[i] = appendRes{recalledBy: t.recallSeq, err: fmt.Errorf("store: recall %s/%d: %w", m.Conv, r.recall, ErrAlreadyRecalled)}
+				continue
+			}
+			mark = recallMark{k, last + 1, t.fileID}
+			t.recallSeq = last + 1 // a second recall in this batch sees it
+			targets[k] = t
+		}
 		last++
 		lastSeq[m.Conv] = last
-		msg := Message{ID: id, Conv: m.Conv, Seq: last, From: m.From, TS: m.TS, Type: m.Type, Body: m.Body, ClientMsgID: m.ClientMsgID}
+		msg := Message{ID: id, Conv: m.Conv, Seq: last, From: m.From, TS: m.TS, Type: m.Type, Body: m.Body, ClientMsgID: m.ClientMsgID,
+			MentionAll: m.MentionAll, ReplyTo: m.ReplyTo}
+		if len(m.Mentions) > 0 { // as read back: nil when none
+			msg.Mentions = m.Mentions
+		}
 		id++
+		if mark.recallSeq > 0 {
+			recalls = append(recalls, mark)
+		}
 		res[i] = appendRes{msg: msg}
 		rows = append(rows, &res[i].msg)
 		if m.ClientMsgID != "" {
@@ -361,9 +414,15 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 		return tx.Commit()
 	}
 
-	// 4. Insert the messages.
+	// 4. Insert the messages, index their mentions, apply the recalls.
 	if err := bw.insert(rows); err != nil {
 		return fmt.Errorf("insert messages: %w", err)
+	}
+	if err := c.insertMentions(ctx, tx, rows); err != nil {
+		return fmt.Errorf("insert mentions: %w", err)
+	}
+	if err := c.markRecalled(ctx, tx, recalls); err != nil {
+		return fmt.Errorf("mark recalled: %w", err)
 	}
 
 	// 5. Advance the conversations' counters.

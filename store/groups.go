@@ -51,13 +51,13 @@ func uniqueIDs(ids []int64) []int64 {
 }
 
 // qGroup reads a group and its member count; args protocol.GroupConv(id), id.
-const qGroup = `SELECT name, owner_id, created_at, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`
+const qGroup = `SELECT name, owner_id, created_at, notice, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`
 
 // scanGroup scans group groupID from a qGroup row (of the reader, or of a
 // transaction to see its own writes).
 func scanGroup(row scanner, groupID int64) (Group, error) {
 	g := Group{ID: groupID}
-	err := row.Scan(&g.Name, &g.Owner, &g.CreatedAt, &g.MemberCount)
+	err := row.Scan(&g.Name, &g.Owner, &g.CreatedAt, &g.Notice, &g.MemberCount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, fmt.Errorf("store: group %d: %w", groupID, ErrNotFound)
 	}
@@ -109,18 +109,30 @@ func (s *sqlStore) LeaveGroup(ctx context.Context, groupID, userID int64) error 
 
 func (s *sqlStore) DismissGroup(ctx context.Context, groupID int64) error {
 	return s.inTx(ctx, "dismiss group", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM chat_groups WHERE id = ?`, groupID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return outcome(fmt.Errorf("group %d: %w", groupID, ErrNotFound))
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM conv_members WHERE conv = ?`, protocol.GroupConv(groupID))
+		_, err := dismissTx(ctx, tx, groupID)
 		return err
 	})
+}
+
+// dismissTx deletes a group and its memberships in tx and returns the
+// members it had.
+func dismissTx(ctx context.Context, tx *sql.Tx, groupID int64) ([]int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM chat_groups WHERE id = ?`, groupID)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, outcome(fmt.Errorf("group %d: %w", groupID, ErrNotFound))
+	}
+	conv := protocol.GroupConv(groupID)
+	members, err := queryIDs(ctx, tx, qConvMembers, conv)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM conv_members WHERE conv = ?`, conv)
+	return members, err
 }
 
 func (s *sqlStore) GroupMembers(ctx context.Context, groupID int64) ([]int64, error) {
@@ -182,7 +194,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 	}
 	for rows.Next() {
 		var g Group
-		if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &g.CreatedAt); err != nil {
+		if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &g.CreatedAt, &g.Notice); err != nil {
 			rows.Close()
 			return nil, fail("read groups", err)
 		}

@@ -6,17 +6,74 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
-const msgCols = `id, conv, seq, from_id, ts, type, body, client_msg_id`
+// msgCols are the columns a message is written and read with (a
+// recalled message's type and body are rewritten in place, so reads need
+// no more); msgColCount of them, msgPlaceholders marks one row.
+const (
+	msgCols         = `id, conv, seq, from_id, ts, type, body, client_msg_id, mentions, mention_all, reply_to`
+	msgColCount     = 11
+	msgPlaceholders = `?,?,?,?,?,?,?,?,?,?,?`
+)
+
+// appendMsgArgs appends m's values in msgCols order.
+func appendMsgArgs(args []any, m *Message) []any {
+	all := 0
+	if m.MentionAll {
+		all = 1
+	}
+	return append(args, m.ID, m.Conv, m.Seq, m.From, m.TS, m.Type, m.Body, nullIfEmpty(m.ClientMsgID),
+		encodeIDs(m.Mentions), all, m.ReplyTo)
+}
+
+// insertMessages is an INSERT of n messages.
+func insertMessages(n int) string {
+	return `INSERT INTO messages (` + msgCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat("("+msgPlaceholders+"),", n), ",")
+}
 
 func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 	var m Message
 	var cid sql.NullString
-	err := sc.Scan(&m.ID, &m.Conv, &m.Seq, &m.From, &m.TS, &m.Type, &m.Body, &cid)
+	var mentions string
+	var all int
+	err := sc.Scan(&m.ID, &m.Conv, &m.Seq, &m.From, &m.TS, &m.Type, &m.Body, &cid, &mentions, &all, &m.ReplyTo)
 	m.ClientMsgID = cid.String
+	m.MentionAll = all != 0
+	if err == nil && mentions != "" {
+		m.Mentions, err = decodeIDs(mentions)
+	}
 	return m, err
+}
+
+// encodeIDs stores a list of ids as decimal text, comma-separated.
+func encodeIDs(ids []int64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 8*len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(b)
+}
+
+func decodeIDs(s string) ([]int64, error) {
+	parts := strings.Split(s, ",")
+	out := make([]int64, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("stored id list %q: %w", s, err)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 func (s *sqlStore) Message(ctx context.Context, msgID int64) (Message, error) {
@@ -73,6 +130,10 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		return nil, fail("read conversations", err)
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].ts > list[j].ts })
+	mentions, err := s.mentionSeqs(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
 	// The last messages: (conv, seq) points on the unique key, many per query.
 	last := map[string]*Message{}
 	var args []any
@@ -104,7 +165,35 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		if m := last[r.ci.Conv]; m != nil && m.Seq == r.ci.LastSeq {
 			r.ci.Last = m
 		}
+		r.ci.MentionSeq = mentions[r.ci.Conv]
 		out = append(out, r.ci)
+	}
+	return out, nil
+}
+
+// mentionSeqs returns the mention seq of each of the user's conversations
+// that has one (see ConvInfo.MentionSeq): the later of its own mentions
+// and mentions of all.
+func (s *sqlStore) mentionSeqs(ctx context.Context, userID int64) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, u := range []int64{userID, 0} {
+		rows, err := s.reads.query(ctx, qMentionSeqs, u, userID, userID)
+		if err != nil {
+			return nil, fail("read mention seqs", err)
+		}
+		for rows.Next() {
+			var conv string
+			var seq int64
+			if err := rows.Scan(&conv, &seq); err != nil {
+				rows.Close()
+				return nil, fail("read mention seqs", err)
+			}
+			out[conv] = max(out[conv], seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fail("read mention seqs", err)
+		}
 	}
 	return out, nil
 }

@@ -8,10 +8,13 @@ import (
 )
 
 // migration is one schema version: statements with {{...}} type
-// placeholders that the dialect fills in.
+// placeholders that the dialect fills in, then the statements of one
+// backend only.
 type migration struct {
 	version int
 	stmts   []string
+	sqlite  []string
+	mysql   []string
 }
 
 // migrations are applied in order; never edit a released one, add a new one.
@@ -100,13 +103,68 @@ var migrations = []migration{
 			sha256 VARCHAR(64) NOT NULL,
 			created_at BIGINT NOT NULL,
 			completed_at BIGINT NOT NULL DEFAULT 0){{TBL}}`,
-	}},
+	}, nil, nil},
 	// v2: user search by nickname prefix and unnotified friend answers
 	// without scanning.
 	{2, []string{
 		`CREATE INDEX users_nick ON users (nick_key)`,
 		`CREATE INDEX fr_unnotified ON friend_requests (from_id, notified, status)`,
-	}},
+	}, nil, nil},
+	// v3: protocol 1.1. Messages carry mentions, mention_all, reply_to and
+	// the seq of the recall that recalled them (0: not recalled);
+	// message_mentions indexes mentions by (conv, user) for mention_seq
+	// (user 0 stands for mention_all; rows go away with a recall). Groups
+	// gain a notice, members a role (owner is chat_groups.owner_id, so the
+	// column holds admin or member) and a mute. Accounts can be deleted;
+	// sessions are found by device and groups by owner. Files remember a recall.
+	{3, []string{
+		`ALTER TABLE users ADD COLUMN deleted_at BIGINT NOT NULL DEFAULT 0`,
+		`CREATE INDEX sessions_user ON sessions (user_id, device)`,
+		`ALTER TABLE chat_groups ADD COLUMN notice VARCHAR(4096) NOT NULL DEFAULT ''`,
+		`CREATE INDEX groups_owner ON chat_groups (owner_id)`,
+		`ALTER TABLE conv_members ADD COLUMN role VARCHAR(8) NOT NULL DEFAULT 'member'`,
+		`ALTER TABLE conv_members ADD COLUMN muted_until BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE messages ADD COLUMN mentions VARCHAR(1024) NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN mention_all INT NOT NULL DEFAULT 0`,
+		`ALTER TABLE messages ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE messages ADD COLUMN recall_seq BIGINT NOT NULL DEFAULT 0`,
+		`CREATE TABLE message_mentions (
+			conv {{CONV}} NOT NULL,
+			user_id BIGINT NOT NULL,
+			seq BIGINT NOT NULL,
+			from_id BIGINT NOT NULL,
+			PRIMARY KEY (conv, user_id, seq)){{TBL}}`,
+		`ALTER TABLE files ADD COLUMN recalled INT NOT NULL DEFAULT 0`,
+	},
+		// msg.search on SQLite: an FTS5 trigram index over the bodies of
+		// text messages (external content: the bodies stay in messages),
+		// kept by triggers; a recall rewrites the body, so it leaves.
+		// Queries of one or two characters have no trigram; they use a
+		// second index, of each body's distinct characters x written as
+		// "xxx" and distinct pairs xy as "xyy" (chatd_short_grams,
+		// search.go), so that such a query is one trigram. It needs no
+		// positions (detail none) nor content (contentless, rows deleted
+		// by rowid).
+		[]string{
+			`CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='id', tokenize='trigram')`,
+			`CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.type = 'text' BEGIN
+				INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+			END`,
+			`CREATE TRIGGER messages_fts_update AFTER UPDATE OF type, body ON messages WHEN old.type = 'text' BEGIN
+				INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+			END`,
+			`INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE type = 'text'`,
+			`CREATE VIRTUAL TABLE messages_fts_short USING fts5(body, content='', contentless_delete=1, detail='none', tokenize='trigram')`,
+			`CREATE TRIGGER messages_fts_short_insert AFTER INSERT ON messages WHEN new.type = 'text' BEGIN
+				INSERT INTO messages_fts_short (rowid, body) VALUES (new.id, chatd_short_grams(new.body));
+			END`,
+			`CREATE TRIGGER messages_fts_short_update AFTER UPDATE OF type, body ON messages WHEN old.type = 'text' BEGIN
+				DELETE FROM messages_fts_short WHERE rowid = old.id;
+			END`,
+			`INSERT INTO messages_fts_short (rowid, body) SELECT id, chatd_short_grams(body) FROM messages WHERE type = 'text'`,
+		},
+		nil,
+	},
 }
 
 // latestVersion is the schema version this build writes.
@@ -173,7 +231,11 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) (int, er
 		if m.version <= cur || m.version > target {
 			continue
 		}
-		for _, s := range m.stmts {
+		only := m.sqlite
+		if d == mysqlDialect {
+			only = m.mysql
+		}
+		for _, s := range append(append([]string(nil), m.stmts...), only...) {
 			if _, err := q.ExecContext(ctx, d.ddl.Replace(s)); err != nil {
 				return cur, fmt.Errorf("migrate to v%d: %q: %w", m.version, firstLine(s), err)
 			}

@@ -1,11 +1,14 @@
 package store
 
+import "strings"
+
 // The queries chatd runs at login and on the message path, named so that
 // explain_test.go can check each one's plan uses an index.
 const (
-	qUserByName    = `SELECT ` + userCols + `, password_hash FROM users WHERE username_key = ?`
+	qUserByName    = `SELECT ` + userCols + `, password_hash FROM users WHERE username_key = ? AND deleted_at = 0`
+	qUserByID      = `SELECT ` + userCols + `, password_hash FROM users WHERE id = ?`
 	qSession       = `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`
-	qFriends       = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
+	qFriends       = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
 	qAreFriends    = `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`
 	qPendingIn     = `SELECT ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`
 	qPendingOut    = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND status = 0 ORDER BY id LIMIT ?`
@@ -13,15 +16,23 @@ const (
 	qUserGroupConv = `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`
 	// Conversation ids are ASCII and compare byte-wise, so 'g:' <= conv <
 	// 'g;' is exactly the group conversations: a primary-key range.
-	qGroupsByIDs   = `SELECT id, name, owner_id, created_at FROM chat_groups WHERE id IN (%s) ORDER BY id`
+	qGroupsByIDs   = `SELECT id, name, owner_id, created_at, notice FROM chat_groups WHERE id IN (%s) ORDER BY id`
 	qMemberCounts  = `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (%s) GROUP BY conv`
 	qConvMembers   = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
 	qIsConvMember  = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
 	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
+	// Mention seqs of a user's conversations: mentions of user u (the
+	// user, or 0: mention_all) above its read cursor, not its own;
+	// recalled messages have no rows. Each run reads one (conv, u, seq)
+	// range per conversation. Args: u, user, user.
+	qMentionSeqs = `SELECT mm.conv, MAX(mm.seq) FROM conv_members cm JOIN message_mentions mm
+		ON mm.conv = cm.conv AND mm.user_id = ? AND mm.seq > cm.read_seq
+		WHERE cm.user_id = ? AND mm.from_id <> ? GROUP BY mm.conv`
 	// %s is "(conv = ? AND seq = ?) OR ...": points on the (conv, seq) key.
 	qLastMessages  = `SELECT ` + msgCols + ` FROM messages WHERE %s`
 	qMessagesAfter = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`
 	qMessageByID   = `SELECT ` + msgCols + ` FROM messages WHERE id = ?`
+	qMessageAt     = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq = ?`
 	// Group commit: lock the batch's conversations (lock clause appended),
 	// find existing idempotency keys, read the senders' cursors.
 	qLockConvs = `SELECT id, last_seq FROM conversations WHERE id IN (%s) ORDER BY id`
@@ -35,9 +46,24 @@ const (
 	// The same steps one row at a time, for SQLite's prepared statements.
 	qLockConv      = `SELECT last_seq FROM conversations WHERE id = ?`
 	qFindKey       = `SELECT ` + msgCols + ` FROM messages WHERE client_msg_id = ? AND from_id = ?`
-	qInsertMessage = `INSERT INTO messages (` + msgCols + `) VALUES (?,?,?,?,?,?,?,?)`
+	qInsertMessage = `INSERT INTO messages (` + msgCols + `) VALUES (` + msgPlaceholders + `)`
 	qAdvanceConv   = `UPDATE conversations SET last_seq = ?, last_ts = MAX(last_ts, ?) WHERE id = ?`
 	qAdvanceCursor = `UPDATE conv_members SET ack_seq = ? WHERE user_id = ? AND conv = ? AND ack_seq = ?`
 	// User search: %s is the dialect's prefix condition on the column.
-	qSearch = `SELECT ` + userCols + ` FROM users WHERE %s ORDER BY %s LIMIT ?`
+	qSearch = `SELECT ` + userCols + ` FROM users WHERE %s AND deleted_at = 0 ORDER BY %s LIMIT ?`
+)
+
+// Message search (search.go). msgColsM is msgCols of table alias m.
+var (
+	msgColsM = "m." + strings.ReplaceAll(msgCols, ", ", ", m.")
+	// A trigram index (%[1]s) newest first, joined to the messages and
+	// (%[2]s) to the user's memberships, with more conditions (%[3]s).
+	// Args: [user], phrase, before, [conditions'], limit.
+	qSearchIndexed = `SELECT ` + msgColsM + ` FROM %[1]s f CROSS JOIN messages m ON m.id = f.rowid %[2]s
+		WHERE %[1]s MATCH ? AND f.rowid < ? AND m.type = 'text'%[3]s ORDER BY f.rowid DESC LIMIT ?`
+	qUserConvs = ` CROSS JOIN conv_members cm ON cm.user_id = ? AND cm.conv = m.conv`
+	// A scan of the conversations (%[1]s: their ids), newest first, for a
+	// condition (%[2]s); args: the conversations', before, the
+	// condition's, limit.
+	qSearchScan = `SELECT ` + msgColsM + ` FROM messages m WHERE m.conv IN (%[1]s) AND m.id < ? AND m.type = 'text' AND %[2]s ORDER BY m.id DESC LIMIT ?`
 )

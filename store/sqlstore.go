@@ -53,6 +53,11 @@ func placeholders(n int) string {
 	return strings.Repeat("?,", n-1) + "?"
 }
 
+// placeholderRows returns n rows of cols marks: "(?,?),(?,?)".
+func placeholderRows(cols, n int) string {
+	return strings.TrimSuffix(strings.Repeat("("+placeholders(cols)+"),", n), ",")
+}
+
 func int64Args(ids []int64) []any {
 	a := make([]any, len(ids))
 	for i, v := range ids {
@@ -103,11 +108,11 @@ func outcome(err error) error { return &sentinelErr{err} }
 
 // ---- users ----
 
-const userCols = `id, username, nickname, signature, avatar_sha256, created_at`
+const userCols = `id, username, nickname, signature, avatar_sha256, created_at, deleted_at`
 
 func scanUser(sc interface{ Scan(...any) error }, withHash bool) (User, error) {
 	var u User
-	dst := []any{&u.ID, &u.Username, &u.Nickname, &u.Signature, &u.AvatarSHA256, &u.CreatedAt}
+	dst := []any{&u.ID, &u.Username, &u.Nickname, &u.Signature, &u.AvatarSHA256, &u.CreatedAt, &u.DeletedAt}
 	if withHash {
 		dst = append(dst, &u.PasswordHash)
 	}
@@ -130,8 +135,10 @@ func (s *sqlStore) CreateUser(ctx context.Context, username, nickname, passwordH
 	return User{ID: id, Username: username, Nickname: nickname, PasswordHash: passwordHash, CreatedAt: createdAt}, nil
 }
 
-func (s *sqlStore) userBy(ctx context.Context, p *pool, cond string, arg any) (User, error) {
-	u, err := scanUser(p.queryRow(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE `+cond, arg), true)
+// userBy reads one user (with its password hash) by q, qUserByName or
+// qUserByID.
+func (s *sqlStore) userBy(ctx context.Context, p *pool, q string, arg any) (User, error) {
+	u, err := scanUser(p.queryRow(ctx, q, arg), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %v: %w", arg, ErrNotFound)
 	}
@@ -142,11 +149,11 @@ func (s *sqlStore) userBy(ctx context.Context, p *pool, cond string, arg any) (U
 }
 
 func (s *sqlStore) UserByName(ctx context.Context, username string) (User, error) {
-	return s.userBy(ctx, s.reads, `username_key = ?`, strings.ToLower(username))
+	return s.userBy(ctx, s.reads, qUserByName, strings.ToLower(username))
 }
 
 func (s *sqlStore) UserByID(ctx context.Context, id int64) (User, error) {
-	return s.userBy(ctx, s.reads, `id = ?`, id)
+	return s.userBy(ctx, s.reads, qUserByID, id)
 }
 
 func (s *sqlStore) UsersByIDs(ctx context.Context, ids []int64) (map[int64]User, error) {
@@ -245,7 +252,7 @@ func (s *sqlStore) UpdateProfile(ctx context.Context, userID int64, upd ProfileU
 		}
 	}
 	// Read from the writer so the caller sees its own write.
-	u, err := s.userBy(ctx, s.writes, `id = ?`, userID)
+	u, err := s.userBy(ctx, s.writes, qUserByID, userID)
 	u.PasswordHash = ""
 	return u, err
 }
@@ -321,8 +328,10 @@ func (s *sqlStore) CreateFile(ctx context.Context, f FileMeta) (FileMeta, error)
 
 func (s *sqlStore) File(ctx context.Context, fileID int64) (FileMeta, error) {
 	f := FileMeta{ID: fileID}
-	err := s.reads.queryRow(ctx, `SELECT owner_id, conv, name, size, sha256, created_at, completed_at FROM files WHERE id = ?`, fileID).
-		Scan(&f.Owner, &f.Conv, &f.Name, &f.Size, &f.SHA256, &f.CreatedAt, &f.CompletedAt)
+	var recalled int
+	err := s.reads.queryRow(ctx, `SELECT owner_id, conv, name, size, sha256, created_at, completed_at, recalled FROM files WHERE id = ?`, fileID).
+		Scan(&f.Owner, &f.Conv, &f.Name, &f.Size, &f.SHA256, &f.CreatedAt, &f.CompletedAt, &recalled)
+	f.Recalled = recalled != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		return FileMeta{}, fmt.Errorf("store: file %d: %w", fileID, ErrNotFound)
 	}

@@ -42,7 +42,7 @@ func TestStmtCachePreparesOnce(t *testing.T) {
 	}
 	login()
 	first := map[string]*sql.Stmt{}
-	for _, q := range []string{qUserByName, qSession, qConversations} {
+	for _, q := range []string{qUserByName, qSession, qConversations, qMentionSeqs} {
 		if first[q] = s.reads.stmts[q]; first[q] == nil {
 			t.Fatalf("not cached after a call: %s", q)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/chatd/chatd/protocol"
 	"github.com/rs/zerolog"
 )
 
@@ -22,17 +23,19 @@ type Store interface {
 	// the encoded argon2id hash; the store never sees a password.
 	CreateUser(ctx context.Context, username, nickname, passwordHash string, createdAt int64) (User, error)
 	// UserByName finds a user by username, case-insensitively, with its
-	// PasswordHash filled in (for login). ErrNotFound when absent.
+	// PasswordHash filled in (for login). ErrNotFound when absent or
+	// deleted (a deleted account cannot log in; its name stays taken).
 	UserByName(ctx context.Context, username string) (User, error)
-	// UserByID finds a user by id (PasswordHash filled in). ErrNotFound
-	// when absent.
+	// UserByID finds a user by id (PasswordHash filled in), deleted ones
+	// too (DeletedAt set, profile "deleted user"). ErrNotFound when absent.
 	UserByID(ctx context.Context, id int64) (User, error)
 	// UsersByIDs returns the users that exist among ids, keyed by id,
 	// without PasswordHash. Missing ids are simply absent from the map.
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]User, error)
 	// SearchUsers returns up to limit users whose username or nickname
 	// starts with prefix (case-insensitive), ordered by username, without
-	// PasswordHash. An empty prefix returns no users.
+	// PasswordHash. An empty prefix returns no users; deleted users are
+	// never returned.
 	SearchUsers(ctx context.Context, prefix string, limit int) ([]User, error)
 	// UpdateProfile changes the fields set in upd and returns the updated
 	// user (without PasswordHash). ErrNotFound when the user is absent.
@@ -52,6 +55,25 @@ type Store interface {
 	// PruneSessions deletes sessions that expired before now and returns
 	// how many it deleted.
 	PruneSessions(ctx context.Context, now int64) (int64, error)
+	// ChangePassword replaces the user's password hash, revokes every
+	// session (token) of the user and stores keep (the calling device's
+	// new session; its UserID must be userID), all in one transaction.
+	// ErrNotFound when the user is absent or deleted.
+	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep Session) error
+	// RevokeDevice deletes every session (token) of the user's device and
+	// returns how many of them were still valid at now: 0 means the device
+	// had no token (account.revoke's NOT_FOUND when it has no live session
+	// either).
+	RevokeDevice(ctx context.Context, userID int64, device string, now int64) (int, error)
+	// DeleteAccount deletes an account, in one transaction: the user can no
+	// longer log in (UserByName: ErrNotFound; every session revoked), its
+	// username stays taken, its profile becomes nickname DeletedNickname
+	// with empty signature and avatar (DeletedAt = ts); its friendships and
+	// pending friend requests are removed; the groups it owns are dismissed
+	// and it leaves every other conversation. Messages it sent stay. It
+	// returns who is to be told (friend.removed, group.event). ErrNotFound
+	// when the user is absent or already deleted.
+	DeleteAccount(ctx context.Context, userID int64, ts int64) (AccountDeletion, error)
 
 	// CreateFriendRequest records a pending request from -> to.
 	// ErrNotFound when either user is absent, ErrAlreadyFriends when they
@@ -99,8 +121,9 @@ type Store interface {
 	// MemberCount. ErrNotFound when the group is absent, ErrAlreadyMember
 	// when the user is a member.
 	JoinGroup(ctx context.Context, groupID, userID int64, ts int64) (Group, error)
-	// LeaveGroup removes user from the group (leave and kick). ErrNotFound
-	// when the group is absent or the user is not a member.
+	// LeaveGroup removes user from the group (leave and kick), with its
+	// role and mute. ErrNotFound when the group is absent or the user is
+	// not a member.
 	LeaveGroup(ctx context.Context, groupID, userID int64) error
 	// DismissGroup deletes the group and all its memberships; its messages
 	// stay. ErrNotFound when absent.
@@ -113,6 +136,26 @@ type Store interface {
 	GroupsOfUser(ctx context.Context, userID int64, limit int) ([]Group, error)
 	// IsGroupMember reports whether user is a member of the group.
 	IsGroupMember(ctx context.Context, groupID, userID int64) (bool, error)
+	// UpdateGroup changes the name and/or notice set in upd and returns
+	// the group. ErrNotFound when the group is absent.
+	UpdateGroup(ctx context.Context, groupID int64, upd GroupUpdate) (Group, error)
+	// GroupMember returns one member with its role and mute. ErrNotFound
+	// when the group is absent or the user is not a member.
+	GroupMember(ctx context.Context, groupID, userID int64) (Member, error)
+	// GroupMemberList returns the group's members with their roles and
+	// mutes, ascending by user id. ErrNotFound when the group is absent.
+	GroupMemberList(ctx context.Context, groupID int64) ([]Member, error)
+	// SetMemberRole makes a member RoleAdmin or RoleMember. ErrNotFound
+	// when the group is absent or the user is not a member; ErrIsOwner for
+	// the owner (whose role only TransferGroup changes).
+	SetMemberRole(ctx context.Context, groupID, userID int64, role Role) error
+	// MuteMember sets a member's muted_until (unix ms; 0 lifts the mute).
+	// ErrNotFound when the group is absent or the user is not a member.
+	MuteMember(ctx context.Context, groupID, userID int64, until int64) error
+	// TransferGroup makes member to the owner and the old owner, from, an
+	// admin, atomically. ErrNotFound when the group is absent or to is not
+	// a member; ErrNotOwner when from is not (or no longer) the owner.
+	TransferGroup(ctx context.Context, groupID, from, to int64) error
 
 	// AppendMessage durably appends a message to its conversation and
 	// returns it with its msg id and seq, the next of the conversation:
@@ -124,15 +167,42 @@ type Store interface {
 	// same transaction. Appends are group-committed: concurrent calls share
 	// one transaction; when it fails every caller in it gets the error and
 	// nothing of the batch is written. ErrNotFound when the conversation
-	// does not exist; ErrUnavailable when the database cannot be reached.
+	// does not exist, or when ReplyTo is not a seq of it; ErrUnavailable
+	// when the database cannot be reached. Mentions and MentionAll are
+	// stored as given (the service checks them). Type "recall" is for
+	// RecallMessage only.
 	AppendMessage(ctx context.Context, m NewMessage) (msg Message, duplicate bool, err error)
+	// RecallMessage recalls message seq of conv on behalf of user by (the
+	// service has checked the permission): through the same group commit
+	// as AppendMessage, in one transaction, it appends a message of type
+	// "recall" from by, body the recalled seq in decimal, no client_msg_id,
+	// with the conversation's next seq, and marks the original recalled:
+	// from then on it reads back with type "recalled" and body "" (mentions
+	// and reply_to kept), it no longer counts for mention seqs or search,
+	// and a recalled file message marks its file Recalled. It returns the
+	// recall message. ErrNotFound when there is no such seq;
+	// ErrNotRecallable for a message of type "recall"; for a message
+	// already recalled, an error wrapping ErrAlreadyRecalled together with
+	// the existing recall message (so a retry learns its seq).
+	RecallMessage(ctx context.Context, conv protocol.ConvID, seq, by int64, ts int64) (Message, error)
+	// MessageAt returns message seq of conv (as stored: a recalled one
+	// reads "recalled"). ErrNotFound when absent.
+	MessageAt(ctx context.Context, conv protocol.ConvID, seq int64) (Message, error)
+	// SearchMessages returns the text messages, not recalled, whose body
+	// contains q.Query case-insensitively (any script, no word boundaries),
+	// in the conversations user q.User is a member of now (or in q.Conv
+	// alone, when valid: the caller checks membership), with msg id below
+	// q.BeforeID when it is > 0, by msg id descending, at most q.Limit
+	// (1..MaxSearchLimit, default DefaultSearchLimit); more reports that
+	// further matches exist below the last one returned.
+	SearchMessages(ctx context.Context, q SearchQuery) (msgs []Message, more bool, err error)
 	// Message returns one message by msg id. ErrNotFound when absent.
 	Message(ctx context.Context, msgID int64) (Message, error)
 	// Messages returns up to limit messages of conv with seq > afterSeq,
 	// ascending by seq (missed messages: afterSeq = the ack cursor).
 	Messages(ctx context.Context, conv string, afterSeq int64, limit int) ([]Message, error)
 	// Conversations returns the user's conversations with their last seq,
-	// the user's ack and read cursors and the last message, most recently
+	// the user's ack and read cursors, mention seq and the last message, most recently
 	// active first. At most limit are returned; a user in more than limit
 	// conversations gets the first limit by conversation id (the bound
 	// comes from an index; activity order does not).
@@ -183,6 +253,30 @@ type User struct {
 	// and UserByID.
 	PasswordHash string
 	CreatedAt    int64
+	// DeletedAt is when the account was deleted, 0 while it is not.
+	DeletedAt int64
+}
+
+// DeletedNickname is the nickname a deleted account shows.
+const DeletedNickname = "deleted user"
+
+// AccountDeletion is what DeleteAccount changed, for the notices the
+// service pushes.
+type AccountDeletion struct {
+	// Friends are the users who were friends (each gets friend.removed).
+	Friends []int64
+	// Dismissed are the groups the user owned, each with the members it
+	// had besides the user (group.event dismissed).
+	Dismissed []GroupMembers
+	// Left are the groups the user was a plain member or admin of, each
+	// with the members that remain (group.event left).
+	Left []GroupMembers
+}
+
+// GroupMembers is a group id with a list of member ids, ascending.
+type GroupMembers struct {
+	GroupID int64
+	Members []int64
 }
 
 // ProfileUpdate lists the profile fields to change; nil or unset fields
@@ -233,6 +327,35 @@ type Group struct {
 	Owner       int64
 	MemberCount int
 	CreatedAt   int64
+	// Notice is the group's notice board text, "" when none.
+	Notice string
+}
+
+// GroupUpdate lists the group fields to change; nil fields stay.
+type GroupUpdate struct {
+	Name   *string
+	Notice *string
+}
+
+// Role is a member's role in a group, as the protocol spells it.
+type Role string
+
+// Group roles. The owner is the group's Owner; every other member is an
+// admin or a plain member.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// Member is one member of a group.
+type Member struct {
+	UserID int64
+	Role   Role
+	// MutedUntil is when the member's mute ends (unix ms), 0 when never
+	// muted; a past time means no longer muted.
+	MutedUntil int64
+	JoinedAt   int64
 }
 
 // NewMessage is a message to append. TS is the server time (unix ms) the
@@ -245,9 +368,20 @@ type NewMessage struct {
 	Body        string
 	ClientMsgID string
 	TS          int64
+	// Mentions are the user ids the message mentions (group messages, at
+	// most MaxMentions);
+	// MentionAll mentions every member. ReplyTo is the seq of the message
+	// it quotes, 0 for none.
+	Mentions   []int64
+	MentionAll bool
+	ReplyTo    int64
 }
 
-// Message is a stored message.
+// MaxMentions is the most user ids one message may mention.
+const MaxMentions = 50
+
+// Message is a stored message. A recalled message reads back with Type
+// TypeRecalled and Body "" (Mentions and ReplyTo kept).
 type Message struct {
 	ID          int64
 	Conv        string
@@ -257,6 +391,33 @@ type Message struct {
 	Type        string
 	Body        string
 	ClientMsgID string
+	Mentions    []int64 // nil when none
+	MentionAll  bool
+	ReplyTo     int64
+}
+
+// Message types the store itself gives meaning to.
+const (
+	TypeText     = "text"
+	TypeFile     = "file"
+	TypeRecall   = "recall"
+	TypeRecalled = "recalled"
+)
+
+// Search limits (msg.search).
+const (
+	DefaultSearchLimit = 20
+	MaxSearchLimit     = 50
+)
+
+// SearchQuery is a message search (see SearchMessages).
+type SearchQuery struct {
+	User  int64
+	Query string
+	// Conv, when valid, limits the search to that conversation.
+	Conv     protocol.ConvID
+	BeforeID int64
+	Limit    int
 }
 
 // ConvInfo is one conversation as seen by one user.
@@ -265,6 +426,10 @@ type ConvInfo struct {
 	LastSeq int64
 	AckSeq  int64
 	ReadSeq int64
+	// MentionSeq is the highest seq above ReadSeq whose message, not
+	// recalled and not sent by the user, mentions the user or all; 0 when
+	// none.
+	MentionSeq int64
 	// Last is the conversation's newest message, nil when it has none.
 	Last *Message
 }
@@ -280,6 +445,9 @@ type FileMeta struct {
 	CreatedAt int64
 	// CompletedAt is when the upload was verified, 0 while incomplete.
 	CompletedAt int64
+	// Recalled is set when the file's message was recalled: the file can
+	// no longer be fetched.
+	Recalled bool
 }
 
 // Config selects and tunes a backend.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentIdempotency", testConcurrentIdempotency},
 		{"MixedBatch", testMixedBatch},
 		{"BigMessages", testBigMessages},
+		{"MentionsAndReplies", testMentionsAndReplies},
+		{"Recall", testRecall},
+		{"SearchMessages", testSearchMessages},
+		{"GroupAdmin", testGroupAdmin},
+		{"AccountSecurity", testAccountSecurity},
+		{"DeleteAccount", testDeleteAccount},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -436,13 +443,13 @@ func testMessages(t *testing.T, s store.Store) {
 		}
 		sent = append(sent, m)
 	}
-	if got := must(s.Message(ctx, sent[2].ID))(t); got != sent[2] {
+	if got := must(s.Message(ctx, sent[2].ID))(t); !reflect.DeepEqual(got, sent[2]) {
 		t.Fatalf("by id %+v want %+v", got, sent[2])
 	}
 	_, err := s.Message(ctx, sent[4].ID+1000)
 	wantErr(t, err, store.ErrNotFound)
 	got := must(s.Messages(ctx, conv, 2, 2))(t)
-	if len(got) != 2 || got[0] != sent[2] || got[1] != sent[3] {
+	if len(got) != 2 || !reflect.DeepEqual(got, sent[2:4]) {
 		t.Fatalf("after 2 limit 2: %+v", got)
 	}
 	if got := must(s.Messages(ctx, conv, 0, 0))(t); len(got) != 5 {
@@ -468,7 +475,7 @@ func testIdempotency(t *testing.T, s store.Store) {
 	conv := MakeFriends(t, s, a, b)
 	m, _ := must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: conv, From: a, Type: "text", Body: "one", ClientMsgID: "K", TS: 1}))
 	again, dup := must2m(t)(s.AppendMessage(ctx, store.NewMessage{Conv: conv, From: a, Type: "text", Body: "changed", ClientMsgID: "K", TS: 2}))
-	if !dup || again != m {
+	if !dup || !reflect.DeepEqual(again, m) {
 		t.Fatalf("repeat: %+v dup=%v want %+v", again, dup, m)
 	}
 	// Another sender may use the same key; keys are case-sensitive.
@@ -561,7 +568,7 @@ func testConversations(t *testing.T, s store.Store) {
 	if len(cs) != 3 || cs[0].Conv != gc || cs[1].Conv != pab || cs[2].Conv != pac {
 		t.Fatalf("order by activity: %+v", cs)
 	}
-	if cs[0].Last == nil || *cs[0].Last != last || cs[0].LastSeq != 1 {
+	if cs[0].Last == nil || !reflect.DeepEqual(*cs[0].Last, last) || cs[0].LastSeq != 1 {
 		t.Fatalf("group conv %+v", cs[0])
 	}
 	if cs[1].LastSeq != 2 || cs[1].AckSeq != 0 || cs[1].Last.Body != "mid" {
@@ -667,7 +674,7 @@ func Concurrent(t *testing.T, stores ...store.Store) {
 	}
 	for w, ms := range acked {
 		for i, m := range ms {
-			if byID[m.ID] != m {
+			if !reflect.DeepEqual(byID[m.ID], m) {
 				t.Fatalf("acknowledged %+v, stored %+v", m, byID[m.ID])
 			}
 			if i > 0 && m.Seq <= ms[i-1].Seq {
@@ -702,7 +709,7 @@ func testConcurrentIdempotency(t *testing.T, s store.Store) {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		if res[i] != res[0] {
+		if !reflect.DeepEqual(res[i], res[0]) {
 			t.Fatalf("different results %+v %+v", res[i], res[0])
 		}
 		if !dups[i] {

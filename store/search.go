@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
+)
+
+// minIndexedRunes is the shortest query the SQLite trigram index answers.
+const minIndexedRunes = 3
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("chatd_short_grams", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		s, _ := args[0].(string)
+		return shortGrams(s), nil
+	})
+}
+
+// shortGrams is the text messages_fts_short indexes for body s: for each
+// distinct character x the trigram "xxx" and for each distinct pair xy
+// the trigram "xyy", separated by newlines. "x" holds x, and "xy" holds
+// xy, exactly when the grams hold its token (shortToken). The trigrams
+// that span a separator match no query token but one holding a newline,
+// and every candidate is checked against the body anyway.
+func shortGrams(s string) string {
+	seen := map[string]bool{}
+	var b strings.Builder
+	add := func(g string) {
+		if !seen[g] {
+			seen[g] = true
+			b.WriteString(g)
+			b.WriteByte('\n')
+		}
+	}
+	var prev rune = -1
+	for _, r := range s {
+		x := string(r)
+		add(x + x + x)
+		if prev >= 0 && prev != r {
+			add(string(prev) + x + x)
+		}
+		prev = r
+	}
+	return b.String()
+}
+
+// SearchMessages finds text messages by substring. On SQLite every query
+// is answered from a trigram index walked by msg id descending, joined to
+// the user's memberships and stopped at the page's end: messages_fts for
+// three characters or more (an FTS5 phrase is a substring match under
+// the trigram tokenizer, case folded), messages_fts_short for one or two
+// (its candidates are checked against the body; see shortGrams). MySQL and MariaDB have no
+// substring index: they scan the user's conversations newest first, from
+// the (conv, seq) index, stopping at the page's end.
+func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message, bool, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultSearchLimit
+	}
+	limit = min(limit, MaxSearchLimit)
+	if q.Query == "" {
+		return []Message{}, false, nil
+	}
+	before := q.BeforeID
+	if before <= 0 {
+		before = 1 << 62
+	}
+	var text string
+	var args []any
+	if s.d == sqliteDialect {
+		table, phrase, join, conds := "messages_fts", q.Query, "", ""
+		if utf8.RuneCountInString(q.Query) < minIndexedRunes {
+			table, phrase = "messages_fts_short", shortToken(q.Query)
+		}
+		if !q.Conv.Valid() {
+			join = qUserConvs
+			args = append(args, q.User)
+		}
+		args = append(args, `"`+strings.ReplaceAll(phrase, `"`, `""`)+`"`, before)
+		if q.Conv.Valid() {
+			conds = " AND m.conv = ?"
+			args = append(args, q.Conv.String())
+		}
+		if table == "messages_fts_short" {
+			cond, cargs := s.d.containsFold("m.body", q.Query)
+			conds += " AND " + cond
+			args = append(args, cargs...)
+		}
+		text = fmt.Sprintf(qSearchIndexed, table, join, conds)
+	} else {
+		cond, cargs := s.d.containsFold("m.body", q.Query)
+		convs := `SELECT conv FROM conv_members WHERE user_id = ?`
+		args = append(args, q.User)
+		if q.Conv.Valid() {
+			convs = `?`
+			args = []any{q.Conv.String()}
+		}
+		text = fmt.Sprintf(qSearchScan, convs, cond)
+		args = append(args, before)
+		args = append(args, cargs...)
+	}
+	args = append(args, limit+1)
+	// The texts vary with the query's case spellings: run them
+	// unprepared, not through the statement cache.
+	rows, err := s.r.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, false, fail("search messages", err)
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, false, fail("search messages", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fail("search messages", err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+// shortToken is the messages_fts_short token of a one- or two-character
+// query: "xxx" for x, "xyy" for xy. "xx" is also looked up as "xxx" (every
+// body holding x): the body check then keeps only those holding xx.
+func shortToken(q string) string {
+	r := []rune(q)
+	x := string(r[0])
+	if len(r) == 1 || strings.EqualFold(x, string(r[1])) {
+		return x + x + x
+	}
+	y := string(r[1])
+	return x + y + y
+}
+
+// caseVariants returns every spelling of s that differs from it only in
+// letter case (Unicode simple folding), at most max of them; false when
+// there would be more.
+func caseVariants(s string, max int) ([]string, bool) {
+	out := []string{""}
+	for _, r := range s {
+		var folds []rune
+		for f := r; ; {
+			folds = append(folds, f)
+			if f = unicode.SimpleFold(f); f == r {
+				break
+			}
+		}
+		if len(out)*len(folds) > max {
+			return nil, false
+		}
+		next := make([]string, 0, len(out)*len(folds))
+		for _, p := range out {
+			for _, f := range folds {
+				next = append(next, p+string(f))
+			}
+		}
+		out = next
+	}
+	return out, true
+}
