@@ -9,7 +9,7 @@ import (
 	"github.com/chatd/chatd/protocol"
 )
 
-var _ = register("Frames", testFrames)
+var _ = registerRaw("Frames", testFrames)
 var _ = register("RegisterLogin", testRegisterLogin)
 var _ = register("TokenLoginLogout", testTokenLoginLogout)
 var _ = register("Kick", testKick)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"crypto/tls"
 	"errors"
 	"reflect"
 	"runtime"
@@ -45,6 +46,16 @@ type Config struct {
 	MaxPending int
 	// HashConcurrency caps concurrent argon2 computations; default GOMAXPROCS.
 	HashConcurrency int
+	// TLS, when set, makes the chat port accept TLS (1.2 or 1.3) beside
+	// plaintext on the same port, and the file port too (section 17).
+	TLS *tls.Config
+	// RequireTLS closes chat and file connections that do not start a TLS
+	// handshake. It needs TLS.
+	RequireTLS bool
+	// WSOrigins restricts the Origin of WebSocket upgrades on the chat port
+	// (403 otherwise); empty accepts any origin.
+	WSOrigins []string
+
 	// Router and Rooms replace the in-memory presence/routing and room
 	// state (a multi-node deployment); nil means in-memory.
 	Router Router

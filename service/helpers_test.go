@@ -25,10 +25,12 @@ var cheapArgon2 = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
 // race detector slows the store down a lot.
 const waitTimeout = 20 * time.Second
 
-// backend opens fresh stores of one kind.
+// backend opens fresh stores of one kind; tr is the transport the test
+// clients use (raw frames unless a suite says otherwise).
 type backend struct {
 	name string
 	cfg  func(t testing.TB) store.Config
+	tr   transport
 }
 
 var sqliteBackend = backend{name: "sqlite", cfg: func(t testing.TB) store.Config {
@@ -48,6 +50,7 @@ func mysqlBackend(t *testing.T) backend {
 type env struct {
 	t      testing.TB
 	scfg   store.Config
+	tr     transport
 	st     store.Store
 	srv    *Server
 	cfg    Config
@@ -63,7 +66,7 @@ func newEnvB(b *testing.B) *env {
 
 func newEnvTB(t testing.TB, b backend, tweaks ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, scfg: b.cfg(t), tweaks: tweaks}
+	e := &env{t: t, scfg: b.cfg(t), tr: b.tr, tweaks: tweaks}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -78,6 +81,9 @@ func (e *env) open() {
 	e.st = st
 	cfg := Config{ChatAddr: "127.0.0.1:0", Store: st, Argon2: cheapArgon2, Loops: 2, Workers: 64,
 		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+	if e.tr.server != nil {
+		e.tr.server(&cfg)
+	}
 	for _, f := range e.tweaks {
 		f(&cfg)
 	}
@@ -139,6 +145,9 @@ type tclient struct {
 
 func (e *env) dial() *tclient {
 	e.t.Helper()
+	if e.tr.dial != nil {
+		return newTClient(e.t, e.tr.dial(e.t, e.srv.ChatAddr().String()))
+	}
 	return dialAddr(e.t, e.srv.ChatAddr().String())
 }
 
@@ -148,6 +157,10 @@ func dialAddr(t testing.TB, addr string) *tclient {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	return newTClient(t, nc)
+}
+
+func newTClient(t testing.TB, nc net.Conn) *tclient {
 	c := &tclient{t: t, nc: nc, waiters: map[uint32]chan frame{}, pushes: make(chan frame, 4096), done: make(chan struct{})}
 	go c.readLoop()
 	t.Cleanup(func() { nc.Close() })

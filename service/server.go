@@ -66,6 +66,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, ErrNoStore
 	}
+	if cfg.RequireTLS && cfg.TLS == nil {
+		return nil, errRequireTLS
+	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -104,7 +107,7 @@ func (s *Server) Start() error {
 		return ErrStarted
 	}
 	s.pool = reactor.NewPool(s.cfg.Workers, s.cfg.MaxPending)
-	eng, err := reactor.New(handler{s}, reactor.Options{
+	eng, err := reactor.New(s.transports(handler{s}), reactor.Options{
 		Loops:       s.cfg.Loops,
 		MaxOutbound: s.cfg.MaxOutbound,
 		MaxInbound:  s.cfg.Limits.MaxFrameBody + protocol.HeaderSize + 64<<10,

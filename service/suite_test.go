@@ -6,13 +6,22 @@ import "testing"
 type scenario struct {
 	name string
 	fn   func(t *testing.T, b backend)
+	// rawOnly marks a scenario about raw framing itself (bytes split or
+	// malformed on the wire), which the other transports frame differently.
+	rawOnly bool
 }
 
 // scenarios is filled by the *_test.go files of each area.
 var scenarios []scenario
 
 func register(name string, fn func(t *testing.T, b backend)) bool {
-	scenarios = append(scenarios, scenario{name, fn})
+	scenarios = append(scenarios, scenario{name: name, fn: fn})
+	return true
+}
+
+// registerRaw adds a scenario that only runs on the raw transport.
+func registerRaw(name string, fn func(t *testing.T, b backend)) bool {
+	scenarios = append(scenarios, scenario{name: name, fn: fn, rawOnly: true})
 	return true
 }
 

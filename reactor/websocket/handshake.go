@@ -43,6 +43,11 @@ type Config struct {
 	// BinaryOnly fails a connection that sends a text message with status
 	// 1003 (unsupported data).
 	BinaryOnly bool
+	// CheckMessage, if set, sees each whole message before the handler and
+	// returns 0 to pass it on or a close status (for instance 1002 when a
+	// message breaks the application's framing) to close the connection
+	// with. It runs on the loop and must not keep p.
+	CheckMessage func(p []byte) int
 	// OnUpgrade, if set, runs on the loop when a Layer's upgrade has
 	// succeeded, before the first message reaches OnData: r says which path,
 	// origin and subprotocol were chosen, and l is the layer (for

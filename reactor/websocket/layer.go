@@ -100,8 +100,17 @@ func (l *Layer) Decode(in []byte) (int, error) {
 	return n + k, nil
 }
 
-// OnMessage passes a whole message up to the handler.
-func (l *Layer) OnMessage(_ bool, p []byte) { l.io.Up(p) }
+// OnMessage passes a whole message up to the handler, unless
+// Config.CheckMessage refuses it.
+func (l *Layer) OnMessage(_ bool, p []byte) {
+	if check := l.sess.cfg.CheckMessage; check != nil {
+		if code := check(p); code != 0 {
+			l.CloseWith(code)
+			return
+		}
+	}
+	l.io.Up(p)
+}
 
 // Send queues a control frame made by the session. A pong goes out now; a
 // close frame waits for Close, behind the messages the handler has written

@@ -414,3 +414,26 @@ func TestLayerCloseWith(t *testing.T) {
 		t.Fatalf("got %d frames (last close code %d), want the echo of ok and a close with 1008", len(fs), closeCode(fs[len(fs)-1]))
 	}
 }
+
+func TestLayerCheckMessage(t *testing.T) {
+	check := func(p []byte) int {
+		if string(p) == "bad" {
+			return CloseProtocolError
+		}
+		return 0
+	}
+	addr := startServer(t, wsOnOpen{&echo{}, &Config{CheckMessage: check}})
+	c := dialWS(t, addr)
+	stream := append(clientFrame(OpBinary, true, []byte("ok")), clientFrame(OpBinary, true, []byte("bad"))...)
+	stream = append(stream, clientFrame(OpBinary, true, []byte("late"))...)
+	if _, err := c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c.readUntilClose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 2 || string(fs[0].payload) != "ok" || closeCode(fs[1]) != CloseProtocolError {
+		t.Fatalf("got %d frames (last close code %d), want the echo of ok and a close with 1002", len(fs), closeCode(fs[len(fs)-1]))
+	}
+}
