@@ -61,6 +61,11 @@ type config struct {
 	FilePacing    bool          // slow transfers down when they delay the server
 	FileSecret    string        // token HMAC key; "" = kept in DataDir
 
+	TLSCert     string // PEM certificate (chain) file; "" serves no TLS
+	TLSKey      string // PEM private key file
+	TLSRequired bool   // close plaintext chat and file connections
+	WSOrigins   string // comma-separated Origins allowed for WebSocket; "" allows any
+
 	LogLevel  zerolog.Level
 	LogFormat string // auto, console or json
 
@@ -190,6 +195,10 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(byteSize{&cfg.FileRateLimit}, "file-rate-limit", "cap on `bytes` per second of all file transfers together (e.g. 50MiB); 0 means no cap")
 	fs.BoolVar(&cfg.FilePacing, "file-pacing", cfg.FilePacing, "pace file transfers as background traffic: slow them down while they delay the server's threads (chat first); false runs them at full speed")
 	fs.StringVar(&cfg.FileSecret, "file-secret", cfg.FileSecret, "file token signing `key` (16+ bytes; set the same on every chatd sharing a database; prefer CHATD_FILE_SECRET over the flag); empty keeps a generated one in --data-dir")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate `file` (PEM, chain allowed): the chat and file ports then also accept TLS; reloaded on SIGHUP and when it changes")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key `file` (PEM) for --tls-cert")
+	fs.BoolVar(&cfg.TLSRequired, "tls-required", cfg.TLSRequired, "refuse plaintext: close chat and file connections that do not start TLS (needs --tls-cert)")
+	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "`origins` allowed to open a WebSocket on the chat port, comma-separated (https://chat.example.com); empty allows any")
 	fs.Var(duration{&cfg.ShutdownTimeout}, "shutdown-timeout", "how long a graceful shutdown may take")
 	fs.Var(logLevel{&cfg.LogLevel}, "log-level", "log `level`: trace, debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: auto (console on a terminal, else JSON), console or json")
@@ -362,6 +371,9 @@ func (c *config) validate() error {
 		if msg := checkDSN(c.MySQLDSN); msg != "" {
 			bad("mysql-dsn", "%s; want user:password@tcp(host:port)/database, e.g. %s", msg, exampleDSN)
 		}
+	}
+	if err := checkTLSFlags(*c); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DataDir == "" {
 		bad("data-dir", "must not be empty: it holds the embedded store, uploaded files and the file token key")

@@ -43,6 +43,8 @@ const usageText = `usage:
                                   (MySQL/MariaDB: use mariadb-dump --single-transaction or mariabackup)
   chatd restore --from FILE [flags]
                                   replace the embedded store with a backup; chatd must be stopped
+  chatd cert [--host NAMES]       write a self-signed development TLS certificate into the data dir
+                                  and print how to serve with it and how to trust it
   chatd version                   print the build and exit
   chatd help                      print this help
 
@@ -74,13 +76,15 @@ func run(ctx context.Context, args []string, env runEnv) error {
 	case "help":
 		printUsage(env.Stdout)
 		return nil
-	case "serve", "migrate", "backup", "restore":
+	case "serve", "migrate", "backup", "restore", "cert":
 	default:
-		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, backup, restore, version or help)", cmd)}
+		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, backup, restore, cert, version or help)", cmd)}
 	}
-	var file string
+	var file, hosts string
 	var extra func(*flag.FlagSet)
 	switch cmd {
+	case "cert":
+		extra = certHostsFlag(&hosts)
 	case "backup":
 		extra = fileFlag(&file, "out", "backup `file` to write (must not exist)")
 	case "restore":
@@ -99,6 +103,8 @@ func run(ctx context.Context, args []string, env runEnv) error {
 	}
 	log := newLogger(env.Stderr, cfg.LogLevel, cfg.LogFormat)
 	switch cmd {
+	case "cert":
+		return writeDevCert(cfg, hosts, env.Stdout)
 	case "migrate":
 		return migrate(ctx, cfg, log, env.Stdout)
 	case "backup":

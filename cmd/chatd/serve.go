@@ -52,6 +52,8 @@ func serviceConfig(cfg config, st store.Store, log zerolog.Logger, ver string) s
 		ServerName:           cfg.Name,
 		Version:              ver,
 		Logger:               log,
+		RequireTLS:           cfg.TLSRequired,
+		WSOrigins:            wsOrigins(cfg.WSOrigins),
 	}
 }
 
@@ -107,7 +109,11 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	}
 	closers = append(closers, st.Close)
 
-	srv, err := service.New(serviceConfig(cfg, st, log, ver))
+	scfg := serviceConfig(cfg, st, log, ver)
+	if scfg.TLS, err = loadTLS(ctx, cfg, log); err != nil {
+		return err
+	}
+	srv, err := service.New(scfg)
 	if err != nil {
 		return fmt.Errorf("configure service: %w", err)
 	}
