@@ -52,6 +52,7 @@ func (s *Server) register(x *call, req *protocol.RegisterReq) (*protocol.Registe
 	if err != nil {
 		return nil, err
 	}
+	s.log.Info().Int64("user", u.ID).Str("username", u.Username).Str("remote", x.cs.remote).Msg("registered")
 	return &protocol.RegisterResp{Status: protocol.OK(), UserID: u.ID}, nil
 }
 
@@ -64,10 +65,12 @@ func (s *Server) loginBlocked(user, ip string) error {
 	if !b1 && !b2 {
 		return nil
 	}
+	s.log.Info().Str("username", user).Str("remote", ip).Dur("retry_after_ms", max(d1, d2)).Msg("login rate limited: too many failures")
 	return protocol.RateLimited(max(d1, d2).Milliseconds() + 1)
 }
 
 func (s *Server) loginFailed(user, ip string) error {
+	s.log.Info().Str("username", user).Str("remote", ip).Msg("login failed")
 	now := s.now()
 	s.userFails.Fail(user, now)
 	s.ipFails.Fail(ip, now)
@@ -162,6 +165,8 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 		s.endSession(sess, true)
 		return nil, nil
 	}
+	s.log.Info().Int64("user", u.ID).Str("device", sess.device).Str("remote", x.cs.remote).Uint64("conn", x.cs.id).
+		Bool("by_token", req.Token != "").Msg("logged in")
 	if replaced != nil {
 		s.kick(replaced, x.cs.remote)
 	}
@@ -227,6 +232,8 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 
 // kick tells a replaced session's connection why and closes it.
 func (s *Server) kick(old *Session, addr string) {
+	s.log.Info().Int64("user", old.userID).Str("device", old.device).Str("remote", old.conn.remote).Uint64("conn", old.conn.id).
+		Str("by_remote", addr).Msg("kicked: logged in elsewhere")
 	old.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{
 		Reason: protocol.KickReasonLoginElsewhere, Addr: addr}))
 	metricSessions.Dec()
@@ -237,6 +244,7 @@ func (s *Server) logout(x *call, _ *protocol.LogoutReq) (*protocol.Status, error
 	if err := s.store.DeleteSession(x.ctx(), x.sess.tokenHash); err != nil {
 		return nil, err
 	}
+	s.log.Info().Int64("user", x.sess.userID).Str("device", x.sess.device).Str("remote", x.cs.remote).Uint64("conn", x.cs.id).Msg("logged out")
 	s.leaveAllRooms(x.cs)
 	x.cs.sess.Store(nil)
 	s.endSession(x.sess, true)

@@ -24,6 +24,9 @@ type connState struct {
 	remote  string // ip:port of the peer, for kicked.addr and logs
 	ip      string // the peer's address, the failed-login limiter's key
 	limiter *rate.Limiter
+	// throttled is set from the first refusal by limiter until a message
+	// passes again, so a flood logs one line. Loop goroutine only.
+	throttled bool
 
 	// inflight counts this connection's requests handed to the pool and not
 	// yet finished. While it is non-zero, requests whose answer depends on
@@ -223,9 +226,18 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 		if r := cs.limiter.Reserve(); r.Delay() > 0 {
 			d := r.Delay()
 			r.Cancel()
+			if !cs.throttled {
+				cs.throttled = true // one line per burst, not per refused frame
+				ev := s.log.Info().Uint64("conn", cs.id).Str("remote", cs.remote).Stringer("op", op).Dur("retry_after_ms", d)
+				if sess := cs.session(); sess != nil {
+					ev = ev.Int64("user", sess.userID).Str("device", sess.device)
+				}
+				ev.Msg("rate limited: messages")
+			}
 			s.replyErr(cs, op, h.ReqID, protocol.RateLimited(max(d.Milliseconds(), 1)))
 			return
 		}
+		cs.throttled = false
 	}
 	x := &call{s: s, cs: cs, op: op, reqID: h.ReqID, req: req, body: own, ent: ent}
 	cs.inflight.Add(1)

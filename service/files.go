@@ -50,7 +50,7 @@ func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
 		return s.convMember(ctx, user, meta.Conv)
 	}
 	if fc.Logger == nil {
-		l := s.log
+		l := s.cfg.Logger // files adds its own component
 		fc.Logger = &l
 	}
 	host, _, err := net.SplitHostPort(s.cfg.FileAddr)

@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 			log.Warn().Err(err).Msg("JSON codec pretouch failed; codecs compile on first use")
 			return
 		}
-		log.Debug().Dur("took", time.Since(pt)).Msg("JSON codecs compiled")
+		log.Debug().Dur("took_ms", time.Since(pt)).Msg("JSON codecs compiled")
 	}()
 	var closers []func() error // undone in reverse on a failed start
 	defer func() {
@@ -203,7 +203,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	}
 
 	<-ctx.Done()
-	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
+	log.Info().Dur("timeout_ms", cfg.ShutdownTimeout).Msg("shutting down")
 	// A watchdog: a shutdown step that ignores its deadline (a wedged
 	// database close, say) must not keep the process from exiting.
 	done := make(chan error, 1)
@@ -240,7 +240,7 @@ func awaitShutdown(done <-chan error, limit time.Duration, log zerolog.Logger) e
 	case err := <-done:
 		return err
 	case <-t.C:
-		log.Error().Dur("limit", limit).Msg("shutdown did not finish; exiting anyway")
+		log.Error().Dur("limit_ms", limit).Msg("shutdown did not finish; exiting anyway")
 		return fmt.Errorf("shutdown did not finish within %v", limit)
 	}
 }
@@ -341,10 +341,10 @@ func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 	}
 	err := errors.Join(errs...)
 	if err != nil {
-		log.Error().Err(err).Dur("took", time.Since(start)).Msg("shutdown finished with errors")
+		log.Error().Err(err).Dur("took_ms", time.Since(start)).Msg("shutdown finished with errors")
 		return err
 	}
-	log.Info().Dur("took", time.Since(start)).Msg("shutdown complete")
+	log.Info().Dur("took_ms", time.Since(start)).Msg("shutdown complete")
 	return nil
 }
 

@@ -51,7 +51,7 @@ func (s *Server) download(c *fconn, h protocol.Header, body []byte) {
 		s.internal(err, "seek download", meta.ID)
 		return
 	}
-	log := s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()
+	log := s.log.With().Int64("file_id", meta.ID).Int64("user", claims.UserID).Logger()
 	sent, err := s.send(c, f, meta.Size-req.Offset)
 	if err != nil {
 		metricDownloadsCut.Inc()

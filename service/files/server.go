@@ -213,7 +213,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			if retryableAccept(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn().Err(err).Dur("backoff", backoff).Msg("accept failed, retrying")
+				s.log.Warn().Err(err).Dur("backoff_ms", backoff).Msg("accept failed, retrying")
 				time.Sleep(backoff)
 				continue
 			}

@@ -124,7 +124,7 @@ func (s *Server) beginUpload(claims Claims, interrupt func(), buf []byte) (*uplo
 		return nil, protocol.NewError(protocol.CodeUnavailable, "another upload of this file is in progress")
 	}
 	u := &uploading{s: s, meta: meta, held: meta.Size, release: release,
-		log: s.log.With().Int64("file_id", meta.ID).Int64("user_id", claims.UserID).Logger()}
+		log: s.log.With().Int64("file_id", meta.ID).Int64("user", claims.UserID).Logger()}
 	complete := s.Complete(meta.ID)
 	if !complete && meta.CompletedAt != 0 {
 		release()
