@@ -277,3 +277,136 @@ func (s *Server) endSession(sess *Session, onWorker bool) {
 	}
 	s.async(sess.conn.id, "presence", notify)
 }
+
+// Account management (section 13): password change, the list and revoke of
+// live sessions, and account deletion.
+
+// checkPassword verifies the caller's password for account.password and
+// account.delete; a wrong one is BAD_CREDENTIALS and counts as a failed
+// login of the username and the address.
+func (s *Server) checkPassword(x *call, password string) (store.User, error) {
+	key := lowerASCII(x.sess.username)
+	if err := s.loginBlocked(key, x.cs.ip); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.store.UserByID(x.ctx(), x.sess.userID)
+	if err != nil {
+		return store.User{}, err
+	}
+	err = s.hasher.Verify(x.ctx(), u.PasswordHash, password)
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.Is(err, auth.ErrMismatch) || errors.Is(err, auth.ErrMalformedHash):
+		return store.User{}, s.loginFailed(key, x.cs.ip)
+	default:
+		return store.User{}, err
+	}
+}
+
+// kickOut ends another live session of the user for reason: the kicked
+// push, then the session leaves the router and its connection is closed.
+func (s *Server) kickOut(sess *Session, reason, addr string) {
+	sess.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{Reason: reason, Addr: addr}))
+	s.endSession(sess, true)
+	sess.conn.closeNow("kicked: " + reason)
+}
+
+// kickOthers kicks every live session of the caller's user but its own.
+func (s *Server) kickOthers(x *call, reason string) {
+	for _, o := range s.router.Sessions(x.sess.userID) {
+		if o != x.sess {
+			s.kickOut(o, reason, x.cs.remote)
+		}
+	}
+}
+
+func (s *Server) accountPassword(x *call, req *protocol.AccountPasswordReq) (*protocol.AccountPasswordResp, error) {
+	if _, err := s.checkPassword(x, req.OldPassword); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(x.ctx(), req.NewPassword)
+	if err != nil {
+		return nil, err
+	}
+	token, tokenHash, err := auth.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if err := s.store.ChangePassword(x.ctx(), x.sess.userID, hash, store.Session{TokenHash: tokenHash,
+		UserID: x.sess.userID, Device: x.sess.device, CreatedAt: now.UnixMilli(),
+		ExpiresAt: now.Add(s.cfg.TokenTTL).UnixMilli()}); err != nil {
+		return nil, err
+	}
+	x.sess.tokenHash = tokenHash
+	s.kickOthers(x, protocol.KickReasonPasswordChanged)
+	return &protocol.AccountPasswordResp{Status: protocol.OK(), Token: token}, nil
+}
+
+func (s *Server) accountSessions(x *call, _ *protocol.AccountSessionsReq) (*protocol.AccountSessionsResp, error) {
+	ss := s.router.Sessions(x.sess.userID)
+	resp := &protocol.AccountSessionsResp{Status: protocol.OK(), Sessions: make([]protocol.SessionInfo, 0, len(ss))}
+	for _, o := range ss {
+		resp.Sessions = append(resp.Sessions, protocol.SessionInfo{Device: o.device, Addr: o.conn.remote,
+			Since: o.since, Current: o == x.sess})
+	}
+	return resp, nil
+}
+
+func (s *Server) accountRevoke(x *call, req *protocol.AccountRevokeReq) (*protocol.Status, error) {
+	if req.Device == x.sess.device {
+		return nil, protocol.BadRequest("device", "the calling device cannot revoke itself (use logout)")
+	}
+	tokens, err := s.store.RevokeDevice(x.ctx(), x.sess.userID, req.Device, time.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	live := false
+	for _, o := range s.router.Sessions(x.sess.userID) {
+		if o.device == req.Device {
+			live = true
+			s.kickOut(o, protocol.KickReasonRevoked, x.cs.remote)
+		}
+	}
+	if tokens == 0 && !live {
+		return nil, protocol.NewError(protocol.CodeNotFound, "no token or session on that device")
+	}
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// accountDelete deletes the caller's account: the store forgets its
+// friendships, owned groups and memberships, the people concerned are told,
+// every other session is kicked, and the calling connection is closed after
+// the reply.
+func (s *Server) accountDelete(x *call, req *protocol.AccountDeleteReq) (*protocol.Status, error) {
+	if _, err := s.checkPassword(x, req.Password); err != nil {
+		return nil, err
+	}
+	me := x.sess.userID
+	del, err := s.store.DeleteAccount(x.ctx(), me, time.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	s.kickOthers(x, protocol.KickReasonAccountDeleted)
+	for _, f := range del.Friends {
+		s.friendChanged(me, f, false)
+		s.pushToUser(f, encodePush(protocol.OpFriendRemoved, &protocol.FriendRemovedPush{UserID: me}))
+	}
+	for _, g := range del.Dismissed {
+		s.groups.drop(g.GroupID)
+		s.groupEvent(g.Members, g.GroupID, protocol.GroupDismissed, me)
+	}
+	for _, g := range del.Left {
+		s.groups.remove(g.GroupID, me)
+		s.groupEvent(g.Members, g.GroupID, protocol.GroupLeft, me)
+	}
+	cs, sess := x.cs, x.sess
+	x.then = func(bool) {
+		s.leaveAllRooms(cs)
+		cs.sess.Store(nil)
+		s.endSession(sess, true)
+		cs.closeNow("account deleted")
+	}
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}

@@ -224,3 +224,190 @@ func testFailedLoginLimits(t *testing.T, b backend) {
 	advance(61 * time.Second)
 	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: other, Password: testPassword}, nil)
 }
+
+var (
+	_ = register("AccountPassword", testAccountPassword)
+	_ = register("AccountSessionsRevoke", testAccountSessionsRevoke)
+	_ = register("AccountDelete", testAccountDelete)
+)
+
+func testAccountPassword(t *testing.T, b backend) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func() { mu.Lock(); now = now.Add(2 * time.Minute); mu.Unlock() }
+	e := newEnv(t, b, func(c *Config) { c.clock = clock; c.LoginFailuresPerUser = 2 })
+	name := uniqueName("pw")
+	e.register(name)
+	phone, _ := e.login(name, "phone")
+	laptop, lr := e.login(name, "laptop")
+	phone.drain()
+	const newPassword = "new-password-456"
+	phone.must(protocol.CodeBadRequest, protocol.OpAccountPassword, &protocol.AccountPasswordReq{OldPassword: testPassword, NewPassword: "x"}, nil)
+	// Wrong old passwords count as failed logins of the username.
+	for range 2 {
+		phone.must(protocol.CodeBadCredentials, protocol.OpAccountPassword, &protocol.AccountPasswordReq{OldPassword: "wrong-password", NewPassword: newPassword}, nil)
+	}
+	phone.must(protocol.CodeRateLimited, protocol.OpAccountPassword, &protocol.AccountPasswordReq{OldPassword: testPassword, NewPassword: newPassword}, nil)
+	e.dial().must(protocol.CodeRateLimited, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, nil)
+	advance()
+
+	var r protocol.AccountPasswordResp
+	phone.must(protocol.CodeOK, protocol.OpAccountPassword, &protocol.AccountPasswordReq{OldPassword: testPassword, NewPassword: newPassword}, &r)
+	if r.Token == "" || r.Token == phone.token {
+		t.Fatalf("new token %q (old %q)", r.Token, phone.token)
+	}
+	var k protocol.KickedPush
+	laptop.expect(protocol.OpKicked, &k)
+	if k.Reason != protocol.KickReasonPasswordChanged {
+		t.Fatalf("kicked %+v", k)
+	}
+	laptop.closed()
+	phone.noPush()
+	phone.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, nil)
+	c := e.dial()
+	c.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: lr.Token}, nil)
+	c.must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: phone.token}, nil)
+	advance()
+	c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: r.Token, Device: "phone"}, nil)
+	e.dial().must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: newPassword, Device: "tablet"}, nil)
+	// Logout on the changed session revokes its new token.
+	c.must(protocol.CodeOK, protocol.OpLogout, struct{}{}, nil)
+	e.dial().must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: r.Token}, nil)
+}
+
+func testAccountSessionsRevoke(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	name := uniqueName("sess")
+	e.register(name)
+	before := time.Now().UnixMilli()
+	phone, _ := e.login(name, "phone")
+	laptop, lr := e.login(name, "laptop")
+	tablet, _ := e.login(name, "tablet")
+	tablet.nc.Close() // a token, no session
+	tablet.closed()
+	var sr protocol.AccountSessionsResp
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		phone.must(protocol.CodeOK, protocol.OpAccountSessions, struct{}{}, &sr)
+		if len(sr.Sessions) == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := map[string]protocol.SessionInfo{}
+	for _, si := range sr.Sessions {
+		got[si.Device] = si
+	}
+	if len(sr.Sessions) != 2 || !got["phone"].Current || got["laptop"].Current ||
+		got["phone"].Addr != phone.nc.LocalAddr().String() || got["laptop"].Addr != laptop.nc.LocalAddr().String() ||
+		got["laptop"].Since < before || got["laptop"].Since > time.Now().UnixMilli() {
+		t.Fatalf("sessions %+v", sr.Sessions)
+	}
+
+	phone.must(protocol.CodeBadRequest, protocol.OpAccountRevoke, &protocol.AccountRevokeReq{Device: "phone"}, nil)
+	phone.must(protocol.CodeNotFound, protocol.OpAccountRevoke, &protocol.AccountRevokeReq{Device: "never"}, nil)
+	phone.must(protocol.CodeOK, protocol.OpAccountRevoke, &protocol.AccountRevokeReq{Device: "tablet"}, nil)
+	phone.must(protocol.CodeNotFound, protocol.OpAccountRevoke, &protocol.AccountRevokeReq{Device: "tablet"}, nil)
+	phone.must(protocol.CodeOK, protocol.OpAccountRevoke, &protocol.AccountRevokeReq{Device: "laptop"}, nil)
+	var k protocol.KickedPush
+	laptop.expect(protocol.OpKicked, &k)
+	if k.Reason != protocol.KickReasonRevoked {
+		t.Fatalf("kicked %+v", k)
+	}
+	laptop.closed()
+	e.dial().must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Token: lr.Token}, nil)
+	phone.must(protocol.CodeOK, protocol.OpAccountSessions, struct{}{}, &sr)
+	if len(sr.Sessions) != 1 || sr.Sessions[0].Device != "phone" {
+		t.Fatalf("sessions after revoke %+v", sr.Sessions)
+	}
+	phone.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, nil)
+}
+
+func testAccountDelete(t *testing.T, b backend) {
+	e := newEnv(t, b)
+	name := uniqueName("del")
+	e.register(name)
+	d, _ := e.login(name, "phone")
+	laptop, _ := e.login(name, "laptop")
+	f, x := e.user("delf"), e.user("delx")
+	befriend(t, d, f)
+	befriend(t, f, x)
+	var g protocol.GroupResp
+	d.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "mine", Members: []int64{f.userID}}, &g)
+	owned := g.Group.GroupID
+	f.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "theirs", Members: []int64{x.userID}}, &g)
+	joined := g.Group.GroupID
+	d.must(protocol.CodeOK, protocol.OpGroupJoin, &protocol.GroupIDReq{GroupID: joined}, nil)
+	var room protocol.RoomCreateResp
+	f.must(protocol.CodeOK, protocol.OpRoomCreate, &protocol.RoomCreateReq{Name: "r"}, &room)
+	d.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: room.RoomID}, nil)
+	for _, c := range []*tclient{d, f, x} {
+		c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+		c.drain()
+	}
+
+	d.must(protocol.CodeBadCredentials, protocol.OpAccountDelete, &protocol.AccountDeleteReq{Password: "wrong-password"}, nil)
+	d.must(protocol.CodeOK, protocol.OpAccountDelete, &protocol.AccountDeleteReq{Password: testPassword}, nil)
+	d.closed()
+	select {
+	case p := <-d.pushes:
+		t.Fatalf("push %s %s to the deleting connection", p.op, p.body)
+	default:
+	}
+	var k protocol.KickedPush
+	laptop.waitFor(protocol.OpKicked, &k)
+	if k.Reason != protocol.KickReasonAccountDeleted {
+		t.Fatalf("kicked %+v", k)
+	}
+	laptop.closed()
+
+	// The friend hears every effect, in any order.
+	want := map[string]bool{"friend.removed": true, "dismissed": true, "left": true, "room.left": true}
+	for len(want) > 0 {
+		p := f.push()
+		switch p.op {
+		case protocol.OpFriendRemoved:
+			delete(want, "friend.removed")
+		case protocol.OpGroupEvent:
+			var ev protocol.GroupEventPush
+			_ = protocol.Unmarshal(p.body, &ev)
+			if ev.UserID != d.userID || (ev.Kind == protocol.GroupDismissed) != (ev.GroupID == owned) {
+				t.Fatalf("group event %+v", ev)
+			}
+			delete(want, ev.Kind)
+		case protocol.OpRoomEvent:
+			var ev protocol.RoomEventPush
+			_ = protocol.Unmarshal(p.body, &ev)
+			if ev.Kind == protocol.RoomLeft && ev.UserID == d.userID {
+				delete(want, "room.left")
+			}
+		}
+	}
+	var ev protocol.GroupEventPush
+	x.waitFor(protocol.OpGroupEvent, &ev)
+	if ev.Kind != protocol.GroupLeft || ev.GroupID != joined || ev.UserID != d.userID {
+		t.Fatalf("x's event %+v", ev)
+	}
+
+	// The account is gone, its name stays taken, its messages stay.
+	e.dial().must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, nil)
+	e.dial().must(protocol.CodeUsernameTaken, protocol.OpRegister, &protocol.RegisterReq{Username: name, Password: testPassword}, nil)
+	var pr protocol.ProfileGetResp
+	f.must(protocol.CodeOK, protocol.OpProfileGet, &protocol.ProfileGetReq{UserID: d.userID}, &pr)
+	if pr.Profile.Nickname != "deleted user" {
+		t.Fatalf("profile %+v", pr.Profile)
+	}
+	var fl protocol.FriendListResp
+	f.must(protocol.CodeOK, protocol.OpFriendList, struct{}{}, &fl)
+	if len(fl.Friends) != 1 || fl.Friends[0].Profile.UserID != x.userID {
+		t.Fatalf("friends %+v", fl.Friends)
+	}
+	var mem protocol.GroupMembersResp
+	f.must(protocol.CodeOK, protocol.OpGroupMembers, &protocol.GroupIDReq{GroupID: joined}, &mem)
+	if len(mem.Members) != 2 {
+		t.Fatalf("members %+v", mem.Members)
+	}
+	f.must(protocol.CodeNotFound, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: owned, Body: "x", ClientMsgID: "x"}, nil)
+	send(t, f, &protocol.MsgSendReq{ToGroup: joined, Body: "still here", ClientMsgID: "s"})
+}

@@ -3,6 +3,7 @@ package service
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chatd/chatd/protocol"
 )
@@ -25,7 +26,8 @@ type Session struct {
 	username  string
 	device    string
 	conn      *connState
-	tokenHash []byte
+	tokenHash []byte // replaced by account.password, on the session's own worker
+	since     int64  // login time, unix ms (account.sessions)
 
 	profile atomic.Pointer[protocol.Profile]
 	friends friendSet
@@ -46,7 +48,7 @@ type heldFrame struct {
 
 func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte) *Session {
 	s := &Session{userID: u.UserID, username: u.Username, device: device, conn: c, tokenHash: tokenHash,
-		sent: make(map[string]int64)}
+		since: time.Now().UnixMilli(), sent: make(map[string]int64)}
 	s.profile.Store(&u)
 	s.replaying.Store(true)
 	return s
