@@ -1,13 +1,11 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -15,24 +13,6 @@ import (
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service/files"
 )
-
-// logBuffer collects log lines written from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
-}
 
 // decodeLogLine decodes one JSON log line, failing on a repeated key (which
 // encoding/json would silently collapse).
@@ -65,7 +45,7 @@ func decodeLogLine(line string) (map[string]any, error) {
 // token) logs only JSON objects without repeated keys, never the password
 // or a token, and says who did what from where.
 func TestSessionLogsAreCleanJSONWithoutSecrets(t *testing.T) {
-	var logs logBuffer
+	var logs syncWriter
 	e, fs := newFileEnv(t, sqliteBackend, func(c *Config) {
 		c.Logger = zerolog.New(&logs).With().Timestamp().Logger()
 		c.MsgRate, c.MsgBurst = 0.01, 1
@@ -91,7 +71,7 @@ func TestSessionLogsAreCleanJSONWithoutSecrets(t *testing.T) {
 
 	secrets := []string{testPassword, "not-the-password", second.token, "forged-download-token"}
 	seen := map[string]int{}
-	for _, line := range logs.lines() {
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		rec, err := decodeLogLine(line)
 		if err != nil {
 			t.Errorf("log line %s: %v", line, err)
