@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +109,12 @@ type Options struct {
 	MaxFrameBody int
 	// Dial replaces the TCP dialler (tests, proxies).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when set, makes the client speak TLS on the chat port and the
+	// file port. Its RootCAs name the authorities trusted (nil: the
+	// system's); ServerName defaults to the host of the address dialled. A
+	// certificate the client refuses fails with an error wrapping
+	// ErrCertificate.
+	TLS *tls.Config
 	// Logger receives connection-level events; the zero Logger discards.
 	Logger zerolog.Logger
 }
@@ -267,6 +274,9 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	nc, err := c.opts.Dial(dctx, "tcp", c.addr)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", c.addr, err)
+	}
+	if nc, err = c.secure(dctx, nc, c.addr); err != nil {
+		return nil, err
 	}
 	cn := &conn{
 		nc:      nc,

@@ -54,6 +54,9 @@ func (c *Client) dialFile(ctx context.Context, fileAddr string) (net.Conn, func(
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: dial file port %s: %w", addr, err)
 	}
+	if nc, err = c.secure(ctx, nc, addr); err != nil {
+		return nil, nil, err
+	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	return nc, func() { stop(); _ = nc.Close() }, nil
 }

@@ -37,6 +37,8 @@ type FileOfferResp struct {
 	FileID      int64  `json:"file_id"`
 	UploadToken string `json:"upload_token"`
 	FileAddr    string `json:"file_addr"`
+	// FileTLS (1.1) is true when the client should use TLS on the file port.
+	FileTLS bool `json:"file_tls,omitempty"`
 }
 
 var fileOfferRespFields = []string{"code", "file_id", "upload_token", "file_addr"}
@@ -64,6 +66,8 @@ type FileFetchResp struct {
 	FileAddr      string `json:"file_addr"`
 	Size          int64  `json:"size"`
 	Sha256        string `json:"sha256"`
+	// FileTLS (1.1) is true when the client should use TLS on the file port.
+	FileTLS bool `json:"file_tls,omitempty"`
 }
 
 var fileFetchRespFields = []string{"code", "download_token", "file_addr", "size", "sha256"}

@@ -66,6 +66,9 @@ func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
 		fsrv.Close()
 		return nil, fmt.Errorf("service: listen on file address %s: %w", s.cfg.FileAddr, err)
 	}
+	if s.cfg.TLS != nil {
+		ln = files.TLSListener(ln, s.cfg.TLS, s.cfg.RequireTLS)
+	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	f.files, f.ln, f.host, f.port = fsrv, ln, host, port
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
@@ -178,7 +181,7 @@ func (f *FileService) offer(ctx context.Context, r *Request) (any, error) {
 		return nil, fmt.Errorf("file.offer: %w", err)
 	}
 	return &fileOfferReply{&protocol.FileOfferResp{Status: protocol.OK(), FileID: meta.ID,
-		UploadToken: f.files.UploadToken(r.UserID, meta.ID), FileAddr: f.addrFor(r.LocalAddr)}, f.urlFor(r.LocalAddr)}, nil
+		UploadToken: f.files.UploadToken(r.UserID, meta.ID), FileAddr: f.addrFor(r.LocalAddr), FileTLS: f.s.cfg.TLS != nil}, f.urlFor(r.LocalAddr)}, nil
 }
 
 // fetch handles file.fetch: members of the file's conversation get a
@@ -204,7 +207,7 @@ func (f *FileService) fetch(ctx context.Context, r *Request) (any, error) {
 		return nil, protocol.NewError(protocol.CodeNotFound, "file upload not complete")
 	}
 	return &fileFetchReply{&protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
-		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256}, f.urlFor(r.LocalAddr)}, nil
+		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256, FileTLS: f.s.cfg.TLS != nil}, f.urlFor(r.LocalAddr)}, nil
 }
 
 // announce is the files completion hook: it stores the "file" message
