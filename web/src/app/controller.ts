@@ -194,7 +194,6 @@ export class Controller {
     this.session = null
     this.loggedIn = false
     this.kicked = 'account_deleted'
-    this.conn?.stop()
     this.state.reset()
   }
 
@@ -258,7 +257,8 @@ export class Controller {
         this.kicked = b.reason
         this.loggedIn = false
         if (b.reason !== 'login_elsewhere') this.session = null
-        this.conn?.stop()
+        // The server closes the connection; the reconnect that follows does
+        // not log in again while kicked is set, so the login form can.
         s.changed()
         break
       case 'room.event': {
