@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,11 +21,14 @@ import (
 )
 
 const usage = `usage:
-  chat [--server HOST:PORT] [--device NAME]          interactive client
+  chat [--server HOST:PORT] [--device NAME] [--tls] [--ca FILE]
+                                                     interactive client
   chat [flags] send --to USER|--group ID TEXT...     send one message
   chat [flags] tail [--json]                         print incoming messages
 flags for send and tail: --user NAME (password from $CHAT_PASSWORD);
 without it the session remembered by an interactive login is used.
+--tls speaks TLS to the server; --ca FILE trusts the authority in FILE
+(for example the development certificate ` + "`chatd cert`" + ` wrote) and implies --tls.
 `
 
 func main() {
@@ -38,6 +43,29 @@ type globals struct {
 	server string
 	device string
 	user   string
+	tls    bool   // speak TLS to the server
+	ca     string // PEM file of the authority to trust; implies tls
+}
+
+// tlsConfig returns the client TLS settings the flags ask for, nil for
+// plaintext. Without --ca the system's authorities are trusted.
+func (g globals) tlsConfig() (*tls.Config, error) {
+	if !g.tls && g.ca == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if g.ca != "" {
+		pem, err := os.ReadFile(g.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", g.ca)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -48,7 +76,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&g.server, "server", "", "chat server HOST:PORT (default localhost:9000)")
 	fs.StringVar(&g.device, "device", "", "device label for the session")
 	fs.StringVar(&g.user, "user", "", "username for send/tail (password from $CHAT_PASSWORD)")
+	fs.BoolVar(&g.tls, "tls", false, "connect with TLS (the server's certificate must be trusted: see --ca)")
+	fs.StringVar(&g.ca, "ca", "", "trust the certificate authority in this PEM `file` (e.g. the one `chatd cert` wrote); implies --tls")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tlsCfg, err := g.tlsConfig()
+	if err != nil {
 		return err
 	}
 	tokens, err := config.Default()
@@ -57,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return runTUI(g, tokens)
+		return runTUI(g, tokens, tlsCfg)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -76,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q\n%s", rest[0], usage)
 }
 
-func runTUI(g globals, tokens *config.Store) error {
+func runTUI(g globals, tokens *config.Store, tlsCfg *tls.Config) error {
 	server := g.server
 	discover := func() []protocol.DiscoverReply { return nil }
 	if server == "" {
@@ -88,11 +122,12 @@ func runTUI(g globals, tokens *config.Store) error {
 		device = "tui"
 	}
 	m := tui.New(tui.Options{
-		Server:   server,
-		Device:   device,
-		Tokens:   tokens,
-		NoColor:  os.Getenv("NO_COLOR") != "",
-		Discover: discover,
+		Server:        server,
+		Device:        device,
+		Tokens:        tokens,
+		NoColor:       os.Getenv("NO_COLOR") != "",
+		Discover:      discover,
+		ClientOptions: client.Options{TLS: tlsCfg},
 	})
 	_, err := tea.NewProgram(m).Run()
 	return err
@@ -125,6 +160,10 @@ func lanServers() []protocol.DiscoverReply {
 // device, so "send" and "tail" must not share one).
 func connect(ctx context.Context, g globals, tokens *config.Store, device string, opts client.Options) (*client.Client, error) {
 	opts.Device = device
+	var err error
+	if opts.TLS, err = g.tlsConfig(); err != nil {
+		return nil, err
+	}
 	if g.device != "" {
 		opts.Device = g.device
 	}
