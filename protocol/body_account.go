@@ -297,7 +297,7 @@ const KickReasonLoginElsewhere = "login_elsewhere"
 // The kicked reasons protocol 1.1 adds (section 13).
 const (
 	KickReasonPasswordChanged = "password_changed" // another device changed the password
-	KickReasonRevoked         = "revoked"          // another device revoked this one
+	KickReasonRevoked         = "revoked"          // another device, or an administrator, revoked this one
 	KickReasonAccountDeleted  = "account_deleted"  // the account was deleted
 )
 

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -110,6 +111,9 @@ func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, stri
 		if err != nil {
 			return store.User{}, "", nil, err
 		}
+		if u.Disabled {
+			return store.User{}, "", nil, errDisabled
+		}
 		return u, req.Token, hash, nil
 	}
 	enc := u.PasswordHash
@@ -128,6 +132,11 @@ func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, stri
 		return store.User{}, "", nil, s.loginFailed(key, x.cs.ip)
 	default:
 		return store.User{}, "", nil, err
+	}
+	// Only once the password is right, so the answer tells nothing to
+	// someone guessing; not a failed login either.
+	if u.Disabled {
+		return store.User{}, "", nil, errDisabled
 	}
 	token, hash, err := auth.NewToken()
 	if err != nil {
@@ -228,6 +237,34 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 		sess.endReplay()
 	}
 	return resp, nil
+}
+
+// errDisabled answers a login with the right credentials to an account an
+// administrator disabled: FORBIDDEN ("exists, but may not"), not
+// BAD_CREDENTIALS, so the client does not ask for the password again.
+var errDisabled = protocol.NewError(protocol.CodeForbidden, "account disabled by the administrator")
+
+// EnforceAccount reads the account from the store and, when an
+// administrator disabled it, ends its live sessions on this server with
+// kicked {reason:"revoked"}. It returns how many it ended. The admin
+// listener calls it after `chatd user disable` changed the store: it only
+// applies what the store says, so calling it is always safe.
+func (s *Server) EnforceAccount(ctx context.Context, userID int64) (int, error) {
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	if !u.Disabled {
+		return 0, nil
+	}
+	n := 0
+	for _, sess := range s.router.Sessions(userID) {
+		sess.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{Reason: protocol.KickReasonRevoked}))
+		sess.conn.closeNow("kicked: account disabled")
+		n++
+	}
+	s.log.Info().Int64("user", userID).Int("sessions", n).Msg("disabled account kicked")
+	return n, nil
 }
 
 // kick tells a replaced session's connection why and closes it.

@@ -165,6 +165,10 @@ var migrations = []migration{
 		},
 		nil,
 	},
+	// v4: accounts an administrator disabled (chatd user disable).
+	{version: 4, stmts: []string{
+		`ALTER TABLE users ADD COLUMN disabled INT NOT NULL DEFAULT 0`,
+	}},
 }
 
 // latestVersion is the schema version this build writes.

@@ -108,15 +108,18 @@ func outcome(err error) error { return &sentinelErr{err} }
 
 // ---- users ----
 
-const userCols = `id, username, nickname, signature, avatar_sha256, created_at, deleted_at`
+const userCols = `id, username, nickname, signature, avatar_sha256, created_at, deleted_at, disabled`
 
 func scanUser(sc interface{ Scan(...any) error }, withHash bool) (User, error) {
 	var u User
-	dst := []any{&u.ID, &u.Username, &u.Nickname, &u.Signature, &u.AvatarSHA256, &u.CreatedAt, &u.DeletedAt}
+	var disabled int
+	dst := []any{&u.ID, &u.Username, &u.Nickname, &u.Signature, &u.AvatarSHA256, &u.CreatedAt, &u.DeletedAt, &disabled}
 	if withHash {
 		dst = append(dst, &u.PasswordHash)
 	}
-	return u, sc.Scan(dst...)
+	err := sc.Scan(dst...)
+	u.Disabled = disabled != 0
+	return u, err
 }
 
 func (s *sqlStore) CreateUser(ctx context.Context, username, nickname, passwordHash string, createdAt int64) (User, error) {
@@ -301,6 +304,38 @@ func (s *sqlStore) DeleteSession(ctx context.Context, tokenHash []byte) error {
 		return fail("delete session", err)
 	}
 	return nil
+}
+
+func (s *sqlStore) SetUserDisabled(ctx context.Context, userID int64, disabled bool) error {
+	flag := 0
+	if disabled {
+		flag = 1
+	}
+	return s.inTx(ctx, "set user disabled", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, flag, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return outcome(fmt.Errorf("user %d: %w", userID, ErrNotFound))
+		}
+		if disabled {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+		}
+		return err
+	})
+}
+
+func (s *sqlStore) ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	var out []User
+	rows, err := s.reads.query(ctx, `SELECT `+userCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	err = scanUsers(rows, err, func(u User) { out = append(out, u) })
+	return out, err
 }
 
 func (s *sqlStore) PruneSessions(ctx context.Context, now int64) (int64, error) {

@@ -52,6 +52,14 @@ type Store interface {
 	Session(ctx context.Context, tokenHash []byte, now int64) (Session, error)
 	// DeleteSession revokes a session; deleting an absent one is not an error.
 	DeleteSession(ctx context.Context, tokenHash []byte) error
+	// SetUserDisabled disables or enables an account (an administrator's
+	// decision, not the user's). Disabling also deletes every session
+	// (token) of the user in the same transaction, so no token outlives
+	// it. ErrNotFound when the user is absent.
+	SetUserDisabled(ctx context.Context, userID int64, disabled bool) error
+	// ListUsers returns up to limit users with id > afterID, ascending by
+	// id, without PasswordHash (pages for chatd user list).
+	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
 	// PruneSessions deletes sessions that expired before now and returns
 	// how many it deleted.
 	PruneSessions(ctx context.Context, now int64) (int64, error)
@@ -255,6 +263,9 @@ type User struct {
 	CreatedAt    int64
 	// DeletedAt is when the account was deleted, 0 while it is not.
 	DeletedAt int64
+	// Disabled is set while an administrator has disabled the account: it
+	// cannot log in (see SetUserDisabled).
+	Disabled bool
 }
 
 // DeletedNickname is the nickname a deleted account shows.

@@ -235,8 +235,17 @@ func loadCommandConfig(name string, args []string, extra func(*flag.FlagSet), lo
 		fs.VisitAll(func(f *flag.Flag) { cmdLine.Var(f.Value, f.Name, f.Usage) })
 		extra(cmdLine)
 	}
-	if err := cmdLine.Parse(args); err != nil {
-		return config{}, nil, err
+	// Flags may come before, between or after positional arguments.
+	var positional []string
+	for {
+		if err := cmdLine.Parse(args); err != nil {
+			return config{}, nil, err
+		}
+		if cmdLine.NArg() == 0 {
+			break
+		}
+		positional = append(positional, cmdLine.Arg(0))
+		args = cmdLine.Args()[1:]
 	}
 	onCommandLine := map[string]bool{}
 	cmdLine.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
@@ -281,7 +290,7 @@ func loadCommandConfig(name string, args []string, extra func(*flag.FlagSet), lo
 	if err := cfg.validate(); err != nil {
 		return config{}, nil, err
 	}
-	return cfg, cmdLine.Args(), nil
+	return cfg, positional, nil
 }
 
 // inlineComment matches a value with a # after white space, which people

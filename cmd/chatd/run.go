@@ -45,12 +45,21 @@ const usageText = `usage:
                                   replace the embedded store with a backup; chatd must be stopped
   chatd cert [--host NAMES]       write a self-signed development TLS certificate into the data dir
                                   and print how to serve with it and how to trust it
+  chatd user list [--after ID] [--limit N] [flags]
+                                  list accounts by id
+  chatd user show NAME|ID         one account
+  chatd user disable NAME|ID      refuse its logins (FORBIDDEN), revoke its tokens, kick its live sessions
+  chatd user enable NAME|ID       let a disabled account log in again
   chatd version                   print the build and exit
   chatd help                      print this help
 
-Admin commands (migrate, backup, restore) work on the store the flags name,
-offline: they need only access to the store (the same --config, environment
-and flags as the server), so they work whether chatd runs or not.
+Admin commands (migrate, backup, restore, user) work offline on the store
+the flags name: they need only access to the store (the same --config,
+environment and flags as the server, no credentials of their own), work
+whether chatd runs or not, and with several chatd on one database. What a
+running chatd must act on at once (kicking a disabled account's sessions)
+it is told through its admin listener (--admin-addr); the store alone
+already refuses the account's next login on every node.
 
 Each flag may also be set by the environment variable CHATD_<FLAG_NAME>
 (--chat-addr is CHATD_CHAT_ADDR) or by a line "flag-name = value" in the
@@ -76,15 +85,24 @@ func run(ctx context.Context, args []string, env runEnv) error {
 	case "help":
 		printUsage(env.Stdout)
 		return nil
-	case "serve", "migrate", "backup", "restore", "cert":
+	case "serve", "migrate", "backup", "restore", "cert", "user":
 	default:
-		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, backup, restore, cert, version or help)", cmd)}
+		return usageError{fmt.Errorf("unknown command %q (want serve, migrate, backup, restore, cert, user, version or help)", cmd)}
 	}
-	var file, hosts string
+	var file, hosts, sub string
+	var uf userFlags
 	var extra func(*flag.FlagSet)
 	switch cmd {
 	case "cert":
 		extra = certHostsFlag(&hosts)
+	case "user":
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return usageError{errors.New("user needs a command: list, show, disable or enable")}
+		}
+		sub, args = args[0], args[1:]
+		if sub == "list" {
+			extra = uf.declare
+		}
 	case "backup":
 		extra = fileFlag(&file, "out", "backup `file` to write (must not exist)")
 	case "restore":
@@ -95,7 +113,7 @@ func run(ctx context.Context, args []string, env runEnv) error {
 		printUsage(env.Stderr)
 		return err
 	}
-	if err == nil && len(rest) > 0 {
+	if err == nil && len(rest) > 0 && cmd != "user" {
 		err = fmt.Errorf("unexpected argument %q", rest[0])
 	}
 	if err != nil {
@@ -111,6 +129,8 @@ func run(ctx context.Context, args []string, env runEnv) error {
 		return backup(ctx, cfg, file, log, env.Stdout)
 	case "restore":
 		return restore(ctx, cfg, file, log, env.Stdout)
+	case "user":
+		return userCommand(ctx, cfg, sub, rest, uf, log, env.Stdout)
 	}
 	return serve(ctx, cfg, log, env)
 }

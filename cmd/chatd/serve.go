@@ -176,7 +176,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 			// is down; cluster mode adds the bus here.
 			Checks:     []admin.Check{admin.Ready("service", srv.Ready), {Name: "store", Run: st.Ping}},
 			Collectors: []prometheus.Collector{srv.MetricsCollector(), admin.BuildInfo(bi.Version, bi.Commit)},
-			Logger:     log,
+			// chatd user disable tells a running chatd through it.
+			Accounts: srv,
+			Logger:   log,
 		})
 		if err != nil {
 			return fmt.Errorf("start admin listener: %w", err)

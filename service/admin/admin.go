@@ -56,7 +56,10 @@ type Config struct {
 	// collectors live): per-instance ones such as the server's event-loop
 	// counters and BuildInfo.
 	Collectors []prometheus.Collector
-	Logger     zerolog.Logger
+	// Accounts, when set, serves POST /accounts/{id}/enforce (see
+	// AccountEnforcer).
+	Accounts AccountEnforcer
+	Logger   zerolog.Logger
 }
 
 // BuildInfo returns the constant chatd_build_info{version,commit,go} 1,
@@ -69,8 +72,9 @@ func BuildInfo(version, commit string) prometheus.Collector {
 	}, func() float64 { return 1 })
 }
 
-// Handler returns the admin HTTP handler: /metrics, /healthz, /readyz and
-// /debug/pprof/. It fails when two collectors expose the same series.
+// Handler returns the admin HTTP handler: /metrics, /healthz, /readyz,
+// /debug/pprof/ and, with Config.Accounts, POST /accounts/{id}/enforce. It
+// fails when two collectors expose the same series.
 func Handler(cfg Config) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range cfg.Collectors {
@@ -105,6 +109,7 @@ func Handler(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	handleAccounts(mux, cfg.Accounts)
 	return mux, nil
 }
 

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Search", testSearch},
 		{"Profile", testProfile},
 		{"Sessions", testSessions},
+		{"DisabledUsers", testDisabledUsers},
 		{"FriendRequests", testFriendRequests},
 		{"FriendRemove", testFriendRemove},
 		{"ConcurrentFriendRequests", testConcurrentFriendRequests},
@@ -856,5 +857,54 @@ func testBigMessages(t *testing.T, s store.Store) {
 	got := must(s.Messages(ctx, conv, 0, 500))(t)
 	if len(got) != 100 || got[99].Body != body {
 		t.Fatalf("stored %d big messages", len(got))
+	}
+}
+
+// testDisabledUsers: disabling an account marks it wherever users are read
+// and revokes its sessions; enabling clears the mark; ListUsers pages by id.
+func testDisabledUsers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	us := NewUsers(t, s, "dis", 3)
+	a, b := us[0], us[1]
+	for _, u := range us {
+		if err := s.CreateSession(ctx, store.Session{TokenHash: []byte(fmt.Sprintf("%032d", u.ID)), UserID: u.ID, Device: "d", CreatedAt: 1, ExpiresAt: 1 << 50}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RespondFriendRequest(ctx, must(s.CreateFriendRequest(ctx, a.ID, b.ID, "", 1))(t).ID, true, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserDisabled(ctx, a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if u := must(s.UserByName(ctx, a.Username))(t); !u.Disabled || u.PasswordHash == "" {
+		t.Fatalf("UserByName after disable: %+v", u)
+	}
+	if u := must(s.UserByID(ctx, b.ID))(t); u.Disabled {
+		t.Fatalf("another user disabled: %+v", u)
+	}
+	if fs := must(s.Friends(ctx, b.ID, 0))(t); len(fs) != 1 || !fs[0].Disabled {
+		t.Fatalf("Friends shows %+v, want the disabled friend marked", fs)
+	}
+	if _, err := s.Session(ctx, []byte(fmt.Sprintf("%032d", a.ID)), 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("session of the disabled user: %v, want it revoked", err)
+	}
+	if _, err := s.Session(ctx, []byte(fmt.Sprintf("%032d", b.ID)), 2); err != nil {
+		t.Fatalf("session of another user: %v", err)
+	}
+	if err := s.SetUserDisabled(ctx, a.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if u := must(s.UserByID(ctx, a.ID))(t); u.Disabled {
+		t.Fatalf("UserByID after enable: %+v", u)
+	}
+	wantErr(t, s.SetUserDisabled(ctx, 1<<40, true), store.ErrNotFound)
+
+	page := must(s.ListUsers(ctx, 0, 2))(t)
+	if len(page) != 2 || page[0].ID != us[0].ID || page[1].ID != us[1].ID || page[0].PasswordHash != "" {
+		t.Fatalf("ListUsers first page: %+v", page)
+	}
+	if page = must(s.ListUsers(ctx, us[1].ID, 0))(t); len(page) != 1 || page[0].ID != us[2].ID {
+		t.Fatalf("ListUsers after %d: %+v", us[1].ID, page)
 	}
 }
