@@ -23,6 +23,7 @@ type layers struct {
 	open, held uint8
 	closed     bool     // Close was called on the layers
 	encoding   bool     // the top layer's Encode of a pending unit is running
+	flushing   bool     // encodeOut is running: the conn is being flushed
 	cur        [2]int32 // pend indices of the unit being encoded
 	busy       int32    // layer methods running (they may nest through Up and Down)
 	relPending bool     // the conn closed while busy: release when the last returns
@@ -191,7 +192,7 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 		return
 	}
 	s := c.lay.Load()
-	if !s.encoding {
+	if !s.flushing {
 		l.markFlush(c) // a write outside a flush (handshake, pong): flush soon
 	}
 	if i > 0 {
@@ -292,7 +293,11 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 	var plain int64
 	q := &s.pend
 	s.busy++
-	defer l.unbusy(s)
+	s.flushing = true
+	defer func() {
+		s.flushing = false
+		l.unbusy(s)
+	}()
 	if s.held == 0 && !q.empty() {
 		s.encoding = true
 		for i := q.head; i < len(q.bufs); {
