@@ -30,9 +30,10 @@ test: ## gofmt, go vet, staticcheck, go.mod tidy, darwin and windows builds, and
 	$(GO) test -race -timeout 9m ./...
 	@$(MAKE) --no-print-directory web-test
 
-bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla; writes bench/RESULTS.md and bench/WS-RESULTS.md
+bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla, then TLS vs nbio and crypto/tls on net; writes bench/RESULTS.md, bench/WS-RESULTS.md and bench/TLS-RESULTS.md
 	bash bench/run.sh
 	bash bench/ws.sh
+	bash bench/tls.sh
 
 loadtest: ## chatbench's standard suite against a fresh local chatd; writes bench/LOADTEST.md
 	bash bench/loadtest.sh

@@ -16,7 +16,9 @@
 #   BC_CONNS       broadcast connections [1000]; BC_SENDERS [10]; BC_SIZE payload bytes [64]
 #   IDLE_CONNS     idle connections [10000]; IDLE_SETTLE [2s; QUICK: 1s]
 #   LIBS           libraries ["reactor gnet netpoll net"]; those named ws-* are
-#                  driven over WebSocket (loadgen -ws)
+#                  driven over WebSocket (loadgen -ws), those named tls-* over
+#                  TLS (loadgen -tls)
+#   SKIP           scenarios whose name matches this regex are left out [none]
 #   BASE           library the report's ratios divide by [gnet]
 #   RESULTS        the report written [bench/RESULTS.md]
 #   TITLE          its heading [bench: the reactor against its peers]
@@ -57,6 +59,13 @@ SCENARIOS=(
 	"idle-c$IDLE_CONNS|echo|-mode idle -conns $IDLE_CONNS -settle $IDLE_SETTLE"
 	"broadcast-c$BC_CONNS-k$BC_SENDERS|broadcast|-mode broadcast -conns $BC_CONNS -senders $BC_SENDERS -rate $BC_RATE -size $BC_SIZE -duration $BC_DUR"
 )
+if [[ -n ${SKIP:-} ]]; then
+	kept=()
+	for sc in "${SCENARIOS[@]}"; do
+		[[ ${sc%%|*} =~ $SKIP ]] || kept+=("$sc")
+	done
+	SCENARIOS=("${kept[@]}")
+fi
 SYSCALLS=(write writev sendmsg sendto sendmmsg)
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -182,6 +191,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			# shellcheck disable=SC2206
 			lg=("$OUT/loadgen" -addr "127.0.0.1:$port" $args -pid "$SERVER_PID" -label "$label")
 			[[ $lib == ws-* ]] && lg+=(-ws)
+			[[ $lib == tls-* ]] && lg+=(-tls)
 			printf '%s  # server: %s\n' "${lg[*]}" "$OUT/server-$lib -port $port -loops $LOOPS -mode $mode" >>"$OUT/commands.txt"
 			if ! timeout 120 "${lg[@]}" >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"; then
 				echo "$label: loadgen failed (see out/loadgen.log)" >>"$OUT/failures.txt"

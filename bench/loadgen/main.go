@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +35,10 @@ type config struct {
 	Settle   time.Duration
 	Dialers  int
 	WS       bool
+	TLS      bool
+	Resume   bool
+	Flood    int
+	Interval time.Duration
 }
 
 // result is the JSON line loadgen prints.
@@ -63,13 +68,16 @@ type result struct {
 	RSSAfter    int64   `json:"server_rss_after,omitempty"`
 	RSSPerConn  float64 `json:"server_rss_per_conn,omitempty"`
 	FirstError  string  `json:"first_error,omitempty"`
+	Resumed     int64   `json:"resumed,omitempty"`      // handshake: resumed sessions
+	Handshakes  int64   `json:"handshakes,omitempty"`   // flood: handshakes completed during the flood
+	QuietP99us  int64   `json:"quiet_p99_us,omitempty"` // flood: ping p99 before the flood
 }
 
 func parse(args []string) (config, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:9000", "server address")
-	fs.StringVar(&c.Mode, "mode", "echo", "echo|idle|broadcast")
+	fs.StringVar(&c.Mode, "mode", "echo", "echo|idle|broadcast|handshake|flood (the last two speak TLS)")
 	fs.IntVar(&c.Conns, "conns", 100, "connections")
 	fs.IntVar(&c.Size, "size", 64, "echo message size, or broadcast payload size (at least 20), in bytes")
 	fs.IntVar(&c.Depth, "depth", 1, "echo: messages in flight per connection")
@@ -81,12 +89,16 @@ func parse(args []string) (config, error) {
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "idle: wait before sampling RSS")
 	fs.IntVar(&c.Dialers, "dialers", 64, "concurrent dials while connecting")
 	fs.BoolVar(&c.WS, "ws", false, "speak WebSocket: upgrade at "+wsclient.Path+", one masked binary message per write")
+	fs.BoolVar(&c.TLS, "tls", false, "speak TLS (the server's certificate is not verified)")
+	fs.BoolVar(&c.Resume, "resume", false, "handshake: resume sessions (TLS session tickets) instead of full handshakes")
+	fs.IntVar(&c.Flood, "flood", 32, "flood: goroutines doing full handshakes back to back")
+	fs.DurationVar(&c.Interval, "interval", 10*time.Millisecond, "flood: time between pings on each connection")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	switch {
-	case c.Mode != "echo" && c.Mode != "idle" && c.Mode != "broadcast":
-		return c, fmt.Errorf("loadgen: -mode %q: want echo, idle or broadcast", c.Mode)
+	case c.Mode != "echo" && c.Mode != "idle" && c.Mode != "broadcast" && c.Mode != "handshake" && c.Mode != "flood":
+		return c, fmt.Errorf("loadgen: -mode %q: want echo, idle, broadcast, handshake or flood", c.Mode)
 	case c.Conns < 1 || c.Depth < 1 || c.Dialers < 1:
 		return c, errors.New("loadgen: -conns, -depth and -dialers must be positive")
 	case c.Mode == "echo" && c.Size < 1:
@@ -104,6 +116,9 @@ func main() {
 		log.Error().Err(err).Msg("bad flags")
 		os.Exit(2)
 	}
+	if cfg.TLS || cfg.Mode == "flood" {
+		clientTLS = &tls.Config{InsecureSkipVerify: true}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var res result
@@ -114,6 +129,10 @@ func main() {
 		res, err = runIdle(ctx, cfg)
 	case "broadcast":
 		res, err = runBroadcast(ctx, cfg)
+	case "handshake":
+		res, err = runHandshake(ctx, cfg)
+	case "flood":
+		res, err = runFlood(ctx, cfg)
 	}
 	if err != nil {
 		log.Error().Err(err).Str("mode", cfg.Mode).Msg("run failed")
@@ -125,6 +144,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// clientTLS, when -tls is set, wraps every dialed connection in TLS.
+var clientTLS *tls.Config
 
 // dialAll opens n connections to addr, dialers at a time, upgraded to
 // WebSocket when ws is set.
@@ -146,6 +168,20 @@ func dialAll(ctx context.Context, addr string, n, dialers int, ws bool) ([]net.C
 					default:
 					}
 					continue
+				}
+				if clientTLS != nil {
+					tc := tls.Client(c, clientTLS)
+					tc.SetDeadline(time.Now().Add(10 * time.Second))
+					if err := tc.Handshake(); err != nil {
+						c.Close()
+						select {
+						case errs <- fmt.Errorf("tls handshake %s (conn %d): %w", addr, i, err):
+						default:
+						}
+						continue
+					}
+					tc.SetDeadline(time.Time{})
+					c = tc
 				}
 				if ws {
 					wc, err := wsclient.Upgrade(c, 10*time.Second)

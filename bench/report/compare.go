@@ -275,12 +275,15 @@ func write(w io.Writer, runs []run, libs []string, base string, names []string) 
 }
 
 // goals checks the reactor's targets from issue 2 against these medians
-// (issue 14's for WebSocket when ws-reactor is among libs).
+// (issue 14's for WebSocket or TLS when ws-reactor or tls-reactor is among
+// libs).
 func goals(w io.Writer, runs []run, libs []string, base string) {
 	const me = "reactor"
-	if slices.Contains(libs, wsMe) {
-		wsGoals(w, runs, libs)
-		return
+	for _, g := range layerGoalSets {
+		if slices.Contains(libs, g.me) {
+			layerGoals(w, runs, libs, g)
+			return
+		}
 	}
 	if !slices.Contains(libs, me) {
 		return
@@ -333,37 +336,46 @@ func met(ok bool) string {
 	return "**no**"
 }
 
-// wsMe is the reactor's WebSocket server among the libraries.
-const wsMe = "ws-reactor"
+// layerGoalSet is issue 14's targets for a reactor layer's bench server:
+// server CPU per echoed message (and per broadcast delivery) at most cpu
+// times the best peer's (the other libraries named with the same prefix),
+// and idle RSS per connection at most idle bytes above the raw reactor's.
+type layerGoalSet struct {
+	name, me, prefix string
+	cpu              float64
+	idle             float64
+}
 
-// wsGoals checks issue 14's WebSocket targets: server CPU per echoed
-// message and per broadcast delivery at most half the best WebSocket peer's
-// (the other ws-* libraries), and idle RSS per connection at most 1 KiB
-// above the raw reactor's.
-func wsGoals(w io.Writer, runs []run, libs []string) {
-	fmt.Fprintln(w, "### Goals (issue 14, WebSocket) against these medians")
+var layerGoalSets = []layerGoalSet{
+	{name: "WebSocket", me: "ws-reactor", prefix: "ws-", cpu: 0.5, idle: 1024},
+	{name: "TLS", me: "tls-reactor", prefix: "tls-", cpu: 0.8, idle: 2048},
+}
+
+// layerGoals checks g against these medians.
+func layerGoals(w io.Writer, runs []run, libs []string, g layerGoalSet) {
+	fmt.Fprintf(w, "### Goals (issue 14, %s) against these medians\n", g.name)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| goal | scenario | ws-reactor | target | met |")
+	fmt.Fprintf(w, "| goal | scenario | %s | target | met |\n", g.me)
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, prefix := range []string{"echo", "broadcast"} {
 		for _, sc := range scenarios(runs, prefix) {
-			r, ok := summarize(runs, wsMe, sc)
+			r, ok := summarize(runs, g.me, sc)
 			best, bestLib := -1.0, ""
 			for _, lib := range libs {
-				if c, ok := summarize(runs, lib, sc); ok && lib != wsMe && strings.HasPrefix(lib, "ws-") && c.cpu > 0 && (best < 0 || c.cpu < best) {
+				if c, ok := summarize(runs, lib, sc); ok && lib != g.me && strings.HasPrefix(lib, g.prefix) && c.cpu > 0 && (best < 0 || c.cpu < best) {
 					best, bestLib = c.cpu, lib
 				}
 			}
 			if ok && best > 0 {
-				fmt.Fprintf(w, "| CPU ≤ 0.5x best peer (%s) | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", bestLib, describe(runs, sc), r.cpu, r.cpu/best, 0.5*best, met(r.cpu <= 0.5*best))
+				fmt.Fprintf(w, "| CPU ≤ %.1fx best peer (%s) | %s | %.2f µs (%.2fx) | ≤ %.2f µs | %s |\n", g.cpu, bestLib, describe(runs, sc), r.cpu, r.cpu/best, g.cpu*best, met(r.cpu <= g.cpu*best))
 			}
 		}
 	}
 	for _, sc := range scenarios(runs, "idle") {
-		r, ok1 := summarize(runs, wsMe, sc)
+		r, ok1 := summarize(runs, g.me, sc)
 		raw, ok2 := summarize(runs, "reactor", sc)
 		if ok1 && ok2 {
-			fmt.Fprintf(w, "| idle RSS/conn ≤ raw + 1 KiB | %s | %.0f B (raw %.0f B) | ≤ %.0f B | %s |\n", describe(runs, sc), r.rss, raw.rss, raw.rss+1024, met(r.rss <= raw.rss+1024))
+			fmt.Fprintf(w, "| idle RSS/conn ≤ raw + %.0f KiB | %s | %.0f B (raw %.0f B) | ≤ %.0f B | %s |\n", g.idle/1024, describe(runs, sc), r.rss, raw.rss, raw.rss+g.idle, met(r.rss <= raw.rss+g.idle))
 		}
 	}
 	fmt.Fprintln(w)
