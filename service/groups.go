@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"time"
@@ -13,16 +14,21 @@ import (
 // cache, group.event to online members.
 
 func toGroup(g store.Group) protocol.Group {
-	return protocol.Group{GroupID: g.ID, Name: g.Name, Owner: g.Owner, MemberCount: g.MemberCount}
+	return protocol.Group{GroupID: g.ID, Name: g.Name, Owner: g.Owner, MemberCount: g.MemberCount, Notice: g.Notice}
 }
 
 // groupEvent pushes one group.event to every online session of members.
 func (s *Server) groupEvent(members []int64, groupID int64, kind string, user int64) {
+	s.groupEventPush(members, &protocol.GroupEventPush{GroupID: groupID, Kind: kind, UserID: user})
+}
+
+// groupEventPush pushes ev to every online session of members.
+func (s *Server) groupEventPush(members []int64, ev *protocol.GroupEventPush) {
 	var out fanout
 	for _, uid := range members {
 		for _, sess := range s.router.Sessions(uid) {
 			if out.frame.b == nil {
-				out.reset(encodePush(protocol.OpGroupEvent, &protocol.GroupEventPush{GroupID: groupID, Kind: kind, UserID: user}))
+				out.reset(encodePush(protocol.OpGroupEvent, ev))
 			}
 			out.add(sess, "", 0)
 		}
@@ -135,11 +141,21 @@ func (s *Server) groupKick(x *call, req *protocol.GroupKickReq) (*protocol.Statu
 	if err != nil {
 		return nil, err
 	}
-	if g.Owner != x.sess.userID {
-		return nil, protocol.NewError(protocol.CodeForbidden, "only the owner may kick")
+	if req.UserID == x.sess.userID {
+		return nil, protocol.BadRequest("user_id", "cannot kick yourself")
 	}
-	if req.UserID == g.Owner {
-		return nil, protocol.BadRequest("user_id", "the owner cannot kick itself")
+	if g.Owner != x.sess.userID {
+		// An admin may kick plain members.
+		if err := s.needRole(x, g, store.RoleAdmin); err != nil {
+			return nil, err
+		}
+		target, err := s.memberRole(x, g, req.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if target != store.RoleMember {
+			return nil, protocol.NewError(protocol.CodeForbidden, "an admin may kick only plain members")
+		}
 	}
 	if err := s.removeMember(x, g, req.UserID, protocol.GroupKicked); err != nil {
 		return nil, err
@@ -171,13 +187,16 @@ func (s *Server) groupDismiss(x *call, req *protocol.GroupIDReq) (*protocol.Stat
 }
 
 func (s *Server) groupMembers(x *call, req *protocol.GroupIDReq) (*protocol.GroupMembersResp, error) {
-	g, err := s.group(x, req.GroupID)
+	if _, err := s.group(x, req.GroupID); err != nil {
+		return nil, err
+	}
+	members, err := s.store.GroupMemberList(x.ctx(), req.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := s.groups.members(x.ctx(), req.GroupID)
-	if err != nil {
-		return nil, err
+	ids := make([]int64, 0, len(members))
+	for _, m := range members {
+		ids = append(ids, m.UserID)
 	}
 	if _, ok := slices.BinarySearch(ids, x.sess.userID); !ok {
 		return nil, protocol.NewError(protocol.CodeForbidden, "not a member of the group")
@@ -187,14 +206,11 @@ func (s *Server) groupMembers(x *call, req *protocol.GroupIDReq) (*protocol.Grou
 		return nil, err
 	}
 	resp := &protocol.GroupMembersResp{Status: protocol.OK(), Members: make([]protocol.GroupMember, 0, len(ids))}
-	for _, id := range ids {
-		if u, ok := users[id]; ok {
-			role := protocol.RoleMember
-			if id == g.Owner {
-				role = protocol.RoleOwner
-			}
+	for _, m := range members {
+		if u, ok := users[m.UserID]; ok {
 			resp.Members = append(resp.Members, protocol.GroupMember{
-				Friend: protocol.Friend{Profile: toProfile(u), Online: s.router.Online(id)}, Role: role})
+				Friend: protocol.Friend{Profile: toProfile(u), Online: s.router.Online(m.UserID)},
+				Role:   string(m.Role), MutedUntil: m.MutedUntil})
 		}
 	}
 	return resp, nil
@@ -210,4 +226,160 @@ func (s *Server) groupList(x *call, _ *protocol.GroupListReq) (*protocol.GroupLi
 		resp.Groups = append(resp.Groups, toGroup(g))
 	}
 	return resp, nil
+}
+
+// Group administration (section 15): roles, mutes, the notice and the
+// transfer of ownership. The owner is the group's Owner; the store keeps
+// each other member's role and mute.
+
+// memberRole returns user's role in g; NOT_FOUND when not a member.
+func (s *Server) memberRole(x *call, g store.Group, user int64) (store.Role, error) {
+	if user == g.Owner {
+		return store.RoleOwner, nil
+	}
+	m, err := s.store.GroupMember(x.ctx(), g.ID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", protocol.NewError(protocol.CodeNotFound, "user is not a member of the group")
+	}
+	return m.Role, err
+}
+
+// needRole lets the caller through when it is g's owner or, when min is
+// RoleAdmin, an admin of g; FORBIDDEN otherwise.
+func (s *Server) needRole(x *call, g store.Group, min store.Role) error {
+	if x.sess.userID == g.Owner {
+		return nil
+	}
+	if min == store.RoleAdmin {
+		role, err := s.memberRole(x, g, x.sess.userID)
+		if err != nil && protocol.AsError(err) == nil {
+			return err
+		}
+		if role == store.RoleAdmin {
+			return nil
+		}
+		return protocol.NewError(protocol.CodeForbidden, "only the owner or an admin may do that")
+	}
+	return protocol.NewError(protocol.CodeForbidden, "only the owner may do that")
+}
+
+// checkNotMuted answers FORBIDDEN, saying until when, when user is muted in
+// the group; msg.send and file.offer to a group call it. A non-member is
+// not muted (membership is checked elsewhere).
+func (s *Server) checkNotMuted(ctx context.Context, groupID, user int64) error {
+	m, err := s.store.GroupMember(ctx, groupID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.MutedUntil > s.now().UnixMilli() {
+		return protocol.Errorf(protocol.CodeForbidden, "muted in this group until %s",
+			time.UnixMilli(m.MutedUntil).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// groupChanged pushes ev to the group's members.
+func (s *Server) groupChanged(x *call, ev *protocol.GroupEventPush) {
+	members, err := s.groups.members(x.ctx(), ev.GroupID)
+	if err != nil {
+		s.log.Warn().Int64("group", ev.GroupID).Err(err).Msg("group event: members")
+		return
+	}
+	s.groupEventPush(members, ev)
+}
+
+func (s *Server) groupUpdate(x *call, req *protocol.GroupUpdateReq) (*protocol.GroupResp, error) {
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.needRole(x, g, store.RoleAdmin); err != nil {
+		return nil, err
+	}
+	g, err = s.store.UpdateGroup(x.ctx(), g.ID, store.GroupUpdate{Name: req.Name, Notice: req.Notice})
+	if err != nil {
+		return nil, err
+	}
+	pg := toGroup(g)
+	s.groupChanged(x, &protocol.GroupEventPush{GroupID: g.ID, Kind: protocol.GroupUpdated, UserID: x.sess.userID, Group: &pg})
+	return &protocol.GroupResp{Status: protocol.OK(), Group: pg}, nil
+}
+
+func (s *Server) groupSetRole(x *call, req *protocol.GroupSetRoleReq) (*protocol.Status, error) {
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.needRole(x, g, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	if req.UserID == g.Owner {
+		return nil, protocol.BadRequest("user_id", "the owner's role changes only by group.transfer")
+	}
+	err = s.store.SetMemberRole(x.ctx(), g.ID, req.UserID, store.Role(req.Role))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, protocol.NewError(protocol.CodeNotFound, "user is not a member of the group")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.groupChanged(x, &protocol.GroupEventPush{GroupID: g.ID, Kind: protocol.GroupRoleChanged, UserID: req.UserID, Role: req.Role})
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+func (s *Server) groupMute(x *call, req *protocol.GroupMuteReq) (*protocol.Status, error) {
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.needRole(x, g, store.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if req.UserID == x.sess.userID {
+		return nil, protocol.BadRequest("user_id", "cannot mute yourself")
+	}
+	target, err := s.memberRole(x, g, req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if x.sess.userID != g.Owner && target != store.RoleMember {
+		return nil, protocol.NewError(protocol.CodeForbidden, "an admin cannot mute the owner or an admin")
+	}
+	err = s.store.MuteMember(x.ctx(), g.ID, req.UserID, req.Until)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, protocol.NewError(protocol.CodeNotFound, "user is not a member of the group")
+	}
+	if err != nil {
+		return nil, err
+	}
+	until := req.Until
+	s.groupChanged(x, &protocol.GroupEventPush{GroupID: g.ID, Kind: protocol.GroupMuted, UserID: req.UserID, Until: &until})
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+func (s *Server) groupTransfer(x *call, req *protocol.GroupTransferReq) (*protocol.Status, error) {
+	g, err := s.group(x, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.needRole(x, g, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	if req.UserID == g.Owner {
+		return nil, protocol.BadRequest("user_id", "already the owner")
+	}
+	err = s.store.TransferGroup(x.ctx(), g.ID, x.sess.userID, req.UserID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, protocol.NewError(protocol.CodeNotFound, "user is not a member of the group")
+	case errors.Is(err, store.ErrNotOwner):
+		return nil, protocol.NewError(protocol.CodeForbidden, "only the owner may do that")
+	case err != nil:
+		return nil, err
+	}
+	s.groupChanged(x, &protocol.GroupEventPush{GroupID: g.ID, Kind: protocol.GroupTransferred, UserID: req.UserID})
+	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
