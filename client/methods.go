@@ -71,6 +71,49 @@ func (c *Client) Logout(ctx context.Context) error {
 	return err
 }
 
+// ChangePassword changes the account's password (account.password): every
+// other session is kicked and every token revoked; the new token for this
+// device is returned and kept for reconnecting.
+func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword string) (string, error) {
+	var r protocol.AccountPasswordResp
+	if err := c.call(ctx, protocol.OpAccountPassword,
+		&protocol.AccountPasswordReq{OldPassword: oldPassword, NewPassword: newPassword}, &r); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.token = r.Token
+	c.mu.Unlock()
+	return r.Token, nil
+}
+
+// Sessions lists the account's live sessions (account.sessions).
+func (c *Client) Sessions(ctx context.Context) ([]protocol.SessionInfo, error) {
+	var r protocol.AccountSessionsResp
+	if err := c.call(ctx, protocol.OpAccountSessions, &protocol.AccountSessionsReq{}, &r); err != nil {
+		return nil, err
+	}
+	return r.Sessions, nil
+}
+
+// RevokeDevice revokes another device's tokens and kicks its session
+// (account.revoke).
+func (c *Client) RevokeDevice(ctx context.Context, device string) error {
+	return c.call(ctx, protocol.OpAccountRevoke, &protocol.AccountRevokeReq{Device: device}, nil)
+}
+
+// DeleteAccount deletes the account (account.delete); the server closes
+// the connection after the reply, and the token is forgotten.
+func (c *Client) DeleteAccount(ctx context.Context, password string) error {
+	err := c.call(ctx, protocol.OpAccountDelete, &protocol.AccountDeleteReq{Password: password}, nil)
+	if err == nil {
+		c.mu.Lock()
+		c.token = ""
+		c.session = nil
+		c.mu.Unlock()
+	}
+	return err
+}
+
 // Token returns the session token of the last successful login ("" when
 // logged out). Store it to log in again later with LoginToken; never log it.
 func (c *Client) Token() string {
@@ -314,7 +357,7 @@ func (c *Client) GroupLeave(ctx context.Context, groupID int64) error {
 	return c.call(ctx, protocol.OpGroupLeave, &protocol.GroupIDReq{GroupID: groupID}, nil)
 }
 
-// GroupKick removes a member (owner only).
+// GroupKick removes a member (the owner, or an admin of a plain member).
 func (c *Client) GroupKick(ctx context.Context, groupID, userID int64) error {
 	return c.call(ctx, protocol.OpGroupKick, &protocol.GroupKickReq{GroupID: groupID, UserID: userID}, nil)
 }
@@ -331,6 +374,34 @@ func (c *Client) GroupMembers(ctx context.Context, groupID int64) ([]protocol.Gr
 		return nil, err
 	}
 	return r.Members, nil
+}
+
+// GroupUpdate changes a group's name and/or notice (nil stays; owner or
+// admin) and returns the group.
+func (c *Client) GroupUpdate(ctx context.Context, groupID int64, name, notice *string) (*protocol.Group, error) {
+	var r protocol.GroupResp
+	if err := c.call(ctx, protocol.OpGroupUpdate, &protocol.GroupUpdateReq{GroupID: groupID, Name: name, Notice: notice}, &r); err != nil {
+		return nil, err
+	}
+	return &r.Group, nil
+}
+
+// GroupSetRole makes a member protocol.RoleAdmin or protocol.RoleMember
+// (owner only).
+func (c *Client) GroupSetRole(ctx context.Context, groupID, userID int64, role string) error {
+	return c.call(ctx, protocol.OpGroupSetRole, &protocol.GroupSetRoleReq{GroupID: groupID, UserID: userID, Role: role}, nil)
+}
+
+// GroupMute mutes a member until the unix ms until (0 lifts the mute;
+// owner or admin).
+func (c *Client) GroupMute(ctx context.Context, groupID, userID, until int64) error {
+	return c.call(ctx, protocol.OpGroupMute, &protocol.GroupMuteReq{GroupID: groupID, UserID: userID, Until: until}, nil)
+}
+
+// GroupTransfer makes a member the owner; the caller becomes an admin
+// (owner only).
+func (c *Client) GroupTransfer(ctx context.Context, groupID, userID int64) error {
+	return c.call(ctx, protocol.OpGroupTransfer, &protocol.GroupTransferReq{GroupID: groupID, UserID: userID}, nil)
 }
 
 // GroupList lists the groups the user is a member of.

@@ -138,6 +138,46 @@ func TestTypedMethods(t *testing.T) {
 			func(ctx context.Context) (any, error) { return nil, c.RoomLeave(ctx, 12) }, `{"room_id":12}`, nil},
 		{"RoomSay", protocol.OpRoomSay, &ok,
 			func(ctx context.Context) (any, error) { return nil, c.RoomSay(ctx, 12, "hi all") }, `{"room_id":12,"body":"hi all"}`, nil},
+		{"GroupUpdate", protocol.OpGroupUpdate, &protocol.GroupResp{Status: ok, Group: grp},
+			func(ctx context.Context) (any, error) { return c.GroupUpdate(ctx, 9, nil, &nick) }, `{"group_id":9,"notice":"Evie"}`,
+			func(t *testing.T, got any) {
+				if got.(*protocol.Group).GroupID != 9 {
+					t.Fatal(got)
+				}
+			}},
+		{"GroupSetRole", protocol.OpGroupSetRole, &ok,
+			func(ctx context.Context) (any, error) { return nil, c.GroupSetRole(ctx, 9, 5, protocol.RoleAdmin) },
+			`{"group_id":9,"user_id":5,"role":"admin"}`, nil},
+		{"GroupMute", protocol.OpGroupMute, &ok,
+			func(ctx context.Context) (any, error) { return nil, c.GroupMute(ctx, 9, 5, 1234) },
+			`{"group_id":9,"user_id":5,"until":1234}`, nil},
+		{"GroupTransfer", protocol.OpGroupTransfer, &ok,
+			func(ctx context.Context) (any, error) { return nil, c.GroupTransfer(ctx, 9, 5) }, `{"group_id":9,"user_id":5}`, nil},
+		{"ChangePassword", protocol.OpAccountPassword, &protocol.AccountPasswordResp{Status: ok, Token: "tok2"},
+			func(ctx context.Context) (any, error) { return c.ChangePassword(ctx, "old-password", "new-password") },
+			`{"old_password":"old-password","new_password":"new-password"}`,
+			func(t *testing.T, got any) {
+				if got.(string) != "tok2" || c.Token() != "tok2" {
+					t.Fatal(got, c.Token())
+				}
+			}},
+		{"Sessions", protocol.OpAccountSessions, &protocol.AccountSessionsResp{Status: ok,
+			Sessions: []protocol.SessionInfo{{Device: "phone", Addr: "1.2.3.4:5", Since: 7, Current: true}}},
+			func(ctx context.Context) (any, error) { return c.Sessions(ctx) }, `{}`,
+			func(t *testing.T, got any) {
+				if s := got.([]protocol.SessionInfo); len(s) != 1 || s[0].Device != "phone" || !s[0].Current {
+					t.Fatal(s)
+				}
+			}},
+		{"RevokeDevice", protocol.OpAccountRevoke, &ok,
+			func(ctx context.Context) (any, error) { return nil, c.RevokeDevice(ctx, "laptop") }, `{"device":"laptop"}`, nil},
+		{"DeleteAccount", protocol.OpAccountDelete, &ok,
+			func(ctx context.Context) (any, error) { return nil, c.DeleteAccount(ctx, "password-1") }, `{"password":"password-1"}`,
+			func(t *testing.T, got any) {
+				if c.Token() != "" {
+					t.Fatal("token kept after delete")
+				}
+			}},
 		{"Logout", protocol.OpLogout, &ok,
 			func(ctx context.Context) (any, error) { return nil, c.Logout(ctx) }, `{}`, nil},
 	}
