@@ -198,7 +198,7 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 	}
 	resp := &protocol.LoginResp{Status: protocol.OK(), UserID: u.ID, Token: token, Profile: toProfile(u),
 		Friends: make([]protocol.Friend, 0, len(friends)), Groups: make([]protocol.Group, 0, len(groups)),
-		Convs: make([]protocol.ConvInfo, 0, len(convs))}
+		Convs: make([]protocol.ConvInfo, 0, len(convs)), Server: s.serverInfo()}
 	for _, f := range friends {
 		resp.Friends = append(resp.Friends, protocol.Friend{Profile: toProfile(f), Online: s.router.Online(f.ID)})
 	}
@@ -446,4 +446,15 @@ func (s *Server) accountDelete(x *call, req *protocol.AccountDeleteReq) (*protoc
 		cs.closeNow("account deleted")
 	}
 	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// serverInfo is the login reply's server description: the features listed
+// are those this server offers now.
+func (s *Server) serverInfo() *protocol.ServerInfo {
+	features := []string{protocol.FeatureWebSocket, protocol.FeatureRecall, protocol.FeatureTyping,
+		protocol.FeatureSearch, protocol.FeatureMentions, protocol.FeatureAccount}
+	if s.cfg.TLS != nil {
+		features = append(features, protocol.FeatureTLS)
+	}
+	return &protocol.ServerInfo{Version: s.cfg.Version, Protocol: protocol.ProtocolVersion, Features: features}
 }

@@ -32,6 +32,8 @@ type Config struct {
 	LoginFailuresPerIP   int             // per minute; default 60
 	MsgRate              float64         // messages/s per connection, default 50
 	MsgBurst             int             // default 100
+	TypingRate           float64         // msg.typing requests/s per connection (burst the same), default 5
+	RecallWindow         time.Duration   // how long a sender may recall its own message, default 2 minutes
 	MaxOutbound          int             // per-connection outbound queue bytes, default 4 MiB
 	Loops                int             // reactor loops, default GOMAXPROCS
 	Workers              int             // store worker pool size, default 1024
@@ -91,6 +93,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MsgBurst == 0 {
 		c.MsgBurst = 100
+	}
+	if c.TypingRate == 0 {
+		c.TypingRate = 5
+	}
+	if c.RecallWindow == 0 {
+		c.RecallWindow = 2 * time.Minute
 	}
 	if c.MaxOutbound == 0 {
 		c.MaxOutbound = 4 << 20

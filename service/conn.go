@@ -21,9 +21,10 @@ type connState struct {
 	s       *Server
 	c       *reactor.Conn
 	id      uint64
-	remote  string // ip:port of the peer, for kicked.addr and logs
-	ip      string // the peer's address, the failed-login limiter's key
-	limiter *rate.Limiter
+	remote  string        // ip:port of the peer, for kicked.addr and logs
+	ip      string        // the peer's address, the failed-login limiter's key
+	limiter *rate.Limiter // messages (RateMessage ops)
+	typing  *rate.Limiter // msg.typing (RateTyping), apart from messages
 	// throttled is set from the first refusal by limiter until a message
 	// passes again, so a flood logs one line. Loop goroutine only.
 	throttled bool
@@ -42,7 +43,8 @@ type connState struct {
 
 func (s *Server) newConnState(c *reactor.Conn) *connState {
 	cs := &connState{s: s, c: c, id: c.ID(),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MsgRate), s.cfg.MsgBurst)}
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.MsgRate), s.cfg.MsgBurst),
+		typing:  rate.NewLimiter(rate.Limit(s.cfg.TypingRate), max(int(s.cfg.TypingRate), 1))}
 	if a := c.RemoteAddr(); a != nil {
 		cs.remote = a.String()
 		if ta, ok := a.(*net.TCPAddr); ok {
@@ -222,11 +224,11 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 			return
 		}
 	}
-	if ent.info.Rate == protocol.RateMessage {
-		if r := cs.limiter.Reserve(); r.Delay() > 0 {
+	if lim := cs.rateLimiter(ent.info.Rate); lim != nil {
+		if r := lim.Reserve(); r.Delay() > 0 {
 			d := r.Delay()
 			r.Cancel()
-			if !cs.throttled {
+			if ent.info.Rate == protocol.RateMessage && !cs.throttled {
 				cs.throttled = true // one line per burst, not per refused frame
 				ev := s.log.Info().Uint64("conn", cs.id).Str("remote", cs.remote).Stringer("op", op).Dur("retry_after_ms", d)
 				if sess := cs.session(); sess != nil {
@@ -237,7 +239,9 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 			s.replyErr(cs, op, h.ReqID, protocol.RateLimited(max(d.Milliseconds(), 1)))
 			return
 		}
-		cs.throttled = false
+		if ent.info.Rate == protocol.RateMessage {
+			cs.throttled = false
+		}
 	}
 	x := &call{s: s, cs: cs, op: op, reqID: h.ReqID, req: req, body: own, ent: ent}
 	cs.inflight.Add(1)
@@ -245,4 +249,16 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 		cs.inflight.Add(-1)
 		s.replyErr(cs, op, h.ReqID, protocol.NewError(protocol.CodeUnavailable, "server busy, retry later"))
 	}
+}
+
+// rateLimiter returns the connection's limiter for a rate class, nil for
+// ops that are not rate limited.
+func (cs *connState) rateLimiter(class protocol.RateClass) *rate.Limiter {
+	switch class {
+	case protocol.RateMessage:
+		return cs.limiter
+	case protocol.RateTyping:
+		return cs.typing
+	}
+	return nil
 }

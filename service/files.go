@@ -47,6 +47,9 @@ func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
 	fc.Meta = s.store
 	fc.OnComplete = f.announce
 	fc.CanDownload = func(ctx context.Context, user int64, meta store.FileMeta) error {
+		if meta.Recalled {
+			return errFileRecalled
+		}
 		return s.convMember(ctx, user, meta.Conv)
 	}
 	if fc.Logger == nil {
@@ -151,6 +154,10 @@ func (f *FileService) urlFor(local net.Addr) string {
 	return w.scheme + "://" + net.JoinHostPort(announcedHost(w.host, local), w.port) + "/files"
 }
 
+// errFileRecalled answers a fetch or download of a file whose message was
+// recalled.
+var errFileRecalled = protocol.NewError(protocol.CodeNotFound, "file recalled")
+
 // fileOfferReply and fileFetchReply add the 1.1 file_url to the replies.
 type (
 	fileOfferReply struct {
@@ -205,6 +212,9 @@ func (f *FileService) fetch(ctx context.Context, r *Request) (any, error) {
 	}
 	if meta.CompletedAt == 0 {
 		return nil, protocol.NewError(protocol.CodeNotFound, "file upload not complete")
+	}
+	if meta.Recalled {
+		return nil, errFileRecalled
 	}
 	return &fileFetchReply{&protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
 		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256, FileTLS: f.s.cfg.TLS != nil}, f.urlFor(r.LocalAddr)}, nil

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/chatd/chatd/protocol"
@@ -15,11 +16,12 @@ import (
 
 func toMessage(m store.Message) protocol.Message {
 	return protocol.Message{MsgID: m.ID, Conv: m.Conv, Seq: m.Seq, From: m.From, Ts: m.TS,
-		Type: m.Type, Body: m.Body, ClientMsgID: m.ClientMsgID}
+		Type: m.Type, Body: m.Body, ClientMsgID: m.ClientMsgID,
+		Mentions: m.Mentions, MentionAll: m.MentionAll, ReplyTo: m.ReplyTo}
 }
 
 func toConvInfo(c store.ConvInfo) protocol.ConvInfo {
-	ci := protocol.ConvInfo{Conv: c.Conv, LastSeq: c.LastSeq, AckSeq: c.AckSeq, ReadSeq: c.ReadSeq}
+	ci := protocol.ConvInfo{Conv: c.Conv, LastSeq: c.LastSeq, AckSeq: c.AckSeq, ReadSeq: c.ReadSeq, MentionSeq: c.MentionSeq}
 	if c.Last != nil {
 		m := toMessage(*c.Last)
 		ci.Last = &m
@@ -39,8 +41,19 @@ func (s *Server) msgSend(x *call, req *protocol.MsgSendReq) (*protocol.MsgSendRe
 			return nil, err
 		}
 	}
+	if err := s.checkMentions(ctx, conv, me, req); err != nil {
+		return nil, err
+	}
+	if req.ReplyTo != 0 {
+		if _, err := s.store.MessageAt(ctx, conv, req.ReplyTo); errors.Is(err, store.ErrNotFound) {
+			return nil, protocol.NewError(protocol.CodeNotFound, "reply_to: no such message")
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	m, _, release, err := s.post(ctx, conv, store.NewMessage{From: me, Type: typ, Body: req.Body,
-		ClientMsgID: req.ClientMsgID, TS: time.Now().UnixMilli()}, x.cs)
+		ClientMsgID: req.ClientMsgID, TS: time.Now().UnixMilli(),
+		Mentions: req.Mentions, MentionAll: req.MentionAll, ReplyTo: req.ReplyTo}, x.cs)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, protocol.NewError(protocol.CodeForbidden, "no such conversation")
@@ -50,6 +63,48 @@ func (s *Server) msgSend(x *call, req *protocol.MsgSendReq) (*protocol.MsgSendRe
 	// The sender's reply goes out before the delivery is released.
 	x.then = func(bool) { release() }
 	return &protocol.MsgSendResp{Status: protocol.OK(), MsgID: m.ID, Conv: m.Conv, Seq: m.Seq, Ts: m.TS}, nil
+}
+
+// checkMentions applies the rules of mentions the request body alone
+// cannot decide (protocol validation already kept them to groups and 50
+// ids): every mentioned user is a current member, and only the owner or an
+// admin mentions all.
+func (s *Server) checkMentions(ctx context.Context, conv protocol.ConvID, me int64, req *protocol.MsgSendReq) error {
+	if len(req.Mentions) == 0 && !req.MentionAll {
+		return nil
+	}
+	if !conv.IsGroup() {
+		return protocol.BadRequest("mentions", "only in group conversations")
+	}
+	gid := conv.GroupID()
+	if req.MentionAll {
+		role, err := s.groupRole(ctx, gid, me)
+		if err != nil {
+			return err
+		}
+		if role != store.RoleOwner && role != store.RoleAdmin {
+			return protocol.NewError(protocol.CodeForbidden, "only the owner or an admin may mention all")
+		}
+	}
+	for _, u := range req.Mentions {
+		in, err := s.groups.isMember(ctx, gid, u)
+		if err != nil {
+			return err
+		}
+		if !in {
+			return protocol.BadRequest("mentions", "user "+strconv.FormatInt(u, 10)+" is not a member")
+		}
+	}
+	return nil
+}
+
+// groupRole returns the user's role in the group, "" when not a member.
+func (s *Server) groupRole(ctx context.Context, gid, user int64) (store.Role, error) {
+	m, err := s.store.GroupMember(ctx, gid, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return m.Role, err
 }
 
 // convTo resolves the conversation of a message or file addressed to a
@@ -119,9 +174,16 @@ func (s *Server) checkFileMessage(ctx context.Context, body string, conv protoco
 // in seq order per conversation. On error there is nothing to release.
 func (s *Server) post(ctx context.Context, conv protocol.ConvID, nm store.NewMessage, skip *connState) (store.Message, bool, func(), error) {
 	nm.Conv = conv.String()
-	tk := s.seq.begin(nm.Conv)
+	return s.appendAndDeliver(ctx, conv, skip, func() (store.Message, bool, error) { return s.store.AppendMessage(ctx, nm) })
+}
+
+// appendAndDeliver runs add, which appends one message to conv (a message
+// or a recall), inside conv's sequencer order, and returns what post
+// returns; on error the message add returned is passed back too.
+func (s *Server) appendAndDeliver(ctx context.Context, conv protocol.ConvID, skip *connState, add func() (store.Message, bool, error)) (store.Message, bool, func(), error) {
+	tk := s.seq.begin(conv.String())
 	start := time.Now()
-	m, dup, err := s.store.AppendMessage(ctx, nm)
+	m, dup, err := add()
 	metricAppend.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.seq.done(tk, 0, nil)

@@ -34,6 +34,7 @@ type Server struct {
 	rooms  Rooms
 	groups *groupCache
 	seq    *sequencer
+	typing typingGate
 	hasher *auth.Hasher
 
 	userFails *ratelimit.Failures
