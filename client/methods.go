@@ -333,6 +333,33 @@ func (c *Client) Conversations(ctx context.Context) ([]protocol.ConvInfo, error)
 	return r.Convs, nil
 }
 
+// Recall takes back message seq of conv and returns the seq of the recall
+// message the server appended. When the message was already recalled the
+// error is ALREADY_EXISTS and the seq returned is the existing recall's, so
+// a retry learns that it succeeded.
+func (c *Client) Recall(ctx context.Context, conv string, seq int64) (int64, error) {
+	var r protocol.MsgRecallResp
+	err := c.call(ctx, protocol.OpMsgRecall, &protocol.MsgRecallReq{Conv: conv, Seq: seq}, &r)
+	return r.Seq, err
+}
+
+// Typing tells the other members of conv that the user is typing (the
+// server pushes at most one notice per user and conversation every 3 s).
+func (c *Client) Typing(ctx context.Context, conv string) error {
+	return c.call(ctx, protocol.OpMsgTyping, &protocol.MsgTypingReq{Conv: conv}, nil)
+}
+
+// SearchMessages finds text messages containing req.Query in the user's
+// conversations (or req.Conv alone), newest first; page by passing the last
+// returned msg_id as req.BeforeMsgID while the reply's More is true.
+func (c *Client) SearchMessages(ctx context.Context, req protocol.MsgSearchReq) (*protocol.MsgSearchResp, error) {
+	var r protocol.MsgSearchResp
+	if err := c.call(ctx, protocol.OpMsgSearch, &req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // GroupCreate creates a group owned by the user; members (friends of the
 // user) join it too.
 func (c *Client) GroupCreate(ctx context.Context, name string, members []int64) (*protocol.Group, error) {

@@ -85,6 +85,24 @@ func TestTypedMethods(t *testing.T) {
 					t.Fatal(cv)
 				}
 			}},
+		{"Recall", protocol.OpMsgRecall, &protocol.MsgRecallResp{Status: ok, Seq: 5},
+			func(ctx context.Context) (any, error) { return c.Recall(ctx, "g:9", 4) }, `{"conv":"g:9","seq":4}`,
+			func(t *testing.T, got any) {
+				if got.(int64) != 5 {
+					t.Fatal(got)
+				}
+			}},
+		{"Typing", protocol.OpMsgTyping, &ok,
+			func(ctx context.Context) (any, error) { return nil, c.Typing(ctx, "g:9") }, `{"conv":"g:9"}`, nil},
+		{"SearchMessages", protocol.OpMsgSearch, &protocol.MsgSearchResp{Status: ok, Messages: []protocol.Message{{MsgID: 7, Conv: "g:9", Seq: 4, From: 1, Ts: 2, Type: "text", Body: "hi"}}, More: true},
+			func(ctx context.Context) (any, error) {
+				return c.SearchMessages(ctx, protocol.MsgSearchReq{Query: "hi", Conv: "g:9", BeforeMsgID: 8, Limit: 1})
+			}, `{"query":"hi","conv":"g:9","before_msg_id":8,"limit":1}`,
+			func(t *testing.T, got any) {
+				if r := got.(*protocol.MsgSearchResp); len(r.Messages) != 1 || r.Messages[0].MsgID != 7 || !r.More {
+					t.Fatal(r)
+				}
+			}},
 		{"GroupCreate", protocol.OpGroupCreate, &protocol.GroupResp{Status: ok, Group: grp},
 			func(ctx context.Context) (any, error) { return c.GroupCreate(ctx, "team", []int64{2, 3}) }, `{"name":"team","members":[2,3]}`,
 			func(t *testing.T, got any) {
