@@ -1,11 +1,13 @@
 package service
 
 import (
+	"io"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
 )
 
@@ -281,4 +283,27 @@ func testMsgSearch(t *testing.T, b backend) {
 	}
 	bb.must(protocol.CodeForbidden, protocol.OpMsgSearch, &protocol.MsgSearchReq{Query: "hello", Conv: group}, nil)
 	bb.must(protocol.CodeBadRequest, protocol.OpMsgSearch, &protocol.MsgSearchReq{Query: ""}, nil)
+}
+
+var _ = register("RecallFile", testRecallFile)
+
+// A recalled file message's file can no longer be fetched, and a download
+// token fetched before the recall no longer works.
+func testRecallFile(t *testing.T, b backend) {
+	e, _ := newFileEnv(t, b)
+	a, bb := e.user("rfa"), e.user("rfb")
+	befriend(t, a, bb)
+	data, sum := randomFile(2, 1000)
+	var offer protocol.FileOfferResp
+	a.must(protocol.CodeOK, protocol.OpFileOffer, &protocol.FileOfferReq{ToUser: bb.userID, Name: "f.bin", Size: int64(len(data)), Sha256: sum}, &offer)
+	uploadOffer(t, &offer, data)
+	var mp protocol.MsgPush
+	bb.waitFor(protocol.OpMsgPush, &mp)
+	var fr protocol.FileFetchResp
+	bb.must(protocol.CodeOK, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, &fr)
+	a.must(protocol.CodeOK, protocol.OpMsgRecall, &protocol.MsgRecallReq{Conv: mp.Message.Conv, Seq: mp.Message.Seq}, nil)
+	bb.must(protocol.CodeNotFound, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, nil)
+	if _, err := files.Download(t.Context(), fr.FileAddr, fr.DownloadToken, 0, io.Discard); protocol.AsError(err) == nil || protocol.AsError(err).Code != protocol.CodeNotFound {
+		t.Fatalf("download after recall: %v, want NOT_FOUND", err)
+	}
 }
