@@ -143,7 +143,8 @@ func runFlood(ctx context.Context, cfg config) (result, error) {
 				}
 				t := time.Now()
 				_ = c.SetDeadline(t.Add(10 * time.Second))
-				if _, err := c.Write(msg); err == nil {
+				_, err := c.Write(msg)
+				if err == nil {
 					_, err = io.ReadFull(c, buf)
 				}
 				if err != nil {
