@@ -58,6 +58,8 @@ func (s *connectScenario) Flags(fs *flag.FlagSet) {
 type connectJob struct {
 	Addr      string     `json:"addr"`
 	SourceIP  string     `json:"source_ip,omitempty"`
+	Transport string     `json:"transport,omitempty"`
+	CA        string     `json:"ca,omitempty"` // certificate file the transport trusts
 	Conns     int        `json:"conns"`
 	First     int        `json:"first"` // global index of the first connection (device names)
 	Users     []credUser `json:"users,omitempty"`
@@ -88,10 +90,13 @@ type workerMsg struct {
 // holds them until release is closed (or MaxHold), then closes them and
 // emits the result with the connect-latency histogram.
 func runConnect(ctx context.Context, job connectJob, emit func(workerMsg), release <-chan struct{}) {
-	d := &net.Dialer{Timeout: 30 * time.Second}
-	if job.SourceIP != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(job.SourceIP)}
+	d, err := NewDialer(job.Transport, job.CA)
+	if err != nil {
+		emit(workerMsg{Type: "error", Err: err.Error()})
+		return
 	}
+	d = d.from(job.SourceIP)
+	d.Net.Timeout = 30 * time.Second
 	lat := stats.NewLatency()
 	errs := &errCounts{}
 	var open, failed atomic.Int64
@@ -351,7 +356,7 @@ func (s *connectScenario) Run(ctx context.Context, e *Env) (*report.Report, erro
 		if p < s.conns%procs {
 			share++
 		}
-		job := connectJob{Addr: e.Addr, SourceIP: e.SourceIP, Conns: share, First: p*(s.conns/procs) + min(p, s.conns%procs), Users: creds,
+		job := connectJob{Addr: e.Addr, SourceIP: e.SourceIP, Transport: e.dialer().Transport, CA: e.CA, Conns: share, First: p*(s.conns/procs) + min(p, s.conns%procs), Users: creds,
 			Conc: s.conc, RampRate: s.rampRate / float64(procs), MaxHold: maxHold.Seconds(), RunID: e.RunID, Keepalive: 30}
 		if e.Workers > 0 {
 			job.SourceIP = fmt.Sprintf("127.0.0.%d", 2+p)

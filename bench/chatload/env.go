@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -45,6 +44,10 @@ type Env struct {
 	Self string
 	// SourceIP, when set, is the local address client connections bind to.
 	SourceIP string
+	// Dialer, when set, is the transport every connection goes over (raw
+	// when nil); CA is the certificate file it trusts, for workers.
+	Dialer *Dialer
+	CA     string
 	// CPUProfile, when set, is where scenarios that support it save a CPU
 	// profile of chatd taken during their measured phase (needs AdminURL).
 	CPUProfile string
@@ -55,24 +58,22 @@ type Env struct {
 	Accounts *AccountLog
 }
 
-// clientOptions returns SDK options that bind the source address when one
-// is set and report pushes to onPush.
+// clientOptions returns SDK options that dial over the transport, bind the
+// source address when one is set and report pushes to onPush.
 func (e *Env) clientOptions(onPush func(client.Push)) client.Options {
 	o := client.Options{OnPush: onPush, CallTimeout: 30 * time.Second, PingInterval: 30 * time.Second}
-	if e.SourceIP != "" {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(e.SourceIP)}, Timeout: 10 * time.Second}
+	d := e.dialer()
+	if d.Transport == TransportTLS { // the SDK runs the TLS handshake itself
+		o.TLS, o.Dial = d.TLS, d.Net.DialContext
+	} else {
 		o.Dial = d.DialContext
 	}
 	return o
 }
 
-// dialer returns a net.Dialer bound to the source address if any.
-func (e *Env) dialer() *net.Dialer {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	if e.SourceIP != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(e.SourceIP)}
-	}
-	return d
+// dialer returns the transport's dialer bound to the source address if any.
+func (e *Env) dialer() *Dialer {
+	return e.Dialer.from(e.SourceIP)
 }
 
 // ServerDesc describes the server for the report.

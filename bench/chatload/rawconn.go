@@ -23,7 +23,7 @@ type rawConn struct {
 // goroutine, no client state, so one process can hold ~19,000 of them.
 // Pushes that follow the reply stay unread (in br or the socket buffer).
 // bufSize sizes the reader (small for connections that are only held).
-func rawLogin(ctx context.Context, d *net.Dialer, addr, username, token, device string, bufSize int) (*rawConn, error) {
+func rawLogin(ctx context.Context, d *Dialer, addr, username, token, device string, bufSize int) (*rawConn, error) {
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

@@ -39,21 +39,23 @@ func main() {
 
 // options are the flags every scenario shares.
 type options struct {
-	addr     string
-	admin    string
-	pid      int
-	jsonPath string
-	svgPath  string
-	workers  int
-	sourceIP string
-	quiet    bool
-	logLevel string
-	timeout  time.Duration
-	cpuProf  string
-	profSecs int
-	label    string
-	selfProf string
-	accounts string
+	addr      string
+	admin     string
+	pid       int
+	jsonPath  string
+	svgPath   string
+	workers   int
+	sourceIP  string
+	transport string
+	ca        string
+	quiet     bool
+	logLevel  string
+	timeout   time.Duration
+	cpuProf   string
+	profSecs  int
+	label     string
+	selfProf  string
+	accounts  string
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -64,6 +66,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.svgPath, "svg", "", "write an SVG chart to this file")
 	fs.IntVar(&o.workers, "workers", 0, "worker processes for large connection counts (connect scenario), each on source 127.0.0.(2+i)")
 	fs.StringVar(&o.sourceIP, "source-ip", "", "local address to bind client connections to")
+	fs.StringVar(&o.transport, "transport", "raw", "how connections reach the chat port: raw, tls, ws or wss (WebSocket at /ws)")
+	fs.StringVar(&o.ca, "ca", "", "for tls and wss, trust the certificate in this PEM file (e.g. the one `chatd cert` writes) instead of the system roots")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "chatbench and in-process chatd log level")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
@@ -134,6 +138,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 
+	dialer, err := chatload.NewDialer(o.transport, o.ca)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatbench: --transport: %v\n", err)
+		return exitUsage
+	}
 	lvl, err := zerolog.ParseLevel(o.logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "chatbench: --log-level: %v\n", err)
@@ -148,7 +157,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		self = exe // args[0] may be a bare name resolved through PATH
 	}
 	env := &chatload.Env{Addr: o.addr, AdminURL: o.admin, ServerPID: o.pid, Log: log, RunID: runID(),
-		Workers: o.workers, Self: self, SourceIP: o.sourceIP, CPUProfile: o.cpuProf, ProfileSeconds: o.profSecs}
+		Workers: o.workers, Self: self, SourceIP: o.sourceIP, Dialer: dialer, CA: o.ca, CPUProfile: o.cpuProf, ProfileSeconds: o.profSecs}
 	if !o.quiet {
 		env.Progress = stderr
 		env.Terminal = isTerminal(stderr)

@@ -3,17 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/bench/chatload"
 	"github.com/chatd/chatd/bench/chatload/inproc"
 	"github.com/chatd/chatd/bench/report"
+	"github.com/chatd/chatd/service/devcert"
 )
 
 // TestChatInProcess runs the chat scenario against an in-process chatd
@@ -135,5 +138,51 @@ func TestAccountsRecorded(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "the 2 accounts this run made on "+srv.Addr) || !strings.Contains(stdout.String(), path) {
 		t.Fatalf("table does not say where the accounts are recorded:\n%s", stdout.String())
+	}
+}
+
+// TestTransports runs the chat scenario (SDK clients) and the group
+// scenario (bare connections) over TLS and WebSocket against a chatd with a
+// certificate that --ca trusts: nothing may be lost or duplicated.
+func TestTransports(t *testing.T) {
+	cert, err := devcert.Generate(devcert.DefaultHosts, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := cert.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, cert.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := inproc.Start(context.Background(), inproc.Options{Logger: zerolog.Nop(),
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, tc := range [][]string{
+		{"tls", "chat", "--pairs", "2", "--duration", "500ms", "--inflight", "2"},
+		{"ws", "chat", "--pairs", "2", "--duration", "500ms", "--inflight", "2"},
+		{"wss", "group", "--groups", "1", "--members", "3", "--senders", "1", "--devices", "2", "--duration", "500ms"},
+	} {
+		t.Run(tc[0]+"/"+tc[1], func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.json")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"chatbench", "--quiet", "--addr", srv.Addr, "--admin", srv.AdminURL, "--accounts", "",
+				"--transport", tc[0], "--ca", ca, "--json", path}, tc[1:]...)
+			if code := run(context.Background(), args, nil, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+			}
+			rep, err := report.ReadJSON(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := rep.Accounting; a == nil || a.Delivered == 0 || !a.OK() {
+				t.Fatalf("accounting = %+v", a)
+			}
+		})
 	}
 }

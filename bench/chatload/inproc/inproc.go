@@ -2,6 +2,7 @@ package inproc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -27,6 +28,9 @@ type Options struct {
 	Loops int
 	// Logger receives chatd's own logs (warnings and worse are useful).
 	Logger zerolog.Logger
+	// TLS, when set, makes the chat port also serve TLS (and WebSocket
+	// inside it), for the transports chatbench can drive.
+	TLS *tls.Config
 }
 
 // Server is a running in-process chatd.
@@ -76,6 +80,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		Loops:    opts.Loops,
 		Logger:   opts.Logger,
 		Version:  "chatbench-inprocess",
+		TLS:      opts.TLS,
 	}
 	if !opts.RealPasswordHash {
 		cfg.Argon2 = cheapArgon2

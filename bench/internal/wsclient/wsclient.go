@@ -48,13 +48,23 @@ func Dial(addr string, timeout time.Duration) (*Conn, error) {
 
 // Upgrade performs the client handshake on nc.
 func Upgrade(nc net.Conn, timeout time.Duration) (*Conn, error) {
+	return UpgradeProtocol(nc, timeout, "")
+}
+
+// UpgradeProtocol performs the client handshake on nc asking for
+// subprotocol (none when empty), for servers that require one.
+func UpgradeProtocol(nc net.Conn, timeout time.Duration, subprotocol string) (*Conn, error) {
 	var raw [16]byte
 	rand.Read(raw[:])
 	key := base64.StdEncoding.EncodeToString(raw[:])
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	req := "GET " + Path + " HTTP/1.1\r\nHost: " + nc.RemoteAddr().String() +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n"
+	if subprotocol != "" {
+		req += "Sec-WebSocket-Protocol: " + subprotocol + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(nc, req); err != nil {
 		return nil, fmt.Errorf("wsclient: write upgrade: %w", err)
 	}
