@@ -5,6 +5,15 @@ import "sync"
 // Pool runs blocking work off the loops with per-key ordering (key = conn ID):
 // tasks with the same key run one at a time in submission order; different
 // keys run in parallel on up to `workers` goroutines.
+//
+// Pool uses nothing of the reactor (no loop, no Conn; the key is a plain
+// uint64) and schedules the service's blocking work, not the loop's, so it
+// belongs in a package of its own beside reactor (e.g. workpool), which
+// service would import without needing the loops. It stays here for now
+// only because the move touches every caller and mention (service's
+// server, the package docs of reactor and service, the README, its tests in
+// engine_test.go) while those files are being reshaped by other changes;
+// moving it later is mechanical, since no reactor code calls it.
 type Pool struct {
 	mu         sync.Mutex
 	cond       sync.Cond
