@@ -124,9 +124,7 @@ func (h handler) OnOpen(c *reactor.Conn) {
 		_ = c.Close()
 		return
 	}
-	if h.s.cfg.IdleTimeout > 0 {
-		c.SetIdleTimeout(h.s.cfg.IdleTimeout)
-	}
+	// The idle timeout was set at accept (acceptGate).
 }
 
 // OnClose implements reactor.Handler.

@@ -41,7 +41,26 @@ func (s *Server) transports(h reactor.Handler) reactor.Handler {
 		layers := tlslayer.NewServer(s.cfg.TLS, tlslayer.Options{})
 		cfg.TLS = func(*reactor.Conn) reactor.Layer { return layers.Layer() }
 	}
-	return sniff.New(h, cfg)
+	return acceptGate{sniff.New(h, cfg), s}
+}
+
+// acceptGate runs at accept, before the first bytes settle the transport
+// (and so before the chat handler's OnOpen): every connection gets the idle
+// timeout, so one that never sends a byte is closed too, and a draining
+// server closes new connections at once.
+type acceptGate struct {
+	reactor.Handler
+	s *Server
+}
+
+func (g acceptGate) OnOpen(c *reactor.Conn) {
+	if d := g.s.cfg.IdleTimeout; d > 0 {
+		c.SetIdleTimeout(d)
+	}
+	g.Handler.OnOpen(c)
+	if g.s.draining.Load() {
+		_ = c.Close()
+	}
 }
 
 // oneFramePerMessage enforces that each WebSocket message carries exactly
