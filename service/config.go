@@ -62,6 +62,10 @@ type Config struct {
 	// state (a multi-node deployment); nil means in-memory.
 	Router Router
 	Rooms  Rooms
+	// RoomAnnounceMax is the room size up to which joins and leaves are
+	// announced one by one; above it members get coalesced count events
+	// (section 16). Default 500.
+	RoomAnnounceMax int
 
 	// clock replaces time.Now for the failed-login limiter (tests).
 	clock func() time.Time
@@ -111,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = 64 * c.Workers
+	}
+	if c.RoomAnnounceMax == 0 {
+		c.RoomAnnounceMax = 500
 	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = 30 * 24 * time.Hour

@@ -317,6 +317,7 @@ func (s *Server) buildOps() {
 	handle(s, protocol.RoomCreate, s.roomCreate)
 	handle(s, protocol.RoomJoin, s.roomJoin)
 	handle(s, protocol.RoomLeave, s.roomLeave)
+	handle(s, protocol.RoomMembers, s.roomMembers)
 	handle(s, protocol.RoomSay, s.roomSay)
 }
 

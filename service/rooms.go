@@ -7,7 +7,7 @@ import (
 	"github.com/chatd/chatd/protocol"
 )
 
-// Room handlers (section 10). Room state is in memory only; the handlers
+// Room handlers (sections 10 and 16). Room state is in memory only; the handlers
 // run on the pool like every other request so a connection's requests keep
 // their order, but they never touch the store.
 
@@ -37,28 +37,36 @@ func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 }
 
 func (s *Server) roomCreate(x *call, req *protocol.RoomCreateReq) (*protocol.RoomCreateResp, error) {
-	id := s.rooms.Create(req.Name, x.sess)
-	x.cs.joinRoom(id)
-	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: id}, nil
+	rm := s.rooms.Create(req.Name, x.sess)
+	x.cs.joinRoom(rm.RoomID)
+	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: rm.RoomID, Room: &rm}, nil
 }
 
+// roomJoin adds the caller and replies with the first page of members; the
+// others hear of it only while the room is at most at the threshold.
 func (s *Server) roomJoin(x *call, req *protocol.RoomIDReq) (*protocol.RoomJoinResp, error) {
-	members, err := s.rooms.Join(req.RoomID, x.sess)
+	ch, err := s.rooms.Join(req.RoomID, x.sess)
 	if err != nil {
 		return nil, roomErr(err)
 	}
 	x.cs.joinRoom(req.RoomID)
-	pushToSessions(members, x.sess, encodePush(protocol.OpRoomEvent,
-		&protocol.RoomEventPush{RoomID: req.RoomID, Kind: protocol.RoomJoined, UserID: x.sess.userID}))
-	resp := &protocol.RoomJoinResp{Status: protocol.OK(), Members: make([]protocol.Profile, 0, len(members))}
-	seen := make(map[int64]bool, len(members))
-	for _, m := range members {
-		if !seen[m.userID] {
-			seen[m.userID] = true
-			resp.Members = append(resp.Members, m.Profile())
-		}
+	if ch.Announce {
+		pushToSessions(ch.Members, x.sess, encodePush(protocol.OpRoomEvent,
+			&protocol.RoomEventPush{RoomID: req.RoomID, Kind: protocol.RoomJoined, UserID: x.sess.userID}))
 	}
-	return resp, nil
+	members, more, err := s.rooms.Page(req.RoomID, x.sess, 0, s.cfg.Limits.RoomJoinMembers)
+	if err != nil { // left already, by a concurrent close
+		return nil, roomErr(err)
+	}
+	return &protocol.RoomJoinResp{Status: protocol.OK(), Room: &ch.Room, Members: members, More: more}, nil
+}
+
+func (s *Server) roomMembers(x *call, req *protocol.RoomMembersReq) (*protocol.RoomMembersResp, error) {
+	members, more, err := s.rooms.Page(req.RoomID, x.sess, req.AfterUserID, s.cfg.Limits.RoomMembersLimit(req.Limit))
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	return &protocol.RoomMembersResp{Status: protocol.OK(), Members: members, More: more}, nil
 }
 
 func (s *Server) roomLeave(x *call, req *protocol.RoomIDReq) (*protocol.Status, error) {
@@ -68,16 +76,25 @@ func (s *Server) roomLeave(x *call, req *protocol.RoomIDReq) (*protocol.Status, 
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
-// leaveRoom removes sess from a room and tells the others.
+// leaveRoom removes sess from a room and, at most at the threshold, tells
+// the others.
 func (s *Server) leaveRoom(cs *connState, sess *Session, id int64) error {
-	rest, err := s.rooms.Leave(id, sess)
+	ch, err := s.rooms.Leave(id, sess)
 	if err != nil {
 		return err
 	}
 	cs.leftRoom(id)
-	pushToSessions(rest, nil, encodePush(protocol.OpRoomEvent,
-		&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomLeft, UserID: sess.userID}))
+	if ch.Announce {
+		pushToSessions(ch.Members, nil, encodePush(protocol.OpRoomEvent,
+			&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomLeft, UserID: sess.userID}))
+	}
 	return nil
+}
+
+// pushRoomCount sends a coalesced count event (rooms above the threshold).
+func pushRoomCount(id int64, count int, members []*Session) {
+	pushToSessions(members, nil, encodePush(protocol.OpRoomEvent,
+		&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomCount, MemberCount: count}))
 }
 
 // leaveAllRooms takes a closing or logging-out connection out of its rooms.

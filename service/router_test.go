@@ -3,6 +3,7 @@ package service
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatd/chatd/protocol"
 )
@@ -67,11 +68,12 @@ func TestRouterConcurrent(t *testing.T) {
 }
 
 func TestRoomsLifecycle(t *testing.T) {
-	rs := newMemRooms()
+	rs := newMemRooms(500, nil)
 	a, b := testSession(1, "d"), testSession(2, "d")
-	id := rs.Create("r", a)
-	if m, err := rs.Join(id, b); err != nil || len(m) != 2 {
-		t.Fatalf("join: %v %v", m, err)
+	rm := rs.Create("r", a)
+	id := rm.RoomID
+	if ch, err := rs.Join(id, b); err != nil || len(ch.Members) != 2 || ch.Room.MemberCount != 2 || !ch.Announce {
+		t.Fatalf("join: %+v %v", ch, err)
 	}
 	if _, err := rs.Join(id, b); err != ErrAlreadyInRoom {
 		t.Fatalf("rejoin: %v", err)
@@ -79,8 +81,8 @@ func TestRoomsLifecycle(t *testing.T) {
 	if _, in, err := rs.Members(id, b); err != nil || !in {
 		t.Fatalf("members: %v %v", in, err)
 	}
-	if rest, err := rs.Leave(id, a); err != nil || len(rest) != 1 {
-		t.Fatalf("leave: %v %v", rest, err)
+	if ch, err := rs.Leave(id, a); err != nil || len(ch.Members) != 1 {
+		t.Fatalf("leave: %+v %v", ch, err)
 	}
 	if _, err := rs.Leave(id, a); err != ErrNotInRoom {
 		t.Fatalf("leave twice: %v", err)
@@ -90,6 +92,44 @@ func TestRoomsLifecycle(t *testing.T) {
 	}
 	if _, err := rs.Join(id, a); err != ErrRoomNotFound {
 		t.Fatalf("join an empty room: %v", err)
+	}
+}
+
+// TestRoomCountCoalesced fills a room far above the threshold at memory
+// speed: the count events are at most one per interval, keep order, and end
+// on the final count; a user's second session does not count twice.
+func TestRoomCountCoalesced(t *testing.T) {
+	got := make(chan int, 1000)
+	rs := newMemRooms(1, func(_ int64, n int, _ []*Session) { got <- n })
+	rs.interval = 50 * time.Millisecond
+	id := rs.Create("r", testSession(1, "a")).RoomID
+	if ch, err := rs.Join(id, testSession(1, "b")); err != nil || ch.Room.MemberCount != 1 || !ch.Announce {
+		t.Fatalf("second session: %+v %v", ch, err)
+	}
+	start := time.Now()
+	for u := int64(2); u <= 300; u++ {
+		if ch, err := rs.Join(id, testSession(u, "a")); err != nil || ch.Announce || ch.Room.MemberCount != int(u) {
+			t.Fatalf("join %d: %+v %v", u, ch, err)
+		}
+	}
+	elapsed := time.Since(start)
+	events, last := 0, 0
+	for last != 300 {
+		select {
+		case n := <-got:
+			if n <= last {
+				t.Fatalf("count %d after %d", n, last)
+			}
+			events, last = events+1, n
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no final count; last %d", last)
+		}
+	}
+	if max := 2 + int(elapsed/rs.interval); events > max {
+		t.Fatalf("%d count events in %v, want at most %d", events, elapsed, max)
+	}
+	if p, more, err := rs.Page(id, testSession(7, "x"), 0, 10); err != ErrNotInRoom {
+		t.Fatalf("page by an outsider: %v %v %v", p, more, err)
 	}
 }
 

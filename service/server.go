@@ -77,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 		store:     cfg.Store,
 		log:       cfg.Logger.With().Str("component", "service").Logger(),
 		router:    newMemRouter(),
-		rooms:     newMemRooms(),
+		rooms:     newMemRooms(cfg.RoomAnnounceMax, pushRoomCount),
 		seq:       newSequencer(),
 		hasher:    auth.NewHasher(cfg.Argon2.auth(), cfg.HashConcurrency),
 		userFails: ratelimit.NewFailures(cfg.LoginFailuresPerUser, time.Minute, 0),
