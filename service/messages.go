@@ -143,6 +143,9 @@ func (s *Server) convTo(ctx context.Context, me int64, sess *Session, toUser, to
 	if !in {
 		return protocol.ConvID{}, protocol.NewError(protocol.CodeForbidden, "not a member of the group")
 	}
+	if err := s.checkNotMuted(ctx, toGroup, me); err != nil {
+		return protocol.ConvID{}, err
+	}
 	return protocol.NewGroupConv(toGroup)
 }
 
