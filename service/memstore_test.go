@@ -161,3 +161,9 @@ func (m *memStore) AppendMessage(_ context.Context, nm store.NewMessage) (store.
 	m.idem[key] = msg
 	return msg, false, nil
 }
+
+// GroupMember reports every member as a plain member, never muted (the
+// load tests never mute).
+func (m *memStore) GroupMember(_ context.Context, groupID, userID int64) (store.Member, error) {
+	return store.Member{UserID: userID, Role: store.RoleMember}, nil
+}
