@@ -8,6 +8,7 @@ import type { PushName } from '../protocol/ops'
 import { ChatState, privateConv } from '../state/chat'
 import type { FriendRequest, Group, LoginReply, Member, Message, Profile } from '../state/types'
 import { uploadFile, UploadProgress } from './upload'
+import { TypingPacer } from './typing'
 
 export interface ClientConfig {
   ws_url: string
@@ -53,7 +54,7 @@ export class Controller {
   members = new Map<number, Member[]>()
   onIncoming?: (m: Message) => void
   private ackTimer?: ReturnType<typeof setTimeout>
-  private lastTyping = new Map<string, number>()
+  private typingPacer = new TypingPacer((conv) => this.req('msg.typing', { conv }).catch(() => {}))
   private downloadUrls = new Map<number, Promise<string>>()
 
   constructor(readonly config: ClientConfig) {}
@@ -395,12 +396,14 @@ export class Controller {
     }
   }
 
-  /** typing tells the others, at most once every 3 s per conversation. */
+  /** typing tells the others that the user is typing in conv (paced by TypingPacer). */
   typing(conv: string): void {
-    const now = Date.now()
-    if (now - (this.lastTyping.get(conv) ?? 0) < 3000) return
-    this.lastTyping.set(conv, now)
-    this.req('msg.typing', { conv }).catch(() => {})
+    this.typingPacer.typed(conv)
+  }
+
+  /** typingStopped forgets a paced notice: the text was sent or cleared. */
+  typingStopped(conv: string): void {
+    this.typingPacer.stopped(conv)
   }
 
   async recall(conv: string, seq: number): Promise<void> {

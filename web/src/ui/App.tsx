@@ -7,6 +7,7 @@ import { errorText } from '../app/controller'
 import { t } from '../i18n'
 import { ChatView } from './Chat'
 import { useStore } from './hooks'
+import { Badge } from './common'
 import { Contacts, ConvList, Groups, Search, Settings, Theme } from './Panels'
 import { Rooms, RoomView } from './Room'
 
@@ -166,11 +167,11 @@ function Shell({ c, theme, setTheme, relang }: { c: Controller; theme: Theme; se
     <div class={`shell ${showMain ? 'show-main' : ''}`}>
       <nav class="rail" aria-label="chatd">
         {TABS.map(([k, icon]) => (
-          <button key={k} class={tab === k ? 'active' : ''} aria-current={tab === k ? 'page' : undefined} onClick={() => (setTab(k), setShowMain(false))} aria-label={t(k)} title={t(k)}>
+          <button key={k} class={tab === k ? 'active' : ''} aria-current={tab === k ? 'page' : undefined} onClick={() => (setTab(k), setShowMain(false))}>
             <span aria-hidden="true">{icon}</span>
             <span class="rail-label">{t(k)}</span>
-            {k === 'chats' && unread > 0 && <span class="badge">{unread > 99 ? '99+' : unread}</span>}
-            {k === 'contacts' && incoming > 0 && <span class="badge">{incoming}</span>}
+            {k === 'chats' && unread > 0 && <Badge n={unread} what="n_unread" />}
+            {k === 'contacts' && incoming > 0 && <Badge n={incoming} what="n_requests" />}
           </button>
         ))}
       </nav>

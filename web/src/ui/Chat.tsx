@@ -268,6 +268,7 @@ function Composer({ c, conv, replyTo, clearReply }: { c: Controller; conv: strin
   const onInput = (v: string) => {
     setText(v)
     if (v) c.typing(conv)
+    else c.typingStopped(conv)
     const caret = input.current?.selectionStart ?? v.length
     const m = /@([^\s@]*)$/.exec(v.slice(0, caret))
     setQuery(groupId && m ? m[1] : null)
@@ -285,6 +286,7 @@ function Composer({ c, conv, replyTo, clearReply }: { c: Controller; conv: strin
     const body = text.trim()
     if (!body) return
     const ids = [...mentions].filter(([n]) => body.includes('@' + n)).map(([, id]) => id)
+    c.typingStopped(conv)
     c.send(conv, body, { reply_to: replyTo?.seq, mentions: ids.filter((x) => x > 0), mention_all: ids.includes(-1) })
     setText('')
     setMentions(new Map())

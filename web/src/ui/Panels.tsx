@@ -5,7 +5,7 @@ import type { Controller } from '../app/controller'
 import { errorText } from '../app/controller'
 import { formatTime, Lang, lang, setLang, t } from '../i18n'
 import type { Message, Profile } from '../state/types'
-import { Avatar, Dot } from './common'
+import { Avatar, Badge, Dot } from './common'
 import { useAsync, useStore } from './hooks'
 
 function preview(c: Controller, m?: Message): string {
@@ -40,11 +40,7 @@ export function ConvList({ c, active, open }: { c: Controller; active?: string; 
                     {s.mentioned(cv) && <strong class="at-me-flag">{t('at_me')} </strong>}
                     {preview(c, last)}
                   </span>
-                  {unread > 0 && (
-                    <span class="badge" aria-label={`${unread} unread`}>
-                      {unread > 99 ? '99+' : unread}
-                    </span>
-                  )}
+                  {unread > 0 && <Badge n={unread} what="n_unread" />}
                 </span>
               </span>
             </button>

@@ -1,6 +1,7 @@
 // Pieces shared by the views: avatars, presence, buttons.
 import type { Controller } from '../app/controller'
 import type { Profile } from '../state/types'
+import { t, type Key } from '../i18n'
 import { useAsync } from './hooks'
 
 export function Avatar({ c, p, size = 36 }: { c: Controller; p?: Profile; size?: number }) {
@@ -19,4 +20,15 @@ export function Avatar({ c, p, size = 36 }: { c: Controller; p?: Profile; size?:
 
 export function Dot({ online }: { online: boolean }) {
   return <span class={online ? 'dot on' : 'dot'} aria-hidden="true" />
+}
+
+/** Badge shows a count; a screen reader hears what is counted ("3 unread"),
+ * not a bare number run into the label beside it. */
+export function Badge({ n, what }: { n: number; what: Key }) {
+  return (
+    <span class="badge">
+      <span aria-hidden="true">{n > 99 ? '99+' : n}</span>
+      <span class="sr-only">{t(what, { n })}</span>
+    </span>
+  )
 }
