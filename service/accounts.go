@@ -452,9 +452,13 @@ func (s *Server) accountDelete(x *call, req *protocol.AccountDeleteReq) (*protoc
 // are those this server offers now.
 func (s *Server) serverInfo() *protocol.ServerInfo {
 	features := []string{protocol.FeatureWebSocket, protocol.FeatureRecall, protocol.FeatureTyping,
-		protocol.FeatureSearch, protocol.FeatureMentions, protocol.FeatureAccount}
+		protocol.FeatureSearch, protocol.FeatureMentions, protocol.FeatureGroupAdmin,
+		protocol.FeatureAccount, protocol.FeatureRoomPaging}
 	if s.cfg.TLS != nil {
 		features = append(features, protocol.FeatureTLS)
+	}
+	if s.httpFiles.Load() {
+		features = append(features, protocol.FeatureHTTPFiles)
 	}
 	return &protocol.ServerInfo{Version: s.cfg.Version, Protocol: protocol.ProtocolVersion, Features: features}
 }

@@ -142,6 +142,7 @@ func (f *FileService) AnnounceWeb(addr net.Addr, tls bool) {
 		}
 	}
 	f.web.Store(w)
+	f.s.httpFiles.Store(true)
 }
 
 // urlFor returns file_url for a client connected at local, "" without a

@@ -730,7 +730,15 @@ func TestFileTransferOverHTTP(t *testing.T) {
 	e, fs := newFileEnv(t, sqliteBackend)
 	web := httptest.NewServer(http.StripPrefix("/files", fs.Files().HTTPHandler()))
 	defer web.Close()
+	name := uniqueName("hw")
+	e.register(name)
+	if _, lr := e.login(name, "before"); slices.Contains(lr.Server.Features, protocol.FeatureHTTPFiles) {
+		t.Fatalf("features %v name http_files before a web port moves files", lr.Server.Features)
+	}
 	fs.AnnounceWeb(web.Listener.Addr(), false)
+	if _, lr := e.login(name, "after"); !slices.Contains(lr.Server.Features, protocol.FeatureHTTPFiles) {
+		t.Fatalf("features %v lack http_files with a web port", lr.Server.Features)
+	}
 	a, b := e.user("ha"), e.user("hb")
 	befriend(t, a, b)
 	data, sum := randomFile(7, 70<<10)

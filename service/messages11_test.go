@@ -102,7 +102,7 @@ func testMentions(t *testing.T, b backend) {
 	if lr.Server == nil || lr.Server.Protocol != "1.1" {
 		t.Fatalf("login server %+v", lr.Server)
 	}
-	for _, f := range []string{"ws", "recall", "typing", "search", "mentions", "account"} {
+	for _, f := range []string{"ws", "recall", "typing", "search", "mentions", "group_admin", "account", "room_paging"} {
 		if !slices.Contains(lr.Server.Features, f) {
 			t.Fatalf("features %v lack %s", lr.Server.Features, f)
 		}

@@ -49,8 +49,11 @@ type Server struct {
 
 	started  atomic.Bool
 	draining atomic.Bool
-	stopOnce sync.Once
-	serveErr chan error
+	// httpFiles is set once a web port moves file bytes (AnnounceWeb): the
+	// login reply then lists the http_files feature.
+	httpFiles atomic.Bool
+	stopOnce  sync.Once
+	serveErr  chan error
 
 	dummyOnce sync.Once
 	dummy     string
