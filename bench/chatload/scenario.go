@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -287,17 +288,13 @@ func (l *loadShape) drive(ctx context.Context, senders int, one func(ctx context
 	}
 	var budget atomic.Int64
 	budget.Store(l.maxMsgs)
-	done := make(chan struct{})
-	var running atomic.Int64
-	for s := 0; s < senders; s++ {
-		for w := 0; w < max(1, l.inflight); w++ {
-			running.Add(1)
-			go func(s int) {
-				defer func() {
-					if running.Add(-1) == 0 {
-						close(done)
-					}
-				}()
+	// A WaitGroup, not a counter that closes a channel at zero: with a
+	// small message budget the first workers can finish before the last
+	// one starts, and the counter would reach zero twice.
+	var wg sync.WaitGroup
+	for s := range senders {
+		for range max(1, l.inflight) {
+			wg.Go(func() {
 				for ctx.Err() == nil {
 					if l.maxMsgs > 0 && budget.Add(-1) < 0 {
 						return
@@ -309,13 +306,10 @@ func (l *loadShape) drive(ctx context.Context, senders int, one func(ctx context
 					// context so the ledger sees their outcome.
 					one(context.WithoutCancel(ctx), s)
 				}
-			}(s)
+			})
 		}
 	}
-	if senders == 0 {
-		return
-	}
-	<-done
+	wg.Wait()
 }
 
 // paramString joins key=value pairs for notes.
