@@ -70,15 +70,13 @@ func (g globals) tlsConfig() (*tls.Config, error) {
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	var g globals
 	fs.StringVar(&g.server, "server", "", "chat server HOST:PORT (default localhost:9000)")
 	fs.StringVar(&g.device, "device", "", "device label for the session")
 	fs.StringVar(&g.user, "user", "", "username for send/tail (password from $CHAT_PASSWORD)")
 	fs.BoolVar(&g.tls, "tls", false, "connect with TLS (the server's certificate must be trusted: see --ca)")
 	fs.StringVar(&g.ca, "ca", "", "trust the certificate authority in this PEM `file` (e.g. the one `chatd cert` wrote); implies --tls")
-	if err := fs.Parse(args); err != nil {
+	if helped, err := parseFlags(fs, args, usage, stdout, stderr); helped || err != nil {
 		return err
 	}
 	tlsCfg, err := g.tlsConfig()
@@ -103,11 +101,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runSend(ctx, g, tokens, rest[1:], stdout, stderr)
 	case "tail":
 		return runTail(ctx, g, tokens, rest[1:], stdout, stderr)
-	case "help":
+	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", rest[0], usage)
+}
+
+// parseFlags parses args. -h/--help is not an error: the usage goes to
+// stdout and helped is true (the command then exits 0). A bad flag prints
+// the error and the usage to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (helped bool, err error) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return true, nil
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n%s", err, usage)
+	}
+	return false, err
 }
 
 func runTUI(g globals, tokens *config.Store, tlsCfg *tls.Config) error {

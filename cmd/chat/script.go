@@ -19,10 +19,9 @@ import (
 // runSend implements "chat send --to USER|--group ID TEXT".
 func runSend(ctx context.Context, g globals, tokens *config.Store, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	to := fs.String("to", "", "username of the friend to send to")
 	group := fs.Int64("group", 0, "group id to send to")
-	if err := fs.Parse(args); err != nil {
+	if helped, err := parseFlags(fs, args, "usage: chat send --to USER|--group ID TEXT...\n", stdout, stderr); helped || err != nil {
 		return err
 	}
 	text := strings.Join(fs.Args(), " ")
@@ -87,9 +86,8 @@ type tailLine struct {
 // tail continues where the last one stopped.
 func runTail(ctx context.Context, g globals, tokens *config.Store, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per message")
-	if err := fs.Parse(args); err != nil {
+	if helped, err := parseFlags(fs, args, "usage: chat tail [--json]\n", stdout, stderr); helped || err != nil {
 		return err
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)

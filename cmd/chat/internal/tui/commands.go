@@ -22,12 +22,14 @@ type (
 	discoveredMsg []protocol.DiscoverReply
 	loggedInMsg   struct {
 		c      *client.Client
+		sess   *session
 		server string
 		resp   *protocol.LoginResp
 	}
 	loginFailedMsg struct {
-		c   *client.Client
-		err error
+		c    *client.Client
+		sess *session
+		err  error
 	}
 	pushMsg  struct{ client.Push }
 	stateMsg struct {
@@ -144,34 +146,27 @@ func exec(op string, do func(context.Context) error, done func() tea.Msg) tea.Cm
 // connectCmd dials, optionally registers, and logs in with a password or
 // a remembered token.
 func (m *Model) connectCmd(server, user, password, token string, register bool) tea.Cmd {
-	events := m.events
 	opts := m.opts.ClientOptions
 	opts.Reconnect = true
 	if opts.Device == "" {
 		opts.Device = m.opts.Device
 	}
-	done := m.sessionDone
-	// A full queue makes the client's reader wait (backpressure, nothing
-	// dropped) until the UI catches up or the session ends.
-	post := func(msg tea.Msg) {
-		select {
-		case events <- msg:
-		case <-done:
-		}
-	}
-	opts.OnPush = func(p client.Push) { post(pushMsg{p}) }
-	opts.OnState = func(s client.State, err error) { post(stateMsg{s, err}) }
+	// Each attempt has its own queue: a failed attempt's client reports
+	// its closing into a queue nobody reads.
+	sess := newSession()
+	opts.OnPush = func(p client.Push) { sess.post(pushMsg{p}) }
+	opts.OnState = func(s client.State, err error) { sess.post(stateMsg{s, err}) }
 	tokens := m.opts.Tokens
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := client.Dial(ctx, server, opts)
 		if err != nil {
-			return loginFailedMsg{err: err}
+			return loginFailedMsg{sess: sess, err: err}
 		}
 		if register {
 			if _, err := c.Register(ctx, user, password, ""); err != nil {
-				return loginFailedMsg{c: c, err: fmt.Errorf("register: %s", errText(err))}
+				return loginFailedMsg{c: c, sess: sess, err: fmt.Errorf("register: %s", errText(err))}
 			}
 		}
 		var resp *protocol.LoginResp
@@ -184,14 +179,14 @@ func (m *Model) connectCmd(server, user, password, token string, register bool) 
 			if token != "" && protocol.CodeOf(err) == protocol.CodeBadCredentials && tokens != nil {
 				_ = tokens.Forget(server)
 			}
-			return loginFailedMsg{c: c, err: fmt.Errorf("login: %s", errText(err))}
+			return loginFailedMsg{c: c, sess: sess, err: fmt.Errorf("login: %s", errText(err))}
 		}
 		if tokens != nil {
 			// Failing to remember the token is not fatal: the next start
 			// just asks for the password again.
 			_ = tokens.Put(server, config.Session{Username: resp.Profile.Username, Token: resp.Token})
 		}
-		return loggedInMsg{c: c, server: server, resp: resp}
+		return loggedInMsg{c: c, sess: sess, server: server, resp: resp}
 	}
 }
 
@@ -459,7 +454,7 @@ func (m *Model) avatarCmd(path string) tea.Cmd {
 // progress through the event queue.
 func (m *Model) sendFileCmd(id int, conv string, to client.Target, path string) tea.Cmd {
 	c := m.c
-	events := m.events
+	events := m.sess.events
 	label := "sending " + filepath.Base(path)
 	me := m.me
 	return func() tea.Msg {
@@ -477,7 +472,7 @@ func (m *Model) sendFileCmd(id int, conv string, to client.Target, path string) 
 
 func (m *Model) getFileCmd(id int, fileID int64, dest string) tea.Cmd {
 	c := m.c
-	events := m.events
+	events := m.sess.events
 	label := "downloading " + dest
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)

@@ -6,6 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/chatd/chatd/protocol"
 )
 
 // updateLogin handles the login/register screen: tab moves between
@@ -16,12 +18,15 @@ func (m *Model) updateLogin(msg tea.Msg) tea.Cmd {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch k.String() {
 		case "tab", "down":
-			return m.focusField((m.focus + 1) % numFields)
+			return m.focusField((m.focus + 1) % m.numFields())
 		case "shift+tab", "up":
-			return m.focusField((m.focus + numFields - 1) % numFields)
+			return m.focusField((m.focus + m.numFields() - 1) % m.numFields())
 		case "ctrl+r":
 			m.register = !m.register
 			m.loginErr = ""
+			if !m.register && m.focus == fieldConfirm {
+				return m.focusField(fieldPassword)
+			}
 			return nil
 		case "ctrl+l":
 			if len(m.discovered) > 0 {
@@ -39,8 +44,8 @@ func (m *Model) updateLogin(msg tea.Msg) tea.Cmd {
 			if m.busy != "" {
 				return nil
 			}
-			if m.focus != fieldPassword && m.fields[fieldPassword].Value() == "" {
-				return m.focusField(m.focus + 1)
+			if next := m.nextEmpty(); next >= 0 {
+				return m.focusField(next)
 			}
 			return m.submitLogin()
 		}
@@ -49,6 +54,32 @@ func (m *Model) updateLogin(msg tea.Msg) tea.Cmd {
 	m.fields[m.focus], cmd = m.fields[m.focus].Update(msg)
 	return cmd
 }
+
+// numFields is how many fields the form shows: the confirmation only
+// when registering.
+func (m *Model) numFields() int {
+	if m.register {
+		return numFields
+	}
+	return fieldConfirm
+}
+
+// nextEmpty returns the field enter should move to instead of submitting:
+// the next one after the focused field while a password field is still
+// empty, or -1 to submit.
+func (m *Model) nextEmpty() int {
+	if m.fields[fieldPassword].Value() == "" && m.focus < fieldPassword {
+		return m.focus + 1
+	}
+	if m.register && m.fields[fieldConfirm].Value() == "" && m.focus < fieldConfirm {
+		return m.focus + 1
+	}
+	return -1
+}
+
+// registerRules are the account rules, shown on the register form before
+// the user tries (protocol section 4).
+const registerRules = "username: 3-32 letters, digits or _ · password: 8-128 characters, typed twice"
 
 func (m *Model) focusField(i int) tea.Cmd {
 	m.fields[m.focus].Blur()
@@ -72,6 +103,21 @@ func (m *Model) submitLogin() tea.Cmd {
 		m.loginErr = "password required"
 		return nil
 	}
+	if m.register {
+		limits := protocol.DefaultLimits()
+		switch {
+		case protocol.CheckUsername(user) != nil:
+			m.loginErr = "the username must be 3-32 letters, digits or _"
+			return nil
+		case limits.CheckPassword(pass) != nil:
+			m.loginErr = fmt.Sprintf("the password must be %d-%d characters", limits.MinPassword, limits.MaxPassword)
+			return nil
+		case pass != m.fields[fieldConfirm].Value():
+			m.loginErr = "the two passwords differ: type the same password twice"
+			m.fields[fieldConfirm].SetValue("")
+			return m.focusField(fieldConfirm)
+		}
+	}
 	m.loginErr = ""
 	if m.register {
 		m.busy = "Registering " + user + " at " + server + "…"
@@ -88,7 +134,10 @@ func (m *Model) viewLogin() string {
 		title = "chat — register a new account"
 	}
 	b.WriteString(m.st.title.Render(title) + "\n\n")
-	for i := range m.fields {
+	if m.register {
+		b.WriteString(m.st.dim.Render(ansi.Wrap(registerRules, max(m.width, minWidth), " ")) + "\n\n")
+	}
+	for i := range m.numFields() {
 		marker := "  "
 		if i == m.focus {
 			marker = "> "

@@ -20,10 +20,17 @@ const historyPage = 50
 // onLoggedIn switches to the main screen with the state of the login reply.
 func (m *Model) onLoggedIn(msg loggedInMsg) tea.Cmd {
 	m.c, m.server = msg.c, msg.server
+	if msg.sess != nil {
+		m.sess.end()
+		m.sess = msg.sess
+	}
+	m.connected = true
+	m.register = false
 	r := msg.resp
 	m.screen = screenMain
 	m.busy, m.loginErr = "", ""
 	m.fields[fieldPassword].SetValue("")
+	m.fields[fieldConfirm].SetValue("")
 	m.me = r.Profile
 	m.profiles[m.me.UserID] = m.me
 	m.connText = "connected"
@@ -53,6 +60,7 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		return tea.Batch(m.handlePush(msg.Push), m.waitEvent())
 	case stateMsg:
 		m.connText = msg.state.String()
+		m.connected = msg.state == client.StateConnected
 		if msg.state != client.StateConnected && len(m.rooms) > 0 {
 			// Rooms are live only: membership ends with the connection.
 			m.rooms = nil
@@ -438,10 +446,36 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 			cv.unread++
 		}
 	case *protocol.KickedPush:
-		m.resetSession()
-		m.loginErr = "logged out: this account logged in elsewhere (" + b.Addr + ")"
+		return m.onKicked(b)
 	}
 	return nil
+}
+
+// onKicked returns to the login screen and says why the server ended the
+// session. A revoked token (revoked device, changed password, deleted
+// account) is forgotten, so the next start asks for the password.
+func (m *Model) onKicked(k *protocol.KickedPush) tea.Cmd {
+	server := m.server
+	m.resetSession()
+	var why string
+	forget := true
+	switch k.Reason {
+	case protocol.KickReasonPasswordChanged:
+		why = "the password was changed on another device; log in with the new one"
+	case protocol.KickReasonRevoked:
+		why = "this device was signed out from another device"
+	case protocol.KickReasonAccountDeleted:
+		why = "the account was deleted"
+	default:
+		why = "this account logged in elsewhere (" + k.Addr + ")"
+		forget = false
+	}
+	m.loginErr = "logged out: " + why
+	if !forget || m.opts.Tokens == nil {
+		return nil
+	}
+	tokens := m.opts.Tokens
+	return func() tea.Msg { _ = tokens.Forget(server); return nil }
 }
 
 // onSent applies a send's reply. Having written into the conversation,
@@ -518,10 +552,12 @@ func (m *Model) resetSession() {
 	m.online = map[int64]bool{}
 	m.items, m.sel, m.active = nil, 0, ""
 	m.connText = "offline"
+	m.connected = false
 	m.notice = ""
-	close(m.sessionDone) // release the old client's callbacks
-	m.sessionDone = make(chan struct{})
-	m.events = make(chan tea.Msg, 1024) // the old client's events are void
+	m.sess.end() // release the old client's callbacks; its events are void
+	m.sess = newSession()
+	// Back to logging in: a kicked or logged-out user has an account.
+	m.register = false
 	m.focusField(fieldPassword)
 }
 

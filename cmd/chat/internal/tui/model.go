@@ -44,6 +44,7 @@ const (
 	fieldServer = iota
 	fieldUser
 	fieldPassword
+	fieldConfirm // registering only: the password again
 	numFields
 )
 
@@ -64,22 +65,24 @@ type Model struct {
 	discovered []protocol.DiscoverReply
 
 	// session
-	c      *client.Client
-	events chan tea.Msg
-	// sessionDone is closed when the session ends, releasing client
-	// callbacks that wait on a full events queue nobody reads any more.
-	sessionDone chan struct{}
-	server      string
-	me          protocol.Profile
-	connText    string
-	profiles    map[int64]protocol.Profile
-	online      map[int64]bool
-	friends     []int64
-	groups      []protocol.Group
-	rooms       []room
-	requests    []protocol.FriendRequestedPush
-	convs       map[string]*conv
-	files       map[int64]protocol.FileOfferedPush
+	c *client.Client
+	// sess is the event queue of the current session (or of the login
+	// screen, where nothing posts).
+	sess   *session
+	server string
+	// connected is false while the connection is down: what the UI shows
+	// of others' presence is then stale.
+	connected bool
+	me        protocol.Profile
+	connText  string
+	profiles  map[int64]protocol.Profile
+	online    map[int64]bool
+	friends   []int64
+	groups    []protocol.Group
+	rooms     []room
+	requests  []protocol.FriendRequestedPush
+	convs     map[string]*conv
+	files     map[int64]protocol.FileOfferedPush
 
 	items      []item
 	sel        int
@@ -115,19 +118,18 @@ func New(opts Options) *Model {
 		opts.Location = time.Local
 	}
 	m := &Model{
-		opts:        opts,
-		st:          newStyles(opts.NoColor),
-		width:       80,
-		height:      24,
-		events:      make(chan tea.Msg, 1024),
-		sessionDone: make(chan struct{}),
-		profiles:    map[int64]protocol.Profile{},
-		online:      map[int64]bool{},
-		convs:       map[string]*conv{},
-		files:       map[int64]protocol.FileOfferedPush{},
-		connText:    "offline",
+		opts:     opts,
+		st:       newStyles(opts.NoColor),
+		width:    80,
+		height:   24,
+		sess:     newSession(),
+		profiles: map[int64]protocol.Profile{},
+		online:   map[int64]bool{},
+		convs:    map[string]*conv{},
+		files:    map[int64]protocol.FileOfferedPush{},
+		connText: "offline",
 	}
-	labels := [numFields]string{"Server:   ", "Username: ", "Password: "}
+	labels := [numFields]string{"Server:   ", "Username: ", "Password: ", "Confirm:  "}
 	for i := range m.fields {
 		ti := textinput.New()
 		ti.Prompt = labels[i]
@@ -139,6 +141,7 @@ func New(opts Options) *Model {
 	}
 	m.fields[fieldServer].SetValue(opts.Server)
 	m.fields[fieldPassword].EchoMode = textinput.EchoPassword
+	m.fields[fieldConfirm].EchoMode = textinput.EchoPassword
 	m.fields[fieldUser].Focus()
 	m.focus = fieldUser
 
@@ -194,10 +197,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case loginFailedMsg:
 		m.busy = ""
 		m.loginErr = msg.err.Error()
+		if msg.sess != nil {
+			msg.sess.end() // what the failed client still reports is void
+		}
 		if msg.c != nil {
 			go msg.c.Close() // Close waits for the reader: never block Update
 		}
 		return m, nil
+	case sessionEvent:
+		if msg.sess != m.sess {
+			return m, nil // an event of a session that is over
+		}
+		return m.Update(msg.msg)
 	}
 	if m.screen == screenLogin {
 		return m, m.updateLogin(msg)
@@ -226,11 +237,4 @@ func (m *Model) View() tea.View {
 	v.AltScreen = true
 	v.WindowTitle = "chat"
 	return v
-}
-
-// waitEvent delivers the next event from the client (pushes, connection
-// state, transfer progress) as a message.
-func (m *Model) waitEvent() tea.Cmd {
-	ch := m.events
-	return func() tea.Msg { return <-ch }
 }

@@ -89,7 +89,7 @@ func TestLoginScreen(t *testing.T) {
 	mustContain(t, screenText(m), "chat — register a new account", "ctrl+r: log in instead")
 
 	// Submitting starts the connection and shows progress.
-	press(m, "enter")
+	press(m, "enter", "secret-pw", "enter")
 	mustContain(t, screenText(m), "Registering alice at chat.test:9000")
 
 	m.Update(loginFailedMsg{err: errors.New("register: USERNAME_TAKEN: username taken")})

@@ -170,7 +170,7 @@ func TestTUIAgainstChatd(t *testing.T) {
 	defer cancel()
 
 	bob := sdkUser(t, addr, "bob")
-	d.keys("ctrl+r", "alice", "tab", "password-alice", "enter")
+	d.keys("ctrl+r", "alice", "tab", "password-alice", "tab", "password-alice", "enter")
 	d.waitScreen("alice @ "+addr+" · connected", "Friends")
 	if sess, ok, _ := tokens.Get(addr); !ok || sess.Username != "alice" {
 		t.Fatalf("token not remembered: %+v", sess)

@@ -126,7 +126,10 @@ func (m *Model) renderSide() []string {
 			s = "? " + it.label + " (request)"
 		case itemFriend:
 			mark := "○ "
-			if m.online[it.id] {
+			switch {
+			case !m.connected:
+				mark = "◌ " // presence unknown while the connection is down
+			case m.online[it.id]:
 				mark = m.st.online.Render("●") + " "
 			}
 			s = mark + it.label
@@ -204,7 +207,12 @@ func (m *Model) convTitle(cv *conv) string {
 	}
 	peer := id.Peer(m.me.UserID)
 	state := "offline"
-	if m.online[peer] {
+	switch {
+	case !m.connected:
+		// What we knew of the friend's presence is stale until the
+		// connection is back and the friend list refreshed.
+		state = "presence unknown (" + m.connText + ")"
+	case m.online[peer]:
 		state = "online"
 	}
 	title := m.name(peer) + " · " + state
