@@ -195,7 +195,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(byteSize{&cfg.FileRateLimit}, "file-rate-limit", "cap on `bytes` per second of all file transfers together (e.g. 50MiB); 0 means no cap")
 	fs.BoolVar(&cfg.FilePacing, "file-pacing", cfg.FilePacing, "pace file transfers as background traffic: slow them down while they delay the server's threads (chat first); false runs them at full speed")
 	fs.StringVar(&cfg.FileSecret, "file-secret", cfg.FileSecret, "file token signing `key` (16+ bytes; set the same on every chatd sharing a database; prefer CHATD_FILE_SECRET over the flag); empty keeps a generated one in --data-dir")
-	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate `file` (PEM, chain allowed): the chat and file ports then also accept TLS; reloaded on SIGHUP and when it changes")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate `file` (PEM, chain allowed): the chat and file ports then also accept TLS and the web port serves HTTPS; reloaded on SIGHUP and when it changes")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key `file` (PEM) for --tls-cert")
 	fs.BoolVar(&cfg.TLSRequired, "tls-required", cfg.TLSRequired, "refuse plaintext: close chat and file connections that do not start TLS (needs --tls-cert)")
 	fs.StringVar(&cfg.WSOrigins, "ws-origins", cfg.WSOrigins, "`origins` allowed to open a WebSocket on the chat port, comma-separated (https://chat.example.com); empty allows any")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ type listening struct {
 	Admin     net.Addr
 	Web       net.Addr
 	Store     string // a description without credentials
+	TLS       bool   // a certificate is configured: the web port speaks HTTPS
 }
 
 // serviceConfig maps the settings to the chat service's.
@@ -136,7 +138,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
-	at := listening{Chat: srv.ChatAddr(), File: fsvc.Addr(), Store: describeStore(cfg)}
+	at := listening{Chat: srv.ChatAddr(), File: fsvc.Addr(), Store: describeStore(cfg), TLS: scfg.TLS != nil}
 
 	var disc *discovery.Responder
 	if cfg.DiscoveryAddr != "" {
@@ -159,7 +161,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 
 	var webSrv *web.Server
 	if cfg.WebAddr != "" {
-		webSrv, err = startWeb(cfg.WebAddr, srv.ChatAddr(), fsvc, ver, log)
+		webSrv, err = startWeb(cfg.WebAddr, srv.ChatAddr(), fsvc, ver, scfg.TLS, cfg.TLSRequired, log)
 		if err != nil {
 			return err
 		}
@@ -272,18 +274,20 @@ func filesConfig(cfg config) files.Config {
 }
 
 // startWeb serves the browser client and HTTP file transfers on addr, and
-// makes file replies name it in file_url.
-func startWeb(addr string, chat net.Addr, fsvc *service.FileService, ver string, log zerolog.Logger) (*web.Server, error) {
+// makes file replies name it in file_url. With a certificate (tc not nil)
+// the port speaks HTTPS with the chat port's certificate, reloads
+// included; chatTLS points the page at wss:// even from plain HTTP.
+func startWeb(addr string, chat net.Addr, fsvc *service.FileService, ver string, tc *tls.Config, chatTLS bool, log zerolog.Logger) (*web.Server, error) {
 	_, chatPort, _ := net.SplitHostPort(chat.String())
-	h, err := web.NewHandler(web.Config{Files: fsvc.Files().HTTPHandler(), ChatPort: chatPort, Version: ver})
+	h, err := web.NewHandler(web.Config{Files: fsvc.Files().HTTPHandler(), ChatPort: chatPort, Version: ver, ChatTLS: chatTLS})
 	if err != nil {
 		return nil, fmt.Errorf("web port: %w", err)
 	}
-	ws, err := web.Listen(addr, h, nil, log)
+	ws, err := web.Listen(addr, h, tc, log)
 	if err != nil {
 		return nil, fmt.Errorf("start web port: %w", err)
 	}
-	fsvc.AnnounceWeb(ws.Addr(), false)
+	fsvc.AnnounceWeb(ws.Addr(), tc != nil)
 	return ws, nil
 }
 
@@ -366,7 +370,11 @@ func printListening(w io.Writer, ver string, at listening) {
 		fmt.Fprintf(w, "  admin      off\n")
 	}
 	if at.Web != nil {
-		fmt.Fprintf(w, "  web        http://%s/ (browser client)\n", at.Web)
+		scheme := "http"
+		if at.TLS {
+			scheme = "https"
+		}
+		fmt.Fprintf(w, "  web        %s://%s/ (browser client)\n", scheme, at.Web)
 	} else {
 		fmt.Fprintf(w, "  web        off\n")
 	}

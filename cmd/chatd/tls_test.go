@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/service/devcert"
+	"github.com/chatd/chatd/service/web"
 	"github.com/rs/zerolog"
 )
 
@@ -143,5 +146,48 @@ func TestCertReloadOnFileChange(t *testing.T) {
 			t.Fatal("the new certificate was not served after the files changed")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWebPortServesHTTPSWithTheCertificate: with --tls-cert the web port
+// speaks HTTPS with the chat port's certificate, and the page is pointed
+// at wss:// and an https:// file_url.
+func TestWebPortServesHTTPSWithTheCertificate(t *testing.T) {
+	dir := t.TempDir()
+	c, err := devcert.Generate([]string{"127.0.0.1", "localhost"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, c.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, c.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startChatd(t, map[string]string{"CHATD_DATA_DIR": t.TempDir(), "CHATD_TLS_CERT": certFile, "CHATD_TLS_KEY": keyFile})
+	base := "https://" + d.at.Web.String()
+	if !strings.Contains(d.stdout.String(), "web        "+base+"/") {
+		t.Fatalf("web port not printed as %s:\n%s", base, d.stdout.String())
+	}
+	if resp, err := http.Get("http://" + d.at.Web.String() + "/config.json"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("plain HTTP served on a web port that has a certificate")
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.Pool()}}}
+	resp, err := hc.Get(base + "/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cc web.ClientConfig
+	if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil {
+		t.Fatal(err)
+	}
+	_, chatPort, _ := net.SplitHostPort(d.at.Chat.String())
+	if cc.WSURL != "wss://127.0.0.1:"+chatPort+"/ws" || cc.FileURL != base+"/files" {
+		t.Fatalf("config.json %+v", cc)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	stdlog "log"
 	"mime"
 	"net"
 	"net/http"
@@ -306,9 +307,14 @@ func Listen(addr string, h http.Handler, tlsConfig *tls.Config, log zerolog.Logg
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
+	wlog := log.With().Str("component", "web").Logger()
 	s := &Server{
 		http: &http.Server{
-			Handler:           h,
+			Handler: h,
+			// net/http's own complaints (failed TLS handshakes from
+			// scanners, plain HTTP sent to the HTTPS port) are debug
+			// lines in chatd's log, not stray text on stderr.
+			ErrorLog:          stdlog.New(debugWriter{wlog}, "", 0),
 			ReadHeaderTimeout: 10 * time.Second,
 			// No ReadTimeout or WriteTimeout: uploads and downloads are
 			// long; the file handler moves its own deadlines as bytes flow.
@@ -317,7 +323,7 @@ func Listen(addr string, h http.Handler, tlsConfig *tls.Config, log zerolog.Logg
 		},
 		ln:   ln,
 		done: make(chan error, 1),
-		log:  log.With().Str("component", "web").Logger(),
+		log:  wlog,
 	}
 	go func() { s.done <- s.http.Serve(ln) }()
 	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsConfig != nil).Msg("web port listening")
@@ -345,4 +351,12 @@ func (s *Server) Close() error {
 	err := s.http.Close()
 	<-s.done
 	return err
+}
+
+// debugWriter turns net/http's error log lines into debug log records.
+type debugWriter struct{ log zerolog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.log.Debug().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
