@@ -68,6 +68,10 @@ type FileFetchResp struct {
 	Sha256        string `json:"sha256"`
 	// FileTLS (1.1) is true when the client should use TLS on the file port.
 	FileTLS bool `json:"file_tls,omitempty"`
+	// Name (extension) is the file's name as offered, so a client that
+	// missed the file.offered push (history loaded later, another device)
+	// can show and save the file under its name.
+	Name string `json:"name,omitempty"`
 }
 
 var fileFetchRespFields = []string{"code", "download_token", "file_addr", "size", "sha256"}

@@ -218,7 +218,7 @@ func (f *FileService) fetch(ctx context.Context, r *Request) (any, error) {
 		return nil, errFileRecalled
 	}
 	return &fileFetchReply{&protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
-		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256, FileTLS: f.s.cfg.TLS != nil}, f.urlFor(r.LocalAddr)}, nil
+		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256, FileTLS: f.s.cfg.TLS != nil, Name: meta.Name}, f.urlFor(r.LocalAddr)}, nil
 }
 
 // announce is the files completion hook: it stores the "file" message

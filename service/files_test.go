@@ -280,6 +280,9 @@ func testFileTransferGroup(t *testing.T, b backend) {
 	// A download token does not outlive the membership it was issued for.
 	var fr protocol.FileFetchResp
 	member.must(protocol.CodeOK, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, &fr)
+	if fr.Name != "report.pdf" {
+		t.Fatalf("file.fetch names the file %q, want the offered name", fr.Name)
+	}
 	member.must(protocol.CodeOK, protocol.OpGroupLeave, &protocol.GroupIDReq{GroupID: gid}, nil)
 	if _, err := files.Download(context.Background(), fr.FileAddr, fr.DownloadToken, 0, io.Discard); protocol.CodeOf(err) != protocol.CodeForbidden {
 		t.Fatalf("download after leaving the group: %v, want FORBIDDEN", err)
