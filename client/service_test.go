@@ -167,6 +167,20 @@ func TestChatdFriendsMessagesGroupsRooms(t *testing.T) {
 	if err != nil || len(members) != 2 {
 		t.Fatalf("room join: %v %+v", err, members)
 	}
+	// A joiner learns the room's name from the join reply (1.1), and
+	// pages through its members.
+	carolC := newUser(t, addr, "carol", client.Options{})
+	info, err := carolC.RoomJoinInfo(ctx, room)
+	if err != nil || info.Room == nil || info.Room.Name != "standup" || info.Room.MemberCount != 3 || len(info.Members) != 3 {
+		t.Fatalf("room join info: %v %+v", err, info)
+	}
+	page, err := carolC.RoomMembers(ctx, room, alice.id, 1)
+	if err != nil || len(page.Members) != 1 || page.Members[0].UserID != bob.id || !page.More {
+		t.Fatalf("room members after alice, limit 1: %v %+v", err, page)
+	}
+	if err := carolC.RoomLeave(ctx, room); err != nil {
+		t.Fatal(err)
+	}
 	if err := bob.RoomSay(ctx, room, "morning"); err != nil {
 		t.Fatal(err)
 	}
