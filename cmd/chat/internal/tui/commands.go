@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -67,11 +66,14 @@ type (
 		file *protocol.FileOfferedPush
 		// conv is the conversation a file was sent to.
 		conv string
+		// saved is where a download was saved.
+		saved string
 	}
 	roomJoinedMsg struct {
 		id      int64
 		name    string
 		members []protocol.Profile
+		count   int // members in the room (more than listed in a big one)
 	}
 	roomLeftMsg  int64
 	requestGone  int64
@@ -435,21 +437,6 @@ func (m *Model) updateProfileCmd(req protocol.ProfileUpdateReq, what string) tea
 	})
 }
 
-func (m *Model) avatarCmd(path string) tea.Cmd {
-	c := m.c
-	return request(func(ctx context.Context) tea.Msg {
-		img, err := os.ReadFile(path)
-		if err != nil {
-			return failure("avatar", err)
-		}
-		p, err := c.SetAvatar(ctx, img)
-		if err != nil {
-			return failure("avatar", err)
-		}
-		return tea.BatchMsg{always(profileMsg(*p)), always(notice("avatar updated (%d bytes)", len(img)))}
-	})
-}
-
 // sendFileCmd uploads a file to the active conversation, reporting
 // progress through the event queue.
 func (m *Model) sendFileCmd(id int, conv string, to client.Target, path string) tea.Cmd {
@@ -467,18 +454,6 @@ func (m *Model) sendFileCmd(id int, conv string, to client.Target, path string) 
 			done.file = &protocol.FileOfferedPush{FileID: fileID, From: me, Name: filepath.Base(path), Size: size}
 		}
 		return done
-	}
-}
-
-func (m *Model) getFileCmd(id int, fileID int64, dest string) tea.Cmd {
-	c := m.c
-	events := m.sess.events
-	label := "downloading " + dest
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-		defer cancel()
-		err := c.DownloadFile(ctx, fileID, dest, progressFunc(id, events, nil))
-		return transferDoneMsg{id: id, label: label, err: err}
 	}
 }
 
@@ -514,7 +489,7 @@ func (m *Model) roomCmd(args []string) tea.Cmd {
 		me := m.me
 		create := func(ctx context.Context) (int64, error) { return c.RoomCreate(ctx, name) }
 		return call("room", create, func(id int64) tea.Msg {
-			return roomJoinedMsg{id: id, name: name, members: []protocol.Profile{me}}
+			return roomJoinedMsg{id: id, name: name, members: []protocol.Profile{me}, count: 1}
 		})
 	case "join":
 		if len(args) < 2 {
@@ -524,9 +499,13 @@ func (m *Model) roomCmd(args []string) tea.Cmd {
 		if err != nil {
 			break
 		}
-		join := func(ctx context.Context) ([]protocol.Profile, error) { return c.RoomJoin(ctx, id) }
-		return call("room", join, func(members []protocol.Profile) tea.Msg {
-			return roomJoinedMsg{id: id, name: "", members: members}
+		join := func(ctx context.Context) (*protocol.RoomJoinResp, error) { return c.RoomJoinInfo(ctx, id) }
+		return call("room", join, func(r *protocol.RoomJoinResp) tea.Msg {
+			joined := roomJoinedMsg{id: id, members: r.Members, count: len(r.Members)}
+			if r.Room != nil { // a 1.0 server does not name the room
+				joined.name, joined.count = r.Room.Name, r.Room.MemberCount
+			}
+			return joined
 		})
 	case "leave":
 		id := m.activeRoom()

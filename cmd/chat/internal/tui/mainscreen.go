@@ -41,16 +41,48 @@ func (m *Model) onLoggedIn(msg loggedInMsg) tea.Cmd {
 		m.friends = append(m.friends, f.Profile.UserID)
 	}
 	m.groups = append(m.groups[:0], r.Groups...)
+	var cmds []tea.Cmd
 	for _, ci := range r.Convs {
 		cv := m.conv(ci.Conv)
 		cv.lastSeq = max(cv.lastSeq, ci.LastSeq)
 		cv.readSeq = max(cv.readSeq, ci.ReadSeq)
+		cv.mentionSeq = max(cv.mentionSeq, ci.MentionSeq)
+		if ci.Last != nil && ci.Last.Seq == ci.LastSeq {
+			// The last message is our own (sent from another device, or
+			// by a client that does not mark its sends read): whoever
+			// wrote it had read the conversation up to there.
+			if ci.Last.From == m.me.UserID && cv.readSeq < ci.LastSeq {
+				cv.readSeq = ci.LastSeq
+				if m.c != nil {
+					cmds = append(cmds, m.readCmd(cv.key, ci.LastSeq))
+				}
+			}
+			m.noteCursors(cv, *ci.Last)
+		}
 	}
 	m.inputFocus = false
 	m.input.Blur()
 	m.rebuildItems()
 	m.layout()
-	return m.waitEvent()
+	return tea.Batch(append(cmds, m.waitEvent())...)
+}
+
+// noteCursors applies what a message tells of the read cursors: one's own
+// message means one had read the conversation up to it, and in a private
+// conversation the friend's message means the friend had read ours before
+// it (the server reports the friend's read cursor only live, so history
+// loaded later would otherwise show every own message as merely stored).
+func (m *Model) noteCursors(cv *conv, msg protocol.Message) {
+	if msg.Seq <= 0 {
+		return
+	}
+	if msg.From == m.me.UserID {
+		cv.readSeq = max(cv.readSeq, msg.Seq)
+		return
+	}
+	if strings.HasPrefix(cv.key, "p:") {
+		cv.peerRead = max(cv.peerRead, msg.Seq)
+	}
 }
 
 // updateMain handles the main screen.
@@ -96,6 +128,10 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 			m.setNotice(msg.label+" failed: "+errText(msg.err), true)
 			return nil
 		}
+		if msg.saved != "" {
+			m.setNotice(msg.label+": saved to "+msg.saved, false)
+			return nil
+		}
 		m.setNotice(msg.label+": done", false)
 		if msg.conv != "" && m.c != nil {
 			// The server stores the file message itself and does not
@@ -109,6 +145,9 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		return m.onHistory(msg)
 	case noticeMsg:
 		m.setNotice(msg.text, msg.err)
+		return nil
+	case fileInfoMsg:
+		m.onFileInfo(msg)
 		return nil
 	case friendsMsg:
 		m.friends = m.friends[:0]
@@ -146,7 +185,11 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		m.rooms = append(m.rooms, room{id: msg.id, name: msg.name})
 		m.rebuildItems()
 		m.open(roomKey(msg.id))
-		m.setNotice(fmt.Sprintf("in room %d (%d members)", msg.id, len(msg.members)), false)
+		label := fmt.Sprintf("room %d", msg.id)
+		if msg.name != "" {
+			label = fmt.Sprintf("room %s (%d)", msg.name, msg.id)
+		}
+		m.setNotice(fmt.Sprintf("in %s (%d members)", label, max(msg.count, len(msg.members))), false)
 		return nil
 	case roomLeftMsg:
 		m.rooms = slices.DeleteFunc(m.rooms, func(r room) bool { return r.id == int64(msg) })
@@ -335,7 +378,9 @@ func (m *Model) onHistory(msg historyMsg) tea.Cmd {
 	before := len(m.renderConv(cv, m.paneWidth()))
 	for _, mm := range msg.msgs {
 		cv.add(mm)
+		m.noteCursors(cv, mm)
 	}
+	learn := m.learnFiles(msg.msgs)
 	if older && cv.scroll > 0 {
 		// Keep the lines the user is looking at in place.
 		cv.scroll += len(m.renderConv(cv, m.paneWidth())) - before
@@ -344,9 +389,9 @@ func (m *Model) onHistory(msg historyMsg) tea.Cmd {
 		cv.oldest = msg.after + 1
 	}
 	if msg.conv == m.active {
-		return m.markRead(cv)
+		return tea.Batch(learn, m.markRead(cv))
 	}
-	return nil
+	return learn
 }
 
 // handlePush applies one server push to the state.
@@ -361,11 +406,10 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 			m.profiles[msg.From] = protocol.Profile{UserID: msg.From, Username: "user#" + strconv.FormatInt(msg.From, 10)}
 			cmds = append(cmds, m.profileCmd(msg.From))
 		}
-		if msg.From == m.me.UserID {
-			// Sent from another of our devices: we have seen the
-			// conversation up to here.
-			cv.readSeq = max(cv.readSeq, msg.Seq)
-		}
+		// Sent from another of our devices: we have seen the
+		// conversation up to here; from the friend: they read ours.
+		m.noteCursors(cv, msg)
+		cmds = append(cmds, m.learnFiles([]protocol.Message{msg}))
 		if isNew && msg.From != m.me.UserID {
 			if msg.Conv == m.active {
 				cmds = append(cmds, m.markRead(cv))
@@ -729,15 +773,10 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		if err != nil {
 			break
 		}
-		dest := "file-" + args[0]
-		if f, ok := m.files[fileID]; ok {
-			dest = f.Name
-		}
-		if len(args) > 1 {
-			dest = args[1]
-		}
-		x := m.startTransfer("downloading " + dest)
-		return m.getFileCmd(x.id, fileID, dest)
+		name := m.files[fileID].Name
+		dest := strings.TrimSpace(strings.TrimPrefix(rest, args[0]))
+		x := m.startTransfer("downloading " + safeName(name, fileID))
+		return m.getFileCmd(x.id, fileID, name, dest)
 	case "/room":
 		return m.roomCmd(args)
 	default:

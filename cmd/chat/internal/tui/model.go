@@ -83,6 +83,7 @@ type Model struct {
 	requests  []protocol.FriendRequestedPush
 	convs     map[string]*conv
 	files     map[int64]protocol.FileOfferedPush
+	asked     map[int64]bool // files whose name was asked of the server
 
 	items      []item
 	sel        int
@@ -127,6 +128,7 @@ func New(opts Options) *Model {
 		online:   map[int64]bool{},
 		convs:    map[string]*conv{},
 		files:    map[int64]protocol.FileOfferedPush{},
+		asked:    map[int64]bool{},
 		connText: "offline",
 	}
 	labels := [numFields]string{"Server:   ", "Username: ", "Password: ", "Confirm:  "}

@@ -304,7 +304,7 @@ func TestRoomsAndGroupsEvents(t *testing.T) {
 	m := loggedIn(t)
 	m.Update(roomJoinedMsg{id: 4, name: "standup", members: []protocol.Profile{alice, bob}})
 	s := screenText(m)
-	mustContain(t, s, "> @ standup", "@ standup (room 4, live)", "in room 4 (2 members)")
+	mustContain(t, s, "> @ standup", "@ standup (room 4, live)", "in room standup (4) (2 members)")
 	m.Update(pushMsg{client.Push{Op: protocol.OpRoomSaid, Body: &protocol.RoomSaidPush{RoomID: 4, From: bobID, Body: "morning", Ts: 1}}})
 	m.Update(pushMsg{client.Push{Op: protocol.OpRoomEvent, Body: &protocol.RoomEventPush{RoomID: 4, Kind: "left", UserID: bobID}}})
 	mustContain(t, screenText(m), "bob: morning", "— bob left —")

@@ -293,8 +293,7 @@ func TestTUIAgainstChatd(t *testing.T) {
 	d.waitScreen("/get " + strconv.FormatInt(fid, 10))
 	dest := filepath.Join(dir, "saved.txt")
 	d.keys("/get "+strconv.FormatInt(fid, 10)+" "+dest, "enter")
-	d.waitScreen("downloading " + dest)
-	d.waitScreen(": done")
+	d.waitScreen("downloading from-bob.txt: saved to " + dest)
 	if b, err := os.ReadFile(dest); err != nil || string(b) != "bob's file" {
 		t.Fatalf("downloaded %q, %v", b, err)
 	}
@@ -308,11 +307,11 @@ func TestTUIAgainstChatd(t *testing.T) {
 	d.keys("/sig gone fishing", "enter")
 	d.waitScreen("signature updated", "“gone fishing”")
 	img := filepath.Join(t.TempDir(), "me.png")
-	if err := os.WriteFile(img, []byte("\x89PNG fake image"), 0o600); err != nil {
+	if err := os.WriteFile(img, []byte("\x89PNG\r\n\x1a\n fake image"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d.keys("/avatar "+img, "enter")
-	d.waitScreen("avatar updated (15 bytes)")
+	d.waitScreen("avatar updated (19 bytes)")
 	p, err := bob.Profile(ctx, d.m.me.UserID)
 	if err != nil || p.Profile.Signature != "gone fishing" || p.Avatar == "" {
 		t.Fatalf("profile as bob sees it: %v %+v", err, p)

@@ -27,11 +27,14 @@ type conv struct {
 	lastSeq  int64 // highest seq known on the server
 	readSeq  int64 // own read cursor
 	peerRead int64 // highest seq the other user has read (private only)
-	unread   int   // live rooms only (no seqs there); see unreadCount
-	loaded   bool  // history requested once
-	oldest   int64
-	loading  bool
-	scroll   int // lines scrolled up from the bottom
+	// mentionSeq is the highest unread seq that mentions the user (or
+	// everyone), 0 when none.
+	mentionSeq int64
+	unread     int  // live rooms only (no seqs there); see unreadCount
+	loaded     bool // history requested once
+	oldest     int64
+	loading    bool
+	scroll     int // lines scrolled up from the bottom
 }
 
 func (m *Model) conv(key string) *conv {

@@ -241,12 +241,7 @@ func (m *Model) renderConv(cv *conv, width int) []string {
 		}
 		body := l.body
 		if l.typ == "file" {
-			body = "[file #" + l.body + "] /get " + l.body
-			if fid, err := protocol.ParseFileMessageBody(l.body); err == nil {
-				if f, ok := m.files[fid]; ok {
-					body = fmt.Sprintf("[file %s, %s] /get %d", f.Name, humanBytes(f.Size), fid)
-				}
-			}
+			body = m.fileLabel(l.body)
 		}
 		state := ""
 		if l.from == m.me.UserID && l.seq >= 0 {
