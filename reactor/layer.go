@@ -32,7 +32,10 @@ type Layer interface {
 	Open(io *LayerIO) error
 	// Decode gets bytes that arrived from below (the socket, or the layer
 	// under this one), valid only during the call, and returns how many it
-	// consumed; the rest is kept and offered again with more appended. It
+	// consumed; the rest is kept (up to Options.MaxInbound) and offered again
+	// with more appended, or alone right after the layer's Wake, so a layer
+	// that cannot take input yet (a TLS handshake in progress) may leave it
+	// with the connection instead of buffering it itself. It
 	// passes what it decodes up with io.Up. An error closes the connection
 	// with that cause; io.EOF closes it gracefully (the peer said goodbye:
 	// queued output is flushed first, then OnClose gets io.EOF).
@@ -46,6 +49,7 @@ type Layer interface {
 	// packs several into one record) sends what it holds now.
 	Flush() error
 	// Wake runs on the loop after io.Wake was called from any goroutine.
+	// Input Decode left unconsumed is offered again when it returns.
 	Wake() error
 	// Close is called once when a graceful close starts (Conn.Close, peer
 	// EOF, Shutdown), after the queued units were encoded, so the layer can

@@ -382,8 +382,15 @@ func (l *loop) wakeLayer(c *Conn, i int) {
 	s.busy++
 	err := s.ls[i].Wake()
 	l.unbusy(s)
-	if err != nil && c.state.Load() != stClosed {
+	if c.state.Load() == stClosed {
+		return
+	}
+	if err != nil {
 		l.layerFailed(c, err)
+		return
+	}
+	if len(s.in[i]) > 0 {
+		l.decodeAt(c, s, i, nil) // what the layer could not take before it woke
 	}
 }
 

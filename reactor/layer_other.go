@@ -70,6 +70,10 @@ func (io *LayerIO) Wake() bool {
 	return c.layerTask(func() {
 		if err := c.lay.ls[io.i].Wake(); err != nil {
 			c.layerFailed(err)
+			return
+		}
+		if len(c.lay.in[io.i]) > 0 {
+			c.decodeAt(io.i, nil) // what the layer could not take before it woke
 		}
 	})
 }

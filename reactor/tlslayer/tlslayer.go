@@ -21,8 +21,6 @@ var (
 	ErrHandshakeTimeout = errors.New("tlslayer: handshake timed out")
 	// ErrBusy: Options.MaxHandshakes handshakes were already in flight.
 	ErrBusy = errors.New("tlslayer: too many handshakes in flight")
-	// ErrHandshakeInput: the peer sent more than a handshake needs before it finished.
-	ErrHandshakeInput = errors.New("tlslayer: too much input during the handshake")
 )
 
 // Options tune a Config's layers. Zero values select the defaults.
@@ -42,8 +40,12 @@ type Options struct {
 	OnHandshake func(c *reactor.Conn, st tls.ConnectionState) error
 }
 
-// maxHandshakeInput bounds what a peer may send before its handshake is
-// done (a ClientHello, certificates and Finished fit well within it).
+// maxHandshakeInput bounds what the handshake goroutine is given at once (a
+// ClientHello, certificates and Finished fit well within it). A TLS 1.3
+// client may send application data right after its Finished, before the
+// server has read it: what does not fit stays with the connection, bounded
+// by reactor.Options.MaxInbound like any unread input, until the handshake
+// is done.
 const maxHandshakeInput = 256 << 10
 
 // Config makes TLS layers that share one tls.Config and one set of
@@ -179,10 +181,7 @@ func (l *Layer) Wake() error {
 // partial record itself, so everything is consumed.
 func (l *Layer) Decode(in []byte) (int, error) {
 	if !l.ready {
-		if !l.tr.feedHandshake(in) {
-			return 0, ErrHandshakeInput
-		}
-		return len(in), nil
+		return l.tr.feedHandshake(in), nil
 	}
 	return l.feed(in)
 }
@@ -316,17 +315,18 @@ func (t *transport) init(io *reactor.LayerIO, cpu chan struct{}) {
 	t.cond.L = &t.mu
 }
 
-// feedHandshake appends input for the handshake goroutine; false when the
-// peer sent more than a handshake needs.
-func (t *transport) feedHandshake(b []byte) bool {
+// feedHandshake appends input for the handshake goroutine, up to
+// maxHandshakeInput held, and returns how much it took.
+func (t *transport) feedHandshake(b []byte) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.buf)+len(b) > maxHandshakeInput {
-		return false
+	b = b[:min(len(b), max(0, maxHandshakeInput-len(t.buf)))]
+	if len(b) == 0 {
+		return 0
 	}
 	t.buf = append(t.buf, b...)
 	t.cond.Signal()
-	return true
+	return len(b)
 }
 
 // handshakeDone gives back the handshake goroutine's cpu token.

@@ -400,3 +400,25 @@ func waitZero(t *testing.T, e *reactor.Engine) {
 	}
 	t.Fatalf("engine not settled: %s", fmt.Sprintf("%+v", s))
 }
+
+// TestDataBeforeServerFinishes: a TLS 1.3 client may send application data
+// right after its Finished, before the server has read it. A megabyte sent
+// while the server's handshake is still running (held in VerifyConnection)
+// waits with the connection and is echoed whole once the handshake is done.
+func TestDataBeforeServerFinishes(t *testing.T) {
+	cert := newTestCert(t, "early")
+	slow := func(c *tls.Config) {
+		c.VerifyConnection = func(tls.ConnectionState) error { time.Sleep(300 * time.Millisecond); return nil }
+	}
+	_, _, addr := serve(t, cert, slow, Options{}, reactor.Options{})
+	c, err := dialTLS(t, addr, cert, func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, beyond what a handshake is given
+	go c.Write(want)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("echo of data sent during the handshake: %v (equal %v)", err, bytes.Equal(got, want))
+	}
+}
