@@ -481,7 +481,14 @@ func TestWebPortServesClientAndConfig(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("GET /: %d, headers %v", resp.StatusCode, resp.Header)
 	}
-	resp, err = http.Get(base + "/config.json")
+	checkClientConfig(t, http.DefaultClient, base, "ws://", d.at.Chat)
+}
+
+// checkClientConfig requires base's /config.json to point the page at the
+// chat port's /ws with wsScheme and at base's /files.
+func checkClientConfig(t *testing.T, hc *http.Client, base, wsScheme string, chat net.Addr) {
+	t.Helper()
+	resp, err := hc.Get(base + "/config.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,8 +497,8 @@ func TestWebPortServesClientAndConfig(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil {
 		t.Fatal(err)
 	}
-	_, chatPort, _ := net.SplitHostPort(d.at.Chat.String())
-	if cc.WSURL != "ws://127.0.0.1:"+chatPort+"/ws" || cc.FileURL != base+"/files" {
+	_, chatPort, _ := net.SplitHostPort(chat.String())
+	if cc.WSURL != wsScheme+"127.0.0.1:"+chatPort+"/ws" || cc.FileURL != base+"/files" {
 		t.Fatalf("config.json %+v", cc)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"net"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/service/devcert"
-	"github.com/chatd/chatd/service/web"
 	"github.com/rs/zerolog"
 )
 
@@ -177,17 +175,5 @@ func TestWebPortServesHTTPSWithTheCertificate(t *testing.T) {
 		}
 	}
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.Pool()}}}
-	resp, err := hc.Get(base + "/config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var cc web.ClientConfig
-	if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil {
-		t.Fatal(err)
-	}
-	_, chatPort, _ := net.SplitHostPort(d.at.Chat.String())
-	if cc.WSURL != "wss://127.0.0.1:"+chatPort+"/ws" || cc.FileURL != base+"/files" {
-		t.Fatalf("config.json %+v", cc)
-	}
+	checkClientConfig(t, hc, base, "wss://", d.at.Chat)
 }
