@@ -23,6 +23,9 @@ func (s *sqlStore) ChangePassword(ctx context.Context, userID int64, passwordHas
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 			return err
 		}
+		if len(keep.TokenHash) == 0 {
+			return nil
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?,?,?,?,?)`,
 			keep.TokenHash, userID, keep.Device, keep.CreatedAt, keep.ExpiresAt)
 		return err

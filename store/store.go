@@ -66,6 +66,8 @@ type Store interface {
 	// ChangePassword replaces the user's password hash, revokes every
 	// session (token) of the user and stores keep (the calling device's
 	// new session; its UserID must be userID), all in one transaction.
+	// A zero keep (no TokenHash) stores no session: an administrator's
+	// reset (chatd user reset-password) leaves the user no token at all.
 	// ErrNotFound when the user is absent or deleted.
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep Session) error
 	// RevokeDevice deletes every session (token) of the user's device and

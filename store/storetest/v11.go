@@ -492,6 +492,17 @@ func testAccountSecurity(t *testing.T, s store.Store) {
 		t.Fatalf("hash after change %q", got.PasswordHash)
 	}
 	wantErr(t, s.ChangePassword(ctx, u+1000, "h", store.Session{TokenHash: hash("t6"), UserID: u + 1000, Device: "pc", CreatedAt: 1, ExpiresAt: 2}), store.ErrNotFound)
+	// An administrator's reset (a zero keep) leaves no token at all.
+	if err := s.ChangePassword(ctx, u, "reset-hash", store.Session{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Session(ctx, hash("t5"), 30)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.Session(ctx, nil, 0)
+	wantErr(t, err, store.ErrNotFound)
+	if got := must(s.UserByID(ctx, u))(t); got.PasswordHash != "reset-hash" {
+		t.Fatalf("hash after reset %q", got.PasswordHash)
+	}
 }
 
 func testDeleteAccount(t *testing.T, s store.Store) {
