@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chatd/chatd/protocol"
@@ -244,26 +246,96 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 // BAD_CREDENTIALS, so the client does not ask for the password again.
 var errDisabled = protocol.NewError(protocol.CodeForbidden, "account disabled by the administrator")
 
-// EnforceAccount reads the account from the store and, when an
-// administrator disabled it, ends its live sessions on this server with
-// kicked {reason:"revoked"}. It returns how many it ended. The admin
-// listener calls it after `chatd user disable` changed the store: it only
-// applies what the store says, so calling it is always safe.
+// EnforceAccount reads the account from the store and ends, with kicked
+// and a closed connection, each live session on this server the store no
+// longer allows: every session of a deleted account (reason
+// account_deleted) or of an account an administrator disabled (revoked),
+// and a session whose token the store no longer holds (revoked: `chatd
+// user reset-password` revoked every token). It returns how many it
+// ended. The admin listener calls it after chatd's offline user commands
+// changed the store: it only applies what the store says, so calling it is
+// always safe.
 func (s *Server) EnforceAccount(ctx context.Context, userID int64) (int, error) {
 	u, err := s.store.UserByID(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
-	if !u.Disabled {
-		return 0, nil
-	}
+	now := time.Now().UnixMilli()
 	n := 0
 	for _, sess := range s.router.Sessions(userID) {
-		sess.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{Reason: protocol.KickReasonRevoked}))
-		sess.conn.closeNow("kicked: account disabled")
+		reason := ""
+		switch {
+		case u.DeletedAt != 0:
+			reason = protocol.KickReasonAccountDeleted
+		case u.Disabled:
+			reason = protocol.KickReasonRevoked
+		default:
+			_, err := s.store.Session(ctx, sess.tokenHash(), now)
+			if errors.Is(err, store.ErrNotFound) {
+				reason = protocol.KickReasonRevoked
+			} else if err != nil {
+				return n, err
+			}
+		}
+		if reason == "" {
+			continue
+		}
+		s.kickOut(sess, reason, "")
 		n++
 	}
-	s.log.Info().Int64("user", userID).Int("sessions", n).Msg("disabled account kicked")
+	s.log.Info().Int64("user", userID).Bool("disabled", u.Disabled).Bool("deleted", u.DeletedAt != 0).
+		Int("sessions", n).Msg("account enforced: sessions the store no longer allows kicked")
+	return n, nil
+}
+
+// errNotDeleted answers EnforceDeletion for an account the store still
+// holds.
+var errNotDeleted = errors.New("the account is not deleted")
+
+// EnforceDeletion applies, after `chatd user delete` deleted the account
+// in the store, the effects account.delete has on live state (section 13):
+// the account's sessions are kicked (account_deleted) and leave their
+// rooms, online former friends get friend.removed, members of the groups
+// it owned get group.event dismissed and those of the groups it was in get
+// left. del is what store.DeleteAccount returned to the command; nothing
+// in it is taken on trust: the account must be deleted in the store, a
+// dismissed group must be gone from it, and a left group's members are
+// read from the store (a group the account is still in is skipped). It
+// returns how many sessions it kicked.
+func (s *Server) EnforceDeletion(ctx context.Context, userID int64, del store.AccountDeletion) (int, error) {
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	if u.DeletedAt == 0 {
+		return 0, fmt.Errorf("user %d: %w", userID, errNotDeleted)
+	}
+	checked := store.AccountDeletion{Friends: del.Friends}
+	for _, g := range del.Dismissed {
+		if _, err := s.store.Group(ctx, g.GroupID); !errors.Is(err, store.ErrNotFound) {
+			if err != nil {
+				return 0, err
+			}
+			continue
+		}
+		checked.Dismissed = append(checked.Dismissed, g)
+	}
+	for _, g := range del.Left {
+		members, err := s.store.GroupMembers(ctx, g.GroupID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if slices.Contains(members, userID) {
+			continue
+		}
+		checked.Left = append(checked.Left, store.GroupMembers{GroupID: g.GroupID, Members: members})
+	}
+	n := s.accountDeleted(userID, checked, nil, "")
+	s.log.Info().Int64("user", userID).Int("sessions", n).Int("friends", len(checked.Friends)).
+		Int("dismissed", len(checked.Dismissed)).Int("left", len(checked.Left)).Msg("account deletion enforced")
 	return n, nil
 }
 
@@ -278,7 +350,7 @@ func (s *Server) kick(old *Session, addr string) {
 }
 
 func (s *Server) logout(x *call, _ *protocol.LogoutReq) (*protocol.Status, error) {
-	if err := s.store.DeleteSession(x.ctx(), x.sess.tokenHash); err != nil {
+	if err := s.store.DeleteSession(x.ctx(), x.sess.tokenHash()); err != nil {
 		return nil, err
 	}
 	s.log.Info().Int64("user", x.sess.userID).Str("device", x.sess.device).Str("remote", x.cs.remote).Uint64("conn", x.cs.id).Msg("logged out")
@@ -320,7 +392,8 @@ func (s *Server) endSession(sess *Session, onWorker bool) {
 
 // checkPassword verifies the caller's password for account.password and
 // account.delete; a wrong one is BAD_CREDENTIALS and counts as a failed
-// login of the username and the address.
+// login of the username and the address, a right one of a disabled account
+// FORBIDDEN, as at login.
 func (s *Server) checkPassword(x *call, password string) (store.User, error) {
 	key := lowerASCII(x.sess.username)
 	if err := s.loginBlocked(key, x.cs.ip); err != nil {
@@ -332,6 +405,11 @@ func (s *Server) checkPassword(x *call, password string) (store.User, error) {
 	}
 	err = s.hasher.Verify(x.ctx(), u.PasswordHash, password)
 	switch {
+	case err == nil && u.Disabled:
+		// A session that outlived the disable (no admin listener told
+		// this server) may not change or delete what an administrator
+		// froze.
+		return store.User{}, errDisabled
 	case err == nil:
 		return u, nil
 	case errors.Is(err, auth.ErrMismatch) || errors.Is(err, auth.ErrMalformedHash):
@@ -376,7 +454,7 @@ func (s *Server) accountPassword(x *call, req *protocol.AccountPasswordReq) (*pr
 		ExpiresAt: now.Add(s.cfg.TokenTTL).UnixMilli()}); err != nil {
 		return nil, err
 	}
-	x.sess.tokenHash = tokenHash
+	x.sess.token.Store(&tokenHash)
 	s.kickOthers(x, protocol.KickReasonPasswordChanged)
 	return &protocol.AccountPasswordResp{Status: protocol.OK(), Token: token}, nil
 }
@@ -425,7 +503,31 @@ func (s *Server) accountDelete(x *call, req *protocol.AccountDeleteReq) (*protoc
 	if err != nil {
 		return nil, err
 	}
-	s.kickOthers(x, protocol.KickReasonAccountDeleted)
+	s.accountDeleted(me, del, x.sess, x.cs.remote)
+	cs, sess := x.cs, x.sess
+	x.then = func(bool) {
+		s.leaveAllRooms(cs)
+		cs.sess.Store(nil)
+		s.endSession(sess, true)
+		cs.closeNow("account deleted")
+	}
+	return &protocol.Status{Code: protocol.CodeOK}, nil
+}
+
+// accountDeleted applies a committed account deletion to live state, for
+// account.delete and EnforceDeletion alike: every session of the user but
+// except is kicked (account_deleted, from addr) and leaves its rooms;
+// former friends get friend.removed; the dismissed groups leave the cache
+// and their members get group.event dismissed; the left groups lose the
+// user and their members get left. It returns how many sessions it kicked.
+func (s *Server) accountDeleted(me int64, del store.AccountDeletion, except *Session, addr string) int {
+	n := 0
+	for _, o := range s.router.Sessions(me) {
+		if o != except {
+			s.kickOut(o, protocol.KickReasonAccountDeleted, addr)
+			n++
+		}
+	}
 	for _, f := range del.Friends {
 		s.friendChanged(me, f, false)
 		s.pushToUser(f, encodePush(protocol.OpFriendRemoved, &protocol.FriendRemovedPush{UserID: me}))
@@ -438,14 +540,7 @@ func (s *Server) accountDelete(x *call, req *protocol.AccountDeleteReq) (*protoc
 		s.groups.remove(g.GroupID, me)
 		s.groupEvent(g.Members, g.GroupID, protocol.GroupLeft, me)
 	}
-	cs, sess := x.cs, x.sess
-	x.then = func(bool) {
-		s.leaveAllRooms(cs)
-		cs.sess.Store(nil)
-		s.endSession(sess, true)
-		cs.closeNow("account deleted")
-	}
-	return &protocol.Status{Code: protocol.CodeOK}, nil
+	return n
 }
 
 // serverInfo is the login reply's server description: the features listed

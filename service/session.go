@@ -22,12 +22,14 @@ const maxHeld = 10_000
 // messages the backlog already carried. Everything else writes straight to
 // the connection without a lock.
 type Session struct {
-	userID    int64
-	username  string
-	device    string
-	conn      *connState
-	tokenHash []byte // replaced by account.password, on the session's own worker
-	since     int64  // login time, unix ms (account.sessions)
+	userID   int64
+	username string
+	device   string
+	conn     *connState
+	// token is the hash of the session's token, replaced by
+	// account.password and read by EnforceAccount from the admin listener.
+	token atomic.Pointer[[]byte]
+	since int64 // login time, unix ms (account.sessions)
 
 	profile atomic.Pointer[protocol.Profile]
 	friends friendSet
@@ -47,12 +49,16 @@ type heldFrame struct {
 }
 
 func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte) *Session {
-	s := &Session{userID: u.UserID, username: u.Username, device: device, conn: c, tokenHash: tokenHash,
+	s := &Session{userID: u.UserID, username: u.Username, device: device, conn: c,
 		since: time.Now().UnixMilli(), sent: make(map[string]int64)}
+	s.token.Store(&tokenHash)
 	s.profile.Store(&u)
 	s.replaying.Store(true)
 	return s
 }
+
+// tokenHash returns the hash of the session's current token.
+func (s *Session) tokenHash() []byte { return *s.token.Load() }
 
 // UserID returns the session's user.
 func (s *Session) UserID() int64 { return s.userID }

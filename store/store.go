@@ -274,22 +274,23 @@ type User struct {
 const DeletedNickname = "deleted user"
 
 // AccountDeletion is what DeleteAccount changed, for the notices the
-// service pushes.
+// service pushes. Its JSON form is the body chatd user delete sends to a
+// running chatd's admin listener (POST /accounts/{id}/deleted).
 type AccountDeletion struct {
 	// Friends are the users who were friends (each gets friend.removed).
-	Friends []int64
+	Friends []int64 `json:"friends"`
 	// Dismissed are the groups the user owned, each with the members it
 	// had besides the user (group.event dismissed).
-	Dismissed []GroupMembers
+	Dismissed []GroupMembers `json:"dismissed"`
 	// Left are the groups the user was a plain member or admin of, each
 	// with the members that remain (group.event left).
-	Left []GroupMembers
+	Left []GroupMembers `json:"left"`
 }
 
 // GroupMembers is a group id with a list of member ids, ascending.
 type GroupMembers struct {
-	GroupID int64
-	Members []int64
+	GroupID int64   `json:"group_id"`
+	Members []int64 `json:"members"`
 }
 
 // ProfileUpdate lists the profile fields to change; nil or unset fields

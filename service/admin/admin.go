@@ -56,8 +56,8 @@ type Config struct {
 	// collectors live): per-instance ones such as the server's event-loop
 	// counters and BuildInfo.
 	Collectors []prometheus.Collector
-	// Accounts, when set, serves POST /accounts/{id}/enforce (see
-	// AccountEnforcer).
+	// Accounts, when set, serves POST /accounts/{id}/enforce and
+	// /accounts/{id}/deleted (see AccountEnforcer).
 	Accounts AccountEnforcer
 	Logger   zerolog.Logger
 }
@@ -73,7 +73,8 @@ func BuildInfo(version, commit string) prometheus.Collector {
 }
 
 // Handler returns the admin HTTP handler: /metrics, /healthz, /readyz,
-// /debug/pprof/ and, with Config.Accounts, POST /accounts/{id}/enforce. It
+// /debug/pprof/ and, with Config.Accounts, POST /accounts/{id}/enforce and
+// /accounts/{id}/deleted. It
 // fails when two collectors expose the same series.
 func Handler(cfg Config) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
