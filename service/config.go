@@ -128,6 +128,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// NewPasswordHasher returns a hasher like the one a server built from c
+// hashes passwords with at register and account.password: the same
+// argon2id parameters, so a password set without the server (chatd user
+// reset-password) is stored exactly as registration would store it.
+func NewPasswordHasher(c Config) *auth.Hasher {
+	return auth.NewHasher(c.Argon2.auth(), c.HashConcurrency)
+}
+
+// CheckPassword applies registration's password rules (the limits in
+// c.Limits, the contract's defaults where unset) to a password set
+// without the server.
+func (c Config) CheckPassword(password string) error {
+	l := limitsWithDefaults(c.Limits)
+	return l.CheckPassword(password)
+}
+
 func (p Argon2Params) auth() auth.Params {
 	return auth.Params{MemoryKiB: p.MemoryKiB, Time: p.Time, Threads: p.Threads}.OrDefault()
 }

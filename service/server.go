@@ -82,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 		router:    newMemRouter(),
 		rooms:     newMemRooms(cfg.RoomAnnounceMax, pushRoomCount),
 		seq:       newSequencer(),
-		hasher:    auth.NewHasher(cfg.Argon2.auth(), cfg.HashConcurrency),
+		hasher:    NewPasswordHasher(cfg),
 		userFails: ratelimit.NewFailures(cfg.LoginFailuresPerUser, time.Minute, 0),
 		ipFails:   ratelimit.NewFailures(cfg.LoginFailuresPerIP, time.Minute, 0),
 		ctx:       ctx,

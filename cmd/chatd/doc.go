@@ -12,9 +12,11 @@
 // migrate` applies the store's schema migrations and exits, `chatd backup
 // --out FILE` copies the embedded store consistently while chatd serves and
 // `chatd restore --from FILE` puts a copy back with chatd stopped, and
-// `chatd user list|show|disable|enable` manage accounts; these admin
-// commands work offline on the store the same settings name (a running
-// chatd is told through its admin listener to kick a disabled account). SIGINT or
+// `chatd user list|show|disable|enable|reset-password|delete` manage
+// accounts; these admin commands work offline on the store the same
+// settings name (a running chatd is told through its admin listener to
+// kick the sessions of a disabled, reset or deleted account and to tell a
+// deleted account's friends and groups). SIGINT or
 // SIGTERM shuts down gracefully: new requests get UNAVAILABLE, in-flight
 // sends commit and are answered, queues flush, file transfers get what is
 // left of --shutdown-timeout, the store closes, and chatd exits 0; a second

@@ -19,6 +19,7 @@ func main() {
 	err := run(ctx, os.Args[1:], runEnv{
 		LookupEnv: os.LookupEnv,
 		ReadFile:  os.ReadFile,
+		Stdin:     os.Stdin,
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 	})

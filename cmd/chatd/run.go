@@ -30,6 +30,7 @@ func (e usageError) Unwrap() error        { return e.err }
 type runEnv struct {
 	LookupEnv func(string) (string, bool)
 	ReadFile  func(string) ([]byte, error)
+	Stdin     io.Reader // the new password of user reset-password; nil reads nothing
 	Stdout    io.Writer // where listening addresses and `version` go
 	Stderr    io.Writer // logs, usage and flag errors
 	// OnReady, when set, is called once every listener is serving.
@@ -50,6 +51,13 @@ const usageText = `usage:
   chatd user show NAME|ID         one account
   chatd user disable NAME|ID      refuse its logins (FORBIDDEN), revoke its tokens, kick its live sessions
   chatd user enable NAME|ID       let a disabled account log in again
+  chatd user reset-password NAME|ID [--generate]
+                                  set a new password (typed twice without echo on a terminal,
+                                  else the first line of stdin; --generate makes one and prints
+                                  it once), revoke every token, kick its live sessions
+  chatd user delete NAME|ID --yes delete the account as account.delete does: friendships end,
+                                  owned groups are dismissed, other groups left, the profile
+                                  blanked, live sessions kicked; the name stays taken
   chatd version                   print the build and exit
   chatd help                      print this help
 
@@ -57,7 +65,8 @@ Admin commands (migrate, backup, restore, user) work offline on the store
 the flags name: they need only access to the store (the same --config,
 environment and flags as the server, no credentials of their own), work
 whether chatd runs or not, and with several chatd on one database. What a
-running chatd must act on at once (kicking a disabled account's sessions)
+running chatd must act on at once (kicking the sessions of a disabled,
+reset or deleted account; telling a deleted account's friends and groups)
 it is told through its admin listener (--admin-addr); the store alone
 already refuses the account's next login on every node.
 
@@ -97,12 +106,10 @@ func run(ctx context.Context, args []string, env runEnv) error {
 		extra = certHostsFlag(&hosts)
 	case "user":
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return usageError{errors.New("user needs a command: list, show, disable or enable")}
+			return usageError{errors.New("user needs a command: " + userCommands)}
 		}
 		sub, args = args[0], args[1:]
-		if sub == "list" {
-			extra = uf.declare
-		}
+		extra = uf.declareFor(sub)
 	case "backup":
 		extra = fileFlag(&file, "out", "backup `file` to write (must not exist)")
 	case "restore":
@@ -130,7 +137,7 @@ func run(ctx context.Context, args []string, env runEnv) error {
 	case "restore":
 		return restore(ctx, cfg, file, log, env.Stdout)
 	case "user":
-		return userCommand(ctx, cfg, sub, rest, uf, log, env.Stdout)
+		return userCommand(ctx, cfg, sub, rest, uf, log, env)
 	}
 	return serve(ctx, cfg, log, env)
 }
