@@ -13,7 +13,7 @@ import (
 
 // AccountRecord is one line of the accounts file: the accounts one
 // scenario named for a run against a chatd that outlives it, so that they
-// can be found and removed later. The password is not written down: it
+// can be found and removed later (Env.Cleanup, chatbench cleanup). The password is not written down: it
 // follows from the run id (runPassword).
 type AccountRecord struct {
 	Run   string    `json:"run"`

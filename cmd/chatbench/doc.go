@@ -10,6 +10,8 @@
 //
 //	chatbench [shared flags] <scenario> [scenario flags]
 //	chatbench summary REPORT.json...    Markdown of saved reports
+//	chatbench [--accounts FILE] [--addr ADDR] cleanup
+//	                                    delete the accounts runs recorded
 //
 // Scenarios: connect (hold N logged-in sessions; chatd RSS per session),
 // login (password and token logins measured apart), chat (1:1 pairs),
@@ -44,6 +46,13 @@
 // appended to --accounts (chatbench-accounts.jsonl by default; one JSON
 // line per scenario setup with the run id and address), so the accounts a
 // run left behind can be found and removed; the table says where.
+// `chatbench cleanup` removes them: it logs each recorded account in on its
+// record's address (or --addr, the same chatd reached another way, over
+// --transport) and sends account.delete, so the server applies every
+// effect of a deletion; names that never registered count as absent. It
+// removes the file when nothing is left in it, else keeps in it only the
+// accounts it could not delete (exit status 1). Run it when no run is
+// appending to the file.
 //
 // Exit status: 0 when everything verified, 1 when a verification failed
 // (lost or duplicated messages, failed connections), 2 for usage errors,

@@ -74,7 +74,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.cpuProf, "cpu-profile", "", "save a CPU profile of chatd (from the admin pprof) taken while chat or group sends")
 	fs.IntVar(&o.profSecs, "profile-seconds", 8, "length of that profile")
 	fs.StringVar(&o.selfProf, "self-profile", "", "write a CPU profile of chatbench itself (to see what the load generator costs)")
-	fs.StringVar(&o.accounts, "accounts", "chatbench-accounts.jsonl", "with --addr, record the accounts the run makes in this file (one JSON line per scenario setup; empty: do not record)")
+	fs.StringVar(&o.accounts, "accounts", "chatbench-accounts.jsonl", "with --addr, record the accounts the run makes in this file (one JSON line per scenario setup; empty: do not record); cleanup deletes the accounts it records")
 	fs.StringVar(&o.label, "label", "", "name the report by this instead of the scenario (two runs of one scenario in a suite)")
 }
 
@@ -85,7 +85,10 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 		fmt.Fprintf(w, "  %-8s %s\n", n, s.Summary())
 	}
 	fmt.Fprintf(w, "\n'chatbench <scenario> -h' lists a scenario's flags.\n")
-	fmt.Fprintf(w, "'chatbench summary REPORT.json...' prints Markdown: the goals table, then each report.\n\nflags:\n")
+	fmt.Fprintf(w, "'chatbench summary REPORT.json...' prints Markdown: the goals table, then each report.\n")
+	fmt.Fprintf(w, "'chatbench [--accounts FILE] [--addr ADDR] cleanup' deletes (account.delete) the accounts that runs\n"+
+		"  against --addr recorded in FILE, each on the server its record names unless --addr is given,\n"+
+		"  and removes the file once they are gone.\n\nflags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }
@@ -119,6 +122,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	name := global.Arg(0)
+	if name == "cleanup" {
+		return cleanup(ctx, o, global.Args()[1:], stdout, stderr)
+	}
 	sc, ok := chatload.Lookup(name)
 	if !ok {
 		fmt.Fprintf(stderr, "chatbench: unknown scenario %q (one of %s)\n", name, strings.Join(chatload.Names(), ", "))
@@ -236,6 +242,49 @@ func output(rep *report.Report, o options, stdout, stderr io.Writer) int {
 		code = exitFailed
 	}
 	return code
+}
+
+// cleanup runs `chatbench cleanup`: it deletes the accounts the --accounts
+// file records and says how many.
+func cleanup(ctx context.Context, o options, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "chatbench cleanup: unexpected arguments %q (its flags, --accounts and --addr, come before cleanup)\n", args)
+		return exitUsage
+	}
+	if o.accounts == "" {
+		fmt.Fprintln(stderr, "chatbench cleanup: --accounts is empty: no file to read")
+		return exitUsage
+	}
+	dialer, err := chatload.NewDialer(o.transport, o.ca)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatbench: --transport: %v\n", err)
+		return exitUsage
+	}
+	lvl, err := zerolog.ParseLevel(o.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatbench: --log-level: %v\n", err)
+		return exitUsage
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	env := &chatload.Env{Addr: o.addr, Log: log, SourceIP: o.sourceIP, Dialer: dialer, CA: o.ca}
+	res, err := env.Cleanup(ctx, o.accounts)
+	fmt.Fprintf(stdout, "deleted %d account(s) recorded in %s; %d had no account (never registered or already deleted)\n",
+		res.Deleted, o.accounts, res.Absent)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatbench cleanup: %v\n", err)
+		return exitError
+	}
+	if res.Kept > 0 {
+		fmt.Fprintf(stdout, "%d account(s) could not be deleted and stay in %s for another cleanup; the first reason: %v\n",
+			res.Kept, o.accounts, res.Err)
+		return exitFailed
+	}
+	if res.Deleted+res.Absent > 0 {
+		fmt.Fprintf(stdout, "removed %s\n", o.accounts)
+	}
+	return 0
 }
 
 // runID is a short random prefix for usernames and client_msg_ids.

@@ -16,6 +16,8 @@ import (
 	"github.com/chatd/chatd/bench/chatload"
 	"github.com/chatd/chatd/bench/chatload/inproc"
 	"github.com/chatd/chatd/bench/report"
+	"github.com/chatd/chatd/client"
+	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service/devcert"
 )
 
@@ -184,5 +186,51 @@ func TestTransports(t *testing.T) {
 				t.Fatalf("accounting = %+v", a)
 			}
 		})
+	}
+}
+
+// TestCleanupCommand runs the chat scenario against a chatd that outlives
+// it, then `chatbench cleanup`: the run's accounts are deleted, the
+// accounts file removed, and a second cleanup finds nothing.
+func TestCleanupCommand(t *testing.T) {
+	srv, err := inproc.Start(context.Background(), inproc.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "accounts.jsonl")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"chatbench", "--quiet", "--addr", srv.Addr, "--accounts", path,
+		"chat", "--pairs", "1", "--duration", "300ms"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("chat: exit %d\n%s", code, stderr.String())
+	}
+	recs, err := chatload.ReadAccounts(path)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"chatbench", "--accounts", path, "cleanup", "extra"}, nil, &stdout, &stderr); code != exitUsage {
+		t.Fatalf("cleanup extra: exit %d, want %d", code, exitUsage)
+	}
+	if code := run(context.Background(), []string{"chatbench", "--log-level", "disabled", "--accounts", path, "cleanup"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("cleanup: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "deleted 2 account(s) recorded in "+path) || !strings.Contains(stdout.String(), "removed "+path) {
+		t.Fatalf("cleanup said:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("accounts file still there: %v", err)
+	}
+	c, err := client.Dial(context.Background(), srv.Addr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Login(context.Background(), recs[0].Users[0], "pw-"+recs[0].Run+"-chatbench"); protocol.CodeOf(err) != protocol.CodeBadCredentials {
+		t.Fatalf("login of a cleaned-up account: %v, want BAD_CREDENTIALS", err)
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"chatbench", "--accounts", path, "cleanup"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "deleted 0 account(s)") {
+		t.Fatalf("cleanup without a file: exit %d, %q", code, stdout.String())
 	}
 }
