@@ -9,7 +9,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: help build run test bench loadtest fuzz lint staticcheck clean web-build web-check web-test
+.PHONY: help build run test bench bench-instr loadtest fuzz lint staticcheck clean web-build web-check web-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -34,6 +34,9 @@ bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla, 
 	bash bench/run.sh
 	bash bench/ws.sh
 	bash bench/tls.sh
+
+bench-instr: ## user-space instructions per echoed message (valgrind/callgrind), reactor vs gnet and netpoll in the four echo cells; writes bench/INSTR-RESULTS.md (about 4 min)
+	bash bench/instr.sh
 
 loadtest: ## chatbench's standard suite against a fresh local chatd; writes bench/LOADTEST.md
 	bash bench/loadtest.sh

@@ -37,3 +37,32 @@ func TestRunScript(t *testing.T) {
 		}
 	}
 }
+
+// TestInstrScript checks that bench-instr's script parses and still measures
+// the four echo cells by differencing two fixed-count runs under callgrind;
+// running it takes minutes and is left to `make bench-instr`.
+func TestInstrScript(t *testing.T) {
+	if out, err := exec.Command("bash", "-n", "instr.sh").CombinedOutput(); err != nil {
+		t.Fatalf("bash -n instr.sh: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile("instr.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(b)
+	for _, want := range []string{
+		"set -euo pipefail",
+		"trap stop_server EXIT",
+		`CELLS=("100 64" "100 4096" "1000 64" "1000 4096")`,
+		`LIBS=${LIBS:-"reactor gnet netpoll"}`,
+		"valgrind --tool=callgrind",
+		"callgrind_control -d",
+		"-count",
+		"(b - a) / (c * (n2 - n1))",
+		"INSTR-RESULTS.md",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("instr.sh lacks %q", want)
+		}
+	}
+}

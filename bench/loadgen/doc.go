@@ -5,7 +5,10 @@
 // Modes:
 //   - echo: -conns connections, each a closed loop with -depth messages of
 //     -size bytes in flight; reports round trips per second and p50/p99
-//     round-trip latency, and verifies every echoed byte.
+//     round-trip latency, and verifies every echoed byte. With -count N
+//     every connection sends exactly N messages and stops (-duration is
+//     then the time limit), so a run's work is fixed: bench/instr.sh
+//     counts the server's instructions over two such runs.
 //   - idle: opens -conns connections, sends one byte on each and waits for
 //     its echo (so every connection has been through the server's read
 //     path), then holds them; reports the server's VmRSS growth per

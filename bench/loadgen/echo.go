@@ -44,6 +44,7 @@ type echoState struct {
 	id    int
 	size  int
 	depth int
+	limit int64 // messages to send in all; 0: until stop
 	pat   []byte
 	out   []byte      // depth messages back to back, written in slices
 	sent  []time.Time // send time of message m at sent[m%depth]
@@ -51,17 +52,21 @@ type echoState struct {
 	recv  int64       // bytes received
 }
 
-// run keeps depth messages in flight until stop is set, then waits for the
-// ones still in flight.
+// run keeps depth messages in flight until stop is set or limit messages
+// have been sent, then waits for the ones still in flight.
 func (e *echoState) run(stop *atomic.Bool, lat *stats.Sharded) error {
 	now := time.Now()
 	for m := 0; m < e.depth; m++ {
 		e.sent[m] = now
 	}
-	if _, err := e.conn.Write(e.out); err != nil {
+	inflight := e.depth
+	if e.limit > 0 {
+		inflight = int(min(int64(e.depth), e.limit))
+	}
+	if _, err := e.conn.Write(e.out[:inflight*e.size]); err != nil {
 		return fmt.Errorf("conn %d: write: %w", e.id, err)
 	}
-	inflight := e.depth
+	issued := int64(inflight)
 	buf := make([]byte, max(16<<10, e.size*e.depth))
 	for inflight > 0 {
 		n, err := e.conn.Read(buf)
@@ -78,15 +83,20 @@ func (e *echoState) run(stop *atomic.Bool, lat *stats.Sharded) error {
 					e.done++
 				}
 				inflight -= completed
-				if !stop.Load() {
+				more := completed
+				if e.limit > 0 {
+					more = int(min(int64(more), e.limit-issued))
+				}
+				if more > 0 && !stop.Load() {
 					first := e.done + int64(inflight)
-					for k := 0; k < completed; k++ {
+					for k := 0; k < more; k++ {
 						e.sent[(first+int64(k))%int64(e.depth)] = now
 					}
-					if _, err := e.conn.Write(e.out[:completed*e.size]); err != nil {
+					if _, err := e.conn.Write(e.out[:more*e.size]); err != nil {
 						return fmt.Errorf("conn %d: write: %w", e.id, err)
 					}
-					inflight += completed
+					inflight += more
+					issued += int64(more)
 				}
 			}
 		}
@@ -123,13 +133,16 @@ func runEcho(ctx context.Context, cfg config) (result, error) {
 	}
 	start := time.Now()
 	deadline := start.Add(cfg.Duration + 10*time.Second) // bounds the drain
+	if cfg.Count > 0 {
+		deadline = start.Add(cfg.Duration) // a fixed count has no drain: -duration is its limit
+	}
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		_ = c.SetDeadline(deadline)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e := &echoState{conn: c, id: i, size: cfg.Size, depth: cfg.Depth, pat: pat, out: out, sent: make([]time.Time, cfg.Depth)}
+			e := &echoState{conn: c, id: i, size: cfg.Size, depth: cfg.Depth, limit: int64(cfg.Count), pat: pat, out: out, sent: make([]time.Time, cfg.Depth)}
 			if err := e.run(&stop, lat); err != nil {
 				failures.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
@@ -137,9 +150,20 @@ func runEcho(ctx context.Context, cfg config) (result, error) {
 			messages.Add(e.done)
 		}()
 	}
-	select {
-	case <-time.After(cfg.Duration):
-	case <-ctx.Done():
+	if cfg.Count > 0 {
+		// Every connection stops by itself after Count messages; a signal
+		// still stops sending early.
+		finished := make(chan struct{})
+		go func() { wg.Wait(); close(finished) }()
+		select {
+		case <-finished:
+		case <-ctx.Done():
+		}
+	} else {
+		select {
+		case <-time.After(cfg.Duration):
+		case <-ctx.Done():
+		}
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -158,6 +182,9 @@ func runEcho(ctx context.Context, cfg config) (result, error) {
 	}
 	if res.Messages == 0 {
 		return res, errors.New("echo: no message completed: " + res.FirstError)
+	}
+	if want := int64(cfg.Count) * int64(cfg.Conns); cfg.Count > 0 && res.Messages != want {
+		return res, fmt.Errorf("echo: %d of %d messages completed: %s", res.Messages, want, res.FirstError)
 	}
 	return res, nil
 }

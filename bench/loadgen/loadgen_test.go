@@ -82,6 +82,8 @@ func TestParseFlags(t *testing.T) {
 		{"-conns", "0"},
 		{"-mode", "broadcast", "-size", "8"},
 		{"-mode", "broadcast", "-conns", "3", "-senders", "4"},
+		{"-count", "-1"},
+		{"-mode", "broadcast", "-count", "5"},
 	} {
 		if _, err := parse(bad); err == nil {
 			t.Errorf("parse(%v) accepted", bad)
@@ -160,6 +162,23 @@ func TestRunEcho(t *testing.T) {
 	}
 	if res.Messages < 10 || res.Errors != 0 || res.P50us <= 0 || res.P99us < res.P50us || res.MsgsPerSec <= 0 {
 		t.Fatalf("implausible echo result %+v", res)
+	}
+}
+
+func TestRunEchoCount(t *testing.T) {
+	addr := serveTest(t, false)
+	// 10 is not a multiple of the depth, so the last send must be cut short.
+	cfg := config{Addr: addr, Conns: 4, Size: 100, Depth: 3, Count: 10, Duration: time.Minute, Dialers: 2}
+	res, err := runEcho(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages != 40 || res.Errors != 0 {
+		t.Fatalf("echo -count 10 on 4 conns: %+v; want exactly 40 messages", res)
+	}
+	cfg.Count, cfg.Depth = 1, 4 // a count below the depth
+	if res, err = runEcho(context.Background(), cfg); err != nil || res.Messages != 4 {
+		t.Fatalf("echo -count 1 -depth 4 on 4 conns: %+v, %v; want exactly 4 messages", res, err)
 	}
 }
 

@@ -27,6 +27,7 @@ type config struct {
 	Conns    int
 	Size     int
 	Depth    int
+	Count    int
 	Duration time.Duration
 	Senders  int
 	Rate     int
@@ -81,7 +82,8 @@ func parse(args []string) (config, error) {
 	fs.IntVar(&c.Conns, "conns", 100, "connections")
 	fs.IntVar(&c.Size, "size", 64, "echo message size, or broadcast payload size (at least 20), in bytes")
 	fs.IntVar(&c.Depth, "depth", 1, "echo: messages in flight per connection")
-	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "measured duration (echo, broadcast sending)")
+	fs.IntVar(&c.Count, "count", 0, "echo: send exactly `N` messages on every connection, then stop (0: run for -duration); -duration then bounds the run")
+	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "measured duration (echo, broadcast sending); with -count, the time limit")
 	fs.IntVar(&c.Senders, "senders", 10, "broadcast: sending connections")
 	fs.IntVar(&c.Rate, "rate", 100, "broadcast: frames per second summed over all senders")
 	fs.IntVar(&c.PID, "pid", 0, "server pid to sample /proc for (0: none)")
@@ -99,8 +101,10 @@ func parse(args []string) (config, error) {
 	switch {
 	case c.Mode != "echo" && c.Mode != "idle" && c.Mode != "broadcast" && c.Mode != "handshake" && c.Mode != "flood":
 		return c, fmt.Errorf("loadgen: -mode %q: want echo, idle, broadcast, handshake or flood", c.Mode)
-	case c.Conns < 1 || c.Depth < 1 || c.Dialers < 1:
-		return c, errors.New("loadgen: -conns, -depth and -dialers must be positive")
+	case c.Conns < 1 || c.Depth < 1 || c.Dialers < 1 || c.Count < 0:
+		return c, errors.New("loadgen: -conns, -depth and -dialers must be positive, -count not negative")
+	case c.Count > 0 && c.Mode != "echo":
+		return c, errors.New("loadgen: -count is for -mode echo")
 	case c.Mode == "echo" && c.Size < 1:
 		return c, errors.New("loadgen: -size must be positive")
 	case c.Mode == "broadcast" && (c.Size < payloadMin || c.Senders < 1 || c.Senders > c.Conns || c.Rate < c.Senders):
