@@ -13,8 +13,9 @@
 //
 // The main screen lists friend requests, friends (● online, ○ offline, the
 // number of unread messages in brackets), groups (#) and rooms (@), next to
-// the open conversation. Keys: tab switches between the list and the input
-// line; ↑/↓ and enter open a conversation; a / x accept or reject the
+// the open conversation. The line above the input says which part has the
+// keys (focus: LIST, INPUT, MESSAGES or a panel). Keys: tab switches
+// between the list and the input line; ↑/↓ and enter open a conversation; a / x accept or reject the
 // selected friend request; pgup/pgdn scroll, and scrolling past the top
 // loads older messages; enter sends, alt+enter or ctrl+j starts a new line
 // (a multi-line paste is sent as one message); ctrl+c quits. Own messages
@@ -22,9 +23,27 @@
 // ✗ if they could not be sent. Slash commands: /add USER [note],
 // /accept, /reject, /remove, /whois [USER], /group NAME [USER...],
 // /join ID, /leave, /members, /kick USER, /nick NAME, /sig TEXT,
-// /avatar PATH, /send PATH, /get FILEID [DEST],
-// /room new [NAME] | join ID | leave, /logout, /quit, /help. Text typed
-// in a room is said to the room; "//text" sends "/text".
+// /avatar PATH (PNG, JPEG, GIF or WebP), /send PATH, /get FILEID [DEST]
+// (DEST a file or directory, default ~/Downloads or the working
+// directory; an existing file is never overwritten: "name (1).ext"; the
+// status line says where it went), /room new [NAME] | join ID | leave,
+// /logout, /quit, /help. Text typed in a room is said to the room;
+// "//text" sends "/text".
+//
+// Protocol 1.1: ↑ in an empty input line picks a message (↑/↓ move, r or
+// enter quotes it in the next message, d recalls it); /recall recalls the
+// last own message, /reply picks one to quote. Recalled messages read
+// "(recalled)". Typing sends typing notices (at most one per 3 s) and the
+// conversation title shows "bob is typing…". /search TEXT lists matches
+// in every conversation; enter opens one at the message. In a group, tab
+// after @ completes a member's name, @names are sent as mentions (@all
+// by owners and admins), and messages naming you are marked [@me], the
+// list "(3) @me". Group settings: /settings (members with roles and
+// mutes; a: admin, m: mute, x: kick, t t: transfer, n: notice), /notice,
+// /rename, /admin, /unadmin, /mute USER [30m], /unmute, /transfer.
+// /devices lists the account's sessions (r signs one out); /password
+// changes the password (the other devices are signed out);
+// /delete-account deletes the account.
 // NO_COLOR turns colours off; the screen stays readable through its
 // markers. It needs at least 40x12 and follows resizes.
 //

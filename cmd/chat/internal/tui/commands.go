@@ -192,9 +192,9 @@ func (m *Model) connectCmd(server, user, password, token string, register bool) 
 	}
 }
 
-func (m *Model) sendCmd(cv *conv, text, cmid string) tea.Cmd {
+func (m *Model) sendCmd(cv *conv, req protocol.MsgSendReq) tea.Cmd {
 	c := m.c
-	req := protocol.MsgSendReq{Body: text, ClientMsgID: cmid}
+	cmid := req.ClientMsgID
 	id, _ := protocol.ParseConv(cv.key)
 	if id.IsGroup() {
 		req.ToGroup = id.GroupID()

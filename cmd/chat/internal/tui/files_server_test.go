@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,7 +71,10 @@ func TestFilesFromHistoryAndGet(t *testing.T) {
 	d.keys("/get "+fs+" "+out, "enter")
 	d.waitScreen("downloading from-bob.txt: saved to " + filepath.Join(out, "from-bob.txt"))
 	d.keys("/get "+fs+" "+out, "enter")
-	d.waitScreen("saved to " + filepath.Join(out, "from-bob (1).txt"))
+	d.waitScreen("(1).txt")
+	if want := "saved to " + filepath.Join(out, "from-bob (1).txt"); !strings.Contains(d.m.notice, want) {
+		t.Fatalf("notice %q, want %q", d.m.notice, want)
+	}
 	for _, name := range []string{"from-bob.txt", "from-bob (1).txt"} {
 		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(b) != "bob's file" {
 			t.Fatalf("%s: %q %v", name, b, err)

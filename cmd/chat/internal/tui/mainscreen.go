@@ -141,6 +141,8 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		return nil
 	case sentMsg:
 		return m.onSent(msg)
+	case recalledMsg:
+		return m.onRecalled(msg)
 	case historyMsg:
 		return m.onHistory(msg)
 	case noticeMsg:
@@ -148,6 +150,30 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 		return nil
 	case fileInfoMsg:
 		m.onFileInfo(msg)
+		return nil
+	case membersMsg:
+		m.onMembers(msg)
+		return nil
+	case searchMsg:
+		return m.onSearch(msg)
+	case sessionsMsg:
+		m.onSessions(msg)
+		return nil
+	case passwordChangedMsg:
+		m.closePanel()
+		m.setNotice("password changed; every other device was signed out", false)
+		return nil
+	case accountDeletedMsg:
+		m.resetSession()
+		m.loginErr = "the account was deleted"
+		if tokens, server := m.opts.Tokens, m.server; tokens != nil {
+			return func() tea.Msg { _ = tokens.Forget(server); return nil }
+		}
+		return nil
+	case jumpedMsg:
+		return m.onJumped(msg)
+	case typingExpiredMsg:
+		m.stopTyping(msg.conv, msg.user, true)
 		return nil
 	case friendsMsg:
 		m.friends = m.friends[:0]
@@ -219,19 +245,35 @@ func (m *Model) updateMain(msg tea.Msg) tea.Cmd {
 	}
 	if m.inputFocus {
 		var cmd tea.Cmd
+		before := m.input.Value()
 		m.input, cmd = m.input.Update(msg)
-		return cmd
+		return tea.Batch(cmd, m.noteTyping(before))
 	}
 	return nil
 }
 
 // handleKey handles the keys of the main screen that are not typing.
 func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	if m.panel != nil {
+		return m.panelKey(k), true
+	}
+	if m.pick != 0 {
+		return m.pickKey(k), true
+	}
+	if m.inputFocus {
+		if cmd, ok := m.inputKey(k); ok {
+			return cmd, true
+		}
+	}
 	switch k.String() {
 	case "tab":
 		m.focusInput(!m.inputFocus)
 		return nil, true
 	case "esc":
+		if m.replyTo != 0 {
+			m.replyTo = 0 // first esc drops the quote, the next leaves the input
+			return nil, true
+		}
 		m.focusInput(false)
 		return nil, true
 	case "pgup":
@@ -315,6 +357,9 @@ func (m *Model) openSelected() tea.Cmd {
 // open makes key the active conversation, loading its latest history the
 // first time and marking it read.
 func (m *Model) open(key string) tea.Cmd {
+	if key != m.active {
+		m.pick, m.replyTo = 0, 0
+	}
 	m.active = key
 	for i, it := range m.items {
 		if it.key == key {
@@ -324,6 +369,9 @@ func (m *Model) open(key string) tea.Cmd {
 	cv := m.conv(key)
 	cv.scroll = 0
 	var cmds []tea.Cmd
+	if id, err := protocol.ParseConv(key); err == nil && id.IsGroup() {
+		cmds = append(cmds, m.loadMembersCmd(id.GroupID()))
+	}
 	if !cv.loaded && !strings.HasPrefix(key, "r:") && m.c != nil {
 		cv.loaded, cv.loading = true, true
 		if cv.lastSeq == 0 {
@@ -401,6 +449,13 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 		msg := b.Message
 		cv := m.conv(msg.Conv)
 		isNew := cv.add(msg)
+		m.stopTyping(msg.Conv, msg.From, false)
+		if isNew && msg.Conv != m.active {
+			l := line{from: msg.From, mentions: msg.Mentions, mentionAll: msg.MentionAll, typ: msg.Type}
+			if m.mentionsMe(&l) {
+				cv.mentionSeq = max(cv.mentionSeq, msg.Seq)
+			}
+		}
 		var cmds []tea.Cmd
 		if _, known := m.profiles[msg.From]; !known && m.c != nil {
 			m.profiles[msg.From] = protocol.Profile{UserID: msg.From, Username: "user#" + strconv.FormatInt(msg.From, 10)}
@@ -461,13 +516,13 @@ func (m *Model) handlePush(p client.Push) tea.Cmd {
 			}
 		}
 		m.rebuildItems()
+	case *protocol.TypingPush:
+		return m.onTyping(b)
 	case *protocol.ReadReceiptPush:
 		cv := m.conv(b.Conv)
 		cv.peerRead = max(cv.peerRead, b.Seq)
 	case *protocol.GroupEventPush:
-		if m.c != nil {
-			return m.refreshGroupsCmd()
-		}
+		return m.onGroupEvent(b)
 	case *protocol.FileOfferedPush:
 		m.files[b.FileID] = *b
 		m.setNotice(fmt.Sprintf("%s offers %s (%s) — /get %d", b.From.Username, b.Name, humanBytes(b.Size), b.FileID), false)
@@ -629,19 +684,27 @@ func (m *Model) submitInput() tea.Cmd {
 		}
 		return m.roomSayCmd(id, text)
 	}
-	cmid := client.NewClientMsgID()
-	cv.lines = append(cv.lines, line{from: m.me.UserID, typ: "text", body: text, cmid: cmid, pending: true})
+	req := protocol.MsgSendReq{Body: text, ClientMsgID: client.NewClientMsgID(), ReplyTo: m.replyTo}
+	m.replyTo = 0
+	if id, _ := protocol.ParseConv(cv.key); id.IsGroup() {
+		req.Mentions, req.MentionAll = m.mentionsIn(id.GroupID(), text)
+	}
+	cv.lines = append(cv.lines, line{from: m.me.UserID, typ: "text", body: text, cmid: req.ClientMsgID, pending: true,
+		replyTo: req.ReplyTo, mentions: req.Mentions, mentionAll: req.MentionAll})
 	if m.c == nil {
 		return nil
 	}
-	return m.sendCmd(cv, text, cmid)
+	return m.sendCmd(cv, req)
 }
 
 const helpText = `/add USER [note] · /accept · /reject · /remove · /whois [USER]
 /group NAME [USER...] · /join ID · /leave · /members · /kick USER
 /nick NAME · /sig TEXT · /avatar PATH · /send PATH · /get FILEID [DEST]
 /room new [NAME]|join ID|leave · /logout · /quit
-tab: list/input · pgup/pgdn: scroll · alt+enter: newline`
+/recall [SEQ] · /reply · /search TEXT · /devices · /password · /delete-account
+groups: /settings · /notice TEXT · /rename NAME · /admin /unadmin /mute [30m] /unmute /transfer USER
+tab: list/input (after @: complete a name) · ↑ in empty input: pick a message (r reply, d recall)
+pgup/pgdn: scroll · alt+enter: newline`
 
 // runCommand executes a slash command.
 func (m *Model) runCommand(text string) tea.Cmd {
@@ -779,7 +842,22 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return m.getFileCmd(x.id, fileID, name, dest)
 	case "/room":
 		return m.roomCmd(args)
+	case "/recall":
+		if len(args) == 0 {
+			return m.recallLast()
+		}
+		if seq, ok := parseSeq(args[0]); ok {
+			return m.recallCmd(m.active, seq)
+		}
+	case "/reply":
+		if !m.startPick(0) {
+			m.setNotice("nothing to reply to here", true)
+		}
+		return nil
 	default:
+		if cmd, ok := m.moreCommands(cmd, args, rest); ok {
+			return cmd
+		}
 		m.setNotice("unknown command "+cmd+" (/help)", true)
 		return nil
 	}

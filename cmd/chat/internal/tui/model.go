@@ -30,6 +30,8 @@ type Options struct {
 	Discover func() []protocol.DiscoverReply
 	// ClientOptions are passed to client.Dial (Reconnect is forced on).
 	ClientOptions client.Options
+	// Now is the clock (default time.Now), for tests of typing notices.
+	Now func() time.Time
 }
 
 type screen int
@@ -83,7 +85,12 @@ type Model struct {
 	requests  []protocol.FriendRequestedPush
 	convs     map[string]*conv
 	files     map[int64]protocol.FileOfferedPush
-	asked     map[int64]bool // files whose name was asked of the server
+	asked     map[int64]bool                   // files whose name was asked of the server
+	members   map[int64][]protocol.GroupMember // per group, once loaded
+	// typing holds, per conversation, who is typing until when;
+	// typingSent when this user last sent a typing notice there.
+	typing     map[string]map[int64]time.Time
+	typingSent map[string]time.Time
 
 	items      []item
 	sel        int
@@ -95,6 +102,14 @@ type Model struct {
 	xfer       *transfer
 	xferSeq    int
 	bar        progress.Model
+
+	// pick is the seq of the message picked in the open conversation
+	// (to reply to or recall it), 0 when none.
+	pick int64
+	// replyTo is the seq the next message quotes, 0 when none.
+	replyTo int64
+	// panel, when set, takes the pane and the keys (search, settings...).
+	panel panel
 }
 
 // room is a live room the user is in.
@@ -119,17 +134,20 @@ func New(opts Options) *Model {
 		opts.Location = time.Local
 	}
 	m := &Model{
-		opts:     opts,
-		st:       newStyles(opts.NoColor),
-		width:    80,
-		height:   24,
-		sess:     newSession(),
-		profiles: map[int64]protocol.Profile{},
-		online:   map[int64]bool{},
-		convs:    map[string]*conv{},
-		files:    map[int64]protocol.FileOfferedPush{},
-		asked:    map[int64]bool{},
-		connText: "offline",
+		opts:       opts,
+		st:         newStyles(opts.NoColor),
+		width:      80,
+		height:     24,
+		sess:       newSession(),
+		profiles:   map[int64]protocol.Profile{},
+		online:     map[int64]bool{},
+		convs:      map[string]*conv{},
+		files:      map[int64]protocol.FileOfferedPush{},
+		asked:      map[int64]bool{},
+		members:    map[int64][]protocol.GroupMember{},
+		typing:     map[string]map[int64]time.Time{},
+		typingSent: map[string]time.Time{},
+		connText:   "offline",
 	}
 	labels := [numFields]string{"Server:   ", "Username: ", "Password: ", "Confirm:  "}
 	for i := range m.fields {

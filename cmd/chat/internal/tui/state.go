@@ -18,7 +18,18 @@ type line struct {
 	cmid    string
 	pending bool
 	failed  bool
+	// Protocol 1.1: the seq this message quotes, whom it mentions.
+	replyTo    int64
+	mentions   []int64
+	mentionAll bool
 }
+
+// recalled reports whether the line is a message that was taken back.
+func (l *line) recalled() bool { return l.typ == protocol.MsgTypeRecalled }
+
+// hidden lines hold a seq but show nothing of their own: recall notices
+// (their effect shows on the message they recall).
+func (l *line) hidden() bool { return l.typ == protocol.MsgTypeRecall }
 
 // conv is what the UI knows of one conversation (or live room).
 type conv struct {
@@ -49,9 +60,17 @@ func (m *Model) conv(key string) *conv {
 // add inserts a stored message in seq order, ignoring repeats. It reports
 // whether the message was new.
 func (cv *conv) add(msg protocol.Message) bool {
+	if msg.Type == protocol.MsgTypeRecall {
+		if target, err := protocol.ParseRecallBody(msg.Body); err == nil {
+			cv.markRecalled(target)
+		}
+	}
 	for i := range cv.lines {
 		l := &cv.lines[i]
 		if l.seq == msg.Seq && msg.Seq != 0 {
+			if msg.Type == protocol.MsgTypeRecalled {
+				l.typ, l.body = msg.Type, ""
+			}
 			return false
 		}
 		// Our own message, sent from this screen, confirmed by a push
@@ -63,13 +82,30 @@ func (cv *conv) add(msg protocol.Message) bool {
 		}
 	}
 	cv.lines = append(cv.lines, line{seq: msg.Seq, from: msg.From, ts: msg.Ts, typ: msg.Type,
-		body: msg.Body, cmid: msg.ClientMsgID})
+		body: msg.Body, cmid: msg.ClientMsgID, replyTo: msg.ReplyTo, mentions: msg.Mentions, mentionAll: msg.MentionAll})
 	cv.sortLines()
 	cv.lastSeq = max(cv.lastSeq, msg.Seq)
 	if cv.oldest == 0 || msg.Seq < cv.oldest {
 		cv.oldest = msg.Seq
 	}
 	return true
+}
+
+// markRecalled shows message seq as recalled.
+func (cv *conv) markRecalled(seq int64) {
+	if l := cv.line(seq); l != nil {
+		l.typ, l.body = protocol.MsgTypeRecalled, ""
+	}
+}
+
+// line returns the stored message seq, nil when it is not loaded.
+func (cv *conv) line(seq int64) *line {
+	for i := range cv.lines {
+		if cv.lines[i].seq == seq && seq > 0 {
+			return &cv.lines[i]
+		}
+	}
+	return nil
 }
 
 // sortLines keeps stored messages in seq order with pending ones last.

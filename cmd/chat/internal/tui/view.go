@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +97,7 @@ func (m *Model) viewMain() string {
 		}
 		b.WriteString(fit(l, sw) + "│ " + fit(r, w-sw-2) + "\n")
 	}
-	b.WriteString(m.st.dim.Render(strings.Repeat("─", w)) + "\n")
+	b.WriteString(m.focusLine(w) + "\n")
 	b.WriteString(m.input.View() + "\n")
 	status := m.statusLines()
 	for i, s := range status {
@@ -140,6 +141,9 @@ func (m *Model) renderSide() []string {
 		}
 		if cv := m.convs[it.key]; it.key != "" && cv != nil && cv.unreadCount() > 0 {
 			s += " " + m.st.unread.Render("("+strconv.Itoa(cv.unreadCount())+")")
+			if cv.mentionSeq > cv.readSeq {
+				s += m.st.unread.Render(" @me")
+			}
 		}
 		// ">" marks the selection, "»" the open conversation.
 		prefix := "  "
@@ -160,6 +164,13 @@ func (m *Model) renderSide() []string {
 // renderPane renders the conversation title and the visible messages.
 func (m *Model) renderPane() []string {
 	pw, ph := m.paneWidth(), m.paneHeight()
+	if m.panel != nil {
+		lines := m.panel.lines(m, pw)
+		if len(lines) > ph {
+			lines = lines[:ph]
+		}
+		return append([]string{m.st.title.Render(m.panel.title(m))}, lines...)
+	}
 	cv := m.convs[m.active]
 	if m.active == "" || cv == nil {
 		return []string{
@@ -172,6 +183,9 @@ func (m *Model) renderPane() []string {
 		}
 	}
 	title := m.convTitle(cv)
+	if t := m.typingText(cv.key); t != "" {
+		title += " · " + t
+	}
 	lines := m.renderConv(cv, pw)
 	end := len(lines) - cv.scroll
 	start := max(0, end-ph)
@@ -201,7 +215,11 @@ func (m *Model) convTitle(cv *conv) string {
 	}
 	if id.IsGroup() {
 		if g, ok := m.group(id.GroupID()); ok {
-			return fmt.Sprintf("# %s (%d members)", g.Name, g.MemberCount)
+			title := fmt.Sprintf("# %s (%d members)", g.Name, g.MemberCount)
+			if g.Notice != "" {
+				title += " · notice: " + strings.ReplaceAll(g.Notice, "\n", " ")
+			}
+			return title
 		}
 		return cv.key
 	}
@@ -224,12 +242,29 @@ func (m *Model) convTitle(cv *conv) string {
 
 // renderConv renders every message of cv as wrapped display lines.
 func (m *Model) renderConv(cv *conv, width int) []string {
+	out, _ := m.renderConvIdx(cv, width)
+	return out
+}
+
+// renderConvIdx renders cv and also returns, per stored message seq, the
+// index of its first display line (to keep a picked message in view).
+func (m *Model) renderConvIdx(cv *conv, width int) ([]string, map[int64]int) {
 	private := strings.HasPrefix(cv.key, "p:")
 	var out []string
+	starts := map[int64]int{}
 	for _, l := range cv.lines {
+		if l.hidden() {
+			continue
+		}
 		if l.typ == "event" {
 			out = append(out, m.st.dim.Render("— "+m.shortName(l.from)+" "+l.body+" —"))
 			continue
+		}
+		if l.seq > 0 {
+			starts[l.seq] = len(out)
+		}
+		if l.replyTo > 0 {
+			out = append(out, m.st.dim.Render(ansi.Truncate("      ↳ "+m.quote(cv, l.replyTo), width, "…")))
 		}
 		stamp := "     "
 		if l.ts > 0 {
@@ -240,11 +275,14 @@ func (m *Model) renderConv(cv *conv, width int) []string {
 			nameStyle = m.st.me
 		}
 		body := l.body
-		if l.typ == "file" {
+		switch {
+		case l.recalled():
+			body = m.st.dim.Render("(recalled)")
+		case l.typ == protocol.MsgFile:
 			body = m.fileLabel(l.body)
 		}
 		state := ""
-		if l.from == m.me.UserID && l.seq >= 0 {
+		if l.from == m.me.UserID && l.seq >= 0 && !l.recalled() {
 			switch {
 			case l.failed:
 				state = " ✗ not sent"
@@ -256,11 +294,45 @@ func (m *Model) renderConv(cv *conv, width int) []string {
 				state = " ✓"
 			}
 		}
-		text := stamp + " " + nameStyle.Render(m.shortName(l.from)) + ": " + body + m.st.dim.Render(state)
+		name := m.shortName(l.from)
+		if m.mentionsMe(&l) {
+			name += " [@me]"
+		}
+		mark := ""
+		if m.pick != 0 && l.seq == m.pick && cv.key == m.active {
+			mark = "▶ "
+		}
+		text := mark + stamp + " " + nameStyle.Render(name) + ": " + body + m.st.dim.Render(state)
 		wrapped := ansi.Wrap(text, width, " ")
+		if mark != "" {
+			wrapped = m.st.selected.Render(wrapped)
+		}
 		out = append(out, strings.Split(wrapped, "\n")...)
 	}
-	return out
+	return out, starts
+}
+
+// quote is the one-line excerpt of message seq that a reply shows.
+func (m *Model) quote(cv *conv, seq int64) string {
+	l := cv.line(seq)
+	switch {
+	case l == nil:
+		return fmt.Sprintf("re message #%d", seq)
+	case l.recalled():
+		return "re " + m.shortName(l.from) + ": (recalled)"
+	case l.typ == protocol.MsgFile:
+		return "re " + m.shortName(l.from) + ": " + m.fileLabel(l.body)
+	}
+	return "re " + m.shortName(l.from) + ": " + strings.ReplaceAll(l.body, "\n", " ")
+}
+
+// mentionsMe reports whether someone else's message names the user or
+// everyone.
+func (m *Model) mentionsMe(l *line) bool {
+	if l.from == m.me.UserID || l.recalled() {
+		return false
+	}
+	return l.mentionAll || slices.Contains(l.mentions, m.me.UserID)
 }
 
 func (m *Model) progressLine() string {
