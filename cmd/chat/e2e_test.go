@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatd/chatd/client"
 	"github.com/chatd/chatd/protocol"
@@ -172,11 +173,37 @@ func TestTmuxTwoUsersExchangeMessages(t *testing.T) {
 
 	x.waitFor("alice", "bob: hi alice, got it", "me: hello from alice ✓✓")
 
+	// Typing shows in the other's conversation header; the message ends it.
+	// The server pushes one typing notice per user and conversation in
+	// 3 s (protocol 1.1 section 14): let the window of bob's last typing
+	// pass, or this notice is (rightly) swallowed.
+	time.Sleep(3500 * time.Millisecond)
+	x.typeText("bob", "one more thing")
+	x.waitFor("alice", "bob is typing…")
+	x.key("bob", "Enter")
+	x.waitFor("alice", "bob: one more thing")
+
+	// Search finds bob's answer; enter opens it picked.
+	x.typeText("alice", "/search got it")
+	x.key("alice", "Enter")
+	x.waitFor("alice", `Search "got it": 1 results`, "bob: hi alice, got it")
+	x.key("alice", "Enter")
+	x.waitFor("alice", "▶", "focus: MESSAGES")
+
+	// alice recalls her message; bob sees it recalled. (tab leaves the
+	// picked message for the input line.)
+	x.key("alice", "Tab")
+	x.waitFor("alice", "focus: INPUT")
+	x.typeText("alice", "/recall")
+	x.key("alice", "Enter")
+	x.waitFor("alice", "message recalled", "me: (recalled)")
+	x.waitFor("bob", "alice: (recalled)")
+
 	// The layout follows a resize of the terminal.
 	x.run("resize-window", "-t", "alice", "-x", "120", "-y", "40")
 	wide := x.waitFor("alice", "bob: hi alice, got it")
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(wide, strings.Repeat("─", 120)) {
+	for !hasLineOfWidth(wide, "── focus:", 120) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no 120-column rule after the resize:\n%s", wide)
 		}
@@ -206,6 +233,17 @@ func TestTmuxTwoUsersExchangeMessages(t *testing.T) {
 	}
 	x.key("alice", "C-c")
 	x.key("bob", "C-c")
+}
+
+// hasLineOfWidth reports whether screen has a line starting with prefix
+// exactly width cells wide.
+func hasLineOfWidth(screen, prefix string, width int) bool {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.HasPrefix(l, prefix) && utf8.RuneCountInString(l) == width {
+			return true
+		}
+	}
+	return false
 }
 
 // decorate gives alice more to show: carol (a friend, offline) left two
