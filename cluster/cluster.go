@@ -1,0 +1,801 @@
+// Package cluster connects several chatd nodes through a NATS server: it
+// owns the bus connection, one subject per node, a broadcast subject, and a
+// directory of the live sessions of every node kept in a JetStream
+// key-value bucket. It knows users, sessions and nodes, never chat rules:
+// what the bytes it carries mean is the service's business.
+//
+// The directory: every node writes one key per live session
+// (s.<user>.<node>.<conn>) and a heartbeat key (n.<node>) every Heartbeat,
+// and watches the whole bucket, so each node holds an in-memory replica of
+// who is online where; lookups never touch the network. A node whose
+// heartbeat has not been seen for DeadAfter is dead: every node drops its
+// sessions from its replica at once, and the live node with the smallest id
+// deletes its keys and tells its Handler which users it had, so their
+// friends learn they went offline. A node that cannot see its own heartbeat
+// (its bus is down) declares nobody dead.
+//
+// Writes to the directory are asynchronous and coalesced per key, so a
+// login or a close never waits for the bus; what this node has written is
+// kept locally and written again when the connection comes back or when
+// another node removed it while this one was unreachable.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Config configures a Node.
+type Config struct {
+	// URL is the NATS server (nats://host:port; several comma-separated).
+	URL string
+	// NodeID names this node; letters, digits, '_' and '-' only.
+	NodeID string
+	// Name prefixes the subjects and names the key-value bucket, so
+	// several clusters (or tests) can share one NATS server. Default "chatd".
+	Name string
+	// Heartbeat is how often the node writes its heartbeat (default 2 s);
+	// DeadAfter is how long without one makes a node dead (default 10 s).
+	Heartbeat time.Duration
+	DeadAfter time.Duration
+	// Timeout bounds each bus operation (default 2 s).
+	Timeout time.Duration
+	Logger  zerolog.Logger
+	// OnUpChange, when set, is called with true or false whenever the
+	// connection to the bus comes up or goes down (metrics).
+	OnUpChange func(up bool)
+}
+
+// SessionInfo is what the directory holds about one live session.
+type SessionInfo struct {
+	Node   string `json:"node"`
+	Conn   uint64 `json:"conn"`
+	Device string `json:"device"`
+	Addr   string `json:"addr"`
+	Since  int64  `json:"since"`
+}
+
+// Handler receives what other nodes send. Its methods are called from the
+// bus's goroutines and should return quickly; messages from one node
+// arrive in the order that node sent them.
+type Handler interface {
+	// OnMessage handles a message sent to this node or to all nodes.
+	OnMessage(data []byte)
+	// OnNodeGone is called on one live node when a node died without
+	// saying goodbye (or on the node itself when it restarts), with the
+	// users whose sessions there were removed from the directory.
+	OnNodeGone(node string, users []int64)
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidNodeID reports whether id can name a node.
+func ValidNodeID(id string) bool { return nodeIDPattern.MatchString(id) }
+
+// NewNodeID returns a random node id.
+func NewNodeID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "node-" + hex.EncodeToString(b[:])
+}
+
+// Node is this process's membership of a cluster. Create it with Connect,
+// give it a Handler with Attach, and Close it last.
+type Node struct {
+	cfg Config
+	log zerolog.Logger
+	nc  *nats.Conn
+	js  jetstream.JetStream
+
+	kvMu sync.Mutex
+	kv   jetstream.KeyValue
+
+	handler atomic.Pointer[handlerBox]
+	subs    []*nats.Subscription
+
+	mu sync.RWMutex
+	// sessions is the replica of the directory: user -> key -> info.
+	sessions map[int64]map[string]SessionInfo
+	// seen is when each node's heartbeat was last seen (local clock).
+	seen map[string]time.Time
+	// dead holds nodes declared dead whose keys may still be arriving.
+	dead map[string]time.Time
+
+	// own is what this node has put in the directory (key -> value), the
+	// source for rewrites; pending is what the writer has yet to apply
+	// (nil value: delete).
+	ownMu   sync.Mutex
+	own     map[string][]byte
+	pending map[string][]byte
+	wake    chan struct{}
+
+	resync  chan struct{}
+	rewatch chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+}
+
+type handlerBox struct{ h Handler }
+
+// Connect connects to the bus, creates the directory bucket when missing
+// and loads the directory. The connection reconnects forever by itself.
+func Connect(ctx context.Context, cfg Config) (*Node, error) {
+	if !ValidNodeID(cfg.NodeID) {
+		return nil, fmt.Errorf("cluster: node id %q: use 1-64 letters, digits, '_' or '-'", cfg.NodeID)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "chatd"
+	}
+	if !ValidNodeID(cfg.Name) {
+		return nil, fmt.Errorf("cluster: name %q: use 1-64 letters, digits, '_' or '-'", cfg.Name)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 2 * time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 10 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With().Str("component", "cluster").Str("node", cfg.NodeID).Logger(),
+		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{},
+		own: map[string][]byte{}, pending: map[string][]byte{}, wake: make(chan struct{}, 1), resync: make(chan struct{}, 1), rewatch: make(chan struct{}, 1)}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name("chatd "+cfg.NodeID),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.log.Warn().Err(err).Msg("bus disconnected; serving local traffic only")
+			n.upChanged(false)
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			n.log.Info().Msg("bus reconnected; resynchronising the directory")
+			n.upChanged(true)
+			n.signal(n.resync)
+			n.signal(n.rewatch)
+		}),
+	)
+	if err != nil {
+		n.cancel()
+		return nil, fmt.Errorf("cluster: connect to %s: %w", redactURL(cfg.URL), err)
+	}
+	n.nc = nc
+	if n.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		n.cancel()
+		return nil, fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	if err := n.openBucket(ctx); err != nil {
+		nc.Close()
+		n.cancel()
+		return nil, err
+	}
+	n.upChanged(true)
+	return n, nil
+}
+
+func (n *Node) upChanged(up bool) {
+	if n.cfg.OnUpChange != nil {
+		n.cfg.OnUpChange(up)
+	}
+}
+
+// redactURL drops user information from a NATS URL for messages.
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
+}
+
+// Bucket returns the name of the directory bucket.
+func (n *Node) Bucket() string { return n.cfg.Name + "_sessions" }
+
+func (n *Node) openBucket(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*n.cfg.Timeout)
+	defer cancel()
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: n.Bucket(), History: 1,
+		Description: "chatd session directory", Storage: jetstream.FileStorage})
+	if err != nil {
+		return fmt.Errorf("cluster: key-value bucket %s (JetStream must be enabled on the NATS server, nats-server -js): %w", n.Bucket(), err)
+	}
+	n.kvMu.Lock()
+	n.kv = kv
+	n.kvMu.Unlock()
+	return nil
+}
+
+func (n *Node) bucket() jetstream.KeyValue {
+	n.kvMu.Lock()
+	defer n.kvMu.Unlock()
+	return n.kv
+}
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Up reports whether the bus connection is up now.
+func (n *Node) Up() bool { return n.nc.IsConnected() }
+
+// Check is a readiness check: nil when the bus is connected.
+func (n *Node) Check(context.Context) error {
+	if n.Up() {
+		return nil
+	}
+	return fmt.Errorf("bus %s: %s", redactURL(n.cfg.URL), n.nc.Status())
+}
+
+func (n *Node) nodeSubject(id string) string { return n.cfg.Name + ".node." + id }
+func (n *Node) allSubject() string           { return n.cfg.Name + ".all" }
+
+// Attach starts the node's part in the cluster with h receiving what other
+// nodes send: it subscribes, starts the heartbeat, the directory watch and
+// writer, and reaps what a previous run of this node left behind.
+func (n *Node) Attach(h Handler) error {
+	if !n.handler.CompareAndSwap(nil, &handlerBox{h}) {
+		return errors.New("cluster: already attached")
+	}
+	for _, subj := range []string{n.nodeSubject(n.cfg.NodeID), n.allSubject()} {
+		sub, err := n.nc.Subscribe(subj, n.onMsg)
+		if err != nil {
+			return fmt.Errorf("cluster: subscribe %s: %w", subj, err)
+		}
+		_ = sub.SetPendingLimits(1<<20, 256<<20)
+		n.subs = append(n.subs, sub)
+	}
+	// The first view, with whatever a previous run of this node left.
+	w, err := n.loadView()
+	if err != nil {
+		return err
+	}
+	n.reapSelf()
+	n.heartbeat()
+	n.wg.Add(3)
+	go n.watchLoop(w)
+	go n.writeLoop()
+	go n.tickLoop()
+	return nil
+}
+
+func (n *Node) onMsg(m *nats.Msg) {
+	if hb := n.handler.Load(); hb != nil {
+		hb.h.OnMessage(m.Data)
+	}
+	if m.Reply != "" {
+		_ = m.Respond(nil)
+	}
+}
+
+// Send publishes data to one node (fire and forget; ordered per sender).
+func (n *Node) Send(node string, data []byte) error {
+	return n.nc.Publish(n.nodeSubject(node), data)
+}
+
+// Broadcast publishes data to every node, this one included, and waits
+// until every node this one believes alive has handled it, or ctx ends
+// (then the error says how many answered).
+func (n *Node) Broadcast(ctx context.Context, data []byte) error {
+	want := len(n.LiveNodes())
+	inbox := n.nc.NewRespInbox()
+	sub, err := n.nc.SubscribeSync(inbox)
+	if err != nil {
+		return fmt.Errorf("cluster: broadcast: %w", err)
+	}
+	defer sub.Unsubscribe()
+	if err := n.nc.PublishMsg(&nats.Msg{Subject: n.allSubject(), Reply: inbox, Data: data}); err != nil {
+		return fmt.Errorf("cluster: broadcast: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	for got := 0; got < want; got++ {
+		if _, err := sub.NextMsgWithContext(ctx); err != nil {
+			return fmt.Errorf("cluster: broadcast: %d of %d nodes answered: %w", got, want, err)
+		}
+	}
+	return nil
+}
+
+// LiveNodes returns the nodes whose heartbeat is recent, this one included.
+func (n *Node) LiveNodes() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := []string{n.cfg.NodeID}
+	now := time.Now()
+	for id, t := range n.seen {
+		if id != n.cfg.NodeID && now.Sub(t) < n.cfg.DeadAfter {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Nodes returns the other nodes where user has sessions.
+func (n *Node) Nodes(user int64) []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []string
+	for _, si := range n.sessions[user] {
+		if si.Node != n.cfg.NodeID && !slices.Contains(out, si.Node) {
+			out = append(out, si.Node)
+		}
+	}
+	return out
+}
+
+// Online reports whether user has a session on another node.
+func (n *Node) Online(user int64) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, si := range n.sessions[user] {
+		if si.Node != n.cfg.NodeID {
+			return true
+		}
+	}
+	return false
+}
+
+// Sessions returns user's sessions on other nodes.
+func (n *Node) Sessions(user int64) []SessionInfo {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []SessionInfo
+	for _, si := range n.sessions[user] {
+		if si.Node != n.cfg.NodeID {
+			out = append(out, si)
+		}
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return int(a.Since - b.Since) })
+	return out
+}
+
+func sessionKey(user int64, node string, conn uint64) string {
+	return "s." + strconv.FormatInt(user, 10) + "." + node + "." + strconv.FormatUint(conn, 10)
+}
+
+// PutSession records a live session of this node in the directory. It does
+// not wait for the bus.
+func (n *Node) PutSession(user int64, info SessionInfo) {
+	info.Node = n.cfg.NodeID
+	b, _ := json.Marshal(info)
+	key := sessionKey(user, info.Node, info.Conn)
+	n.ownMu.Lock()
+	n.own[key] = b
+	n.pending[key] = b
+	n.ownMu.Unlock()
+	n.signal(n.wake)
+}
+
+// DeleteSession removes a session of this node from the directory. It
+// does not wait for the bus.
+func (n *Node) DeleteSession(user int64, conn uint64) {
+	key := sessionKey(user, n.cfg.NodeID, conn)
+	n.ownMu.Lock()
+	delete(n.own, key)
+	n.pending[key] = nil
+	n.ownMu.Unlock()
+	n.signal(n.wake)
+}
+
+func (n *Node) signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop applies pending directory writes in the background.
+func (n *Node) writeLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.wake:
+		}
+		n.ownMu.Lock()
+		batch := n.pending
+		n.pending = map[string][]byte{}
+		n.ownMu.Unlock()
+		var failed map[string][]byte
+		for key, val := range batch {
+			if err := n.write(key, val); err != nil {
+				if failed == nil {
+					failed = map[string][]byte{}
+				}
+				failed[key] = val
+			}
+		}
+		if len(failed) > 0 {
+			// Kept for the next try, unless a newer write replaced them;
+			// the resync after a reconnect rewrites everything anyway.
+			n.ownMu.Lock()
+			for k, v := range failed {
+				if _, newer := n.pending[k]; !newer {
+					n.pending[k] = v
+				}
+			}
+			n.ownMu.Unlock()
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-time.After(n.cfg.Heartbeat):
+			}
+			n.signal(n.wake)
+		}
+	}
+}
+
+func (n *Node) write(key string, val []byte) error {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
+	defer cancel()
+	var err error
+	if val == nil {
+		err = n.bucket().Delete(ctx, key)
+	} else {
+		_, err = n.bucket().Put(ctx, key, val)
+	}
+	if err != nil && n.ctx.Err() == nil {
+		n.log.Debug().Str("key", key).Err(err).Msg("directory write failed; retrying")
+	}
+	return err
+}
+
+// heartbeat writes this node's liveness key.
+func (n *Node) heartbeat() {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
+	defer cancel()
+	if _, err := n.bucket().Put(ctx, "n."+n.cfg.NodeID, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil && n.ctx.Err() == nil {
+		n.log.Debug().Err(err).Msg("heartbeat failed")
+	}
+}
+
+// tickLoop writes heartbeats and declares silent nodes dead.
+func (n *Node) tickLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.resync:
+			n.rewriteOwn()
+		case <-t.C:
+			n.heartbeat()
+			n.checkDead()
+		}
+	}
+}
+
+// rewriteOwn queues every key this node owns for writing again (after a
+// reconnect: another node may have reaped them meanwhile).
+func (n *Node) rewriteOwn() {
+	n.ownMu.Lock()
+	for k, v := range n.own {
+		if _, ok := n.pending[k]; !ok {
+			n.pending[k] = v
+		}
+	}
+	n.ownMu.Unlock()
+	n.signal(n.wake)
+	n.heartbeat()
+}
+
+// checkDead declares dead the nodes not heard of for DeadAfter, provided
+// this node hears its own heartbeat (else it is the one cut off).
+func (n *Node) checkDead() {
+	now := time.Now()
+	n.mu.Lock()
+	if self, ok := n.seen[n.cfg.NodeID]; !ok || now.Sub(self) >= n.cfg.DeadAfter || !n.nc.IsConnected() {
+		n.mu.Unlock()
+		return
+	}
+	var gone []string
+	for id, t := range n.seen {
+		if id != n.cfg.NodeID && now.Sub(t) >= n.cfg.DeadAfter {
+			gone = append(gone, id)
+			delete(n.seen, id)
+			n.dead[id] = now
+		}
+	}
+	for id, t := range n.dead {
+		if now.Sub(t) > 6*n.cfg.DeadAfter {
+			delete(n.dead, id)
+		}
+	}
+	removed := map[string]map[int64][]string{}
+	for _, id := range gone {
+		removed[id] = n.dropNodeLocked(id)
+	}
+	reaper := n.reaperLocked(now)
+	n.mu.Unlock()
+	for _, id := range gone {
+		n.log.Warn().Str("dead_node", id).Int("users", len(removed[id])).Msg("node silent; its sessions are gone")
+		if reaper {
+			n.reap(id, removed[id])
+		}
+	}
+}
+
+// reaperLocked reports whether this node has the smallest id among the
+// live ones.
+func (n *Node) reaperLocked(now time.Time) bool {
+	for id, t := range n.seen {
+		if id < n.cfg.NodeID && now.Sub(t) < n.cfg.DeadAfter {
+			return false
+		}
+	}
+	return true
+}
+
+// dropNodeLocked removes a node's sessions from the replica and returns
+// their keys per user.
+func (n *Node) dropNodeLocked(node string) map[int64][]string {
+	out := map[int64][]string{}
+	for user, m := range n.sessions {
+		for key, si := range m {
+			if si.Node == node {
+				out[user] = append(out[user], key)
+				delete(m, key)
+			}
+		}
+		if len(m) == 0 {
+			delete(n.sessions, user)
+		}
+	}
+	return out
+}
+
+// reap deletes a dead node's keys and tells the handler whose sessions
+// went.
+func (n *Node) reap(node string, keys map[int64][]string) {
+	users := make([]int64, 0, len(keys))
+	for user, ks := range keys {
+		users = append(users, user)
+		for _, k := range ks {
+			_ = n.write(k, nil)
+		}
+	}
+	_ = n.write("n."+node, nil)
+	slices.Sort(users)
+	if hb := n.handler.Load(); hb != nil && len(users) > 0 {
+		hb.h.OnNodeGone(node, users)
+	}
+}
+
+// reapSelf removes the sessions a previous run of this node left in the
+// directory (it was killed, or restarted before anyone noticed).
+func (n *Node) reapSelf() {
+	n.mu.Lock()
+	keys := n.dropNodeLocked(n.cfg.NodeID)
+	n.mu.Unlock()
+	if len(keys) > 0 {
+		n.log.Info().Int("users", len(keys)).Msg("removing sessions left by this node's previous run")
+		n.reap(n.cfg.NodeID, keys)
+	}
+}
+
+// loadView starts a watch of the whole bucket and applies its initial
+// values, replacing the replica. It returns the watcher for watchLoop.
+func (n *Node) loadView() (jetstream.KeyWatcher, error) {
+	ctx, cancel := context.WithTimeout(n.ctx, 3*n.cfg.Timeout)
+	defer cancel()
+	w, err := n.bucket().WatchAll(n.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watch %s: %w", n.Bucket(), err)
+	}
+	sessions := map[int64]map[string]SessionInfo{}
+	seen := map[string]time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			_ = w.Stop()
+			return nil, fmt.Errorf("cluster: load directory: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("cluster: load directory: watch closed")
+			}
+			if e == nil {
+				n.mu.Lock()
+				n.sessions = sessions
+				for id, t := range seen {
+					if _, dead := n.dead[id]; !dead {
+						n.seen[id] = t
+					}
+				}
+				n.mu.Unlock()
+				return w, nil
+			}
+			applyEntry(e, sessions, seen, nil)
+		}
+	}
+}
+
+// applyEntry applies one directory change to a replica; dead, when not
+// nil, lists nodes whose session puts are ignored (late writes of a node
+// already declared dead).
+func applyEntry(e jetstream.KeyValueEntry, sessions map[int64]map[string]SessionInfo, seen map[string]time.Time, dead map[string]time.Time) {
+	key := e.Key()
+	put := e.Operation() == jetstream.KeyValuePut
+	switch {
+	case strings.HasPrefix(key, "n."):
+		id := key[2:]
+		if put {
+			delete(dead, id) // it came back, if it was declared dead
+			seen[id] = time.Now()
+		}
+	case strings.HasPrefix(key, "s."):
+		parts := strings.SplitN(key, ".", 4)
+		if len(parts) != 4 {
+			return
+		}
+		user, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil {
+			return
+		}
+		if !put {
+			if m := sessions[user]; m != nil {
+				delete(m, key)
+				if len(m) == 0 {
+					delete(sessions, user)
+				}
+			}
+			return
+		}
+		var si SessionInfo
+		if json.Unmarshal(e.Value(), &si) != nil {
+			return
+		}
+		if _, d := dead[si.Node]; d {
+			return
+		}
+		m := sessions[user]
+		if m == nil {
+			m = map[string]SessionInfo{}
+			sessions[user] = m
+		}
+		m[key] = si
+	}
+}
+
+// watchLoop applies directory changes to the replica. After a reconnect
+// it starts a new watch and reloads the whole view rather than wait for
+// the old watch to notice the gap (which takes its heartbeats' time).
+func (n *Node) watchLoop(w jetstream.KeyWatcher) {
+	defer n.wg.Done()
+	defer func() {
+		if w != nil {
+			_ = w.Stop()
+		}
+	}()
+	var retry <-chan time.Time
+	for {
+		var updates <-chan jetstream.KeyValueEntry
+		if w != nil {
+			updates = w.Updates()
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.rewatch:
+			retry = time.After(0)
+		case <-retry:
+			retry = nil
+			if w != nil {
+				_ = w.Stop()
+				w = nil
+			}
+			nw, err := n.loadView()
+			if err != nil {
+				if n.ctx.Err() != nil {
+					return
+				}
+				n.log.Debug().Err(err).Msg("reload directory; retrying")
+				retry = time.After(n.cfg.Heartbeat)
+				continue
+			}
+			w = nw
+		case e, ok := <-updates:
+			if !ok {
+				w = nil
+				retry = time.After(n.cfg.Heartbeat)
+				continue
+			}
+			if e == nil {
+				continue
+			}
+			n.mu.Lock()
+			applyEntry(e, n.sessions, n.seen, n.dead)
+			n.mu.Unlock()
+			n.restoreOwn(e)
+		}
+	}
+}
+
+// restoreOwn writes back a key of this node that someone else deleted
+// (this node was declared dead while cut off, then came back).
+func (n *Node) restoreOwn(e jetstream.KeyValueEntry) {
+	if e.Operation() == jetstream.KeyValuePut {
+		return
+	}
+	key := e.Key()
+	n.ownMu.Lock()
+	v, mine := n.own[key]
+	if mine {
+		if _, queued := n.pending[key]; !queued {
+			n.pending[key] = v
+		}
+	}
+	n.ownMu.Unlock()
+	if mine {
+		n.signal(n.wake)
+	}
+	if key == "n."+n.cfg.NodeID {
+		go n.heartbeat()
+	}
+}
+
+// Abandon drops the bus connection without leaving: the directory keeps
+// this node's sessions until the other nodes declare it dead, as after
+// kill -9. For tests of node loss; Close after it does nothing more.
+func (n *Node) Abandon() {
+	if !n.closed.CompareAndSwap(false, true) {
+		return
+	}
+	n.cancel()
+	n.nc.Close()
+	n.wg.Wait()
+}
+
+// Close leaves the cluster: this node's keys are deleted (so its users go
+// offline at once rather than after DeadAfter), then the connection is
+// drained and closed.
+func (n *Node) Close() error {
+	if !n.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	n.cancel()
+	n.wg.Wait()
+	if n.handler.Load() != nil && n.nc.IsConnected() {
+		n.ownMu.Lock()
+		keys := make([]string, 0, len(n.own))
+		for k := range n.own {
+			keys = append(keys, k)
+		}
+		n.ownMu.Unlock()
+		kv := n.bucket()
+		for _, k := range append(keys, "n."+n.cfg.NodeID) {
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+			_ = kv.Delete(ctx, k)
+			cancel()
+		}
+	}
+	for _, s := range n.subs {
+		_ = s.Unsubscribe()
+	}
+	n.nc.Close()
+	return nil
+}

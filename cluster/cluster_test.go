@@ -1,0 +1,170 @@
+package cluster_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/cluster"
+	"github.com/chatd/chatd/cluster/clustertest"
+	"github.com/rs/zerolog"
+)
+
+// recorder is a Handler that keeps what it gets.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []string
+	gone map[string][]int64
+}
+
+func (r *recorder) OnMessage(data []byte) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, string(data))
+	r.mu.Unlock()
+}
+
+func (r *recorder) OnNodeGone(node string, users []int64) {
+	r.mu.Lock()
+	if r.gone == nil {
+		r.gone = map[string][]int64{}
+	}
+	r.gone[node] = append(r.gone[node], users...)
+	r.mu.Unlock()
+}
+
+func (r *recorder) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+
+func (r *recorder) goneUsers(node string) []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.gone[node])
+}
+
+func join(t *testing.T, url, name, id string) (*cluster.Node, *recorder) {
+	t.Helper()
+	n, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
+		Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	r := &recorder{}
+	if err := n.Attach(r); err != nil {
+		t.Fatal(err)
+	}
+	return n, r
+}
+
+// eventually waits (generously) for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	start := time.Now()
+	defer func() { t.Logf("%s after %v", what, time.Since(start)) }()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Logf("gave up on %s", what)
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDirectorySendAndBroadcast(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, ra := join(t, url, name, "a")
+	b, rb := join(t, url, name, "b")
+
+	a.PutSession(7, cluster.SessionInfo{Conn: 1, Device: "phone", Addr: "10.0.0.1:5", Since: 100})
+	eventually(t, "b sees user 7 on a", func() bool { return b.Online(7) })
+	if got := b.Nodes(7); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("b.Nodes(7) = %v", got)
+	}
+	if ss := b.Sessions(7); len(ss) != 1 || ss[0].Device != "phone" || ss[0].Node != "a" || ss[0].Addr != "10.0.0.1:5" {
+		t.Fatalf("b.Sessions(7) = %+v", ss)
+	}
+	if a.Online(7) || len(a.Nodes(7)) != 0 {
+		t.Fatal("a counts its own session as remote")
+	}
+
+	if err := b.Send("a", []byte("hello a")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a gets b's message", func() bool { return slices.Contains(ra.messages(), "hello a") })
+
+	eventually(t, "both nodes live", func() bool { return len(a.LiveNodes()) == 2 && len(b.LiveNodes()) == 2 })
+	if err := a.Broadcast(context.Background(), []byte("to all")); err != nil {
+		t.Fatal(err)
+	}
+	// Broadcast returns once every live node handled it.
+	if !slices.Contains(rb.messages(), "to all") {
+		t.Fatal("b had not handled the broadcast when it returned")
+	}
+
+	a.DeleteSession(7, 1)
+	eventually(t, "b sees user 7 gone", func() bool { return !b.Online(7) })
+}
+
+// A node that vanishes without leaving (kill -9) is declared dead: its
+// sessions leave every replica and one survivor is told whose they were.
+func TestDeadNodeIsReaped(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, ra := join(t, url, name, "a")
+	b, _ := join(t, url, name, "b")
+	b.PutSession(42, cluster.SessionInfo{Conn: 9, Device: "d"})
+	b.PutSession(43, cluster.SessionInfo{Conn: 10, Device: "d"})
+	eventually(t, "a sees b's users", func() bool { return a.Online(42) && a.Online(43) })
+	b.Abandon()
+	eventually(t, "a declares b dead", func() bool { return !a.Online(42) && !a.Online(43) })
+	eventually(t, "a reaps b", func() bool { return slices.Equal(ra.goneUsers("b"), []int64{42, 43}) })
+
+	// b's keys are gone from the bucket: a newcomer does not see them.
+	c, _ := join(t, url, name, "c")
+	c.PutSession(1, cluster.SessionInfo{Conn: 1})
+	eventually(t, "a sees c", func() bool { return a.Online(1) })
+	if c.Online(42) || c.Online(43) {
+		t.Fatal("a newcomer sees the dead node's sessions")
+	}
+}
+
+// A node restarted with the same id removes what its previous run left.
+func TestRestartReapsOwnLeftovers(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, _ := join(t, url, name, "a")
+	b, _ := join(t, url, name, "b")
+	b.PutSession(5, cluster.SessionInfo{Conn: 3})
+	eventually(t, "a sees user 5", func() bool { return a.Online(5) })
+	b.Abandon()
+	_, rb := join(t, url, name, "b")
+	eventually(t, "the new b reports user 5 gone", func() bool { return slices.Equal(rb.goneUsers("b"), []int64{5}) })
+	eventually(t, "a sees user 5 gone", func() bool { return !a.Online(5) })
+}
+
+// The bus drops and comes back: sessions written meanwhile reach the
+// other node afterwards.
+func TestBusOutageAndRecovery(t *testing.T) {
+	srv := clustertest.Embedded(t)
+	name := clustertest.Name(t, srv.URL())
+	a, _ := join(t, srv.URL(), name, "a")
+	b, _ := join(t, srv.URL(), name, "b")
+	a.PutSession(1, cluster.SessionInfo{Conn: 1})
+	eventually(t, "b sees user 1", func() bool { return b.Online(1) })
+	srv.Stop()
+	eventually(t, "a sees the bus down", func() bool { return !a.Up() && a.Check(context.Background()) != nil })
+	a.PutSession(2, cluster.SessionInfo{Conn: 2})
+	srv.Start()
+	eventually(t, "a sees the bus up", func() bool { return a.Up() && a.Check(context.Background()) == nil })
+	eventually(t, "b sees user 2 written during the outage", func() bool { return b.Online(2) })
+	if !b.Online(1) {
+		t.Fatal("user 1 lost by the outage")
+	}
+}
