@@ -181,6 +181,13 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 	if replaced != nil {
 		s.kick(replaced, x.cs.remote)
 	}
+	// The same device on another node is replaced too; the user stays
+	// online here, so its end says nothing to friends.
+	for _, si := range s.remoteSessions(u.ID) {
+		if si.Device == sess.device {
+			s.kickRemote(u.ID, si, protocol.KickReasonLoginElsewhere, x.cs.remote, true)
+		}
+	}
 	// Friends and conversations are read after attaching: a change
 	// committed from now on is either in these reads or reaches the
 	// session (friend cache updates, held message pushes).
@@ -364,12 +371,18 @@ func (s *Server) logout(x *call, _ *protocol.LogoutReq) (*protocol.Status, error
 // it was the user's last one, online friends learn it; that needs the
 // store, so it runs on the pool unless the caller is already on a worker.
 func (s *Server) endSession(sess *Session, onWorker bool) {
+	s.endSessionOpt(sess, onWorker, false)
+}
+
+// endSessionOpt is endSession; quiet skips the presence notice (the user
+// is known to be online on another node).
+func (s *Server) endSessionOpt(sess *Session, onWorker, quiet bool) {
 	removed, last := s.router.Detach(sess)
 	if !removed {
 		return
 	}
 	metricSessions.Dec()
-	if !last {
+	if !last || quiet {
 		return
 	}
 	notify := func() {
@@ -427,12 +440,16 @@ func (s *Server) kickOut(sess *Session, reason, addr string) {
 	sess.conn.closeNow("kicked: " + reason)
 }
 
-// kickOthers kicks every live session of the caller's user but its own.
+// kickOthers kicks every live session of the caller's user but its own,
+// on every node.
 func (s *Server) kickOthers(x *call, reason string) {
 	for _, o := range s.router.Sessions(x.sess.userID) {
 		if o != x.sess {
 			s.kickOut(o, reason, x.cs.remote)
 		}
+	}
+	for _, si := range s.remoteSessions(x.sess.userID) {
+		s.kickRemote(x.sess.userID, si, reason, x.cs.remote, true)
 	}
 }
 
@@ -466,6 +483,9 @@ func (s *Server) accountSessions(x *call, _ *protocol.AccountSessionsReq) (*prot
 		resp.Sessions = append(resp.Sessions, protocol.SessionInfo{Device: o.device, Addr: o.conn.remote,
 			Since: o.since, Current: o == x.sess})
 	}
+	for _, si := range s.remoteSessions(x.sess.userID) {
+		resp.Sessions = append(resp.Sessions, protocol.SessionInfo{Device: si.Device, Addr: si.Addr, Since: si.Since})
+	}
 	return resp, nil
 }
 
@@ -482,6 +502,12 @@ func (s *Server) accountRevoke(x *call, req *protocol.AccountRevokeReq) (*protoc
 		if o.device == req.Device {
 			live = true
 			s.kickOut(o, protocol.KickReasonRevoked, x.cs.remote)
+		}
+	}
+	for _, si := range s.remoteSessions(x.sess.userID) {
+		if si.Device == req.Device {
+			live = true
+			s.kickRemote(x.sess.userID, si, protocol.KickReasonRevoked, x.cs.remote, true)
 		}
 	}
 	if tokens == 0 && !live {

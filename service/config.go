@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service/auth"
 	"github.com/chatd/chatd/store"
@@ -62,6 +63,11 @@ type Config struct {
 	// state (a multi-node deployment); nil means in-memory.
 	Router Router
 	Rooms  Rooms
+	// Cluster, when set, makes this server one node of several sharing
+	// the store (which must then be MySQL) and a NATS bus (section 19):
+	// pushes, presence, kicks and cache changes reach the other nodes.
+	// The caller connects it before New and closes it after Shutdown.
+	Cluster *cluster.Node
 	// RoomAnnounceMax is the room size up to which joins and leaves are
 	// announced one by one; above it members get coalesced count events
 	// (section 16). Default 500.

@@ -43,7 +43,9 @@
 // chat port and the upload-complete hook). The request path is conn.go
 // (frames off the loop), dispatch.go (the op table, run, replies),
 // sequencer.go and fanout.go (ordered delivery), session.go and router.go
-// (who is online).
+// (who is online), cluster.go (several nodes as one: pushUsers is the one
+// place a push leaves, to local sessions and to other nodes over the bus;
+// see docs/cluster.md).
 //
 // Adding an op: once it is declared in protocol (see the protocol package
 // doc), write one handler, func (s *Server) fooBar(x *call, req

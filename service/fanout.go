@@ -52,14 +52,9 @@ func (f *fanout) flush() int {
 	return n
 }
 
-// pushToUser writes a frame to every session of user.
+// pushToUser writes a frame to every session of user, on any node, and
+// reports whether there was one.
 func (s *Server) pushToUser(user int64, frame outFrame) bool {
-	ss := s.router.Sessions(user)
-	var out fanout
-	out.reset(frame)
-	for _, sess := range ss {
-		out.add(sess, "", 0)
-	}
-	out.flush()
-	return len(ss) > 0
+	n, remote := s.pushUsers([]int64{user}, frame, "", 0, nil)
+	return n > 0 || remote
 }

@@ -14,8 +14,16 @@ import (
 // friend list), each session's friend set, presence pushes and the friend
 // notices that open a login backlog.
 
-// friendChanged updates the friend caches of both users' sessions.
+// friendChanged updates the friend caches of both users' sessions, on
+// every node.
 func (s *Server) friendChanged(a, b int64, friends bool) {
+	s.friendCachesChanged(a, b, friends)
+	s.broadcast(s.ctx, busFriend, &busHeader{User: a, Peer: b, On: friends})
+}
+
+// friendCachesChanged updates the friend caches of both users' sessions on
+// this node.
+func (s *Server) friendCachesChanged(a, b int64, friends bool) {
 	for _, sess := range s.router.Sessions(a) {
 		sess.friends.change(b, friends)
 	}
@@ -150,16 +158,10 @@ func friendIDs(us []store.User) []int64 {
 // now. The state is read at send time, so when a logout's notice and a new
 // login's race, both say the truth.
 func (s *Server) pushPresence(user int64, friends []int64) {
-	var out fanout
-	for _, f := range friends {
-		for _, fs := range s.router.Sessions(f) {
-			if out.frame.b == nil {
-				out.reset(encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)}))
-			}
-			out.add(fs, "", 0)
-		}
+	if len(friends) == 0 {
+		return
 	}
-	out.flush()
+	s.pushUsers(friends, encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: user, Online: s.router.Online(user)}), "", 0, nil)
 }
 
 // sendFriendNotices writes, as the start of a login backlog, the pending

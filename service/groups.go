@@ -24,16 +24,10 @@ func (s *Server) groupEvent(members []int64, groupID int64, kind string, user in
 
 // groupEventPush pushes ev to every online session of members.
 func (s *Server) groupEventPush(members []int64, ev *protocol.GroupEventPush) {
-	var out fanout
-	for _, uid := range members {
-		for _, sess := range s.router.Sessions(uid) {
-			if out.frame.b == nil {
-				out.reset(encodePush(protocol.OpGroupEvent, ev))
-			}
-			out.add(sess, "", 0)
-		}
+	if len(members) == 0 {
+		return
 	}
-	out.flush()
+	s.pushUsers(members, encodePush(protocol.OpGroupEvent, ev), "", 0, nil)
 }
 
 // group loads a group, NOT_FOUND when it does not exist.

@@ -18,6 +18,9 @@ import (
 type groupCache struct {
 	st     store.Store
 	groups sync.Map // int64 -> *groupEntry
+	// changed, when set, is called after add, remove and drop (outside
+	// the entry's lock): a cluster tells the other nodes' caches.
+	changed func(id int64)
 }
 
 type groupEntry struct {
@@ -80,6 +83,32 @@ func (g *groupCache) set(id int64, ids []int64) {
 
 // add records that user joined (after the store committed it).
 func (g *groupCache) add(id, user int64) {
+	g.addLocal(id, user)
+	g.notify(id)
+}
+
+func (g *groupCache) notify(id int64) {
+	if g.changed != nil {
+		g.changed(id)
+	}
+}
+
+// invalidate forgets a group's loaded members (another node changed
+// them): the next read loads them from the store. Taking the entry's lock
+// waits for a load in progress, so a load that read the old set cannot
+// store it after this.
+func (g *groupCache) invalidate(id int64) {
+	v, ok := g.groups.Load(id)
+	if !ok {
+		return
+	}
+	e := v.(*groupEntry)
+	e.mu.Lock()
+	e.members.Store(nil)
+	e.mu.Unlock()
+}
+
+func (g *groupCache) addLocal(id, user int64) {
 	e := g.entry(id)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -97,6 +126,11 @@ func (g *groupCache) add(id, user int64) {
 
 // remove records that user left or was kicked.
 func (g *groupCache) remove(id, user int64) {
+	g.removeLocal(id, user)
+	g.notify(id)
+}
+
+func (g *groupCache) removeLocal(id, user int64) {
 	e := g.entry(id)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -120,4 +154,5 @@ func (g *groupCache) drop(id int64) {
 	e.members.Store(&empty)
 	e.mu.Unlock()
 	g.groups.Delete(id)
+	g.notify(id)
 }

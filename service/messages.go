@@ -217,21 +217,10 @@ func (s *Server) deliver(ctx context.Context, id protocol.ConvID, key string, se
 			return
 		}
 	}
-	// Flushed before returning, still under the sequencer's lock, so the
-	// next seq of the conversation is queued after this one.
-	var f fanout
-	f.reset(frame)
-	n := 0
-	for _, uid := range members {
-		for _, sess := range s.router.Sessions(uid) {
-			if sess.conn == skip {
-				continue
-			}
-			f.add(sess, key, seq)
-			n++
-		}
-	}
-	f.flush()
+	// Flushed (and sent to other nodes) before returning, still under the
+	// sequencer's lock, so the next seq of the conversation is queued
+	// after this one.
+	n, _ := s.pushUsers(members, frame, key, seq, skip)
 	metricPushes.Add(float64(n))
 }
 

@@ -41,6 +41,14 @@ var (
 		Name: "chatd_frames_in_total", Help: "Frames received, by op."}, []string{"op"}))
 	framesOut = newOpCounters(promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "chatd_frames_out_total", Help: "Frames written, by op."}, []string{"op"}))
+	metricBusUp = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "chatd_bus_up", Help: "1 while the cluster bus (NATS) is connected, 0 while it is down; absent outside a cluster."})
+	metricBusSent = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_bus_sent_total", Help: "Pushes sent to other nodes over the cluster bus (one per receiving node)."})
+	metricBusReceived = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_bus_received_total", Help: "Envelopes received from other nodes over the cluster bus."})
+	metricBusDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_bus_send_failures_total", Help: "Pushes the cluster bus refused (its connection was down and its buffer full)."})
 	replies = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "chatd_replies_total", Help: "Replies sent, by op and result code."}, []string{"op", "code"})
 )
@@ -58,6 +66,16 @@ var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 16)
 func ObserveStoreBatch(size int, d time.Duration) {
 	metricBatchSize.Observe(float64(size))
 	metricBatchCommit.Observe(d.Seconds())
+}
+
+// ObserveBusUp records whether the cluster bus is connected
+// (chatd_bus_up). Pass it as cluster.Config.OnUpChange.
+func ObserveBusUp(up bool) {
+	if up {
+		metricBusUp.Set(1)
+	} else {
+		metricBusUp.Set(0)
+	}
 }
 
 // opCounters holds one counter per op in a fixed table indexed by op, so

@@ -52,14 +52,9 @@ func (s *Server) profileUpdate(x *call, req *protocol.ProfileUpdateReq) (*protoc
 	if err != nil {
 		return nil, err
 	}
-	var out fanout
-	out.reset(encodePush(protocol.OpProfileChanged, &protocol.ProfileChangedPush{Profile: p}))
-	for _, f := range friends {
-		for _, fs := range s.router.Sessions(f.ID) {
-			out.add(fs, "", 0)
-		}
+	if len(friends) > 0 {
+		s.pushUsers(friendIDs(friends), encodePush(protocol.OpProfileChanged, &protocol.ProfileChangedPush{Profile: p}), "", 0, nil)
 	}
-	out.flush()
 	return &protocol.ProfileUpdateResp{Status: protocol.OK(), Profile: p}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/reactor"
 	"github.com/chatd/chatd/service/auth"
@@ -31,6 +32,7 @@ type Server struct {
 	pool   *reactor.Pool
 
 	router Router
+	node   *cluster.Node // nil outside a cluster
 	rooms  Rooms
 	groups *groupCache
 	seq    *sequencer
@@ -99,7 +101,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Rooms != nil {
 		s.rooms = cfg.Rooms
 	}
+	if cfg.Cluster != nil {
+		s.node = cfg.Cluster
+		s.router = clusterRouter{Router: s.router, node: s.node}
+	}
 	s.groups = newGroupCache(s.store)
+	if s.node != nil {
+		s.groups.changed = func(id int64) { s.broadcast(s.ctx, busGroup, &busHeader{Group: id}) }
+	}
 	s.buildOps()
 	return s, nil
 }
@@ -125,6 +134,13 @@ func (s *Server) Start() error {
 		_ = eng.Shutdown(context.Background())
 		s.pool.Close()
 		return fmt.Errorf("service: listen on %s: %w", s.cfg.ChatAddr, err)
+	}
+	if s.node != nil {
+		if err := s.node.Attach(clusterHandler{s}); err != nil {
+			_ = eng.Shutdown(context.Background())
+			s.pool.Close()
+			return fmt.Errorf("service: join the cluster: %w", err)
+		}
 	}
 	s.addr.Store(&addr)
 	s.engine.Store(eng)

@@ -69,16 +69,12 @@ func (s *Server) msgTyping(x *call, req *protocol.MsgTypingReq) (*protocol.Statu
 		return nil, err
 	}
 	frame := encodePush(protocol.OpTyping, &protocol.TypingPush{Conv: req.Conv, UserID: me})
-	var f fanout
-	f.reset(frame)
+	others := make([]int64, 0, len(members))
 	for _, uid := range members {
-		if uid == me {
-			continue
-		}
-		for _, sess := range s.router.Sessions(uid) {
-			f.add(sess, "", 0)
+		if uid != me {
+			others = append(others, uid)
 		}
 	}
-	f.flush()
+	s.pushUsers(others, frame, "", 0, nil)
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }

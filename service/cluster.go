@@ -1,0 +1,249 @@
+package service
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/chatd/chatd/cluster"
+	"github.com/chatd/chatd/protocol"
+)
+
+// Several nodes as one (section 19). Every push leaves through pushUsers,
+// which writes to this node's sessions and, in a cluster, sends the frame
+// once to every other node where one of the receivers has a session; that
+// node writes it to its own sessions of the same receivers. Presence, kicks
+// and the per-node caches (friend sets, group members) travel the same bus.
+
+// Bus envelope kinds: one byte, then a uvarint length and a JSON header,
+// then (for pushes) the encoded frame.
+const (
+	busPush   byte = 'p' // a frame for the local sessions of some users
+	busKick   byte = 'k' // end a local session
+	busFriend byte = 'f' // a friendship changed: friend-set caches
+	busGroup  byte = 'g' // a group's members changed: the members cache
+)
+
+// busHeader is the JSON header of an envelope; the fields used depend on
+// the kind.
+type busHeader struct {
+	From   string  `json:"n"`           // sending node
+	Users  []int64 `json:"u,omitempty"` // push: receivers
+	Conv   string  `json:"c,omitempty"` // push: conversation of a msg push
+	Seq    int64   `json:"s,omitempty"` // push: its seq
+	User   int64   `json:"user,omitempty"`
+	Conn   uint64  `json:"conn,omitempty"`   // kick: the session's connection
+	Reason string  `json:"reason,omitempty"` // kick
+	Addr   string  `json:"addr,omitempty"`   // kick
+	Quiet  bool    `json:"quiet,omitempty"`  // kick: the user stays online elsewhere
+	Peer   int64   `json:"peer,omitempty"`   // friend
+	On     bool    `json:"on,omitempty"`     // friend
+	Group  int64   `json:"group,omitempty"`  // group
+}
+
+func encodeBus(kind byte, h *busHeader, frame []byte) []byte {
+	hb, _ := json.Marshal(h)
+	b := make([]byte, 0, 1+binary.MaxVarintLen32+len(hb)+len(frame))
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(len(hb)))
+	b = append(b, hb...)
+	return append(b, frame...)
+}
+
+func decodeBus(data []byte) (byte, *busHeader, []byte, error) {
+	if len(data) < 2 {
+		return 0, nil, nil, errors.New("short envelope")
+	}
+	n, w := binary.Uvarint(data[1:])
+	if w <= 0 || uint64(len(data)-1-w) < n {
+		return 0, nil, nil, errors.New("bad envelope header length")
+	}
+	var h busHeader
+	if err := json.Unmarshal(data[1+w:1+w+int(n)], &h); err != nil {
+		return 0, nil, nil, err
+	}
+	return data[0], &h, data[1+w+int(n):], nil
+}
+
+// pushUsers is the one place a push leaves: the frame goes to every
+// session of every user in users on this node except skip and, in a
+// cluster, once to each other node where any of them has a session. conv
+// and seq name a msg push ("" and 0 otherwise). It returns how many local
+// sessions got it and whether any remote node was sent it.
+func (s *Server) pushUsers(users []int64, frame outFrame, conv string, seq int64, skip *connState) (int, bool) {
+	n := s.pushLocal(users, frame, conv, seq, skip)
+	if s.node == nil {
+		return n, false
+	}
+	var nodes []string
+	for _, u := range users {
+		for _, id := range s.node.Nodes(u) {
+			if !slices.Contains(nodes, id) {
+				nodes = append(nodes, id)
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		return n, false
+	}
+	env := encodeBus(busPush, &busHeader{From: s.node.ID(), Users: users, Conv: conv, Seq: seq}, frame.b)
+	for _, id := range nodes {
+		if err := s.node.Send(id, env); err != nil {
+			metricBusDropped.Inc()
+			s.log.Debug().Str("to_node", id).Err(err).Msg("bus send failed")
+		}
+	}
+	metricBusSent.Add(float64(len(nodes)))
+	return n, true
+}
+
+// pushLocal writes frame to this node's sessions of users, except skip.
+func (s *Server) pushLocal(users []int64, frame outFrame, conv string, seq int64, skip *connState) int {
+	var f fanout
+	f.reset(frame)
+	n := 0
+	for _, uid := range users {
+		for _, sess := range s.router.Sessions(uid) {
+			if sess.conn == skip {
+				continue
+			}
+			f.add(sess, conv, seq)
+			n++
+		}
+	}
+	f.flush()
+	return n
+}
+
+// clusterHandler receives what other nodes send.
+type clusterHandler struct{ s *Server }
+
+// OnMessage implements cluster.Handler.
+func (h clusterHandler) OnMessage(data []byte) {
+	s := h.s
+	kind, hd, frame, err := decodeBus(data)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("bus: undecodable envelope")
+		return
+	}
+	if hd.From == s.node.ID() {
+		return // our own broadcast: already applied
+	}
+	metricBusReceived.Inc()
+	switch kind {
+	case busPush:
+		if len(frame) < protocol.HeaderSize {
+			return
+		}
+		op := protocol.Op(binary.BigEndian.Uint16(frame[4:6]))
+		s.pushLocal(hd.Users, outFrame{op: op, b: frame}, hd.Conv, hd.Seq, nil)
+	case busKick:
+		for _, sess := range s.router.Sessions(hd.User) {
+			if sess.conn.id != hd.Conn {
+				continue
+			}
+			s.log.Info().Int64("user", sess.userID).Str("device", sess.device).Uint64("conn", sess.conn.id).
+				Str("reason", hd.Reason).Str("by_node", hd.From).Msg("kicked from another node")
+			sess.conn.write(encodePush(protocol.OpKicked, &protocol.KickedPush{Reason: hd.Reason, Addr: hd.Addr}))
+			s.endSessionOpt(sess, false, hd.Quiet)
+			sess.conn.closeNow("kicked: " + hd.Reason)
+		}
+	case busFriend:
+		s.friendCachesChanged(hd.User, hd.Peer, hd.On)
+	case busGroup:
+		s.groups.invalidate(hd.Group)
+	}
+}
+
+// OnNodeGone implements cluster.Handler: the friends of the users who had
+// sessions on a dead node learn who is offline now.
+func (h clusterHandler) OnNodeGone(node string, users []int64) {
+	s := h.s
+	go func() {
+		for _, u := range users {
+			if s.ctx.Err() != nil {
+				return
+			}
+			if s.router.Online(u) {
+				continue
+			}
+			friends, err := s.store.Friends(s.ctx, u, maxFriends)
+			if err != nil {
+				s.log.Warn().Int64("user", u).Str("dead_node", node).Err(err).Msg("presence after node loss: friends")
+				continue
+			}
+			s.pushPresence(u, friendIDs(friends))
+		}
+	}()
+}
+
+// kickRemote ends sess (a session on another node) with reason.
+func (s *Server) kickRemote(user int64, si cluster.SessionInfo, reason, addr string, quiet bool) {
+	env := encodeBus(busKick, &busHeader{From: s.node.ID(), User: user, Conn: si.Conn, Reason: reason, Addr: addr, Quiet: quiet}, nil)
+	if err := s.node.Send(si.Node, env); err != nil {
+		s.log.Warn().Str("to_node", si.Node).Err(err).Msg("bus: kick not sent")
+	}
+}
+
+// remoteSessions returns user's sessions on other nodes (none alone).
+func (s *Server) remoteSessions(user int64) []cluster.SessionInfo {
+	if s.node == nil {
+		return nil
+	}
+	return s.node.Sessions(user)
+}
+
+// broadcast sends a cache change to every node and waits until the live
+// ones applied it, so a request answered after it sees the change on any
+// node. Failures are logged: the change is in the store either way.
+func (s *Server) broadcast(ctx context.Context, kind byte, h *busHeader) {
+	if s.node == nil {
+		return
+	}
+	h.From = s.node.ID()
+	if err := s.node.Broadcast(ctx, encodeBus(kind, h, nil)); err != nil {
+		s.log.Warn().Err(err).Msg("bus: cache change not confirmed by every node")
+	}
+}
+
+// clusterRouter is the Router of a node in a cluster: the local router for
+// this node's sessions, the directory for everyone else's. first and last
+// are cluster-wide: a user is online while a session exists anywhere.
+type clusterRouter struct {
+	Router
+	node *cluster.Node
+}
+
+// Attach implements Router.
+func (r clusterRouter) Attach(s *Session) (*Session, bool) {
+	replaced, first := r.Router.Attach(s)
+	if replaced != nil {
+		r.node.DeleteSession(replaced.userID, replaced.conn.id)
+	}
+	r.node.PutSession(s.userID, cluster.SessionInfo{Conn: s.conn.id, Device: s.device, Addr: s.conn.remote, Since: s.since})
+	return replaced, first && !r.node.Online(s.userID)
+}
+
+// Detach implements Router.
+func (r clusterRouter) Detach(s *Session) (bool, bool) {
+	removed, last := r.Router.Detach(s)
+	if removed {
+		r.node.DeleteSession(s.userID, s.conn.id)
+	}
+	return removed, last && !r.node.Online(s.userID)
+}
+
+// Online implements Router.
+func (r clusterRouter) Online(userID int64) bool {
+	return r.Router.Online(userID) || r.node.Online(userID)
+}
+
+// BusCheck is the readiness check of the bus: nil outside a cluster.
+func (s *Server) BusCheck(ctx context.Context) error {
+	if s.node == nil {
+		return nil
+	}
+	return s.node.Check(ctx)
+}

@@ -1,0 +1,334 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/cluster"
+	"github.com/chatd/chatd/cluster/clustertest"
+	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/store"
+	"github.com/chatd/chatd/store/mysqltest"
+	"github.com/rs/zerolog"
+)
+
+// Clusters of two nodes in this process: two Servers on one fresh MySQL
+// database, joined by a NATS bus (embedded, or CHATD_TEST_NATS_URL's).
+
+// clusterEnv is one node: its server env and its bus membership.
+type clusterEnv struct {
+	*env
+	node *cluster.Node
+}
+
+// newCluster starts len(ids) nodes sharing one database and one bus.
+func newCluster(t *testing.T, url string, ids ...string) []*clusterEnv {
+	t.Helper()
+	mysqltest.Require(t)
+	dsn := mysqltest.DSN(t, "clu")
+	name := clustertest.Name(t, url)
+	be := backend{name: "mysql", cfg: func(testing.TB) store.Config { return store.Config{Driver: "mysql", DSN: dsn} }}
+	var out []*clusterEnv
+	for _, id := range ids {
+		node, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
+			Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
+			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Registered before the server's: closed after its shutdown.
+		t.Cleanup(func() { node.Close() })
+		e := newEnv(t, be, func(c *Config) { c.Cluster = node })
+		out = append(out, &clusterEnv{env: e, node: node})
+	}
+	return out
+}
+
+// eventually waits, generously, until cond holds.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// seesOnline waits until every node's directory has each user online.
+func seesOnline(t testing.TB, nodes []*clusterEnv, users ...int64) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, u := range users {
+			eventually(t, fmt.Sprintf("node %s sees user %d", n.node.ID(), u), func() bool { return n.srv.router.Online(u) })
+		}
+	}
+}
+
+// clusterUser registers a fresh user and logs it in on node n.
+func clusterUser(n *clusterEnv, prefix, device string) (*tclient, string) {
+	name := uniqueName(prefix)
+	n.register(name)
+	c, _ := n.login(name, device)
+	return c, name
+}
+
+// A 1:1 conversation between users on different nodes: every message is
+// pushed exactly once, in seq order, both ways; typing and read receipts
+// cross too; the sender's other device on the receiver's node gets its
+// own messages.
+func TestClusterPrivateMessages(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	ua, uaName := clusterUser(a, "ca", "pc")
+	ub, _ := clusterUser(b, "cb", "")
+	seesOnline(t, ns, ua.userID, ub.userID)
+	befriend(t, ua, ub)
+	ua2, _ := b.login(uaName, "phone") // ua's second device, on b
+	seesOnline(t, ns, ua2.userID)
+
+	const n = 60
+	conv := ""
+	for i := 1; i <= n; i++ {
+		var r protocol.MsgSendResp
+		ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: fmt.Sprint("m", i), ClientMsgID: fmt.Sprint("c", i)}, &r)
+		conv = r.Conv
+	}
+	for _, c := range []*tclient{ub, ua2} {
+		for i := 1; i <= n; i++ {
+			var p protocol.MsgPush
+			c.waitFor(protocol.OpMsgPush, &p)
+			if p.Message.Seq != int64(i) || p.Message.Body != fmt.Sprint("m", i) {
+				t.Fatalf("push %d = seq %d %q", i, p.Message.Seq, p.Message.Body)
+			}
+		}
+	}
+	// A repeated client_msg_id delivers nothing again.
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: "m1", ClientMsgID: "c1"}, nil)
+	ub.noPush()
+	ua2.noPush()
+
+	// The other way, plus typing and a read receipt.
+	ub.must(protocol.CodeOK, protocol.OpMsgTyping, &protocol.MsgTypingReq{Conv: conv}, nil)
+	var tp protocol.TypingPush
+	ua.expect(protocol.OpTyping, &tp)
+	if tp.UserID != ub.userID || tp.Conv != conv {
+		t.Fatalf("typing push %+v", tp)
+	}
+	ub.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ua.userID, Body: "back", ClientMsgID: "b1"}, nil)
+	var p protocol.MsgPush
+	ua.waitFor(protocol.OpMsgPush, &p)
+	if p.Message.Seq != n+1 || p.Message.Body != "back" {
+		t.Fatalf("reply push seq %d %q", p.Message.Seq, p.Message.Body)
+	}
+	ub.must(protocol.CodeOK, protocol.OpMsgRead, &protocol.MsgReadReq{Conv: conv, Seq: n}, nil)
+	var rr protocol.ReadReceiptPush
+	ua.waitFor(protocol.OpReadReceipt, &rr)
+	if rr.UserID != ub.userID || rr.Seq != n {
+		t.Fatalf("read receipt %+v", rr)
+	}
+	ub.noPush()
+}
+
+// Presence is cluster-wide: online with the first session anywhere,
+// offline with the last one anywhere, and offline once a node that holds
+// the last session vanishes without a goodbye (kill -9).
+func TestClusterPresence(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	ua, _ := clusterUser(a, "pa", "")
+	ub, ubName := clusterUser(b, "pb", "one")
+	seesOnline(t, ns, ua.userID, ub.userID)
+	befriend(t, ua, ub)
+
+	// A second session on the other node: not a change.
+	ub2, _ := a.login(ubName, "two")
+	seesOnline(t, ns, ub2.userID)
+	ub.nc.Close()
+	eventually(t, "node a sees ub's session on b gone", func() bool { return len(a.node.Sessions(ub.userID)) == 0 })
+	ua.noPush()
+
+	// The last one: offline, pushed from node a to ua (on a) here.
+	ub2.nc.Close()
+	var pp protocol.PresencePush
+	ua.waitFor(protocol.OpPresence, &pp)
+	if pp.UserID != ub.userID || pp.Online {
+		t.Fatalf("presence %+v, want %d offline", pp, ub.userID)
+	}
+
+	// Online again on b: pushed across to ua.
+	ub3, _ := b.login(ubName, "one")
+	ua.waitFor(protocol.OpPresence, &pp)
+	if pp.UserID != ub.userID || !pp.Online {
+		t.Fatalf("presence %+v, want %d online", pp, ub.userID)
+	}
+	seesOnline(t, ns, ub3.userID)
+
+	// friend.list on a shows the friend on b online.
+	var fl protocol.FriendListResp
+	ua.must(protocol.CodeOK, protocol.OpFriendList, &protocol.FriendListReq{}, &fl)
+	if len(fl.Friends) != 1 || !fl.Friends[0].Online {
+		t.Fatalf("friend list %+v", fl.Friends)
+	}
+
+	// Node b vanishes: its users go offline for the others.
+	b.node.Abandon()
+	ua.waitFor(protocol.OpPresence, &pp)
+	if pp.UserID != ub.userID || pp.Online {
+		t.Fatalf("after node loss: presence %+v, want %d offline", pp, ub.userID)
+	}
+}
+
+// A login on one node replaces the same device's session on the other
+// (kicked login_elsewhere), quietly for friends; account.sessions lists
+// both nodes' sessions; a password change kicks the other node's session.
+func TestClusterKickAndSessions(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	friend, _ := clusterUser(a, "kf", "")
+	old, name := clusterUser(a, "ku", "phone")
+	seesOnline(t, ns, friend.userID, old.userID)
+	befriend(t, friend, old)
+
+	repl, _ := b.login(name, "phone")
+	var k protocol.KickedPush
+	old.waitFor(protocol.OpKicked, &k)
+	if k.Reason != protocol.KickReasonLoginElsewhere {
+		t.Fatalf("kicked %+v", k)
+	}
+	old.closed()
+	eventually(t, "node b sees the phone session on a gone", func() bool { return len(b.node.Sessions(repl.userID)) == 0 })
+	friend.noPush() // no offline/online flicker
+
+	pc, _ := a.login(name, "pc")
+	eventually(t, "node b sees the pc session", func() bool { return len(b.node.Sessions(repl.userID)) == 1 })
+	var ss protocol.AccountSessionsResp
+	repl.must(protocol.CodeOK, protocol.OpAccountSessions, &protocol.AccountSessionsReq{}, &ss)
+	devices := map[string]bool{}
+	for _, s := range ss.Sessions {
+		devices[s.Device] = s.Current
+	}
+	if len(ss.Sessions) != 2 || !devices["phone"] || devices["pc"] {
+		t.Fatalf("account.sessions = %+v", ss.Sessions)
+	}
+
+	var pr protocol.AccountPasswordResp
+	repl.must(protocol.CodeOK, protocol.OpAccountPassword, &protocol.AccountPasswordReq{OldPassword: testPassword, NewPassword: "another-pass-1"}, &pr)
+	pc.waitFor(protocol.OpKicked, &k)
+	if k.Reason != protocol.KickReasonPasswordChanged {
+		t.Fatalf("kicked %+v", k)
+	}
+	pc.closed()
+	friend.noPush()
+}
+
+// A group with members on both nodes: each message reaches every member
+// once, in order, from either node.
+func TestClusterGroupMessages(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	owner, _ := clusterUser(a, "go", "")
+	m1, _ := clusterUser(a, "g1", "")
+	m2, _ := clusterUser(b, "g2", "")
+	m3, _ := clusterUser(b, "g3", "")
+	seesOnline(t, ns, owner.userID, m1.userID, m2.userID, m3.userID)
+	for _, m := range []*tclient{m1, m2, m3} {
+		befriend(t, owner, m)
+	}
+	var g protocol.GroupResp
+	owner.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "both", Members: []int64{m1.userID, m2.userID, m3.userID}}, &g)
+	gid := g.Group.GroupID
+
+	const n = 20
+	for i := 1; i <= n; i++ {
+		from := owner
+		if i%2 == 0 {
+			from = m2 // half from node b
+		}
+		from.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: fmt.Sprint("g", i), ClientMsgID: fmt.Sprint("g", i)}, nil)
+	}
+	for _, c := range []*tclient{owner, m1, m2, m3} {
+		for i := 1; i <= n; i++ {
+			if (c == owner && i%2 == 1) || (c == m2 && i%2 == 0) {
+				continue // the sending connection gets no push of its own message
+			}
+			var p protocol.MsgPush
+			c.waitFor(protocol.OpMsgPush, &p)
+			if p.Message.Seq != int64(i) || p.Message.Body != fmt.Sprint("g", i) {
+				t.Fatalf("user %d: push = seq %d %q, want seq %d", c.userID, p.Message.Seq, p.Message.Body, i)
+			}
+		}
+		c.noPush()
+	}
+}
+
+// Group membership changed on node a is what node b uses on the very next
+// request: a join on a, then a send on b, reaches the new member; a kick
+// on a, then a send on b by the kicked member, is FORBIDDEN.
+func TestClusterGroupCacheInvalidation(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	owner, _ := clusterUser(a, "io", "")
+	x, _ := clusterUser(b, "ix", "")
+	y, _ := clusterUser(a, "iy", "")
+	seesOnline(t, ns, owner.userID, x.userID, y.userID)
+	befriend(t, owner, x)
+	var g protocol.GroupResp
+	owner.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "inv", Members: []int64{x.userID}}, &g)
+	gid := g.Group.GroupID
+	// Node b loads the member set into its cache.
+	x.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: "warm", ClientMsgID: "w"}, nil)
+	owner.waitFor(protocol.OpMsgPush, nil)
+
+	y.must(protocol.CodeOK, protocol.OpGroupJoin, &protocol.GroupIDReq{GroupID: gid}, nil)
+	x.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: "after join", ClientMsgID: "j"}, nil)
+	var p protocol.MsgPush
+	y.waitFor(protocol.OpMsgPush, &p)
+	if p.Message.Body != "after join" {
+		t.Fatalf("y got %q", p.Message.Body)
+	}
+
+	owner.must(protocol.CodeOK, protocol.OpGroupKick, &protocol.GroupKickReq{GroupID: gid, UserID: x.userID}, nil)
+	x.must(protocol.CodeForbidden, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: "kicked", ClientMsgID: "k"}, nil)
+	x.waitFor(protocol.OpGroupEvent, nil)
+
+	// Friendship: removed on a, a send on b is refused at once.
+	owner.must(protocol.CodeOK, protocol.OpFriendRemove, &protocol.FriendRemoveReq{UserID: x.userID}, nil)
+	x.must(protocol.CodeForbidden, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: owner.userID, Body: "hi", ClientMsgID: "f"}, nil)
+}
+
+// The bus drops: each node keeps serving its own users; when it comes
+// back, cross-node delivery resumes.
+func TestClusterBusOutage(t *testing.T) {
+	srv := clustertest.Embedded(t)
+	ns := newCluster(t, srv.URL(), "a", "b")
+	a, b := ns[0], ns[1]
+	ua, _ := clusterUser(a, "oa", "")
+	ub, _ := clusterUser(a, "ob", "")
+	uc, _ := clusterUser(b, "oc", "")
+	seesOnline(t, ns, ua.userID, ub.userID, uc.userID)
+	befriend(t, ua, ub)
+	befriend(t, ua, uc)
+
+	srv.Stop()
+	eventually(t, "node a sees the bus down", func() bool { return a.srv.BusCheck(context.Background()) != nil })
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: "local", ClientMsgID: "l"}, nil)
+	var p protocol.MsgPush
+	ub.waitFor(protocol.OpMsgPush, &p)
+	if p.Message.Body != "local" {
+		t.Fatalf("local push %q", p.Message.Body)
+	}
+
+	srv.Start()
+	eventually(t, "both nodes see the bus up", func() bool {
+		return a.srv.BusCheck(context.Background()) == nil && b.srv.BusCheck(context.Background()) == nil
+	})
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: uc.userID, Body: "across", ClientMsgID: "x"}, nil)
+	uc.waitFor(protocol.OpMsgPush, &p)
+	if p.Message.Body != "across" {
+		t.Fatalf("cross-node push %q", p.Message.Body)
+	}
+}
