@@ -16,6 +16,8 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/chatd/chatd/cluster"
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
@@ -41,6 +43,8 @@ type config struct {
 	DataDir       string
 	MySQLDSN      string // "" selects the embedded SQLite store in DataDir
 	Name          string // announced by discovery
+	ClusterNATS   string // NATS URL of the cluster bus; "" runs alone
+	NodeID        string // this node's id in the cluster; "" = kept in DataDir
 
 	MaxFrame             int64
 	LoginFailuresPerUser int
@@ -178,6 +182,8 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.WebAddr, "web-addr", cfg.WebAddr, "web port `address` (HTTP): the browser client, /config.json and HTTP file transfers; empty disables")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the embedded store")
 	fs.StringVar(&cfg.MySQLDSN, "mysql-dsn", cfg.MySQLDSN, "MySQL/MariaDB `DSN` (go-sql-driver format); empty uses the embedded store in --data-dir")
+	fs.StringVar(&cfg.ClusterNATS, "cluster-nats", cfg.ClusterNATS, "NATS `URL` (nats://host:4222, JetStream enabled) joining this chatd to the others using it and the same --mysql-dsn as one server; empty runs alone")
+	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "this node's `id` in the cluster (letters, digits, _ and -); empty uses one generated once and kept in --data-dir")
 	fs.StringVar(&cfg.Name, "name", cfg.Name, "server `name` announced by LAN discovery")
 	fs.Var(byteSize{&cfg.MaxFrame}, "max-frame", "largest frame body in `bytes` (units allowed: 1MiB)")
 	fs.IntVar(&cfg.LoginFailuresPerUser, "login-failures-per-user", cfg.LoginFailuresPerUser, "failed logins allowed per username per minute")
@@ -380,6 +386,17 @@ func (c *config) validate() error {
 		if msg := checkDSN(c.MySQLDSN); msg != "" {
 			bad("mysql-dsn", "%s; want user:password@tcp(host:port)/database, e.g. %s", msg, exampleDSN)
 		}
+	}
+	if c.ClusterNATS != "" {
+		if c.MySQLDSN == "" {
+			bad("cluster-nats", "cluster mode needs the MySQL store: set --mysql-dsn to the database every node shares (the embedded store lives in one node's --data-dir, where the other nodes cannot see it)")
+		}
+		if !strings.HasPrefix(c.ClusterNATS, "nats://") && !strings.HasPrefix(c.ClusterNATS, "tls://") {
+			bad("cluster-nats", "%q is not a NATS URL; want nats://host:4222", c.ClusterNATS)
+		}
+	}
+	if c.NodeID != "" && !cluster.ValidNodeID(c.NodeID) {
+		bad("node-id", "%q: use 1 to 64 letters, digits, '_' or '-'", c.NodeID)
 	}
 	if err := checkTLSFlags(*c); err != nil {
 		errs = append(errs, err)

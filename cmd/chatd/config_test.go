@@ -170,6 +170,8 @@ func TestValuesParse(t *testing.T) {
 		"--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test",
 		"--loops", "3",
 		"--workers", "64",
+		"--cluster-nats", "nats://127.0.0.1:4222",
+		"--node-id", "node_a-1",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -179,6 +181,9 @@ func TestValuesParse(t *testing.T) {
 	}
 	if cfg.IdleTimeout != 150*time.Second || cfg.LogLevel != zerolog.DebugLevel || cfg.LogFormat != "json" {
 		t.Errorf("idle %v level %v format %q", cfg.IdleTimeout, cfg.LogLevel, cfg.LogFormat)
+	}
+	if cfg.ClusterNATS != "nats://127.0.0.1:4222" || cfg.NodeID != "node_a-1" {
+		t.Errorf("cluster %q node %q", cfg.ClusterNATS, cfg.NodeID)
 	}
 	if cfg.Loops != 3 || cfg.Workers != 64 {
 		t.Errorf("loops %d workers %d", cfg.Loops, cfg.Workers)
@@ -250,6 +255,9 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"file duration without unit", world{files: map[string]string{"f": "file-stale-age = 24\n"}}, []string{"--config=f"}, []string{"f:1", "file-stale-age", "needs a unit", "24h"}},
 		{"not a duration", world{}, []string{"--idle-timeout", "soon"}, []string{"idle-timeout", "not a duration", "90s"}},
 		{"file inline comment", world{files: map[string]string{"f": "name = office\nidle-timeout = 90s # a minute and a half\n"}}, []string{"--config=f"}, []string{"f:2", "idle-timeout", "comments must be on their own line"}},
+		{"cluster on the embedded store", world{}, []string{"--cluster-nats", "nats://127.0.0.1:4222"}, []string{"--cluster-nats", "needs the MySQL store", "--mysql-dsn"}},
+		{"cluster URL", world{}, []string{"--cluster-nats", "127.0.0.1:4222", "--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test"}, []string{"--cluster-nats", "nats://host:4222"}},
+		{"node id", world{}, []string{"--node-id", "a.b"}, []string{"--node-id", `"a.b"`}},
 		{"DSN as a URL", world{}, []string{"--mysql-dsn", "mysql://root:hunter2@localhost:3306/chatd"}, []string{"--mysql-dsn", "URL", "user:password@tcp(host:port)/database", "@tcp(127.0.0.1:3306)/chatd"}},
 		{"DSN without tcp()", world{}, []string{"--mysql-dsn", "root:hunter2@localhost:3306/chatd"}, []string{"--mysql-dsn", "not a go-sql-driver DSN", "user:password@tcp(host:port)/database"}},
 		{"DSN without database", world{env: map[string]string{"CHATD_MYSQL_DSN": "root:hunter2@tcp(127.0.0.1:3306)/"}}, nil, []string{"--mysql-dsn", "names no database", "user:password@tcp(host:port)/database"}},

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service"
 	"github.com/chatd/chatd/service/admin"
@@ -111,7 +112,16 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	}
 	closers = append(closers, st.Close)
 
+	var node *cluster.Node
+	if cfg.ClusterNATS != "" {
+		if node, err = joinCluster(ctx, cfg, log); err != nil {
+			return err
+		}
+		closers = append(closers, node.Close)
+	}
+
 	scfg := serviceConfig(cfg, st, log, ver)
+	scfg.Cluster = node
 	if scfg.TLS, err = loadTLS(ctx, cfg, log); err != nil {
 		return err
 	}
@@ -171,12 +181,16 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 
 	var adm *admin.Server
 	if cfg.AdminAddr != "" {
+		checks := []admin.Check{admin.Ready("service", srv.Ready), {Name: "store", Run: st.Ping}}
+		if node != nil {
+			checks = append(checks, admin.Check{Name: "bus", Run: node.Check})
+		}
 		bi := readBuildInfo()
 		adm, err = admin.Listen(admin.Config{
 			Addr: cfg.AdminAddr,
 			// The store check is what tells a balancer that the database
-			// is down; cluster mode adds the bus here.
-			Checks:     []admin.Check{admin.Ready("service", srv.Ready), {Name: "store", Run: st.Ping}},
+			// is down; cluster mode adds the bus.
+			Checks:     checks,
 			Collectors: []prometheus.Collector{srv.MetricsCollector(), admin.BuildInfo(bi.Version, bi.Commit)},
 			// chatd user disable tells a running chatd through it.
 			Accounts: srv,
@@ -212,6 +226,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	// database close, say) must not keep the process from exiting.
 	done := make(chan error, 1)
 	r := running{Service: srv, Files: fsvc, Store: st}
+	if node != nil {
+		r.Cluster = node
+	}
 	if disc != nil { // no typed nil in an interface
 		r.Discovery = disc
 	}
@@ -225,6 +242,24 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, env runEnv) (err
 	err = awaitShutdown(done, cfg.ShutdownTimeout+shutdownGrace, log)
 	release() // the process may also just exit: the kernel drops the lock then
 	return err
+}
+
+// joinCluster connects to the cluster bus named by --cluster-nats as
+// --node-id (or the id kept in the data directory).
+func joinCluster(ctx context.Context, cfg config, log zerolog.Logger) (*cluster.Node, error) {
+	id := cfg.NodeID
+	if id == "" {
+		var err error
+		if id, err = cluster.LoadOrCreateNodeID(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	node, err := cluster.Connect(ctx, cluster.Config{URL: cfg.ClusterNATS, NodeID: id, Logger: log, OnUpChange: service.ObserveBusUp})
+	if err != nil {
+		return nil, fmt.Errorf("join cluster: %w", err)
+	}
+	log.Info().Str("node", id).Msg("joined the cluster bus")
+	return node, nil
 }
 
 // portHint explains a listen error for the person starting chatd.
@@ -298,6 +333,7 @@ type running struct {
 	Web       interface{ Shutdown(context.Context) error }
 	Service   interface{ Shutdown(context.Context) error }
 	Files     interface{ Shutdown(context.Context) error }
+	Cluster   io.Closer
 	Store     io.Closer
 	Admin     interface {
 		Shutdown(context.Context) error
@@ -332,6 +368,13 @@ func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 	if r.Files != nil {
 		if err := r.Files.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("file port shutdown: %w", err))
+		}
+	}
+	// Leaving the cluster removes this node's sessions from the directory
+	// (its users go offline everywhere at once), before the store closes.
+	if r.Cluster != nil {
+		if err := r.Cluster.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("leave cluster: %w", err))
 		}
 	}
 	if err := r.Store.Close(); err != nil {
