@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,11 +381,17 @@ func (cn *conn) reason() error {
 	return cn.err
 }
 
-// writeFrame encodes and writes one frame under the write lock. A failed
-// write closes the connection (the reader then reports the loss).
-func (cn *conn) writeFrame(deadline time.Time, encode func([]byte) ([]byte, error)) error {
+// writeFrame encodes and writes one frame under the write lock, by ctx's
+// deadline. A call whose time ran out before a byte left (it waited for
+// the lock, or the socket was full) fails alone with ctx's error: the
+// stream is intact, so the connection stays. Any other failed write closes
+// the connection (the reader then reports the loss).
+func (cn *conn) writeFrame(ctx context.Context, encode func([]byte) ([]byte, error)) error {
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	buf, err := encode(cn.wbuf[:0])
 	if err != nil {
 		return err
@@ -392,12 +399,17 @@ func (cn *conn) writeFrame(deadline time.Time, encode func([]byte) ([]byte, erro
 	if cap(buf) <= 64<<10 {
 		cn.wbuf = buf[:0] // keep a modest buffer for the next frame
 	}
+	deadline, _ := ctx.Deadline()
 	_ = cn.nc.SetWriteDeadline(deadline)
-	if _, err := cn.nc.Write(buf); err != nil {
-		cn.close(fmt.Errorf("%w: write: %v", ErrConnLost, err))
-		return fmt.Errorf("%w: write: %v", ErrConnLost, err)
+	n, err := cn.nc.Write(buf)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	cn.close(fmt.Errorf("%w: write: %v", ErrConnLost, err))
+	return fmt.Errorf("%w: write: %v", ErrConnLost, err)
 }
 
 // readLoop reads frames until the connection fails, routing replies to
@@ -557,8 +569,7 @@ func (c *Client) callOnAs(ctx context.Context, cn *conn, op protocol.Op, req any
 	if err := cn.register(id, ch, fill); err != nil {
 		return fmt.Errorf("client: %v: %w", op, err)
 	}
-	deadline, _ := ctx.Deadline()
-	err := cn.writeFrame(deadline, func(dst []byte) ([]byte, error) {
+	err := cn.writeFrame(ctx, func(dst []byte) ([]byte, error) {
 		return protocol.AppendJSONFrame(dst, op, id, req)
 	})
 	if err != nil {

@@ -233,6 +233,22 @@ func TestCallTimeoutLeavesConnectionUsable(t *testing.T) {
 	}
 }
 
+// TestCallOutOfTimeBeforeWriting: a call whose context ran out before its
+// frame was written (a loaded machine, a long wait for the write lock)
+// fails alone; nothing was sent, so the connection stays usable.
+func TestCallOutOfTimeBeforeWriting(t *testing.T) {
+	s := newFakeServer(t)
+	c := dialT(t, s.addr(), Options{})
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := c.GroupList(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want deadline exceeded, got %v", err)
+	}
+	if _, err := c.Ping(ctxT(t)); err != nil {
+		t.Fatalf("ping after a call that ran out of time: %v", err)
+	}
+}
+
 func TestCloseFailsCallsAndClosesPushes(t *testing.T) {
 	s := newFakeServer(t)
 	s.noReply[protocol.OpGroupList] = true

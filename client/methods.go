@@ -498,9 +498,8 @@ func (c *Client) RoomMedia(ctx context.Context, roomID int64, payload []byte) er
 	if err != nil {
 		return fmt.Errorf("client: room.media: %w", err)
 	}
-	deadline, _ := ctx.Deadline()
 	id := c.newID()
-	err = cn.writeFrame(deadline, func(dst []byte) ([]byte, error) {
+	err = cn.writeFrame(ctx, func(dst []byte) ([]byte, error) {
 		return protocol.AppendRoomMediaFrame(dst, id, roomID, payload), nil
 	})
 	if err != nil {
