@@ -47,7 +47,7 @@ func (s *Server) sendBacklog(x *call, sess *Session, convs []store.ConvInfo) {
 	fail := func(what string, err error) {
 		s.log.Warn().Int64("user", me).Uint64("conn", x.cs.id).Str("step", what).Err(err).Msg("login backlog")
 	}
-	if !s.sendFriendNotices(x, me, fail) {
+	if !s.sendFriendNotices(x, sess, fail) {
 		return
 	}
 	convs = slices.Clone(convs)
@@ -80,18 +80,45 @@ func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
 	return s.conn.write(frame)
 }
 
-// endReplay releases the held pushes, skipping messages the backlog
-// already carried, and switches the session to direct writes.
+// noteBacklog records a friend notice the backlog wrote (login worker only).
+func (s *Session) noteBacklog(op protocol.Op, request int64) {
+	if s.notices == nil {
+		s.notices = make(map[friendNotice]struct{})
+	}
+	s.notices[friendNotice{op, request}] = struct{}{}
+}
+
+// wroteInBacklog reports whether a held push repeats a friend notice the
+// backlog wrote: a request made, or answered, after the session attached
+// but before the backlog read the store is in both.
+func (s *Session) wroteInBacklog(f outFrame) bool {
+	if len(s.notices) == 0 || (f.op != protocol.OpFriendRequested && f.op != protocol.OpFriendResponded) {
+		return false
+	}
+	_, body, _, err := protocol.Decode(f.b, len(f.b))
+	var v struct {
+		RequestID int64 `json:"request_id"`
+	}
+	if err != nil || protocol.Unmarshal(body, &v) != nil {
+		return false
+	}
+	_, dup := s.notices[friendNotice{f.op, v.RequestID}]
+	return dup
+}
+
+// endReplay releases the held pushes, skipping messages and friend notices
+// the backlog already carried, and switches the session to direct writes.
 func (s *Session) endReplay() {
 	s.mu.Lock()
 	for _, h := range s.held {
-		if h.conv != "" && h.seq <= s.sent[h.conv] {
+		if h.conv != "" && h.seq <= s.sent[h.conv] || s.wroteInBacklog(h.frame) {
 			continue
 		}
 		s.conn.write(h.frame)
 	}
 	s.held = nil
 	s.sent = nil
+	s.notices = nil
 	s.replaying.Store(false)
 	s.mu.Unlock()
 }

@@ -166,10 +166,10 @@ func (s *Server) pushPresence(user int64, friends []int64) {
 
 // sendFriendNotices writes, as the start of a login backlog, the pending
 // friend requests to the user and the answers to its requests not yet
-// pushed (then marked as pushed). It reports failures to fail, and returns
+// pushed (marked as pushed first). It reports failures to fail, and returns
 // false when the backlog cannot go on.
-func (s *Server) sendFriendNotices(x *call, me int64, fail func(step string, err error)) bool {
-	ctx := x.ctx()
+func (s *Server) sendFriendNotices(x *call, sess *Session, fail func(step string, err error)) bool {
+	ctx, me := x.ctx(), sess.userID
 	in, _, err := s.store.PendingFriendRequests(ctx, me, maxPending)
 	if err != nil {
 		fail("pending requests", err)
@@ -193,19 +193,26 @@ func (s *Server) sendFriendNotices(x *call, me int64, fail func(step string, err
 			fail("profiles", err)
 			return false
 		}
-		for _, r := range in {
-			_ = x.cs.write(encodePush(protocol.OpFriendRequested, &protocol.FriendRequestedPush{RequestID: r.ID, From: ps[r.From], Note: r.Note}))
-		}
+		// Answers are marked notified before they are written: a client
+		// that reads them and logs in again at once must not find them
+		// still owed.
 		if len(resps) > 0 {
 			done := make([]int64, 0, len(resps))
 			for _, r := range resps {
-				_ = x.cs.write(encodePush(protocol.OpFriendResponded, &protocol.FriendRespondedPush{
-					RequestID: r.ID, By: ps[r.To], Accepted: r.Status == store.RequestAccepted}))
 				done = append(done, r.ID)
 			}
 			if err := s.store.MarkResponsesNotified(ctx, done); err != nil {
 				fail("mark notified", err)
 			}
+		}
+		for _, r := range in {
+			sess.noteBacklog(protocol.OpFriendRequested, r.ID)
+			_ = x.cs.write(encodePush(protocol.OpFriendRequested, &protocol.FriendRequestedPush{RequestID: r.ID, From: ps[r.From], Note: r.Note}))
+		}
+		for _, r := range resps {
+			sess.noteBacklog(protocol.OpFriendResponded, r.ID)
+			_ = x.cs.write(encodePush(protocol.OpFriendResponded, &protocol.FriendRespondedPush{
+				RequestID: r.ID, By: ps[r.To], Accepted: r.Status == store.RequestAccepted}))
 		}
 	}
 	return true

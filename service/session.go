@@ -40,6 +40,16 @@ type Session struct {
 	// sent records, during the backlog, the highest seq written per
 	// conversation; only the login worker touches it.
 	sent map[string]int64
+	// notices records, during the backlog, the friend notices it wrote, so
+	// the same notice held from a live push is not written twice; only the
+	// login worker touches it.
+	notices map[friendNotice]struct{}
+}
+
+// friendNotice names one friend.requested or friend.responded push.
+type friendNotice struct {
+	op      protocol.Op
+	request int64
 }
 
 type heldFrame struct {
