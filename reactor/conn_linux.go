@@ -23,6 +23,10 @@ type Conn struct {
 	out    outQueue               // loop-owned outbound queue (wire bytes)
 	lay    atomic.Pointer[layers] // nil unless PushLayer was called
 	queued atomic.Int64
+	// outq is the bytes in out not yet written, for a connection without
+	// layers (loop-owned): equal to queued when no write waits in the
+	// command queue, which is when a loop-side write may go inline.
+	outq int64
 	// lastRead is the loop tick (mod 2^32) of the last read and idleAt the
 	// tick the armed idle entry is due, for the idle timeout.
 	lastRead  uint32
@@ -149,6 +153,10 @@ func (c *Conn) Write(b []byte) error {
 	if err := c.admit(n); err != nil || n == 0 {
 		return err
 	}
+	if c.inline(n) {
+		c.loop.writeInline(c, b)
+		return nil
+	}
 	return c.settle(c.loop.postWrite(c, b), n)
 }
 
@@ -165,6 +173,10 @@ func (c *Conn) WriteCopy(b []byte) error {
 	if err := c.admit(n); err != nil || n == 0 {
 		return err
 	}
+	if c.inline(n) {
+		c.loop.copyInline(c, b)
+		return nil
+	}
 	if n > maxChunk {
 		return c.settle(c.loop.postWrite(c, bytes.Clone(b)), n)
 	}
@@ -180,6 +192,10 @@ func (c *Conn) Writev(bufs ...[]byte) error {
 	}
 	if err := c.admit(n); err != nil || n == 0 {
 		return err
+	}
+	if c.inline(n) {
+		c.loop.writevInline(c, bufs, n)
+		return nil
 	}
 	return c.settle(c.loop.postWritev(c, bufs), n)
 }
@@ -248,6 +264,7 @@ func (c *Conn) unreserve(n int64) { c.queued.Add(-n) }
 // written releases n bytes that left the out queue (written or dropped);
 // loop only. The loop-wide figure is kept by the loop, off the write path.
 func (c *Conn) written(n int64) {
+	c.outq -= n
 	c.queued.Add(-n)
 	c.loop.ctr.queued.Add(-n)
 }

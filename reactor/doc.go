@@ -14,9 +14,14 @@
 // block a thread in epoll_wait: it parks its goroutine in the Go runtime's
 // netpoller on its epoll fd, so an idle loop holds no thread or P and sysmon
 // has nothing to retake (about 3x fewer context switches under echo load).
-// Writes from any goroutine go through the loop's command queue; a sleeping
-// loop is woken by one eventfd write per batch, and writes made while it is
-// awake cost no wake-up at all.
+// Writes from other goroutines go through the loop's command queue; a
+// sleeping loop is woken by one eventfd write per batch, and writes made
+// while it is awake cost no wake-up at all. Writes from the connection's own
+// loop (its callbacks) to a connection without layers go straight into its
+// outbound queue when no earlier write to it waits in the command queue (see
+// inline_linux.go), and WriteCopy of OnData's own bytes queues them without
+// a copy, flushes the connection when OnData returns and copies only what
+// the kernel did not take: OnData's data is therefore read-only.
 // Each loop accepts on its own SO_REUSEPORT listening socket (the kernel
 // spreads connections by hash); with Options.SingleAcceptor one acceptor on
 // loop 0 hands each connection to the least-loaded loop instead. Either way

@@ -11,9 +11,11 @@ import (
 type Handler interface {
 	// OnOpen runs after accept or Dial, before any OnData.
 	OnOpen(c *Conn)
-	// OnData gets all buffered unread bytes (valid only during the call) and
-	// returns how many it consumed (whole frames); the rest is kept and offered
-	// again, with more bytes appended, on the next call.
+	// OnData gets all buffered unread bytes (valid only during the call, and
+	// read-only: WriteCopy of a part of them may queue that part without
+	// copying it until OnData returns) and returns how many it consumed
+	// (whole frames); the rest is kept and offered again, with more bytes
+	// appended, on the next call.
 	OnData(c *Conn, data []byte) int
 	// OnClose runs exactly once per opened connection. err is nil on a clean
 	// local Close, io.EOF on peer close, ErrEngineClosed on Shutdown, else the

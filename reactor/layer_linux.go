@@ -122,6 +122,7 @@ func (c *Conn) PushLayer(ly Layer) error {
 	s := c.lay.Load()
 	if s == nil {
 		s = &layers{}
+		c.loop.adoptInline(c, s)
 	} else if s.n == maxLayers {
 		return ErrTooManyLayers
 	}

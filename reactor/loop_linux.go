@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/petermattis/goid"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,8 +111,18 @@ type loop struct {
 	listeners []int  // listener fds (-1 once closed)
 	retrying  []bool // per listener: an accept retry is scheduled
 	dials     map[*Conn]chan error
-	backoff   uint64 // accept retry delay in ticks after EMFILE/ENFILE
-	stopping  bool
+	// Inline writes (inline_linux.go): inl says goid can be trusted, gid is
+	// the loop goroutine's id (0 until run starts), reading the connection
+	// being read, and lendTo/lendData the connection and data of the
+	// running OnData, whose slices WriteCopy may lend (lent: it did).
+	inl      bool
+	gid      atomic.Int64
+	reading  *Conn
+	lendTo   *Conn
+	lendData []byte
+	lent     bool
+	backoff  uint64 // accept retry delay in ticks after EMFILE/ENFILE
+	stopping bool
 
 	nconns atomic.Int64
 	ctr    counters
@@ -157,6 +168,7 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 		wheel:  newWheel(0),
 		dials:  make(map[*Conn]chan error),
 		done:   make(chan struct{}),
+		inl:    inlineOK(),
 	}
 	if err := l.initPoller(); err != nil {
 		unix.Close(efd) // initPoller has closed epfd
@@ -167,6 +179,9 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 
 func (l *loop) run() {
 	defer l.exit()
+	if l.inl {
+		l.gid.Store(goid.Get())
+	}
 	timeout := -1
 	for {
 		n, err := l.wait(timeout)
@@ -319,6 +334,7 @@ func (l *loop) exec(x *cmd) {
 			c.out.bufs = l.queueArray()
 		}
 		c.out.push(x.b)
+		c.outq += int64(len(x.b))
 		l.ctr.queued.Add(int64(len(x.b)))
 		l.markFlush(c)
 	case opWriteCopy:
@@ -331,6 +347,7 @@ func (l *loop) exec(x *cmd) {
 			l.pendUnit(c, s, x.b, true, false)
 			return
 		}
+		c.outq += int64(len(x.b))
 		l.ctr.queued.Add(int64(len(x.b)))
 		l.markFlush(c)
 		if c.out.appendTail(x.b) {

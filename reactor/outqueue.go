@@ -4,11 +4,14 @@ package reactor
 // (WriteCopy) that goes back to the loop's chunk pool once written; other
 // buffers belong to the caller and are only dropped. more marks a buffer
 // whose unit (one Writev) continues in the next one; only layered
-// connections' pending units use it.
+// connections' pending units use it. lent marks a slice of the data OnData
+// is running with (an inline WriteCopy): it must be written or copied
+// before OnData's caller goes on (loop.settleLent).
 type outBuf struct {
 	b      []byte
 	pooled bool
 	more   bool
+	lent   bool
 }
 
 // outQueue is a connection's outbound queue: the caller's buffers, retained
@@ -37,6 +40,22 @@ func (q *outQueue) pushChunk(b []byte) {
 		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
 	}
 	q.bufs = append(q.bufs, outBuf{b: b, pooled: true})
+}
+
+// pushLent appends a slice of OnData's data (see outBuf.lent).
+func (q *outQueue) pushLent(b []byte) {
+	if q.head > 0 && q.head == len(q.bufs) {
+		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
+	}
+	q.bufs = append(q.bufs, outBuf{b: b, lent: true})
+}
+
+// pushOwned appends e, a buffer the queue owns (loop.ownCopy).
+func (q *outQueue) pushOwned(e outBuf) {
+	if q.head > 0 && q.head == len(q.bufs) {
+		q.bufs, q.head, q.off = q.bufs[:0], 0, 0
+	}
+	q.bufs = append(q.bufs, e)
 }
 
 // pushUnit appends b as part of a unit (see outBuf.more); empty buffers are

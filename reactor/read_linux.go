@@ -32,13 +32,31 @@ func (l *loop) readAll() {
 			continue
 		}
 		q := c.queued.Load()
-		if l.read(c) {
+		l.reading = c
+		more := l.read(c)
+		l.reading = nil
+		if more {
 			l.markReady(c)
 		}
+		if c.state.Load() == stClosed {
+			continue
+		}
+		if c.lay.Load() == nil {
+			// OnData's writes went inline into c.out (see inline_linux.go)
+			// unless an earlier write waited in the command queue (another
+			// goroutine's; flushing that early is harmless): then drain.
+			if c.queued.Load() != c.outq {
+				l.drain()
+			}
+			if !c.out.empty() && c.state.Load() != stClosed { // drain may have run its close
+				l.flush(c)
+			}
+			continue
+		}
 		// Queued bytes grew during the read: OnData wrote (or another
-		// goroutine did meanwhile; flushing that early is harmless). The
-		// write sits in the command queue until drain moves it to c.out.
-		if c.queued.Load() > q && c.state.Load() != stClosed {
+		// goroutine did meanwhile). On a layered conn the write sits in the
+		// command queue until drain moves it to the layers.
+		if c.queued.Load() > q {
 			l.drain()
 			if c.state.Load() != stClosed { // drain may have run its close
 				l.flush(c)
@@ -103,7 +121,12 @@ func (l *loop) deliverTop(c *Conn, data []byte) {
 	h := l.e.h
 	n0 := c.depth()
 	if len(c.in) == 0 {
+		l.lendTo, l.lendData = c, data
 		k := clampConsumed(h.OnData(c, data), len(data))
+		l.lendTo, l.lendData = nil, nil
+		if l.lent {
+			l.settleLent(c) // before data is reused
+		}
 		if k < len(data) && c.state.Load() != stClosed {
 			if c.depth() != n0 {
 				l.pushedInput(c, n0, data[k:])
@@ -113,7 +136,12 @@ func (l *loop) deliverTop(c *Conn, data []byte) {
 		}
 	} else {
 		c.in = inAppend(&l.pool, c.in, data)
+		l.lendTo, l.lendData = c, c.in
 		k := clampConsumed(h.OnData(c, c.in), len(c.in))
+		l.lendTo, l.lendData = nil, nil
+		if l.lent {
+			l.settleLent(c) // before c.in moves
+		}
 		if c.in != nil {
 			if k < len(c.in) && c.depth() != n0 {
 				in := c.in

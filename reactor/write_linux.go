@@ -46,28 +46,31 @@ func (l *loop) flush(c *Conn) {
 		}
 		return
 	}
-	iov := l.iov[:0]
-	total := 0
-	for i := c.out.head; i < len(c.out.bufs) && len(iov) < iovMax; i++ {
-		b := c.out.bufs[i].b
-		if i == c.out.head {
-			b = b[c.out.off:]
-		}
-		v := unix.Iovec{Base: &b[0]}
-		v.SetLen(len(b))
-		iov = append(iov, v)
-		total += len(b)
-	}
 	var r uintptr
 	var errno unix.Errno
-	if len(iov) == 1 {
+	total, all := 0, false
+	if c.out.buffers() == 1 {
 		// One buffer (the common echo/request-reply case): plain write skips
-		// the kernel's iovec import.
-		r, _, errno = unix.RawSyscall(unix.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len))
+		// the kernel's iovec import, and building and clearing an iovec.
+		b := c.out.bufs[c.out.head].b[c.out.off:]
+		total, all = len(b), true
+		r, _, errno = unix.RawSyscall(unix.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 	} else {
+		iov := l.iov[:0]
+		for i := c.out.head; i < len(c.out.bufs) && len(iov) < iovMax; i++ {
+			b := c.out.bufs[i].b
+			if i == c.out.head {
+				b = b[c.out.off:]
+			}
+			v := unix.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			iov = append(iov, v)
+			total += len(b)
+		}
+		all = len(iov) == c.out.buffers()
 		r, _, errno = unix.RawSyscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		clear(iov) // drop references to caller buffers
 	}
-	clear(iov) // drop references to caller buffers
 	l.ctr.writev.Add(1)
 	if errno != 0 {
 		switch errno {
@@ -86,6 +89,17 @@ func (l *loop) flush(c *Conn) {
 		return
 	}
 	n := int(r)
+	if n == total && all {
+		// Everything left: release hands back the written chunks and the
+		// array in one pass, without consume's walk.
+		c.written(int64(n))
+		l.ctr.bytesOut.Add(uint64(n))
+		l.recycleOut(c)
+		if c.flags&fCloseReq != 0 {
+			l.closeNow(c, closeErr(c.code))
+		}
+		return
+	}
 	k := len(l.chunkRet)
 	c.out.consume(n, &l.chunkRet)
 	if k != len(l.chunkRet) {
