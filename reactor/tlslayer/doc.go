@@ -17,6 +17,16 @@
 // becoming sticky (conn.go, readRecordOrCCS), which is what lets a Read on
 // the loop return instead of blocking.
 //
+// An idle connection keeps as little as crypto/tls allows: the record input
+// buffers are lent per feed (trim.go), the handshake's state goes with its
+// goroutine, a server drops its resumption secret once the session ticket is
+// sent, and a TLS 1.3 AES-GCM connection that had no records for a second or
+// two lets its two record ciphers go (ciphers.go: about 1.7 KB, rebuilt from
+// the traffic key on the next record, which costs about a microsecond). One
+// sweeper goroutine per Config finds quiet connections; there is no timer
+// per connection. Measured at 10,000 idle TLS 1.3 connections: about 2.0 KB
+// of live heap per connection, of which crypto/tls's Conn is 896 bytes.
+//
 // Renegotiation is refused (crypto/tls's default for servers, and
 // tls.RenegotiateNever is forced for clients). Conn.Close sends close_notify
 // after the queued output; a close_notify received closes the connection

@@ -56,6 +56,7 @@ type Config struct {
 	opts   Options
 	flight chan struct{} // one token per handshake in flight
 	cpu    chan struct{} // one token per handshake computing
+	sweep  sweeper       // finds quiet connections, to drop their ciphers
 }
 
 // NewServer returns a Config for the server side of connections. cfg must
@@ -87,6 +88,7 @@ func newConfig(cfg *tls.Config, opts Options, client bool) *Config {
 		opts:   opts,
 		flight: make(chan struct{}, opts.MaxHandshakes),
 		cpu:    make(chan struct{}, opts.HandshakeCPU),
+		sweep:  sweeper{every: sweepEvery},
 	}
 }
 
@@ -97,16 +99,19 @@ func newConfig(cfg *tls.Config, opts Options, client bool) *Config {
 func (cfg *Config) Layer() *Layer { return &Layer{cfg: cfg} }
 
 // Layer is TLS on one connection. Its methods, except ConnectionState, are
-// the reactor.Layer interface, called by the reactor.
+// the reactor.Layer interface, called by the reactor. Everything only the
+// handshake needs lives in the transport's handshake state, dropped when the
+// handshake is over, so an established connection keeps a small Layer.
 type Layer struct {
 	cfg    *Config
-	io     *reactor.LayerIO
 	tc     *tls.Conn
 	tr     transport
-	ready  bool        // handshake done and switched to loop mode (loop-owned)
-	hsErr  error       // handshake result; written by the handshake goroutine before Wake
-	gather []byte      // small units packed into one record until Flush
-	done   atomic.Bool // the handshake succeeded (for ConnectionState)
+	gather []byte // small units packed into one record until Flush
+	ready  bool   // handshake done and switched to loop mode (loop-owned)
+	// used: records went through since the last sweep; armed: on the
+	// sweeper's list (both loop-owned, after the handshake).
+	used, armed bool
+	done        atomic.Bool // the handshake succeeded (for ConnectionState)
 }
 
 // ConnectionState returns the negotiated state (version, cipher suite, ALPN
@@ -121,14 +126,14 @@ func (l *Layer) ConnectionState() (st tls.ConnectionState, ok bool) {
 
 // Open starts the handshake on its own goroutine and holds the handler's output.
 func (l *Layer) Open(io *reactor.LayerIO) error {
-	l.io = io
+	l.tr.io = io
 	select {
 	case l.cfg.flight <- struct{}{}:
 	default:
 		return ErrBusy
 	}
 	io.Hold(true)
-	l.tr.init(io, l.cfg.cpu)
+	l.tr.hs = newHandshakeState(l.cfg.cpu)
 	if l.cfg.client {
 		l.tc = tls.Client(&l.tr, l.cfg.tls)
 	} else {
@@ -146,34 +151,56 @@ func (l *Layer) handshake() {
 		err = ErrHandshakeTimeout
 	}
 	cancel()
-	l.tr.handshakeDone()
+	l.tr.hs.done(err)
 	<-l.cfg.flight
-	l.hsErr = err
-	l.io.Wake()
+	l.tr.io.Wake()
 }
 
 // Wake finishes the handshake on the loop: from now on the loop feeds
-// records to the tls.Conn and reads them itself.
+// records to the tls.Conn and reads them itself. Afterwards it is the
+// sweeper's call: a connection that had no records since the last one lets
+// its ciphers go.
 func (l *Layer) Wake() error {
 	if l.ready {
+		if l.used { // stay on the list for one more sweep
+			l.used = false
+			l.cfg.sweep.add(l)
+		} else {
+			l.armed = false
+			dropCiphers(l.tc)
+		}
 		return nil
 	}
-	if l.hsErr != nil {
-		return fmt.Errorf("tlslayer: handshake: %w", l.hsErr)
+	rest, err := l.tr.takeLoop()
+	if err != nil {
+		return fmt.Errorf("tlslayer: handshake: %w", err)
 	}
 	l.ready = true
-	rest := l.tr.takeLoop()
 	l.done.Store(true)
+	if !l.cfg.client {
+		dropResumptionSecret(l.tc)
+	}
 	if f := l.cfg.opts.OnHandshake; f != nil {
-		if err := f(l.io.Conn(), l.tc.ConnectionState()); err != nil {
+		if err := f(l.tr.io.Conn(), l.tc.ConnectionState()); err != nil {
 			return err
 		}
 	}
-	l.io.Hold(false)
+	l.tr.io.Hold(false)
+	l.arm() // the handshake's ciphers go once the connection is quiet
 	// Records that came with or after the peer's Finished: those the
 	// handshake read sit in the tls.Conn, the rest in rest.
-	_, err := l.feed(rest)
+	_, err = l.feed(rest)
 	return err
+}
+
+// arm notes that the ciphers were used and puts the layer on the sweeper's
+// list if it is not on it. Loop only, after the handshake.
+func (l *Layer) arm() {
+	l.used = true
+	if !l.armed {
+		l.armed = true
+		l.cfg.sweep.add(l)
+	}
 }
 
 // Decode hands what arrived to crypto/tls (during the handshake: to the
@@ -199,6 +226,7 @@ func (l *Layer) Encode(unit [][]byte) error {
 		if err := l.Flush(); err != nil {
 			return err
 		}
+		l.arm()
 		if _, err := l.tc.Write(b); err != nil {
 			return err
 		}
@@ -211,6 +239,7 @@ func (l *Layer) Flush() error {
 	if len(l.gather) == 0 {
 		return nil
 	}
+	l.arm()
 	_, err := l.tc.Write(l.gather)
 	putBuf(l.gather)
 	l.gather = nil
@@ -248,6 +277,9 @@ func putBuf(b []byte) { b = b[:cap(b)]; bufs.Put(&b) }
 // feed gives in to crypto/tls and passes the plaintext of every record
 // it completes up.
 func (l *Layer) feed(in []byte) (int, error) {
+	if len(in) > 0 {
+		l.arm()
+	}
 	l.tr.feed = in
 	lendInput(l.tc)
 	err := l.readPlain()
@@ -266,7 +298,7 @@ func (l *Layer) readPlain() error {
 		m, err := l.tc.Read(buf[n:])
 		n += m
 		if n > 0 && (n == len(buf) || err != nil) {
-			l.io.Up(buf[:n])
+			l.tr.io.Up(buf[:n])
 			n = 0
 		}
 		if err != nil {
@@ -297,61 +329,72 @@ var _ net.Error = wouldBlock{}
 // the loop uses it: Read returns the records being fed and then
 // errWouldBlock, Write sends the records down.
 type transport struct {
-	io  *reactor.LayerIO
-	cpu chan struct{}
+	io   *reactor.LayerIO
+	hs   *handshakeState // nil once the handshake is over: loop mode
+	feed []byte          // loop mode: the records being decoded
+}
 
+// handshakeState is what the transport needs only while the handshake
+// goroutine runs.
+type handshakeState struct {
+	cpu     chan struct{}
 	mu      sync.Mutex
 	cond    sync.Cond
 	buf     []byte // handshake input not yet read
 	closed  bool
-	loop    bool // the handshake is over: loop mode
-	haveCPU bool // the handshake goroutine holds a cpu token
-
-	feed []byte // loop mode: the records being decoded
+	haveCPU bool  // the handshake goroutine holds a cpu token
+	err     error // the handshake's result, once it is over
 }
 
-func (t *transport) init(io *reactor.LayerIO, cpu chan struct{}) {
-	t.io, t.cpu = io, cpu
-	t.cond.L = &t.mu
+func newHandshakeState(cpu chan struct{}) *handshakeState {
+	h := &handshakeState{cpu: cpu}
+	h.cond.L = &h.mu
+	return h
 }
 
 // feedHandshake appends input for the handshake goroutine, up to
 // maxHandshakeInput held, and returns how much it took.
 func (t *transport) feedHandshake(b []byte) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b = b[:min(len(b), max(0, maxHandshakeInput-len(t.buf)))]
+	h := t.hs
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b = b[:min(len(b), max(0, maxHandshakeInput-len(h.buf)))]
 	if len(b) == 0 {
 		return 0
 	}
-	t.buf = append(t.buf, b...)
-	t.cond.Signal()
+	h.buf = append(h.buf, b...)
+	h.cond.Signal()
 	return len(b)
 }
 
-// handshakeDone gives back the handshake goroutine's cpu token.
-func (t *transport) handshakeDone() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.haveCPU {
-		t.haveCPU = false
-		<-t.cpu
+// done records the handshake's result and gives back the handshake
+// goroutine's cpu token.
+func (h *handshakeState) done(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.err = err
+	if h.haveCPU {
+		h.haveCPU = false
+		<-h.cpu
 	}
 }
 
-// takeLoop switches to loop mode and returns the input the handshake did
-// not read.
-func (t *transport) takeLoop() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.loop = true
-	b := t.buf
-	t.buf = nil
-	return b
+// takeLoop switches to loop mode once the handshake goroutine is done and
+// returns the input the handshake did not read and the handshake's result.
+func (t *transport) takeLoop() ([]byte, error) {
+	h := t.hs
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err != nil {
+		return nil, h.err
+	}
+	t.hs = nil
+	return h.buf, nil
 }
 
 func (t *transport) Read(p []byte) (int, error) {
-	if t.loop { // set on the loop, read on the loop afterwards
+	h := t.hs
+	if h == nil { // set on the loop, read on the loop afterwards
 		n := copy(p, t.feed)
 		t.feed = t.feed[n:]
 		if n == 0 {
@@ -359,37 +402,37 @@ func (t *transport) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	t.mu.Lock()
-	for len(t.buf) == 0 && !t.closed {
-		if t.haveCPU {
+	h.mu.Lock()
+	for len(h.buf) == 0 && !h.closed {
+		if h.haveCPU {
 			// Waiting for the peer: let another handshake compute.
-			t.haveCPU = false
-			<-t.cpu
+			h.haveCPU = false
+			<-h.cpu
 		}
-		t.cond.Wait()
+		h.cond.Wait()
 	}
-	if t.closed {
-		t.mu.Unlock()
+	if h.closed {
+		h.mu.Unlock()
 		return 0, net.ErrClosed
 	}
-	n := copy(p, t.buf)
-	t.buf = t.buf[n:]
-	if len(t.buf) == 0 {
-		t.buf = nil
+	n := copy(p, h.buf)
+	h.buf = h.buf[n:]
+	if len(h.buf) == 0 {
+		h.buf = nil
 	}
-	need := !t.haveCPU
-	t.mu.Unlock()
+	need := !h.haveCPU
+	h.mu.Unlock()
 	if need {
-		t.cpu <- struct{}{} // may wait while other handshakes compute
-		t.mu.Lock()
-		t.haveCPU = true
-		t.mu.Unlock()
+		h.cpu <- struct{}{} // may wait while other handshakes compute
+		h.mu.Lock()
+		h.haveCPU = true
+		h.mu.Unlock()
 	}
 	return n, nil
 }
 
 func (t *transport) Write(p []byte) (int, error) {
-	if t.loop {
+	if t.hs == nil {
 		t.io.DownCopy(p)
 		return len(p), nil
 	}
@@ -400,11 +443,16 @@ func (t *transport) Write(p []byte) (int, error) {
 }
 
 // Close wakes a handshake blocked in Read (timeout, or the conn closed).
+// Loop only (Release, Close), or crypto/tls on the handshake goroutine.
 func (t *transport) Close() error {
-	t.mu.Lock()
-	t.closed = true
-	t.cond.Broadcast()
-	t.mu.Unlock()
+	h := t.hs
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	h.closed = true
+	h.cond.Broadcast()
+	h.mu.Unlock()
 	return nil
 }
 

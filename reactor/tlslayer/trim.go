@@ -81,3 +81,23 @@ func reclaimInput(tc *tls.Conn) {
 		*hand = bytes.Buffer{}
 	}
 }
+
+// resumptionSecretOff locates tls.Conn's resumptionSecret, which a TCP
+// server only uses to seal the session ticket it sends at the end of the
+// handshake (a client keeps it for the tickets that arrive later); 0 when
+// a Go release renamed or retyped it.
+var resumptionSecretOff = func() uintptr {
+	f, ok := reflect.TypeFor[tls.Conn]().FieldByName("resumptionSecret")
+	if !ok || f.Type != reflect.TypeFor[[]byte]() {
+		return 0
+	}
+	return f.Offset
+}()
+
+// dropResumptionSecret lets a server connection's resumption secret go once
+// its handshake, and so its session ticket, is done. Loop only.
+func dropResumptionSecret(tc *tls.Conn) {
+	if resumptionSecretOff != 0 {
+		*(*[]byte)(unsafe.Add(unsafe.Pointer(tc), resumptionSecretOff)) = nil
+	}
+}
