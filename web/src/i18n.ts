@@ -268,8 +268,24 @@ export function t(key: Key | string, params: Record<string, string | number> = {
   return s.replace(/\{(\w+)\}/g, (_, k) => String(params[k] ?? ''))
 }
 
+// One Intl formatter per language and kind, made once: toLocaleTimeString
+// with options builds a new formatter on every call (about half a
+// millisecond), which made scrolling a long conversation stutter.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+function formatter(kind: 'time' | 'day'): Intl.DateTimeFormat {
+  const key = `${lang} ${kind}`
+  let f = formatters.get(key)
+  if (!f) {
+    const opts: Intl.DateTimeFormatOptions =
+      kind === 'time' ? { hour: '2-digit', minute: '2-digit' } : { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' }
+    f = new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en', opts)
+    formatters.set(key, f)
+  }
+  return f
+}
+
 export function formatTime(ts: number): string {
-  return new Date(ts).toLocaleTimeString(lang === 'zh' ? 'zh-CN' : 'en', { hour: '2-digit', minute: '2-digit' })
+  return formatter('time').format(ts)
 }
 
 export function formatDay(ts: number): string {
@@ -278,7 +294,7 @@ export function formatDay(ts: number): string {
   const y = new Date(today.getTime() - 86400000)
   if (d.toDateString() === today.toDateString()) return t('today')
   if (d.toDateString() === y.toDateString()) return t('yesterday')
-  return d.toLocaleDateString(lang === 'zh' ? 'zh-CN' : 'en', { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' })
+  return formatter('day').format(d)
 }
 
 export function formatSize(n: number): string {

@@ -56,7 +56,9 @@ export function ChatView({ c, conv, onBack }: { c: Controller; conv: string; onB
         {typing.length > 0 ? t('typing', { name: typing.join(', ') }) : ''}
       </p>
       <Transfers c={c} conv={conv} />
-      <Composer c={c} conv={conv} replyTo={replyTo} clearReply={() => setReplyTo(undefined)} />
+      {/* keyed by conversation: each starts with an empty draft, with no
+          effect after the first paint that could wipe what was typed already */}
+      <Composer key={conv} c={c} conv={conv} replyTo={replyTo} clearReply={() => setReplyTo(undefined)} />
     </section>
   )
 }
@@ -247,11 +249,7 @@ function Composer({ c, conv, replyTo, clearReply }: { c: Controller; conv: strin
   const fileInput = useRef<HTMLInputElement>(null)
   const groupId = cv.kind === 'g' ? cv.group! : 0
   const members = useAsync(groupId && query !== null ? groupId : 0, () => (groupId ? c.loadMembers(groupId) : undefined))
-  useEffect(() => {
-    setText('')
-    setMentions(new Map())
-    input.current?.focus()
-  }, [conv])
+  useEffect(() => input.current?.focus(), [])
 
   const group = s.groups.get(groupId)
   const canAll = !!group && group.owner === s.myId
