@@ -15,6 +15,10 @@ type migration struct {
 	stmts   []string
 	sqlite  []string
 	mysql   []string
+	// mysqlFn, when set, runs on MySQL after the statements (a backfill
+	// too large for one statement). It must be safe to run again on a
+	// migration interrupted halfway.
+	mysqlFn func(ctx context.Context, q querier) error
 }
 
 // migrations are applied in order; never edit a released one, add a new one.
@@ -103,13 +107,13 @@ var migrations = []migration{
 			sha256 VARCHAR(64) NOT NULL,
 			created_at BIGINT NOT NULL,
 			completed_at BIGINT NOT NULL DEFAULT 0){{TBL}}`,
-	}, nil, nil},
+	}, nil, nil, nil},
 	// v2: user search by nickname prefix and unnotified friend answers
 	// without scanning.
 	{2, []string{
 		`CREATE INDEX users_nick ON users (nick_key)`,
 		`CREATE INDEX fr_unnotified ON friend_requests (from_id, notified, status)`,
-	}, nil, nil},
+	}, nil, nil, nil},
 	// v3: protocol 1.1. Messages carry mentions, mention_all, reply_to and
 	// the seq of the recall that recalled them (0: not recalled);
 	// message_mentions indexes mentions by (conv, user) for mention_seq
@@ -163,12 +167,27 @@ var migrations = []migration{
 			END`,
 			`INSERT INTO messages_fts_short (rowid, body) SELECT id, chatd_short_grams(body) FROM messages WHERE type = 'text'`,
 		},
-		nil,
+		nil, nil,
 	},
 	// v4: accounts an administrator disabled (chatd user disable).
 	{version: 4, stmts: []string{
 		`ALTER TABLE users ADD COLUMN disabled INT NOT NULL DEFAULT 0`,
 	}},
+	// v5: msg.search on MySQL/MariaDB from an index instead of a scan of
+	// the user's conversations: message_grams (grams.go) holds each text
+	// message's distinct case-folded 1-, 2- and 3-character grams, packed
+	// in a BIGINT, keyed by (gram, msg_id) so that one gram's messages are
+	// walked newest first; conv rides along so that other users'
+	// conversations are skipped without reading the message. Existing
+	// messages are indexed by backfillGrams (IF NOT EXISTS and INSERT
+	// IGNORE: an interrupted migration resumes).
+	{version: 5, mysql: []string{
+		`CREATE TABLE IF NOT EXISTS message_grams (
+			gram BIGINT NOT NULL,
+			msg_id BIGINT NOT NULL,
+			conv {{CONV}} NOT NULL,
+			PRIMARY KEY (gram, msg_id)){{TBL}}`,
+	}, mysqlFn: backfillGrams},
 }
 
 // latestVersion is the schema version this build writes.
@@ -242,6 +261,11 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) (int, er
 		for _, s := range append(append([]string(nil), m.stmts...), only...) {
 			if _, err := q.ExecContext(ctx, d.ddl.Replace(s)); err != nil {
 				return cur, fmt.Errorf("migrate to v%d: %q: %w", m.version, firstLine(s), err)
+			}
+		}
+		if m.mysqlFn != nil && d == mysqlDialect {
+			if err := m.mysqlFn(ctx, q); err != nil {
+				return cur, fmt.Errorf("migrate to v%d: %w", m.version, err)
 			}
 		}
 		if cur == 0 {

@@ -226,6 +226,7 @@ func testSearchMessages(t *testing.T, s store.Store) {
 		{ab, b, "hello again, recalled"},      // 7: recalled below
 		{gc, a, "哈"},                          // 8
 		{ab, b, "哈哈 AAH"},                     // 9
+		{gc, b, "wxyz then xyzw"},             // 10: every trigram of "wxyzw", not it
 	}
 	var ms []store.Message
 	for _, x := range texts {
@@ -276,6 +277,11 @@ func testSearchMessages(t *testing.T, s store.Store) {
 		{"哈", "", want(9, 8)}, //
 		{"aA", "", want(9)},   // (repeated up to case)
 		{"ah", "", want(9)},   //
+		{"wxyzw", "", want()}, // its pieces are not enough
+		{"xyz", "", want(10)},
+		{"say hello to the group", "", want(1)}, // long: some trigrams looked up, all checked
+		{"say hello to thX group", "", want()},  //
+		{"我们明天去北京吃烤鸭", "", want(3)},             //
 	} {
 		q := store.SearchQuery{User: a, Query: tc.q}
 		if tc.conv != "" {
