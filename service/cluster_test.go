@@ -146,7 +146,8 @@ func TestClusterPresence(t *testing.T) {
 
 	// A second session on the other node: not a change.
 	ub2, _ := a.login(ubName, "two")
-	seesOnline(t, ns, ub2.userID)
+	// (b has ub online through its own session: wait for its directory.)
+	eventually(t, "node b sees ub's session on a", func() bool { return len(b.node.Sessions(ub.userID)) == 1 })
 	ub.nc.Close()
 	eventually(t, "node a sees ub's session on b gone", func() bool { return len(a.node.Sessions(ub.userID)) == 0 })
 	ua.noPush()
