@@ -169,6 +169,7 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 		s.endSession(old, true)
 	}
 	sess := newSession(x.cs, toProfile(u), req.DeviceOrDefault(), tokenHash)
+	sess.gated = s.node != nil
 	replaced, first := s.router.Attach(sess)
 	x.cs.sess.Store(sess)
 	metricSessions.Inc()
@@ -204,6 +205,13 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 		s.endSession(sess, true)
 		x.cs.sess.Store(nil)
 		return nil, err
+	}
+	if sess.gated {
+		// What the session has of each conversation: the backlog and
+		// msg.sync cover what is not pushed up to here.
+		for _, c := range convs {
+			sess.admit(c.Conv, c.LastSeq)
+		}
 	}
 	resp := &protocol.LoginResp{Status: protocol.OK(), UserID: u.ID, Token: token, Profile: toProfile(u),
 		Friends: make([]protocol.Friend, 0, len(friends)), Groups: make([]protocol.Group, 0, len(groups)),

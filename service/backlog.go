@@ -77,6 +77,9 @@ func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
 	if seq > s.sent[conv] {
 		s.sent[conv] = seq
 	}
+	if s.gated {
+		s.admit(conv, seq)
+	}
 	return s.conn.write(frame)
 }
 

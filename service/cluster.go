@@ -73,9 +73,16 @@ func decodeBus(data []byte) (byte, *busHeader, []byte, error) {
 // and seq name a msg push ("" and 0 otherwise). It returns how many local
 // sessions got it and whether any remote node was sent it.
 func (s *Server) pushUsers(users []int64, frame outFrame, conv string, seq int64, skip *connState) (int, bool) {
-	n := s.pushLocal(users, frame, conv, seq, skip)
 	if s.node == nil {
-		return n, false
+		return s.pushLocal(users, frame, conv, seq, skip), false
+	}
+	n := 0
+	if seq != 0 {
+		// Released in seq order with the other nodes' pushes of conv
+		// (reorder.go), and counted there.
+		s.gate.offer(conv, seq, gatePush{users: users, frame: frame, skip: skip})
+	} else {
+		n = s.pushLocal(users, frame, conv, seq, skip)
 	}
 	var nodes []string
 	for _, u := range users {
@@ -100,13 +107,22 @@ func (s *Server) pushUsers(users []int64, frame outFrame, conv string, seq int64
 }
 
 // pushLocal writes frame to this node's sessions of users, except skip.
+// In a cluster a msg push (seq not 0) skips the sessions that have its seq
+// already (Session.admit), and skip's session notes it has it.
 func (s *Server) pushLocal(users []int64, frame outFrame, conv string, seq int64, skip *connState) int {
 	var f fanout
 	f.reset(frame)
 	n := 0
+	gated := seq != 0 && s.node != nil
 	for _, uid := range users {
 		for _, sess := range s.router.Sessions(uid) {
 			if sess.conn == skip {
+				if gated {
+					sess.admit(conv, seq)
+				}
+				continue
+			}
+			if gated && !sess.admit(conv, seq) {
 				continue
 			}
 			f.add(sess, conv, seq)
@@ -138,7 +154,11 @@ func (h clusterHandler) OnMessage(data []byte) {
 			return
 		}
 		op := protocol.Op(binary.BigEndian.Uint16(frame[4:6]))
-		s.pushLocal(hd.Users, outFrame{op: op, b: frame}, hd.Conv, hd.Seq, nil)
+		if hd.Seq != 0 {
+			s.gate.offer(hd.Conv, hd.Seq, gatePush{users: hd.Users, frame: outFrame{op: op, b: frame}})
+		} else {
+			s.pushLocal(hd.Users, outFrame{op: op, b: frame}, "", 0, nil)
+		}
 	case busKick:
 		for _, sess := range s.router.Sessions(hd.User) {
 			if sess.conn.id != hd.Conn {

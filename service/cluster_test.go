@@ -243,29 +243,156 @@ func TestClusterGroupMessages(t *testing.T) {
 	owner.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "both", Members: []int64{m1.userID, m2.userID, m3.userID}}, &g)
 	gid := g.Group.GroupID
 
-	// Sent through a, then through b: each phase in seq order everywhere.
-	// (Senders on different nodes at once are not ordered yet: see
-	// docs/cluster.md, "Not yet done".)
-	const n = 10
-	seq := int64(0)
-	for _, from := range []*tclient{owner, m2} {
+	// Senders alternate between the nodes: each member gets every message
+	// once, in seq order, whichever node sent it and whichever node the
+	// member is on.
+	const n = 20
+	for i := 1; i <= n; i++ {
+		from := owner
+		if i%2 == 0 {
+			from = m2 // half from node b
+		}
+		from.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: fmt.Sprint("g", i), ClientMsgID: fmt.Sprint("g", i)}, nil)
+	}
+	for _, c := range []*tclient{owner, m1, m2, m3} {
 		for i := 1; i <= n; i++ {
-			from.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: fmt.Sprint(from.userID, "/", i), ClientMsgID: fmt.Sprint("g", i)}, nil)
-		}
-		for _, c := range []*tclient{owner, m1, m2, m3} {
-			if c == from {
-				continue // the sending connection gets no push of its own messages
+			if (c == owner && i%2 == 1) || (c == m2 && i%2 == 0) {
+				continue // the sending connection gets no push of its own message
 			}
-			for i := 1; i <= n; i++ {
-				var p protocol.MsgPush
-				c.waitFor(protocol.OpMsgPush, &p)
-				if p.Message.Seq != seq+int64(i) || p.Message.Body != fmt.Sprint(from.userID, "/", i) {
-					t.Fatalf("user %d: push = seq %d %q, want seq %d from %d", c.userID, p.Message.Seq, p.Message.Body, seq+int64(i), from.userID)
-				}
+			var p protocol.MsgPush
+			c.waitFor(protocol.OpMsgPush, &p)
+			if p.Message.Seq != int64(i) || p.Message.Body != fmt.Sprint("g", i) {
+				t.Fatalf("user %d: push = seq %d %q, want seq %d", c.userID, p.Message.Seq, p.Message.Body, i)
 			}
-			c.noPush()
 		}
-		seq += n
+		c.noPush()
+	}
+}
+
+// Several senders on both nodes at once, to one group with receivers on
+// both nodes (and a sender's second device on the other node): every
+// connection gets every message it did not send itself exactly once and in
+// seq order, though the nodes append and publish independently.
+func TestClusterGroupConcurrentSenders(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	owner, ownerName := clusterUser(a, "so", "")
+	var senders, all []*tclient
+	senders = append(senders, owner)
+	for i := 0; i < 5; i++ {
+		n := a
+		if i%2 == 0 {
+			n = b
+		}
+		c, _ := clusterUser(n, fmt.Sprint("ss", i), "")
+		senders = append(senders, c)
+	}
+	var receivers []*tclient
+	for i := 0; i < 4; i++ {
+		c, _ := clusterUser(ns[i%2], fmt.Sprint("sr", i), "")
+		receivers = append(receivers, c)
+	}
+	owner2, _ := b.login(ownerName, "phone") // the owner's second device, on b
+	all = append(append(append(all, senders...), receivers...), owner2)
+	var members []int64
+	for _, c := range append(senders[1:], receivers...) {
+		befriend(t, owner, c)
+		members = append(members, c.userID)
+	}
+	for _, c := range all {
+		seesOnline(t, ns, c.userID)
+	}
+	var g protocol.GroupResp
+	owner.must(protocol.CodeOK, protocol.OpGroupCreate, &protocol.GroupCreateReq{Name: "busy", Members: members}, &g)
+	gid := g.Group.GroupID
+
+	// Every sender's requests are written at once, without waiting for
+	// replies, so the two nodes append and publish concurrently.
+	const perSender = 25
+	type sent struct {
+		from *tclient
+		body string
+		ch   chan frame
+	}
+	var reqs []sent
+	for i := 0; i < perSender; i++ {
+		for k, c := range senders {
+			body := fmt.Sprintf("s%d/%d", k, i)
+			_, ch := c.send(protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: gid, Body: body, ClientMsgID: body})
+			reqs = append(reqs, sent{c, body, ch})
+		}
+	}
+	total := int64(len(reqs))
+	bodies := map[int64]string{}
+	own := map[*tclient]map[int64]bool{}
+	for _, r := range reqs {
+		var resp protocol.MsgSendResp
+		if code := r.from.decode(r.from.wait(protocol.OpMsgSend, r.ch), &resp); code != protocol.CodeOK {
+			t.Fatalf("send %s: %s", r.body, code)
+		}
+		if _, dup := bodies[resp.Seq]; dup || resp.Seq < 1 || resp.Seq > total {
+			t.Fatalf("send %s: seq %d (of %d) repeated or out of range", r.body, resp.Seq, total)
+		}
+		bodies[resp.Seq] = r.body
+		if own[r.from] == nil {
+			own[r.from] = map[int64]bool{}
+		}
+		own[r.from][resp.Seq] = true
+	}
+	for _, c := range all {
+		for seq := int64(1); seq <= total; seq++ {
+			if own[c][seq] {
+				continue // the sending connection gets no push of its own message
+			}
+			var p protocol.MsgPush
+			c.waitFor(protocol.OpMsgPush, &p)
+			if p.Message.Seq != seq || p.Message.Body != bodies[seq] {
+				t.Fatalf("user %d: push = seq %d %q, want seq %d %q", c.userID, p.Message.Seq, p.Message.Body, seq, bodies[seq])
+			}
+		}
+		c.noPush()
+	}
+}
+
+// A message whose push never reaches a node (here: appended to the store
+// behind every node's back, as when the sender's directory did not know of
+// a session yet) is read from the store by the reorder gate once the next
+// message shows the gap: every receiving connection gets both, once and in
+// order, on the sender's node as well as across.
+func TestClusterGapFilledFromStore(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	ua, uaName := clusterUser(a, "fa", "pc")
+	ub, _ := clusterUser(b, "fb", "")
+	ua2, _ := a.login(uaName, "phone") // ua's second device, on a
+	seesOnline(t, ns, ua.userID, ub.userID)
+	befriend(t, ua, ub)
+
+	var r protocol.MsgSendResp
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: "one", ClientMsgID: "1"}, &r)
+	for _, c := range []*tclient{ub, ua2} {
+		var p protocol.MsgPush
+		c.waitFor(protocol.OpMsgPush, &p)
+		if p.Message.Seq != 1 {
+			t.Fatalf("user %d: push seq %d, want 1", c.userID, p.Message.Seq)
+		}
+	}
+	ghost, _, err := a.srv.store.AppendMessage(context.Background(), store.NewMessage{Conv: r.Conv, From: ub.userID,
+		Type: protocol.MsgText, Body: "ghost", ClientMsgID: "g", TS: time.Now().UnixMilli()})
+	if err != nil || ghost.Seq != 2 {
+		t.Fatalf("append behind the nodes' back: seq %d, %v", ghost.Seq, err)
+	}
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: "three", ClientMsgID: "3"}, nil)
+	want := map[*tclient][]string{ub: {"ghost", "three"}, ua2: {"ghost", "three"}, ua: {"ghost"}}
+	for _, c := range []*tclient{ub, ua2, ua} {
+		for i, body := range want[c] {
+			var p protocol.MsgPush
+			c.waitFor(protocol.OpMsgPush, &p)
+			if p.Message.Seq != int64(i+2) || p.Message.Body != body {
+				t.Fatalf("user %d: push seq %d %q, want seq %d %q", c.userID, p.Message.Seq, p.Message.Body, i+2, body)
+			}
+		}
+		c.noPush()
 	}
 }
 

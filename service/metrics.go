@@ -49,6 +49,10 @@ var (
 		Name: "chatd_bus_received_total", Help: "Envelopes received from other nodes over the cluster bus."})
 	metricBusDropped = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chatd_bus_send_failures_total", Help: "Pushes the cluster bus refused (its connection was down and its buffer full)."})
+	metricGateFilled = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_gate_filled_total", Help: "Messages a node read from the store to close a gap in a conversation's pushes (cluster: senders on several nodes)."})
+	metricGateDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_gate_dropped_total", Help: "Message pushes a node dropped at its reorder gate because it had released their seq already (cluster)."})
 	replies = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "chatd_replies_total", Help: "Replies sent, by op and result code."}, []string{"op", "code"})
 )

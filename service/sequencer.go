@@ -161,3 +161,20 @@ func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
 	c.refs--
 	sh.mu.Unlock()
 }
+
+// busy reports whether an append of conv on this node has not been
+// delivered yet (in flight, or held for an earlier seq): the reorder gate
+// waits for it rather than filling its seq from the store, which would
+// push a message to the connection that sent it.
+func (q *sequencer) busy(conv string) bool {
+	sh := q.shard(conv)
+	sh.mu.Lock()
+	c := sh.convs[conv]
+	sh.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inflight > 0 || len(c.pending) > 0
+}

@@ -33,6 +33,7 @@ type Server struct {
 
 	router Router
 	node   *cluster.Node // nil outside a cluster
+	gate   *reorderGate  // the reorder gate; nil outside a cluster
 	rooms  Rooms
 	groups *groupCache
 	seq    *sequencer
@@ -104,6 +105,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Cluster != nil {
 		s.node = cfg.Cluster
 		s.router = clusterRouter{Router: s.router, node: s.node}
+		s.gate = newReorderGate(s)
 	}
 	s.groups = newGroupCache(s.store)
 	if s.node != nil {

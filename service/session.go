@@ -44,6 +44,13 @@ type Session struct {
 	// the same notice held from a live push is not written twice; only the
 	// login worker touches it.
 	notices map[friendNotice]struct{}
+
+	// In a cluster (gated), the highest seq the session has of each
+	// conversation: read at login, then raised by its backlog and msg
+	// pushes; a msg push at or below it is not written (reorder.go).
+	gated     bool
+	dmu       sync.Mutex
+	delivered map[string]int64
 }
 
 // friendNotice names one friend.requested or friend.responded push.
@@ -104,4 +111,28 @@ func (s *Session) push(frame outFrame, conv string, seq int64) {
 	}
 	s.mu.Unlock()
 	s.conn.write(frame)
+}
+
+// admit records that the session gets (or, as the sender, has) seq of
+// conv, and reports whether it lacked it (cluster only).
+func (s *Session) admit(conv string, seq int64) bool {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if seq <= s.delivered[conv] {
+		return false
+	}
+	if s.delivered == nil {
+		s.delivered = make(map[string]int64)
+	}
+	s.delivered[conv] = seq
+	return true
+}
+
+// known returns the highest seq of conv the session has, if it knows the
+// conversation (cluster only).
+func (s *Session) known(conv string) (int64, bool) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	l, ok := s.delivered[conv]
+	return l, ok
 }
