@@ -35,6 +35,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 OUT=$BENCH/out
 WORK=$OUT/instr
 LIBS=${LIBS:-"reactor gnet netpoll"}
@@ -50,7 +52,6 @@ NOTE=${NOTE:-}
 read -r -a LIBARR <<<"$LIBS"
 CELLS=("100 64" "100 4096" "1000 64" "1000 4096")
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 for tool in valgrind callgrind_control ss; do
 	command -v "$tool" >/dev/null || { log "bench-instr needs $tool"; exit 1; }
@@ -70,18 +71,7 @@ trap 'stop_server; exit 130' INT TERM
 mkdir -p "$WORK"
 rm -f "$WORK"/cg.* "$WORK"/valgrind-*.log "$WORK/figures.tsv" "$WORK/commands.txt" "$WORK/loadgen.log"
 
-log "building into $OUT"
-SOURCE="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [[ -n $(git -C "$ROOT" status --porcelain -- reactor bench 2>/dev/null) ]]; then
-	SOURCE+=", with uncommitted changes under reactor/ or bench/ (binaries are built from the working tree)"
-fi
-(
-	cd "$ROOT"
-	for lib in "${LIBARR[@]}"; do
-		timeout 300 go build -o "$OUT/server-$lib" "./bench/servers/$lib"
-	done
-	timeout 300 go build -o "$OUT/loadgen" ./bench/loadgen
-)
+build_bench "$OUT" "${LIBARR[@]}"
 
 # dump PREFIX: dumps the running server's counters (zeroing them) and sets
 # IR to the Ir total of that dump. (Not called in $(...): DUMPS must count.)

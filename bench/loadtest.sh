@@ -48,7 +48,8 @@ OUT=${OUT:-$ROOT/bench/LOADTEST.md}
 RESULTS=${RESULTS:-$ROOT/bench/out/loadtest}
 GO=${GO:-go}
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chatd-loadtest.XXXXXX")
 CHATD_PID=""

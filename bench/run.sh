@@ -29,6 +29,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 OUT=$BENCH/out
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -68,7 +70,6 @@ if [[ -n ${SKIP:-} ]]; then
 fi
 SYSCALLS=(write writev sendmsg sendto sendmmsg)
 
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 SERVER_PID=""
 PERF_PID=""
@@ -143,19 +144,8 @@ perf_counts() {
 mkdir -p "$OUT"
 rm -f "$OUT/results.jsonl" "$OUT/syscalls.tsv" "$OUT/commands.txt" "$OUT/failures.txt" "$OUT/server.log" "$OUT"/perf-*.txt
 
-log "building into $OUT"
-SOURCE="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [[ -n $(git -C "$ROOT" status --porcelain -- reactor bench 2>/dev/null) ]]; then
-	SOURCE+=", with uncommitted changes under reactor/ or bench/ (binaries are built from the working tree)"
-fi
-(
-	cd "$ROOT"
-	for lib in "${LIBARR[@]}"; do
-		timeout 300 go build -o "$OUT/server-$lib" "./bench/servers/$lib"
-	done
-	timeout 300 go build -o "$OUT/loadgen" ./bench/loadgen
-	timeout 300 go build -o "$OUT/tabulate" ./bench/tabulate
-)
+build_bench "$OUT" "${LIBARR[@]}"
+(cd "$ROOT" && timeout 300 go build -o "$OUT/tabulate" ./bench/tabulate)
 
 PERF=0
 if command -v perf >/dev/null && perf stat -x, -o /dev/null -e syscalls:sys_enter_write -- true 2>/dev/null; then

@@ -27,7 +27,8 @@ FLOOD=${FLOOD:-32}
 FLOOD_CONNS=${FLOOD_CONNS:-100}
 LOOPS=${LOOPS:-$(nproc)}
 port=${HS_PORT:-19900}
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 HS=$OUT/handshakes.jsonl
 rm -f "$HS"
 : >"$OUT/hs-commands.txt"

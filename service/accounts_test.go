@@ -362,33 +362,7 @@ func testAccountDelete(t *testing.T, b backend) {
 	}
 	laptop.closed()
 
-	// The friend hears every effect, in any order.
-	want := map[string]bool{"friend.removed": true, "dismissed": true, "left": true, "room.left": true}
-	for len(want) > 0 {
-		p := f.push()
-		switch p.op {
-		case protocol.OpFriendRemoved:
-			delete(want, "friend.removed")
-		case protocol.OpGroupEvent:
-			var ev protocol.GroupEventPush
-			_ = protocol.Unmarshal(p.body, &ev)
-			if ev.UserID != d.userID || (ev.Kind == protocol.GroupDismissed) != (ev.GroupID == owned) {
-				t.Fatalf("group event %+v", ev)
-			}
-			delete(want, ev.Kind)
-		case protocol.OpRoomEvent:
-			var ev protocol.RoomEventPush
-			_ = protocol.Unmarshal(p.body, &ev)
-			if ev.Kind == protocol.RoomLeft && ev.UserID == d.userID {
-				delete(want, "room.left")
-			}
-		}
-	}
-	var ev protocol.GroupEventPush
-	x.waitFor(protocol.OpGroupEvent, &ev)
-	if ev.Kind != protocol.GroupLeft || ev.GroupID != joined || ev.UserID != d.userID {
-		t.Fatalf("x's event %+v", ev)
-	}
+	expectDeletionEffects(t, f, x, d.userID, owned, joined, 0)
 
 	// The account is gone, its name stays taken, its messages stay.
 	e.dial().must(protocol.CodeBadCredentials, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, nil)
@@ -410,4 +384,38 @@ func testAccountDelete(t *testing.T, b backend) {
 	}
 	f.must(protocol.CodeNotFound, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: owned, Body: "x", ClientMsgID: "x"}, nil)
 	send(t, f, &protocol.MsgSendReq{ToGroup: joined, Body: "still here", ClientMsgID: "s"})
+}
+
+// expectDeletionEffects waits until friend f has heard every effect of
+// deleted's account deletion, in any order (friend.removed, the dismissal of
+// owned, leaving the other groups, room.left; never an event of group skip),
+// and member x the left event of joined.
+func expectDeletionEffects(t *testing.T, f, x *tclient, deleted, owned, joined, skip int64) {
+	t.Helper()
+	want := map[string]bool{"friend.removed": true, "dismissed": true, "left": true, "room.left": true}
+	for len(want) > 0 {
+		p := f.push()
+		switch p.op {
+		case protocol.OpFriendRemoved:
+			delete(want, "friend.removed")
+		case protocol.OpGroupEvent:
+			var ev protocol.GroupEventPush
+			_ = protocol.Unmarshal(p.body, &ev)
+			if ev.UserID != deleted || ev.GroupID == skip || (ev.Kind == protocol.GroupDismissed) != (ev.GroupID == owned) {
+				t.Fatalf("group event %+v", ev)
+			}
+			delete(want, ev.Kind)
+		case protocol.OpRoomEvent:
+			var ev protocol.RoomEventPush
+			_ = protocol.Unmarshal(p.body, &ev)
+			if ev.Kind == protocol.RoomLeft && ev.UserID == deleted {
+				delete(want, "room.left")
+			}
+		}
+	}
+	var ev protocol.GroupEventPush
+	x.waitFor(protocol.OpGroupEvent, &ev)
+	if ev.Kind != protocol.GroupLeft || ev.GroupID != joined || ev.UserID != deleted {
+		t.Fatalf("x's event %+v", ev)
+	}
 }

@@ -122,32 +122,7 @@ func testEnforceDeletion(t *testing.T, b backend) {
 	}
 	d.closed()
 
-	want := map[string]bool{"friend.removed": true, "dismissed": true, "left": true, "room.left": true}
-	for len(want) > 0 {
-		p := f.push()
-		switch p.op {
-		case protocol.OpFriendRemoved:
-			delete(want, "friend.removed")
-		case protocol.OpGroupEvent:
-			var ev protocol.GroupEventPush
-			_ = protocol.Unmarshal(p.body, &ev)
-			if ev.UserID != d.userID || ev.GroupID == untouched || (ev.Kind == protocol.GroupDismissed) != (ev.GroupID == owned) {
-				t.Fatalf("group event %+v", ev)
-			}
-			delete(want, ev.Kind)
-		case protocol.OpRoomEvent:
-			var ev protocol.RoomEventPush
-			_ = protocol.Unmarshal(p.body, &ev)
-			if ev.Kind == protocol.RoomLeft && ev.UserID == d.userID {
-				delete(want, "room.left")
-			}
-		}
-	}
-	var ev protocol.GroupEventPush
-	x.waitFor(protocol.OpGroupEvent, &ev)
-	if ev.Kind != protocol.GroupLeft || ev.GroupID != joined || ev.UserID != d.userID {
-		t.Fatalf("x's event %+v", ev)
-	}
+	expectDeletionEffects(t, f, x, d.userID, owned, joined, untouched)
 	// The cache forgot the dismissed group.
 	f.must(protocol.CodeNotFound, protocol.OpMsgSend, &protocol.MsgSendReq{ToGroup: owned, Body: "x", ClientMsgID: "x"}, nil)
 	send(t, f, &protocol.MsgSendReq{ToGroup: untouched, Body: "still here", ClientMsgID: "s"})

@@ -78,6 +78,20 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.label, "label", "", "name the report by this instead of the scenario (two runs of one scenario in a suite)")
 }
 
+// dialerAndLog makes what a run and cleanup both need from the flags: the
+// dialer of --transport and --ca, and the console logger at --log-level.
+func (o *options) dialerAndLog(stderr io.Writer) (*chatload.Dialer, zerolog.Logger, error) {
+	dialer, err := chatload.NewDialer(o.transport, o.ca)
+	if err != nil {
+		return nil, zerolog.Logger{}, fmt.Errorf("--transport: %w", err)
+	}
+	lvl, err := zerolog.ParseLevel(o.logLevel)
+	if err != nil {
+		return nil, zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
+	}
+	return dialer, zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger(), nil
+}
+
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: chatbench [flags] <scenario> [scenario flags]\n(the shared flags come before the scenario name)\n\nscenarios:\n")
 	for _, n := range chatload.Names() {
@@ -144,17 +158,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 
-	dialer, err := chatload.NewDialer(o.transport, o.ca)
+	dialer, log, err := o.dialerAndLog(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "chatbench: --transport: %v\n", err)
+		fmt.Fprintf(stderr, "chatbench: %v\n", err)
 		return exitUsage
 	}
-	lvl, err := zerolog.ParseLevel(o.logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "chatbench: --log-level: %v\n", err)
-		return exitUsage
-	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
@@ -172,7 +180,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		env.Accounts = &chatload.AccountLog{Path: o.accounts}
 	}
 	if o.addr == "" && !chatload.StartsOwnServer(name) {
-		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: chatload.NeedsRealPasswordHash(name), Logger: log.Level(max(lvl, zerolog.ErrorLevel))})
+		srv, err := inproc.Start(ctx, inproc.Options{RealPasswordHash: chatload.NeedsRealPasswordHash(name), Logger: log.Level(max(log.GetLevel(), zerolog.ErrorLevel))})
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: %v\n", err)
 			return exitError
@@ -255,17 +263,11 @@ func cleanup(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "chatbench cleanup: --accounts is empty: no file to read")
 		return exitUsage
 	}
-	dialer, err := chatload.NewDialer(o.transport, o.ca)
+	dialer, log, err := o.dialerAndLog(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "chatbench: --transport: %v\n", err)
+		fmt.Fprintf(stderr, "chatbench: %v\n", err)
 		return exitUsage
 	}
-	lvl, err := zerolog.ParseLevel(o.logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "chatbench: --log-level: %v\n", err)
-		return exitUsage
-	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(lvl).With().Timestamp().Logger()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	env := &chatload.Env{Addr: o.addr, Log: log, SourceIP: o.sourceIP, Dialer: dialer, CA: o.ca}
