@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -91,19 +92,14 @@ func queryGrams(q string) []int64 {
 }
 
 // insertGrams indexes the text messages among rows in message_grams, in
-// multi-row INSERTs (one for a typical batch). ignore makes it skip rows
-// already there (a resumed backfill).
-func insertGrams(ctx context.Context, q querier, rows []*Message, ignore bool) error {
-	verb := "INSERT"
-	if ignore {
-		verb = "INSERT IGNORE"
-	}
+// multi-row INSERTs (one for a typical batch).
+func insertGrams(ctx context.Context, q querier, rows []*Message) error {
 	args := make([]any, 0, 3*gramRows)
 	flush := func() error {
 		if len(args) == 0 {
 			return nil
 		}
-		_, err := q.ExecContext(ctx, verb+` INTO message_grams (gram, msg_id, conv) VALUES `+placeholderRows(3, len(args)/3), args...)
+		_, err := q.ExecContext(ctx, `INSERT INTO message_grams (gram, msg_id, conv) VALUES `+placeholderRows(3, len(args)/3), args...)
 		args = args[:0]
 		return err
 	}
@@ -143,10 +139,12 @@ func deleteGrams(ctx context.Context, q querier, id int64, body string) error {
 }
 
 // backfillGrams indexes the text messages written before message_grams
-// existed, a page of messages at a time in id order. It can be run again
-// after an interruption: rows already there are skipped.
+// existed, a page of messages at a time in id order, each page's rows
+// inserted in key order (neighbouring rows land in the same index pages).
+// It can be run again after an interruption: rows already there are
+// skipped.
 func backfillGrams(ctx context.Context, q querier) error {
-	const page = 2000
+	const page = 10000
 	after := int64(0)
 	for {
 		rows, err := q.QueryContext(ctx, `SELECT id, conv, body FROM messages WHERE id > ? AND type = 'text' ORDER BY id LIMIT ?`, after, page)
@@ -169,7 +167,7 @@ func backfillGrams(ctx context.Context, q querier) error {
 		if len(ms) == 0 {
 			return nil
 		}
-		if err := insertGrams(ctx, q, ms, true); err != nil {
+		if err := insertSortedGrams(ctx, q, ms); err != nil {
 			return fmt.Errorf("index messages after %d: %w", after, err)
 		}
 		after = ms[len(ms)-1].ID
@@ -245,5 +243,37 @@ func (s *sqlStore) rarestFirst(ctx context.Context, gs []int64, before int64) er
 		return err
 	}
 	gs[0], gs[best] = gs[best], gs[0]
+	return nil
+}
+
+// insertSortedGrams indexes text messages like insertGrams, ignoring rows
+// already there, in (gram, msg_id) order.
+func insertSortedGrams(ctx context.Context, q querier, ms []*Message) error {
+	type row struct {
+		gram, id int64
+		conv     string
+	}
+	var all []row
+	for _, m := range ms {
+		for _, g := range bodyGrams(m.Body) {
+			all = append(all, row{g, m.ID, m.Conv})
+		}
+	}
+	slices.SortFunc(all, func(a, b row) int {
+		if a.gram != b.gram {
+			return cmp.Compare(a.gram, b.gram)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	args := make([]any, 0, 3*gramRows)
+	for start := 0; start < len(all); start += gramRows {
+		args = args[:0]
+		for _, r := range all[start:min(start+gramRows, len(all))] {
+			args = append(args, r.gram, r.id, r.conv)
+		}
+		if _, err := q.ExecContext(ctx, `INSERT IGNORE INTO message_grams (gram, msg_id, conv) VALUES `+placeholderRows(3, len(args)/3), args...); err != nil {
+			return err
+		}
+	}
 	return nil
 }

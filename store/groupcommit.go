@@ -419,7 +419,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 		return fmt.Errorf("insert messages: %w", err)
 	}
 	if c.s.d == mysqlDialect {
-		if err := insertGrams(ctx, tx, rows, false); err != nil {
+		if err := insertGrams(ctx, tx, rows); err != nil {
 			return fmt.Errorf("index messages for search: %w", err)
 		}
 	}

@@ -232,10 +232,13 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) (int, er
 	var tx *sql.Tx
 	if d == mysqlDialect {
 		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK('chatd_migrate', 60)`).Scan(&got); err != nil || got.Int64 != 1 {
+		// The lock is named after the database: GET_LOCK names are
+		// server-wide, and a long migration (v5's backfill) must not hold
+		// up chatds of other databases on the same server.
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(CONCAT('chatd_migrate:', DATABASE()), 60)`).Scan(&got); err != nil || got.Int64 != 1 {
 			return 0, fmt.Errorf("migrate: take lock: %v: %w", got, wrapUnavailable(err))
 		}
-		defer conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK('chatd_migrate')`)
+		defer conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK(CONCAT('chatd_migrate:', DATABASE()))`)
 	} else {
 		if tx, err = conn.BeginTx(ctx, nil); err != nil { // _txlock=immediate
 			return 0, fmt.Errorf("migrate: begin: %w", wrapUnavailable(err))

@@ -255,7 +255,7 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 			run(insertMessages(len(args)/msgColCount), args...)
 			args = args[:0]
 			if s.d == mysqlDialect {
-				if err := insertGrams(ctx, tx, block, false); err != nil {
+				if err := insertGrams(ctx, tx, block); err != nil {
 					b.Fatal(err)
 				}
 			}
