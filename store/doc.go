@@ -33,5 +33,5 @@
 // the group commit like any message and rewrites the recalled row in the
 // same transaction; mentions are indexed per (conversation, user) for
 // mention seqs; message search uses FTS5 trigram indexes on SQLite (see
-// search.go) and a scan of the user's conversations on MySQL.
+// search.go) and an n-gram table kept by the store on MySQL (grams.go).
 package store

@@ -149,9 +149,9 @@ func testExplain(t *testing.T, cfg Config) {
 			{"idempotency key (one row)", qFindKey, []any{"c5", 5}},
 			{"advance conversation (one row)", qAdvanceConv, []any{6, 1, "p:5:6"}},
 			{"advance cursor (one row)", qAdvanceCursor, []any{6, 5, "p:5:6", 5}},
-			{"search (trigram index)", fmt.Sprintf(qSearchIndexed, "messages_fts", qUserConvs, ""), []any{5, `"hello"`, 1 << 40, 21}},
-			{"search one conversation (trigram index)", fmt.Sprintf(qSearchIndexed, "messages_fts", "", " AND m.conv = ?"), []any{`"hello"`, 1 << 40, "p:5:6", 21}},
-			{"search short (short grams index)", fmt.Sprintf(qSearchIndexed, "messages_fts_short", qUserConvs, " AND instr(m.body, ?) > 0"), []any{5, `"hee"`, 1 << 40, "he", 21}},
+			{"search (trigram index)", fmt.Sprintf(qSearchIndexed, "messages_trgm", qUserConvs, ""), []any{5, `"hello"`, -1 << 40, 21}},
+			{"search one conversation (trigram index)", fmt.Sprintf(qSearchIndexed, "messages_trgm", "", " AND m.conv = ?"), []any{`"hello"`, -1 << 40, "p:5:6", 21}},
+			{"search short (short grams index)", fmt.Sprintf(qSearchIndexed, "messages_trgm_short", qUserConvs, " AND instr(m.body, ?) > 0"), []any{5, `"hee"`, -1 << 40, "he", 21}},
 		}...)
 	}
 	for _, c := range cases {

@@ -56,10 +56,11 @@ const (
 // Message search (search.go). msgColsM is msgCols of table alias m.
 var (
 	msgColsM = "m." + strings.ReplaceAll(msgCols, ", ", ", m.")
-	// A trigram index (%[1]s) newest first, joined to the messages and
-	// (%[2]s) to the user's memberships, with more conditions (%[3]s).
-	// Args: [user], phrase, before, [conditions'], limit.
-	qSearchIndexed = `SELECT ` + msgColsM + ` FROM %[1]s f CROSS JOIN messages m ON m.id = f.rowid %[2]s
-		WHERE %[1]s MATCH ? AND f.rowid < ? AND m.type = 'text'%[3]s ORDER BY f.rowid DESC LIMIT ?`
+	// A trigram index (%[1]s, rowid -id) newest first, joined to the
+	// messages and (%[2]s) to the user's memberships, with more
+	// conditions (%[3]s). Args: [user], phrase, -before, [conditions'],
+	// limit.
+	qSearchIndexed = `SELECT ` + msgColsM + ` FROM %[1]s f CROSS JOIN messages m ON m.id = -f.rowid %[2]s
+		WHERE %[1]s MATCH ? AND f.rowid > ? AND m.type = 'text'%[3]s ORDER BY f.rowid LIMIT ?`
 	qUserConvs = ` CROSS JOIN conv_members cm ON cm.user_id = ? AND cm.conv = m.conv`
 )

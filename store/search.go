@@ -21,7 +21,7 @@ func init() {
 	})
 }
 
-// shortGrams is the text messages_fts_short indexes for body s: for each
+// shortGrams is the text messages_trgm_short indexes for body s: for each
 // distinct character x the trigram "xxx" and for each distinct pair xy
 // the trigram "xyy", separated by newlines. "x" holds x, and "xy" holds
 // xy, exactly when the grams hold its token (shortToken). The trigrams
@@ -50,10 +50,11 @@ func shortGrams(s string) string {
 }
 
 // SearchMessages finds text messages by substring. On SQLite every query
-// is answered from a trigram index walked by msg id descending, joined to
-// the user's memberships and stopped at the page's end: messages_fts for
-// three characters or more (an FTS5 phrase is a substring match under
-// the trigram tokenizer, case folded), messages_fts_short for one or two
+// is answered from a trigram index walked by msg id descending (rowid -id
+// ascending), joined to the user's memberships and stopped at the page's
+// end: messages_trgm for three characters or more (an FTS5 phrase is a
+// substring match under the trigram tokenizer, case folded),
+// messages_trgm_short for one or two
 // (its candidates are checked against the body; see shortGrams). MySQL and
 // MariaDB have no substring index of their own: the store keeps one,
 // message_grams (grams.go; gramSearch).
@@ -73,20 +74,20 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 	var text string
 	var args []any
 	if s.d == sqliteDialect {
-		table, phrase, join, conds := "messages_fts", q.Query, "", ""
+		table, phrase, join, conds := "messages_trgm", q.Query, "", ""
 		if utf8.RuneCountInString(q.Query) < minIndexedRunes {
-			table, phrase = "messages_fts_short", shortToken(q.Query)
+			table, phrase = "messages_trgm_short", shortToken(q.Query)
 		}
 		if !q.Conv.Valid() {
 			join = qUserConvs
 			args = append(args, q.User)
 		}
-		args = append(args, `"`+strings.ReplaceAll(phrase, `"`, `""`)+`"`, before)
+		args = append(args, `"`+strings.ReplaceAll(phrase, `"`, `""`)+`"`, -before)
 		if q.Conv.Valid() {
 			conds = " AND m.conv = ?"
 			args = append(args, q.Conv.String())
 		}
-		if table == "messages_fts_short" {
+		if table == "messages_trgm_short" {
 			cond, cargs := s.d.containsFold("m.body", q.Query)
 			conds += " AND " + cond
 			args = append(args, cargs...)
@@ -124,7 +125,7 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 	return out, more, nil
 }
 
-// shortToken is the messages_fts_short token of a one- or two-character
+// shortToken is the messages_trgm_short token of a one- or two-character
 // query: "xxx" for x, "xyy" for xy. "xx" is also looked up as "xxx" (every
 // body holding x): the body check then keeps only those holding xx.
 func shortToken(q string) string {
