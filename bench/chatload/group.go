@@ -23,6 +23,8 @@ type groupScenario struct {
 	users   int
 	conc    int
 	raw     bool
+	mention int  // members each message mentions (msg.send mentions)
+	reply   bool // each message quotes the sender's previous one (reply_to)
 	shape   loadShape
 
 	nrecv   int
@@ -34,9 +36,11 @@ type groupScenario struct {
 // groupSender is device 0 of a sending member; it owes every session of
 // every member but itself (its own other devices included).
 type groupSender struct {
-	c   *client.Client
-	gid int64
-	to  []int32
+	c        *client.Client
+	gid      int64
+	to       []int32
+	mentions []int64       // --mentions: the members named in each message
+	last     *atomic.Int64 // --reply: the seq of the sender's previous message
 }
 
 // Summary implements Scenario.
@@ -53,6 +57,8 @@ func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.devices, "devices", 1, "sessions (devices) per member, each one receives every message")
 	fs.IntVar(&s.users, "users", 0, "accounts to draw members from (0: members, so every user is in every group)")
 	fs.IntVar(&s.conc, "setup-concurrency", 16, "parallel logins during setup")
+	fs.IntVar(&s.mention, "mentions", 0, "members each message @mentions (the next ones after its sender), to compare with plain text")
+	fs.BoolVar(&s.reply, "reply", false, "each message quotes (reply_to) its sender's previous one, to compare with plain text")
 	fs.BoolVar(&s.raw, "raw-receivers", true, "receive on bare connections scanned for the accounting fields instead of SDK clients that decode every push (senders stay SDK clients)")
 	s.shape.flags(fs, 10*time.Second, 2)
 }
@@ -64,6 +70,9 @@ func (s *groupScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	}
 	if s.members > s.users || s.senders > s.members || s.members < 2 {
 		return nil, fmt.Errorf("need 2 <= members <= users and senders <= members")
+	}
+	if most := protocol.DefaultLimits().MaxMentions; s.mention < 0 || s.mention >= s.members || s.mention > most {
+		return nil, fmt.Errorf("--mentions: need 0 <= mentions < members and <= %d", most)
 	}
 	return runPhases(ctx, e, "group", s.fs, sinkCounters, sinkLatencies, s)
 }
@@ -160,7 +169,11 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 					}
 				}
 			}
-			s.sending = append(s.sending, groupSender{c: clients[self], gid: gids[g], to: to})
+			var named []int64
+			for j := 1; j <= s.mention; j++ {
+				named = append(named, us[members[g][(i+j)%s.members]].ID)
+			}
+			s.sending = append(s.sending, groupSender{c: clients[self], gid: gids[g], to: to, mentions: named, last: new(atomic.Int64)})
 		}
 	}
 	for _, c := range raws {
@@ -174,7 +187,13 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 func (s *groupScenario) load(ctx context.Context, t *trial) {
 	s.shape.drive(ctx, len(s.sending), func(ctx context.Context, i int) {
 		sd := s.sending[i]
-		t.sink.send(ctx, t.e, sd.c, protocol.MsgSendReq{ToGroup: sd.gid}, sd.to, s.shape.size, t.errs)
+		req := protocol.MsgSendReq{ToGroup: sd.gid, Mentions: sd.mentions}
+		if s.reply {
+			req.ReplyTo = sd.last.Load() // 0 (none) until the sender's first message is in
+		}
+		if seq := t.sink.send(ctx, t.e, sd.c, req, sd.to, s.shape.size, t.errs); seq > 0 && s.reply {
+			sd.last.Store(seq)
+		}
 	})
 }
 
@@ -195,4 +214,7 @@ func (s *groupScenario) report(t *trial) {
 	}
 	t.cpuUnits, t.cpuUnit = float64(run.Get("delivered")), "delivery"
 	rep.Note("drain after sending took %.2f s; fan-out per message %d sessions", s.waited.Seconds(), s.members*s.devices-1)
+	if s.mention > 0 || s.reply {
+		rep.Note("each message mentions %d members; reply_to the sender's previous message: %v", s.mention, s.reply)
+	}
 }

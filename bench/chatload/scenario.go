@@ -197,21 +197,22 @@ func (k *sink) takeMsg(r int32, self *atomic.Int64, m *protocol.Message) bool {
 	return true
 }
 
-// send sends one ledger-numbered message and records the outcome.
-// RATE_LIMITED is waited out and retried with the same client_msg_id
-// (idempotent); other errors count as failed sends.
-func (k *sink) send(ctx context.Context, e *Env, c *client.Client, req protocol.MsgSendReq, to []int32, size int, errs *errCounts) bool {
+// send sends one ledger-numbered message and records the outcome; it
+// returns the seq the message got, 0 when it failed. RATE_LIMITED is waited
+// out and retried with the same client_msg_id (idempotent); other errors
+// count as failed sends.
+func (k *sink) send(ctx context.Context, e *Env, c *client.Client, req protocol.MsgSendReq, to []int32, size int, errs *errCounts) int64 {
 	n := k.led.Next()
 	t0 := time.Now()
 	req.Body = makeBody(n, t0, size)
 	req.ClientMsgID = fmt.Sprintf("%s-%d", e.RunID, n)
 	for {
-		_, err := c.SendMsg(ctx, req)
+		r, err := c.SendMsg(ctx, req)
 		if err == nil {
 			k.led.Acked(n, to)
 			k.run.Add("sent", 1)
 			k.run.Observe("ack", time.Since(t0))
-			return true
+			return r.Seq
 		}
 		if d, ok := retryAfter(err); ok {
 			k.run.Add("rate_limited", 1)
@@ -225,11 +226,11 @@ func (k *sink) send(ctx context.Context, e *Env, c *client.Client, req protocol.
 		k.led.Failed(n)
 		if k.benign != nil && k.benign(err) {
 			k.run.Add("send_interrupted", 1)
-			return false
+			return 0
 		}
 		k.run.Add("send_errors", 1)
 		errs.add(err)
-		return false
+		return 0
 	}
 }
 
