@@ -589,5 +589,8 @@ func (s *Server) serverInfo() *protocol.ServerInfo {
 	if s.httpFiles.Load() {
 		features = append(features, protocol.FeatureHTTPFiles)
 	}
+	if s.node != nil {
+		features = append(features, protocol.FeatureCluster)
+	}
 	return &protocol.ServerInfo{Version: s.cfg.Version, Protocol: protocol.ProtocolVersion, Features: features}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,8 +88,11 @@ func TestClusterPrivateMessages(t *testing.T) {
 	ub, _ := clusterUser(b, "cb", "")
 	seesOnline(t, ns, ua.userID, ub.userID)
 	befriend(t, ua, ub)
-	ua2, _ := b.login(uaName, "phone") // ua's second device, on b
+	ua2, lr := b.login(uaName, "phone") // ua's second device, on b
 	seesOnline(t, ns, ua2.userID)
+	if !slices.Contains(lr.Server.Features, protocol.FeatureCluster) {
+		t.Fatalf("features %v lack cluster", lr.Server.Features)
+	}
 
 	const n = 60
 	conv := ""

@@ -107,6 +107,9 @@ func testMentions(t *testing.T, b backend) {
 			t.Fatalf("features %v lack %s", lr.Server.Features, f)
 		}
 	}
+	if slices.Contains(lr.Server.Features, "cluster") {
+		t.Fatalf("features %v name cluster on a single node", lr.Server.Features)
+	}
 	if slices.Contains(lr.Server.Features, "tls") != (e.cfg.TLS != nil) {
 		t.Fatalf("features %v, TLS configured %v", lr.Server.Features, e.cfg.TLS != nil)
 	}
