@@ -262,15 +262,26 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 var errDisabled = protocol.NewError(protocol.CodeForbidden, "account disabled by the administrator")
 
 // EnforceAccount reads the account from the store and ends, with kicked
-// and a closed connection, each live session on this server the store no
-// longer allows: every session of a deleted account (reason
-// account_deleted) or of an account an administrator disabled (revoked),
-// and a session whose token the store no longer holds (revoked: `chatd
-// user reset-password` revoked every token). It returns how many it
-// ended. The admin listener calls it after chatd's offline user commands
-// changed the store: it only applies what the store says, so calling it is
-// always safe.
+// and a closed connection, each live session the store no longer allows:
+// every session of a deleted account (reason account_deleted) or of an
+// account an administrator disabled (revoked), and a session whose token
+// the store no longer holds (revoked: `chatd user reset-password` revoked
+// every token). In a cluster every other node does the same with its own
+// sessions before this returns (or the bus timeout passes). It returns how
+// many sessions it ended on this node. The admin listener calls it after
+// chatd's offline user commands changed the store: it only applies what
+// the store says, so calling it is always safe.
 func (s *Server) EnforceAccount(ctx context.Context, userID int64) (int, error) {
+	n, err := s.enforceLocal(ctx, userID)
+	if err != nil {
+		return n, err
+	}
+	s.broadcast(ctx, busEnforce, &busHeader{User: userID})
+	return n, nil
+}
+
+// enforceLocal is EnforceAccount on this node's sessions only.
+func (s *Server) enforceLocal(ctx context.Context, userID int64) (int, error) {
 	u, err := s.store.UserByID(ctx, userID)
 	if err != nil {
 		return 0, err
@@ -316,7 +327,8 @@ var errNotDeleted = errors.New("the account is not deleted")
 // in it is taken on trust: the account must be deleted in the store, a
 // dismissed group must be gone from it, and a left group's members are
 // read from the store (a group the account is still in is skipped). It
-// returns how many sessions it kicked.
+// returns how many sessions it kicked on this node (in a cluster the
+// others kick theirs before it returns, see accountDeleted).
 func (s *Server) EnforceDeletion(ctx context.Context, userID int64, del store.AccountDeletion) (int, error) {
 	u, err := s.store.UserByID(ctx, userID)
 	if err != nil {
@@ -550,10 +562,12 @@ func (s *Server) accountDelete(x *call, req *protocol.AccountDeleteReq) (*protoc
 
 // accountDeleted applies a committed account deletion to live state, for
 // account.delete and EnforceDeletion alike: every session of the user but
-// except is kicked (account_deleted, from addr) and leaves its rooms;
-// former friends get friend.removed; the dismissed groups leave the cache
-// and their members get group.event dismissed; the left groups lose the
-// user and their members get left. It returns how many sessions it kicked.
+// except is kicked (account_deleted, from addr) and leaves its rooms, on
+// this node and, through the bus, on the others (which read the deletion
+// from the store); former friends get friend.removed; the dismissed groups
+// leave the cache and their members get group.event dismissed; the left
+// groups lose the user and their members get left. It returns how many
+// sessions it kicked on this node.
 func (s *Server) accountDeleted(me int64, del store.AccountDeletion, except *Session, addr string) int {
 	n := 0
 	for _, o := range s.router.Sessions(me) {
@@ -562,6 +576,8 @@ func (s *Server) accountDeleted(me int64, del store.AccountDeletion, except *Ses
 			n++
 		}
 	}
+	// The other nodes read the deletion from the store and kick theirs.
+	s.broadcast(s.ctx, busEnforce, &busHeader{User: me})
 	for _, f := range del.Friends {
 		s.friendChanged(me, f, false)
 		s.pushToUser(f, encodePush(protocol.OpFriendRemoved, &protocol.FriendRemovedPush{UserID: me}))

@@ -24,6 +24,9 @@ const (
 	busKick   byte = 'k' // end a local session
 	busFriend byte = 'f' // a friendship changed: friend-set caches
 	busGroup  byte = 'g' // a group's members changed: the members cache
+	// busEnforce: an account changed in the store (disabled, deleted,
+	// tokens revoked): end the local sessions the store no longer allows.
+	busEnforce byte = 'e'
 )
 
 // busHeader is the JSON header of an envelope; the fields used depend on
@@ -174,6 +177,15 @@ func (h clusterHandler) OnMessage(data []byte) {
 		s.friendCachesChanged(hd.User, hd.Peer, hd.On)
 	case busGroup:
 		s.groups.invalidate(hd.Group)
+	case busEnforce:
+		// Read the store only when there is a session to judge: the
+		// broadcast waits for this handler.
+		if len(s.router.Sessions(hd.User)) == 0 {
+			return
+		}
+		if _, err := s.enforceLocal(s.ctx, hd.User); err != nil {
+			s.log.Warn().Int64("user", hd.User).Str("by_node", hd.From).Err(err).Msg("bus: account not enforced")
+		}
 	}
 }
 

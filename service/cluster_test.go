@@ -400,6 +400,85 @@ func TestClusterGapFilledFromStore(t *testing.T) {
 	}
 }
 
+// chatd user reset-password, disable and delete reach the admin listener
+// of one node; the account's sessions on every node are kicked, and no one
+// else's.
+func TestClusterEnforceAccount(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	ctx := context.Background()
+	bystander, _ := clusterUser(b, "eby", "")
+	// Each user has a session on a (kicked by a itself) and one on b
+	// (kicked through the bus).
+	users := make([][2]*tclient, 3)
+	for i := range users {
+		onA, name := clusterUser(a, fmt.Sprint("en", i), "pc")
+		onB, _ := b.login(name, "phone")
+		users[i] = [2]*tclient{onA, onB}
+		seesOnline(t, ns, onA.userID)
+		eventually(t, "node a sees the session on b", func() bool { return len(a.node.Sessions(onA.userID)) == 1 })
+	}
+	befriend(t, users[2][0], bystander)
+
+	kicked := func(c *tclient, reason string) {
+		t.Helper()
+		var k protocol.KickedPush
+		c.waitFor(protocol.OpKicked, &k)
+		if k.Reason != reason {
+			t.Fatalf("user %d kicked %+v, want %s", c.userID, k, reason)
+		}
+		c.closed()
+	}
+
+	// reset-password: every token revoked.
+	reset := users[0][0].userID
+	if err := a.st.ChangePassword(ctx, reset, "reset-hash", store.Session{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.srv.EnforceAccount(ctx, reset); err != nil || n != 1 {
+		t.Fatalf("enforce after reset: kicked %d here, %v; want 1", n, err)
+	}
+	kicked(users[0][0], protocol.KickReasonRevoked)
+	kicked(users[0][1], protocol.KickReasonRevoked)
+
+	// disable.
+	disabled := users[1][0].userID
+	if err := a.st.SetUserDisabled(ctx, disabled, true); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.srv.EnforceAccount(ctx, disabled); err != nil || n != 1 {
+		t.Fatalf("enforce after disable: kicked %d here, %v; want 1", n, err)
+	}
+	kicked(users[1][0], protocol.KickReasonRevoked)
+	kicked(users[1][1], protocol.KickReasonRevoked)
+
+	// delete: the friend on b learns it too.
+	deleted := users[2][0].userID
+	del, err := a.st.DeleteAccount(ctx, deleted, time.Now().UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.srv.EnforceDeletion(ctx, deleted, del); err != nil || n != 1 {
+		t.Fatalf("enforce deletion: kicked %d here, %v; want 1", n, err)
+	}
+	kicked(users[2][0], protocol.KickReasonAccountDeleted)
+	kicked(users[2][1], protocol.KickReasonAccountDeleted)
+	var fr protocol.FriendRemovedPush
+	bystander.waitFor(protocol.OpFriendRemoved, &fr)
+	if fr.UserID != deleted {
+		t.Fatalf("friend.removed %+v, want %d", fr, deleted)
+	}
+	bystander.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+	eventually(t, "the kicked sessions leave the directory", func() bool {
+		for _, u := range users {
+			if a.srv.router.Online(u[0].userID) || b.srv.router.Online(u[0].userID) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // Group membership changed on node a is what node b uses on the very next
 // request: a join on a, then a send on b, reaches the new member; a kick
 // on a, then a send on b by the kicked member, is FORBIDDEN.
