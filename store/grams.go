@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,9 +21,13 @@ import (
 // gramRows caps the rows of one gram INSERT (three arguments each).
 const gramRows = 2000
 
-// maxQueryGrams caps the trigrams a search intersects: a long query's
-// candidates are few after a handful, and the body check does the rest.
+// maxQueryGrams caps the trigrams a search intersects: the rarest few
+// leave few candidates, and the body check does the rest.
 const maxQueryGrams = 6
+
+// maxEstimatedGrams caps the trigrams of a long query whose frequencies
+// are estimated to find the rarest.
+const maxEstimatedGrams = 24
 
 // foldRune is the case folding both sides of the index use: MySQL's
 // LOWER() and Go's strings.ToLower agree with it rune by rune.
@@ -66,7 +71,7 @@ func bodyGrams(body string) []int64 {
 
 // queryGrams returns the grams every body containing q holds: q itself
 // when one or two characters long, else q's distinct trigrams, at most
-// maxQueryGrams of them taken evenly along q (the first and the last
+// maxEstimatedGrams of them taken evenly along q (the first and the last
 // always).
 func queryGrams(q string) []int64 {
 	rs := make([]rune, 0, len(q))
@@ -78,10 +83,10 @@ func queryGrams(q string) []int64 {
 	}
 	n := len(rs) - 2
 	var out []int64
-	for k := 0; k < min(n, maxQueryGrams); k++ {
+	for k := 0; k < min(n, maxEstimatedGrams); k++ {
 		i := k
-		if n > maxQueryGrams {
-			i = k * (n - 1) / (maxQueryGrams - 1)
+		if n > maxEstimatedGrams {
+			i = k * (n - 1) / (maxEstimatedGrams - 1)
 		}
 		g := packGram(rs[i], rs[i+1], rs[i+2])
 		if !slices.Contains(out, g) {
@@ -174,18 +179,20 @@ func backfillGrams(ctx context.Context, q querier) error {
 	}
 }
 
-// gramSearch is the MySQL search: the query's rarest gram (of those
-// counted up to gramCountCap) drives, walked by msg_id descending from
-// its index range; each candidate is kept when its conversation is the
-// user's (or the one asked), the other grams hold it too (primary-key
-// probes) and its body holds the query. The walk stops at the page's end.
-// It returns the statement and its arguments but the limit's.
+// gramSearch is the MySQL search: the query's rarest gram (by the
+// optimizer's estimate of its rows) drives, walked by msg_id descending
+// from its index range; each candidate is kept when its conversation is
+// the user's (or the one asked), the next rarest grams hold it too
+// (primary-key probes, at most maxQueryGrams in all) and its body holds
+// the query. The walk stops at the page's end. It returns the statement
+// and its arguments but the limit's.
 func (s *sqlStore) gramSearch(ctx context.Context, q SearchQuery, before int64) (string, []any, error) {
 	gs := queryGrams(q.Query)
 	if len(gs) > 1 {
-		if err := s.rarestFirst(ctx, gs, before); err != nil {
+		if err := s.rarestFirst(ctx, gs); err != nil {
 			return "", nil, err
 		}
+		gs = gs[:min(len(gs), maxQueryGrams)]
 	}
 	var b strings.Builder
 	var args []any
@@ -210,39 +217,61 @@ func (s *sqlStore) gramSearch(ctx context.Context, q SearchQuery, before int64) 
 	return b.String(), args, nil
 }
 
-// gramCountCap bounds the rows counted per gram when choosing the
-// driving one: past it a gram is common and any such drives as well.
-const gramCountCap = 2000
-
-// rarestFirst moves the gram with the fewest rows below before (counted
-// up to gramCountCap) to the front of gs.
-func (s *sqlStore) rarestFirst(ctx context.Context, gs []int64, before int64) error {
+// rarestFirst sorts gs by the number of rows each has, rarest first, as
+// the optimizer estimates them from the index (a few page reads each,
+// where counting a common gram's rows would read thousands): one EXPLAIN
+// of a UNION of one lookup per gram, whose rows are numbered by id.
+func (s *sqlStore) rarestFirst(ctx context.Context, gs []int64) error {
 	parts := make([]string, len(gs))
-	args := make([]any, 0, 3*len(gs))
+	args := make([]any, len(gs))
 	for i, g := range gs {
-		parts[i] = fmt.Sprintf(`SELECT %d AS k, COUNT(*) AS n FROM (SELECT 1 FROM message_grams WHERE gram = ? AND msg_id < ? LIMIT %d) t%d`, i, gramCountCap, i)
-		args = append(args, g, before)
+		parts[i] = `SELECT msg_id FROM message_grams WHERE gram = ?`
+		args[i] = g
 	}
-	rows, err := s.r.QueryContext(ctx, strings.Join(parts, ` UNION ALL `), args...)
+	rows, err := s.r.QueryContext(ctx, `EXPLAIN `+strings.Join(parts, ` UNION ALL `), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	best, bestN := 0, int64(-1)
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	idCol, rowsCol := slices.Index(cols, "id"), slices.Index(cols, "rows")
+	if idCol < 0 || rowsCol < 0 {
+		return fmt.Errorf("EXPLAIN has no id or rows column: %v", cols)
+	}
+	est := make([]int64, len(gs))
+	vals := make([]sql.NullInt64, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range cols {
+		if i == idCol || i == rowsCol {
+			ptrs[i] = &vals[i]
+		} else {
+			ptrs[i] = new(sql.RawBytes)
+		}
+	}
 	for rows.Next() {
-		var k int
-		var n int64
-		if err := rows.Scan(&k, &n); err != nil {
+		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		if bestN < 0 || n < bestN {
-			best, bestN = k, n
+		if id := vals[idCol].Int64; vals[idCol].Valid && id >= 1 && int(id) <= len(gs) {
+			est[id-1] = vals[rowsCol].Int64
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	gs[0], gs[best] = gs[best], gs[0]
+	idx := make([]int, len(gs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(est[a], est[b]) })
+	sorted := make([]int64, len(gs))
+	for i, k := range idx {
+		sorted[i] = gs[k]
+	}
+	copy(gs, sorted)
 	return nil
 }
 

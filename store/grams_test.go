@@ -45,7 +45,11 @@ func TestPackGram(t *testing.T) {
 		}
 		seen[g] = true
 	}
-	if got := queryGrams("ABCDEFGHIJKLMNOP"); len(got) != maxQueryGrams || got[0] != packGram('a', 'b', 'c') || got[len(got)-1] != packGram('n', 'o', 'p') {
+	var long []rune
+	for i := 0; i < 40; i++ {
+		long = append(long, rune(0x4E00+i))
+	}
+	if got := queryGrams(string(long)); len(got) != maxEstimatedGrams || got[0] != packGram(long[:3]...) || got[len(got)-1] != packGram(long[37:]...) {
 		t.Fatalf("long query grams %x", got)
 	}
 	if got := queryGrams("aaaa"); len(got) != 1 {
