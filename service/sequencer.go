@@ -178,3 +178,19 @@ func (q *sequencer) busy(conv string) bool {
 	defer c.mu.Unlock()
 	return c.inflight > 0 || len(c.pending) > 0
 }
+
+// released returns the highest seq of conv this node has released in
+// order: every seq up to it is stored (seqs are dense and messages are
+// never deleted). 0 when this node does not know the conversation yet.
+func (q *sequencer) released(conv string) int64 {
+	sh := q.shard(conv)
+	sh.mu.Lock()
+	c := sh.convs[conv]
+	sh.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(c.next-1, 0)
+}

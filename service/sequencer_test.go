@@ -169,3 +169,26 @@ func TestSequencerOvertakingStore(t *testing.T) {
 		}
 	}
 }
+
+// TestSequencerReleased: released names the highest seq let out in order,
+// never one still held behind a gap, and 0 for an unknown conversation.
+func TestSequencerReleased(t *testing.T) {
+	q := newSequencer()
+	if got := q.released("g:1"); got != 0 {
+		t.Fatalf("unknown conversation: released %d", got)
+	}
+	q.done(q.begin("g:1"), 6, func() {}) // alone: next is learnt at once
+	if got := q.released("g:1"); got != 6 {
+		t.Fatalf("released %d, want 6", got)
+	}
+	a, b, c := q.begin("g:1"), q.begin("g:1"), q.begin("g:1")
+	q.done(a, 7, func() {})
+	q.done(c, 9, func() {}) // 8 still in flight: 9 is held
+	if got := q.released("g:1"); got != 7 {
+		t.Fatalf("released %d with 8 in flight, want 7", got)
+	}
+	q.done(b, 8, func() {})
+	if got := q.released("g:1"); got != 9 {
+		t.Fatalf("released %d, want 9", got)
+	}
+}
