@@ -384,7 +384,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 				res[i] = appendRes{recalledBy: t.recallSeq, err: fmt.Errorf("store: recall %s/%d: %w", m.Conv, r.recall, ErrAlreadyRecalled)}
 				continue
 			}
-			mark = recallMark{k, last + 1, t.fileID, t.id, t.body}
+			mark = recallMark{k, last + 1, t.fileID}
 			t.recallSeq = last + 1 // a second recall in this batch sees it
 			targets[k] = t
 		}
@@ -417,11 +417,6 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	// 4. Insert the messages, index their mentions, apply the recalls.
 	if err := bw.insert(rows); err != nil {
 		return fmt.Errorf("insert messages: %w", err)
-	}
-	if c.s.d == mysqlDialect {
-		if err := insertGrams(ctx, tx, rows); err != nil {
-			return fmt.Errorf("index messages for search: %w", err)
-		}
 	}
 	if err := c.insertMentions(ctx, tx, rows); err != nil {
 		return fmt.Errorf("insert mentions: %w", err)

@@ -15,10 +15,6 @@ type migration struct {
 	stmts   []string
 	sqlite  []string
 	mysql   []string
-	// mysqlFn, when set, runs on MySQL after the statements (a backfill
-	// too large for one statement). It must be safe to run again on a
-	// migration interrupted halfway.
-	mysqlFn func(ctx context.Context, q querier) error
 }
 
 // migrations are applied in order; never edit a released one, add a new one.
@@ -107,13 +103,13 @@ var migrations = []migration{
 			sha256 VARCHAR(64) NOT NULL,
 			created_at BIGINT NOT NULL,
 			completed_at BIGINT NOT NULL DEFAULT 0){{TBL}}`,
-	}, nil, nil, nil},
+	}, nil, nil},
 	// v2: user search by nickname prefix and unnotified friend answers
 	// without scanning.
 	{2, []string{
 		`CREATE INDEX users_nick ON users (nick_key)`,
 		`CREATE INDEX fr_unnotified ON friend_requests (from_id, notified, status)`,
-	}, nil, nil, nil},
+	}, nil, nil},
 	// v3: protocol 1.1. Messages carry mentions, mention_all, reply_to and
 	// the seq of the recall that recalled them (0: not recalled);
 	// message_mentions indexes mentions by (conv, user) for mention_seq
@@ -167,35 +163,20 @@ var migrations = []migration{
 			END`,
 			`INSERT INTO messages_fts_short (rowid, body) SELECT id, chatd_short_grams(body) FROM messages WHERE type = 'text'`,
 		},
-		nil, nil,
+		nil,
 	},
 	// v4: accounts an administrator disabled (chatd user disable).
 	{version: 4, stmts: []string{
 		`ALTER TABLE users ADD COLUMN disabled INT NOT NULL DEFAULT 0`,
 	}},
-	// v5: msg.search on MySQL/MariaDB from an index instead of a scan of
-	// the user's conversations: message_grams (grams.go) holds each text
-	// message's distinct case-folded 1-, 2- and 3-character grams, packed
-	// in a BIGINT, keyed by (gram, msg_id) so that one gram's messages are
-	// walked newest first; conv rides along so that other users'
-	// conversations are skipped without reading the message. Existing
-	// messages are indexed by backfillGrams (IF NOT EXISTS and INSERT
-	// IGNORE: an interrupted migration resumes).
-	{version: 5, mysql: []string{
-		`CREATE TABLE IF NOT EXISTS message_grams (
-			gram BIGINT NOT NULL,
-			msg_id BIGINT NOT NULL,
-			conv {{CONV}} NOT NULL,
-			PRIMARY KEY (gram, msg_id)){{TBL}}`,
-	}, mysqlFn: backfillGrams},
-	// v6: SQLite's search indexes keyed by -id instead of id, so that
+	// v5: SQLite's search indexes keyed by -id instead of id, so that
 	// newest first is FTS5's ascending order: walked descending, FTS5
 	// reads each term's whole doclist into memory before the first row
 	// (two to three times slower on a million messages); ascending, it
 	// stops at the page's end and skips through long doclists. Both are
 	// contentless (rowid -id matches no messages row, and deletes need no
 	// old body), rebuilt from messages.
-	{version: 6, sqlite: []string{
+	{version: 5, sqlite: []string{
 		`DROP TRIGGER messages_fts_insert`,
 		`DROP TRIGGER messages_fts_update`,
 		`DROP TABLE messages_fts`,
@@ -264,8 +245,8 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) (int, er
 	if d == mysqlDialect {
 		var got sql.NullInt64
 		// The lock is named after the database: GET_LOCK names are
-		// server-wide, and a long migration (v5's backfill) must not hold
-		// up chatds of other databases on the same server.
+		// server-wide, and one database's long migration must not hold up
+		// chatds of other databases on the same server.
 		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(CONCAT('chatd_migrate:', DATABASE()), 60)`).Scan(&got); err != nil || got.Int64 != 1 {
 			return 0, fmt.Errorf("migrate: take lock: %v: %w", got, wrapUnavailable(err))
 		}
@@ -295,11 +276,6 @@ func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) (int, er
 		for _, s := range append(append([]string(nil), m.stmts...), only...) {
 			if _, err := q.ExecContext(ctx, d.ddl.Replace(s)); err != nil {
 				return cur, fmt.Errorf("migrate to v%d: %q: %w", m.version, firstLine(s), err)
-			}
-		}
-		if m.mysqlFn != nil && d == mysqlDialect {
-			if err := m.mysqlFn(ctx, q); err != nil {
-				return cur, fmt.Errorf("migrate to v%d: %w", m.version, err)
 			}
 		}
 		if cur == 0 {

@@ -63,4 +63,8 @@ var (
 	qSearchIndexed = `SELECT ` + msgColsM + ` FROM %[1]s f CROSS JOIN messages m ON m.id = -f.rowid %[2]s
 		WHERE %[1]s MATCH ? AND f.rowid > ? AND m.type = 'text'%[3]s ORDER BY f.rowid LIMIT ?`
 	qUserConvs = ` CROSS JOIN conv_members cm ON cm.user_id = ? AND cm.conv = m.conv`
+	// A scan of the conversations (%[1]s: their ids), newest first, for a
+	// condition (%[2]s); args: the conversations', before, the
+	// condition's, limit.
+	qSearchScan = `SELECT ` + msgColsM + ` FROM messages m WHERE m.conv IN (%[1]s) AND m.id < ? AND m.type = 'text' AND %[2]s ORDER BY m.id DESC LIMIT ?`
 )

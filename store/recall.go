@@ -21,8 +21,6 @@ type recallTarget struct {
 	typ       string
 	recallSeq int64 // 0 while not recalled
 	fileID    int64 // the file of a file message, else 0
-	id        int64
-	body      string // of a text message: its grams go (MySQL)
 }
 
 // recallMark is one recall to apply in a batch: target recalled by the
@@ -31,8 +29,6 @@ type recallMark struct {
 	target    convSeq
 	recallSeq int64
 	fileID    int64
-	id        int64
-	text      string // the body of a recalled text message
 }
 
 // recallTargets reads the targets of the batch's recalls. Recalls are
@@ -49,19 +45,16 @@ func (c *committer) recallTargets(ctx context.Context, tx *sql.Tx, batch []*appe
 		}
 		var t recallTarget
 		var body string
-		err := tx.QueryRowContext(ctx, `SELECT type, recall_seq, body, id FROM messages WHERE conv = ? AND seq = ?`, k.conv, k.seq).
-			Scan(&t.typ, &t.recallSeq, &body, &t.id)
+		err := tx.QueryRowContext(ctx, `SELECT type, recall_seq, body FROM messages WHERE conv = ? AND seq = ?`, k.conv, k.seq).
+			Scan(&t.typ, &t.recallSeq, &body)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		switch t.typ {
-		case TypeFile:
+		if t.typ == TypeFile {
 			t.fileID, _ = strconv.ParseInt(body, 10, 64)
-		case TypeText:
-			t.body = body
 		}
 		if out == nil {
 			out = map[convSeq]recallTarget{}
@@ -76,11 +69,6 @@ func (c *committer) recallTargets(ctx context.Context, tx *sql.Tx, batch []*appe
 // mentions and marks a recalled file.
 func (c *committer) markRecalled(ctx context.Context, tx *sql.Tx, marks []recallMark) error {
 	for _, m := range marks {
-		if m.text != "" && c.s.d == mysqlDialect {
-			if err := deleteGrams(ctx, tx, m.id, m.text); err != nil {
-				return err
-			}
-		}
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET type = ?, body = '', recall_seq = ? WHERE conv = ? AND seq = ?`,
 			TypeRecalled, m.recallSeq, m.target.conv, m.target.seq); err != nil {
 			return err

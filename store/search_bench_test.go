@@ -22,9 +22,8 @@ import (
 // The msg.search benchmark: one user in 200 conversations over 1,000,000
 // stored messages (2,000 group conversations of 500 messages each, sent in
 // an interleaved order; half English-like text, half Chinese), queried by
-// Latin words and pairs of words, Chinese substrings of three characters
-// (the trigram indexes) and of one and two (SQLite's short-gram index,
-// MySQL's 1- and 2-character grams). Building the data set
+// Latin words, Chinese substrings of three or more characters (the trigram
+// index on SQLite) and of two characters (the scan). Building the data set
 // takes minutes, so it is kept: SQLite in $CHATD_SEARCH_BENCH_DIR (default
 // a directory under the system temp dir), MySQL in a database of
 // $CHATD_TEST_MYSQL_DSN's server (both named searchBenchName). Run with
@@ -206,8 +205,7 @@ func searchDataset(b *testing.B, backend string) (*sqlStore, []string) {
 }
 
 // loadSearchDataset inserts the rows directly, in large transactions (the
-// SQLite search index triggers run as they would for appends; the MySQL
-// gram rows are written as the committer writes them).
+// search index triggers run as they would for appends).
 func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -239,7 +237,6 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	}
 	const rowsPer = 500
 	args = args[:0]
-	var block []*Message // MySQL: to index in message_grams
 	for i, body := range bodies {
 		k := rng.Intn(len(open))
 		c := open[k]
@@ -250,16 +247,9 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 		}
 		m := Message{ID: int64(i + 1), Conv: protocol.GroupConv(int64(c)), Seq: seq[c], From: int64(2 + c), TS: int64(i), Type: TypeText, Body: body}
 		args = appendMsgArgs(args, &m)
-		block = append(block, &m)
 		if len(args) == rowsPer*msgColCount || i == len(bodies)-1 {
 			run(insertMessages(len(args)/msgColCount), args...)
 			args = args[:0]
-			if s.d == mysqlDialect {
-				if err := insertGrams(ctx, tx, block); err != nil {
-					b.Fatal(err)
-				}
-			}
-			block = block[:0]
 		}
 		if (i+1)%50000 == 0 {
 			if err := tx.Commit(); err != nil {
@@ -282,6 +272,6 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	if s.d == sqliteDialect {
 		run2(`ANALYZE`)
 	} else {
-		run2(`ANALYZE TABLE messages, conv_members, conversations, message_grams`)
+		run2(`ANALYZE TABLE messages, conv_members, conversations`)
 	}
 }
