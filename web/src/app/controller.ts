@@ -49,7 +49,7 @@ export class Controller {
   transfers = new Map<string, Transfer>()
   /** latest video frame per room member: an object URL */
   frames = new Map<string, string>()
-  /** what is known of files: the name from file.offered or my own offer, the size from file.fetch */
+  /** what is known of files: the name from file.offered, my own offer or file.fetch, the size from either */
   fileNames = new Map<number, { name?: string; size: number }>()
   members = new Map<number, Member[]>()
   onIncoming?: (m: Message) => void
@@ -432,8 +432,10 @@ export class Controller {
   downloadURL(fileId: number): Promise<string> {
     let p = this.downloadUrls.get(fileId)
     if (!p) {
-      p = this.req<{ download_token: string; size: number }>('file.fetch', { file_id: fileId }).then((r) => {
-        if (!this.fileNames.has(fileId)) this.fileNames.set(fileId, { size: r.size })
+      // file.fetch also names the file (chatd's additive field), for a
+      // device that loads history later and never saw file.offered.
+      p = this.req<{ download_token: string; size: number; name?: string }>('file.fetch', { file_id: fileId }).then((r) => {
+        if (!this.fileNames.get(fileId)?.name) this.fileNames.set(fileId, { name: r.name || undefined, size: r.size })
         return `${this.config.file_url}/${fileId}?token=${encodeURIComponent(r.download_token)}`
       })
       p.catch(() => this.downloadUrls.delete(fileId))
