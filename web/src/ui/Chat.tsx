@@ -208,7 +208,9 @@ function FileCard({ c, fileId }: { c: Controller; fileId: number }) {
       <span class="file-icon" aria-hidden="true">
         📄
       </span>
-      <span class="file-name">{name}</span>
+      <span class="file-name" title={name}>
+        {name}
+      </span>
       {info && <span class="file-size">{formatSize(info.size)}</span>}
       {url && (
         <a href={url} download={name} class="button small">

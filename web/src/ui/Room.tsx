@@ -52,7 +52,7 @@ export function Rooms({ c, active, open }: { c: Controller; active?: number; ope
               <span class="grow">
                 <span class="title">{r.name || `${t('room_id')} ${r.room_id}`}</span>
                 <span class="preview">
-                  {r.member_count} · {t('room_id')} {r.room_id}
+                  {t('n_members', { n: r.member_count })} · {t('room_id')} {r.room_id}
                 </span>
               </span>
             </button>
@@ -162,7 +162,7 @@ export function RoomView({ c, roomId, onLeave, onBack }: { c: Controller; roomId
           ‹
         </button>
         <h2>
-          {room.name || t('rooms')} <small>· {t('room_id')} {roomId} · {room.member_count}</small>
+          {room.name || t('rooms')} <small>· {t('room_id')} {roomId} · {t('n_members', { n: room.member_count })}</small>
         </h2>
         <button class={camera ? 'primary' : ''} aria-pressed={camera} onClick={() => setCamera(!camera)}>
           {t(camera ? 'camera_off' : 'camera_on')}
