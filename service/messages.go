@@ -46,7 +46,7 @@ func (s *Server) msgSend(x *call, req *protocol.MsgSendReq) (*protocol.MsgSendRe
 	}
 	// A quoted seq the sequencer has released exists; only a newer one (or
 	// a conversation this node has not seen) costs a store read.
-	if req.ReplyTo > s.seq.released(conv.String()) {
+	if req.ReplyTo != 0 && req.ReplyTo > s.seq.released(conv.String()) {
 		if _, err := s.store.MessageAt(ctx, conv, req.ReplyTo); errors.Is(err, store.ErrNotFound) {
 			return nil, protocol.NewError(protocol.CodeNotFound, "reply_to: no such message")
 		} else if err != nil {
