@@ -103,7 +103,7 @@ func testMigrate(t *testing.T, cfg Config) {
 	if rc, err := s.RecallMessage(ctx, g1, 1, 1, 8); err != nil || rc.Seq != 2 {
 		t.Fatalf("recall after upgrade: %+v, %v", rc, err)
 	}
-	if f, err := s.File(ctx, 7); err != nil || !f.Recalled {
+	if f, err := s.File(ctx, 7); err != nil || !f.Recalled || f.Node != "" {
 		t.Fatalf("file of a recalled v2 message: %+v, %v", f, err)
 	}
 	// A database from a newer chatd is refused, by Open and by Migrate.

@@ -200,6 +200,13 @@ var migrations = []migration{
 		END`,
 		`INSERT INTO messages_trgm_short (rowid, body) SELECT -id, chatd_short_grams(body) FROM messages WHERE type = 'text' ORDER BY id DESC`,
 	}},
+	// v6: several nodes (protocol section 19). A file remembers the node
+	// that took its upload and holds its bytes, so file.fetch on another
+	// node can send the client there ('' on a single server and for files
+	// offered before this version).
+	{version: 6, stmts: []string{
+		`ALTER TABLE files ADD COLUMN node VARCHAR(64) NOT NULL DEFAULT ''`,
+	}},
 }
 
 // latestVersion is the schema version this build writes.

@@ -350,8 +350,8 @@ func (s *sqlStore) PruneSessions(ctx context.Context, now int64) (int64, error) 
 // ---- files ----
 
 func (s *sqlStore) CreateFile(ctx context.Context, f FileMeta) (FileMeta, error) {
-	res, err := s.writes.exec(ctx, `INSERT INTO files (owner_id, conv, name, size, sha256, created_at, completed_at) VALUES (?,?,?,?,?,?,?)`,
-		f.Owner, f.Conv, f.Name, f.Size, f.SHA256, f.CreatedAt, f.CompletedAt)
+	res, err := s.writes.exec(ctx, `INSERT INTO files (owner_id, conv, name, size, sha256, created_at, completed_at, node) VALUES (?,?,?,?,?,?,?,?)`,
+		f.Owner, f.Conv, f.Name, f.Size, f.SHA256, f.CreatedAt, f.CompletedAt, f.Node)
 	if err != nil {
 		return FileMeta{}, fail("create file", err)
 	}
@@ -364,8 +364,8 @@ func (s *sqlStore) CreateFile(ctx context.Context, f FileMeta) (FileMeta, error)
 func (s *sqlStore) File(ctx context.Context, fileID int64) (FileMeta, error) {
 	f := FileMeta{ID: fileID}
 	var recalled int
-	err := s.reads.queryRow(ctx, `SELECT owner_id, conv, name, size, sha256, created_at, completed_at, recalled FROM files WHERE id = ?`, fileID).
-		Scan(&f.Owner, &f.Conv, &f.Name, &f.Size, &f.SHA256, &f.CreatedAt, &f.CompletedAt, &recalled)
+	err := s.reads.queryRow(ctx, `SELECT owner_id, conv, name, size, sha256, created_at, completed_at, recalled, node FROM files WHERE id = ?`, fileID).
+		Scan(&f.Owner, &f.Conv, &f.Name, &f.Size, &f.SHA256, &f.CreatedAt, &f.CompletedAt, &recalled, &f.Node)
 	f.Recalled = recalled != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		return FileMeta{}, fmt.Errorf("store: file %d: %w", fileID, ErrNotFound)

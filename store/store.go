@@ -462,6 +462,9 @@ type FileMeta struct {
 	// Recalled is set when the file's message was recalled: the file can
 	// no longer be fetched.
 	Recalled bool
+	// Node is the cluster node that took the upload and holds the bytes
+	// ("" on a single server).
+	Node string
 }
 
 // Config selects and tunes a backend.

@@ -595,8 +595,8 @@ func testConversations(t *testing.T, s store.Store) {
 func testFiles(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	u := NewUsers(t, s, "file", 1)[0]
-	f := must(s.CreateFile(ctx, store.FileMeta{Owner: u.ID, Conv: "p:1:2", Name: "a.txt", Size: 1 << 40, SHA256: "ab", CreatedAt: 7}))(t)
-	if f.ID <= 0 || f.CompletedAt != 0 {
+	f := must(s.CreateFile(ctx, store.FileMeta{Owner: u.ID, Conv: "p:1:2", Name: "a.txt", Size: 1 << 40, SHA256: "ab", CreatedAt: 7, Node: "node-b_2"}))(t)
+	if f.ID <= 0 || f.CompletedAt != 0 || f.Node != "node-b_2" {
 		t.Fatalf("created %+v", f)
 	}
 	if got := must(s.File(ctx, f.ID))(t); got != f {
