@@ -115,6 +115,8 @@ type Node struct {
 	seen map[string]time.Time
 	// dead holds nodes declared dead whose keys may still be arriving.
 	dead map[string]time.Time
+	// infos holds what each node published with SetInfo (key i.<node>).
+	infos map[string][]byte
 
 	// own is what this node has put in the directory (key -> value), the
 	// source for rewrites; pending is what the writer has yet to apply
@@ -156,7 +158,7 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.Timeout = 2 * time.Second
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With().Str("component", "cluster").Str("node", cfg.NodeID).Logger(),
-		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{},
+		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{}, infos: map[string][]byte{},
 		own: map[string][]byte{}, pending: map[string][]byte{}, wake: make(chan struct{}, 1), resync: make(chan struct{}, 1), rewatch: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(cfg.URL,
@@ -371,6 +373,51 @@ func (n *Node) Sessions(user int64) []SessionInfo {
 	return out
 }
 
+func infoKey(node string) string { return "i." + node }
+
+// SetInfo publishes what the other nodes should know about this one (the
+// service puts where its file port is there), as the value of its info
+// key i.<node>. Like a session it is written in the background, written
+// again after a reconnect, and deleted by Close.
+func (n *Node) SetInfo(info []byte) {
+	key := infoKey(n.cfg.NodeID)
+	n.ownMu.Lock()
+	n.own[key] = info
+	n.pending[key] = info
+	n.ownMu.Unlock()
+	n.signal(n.wake)
+}
+
+// Info returns what node published with SetInfo, this one included. It is
+// false when the node published nothing, left (Close), or is not live: no
+// heartbeat seen for DeadAfter, so a node killed without a goodbye stops
+// being named within DeadAfter.
+func (n *Node) Info(node string) ([]byte, bool) {
+	if node == n.cfg.NodeID {
+		n.ownMu.Lock()
+		defer n.ownMu.Unlock()
+		b, ok := n.own[infoKey(node)]
+		return b, ok
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	b, ok := n.infos[node]
+	if t, live := n.seen[node]; !ok || !live || time.Since(t) >= n.cfg.DeadAfter {
+		return nil, false
+	}
+	return b, true
+}
+
+// BusIP returns this node's IP address as the NATS server sees it (its
+// address on the network the nodes share), "" when unknown.
+func (n *Node) BusIP() string {
+	ip, err := n.nc.GetClientIP()
+	if err != nil || ip == nil {
+		return ""
+	}
+	return ip.String()
+}
+
 func sessionKey(user int64, node string, conn uint64) string {
 	return "s." + strconv.FormatInt(user, 10) + "." + node + "." + strconv.FormatUint(conn, 10)
 }
@@ -579,6 +626,7 @@ func (n *Node) reap(node string, keys map[int64][]string) {
 			_ = n.write(k, nil)
 		}
 	}
+	_ = n.write(infoKey(node), nil)
 	_ = n.write("n."+node, nil)
 	slices.Sort(users)
 	if hb := n.handler.Load(); hb != nil && len(users) > 0 {
@@ -609,6 +657,7 @@ func (n *Node) loadView() (jetstream.KeyWatcher, error) {
 	}
 	sessions := map[int64]map[string]SessionInfo{}
 	seen := map[string]time.Time{}
+	infos := map[string][]byte{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -621,6 +670,7 @@ func (n *Node) loadView() (jetstream.KeyWatcher, error) {
 			if e == nil {
 				n.mu.Lock()
 				n.sessions = sessions
+				n.infos = infos
 				for id, t := range seen {
 					if _, dead := n.dead[id]; !dead {
 						n.seen[id] = t
@@ -630,7 +680,21 @@ func (n *Node) loadView() (jetstream.KeyWatcher, error) {
 				return w, nil
 			}
 			applyEntry(e, sessions, seen, nil)
+			applyInfo(e, infos)
 		}
+	}
+}
+
+// applyInfo applies a change of a node's info key to infos.
+func applyInfo(e jetstream.KeyValueEntry, infos map[string][]byte) {
+	id, ok := strings.CutPrefix(e.Key(), "i.")
+	if !ok {
+		return
+	}
+	if e.Operation() == jetstream.KeyValuePut {
+		infos[id] = e.Value()
+	} else {
+		delete(infos, id)
 	}
 }
 
@@ -729,6 +793,7 @@ func (n *Node) watchLoop(w jetstream.KeyWatcher) {
 			}
 			n.mu.Lock()
 			applyEntry(e, n.sessions, n.seen, n.dead)
+			applyInfo(e, n.infos)
 			n.mu.Unlock()
 			n.restoreOwn(e)
 		}

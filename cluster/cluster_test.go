@@ -168,3 +168,34 @@ func TestBusOutageAndRecovery(t *testing.T) {
 		t.Fatal("user 1 lost by the outage")
 	}
 }
+
+// A node's info reaches the others; it stops being named when the node
+// leaves and when it dies without a goodbye.
+func TestNodeInfo(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, _ := join(t, url, name, "a")
+	b, _ := join(t, url, name, "b")
+	c, _ := join(t, url, name, "c")
+	if _, ok := b.Info("a"); ok {
+		t.Fatal("info of a before a set any")
+	}
+	a.SetInfo([]byte("files at a"))
+	c.SetInfo([]byte("files at c"))
+	if got, ok := a.Info("a"); !ok || string(got) != "files at a" {
+		t.Fatalf("a's own info %q %v", got, ok)
+	}
+	eventually(t, "b sees a's and c's info", func() bool {
+		ia, oka := b.Info("a")
+		ic, okc := b.Info("c")
+		return oka && okc && string(ia) == "files at a" && string(ic) == "files at c"
+	})
+	if bip := b.BusIP(); bip == "" {
+		t.Fatal("no bus IP")
+	}
+
+	c.Close() // leaves: its info goes at once, not after DeadAfter
+	eventually(t, "c's info gone after Close", func() bool { _, ok := b.Info("c"); return !ok })
+	a.Abandon() // killed: its key stays until reaped, but a is not live
+	eventually(t, "a's info gone after a died", func() bool { _, ok := b.Info("a"); return !ok })
+}
