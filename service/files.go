@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -84,9 +85,70 @@ func (s *Server) EnableFiles(fc files.Config) (*FileService, error) {
 			return nil, err
 		}
 	}
+	f.publish()
 	go func() { f.served <- fsrv.Serve(ln) }()
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("file port listening")
 	return f, nil
+}
+
+// Files across nodes (section 19). An upload goes to the node that
+// answered file.offer, which records itself as the file's node; file.fetch
+// on any node answers with an address that can serve the bytes: its own
+// when it has them on its disk (a single server, the holding node, or a
+// files directory every node shares), else the holding node's, which every
+// node publishes in the cluster directory (fileNodeInfo). A holding node
+// that left or died is not named: the fetch answers UNAVAILABLE.
+
+// fileNodeInfo is what a node publishes in the cluster directory about its
+// file transfers.
+type fileNodeInfo struct {
+	Addr string `json:"file_addr"`          // the file port, host:port
+	TLS  bool   `json:"file_tls,omitempty"` // the file port takes TLS
+	URL  string `json:"file_url,omitempty"` // the web port's /files, when it has one
+}
+
+// publish tells the other nodes where this node's file port (and web
+// port) can be reached. A port bound without a host is announced with
+// this node's address as the bus sees it.
+func (f *FileService) publish() {
+	node := f.s.node
+	if node == nil {
+		return
+	}
+	host := f.host
+	if host == "" {
+		host = node.BusIP()
+	}
+	info := fileNodeInfo{Addr: net.JoinHostPort(host, f.port), TLS: f.s.cfg.TLS != nil}
+	if w := f.web.Load(); w != nil {
+		wh := w.host
+		if wh == "" {
+			wh = node.BusIP()
+		}
+		info.URL = w.scheme + "://" + net.JoinHostPort(wh, w.port) + "/files"
+	}
+	b, _ := json.Marshal(info)
+	node.SetInfo(b)
+}
+
+// errFileNodeDown answers a fetch of a file whose bytes are on a node that
+// is not live.
+var errFileNodeDown = protocol.NewError(protocol.CodeUnavailable, "the node holding this file is not reachable; retry later")
+
+// serverFor returns where the client connected at local should download
+// meta from: file_addr, file_tls and file_url.
+func (f *FileService) serverFor(meta store.FileMeta, local net.Addr) (string, bool, string, error) {
+	node := f.s.node
+	if node == nil || meta.Node == "" || meta.Node == node.ID() || f.files.Complete(meta.ID) {
+		return f.addrFor(local), f.s.cfg.TLS != nil, f.urlFor(local), nil
+	}
+	b, ok := node.Info(meta.Node)
+	var info fileNodeInfo
+	if !ok || json.Unmarshal(b, &info) != nil || info.Addr == "" {
+		f.s.log.Info().Int64("file_id", meta.ID).Str("file_node", meta.Node).Msg("file.fetch: holding node not live")
+		return "", false, "", errFileNodeDown
+	}
+	return info.Addr, info.TLS, info.URL, nil
 }
 
 // Addr returns the file port's bound address.
@@ -143,6 +205,7 @@ func (f *FileService) AnnounceWeb(addr net.Addr, tls bool) {
 	}
 	f.web.Store(w)
 	f.s.httpFiles.Store(true)
+	f.publish()
 }
 
 // urlFor returns file_url for a client connected at local, "" without a
@@ -183,8 +246,13 @@ func (f *FileService) offer(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The upload goes to this node's file port: this node holds the bytes.
+	var node string
+	if f.s.node != nil {
+		node = f.s.node.ID()
+	}
 	meta, err := f.s.store.CreateFile(ctx, store.FileMeta{Owner: r.UserID, Conv: conv.String(), Name: req.Name,
-		Size: req.Size, SHA256: req.Sha256, CreatedAt: time.Now().UnixMilli()})
+		Size: req.Size, SHA256: req.Sha256, CreatedAt: time.Now().UnixMilli(), Node: node})
 	if err != nil {
 		return nil, fmt.Errorf("file.offer: %w", err)
 	}
@@ -217,8 +285,12 @@ func (f *FileService) fetch(ctx context.Context, r *Request) (any, error) {
 	if meta.Recalled {
 		return nil, errFileRecalled
 	}
+	addr, tls, url, err := f.serverFor(meta, r.LocalAddr)
+	if err != nil {
+		return nil, err
+	}
 	return &fileFetchReply{&protocol.FileFetchResp{Status: protocol.OK(), DownloadToken: f.files.DownloadToken(r.UserID, meta.ID),
-		FileAddr: f.addrFor(r.LocalAddr), Size: meta.Size, Sha256: meta.SHA256, FileTLS: f.s.cfg.TLS != nil, Name: meta.Name}, f.urlFor(r.LocalAddr)}, nil
+		FileAddr: addr, Size: meta.Size, Sha256: meta.SHA256, FileTLS: tls, Name: meta.Name}, url}, nil
 }
 
 // announce is the files completion hook: it stores the "file" message

@@ -65,7 +65,9 @@ func startFileServer(tb testing.TB, scfg store.Config, fc files.Config, tweaks .
 	if err != nil {
 		tb.Fatalf("new server: %v", err)
 	}
-	fc.DataDir = tb.TempDir()
+	if fc.DataDir == "" {
+		fc.DataDir = tb.TempDir()
+	}
 	fs, err := srv.EnableFiles(fc)
 	if err != nil {
 		tb.Fatalf("enable files: %v", err)
