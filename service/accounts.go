@@ -74,10 +74,44 @@ func (s *Server) loginBlocked(user, ip string) error {
 
 func (s *Server) loginFailed(user, ip string) error {
 	s.log.Info().Str("username", user).Str("remote", ip).Msg("login failed")
+	s.countLoginFailure(user, ip)
+	s.shareLoginFailure(user, ip)
+	return protocol.NewError(protocol.CodeBadCredentials, "wrong username, password or token")
+}
+
+// countLoginFailure counts a failed login, on this node or another, in
+// this node's limiters.
+func (s *Server) countLoginFailure(user, ip string) {
 	now := s.now()
 	s.userFails.Fail(user, now)
 	s.ipFails.Fail(ip, now)
-	return protocol.NewError(protocol.CodeBadCredentials, "wrong username, password or token")
+}
+
+// shareLoginFailure tells the other live nodes of a cluster about a failed
+// login here, so the limits count across nodes (section 19). Every node
+// keeps its own in-memory limiters, fed with its own failures and the
+// others': checking a login stays a map lookup, and a failure costs one
+// small publish per other node, never a wait. A notice lost while the bus
+// is down leaves each node counting what it saw, as a single node would.
+func (s *Server) shareLoginFailure(user, ip string) {
+	if s.node == nil {
+		return
+	}
+	var env []byte
+	for _, id := range s.node.LiveNodes() {
+		if id == s.node.ID() {
+			continue
+		}
+		if env == nil {
+			env = encodeBus(busLoginFail, &busHeader{From: s.node.ID(), Name: user, Addr: ip}, nil)
+		}
+		if err := s.node.Send(id, env); err != nil {
+			metricBusDropped.Inc()
+			s.log.Debug().Str("to_node", id).Err(err).Msg("bus: login failure not shared")
+			continue
+		}
+		metricBusSent.Inc()
+	}
 }
 
 func lowerASCII(s string) string {

@@ -27,6 +27,9 @@ const (
 	// busEnforce: an account changed in the store (disabled, deleted,
 	// tokens revoked): end the local sessions the store no longer allows.
 	busEnforce byte = 'e'
+	// busLoginFail: a failed login on the sending node, counted by the
+	// failed-login limiters of every node (accounts.go).
+	busLoginFail byte = 'l'
 )
 
 // busHeader is the JSON header of an envelope; the fields used depend on
@@ -44,6 +47,7 @@ type busHeader struct {
 	Peer   int64   `json:"peer,omitempty"`   // friend
 	On     bool    `json:"on,omitempty"`     // friend
 	Group  int64   `json:"group,omitempty"`  // group
+	Name   string  `json:"name,omitempty"`   // login failure: the username key (Addr: the address)
 }
 
 func encodeBus(kind byte, h *busHeader, frame []byte) []byte {
@@ -177,6 +181,8 @@ func (h clusterHandler) OnMessage(data []byte) {
 		s.friendCachesChanged(hd.User, hd.Peer, hd.On)
 	case busGroup:
 		s.groups.invalidate(hd.Group)
+	case busLoginFail:
+		s.countLoginFailure(hd.Name, hd.Addr)
 	case busEnforce:
 		// Read the store only when there is a session to judge: the
 		// broadcast waits for this handler.
