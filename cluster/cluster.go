@@ -82,6 +82,16 @@ type Handler interface {
 	OnNodeGone(node string, users []int64)
 }
 
+// NodeObserver may be implemented by a Handler that keeps per-node state
+// of its own (room members): OnNodeDead is called on every node, unlike
+// OnNodeGone, for each node declared dead; OnBusBack when the bus
+// connection comes back after a loss (what the other nodes were sent
+// meanwhile may be lost).
+type NodeObserver interface {
+	OnNodeDead(node string)
+	OnBusBack()
+}
+
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ValidNodeID reports whether id can name a node.
@@ -125,6 +135,10 @@ type Node struct {
 	own     map[string][]byte
 	pending map[string][]byte
 	wake    chan struct{}
+
+	// lossy holds one bounded queue per node for SendLossy.
+	lossyMu sync.Mutex
+	lossy   map[string]chan []byte
 
 	resync  chan struct{}
 	rewatch chan struct{}
@@ -175,6 +189,11 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 			n.upChanged(true)
 			n.signal(n.resync)
 			n.signal(n.rewatch)
+			if hb := n.handler.Load(); hb != nil {
+				if o, ok := hb.h.(NodeObserver); ok {
+					go o.OnBusBack()
+				}
+			}
 		}),
 	)
 	if err != nil {
@@ -249,8 +268,9 @@ func (n *Node) Check(context.Context) error {
 	return fmt.Errorf("bus %s: %s", redactURL(n.cfg.URL), n.nc.Status())
 }
 
-func (n *Node) nodeSubject(id string) string { return n.cfg.Name + ".node." + id }
-func (n *Node) allSubject() string           { return n.cfg.Name + ".all" }
+func (n *Node) nodeSubject(id string) string  { return n.cfg.Name + ".node." + id }
+func (n *Node) allSubject() string            { return n.cfg.Name + ".all" }
+func (n *Node) mediaSubject(id string) string { return n.cfg.Name + ".media." + id }
 
 // Attach starts the node's part in the cluster with h receiving what other
 // nodes send: it subscribes, starts the heartbeat, the directory watch and
@@ -267,6 +287,15 @@ func (n *Node) Attach(h Handler) error {
 		_ = sub.SetPendingLimits(1<<20, 256<<20)
 		n.subs = append(n.subs, sub)
 	}
+	// Lossy traffic has a subject of its own with small limits: when this
+	// node falls behind, NATS drops media, never what the node subject
+	// carries.
+	sub, err := n.nc.Subscribe(n.mediaSubject(n.cfg.NodeID), n.onMsg)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe %s: %w", n.mediaSubject(n.cfg.NodeID), err)
+	}
+	_ = sub.SetPendingLimits(4096, 32<<20)
+	n.subs = append(n.subs, sub)
 	// The first view, with whatever a previous run of this node left.
 	w, err := n.loadView()
 	if err != nil {
@@ -293,6 +322,142 @@ func (n *Node) onMsg(m *nats.Msg) {
 // Send publishes data to one node (fire and forget; ordered per sender).
 func (n *Node) Send(node string, data []byte) error {
 	return n.nc.Publish(n.nodeSubject(node), data)
+}
+
+// Acks waits for the answers to a PublishAcked.
+type Acks struct {
+	n    *Node
+	sub  *nats.Subscription
+	want int
+}
+
+// PublishAcked publishes data to each of nodes on its node subject (so it
+// keeps its order with what Send sends them) and returns at once; Wait
+// waits for their answers. Publishing only buffers, so a caller may hold
+// a lock across it and wait after releasing the lock.
+func (n *Node) PublishAcked(nodes []string, data []byte) (*Acks, error) {
+	if len(nodes) == 0 {
+		return &Acks{n: n}, nil
+	}
+	inbox := n.nc.NewRespInbox()
+	sub, err := n.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: send acked: %w", err)
+	}
+	for _, id := range nodes {
+		if err := n.nc.PublishMsg(&nats.Msg{Subject: n.nodeSubject(id), Reply: inbox, Data: data}); err != nil {
+			_ = sub.Unsubscribe()
+			return nil, fmt.Errorf("cluster: send acked to %s: %w", id, err)
+		}
+	}
+	return &Acks{n: n, sub: sub, want: len(nodes)}, nil
+}
+
+// Wait waits until every node of the PublishAcked has handled the data,
+// or ctx or the Timeout ends (then the error says how many answered).
+func (a *Acks) Wait(ctx context.Context) error {
+	if a.sub == nil {
+		return nil
+	}
+	defer a.sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
+	defer cancel()
+	for got := 0; got < a.want; got++ {
+		if _, err := a.sub.NextMsgWithContext(ctx); err != nil {
+			return fmt.Errorf("cluster: send acked: %d of %d nodes answered: %w", got, a.want, err)
+		}
+	}
+	return nil
+}
+
+// lossyQueue is how many frames SendLossy keeps per node before it drops.
+const lossyQueue = 512
+
+// SendLossy queues data for node on its lossy subject and reports whether
+// it was queued: when the node's queue is full (the bus or the node is
+// slow) data is dropped. It never blocks, so an event loop may call it.
+// One goroutine per node publishes the queue, and ends when it has been
+// idle for a while.
+func (n *Node) SendLossy(node string, data []byte) bool {
+	if n.ctx.Err() != nil {
+		return false
+	}
+	n.lossyMu.Lock()
+	q := n.lossy[node]
+	if q == nil {
+		if n.lossy == nil {
+			n.lossy = map[string]chan []byte{}
+		}
+		q = make(chan []byte, lossyQueue)
+		n.lossy[node] = q
+		go n.publishLossy(node, q)
+	}
+	// Under the lock: publishLossy retires q under it too, so nothing is
+	// queued on a queue nobody reads.
+	ok := false
+	select {
+	case q <- data:
+		ok = true
+	default:
+	}
+	n.lossyMu.Unlock()
+	return ok
+}
+
+func (n *Node) publishLossy(node string, q chan []byte) {
+	subj := n.mediaSubject(node)
+	idle := time.NewTimer(time.Minute)
+	defer idle.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case data := <-q:
+			_ = n.nc.Publish(subj, data)
+			idle.Reset(time.Minute)
+		case <-idle.C:
+			n.lossyMu.Lock()
+			if len(q) > 0 {
+				n.lossyMu.Unlock()
+				idle.Reset(time.Minute)
+				continue
+			}
+			delete(n.lossy, node)
+			n.lossyMu.Unlock()
+			return
+		}
+	}
+}
+
+// NextID returns the next value of the cluster-wide counter name (1, 2,
+// ...), kept in the directory bucket and advanced with compare-and-set, so
+// no two nodes ever get the same value. It needs the bus.
+func (n *Node) NextID(ctx context.Context, name string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	key := "c." + name
+	kv := n.bucket()
+	for ctx.Err() == nil {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if _, err := kv.Create(ctx, key, []byte("1")); err == nil {
+				return 1, nil
+			}
+			continue // another node created it first
+		}
+		if err != nil {
+			return 0, fmt.Errorf("cluster: counter %s: %w", name, err)
+		}
+		v, err := strconv.ParseInt(string(e.Value()), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cluster: counter %s holds %q: %w", name, e.Value(), err)
+		}
+		if _, err := kv.Update(ctx, key, []byte(strconv.FormatInt(v+1, 10)), e.Revision()); err == nil {
+			return v + 1, nil
+		}
+		// Another node advanced it meanwhile: read again.
+	}
+	return 0, fmt.Errorf("cluster: counter %s: %w", name, ctx.Err())
 }
 
 // Broadcast publishes data to every node, this one included, and waits
@@ -581,6 +746,11 @@ func (n *Node) checkDead() {
 	n.mu.Unlock()
 	for _, id := range gone {
 		n.log.Warn().Str("dead_node", id).Int("users", len(removed[id])).Msg("node silent; its sessions are gone")
+		if hb := n.handler.Load(); hb != nil {
+			if o, ok := hb.h.(NodeObserver); ok {
+				o.OnNodeDead(id)
+			}
+		}
 		if reaper {
 			n.reap(id, removed[id])
 		}

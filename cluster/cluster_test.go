@@ -17,6 +17,21 @@ type recorder struct {
 	mu   sync.Mutex
 	msgs []string
 	gone map[string][]int64
+	dead []string
+}
+
+func (r *recorder) OnNodeDead(node string) {
+	r.mu.Lock()
+	r.dead = append(r.dead, node)
+	r.mu.Unlock()
+}
+
+func (r *recorder) OnBusBack() {}
+
+func (r *recorder) deadNodes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.dead)
 }
 
 func (r *recorder) OnMessage(data []byte) {
@@ -198,4 +213,69 @@ func TestNodeInfo(t *testing.T) {
 	eventually(t, "c's info gone after Close", func() bool { _, ok := b.Info("c"); return !ok })
 	a.Abandon() // killed: its key stays until reaped, but a is not live
 	eventually(t, "a's info gone after a died", func() bool { _, ok := b.Info("a"); return !ok })
+}
+
+// What cluster rooms use: a cluster-wide counter that never repeats a
+// value across nodes, sends that return once the receivers handled them,
+// lossy sends, and every live node hearing of a dead node.
+func TestClusterRoomPrimitives(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, ra := join(t, url, name, "a")
+	b, rb := join(t, url, name, "b")
+	c, _ := join(t, url, name, "c")
+	eventually(t, "three live nodes", func() bool { return len(a.LiveNodes()) == 3 && len(b.LiveNodes()) == 3 })
+
+	var mu sync.Mutex
+	var got []int64
+	var wg sync.WaitGroup
+	for _, n := range []*cluster.Node{a, b, c} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				id, err := n.NextID(context.Background(), "rooms")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got = append(got, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(got)
+	for i, id := range got {
+		if id != int64(i+1) {
+			t.Fatalf("counter values %v: want 1..30 once each", got)
+		}
+	}
+
+	acks, err := a.PublishAcked([]string{"b", "c"}, []byte("acked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acks.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rb.messages(), "acked") {
+		t.Fatalf("b answered before handling: %q", rb.messages())
+	}
+	if !a.SendLossy("b", []byte("media")) {
+		t.Fatal("lossy send refused on an idle queue")
+	}
+	eventually(t, "lossy message at b", func() bool { return slices.Contains(rb.messages(), "media") })
+
+	c.Abandon()
+	eventually(t, "a hears c is dead", func() bool { return slices.Equal(ra.deadNodes(), []string{"c"}) })
+	eventually(t, "b hears c is dead", func() bool { return slices.Equal(rb.deadNodes(), []string{"c"}) })
+	acks, err = a.PublishAcked([]string{"b"}, []byte("after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acks.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
