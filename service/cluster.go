@@ -192,6 +192,8 @@ func (h clusterHandler) OnMessage(data []byte) {
 		if _, err := s.enforceLocal(s.ctx, hd.User); err != nil {
 			s.log.Warn().Int64("user", hd.User).Str("by_node", hd.From).Err(err).Msg("bus: account not enforced")
 		}
+	case busRoom, busRoomFrame: // clusterrooms.go
+		s.onRoomBus(kind, hd.From, frame)
 	}
 }
 

@@ -23,13 +23,14 @@ func roomErr(err error) error {
 	return err
 }
 
-// pushToSessions writes one encoded frame to every session but skip, as
-// one batched fan-out.
+// pushToSessions writes one encoded frame to every session of this node
+// but skip, as one batched fan-out (members on other nodes, in a cluster,
+// get it from their node).
 func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 	var f fanout
 	f.reset(frame)
 	for _, m := range members {
-		if m != skip {
+		if m != skip && m.remote == "" {
 			f.add(m, "", 0)
 		}
 	}
@@ -37,8 +38,24 @@ func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 }
 
 func (s *Server) roomCreate(x *call, req *protocol.RoomCreateReq) (*protocol.RoomCreateResp, error) {
-	rm := s.rooms.Create(req.Name, x.sess)
-	x.cs.joinRoom(rm.RoomID)
+	var rm protocol.Room
+	if c := s.croom; c != nil {
+		// A cluster-wide id, so rooms created on two nodes never share one.
+		id, err := s.node.NextID(s.ctx, "rooms")
+		if err != nil {
+			return nil, protocol.NewError(protocol.CodeUnavailable, "cannot create a room now: the cluster bus is unavailable")
+		}
+		ch, err := c.mem.joinOrCreate(id, req.Name, x.sess.userID, x.sess)
+		if err != nil {
+			return nil, roomErr(err)
+		}
+		rm = ch.Room
+		x.cs.joinRoom(rm.RoomID)
+		c.joined(s.ctx, rm, x.sess)
+	} else {
+		rm = s.rooms.Create(req.Name, x.sess)
+		x.cs.joinRoom(rm.RoomID)
+	}
 	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: rm.RoomID, Room: &rm}, nil
 }
 
@@ -50,6 +67,9 @@ func (s *Server) roomJoin(x *call, req *protocol.RoomIDReq) (*protocol.RoomJoinR
 		return nil, roomErr(err)
 	}
 	x.cs.joinRoom(req.RoomID)
+	if s.croom != nil {
+		s.croom.joined(s.ctx, ch.Room, x.sess)
+	}
 	if ch.Announce {
 		pushToSessions(ch.Members, x.sess, encodePush(protocol.OpRoomEvent,
 			&protocol.RoomEventPush{RoomID: req.RoomID, Kind: protocol.RoomJoined, UserID: x.sess.userID}))
@@ -70,20 +90,25 @@ func (s *Server) roomMembers(x *call, req *protocol.RoomMembersReq) (*protocol.R
 }
 
 func (s *Server) roomLeave(x *call, req *protocol.RoomIDReq) (*protocol.Status, error) {
-	if err := s.leaveRoom(x.cs, x.sess, req.RoomID); err != nil {
+	if err := s.leaveRoom(x.cs, x.sess, req.RoomID, true); err != nil {
 		return nil, roomErr(err)
 	}
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
 // leaveRoom removes sess from a room and, at most at the threshold, tells
-// the others.
-func (s *Server) leaveRoom(cs *connState, sess *Session, id int64) error {
+// the others. In a cluster, wait makes it wait until the other nodes have
+// the leave (a request on the pool may wait; a closing connection's loop
+// may not).
+func (s *Server) leaveRoom(cs *connState, sess *Session, id int64, wait bool) error {
 	ch, err := s.rooms.Leave(id, sess)
 	if err != nil {
 		return err
 	}
 	cs.leftRoom(id)
+	if s.croom != nil {
+		s.croom.left(s.ctx, id, sess, wait)
+	}
 	if ch.Announce {
 		pushToSessions(ch.Members, nil, encodePush(protocol.OpRoomEvent,
 			&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomLeft, UserID: sess.userID}))
@@ -109,7 +134,7 @@ func (s *Server) leaveAllRooms(cs *connState) {
 		return
 	}
 	for _, id := range ids {
-		_ = s.leaveRoom(cs, sess, id)
+		_ = s.leaveRoom(cs, sess, id, false)
 	}
 }
 
@@ -121,8 +146,12 @@ func (s *Server) roomSay(x *call, req *protocol.RoomSayReq) (*protocol.Status, e
 	if !in {
 		return nil, roomErr(ErrNotInRoom)
 	}
-	pushToSessions(members, x.sess, encodePush(protocol.OpRoomSaid, &protocol.RoomSaidPush{
-		RoomID: req.RoomID, From: x.sess.userID, Body: req.Body, Ts: time.Now().UnixMilli()}))
+	frame := encodePush(protocol.OpRoomSaid, &protocol.RoomSaidPush{
+		RoomID: req.RoomID, From: x.sess.userID, Body: req.Body, Ts: time.Now().UnixMilli()})
+	pushToSessions(members, x.sess, frame)
+	if s.croom != nil {
+		s.croom.relay(req.RoomID, members, frame.b, false)
+	}
 	return &protocol.Status{Code: protocol.CodeOK}, nil
 }
 
@@ -147,7 +176,7 @@ func (s *Server) roomMedia(cs *connState, body []byte) {
 	}
 	var frame []byte
 	for _, m := range members {
-		if m == sess {
+		if m == sess || m.remote != "" {
 			continue
 		}
 		if frame == nil {
@@ -158,5 +187,11 @@ func (s *Server) roomMedia(cs *connState, body []byte) {
 		} else {
 			framesOut.get(protocol.OpRoomMediaPush).Inc()
 		}
+	}
+	if s.croom != nil {
+		if frame == nil {
+			frame = protocol.AppendRoomMediaPushFrame(nil, roomID, sess.userID, payload)
+		}
+		s.croom.relay(roomID, members, frame, true)
 	}
 }

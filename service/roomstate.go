@@ -87,11 +87,35 @@ func newMemRooms(announceMax int, onCount func(roomID int64, count int, members 
 
 // Create implements Rooms.
 func (r *memRooms) Create(name string, s *Session) protocol.Room {
-	rm := &room{id: r.nextID.Add(1), name: name, owner: s.userID, sorted: []*Session{s}, users: 1}
-	m := []*Session{s}
-	rm.members.Store(&m)
+	rm := newRoom(r.nextID.Add(1), name, s.userID, s)
 	r.rooms.Store(rm.id, rm)
 	return rm.info()
+}
+
+func newRoom(id int64, name string, owner int64, s *Session) *room {
+	rm := &room{id: id, name: name, owner: owner, sorted: []*Session{s}, users: 1}
+	m := []*Session{s}
+	rm.members.Store(&m)
+	return rm
+}
+
+// joinOrCreate adds s to the room id, creating it (named name, owned by
+// owner) when this node does not know it: in a cluster, a room id comes
+// from the cluster-wide counter, and the first member a node hears of may
+// be one on another node. Creating reports no announcement. ErrAlreadyInRoom.
+func (r *memRooms) joinOrCreate(id int64, name string, owner int64, s *Session) (RoomChange, error) {
+	for {
+		rm := newRoom(id, name, owner, s)
+		info := rm.info() // before others can see it
+		if _, loaded := r.rooms.LoadOrStore(id, rm); !loaded {
+			return RoomChange{Room: info, Members: []*Session{s}}, nil
+		}
+		ch, err := r.Join(id, s)
+		if errors.Is(err, ErrRoomNotFound) {
+			continue // emptied meanwhile: create it again
+		}
+		return ch, err
+	}
 }
 
 // info describes the room; callers hold mu or own the room alone.

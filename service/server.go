@@ -35,6 +35,7 @@ type Server struct {
 	node   *cluster.Node // nil outside a cluster
 	gate   *reorderGate  // the reorder gate; nil outside a cluster
 	rooms  Rooms
+	croom  *clusterRooms // rooms across nodes; nil outside a cluster
 	groups *groupCache
 	seq    *sequencer
 	typing typingGate
@@ -106,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 		s.node = cfg.Cluster
 		s.router = clusterRouter{Router: s.router, node: s.node}
 		s.gate = newReorderGate(s)
+		if mr, ok := s.rooms.(*memRooms); ok {
+			s.croom = newClusterRooms(s, mr)
+		}
 	}
 	s.groups = newGroupCache(s.store)
 	if s.node != nil {
@@ -142,6 +146,9 @@ func (s *Server) Start() error {
 			_ = eng.Shutdown(context.Background())
 			s.pool.Close()
 			return fmt.Errorf("service: join the cluster: %w", err)
+		}
+		if s.croom != nil {
+			s.croom.hello()
 		}
 	}
 	s.addr.Store(&addr)

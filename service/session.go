@@ -26,6 +26,9 @@ type Session struct {
 	username string
 	device   string
 	conn     *connState
+	// remote, in a cluster, names the node of a room member that is a
+	// session there (clusterrooms.go); such a Session has no conn.
+	remote string
 	// token is the hash of the session's token, replaced by
 	// account.password and read by EnforceAccount from the admin listener.
 	token atomic.Pointer[[]byte]

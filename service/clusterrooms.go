@@ -1,0 +1,394 @@
+package service
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+	"sync"
+
+	"github.com/chatd/chatd/protocol"
+)
+
+// Rooms across nodes (sections 10, 16 and 19). Every node keeps every room
+// in its memRooms: its own sessions as they are, and the members on other
+// nodes as stand-in Sessions without a connection (remote set to their
+// node, "ghosts"). A node is the authority for its own sessions: it tells
+// every other node of each join and leave of one of them (busRoom, on the
+// node subjects, so they keep their order with the room frames it sends
+// after them), and each node applies it to its copy and announces it to
+// its own members exactly as a local change (joined/left up to the
+// threshold, its own coalesced count events above it). Paging reads the
+// local copy. room.say and room.media cross the bus once per node that has
+// members of the room (busRoomFrame), and that node writes them to its
+// members with one batched write; media goes through the lossy queue and
+// subject, so a slow bus or node drops media, never chat.
+//
+// Keeping copies right: room ids come from a cluster-wide counter, so a
+// room created on two nodes at once gets two ids. A join names the room's
+// name and owner, so a node that has not heard of the room (or dropped it
+// when its last member left while the join was in flight) creates it. A
+// node that starts, or whose bus comes back, sends the others a snapshot
+// of its members (none, after a restart) and asks for theirs; a snapshot
+// replaces what the receiver holds of the sender's members, announcing
+// the difference. So a restart removes its previous run's members, and a
+// node declared dead (NodeObserver.OnNodeDead, on every node) has its
+// members removed, with left/count events to the rest.
+
+// Bus envelope kinds of rooms.
+const (
+	busRoom      byte = 'r' // a membership change or snapshot (JSON roomWire after the header)
+	busRoomFrame byte = 'm' // a room frame for a room's local members: room_id (uint64 BE) + frame
+)
+
+// roomWire is the payload of a busRoom envelope.
+type roomWire struct {
+	Op string `json:"op"` // "join", "leave", "snap"
+	roomWireMember
+	// Snap lists the sender's members of every room (op snap); Reply
+	// asks the receiver for its own.
+	Snap  []roomWireMember `json:"snap,omitempty"`
+	Reply bool             `json:"reply,omitempty"`
+}
+
+// roomWireMember is one session of the sending node in one room.
+type roomWireMember struct {
+	Room    int64            `json:"room,omitempty"`
+	Name    string           `json:"name,omitempty"`
+	Owner   int64            `json:"owner,omitempty"`
+	Conn    uint64           `json:"conn,omitempty"`
+	Profile protocol.Profile `json:"p"`
+}
+
+type ghostKey struct {
+	node string
+	conn uint64
+}
+
+// ghost is a session on another node that is in rooms here.
+type ghost struct {
+	sess  *Session
+	rooms map[int64]struct{}
+}
+
+// clusterRooms replicates room membership between the nodes.
+type clusterRooms struct {
+	s   *Server
+	mem *memRooms
+
+	// sendMu orders "change a local membership, then publish it" against
+	// "take a snapshot for a new peer, then publish it", so a peer never
+	// gets a snapshot older than a change it was not sent.
+	sendMu sync.Mutex
+	peers  map[string]struct{} // nodes that asked for a snapshot (heartbeat maybe not seen yet)
+
+	mu     sync.Mutex // ghosts and what applying changes to them pushes
+	ghosts map[ghostKey]*ghost
+
+	frameHead []byte // busRoomFrame envelope header of this node
+}
+
+func newClusterRooms(s *Server, mem *memRooms) *clusterRooms {
+	return &clusterRooms{s: s, mem: mem, peers: map[string]struct{}{}, ghosts: map[ghostKey]*ghost{},
+		frameHead: encodeBus(busRoomFrame, &busHeader{From: s.node.ID()}, nil)}
+}
+
+// targetsLocked lists the other nodes that keep copies; sendMu held.
+func (c *clusterRooms) targetsLocked() []string {
+	self := c.s.node.ID()
+	var out []string
+	for _, id := range c.s.node.LiveNodes() {
+		if id != self {
+			out = append(out, id)
+		}
+	}
+	for id := range c.peers {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (c *clusterRooms) envelope(w *roomWire) []byte {
+	b, _ := json.Marshal(w)
+	return encodeBus(busRoom, &busHeader{From: c.s.node.ID()}, b)
+}
+
+func wireMember(rm protocol.Room, sess *Session) roomWireMember {
+	return roomWireMember{Room: rm.RoomID, Name: rm.Name, Owner: rm.Owner, Conn: sess.conn.id, Profile: sess.Profile()}
+}
+
+// joined tells the other nodes that sess (of this node) is in room rm now,
+// and waits until they have it, so a room.say sent through any node after
+// the reply reaches sess.
+func (c *clusterRooms) joined(ctx context.Context, rm protocol.Room, sess *Session) {
+	env := c.envelope(&roomWire{Op: "join", roomWireMember: wireMember(rm, sess)})
+	c.sendMu.Lock()
+	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
+	c.sendMu.Unlock()
+	if err == nil {
+		err = acks.Wait(ctx)
+	}
+	if err != nil {
+		c.s.log.Warn().Int64("room", rm.RoomID).Err(err).Msg("bus: room join not confirmed by every node")
+	}
+}
+
+// left tells the other nodes that sess left room id. With wait it waits
+// until they have it, so a room emptied by a room.leave is gone on every
+// node when the reply goes out; without, it only publishes, so a closing
+// connection's loop may call it.
+func (c *clusterRooms) left(ctx context.Context, id int64, sess *Session, wait bool) {
+	env := c.envelope(&roomWire{Op: "leave", roomWireMember: roomWireMember{Room: id, Conn: sess.conn.id,
+		Profile: protocol.Profile{UserID: sess.userID}}})
+	c.sendMu.Lock()
+	if !wait {
+		for _, n := range c.targetsLocked() {
+			c.send(n, env)
+		}
+		c.sendMu.Unlock()
+		return
+	}
+	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
+	c.sendMu.Unlock()
+	if err == nil {
+		err = acks.Wait(ctx)
+	}
+	if err != nil {
+		c.s.log.Warn().Int64("room", id).Err(err).Msg("bus: room leave not confirmed by every node")
+	}
+}
+
+func (c *clusterRooms) send(node string, env []byte) {
+	if err := c.s.node.Send(node, env); err != nil {
+		metricBusDropped.Inc()
+		c.s.log.Debug().Str("to_node", node).Err(err).Msg("bus send failed")
+		return
+	}
+	metricBusSent.Inc()
+}
+
+// snapshot lists this node's sessions in rooms.
+func (c *clusterRooms) snapshot() []roomWireMember {
+	var out []roomWireMember
+	c.mem.rooms.Range(func(_, v any) bool {
+		rm := v.(*room)
+		rm.mu.Lock()
+		info := rm.info()
+		rm.mu.Unlock()
+		for _, m := range *rm.members.Load() {
+			if m.remote == "" {
+				out = append(out, wireMember(info, m))
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// hello sends every other node this node's members and asks for theirs:
+// at start (none: whatever a previous run left is removed) and when the
+// bus comes back (changes sent meanwhile may be lost).
+func (c *clusterRooms) hello() {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	env := c.envelope(&roomWire{Op: "snap", Snap: c.snapshot(), Reply: true})
+	for _, id := range c.targetsLocked() {
+		c.send(id, env)
+	}
+}
+
+// relay sends a room frame once to each other node with members of room
+// id among members; media through the lossy queue.
+func (c *clusterRooms) relay(id int64, members []*Session, frame []byte, lossy bool) {
+	var nodes []string
+	for _, m := range members {
+		if m.remote != "" && !slices.Contains(nodes, m.remote) {
+			nodes = append(nodes, m.remote)
+		}
+	}
+	if len(nodes) == 0 {
+		return
+	}
+	env := make([]byte, 0, len(c.frameHead)+8+len(frame))
+	env = append(env, c.frameHead...)
+	env = binary.BigEndian.AppendUint64(env, uint64(id))
+	env = append(env, frame...)
+	for _, n := range nodes {
+		if !lossy {
+			c.send(n, env)
+		} else if c.s.node.SendLossy(n, env) {
+			metricBusSent.Inc()
+		} else {
+			metricMediaDropped.Inc()
+		}
+	}
+}
+
+// onFrame writes a room frame from another node to this node's members.
+func (c *clusterRooms) onFrame(payload []byte) {
+	if len(payload) < 8+protocol.HeaderSize {
+		return
+	}
+	id := int64(binary.BigEndian.Uint64(payload))
+	frame := payload[8:]
+	op := protocol.Op(binary.BigEndian.Uint16(frame[4:6]))
+	members, _, err := c.mem.Members(id, nil)
+	if err != nil {
+		return
+	}
+	if op != protocol.OpRoomMediaPush {
+		pushToSessions(members, nil, outFrame{op: op, b: frame})
+		return
+	}
+	for _, m := range members {
+		if m.remote != "" {
+			continue
+		}
+		if !m.conn.c.WriteLossy(frame) {
+			metricMediaDropped.Inc()
+		} else {
+			framesOut.get(protocol.OpRoomMediaPush).Inc()
+		}
+	}
+}
+
+// onMessage applies a membership change or snapshot from node from.
+func (c *clusterRooms) onMessage(from string, payload []byte) {
+	var w roomWire
+	if err := json.Unmarshal(payload, &w); err != nil {
+		c.s.log.Warn().Str("from_node", from).Err(err).Msg("bus: undecodable room change")
+		return
+	}
+	switch w.Op {
+	case "join":
+		c.mu.Lock()
+		c.ghostJoin(from, w.roomWireMember)
+		c.mu.Unlock()
+	case "leave":
+		c.mu.Lock()
+		c.ghostLeave(ghostKey{from, w.Conn}, w.Room)
+		c.mu.Unlock()
+	case "snap":
+		c.applySnapshot(from, w.Snap)
+		if w.Reply {
+			c.sendMu.Lock()
+			c.peers[from] = struct{}{}
+			env := c.envelope(&roomWire{Op: "snap", Snap: c.snapshot()})
+			c.send(from, env)
+			c.sendMu.Unlock()
+		}
+	}
+}
+
+// ghostJoin adds a session of node to a room, creating the room when this
+// node does not know it, and announces it; mu held.
+func (c *clusterRooms) ghostJoin(node string, m roomWireMember) {
+	k := ghostKey{node, m.Conn}
+	g := c.ghosts[k]
+	if g == nil {
+		sess := &Session{userID: m.Profile.UserID, username: m.Profile.Username, remote: node}
+		p := m.Profile
+		sess.profile.Store(&p)
+		g = &ghost{sess: sess, rooms: map[int64]struct{}{}}
+		c.ghosts[k] = g
+	}
+	if _, in := g.rooms[m.Room]; in {
+		return
+	}
+	ch, err := c.mem.joinOrCreate(m.Room, m.Name, m.Owner, g.sess)
+	if err != nil {
+		return
+	}
+	g.rooms[m.Room] = struct{}{}
+	if ch.Announce {
+		pushToSessions(ch.Members, nil, encodePush(protocol.OpRoomEvent,
+			&protocol.RoomEventPush{RoomID: m.Room, Kind: protocol.RoomJoined, UserID: g.sess.userID}))
+	}
+}
+
+// ghostLeave removes a session of another node from a room and announces
+// it; mu held.
+func (c *clusterRooms) ghostLeave(k ghostKey, id int64) {
+	g := c.ghosts[k]
+	if g == nil {
+		return
+	}
+	if _, in := g.rooms[id]; !in {
+		return
+	}
+	delete(g.rooms, id)
+	if len(g.rooms) == 0 {
+		delete(c.ghosts, k)
+	}
+	ch, err := c.mem.Leave(id, g.sess)
+	if err == nil && ch.Announce {
+		pushToSessions(ch.Members, nil, encodePush(protocol.OpRoomEvent,
+			&protocol.RoomEventPush{RoomID: id, Kind: protocol.RoomLeft, UserID: g.sess.userID}))
+	}
+}
+
+// applySnapshot makes this node's copy of node's members what snap says.
+func (c *clusterRooms) applySnapshot(node string, snap []roomWireMember) {
+	want := map[ghostKey]map[int64]struct{}{}
+	for _, m := range snap {
+		k := ghostKey{node, m.Conn}
+		if want[k] == nil {
+			want[k] = map[int64]struct{}{}
+		}
+		want[k][m.Room] = struct{}{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, g := range c.ghosts {
+		if k.node != node {
+			continue
+		}
+		for id := range g.rooms {
+			if _, keep := want[k][id]; !keep {
+				c.ghostLeave(k, id)
+			}
+		}
+	}
+	for _, m := range snap {
+		c.ghostJoin(node, m)
+	}
+}
+
+// dropNode removes every member of a dead node.
+func (c *clusterRooms) dropNode(node string) {
+	c.sendMu.Lock()
+	delete(c.peers, node)
+	c.sendMu.Unlock()
+	c.applySnapshot(node, nil)
+}
+
+// OnNodeDead implements cluster.NodeObserver: the dead node's room
+// members leave their rooms.
+func (h clusterHandler) OnNodeDead(node string) {
+	if c := h.s.croom; c != nil {
+		c.dropNode(node)
+	}
+}
+
+// OnBusBack implements cluster.NodeObserver: room changes sent while the
+// bus was away may be lost, so the nodes exchange snapshots again.
+func (h clusterHandler) OnBusBack() {
+	if c := h.s.croom; c != nil {
+		c.hello()
+	}
+}
+
+// onRoomBus handles the room envelopes of the bus.
+func (s *Server) onRoomBus(kind byte, from string, payload []byte) {
+	c := s.croom
+	if c == nil {
+		return
+	}
+	if kind == busRoomFrame {
+		c.onFrame(payload)
+		return
+	}
+	c.onMessage(from, payload)
+}
