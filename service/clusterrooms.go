@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chatd/chatd/protocol"
 )
@@ -86,6 +87,9 @@ type clusterRooms struct {
 	ghosts map[ghostKey]*ghost
 
 	frameHead []byte // busRoomFrame envelope header of this node
+	// framesIn counts the room frames received from other nodes (tests:
+	// one per node and frame, whatever the number of members).
+	framesIn atomic.Int64
 }
 
 func newClusterRooms(s *Server, mem *memRooms) *clusterRooms {
@@ -189,13 +193,27 @@ func (c *clusterRooms) snapshot() []roomWireMember {
 
 // hello sends every other node this node's members and asks for theirs:
 // at start (none: whatever a previous run left is removed) and when the
-// bus comes back (changes sent meanwhile may be lost).
-func (c *clusterRooms) hello() {
+// bus comes back (changes sent meanwhile may be lost). It returns once the
+// answers are applied, so a node does not serve joins before it knows the
+// rooms: each node answers with its snapshot on this node's subject before
+// it acknowledges, and a message this node then sends itself on that
+// subject is handled after the snapshots.
+func (c *clusterRooms) hello(ctx context.Context) {
 	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
 	env := c.envelope(&roomWire{Op: "snap", Snap: c.snapshot(), Reply: true})
-	for _, id := range c.targetsLocked() {
-		c.send(id, env)
+	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
+	c.sendMu.Unlock()
+	if err == nil {
+		err = acks.Wait(ctx)
+	}
+	if err == nil {
+		acks, err = c.s.node.PublishAcked([]string{c.s.node.ID()}, c.envelope(&roomWire{Op: "sync"}))
+		if err == nil {
+			err = acks.Wait(ctx)
+		}
+	}
+	if err != nil {
+		c.s.log.Warn().Err(err).Msg("bus: room snapshots not exchanged with every node")
 	}
 }
 
@@ -231,6 +249,7 @@ func (c *clusterRooms) onFrame(payload []byte) {
 	if len(payload) < 8+protocol.HeaderSize {
 		return
 	}
+	c.framesIn.Add(1)
 	id := int64(binary.BigEndian.Uint64(payload))
 	frame := payload[8:]
 	op := protocol.Op(binary.BigEndian.Uint16(frame[4:6]))
@@ -376,7 +395,7 @@ func (h clusterHandler) OnNodeDead(node string) {
 // bus was away may be lost, so the nodes exchange snapshots again.
 func (h clusterHandler) OnBusBack() {
 	if c := h.s.croom; c != nil {
-		c.hello()
+		c.hello(h.s.ctx)
 	}
 }
 

@@ -161,6 +161,27 @@ func TestClusterRooms(t *testing.T) {
 	for _, c := range []*tclient{u0, u1, u2, u3} {
 		awaitCount(t, c, rid, 4)
 	}
+	// Each frame crosses the bus once per node, not once per member.
+	inA, inB := a.srv.croom.framesIn.Load(), b.srv.croom.framesIn.Load()
+	u0.must(protocol.CodeOK, protocol.OpRoomSay, &protocol.RoomSayReq{RoomID: rid, Body: "to four"}, nil)
+	for _, c := range []*tclient{u1, u2, u3} {
+		roomSaid(t, c, rid, u0.userID, "to four")
+	}
+	// (Media has a subject of its own: sent after the say has arrived.)
+	u0.send(protocol.OpRoomMedia, protocol.AppendRoomMedia(nil, rid, []byte("four")))
+	for _, c := range []*tclient{u1, u2, u3} {
+		roomMediaFrom(t, c, rid, u0.userID, []byte("four"))
+	}
+	u3.must(protocol.CodeOK, protocol.OpRoomSay, &protocol.RoomSayReq{RoomID: rid, Body: "from b to four"}, nil)
+	for _, c := range []*tclient{u0, u1, u2} {
+		roomSaid(t, c, rid, u3.userID, "from b to four")
+	}
+	if d := b.srv.croom.framesIn.Load() - inB; d != 2 {
+		t.Fatalf("node b received %d room frames for one say and one media to its two members, want 2", d)
+	}
+	if d := a.srv.croom.framesIn.Load() - inA; d != 1 {
+		t.Fatalf("node a received %d room frames for one say to its two members, want 1", d)
+	}
 	u3.must(protocol.CodeOK, protocol.OpRoomLeave, &protocol.RoomIDReq{RoomID: rid}, nil)
 	for _, c := range []*tclient{u0, u1, u2} {
 		roomEvent(t, c, rid, protocol.RoomLeft, u3.userID)

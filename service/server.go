@@ -148,7 +148,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("service: join the cluster: %w", err)
 		}
 		if s.croom != nil {
-			s.croom.hello()
+			s.croom.hello(s.ctx)
 		}
 	}
 	s.addr.Store(&addr)
