@@ -25,10 +25,9 @@ type roomCluster struct {
 	deadAfter time.Duration
 }
 
-func newRoomCluster(t *testing.T, deadAfter time.Duration) *roomCluster {
+func newRoomCluster(t *testing.T, url string, deadAfter time.Duration) *roomCluster {
 	t.Helper()
 	mysqltest.Require(t)
-	url := clustertest.URL(t)
 	dsn := mysqltest.DSN(t, "clr")
 	return &roomCluster{t: t, url: url, name: clustertest.Name(t, url), deadAfter: deadAfter,
 		be: backend{name: "mysql", cfg: func(testing.TB) store.Config { return store.Config{Driver: "mysql", DSN: dsn} }}}
@@ -87,7 +86,7 @@ func roomMediaFrom(t *testing.T, c *tclient, rid, from int64, payload []byte) {
 // become counts on both nodes; room ids never repeat across nodes; when
 // node b is lost its members leave the room for a's members.
 func TestClusterRooms(t *testing.T) {
-	rc := newRoomCluster(t, time.Second)
+	rc := newRoomCluster(t, clustertest.URL(t), time.Second)
 	a, b := rc.add("a"), rc.add("b")
 	u0, _ := clusterUser(a, "rm", "")
 	u1, _ := clusterUser(b, "rm", "")
@@ -212,7 +211,7 @@ func TestClusterRooms(t *testing.T) {
 // the room members its previous run left on the other nodes, and its new
 // sessions can join the room again.
 func TestClusterRoomsRestart(t *testing.T) {
-	rc := newRoomCluster(t, time.Minute) // never declared dead here
+	rc := newRoomCluster(t, clustertest.URL(t), time.Minute) // never declared dead here
 	a, b := rc.add("a"), rc.add("b")
 	u0, _ := clusterUser(a, "rr", "")
 	u1, u1Name := clusterUser(b, "rr", "")
@@ -235,4 +234,39 @@ func TestClusterRoomsRestart(t *testing.T) {
 	roomEvent(t, u0, rid, protocol.RoomJoined, u1.userID)
 	u1b.must(protocol.CodeOK, protocol.OpRoomSay, &protocol.RoomSayReq{RoomID: rid, Body: "back"}, nil)
 	roomSaid(t, u0, rid, u1.userID, "back")
+}
+
+// Room changes made while the bus is down reach the other node once it is
+// back (the nodes exchange snapshots), and room traffic crosses again.
+func TestClusterRoomsBusOutage(t *testing.T) {
+	srv := clustertest.Embedded(t)
+	rc := newRoomCluster(t, srv.URL(), time.Minute)
+	a, b := rc.add("a"), rc.add("b")
+	u0, _ := clusterUser(a, "ro", "")
+	u1, _ := clusterUser(b, "ro", "")
+	u3, _ := clusterUser(b, "ro", "")
+	var cr protocol.RoomCreateResp
+	u0.must(protocol.CodeOK, protocol.OpRoomCreate, &protocol.RoomCreateReq{}, &cr)
+	rid := cr.RoomID
+	u1.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, nil)
+	roomEvent(t, u0, rid, protocol.RoomJoined, u1.userID)
+
+	srv.Stop()
+	eventually(t, "both nodes see the bus down", func() bool {
+		return a.srv.BusCheck(context.Background()) != nil && b.srv.BusCheck(context.Background()) != nil
+	})
+	u1.must(protocol.CodeOK, protocol.OpRoomLeave, &protocol.RoomIDReq{RoomID: rid}, nil)
+	u3.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, nil)
+	u0.must(protocol.CodeOK, protocol.OpRoomSay, &protocol.RoomSayReq{RoomID: rid, Body: "alone"}, nil)
+
+	srv.Start()
+	roomEvent(t, u0, rid, protocol.RoomLeft, u1.userID)
+	roomEvent(t, u0, rid, protocol.RoomJoined, u3.userID)
+	u0.must(protocol.CodeOK, protocol.OpRoomSay, &protocol.RoomSayReq{RoomID: rid, Body: "back"}, nil)
+	u3.waitFor(protocol.OpRoomSaid, nil) // "alone" may have been buffered and delivered
+	var mr protocol.RoomMembersResp
+	u3.must(protocol.CodeOK, protocol.OpRoomMembers, &protocol.RoomMembersReq{RoomID: rid}, &mr)
+	if !slices.Equal(roomIDs(mr.Members), slices.Sorted(slices.Values([]int64{u0.userID, u3.userID}))) {
+		t.Fatalf("members on b after the outage: %+v", mr)
+	}
 }
