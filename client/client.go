@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,7 +86,8 @@ type Options struct {
 	// with exponential backoff and jitter between MinBackoff (default
 	// 200 ms) and MaxBackoff (default 30 s), and log in again with the
 	// session token. Calls made meanwhile wait for the new connection
-	// until their context ends.
+	// until their context ends. When Dial was given several addresses,
+	// the next one is dialled first (fail-over, see Dial).
 	Reconnect  bool
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
@@ -155,7 +158,7 @@ func (o *Options) setDefaults() {
 // concurrent use; requests from many goroutines are pipelined on the one
 // connection.
 type Client struct {
-	addr   string
+	addrs  []string // the chat ports of one server's nodes (section 19)
 	opts   Options
 	log    zerolog.Logger
 	nextID atomic.Uint32
@@ -167,6 +170,7 @@ type Client struct {
 	readers sync.WaitGroup // reader goroutines, the only senders on pushes
 
 	mu       sync.Mutex
+	at       int           // index in addrs of the node last connected to
 	cur      *conn         // nil while disconnected
 	ready    chan struct{} // closed when cur is set again
 	state    State
@@ -182,23 +186,53 @@ type Client struct {
 }
 
 // Dial connects to the chat port at addr ("host:port") and returns a Client
-// that is connected but not logged in. The first dial is not retried, even
-// with Options.Reconnect.
+// that is connected but not logged in.
+//
+// addr may list the chat ports of several nodes of one server separated by
+// commas ("a:9000,b:9000", protocol section 19). Each Dial starts at the
+// next address in turn, from a random first one per process, so the
+// clients of one process and of many processes spread over the nodes; an
+// address that refuses the connection is skipped for the next one, and
+// Dial fails only when all of them do. With Options.Reconnect a lost
+// connection is dialled again at the next address first (fail-over), then
+// around the list with backoff; the client stays on the node it reached
+// (it does not move back when the first one returns). Addr tells which
+// node a client is on.
+//
+// The first dial is not retried, even with Options.Reconnect.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	addrs := SplitAddrs(addr)
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("client: dial: no server address in %q", addr)
+	}
 	opts.setDefaults()
 	c := &Client{
-		addr:    addr,
+		addrs:   addrs,
 		opts:    opts,
-		log:     opts.Logger.With().Str("server", addr).Logger(),
+		log:     opts.Logger.With().Str("server", strings.Join(addrs, ",")).Logger(),
 		closeCh: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
 	if opts.OnPush == nil {
 		c.pushes = make(chan Push, opts.PushBuffer)
 	}
-	cn, err := c.dial(ctx)
-	if err != nil {
-		return nil, err
+	start := spreadStart(len(addrs))
+	var cn *conn
+	var errs []error
+	for i := range addrs {
+		at := (start + i) % len(addrs)
+		var err error
+		if cn, err = c.dial(ctx, addrs[at]); err == nil {
+			c.at = at
+			break
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if cn == nil {
+		return nil, errors.Join(errs...)
 	}
 	if testHookBeforePublish != nil {
 		testHookBeforePublish(cn)
@@ -217,12 +251,43 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// SplitAddrs splits a comma-separated list of addresses (as Dial takes it,
+// and as command-line flags carry it), dropping blanks around and between
+// the commas.
+func SplitAddrs(list string) []string {
+	var out []string
+	for a := range strings.SplitSeq(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// spreadFrom and spreadNext make the first address each Dial tries: the
+// next one in turn from a random start, so clients spread over the nodes
+// whether a process makes one client or thousands.
+var (
+	spreadFrom = rand.Uint32()
+	spreadNext atomic.Uint32
+)
+
+// spreadStart returns the index of the first of n addresses to try.
+func spreadStart(n int) int {
+	return int((spreadFrom + spreadNext.Add(1) - 1) % uint32(n))
+}
+
 // testHookBeforePublish lets a test act between the first dial and its
 // publication (nil outside tests).
 var testHookBeforePublish func(*conn)
 
-// Addr returns the server address the client dials.
-func (c *Client) Addr() string { return c.addr }
+// Addr returns the address of the node the client is connected to (while
+// it reconnects: the node it last reached).
+func (c *Client) Addr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addrs[c.at]
+}
 
 // Pushes returns the channel on which pushes arrive when Options.OnPush is
 // not set (nil otherwise). It must be drained (see Options.PushBuffer); it
@@ -268,15 +333,15 @@ func (c *Client) closePushesWhenDone() {
 	}
 }
 
-// dial opens a new connection and starts its reader and pinger.
-func (c *Client) dial(ctx context.Context) (*conn, error) {
+// dial opens a new connection to addr and starts its reader and pinger.
+func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	nc, err := c.opts.Dial(dctx, "tcp", c.addr)
+	nc, err := c.opts.Dial(dctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("client: dial %s: %w", c.addr, err)
+		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
-	if nc, err = c.secure(dctx, nc, c.addr); err != nil {
+	if nc, err = c.secure(dctx, nc, addr); err != nil {
 		return nil, err
 	}
 	cn := &conn{

@@ -7,6 +7,14 @@
 // terminal client, the load tester and the end-to-end tests are built on
 // it; a Client is safe for concurrent use.
 //
+// Several nodes: Dial takes a comma-separated list of the chat ports of
+// the nodes of one server (protocol section 19). New clients spread over
+// them, a refused address is skipped, and with Options.Reconnect a client
+// whose node goes away (killed, or shut down: the node answers
+// UNAVAILABLE, then closes) fails over to the next node, logs in there with
+// its token and catches up as after any reconnect, so nothing is lost or
+// shown twice.
+//
 // Errors: a reply whose code is not OK is returned as a *protocol.Error
 // (use errors.As, or protocol.CodeOf); a connection that breaks before the
 // reply gives ErrConnLost, a closed client ErrClosed, and a context that

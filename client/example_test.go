@@ -81,3 +81,47 @@ func ExampleClient_Login_error() {
 	// Output:
 	// code: BAD_CREDENTIALS
 }
+
+// ExampleDial_failover connects to a server of two nodes: Dial takes both
+// addresses, and when bob's node goes away his client fails over to the
+// other one, logs in there with its token and receives what was sent
+// meanwhile, once.
+func ExampleDial_failover() {
+	nodes, kill, stop := client.StartExampleCluster() // "host:port,host:port"
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := client.Options{Reconnect: true, MinBackoff: 10 * time.Millisecond}
+
+	alice, err := client.Dial(ctx, nodes, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer alice.Close()
+	bob, err := client.Dial(ctx, nodes, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer bob.Close()
+	_, _ = alice.Register(ctx, "alice", "correct horse", "")
+	bobID, _ := bob.Register(ctx, "bob", "battery staple", "")
+	_, _ = alice.Login(ctx, "alice", "correct horse")
+	_, _ = bob.Login(ctx, "bob", "battery staple")
+
+	was := bob.Addr()
+	kill(was) // bob's node dies
+	if _, err := alice.Send(ctx, bobID, "still there?"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for p := range bob.Pushes() {
+		if m, ok := p.Body.(*protocol.MsgPush); ok {
+			fmt.Printf("bob got %q on the other node: %v\n", m.Message.Body, bob.Addr() != was)
+			break
+		}
+	}
+	// Output:
+	// bob got "still there?" on the other node: true
+}

@@ -38,6 +38,11 @@ type fakeServer struct {
 	// dropNextSend makes the next msg.send be stored and its connection
 	// cut before the reply, as a crash of the network would.
 	dropNextSend bool
+	// nodes are further listeners (addNode) sharing all of the above, as
+	// the nodes of a cluster share one database; draining ones answer
+	// every request UNAVAILABLE, as a node shutting down does.
+	nodes    []net.Listener
+	draining map[net.Listener]bool
 }
 
 type fakeUser struct {
@@ -52,6 +57,7 @@ type fakeReq struct {
 }
 
 type fakeConn struct {
+	ln   net.Listener // the listener (node) that accepted it
 	nc   net.Conn
 	wmu  sync.Mutex
 	user int64
@@ -97,25 +103,97 @@ func startFakeServer() (*fakeServer, error) {
 		replies:  map[protocol.Op]any{},
 		clientID: map[string]protocol.MsgSendResp{},
 		noReply:  map[protocol.Op]bool{},
+		draining: map[net.Listener]bool{},
 	}
-	go s.acceptLoop()
+	go s.acceptLoop(ln)
 	return s, nil
 }
 
 func (s *fakeServer) stop() {
 	_ = s.ln.Close()
+	s.mu.Lock()
+	nodes := s.nodes
+	s.mu.Unlock()
+	for _, ln := range nodes {
+		_ = ln.Close()
+	}
 	s.dropAll()
+}
+
+// addNode starts another listener on the same state (a second node of the
+// cluster) and returns its address.
+func (s *fakeServer) addNode(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.nodes = append(s.nodes, ln)
+	s.mu.Unlock()
+	go s.acceptLoop(ln)
+	return ln.Addr().String()
+}
+
+// listener returns the listener serving addr.
+func (s *fakeServer) listener(addr string) net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ln := range append([]net.Listener{s.ln}, s.nodes...) {
+		if ln.Addr().String() == addr {
+			return ln
+		}
+	}
+	panic("no node at " + addr)
+}
+
+// killNode stops the node at addr: its listener closes (dials are
+// refused) and its connections are cut, as kill -9 of a chatd does.
+func (s *fakeServer) killNode(addr string) {
+	ln := s.listener(addr)
+	_ = ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fc := range s.conns {
+		if fc.ln == ln {
+			_ = fc.nc.Close()
+			delete(s.conns, fc)
+		}
+	}
+}
+
+// drainNode makes the node at addr answer every request UNAVAILABLE, as
+// a chatd does between SIGTERM and closing its connections.
+func (s *fakeServer) drainNode(addr string) {
+	ln := s.listener(addr)
+	s.mu.Lock()
+	s.draining[ln] = true
+	s.mu.Unlock()
+}
+
+// connsOn counts the connections the node at addr holds.
+func (s *fakeServer) connsOn(addr string) int {
+	ln := s.listener(addr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for fc := range s.conns {
+		if fc.ln == ln {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *fakeServer) addr() string { return s.ln.Addr().String() }
 
-func (s *fakeServer) acceptLoop() {
+func (s *fakeServer) acceptLoop(ln net.Listener) {
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		fc := &fakeConn{nc: nc}
+		fc := &fakeConn{ln: ln, nc: nc}
 		s.mu.Lock()
 		s.conns[fc] = true
 		s.mu.Unlock()
@@ -195,8 +273,13 @@ func (s *fakeServer) handle(fc *fakeConn, h protocol.Header, body []byte) {
 	s.requests = append(s.requests, fakeReq{op: h.Op, body: string(body)})
 	canned, hasCanned := s.replies[h.Op]
 	silent := s.noReply[h.Op]
+	draining := s.draining[fc.ln]
 	s.mu.Unlock()
 	if silent {
+		return
+	}
+	if draining {
+		s.fail(fc, h, protocol.NewError(protocol.CodeUnavailable, "server shutting down"))
 		return
 	}
 	if h.Op == protocol.OpRoomMedia {

@@ -32,14 +32,14 @@ const fileRetries = 5
 
 // ResolveFileAddr returns the address to dial for a file_addr announced by
 // the server: an empty or unspecified host (":9001", "0.0.0.0:9001") means
-// the host the chat connection dialled.
+// the host of the node the chat connection is on (Addr).
 func (c *Client) ResolveFileAddr(fileAddr string) string {
 	host, port, err := net.SplitHostPort(fileAddr)
 	if err != nil {
 		return fileAddr
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if chatHost, _, err := net.SplitHostPort(c.addr); err == nil {
+		if chatHost, _, err := net.SplitHostPort(c.Addr()); err == nil {
 			return net.JoinHostPort(chatHost, port)
 		}
 	}

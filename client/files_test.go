@@ -258,7 +258,7 @@ func TestDownloadFileRejectsWrongDigest(t *testing.T) {
 }
 
 func TestResolveFileAddr(t *testing.T) {
-	c := &Client{addr: "chat.example:9000"}
+	c := &Client{addrs: []string{"other.example:9000", "chat.example:9000"}, at: 1}
 	for in, want := range map[string]string{
 		":9001":          "chat.example:9001",
 		"0.0.0.0:9001":   "chat.example:9001",

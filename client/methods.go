@@ -224,7 +224,9 @@ func (c *Client) SendTo(ctx context.Context, groupID int64, text string) (*proto
 // SendMsg sends a message as given; an empty ClientMsgID is filled with a
 // random one. Because the server de-duplicates by client_msg_id, a send
 // whose reply was lost with the connection is sent again after a
-// reconnect (until ctx ends), and is stored exactly once. Either way the
+// reconnect (until ctx ends), and is stored exactly once; with
+// Options.Reconnect a send answered UNAVAILABLE (a node shutting down, a
+// store outage) is sent again the same way, after a backoff. Either way the
 // application learns of its own message once, from this reply: a copy the
 // server pushes back in the re-login backlog meanwhile is not delivered.
 func (c *Client) SendMsg(ctx context.Context, req protocol.MsgSendReq) (*protocol.MsgSendResp, error) {
@@ -244,6 +246,7 @@ func (c *Client) SendMsg(ctx context.Context, req protocol.MsgSendReq) (*protoco
 		delete(c.inflight, req.ClientMsgID)
 		c.mu.Unlock()
 	}()
+	unavailable := 0
 	for {
 		var r protocol.MsgSendResp
 		err := c.call(ctx, protocol.OpMsgSend, &req, &r)
@@ -253,7 +256,18 @@ func (c *Client) SendMsg(ctx context.Context, req protocol.MsgSendReq) (*protoco
 			c.seen.mark(r.Conv, r.Seq)
 			return &r, nil
 		}
-		if !isConnLost(err) || !c.opts.Reconnect || ctx.Err() != nil {
+		// UNAVAILABLE: the node is shutting down (it closes the
+		// connection next, and the retry goes out on the reconnected
+		// one, on another node when there are several) or its store is
+		// down; either way the contract says retry later.
+		wait := 10 * time.Millisecond
+		if protocol.CodeOf(err) == protocol.CodeUnavailable {
+			wait = c.backoff(unavailable)
+			unavailable++
+		} else if !isConnLost(err) {
+			return nil, err
+		}
+		if !c.opts.Reconnect || ctx.Err() != nil {
 			return nil, err
 		}
 		if st := c.State(); st != StateReconnecting && st != StateConnected {
@@ -262,7 +276,7 @@ func (c *Client) SendMsg(ctx context.Context, req protocol.MsgSendReq) (*protoco
 		select {
 		case <-ctx.Done():
 			return nil, err
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }

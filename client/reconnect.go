@@ -26,7 +26,9 @@ func (c *Client) backoff(n int) time.Duration {
 // reconnectLoop dials until a connection is up and, when the client had a
 // session, logged in again with its token; then it publishes the connection
 // to the waiting calls. A refused token ends the loop (the application must
-// log in with a password again).
+// log in with a password again). With several addresses it starts at the
+// one after the node that was lost (fail-over) and goes around the list;
+// the backoff grows once per round, so every node is tried at each step.
 func (c *Client) reconnectLoop() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -37,18 +39,25 @@ func (c *Client) reconnectLoop() {
 		case <-ctx.Done():
 		}
 	}()
+	c.mu.Lock()
+	lost := c.at
+	c.mu.Unlock()
+	n := len(c.addrs)
 	for attempt := 0; ; attempt++ {
 		select {
-		case <-time.After(c.backoff(attempt)):
+		case <-time.After(c.backoff(attempt / n)):
 		case <-ctx.Done():
 			return
 		}
-		cn, err := c.dial(ctx)
+		at := (lost + 1 + attempt) % n
+		cn, err := c.dial(ctx, c.addrs[at])
 		if err != nil {
 			c.log.Debug().Err(err).Int("attempt", attempt).Msg("reconnect dial failed")
 			continue
 		}
 		c.mu.Lock()
+		// Before the re-login: the backlog it brings comes from this node.
+		c.at = at
 		user, token := c.username, c.token
 		c.mu.Unlock()
 		if token != "" {
@@ -100,7 +109,7 @@ func (c *Client) reconnectLoop() {
 			convs := c.Session().Convs
 			c.wg.Go(func() { c.fillGaps(cn, convs) })
 		}
-		c.log.Debug().Int("attempt", attempt).Msg("reconnected")
+		c.log.Debug().Int("attempt", attempt).Str("addr", c.addrs[at]).Msg("reconnected")
 		c.setState(StateConnected, nil)
 		return
 	}
