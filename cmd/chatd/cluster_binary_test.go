@@ -3,15 +3,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,101 +22,8 @@ import (
 // MySQL database, one NATS server) and drive them through the SDK with
 // both addresses, as an application would. The NATS server is always an
 // embedded one of the test's own: the chatd binary names its directory
-// bucket "chatd", which a NATS server shared between tests would mix up.
-
-// buildChatd builds the chatd command into a temporary directory.
-func buildChatd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "chatd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// chatdNode is one chatd process of a test cluster.
-type chatdNode struct {
-	id, addr, log string
-	cmd           *exec.Cmd
-	exited        chan struct{}
-	exitErr       error
-}
-
-// startNode starts chatd as node id of the cluster on dsn and nats and
-// waits until it prints its chat address.
-func startNode(t *testing.T, bin, dsn, nats, id string) *chatdNode {
-	t.Helper()
-	dir := t.TempDir()
-	n := &chatdNode{id: id, log: filepath.Join(dir, "chatd.log"), exited: make(chan struct{})}
-	logf, err := os.Create(n.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	n.cmd = exec.Command(bin, "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr=", "--admin-addr=", "--web-addr=",
-		"--data-dir", filepath.Join(dir, "data"), "--mysql-dsn", dsn, "--cluster-nats", nats, "--node-id", id,
-		"--msg-rate", "1000000", "--msg-burst", "1000000", "--log-format", "json", "--log-level", "info")
-	n.cmd.Env = append(os.Environ(), "CHATD_FILE_SECRET=failover-test-file-secret")
-	n.cmd.Stderr = logf
-	// A pipe of our own, not StdoutPipe: Wait runs in the background and
-	// must not close what is still being read.
-	stdout, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.cmd.Stdout = w
-	err = n.cmd.Start()
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { n.exitErr = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-		if t.Failed() {
-			b, _ := os.ReadFile(n.log)
-			t.Logf("node %s log:\n%s", id, tail(string(b), 40))
-		}
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == "chat" {
-			n.addr = f[1]
-		}
-		if len(f) >= 1 && f[0] == "store" {
-			break // the last line of the listening report
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout); stdout.Close() }()
-	if n.addr == "" {
-		<-n.exited
-		b, _ := os.ReadFile(n.log)
-		t.Fatalf("node %s printed no chat address; log:\n%s", id, b)
-	}
-	return n
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// stop sends sig to the node and waits for the process to end.
-func (n *chatdNode) stop(t *testing.T, sig syscall.Signal) error {
-	t.Helper()
-	if err := n.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-n.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node %s still running 30 s after %v", n.id, sig)
-	}
-	return n.exitErr
-}
+// bucket "chatd", which a NATS server shared between tests would mix up
+// (CHATD_TEST_NATS_URL is not used here).
 
 // inbox is what one receiving application is handed through its client:
 // each chat message it was pushed (or found by a catch-up sync), counted,
@@ -421,17 +322,17 @@ func verifyExactlyOnce(t *testing.T, ctx context.Context, ss []*sender) int {
 func TestClusterSIGTERMHandOff(t *testing.T) {
 	dsn := mysqltest.DSN(t, "handoff")
 	nats := clustertest.Embedded(t).URL()
-	bin := buildChatd(t)
-	a := startNode(t, bin, dsn, nats, "a")
-	b := startNode(t, bin, dsn, nats, "b")
-	list := a.addr + "," + b.addr
+	bin := clustertest.BuildChatd(t)
+	a := clustertest.StartChatd(t, bin, dsn, nats, "a")
+	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	list := a.Addr + "," + b.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	alice, bob, carol := newAccount(t, ctx, list, "alice"), newAccount(t, ctx, list, "bob"), newAccount(t, ctx, list, "carol")
-	bob.connectOn(t, ctx, list, a.addr, true)
-	carol.connectOn(t, ctx, list, a.addr, true)
-	alice.connectOn(t, ctx, list, b.addr, true)
+	bob.connectOn(t, ctx, list, a.Addr, true)
+	carol.connectOn(t, ctx, list, a.Addr, true)
+	alice.connectOn(t, ctx, list, b.Addr, true)
 	befriend(t, ctx, alice, bob)
 	befriend(t, ctx, carol, bob)
 
@@ -448,12 +349,12 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 	eventually(t, 20*time.Second, "messages flowing before the shutdown", func() bool {
 		return ss[0].ackedCount() >= 20 && ss[1].ackedCount() >= 20
 	})
-	if err := a.stop(t, syscall.SIGTERM); err != nil {
+	if err := a.Signal(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("node a after SIGTERM: %v (want exit 0)", err)
 	}
 	before := []int{ss[0].ackedCount(), ss[1].ackedCount()}
 	eventually(t, 20*time.Second, "bob and carol on node b, sending and receiving again", func() bool {
-		return bob.c.Addr() == b.addr && carol.c.Addr() == b.addr &&
+		return bob.c.Addr() == b.Addr && carol.c.Addr() == b.Addr &&
 			bob.c.State() == client.StateConnected && carol.c.State() == client.StateConnected &&
 			ss[0].ackedCount() >= before[0]+20 && ss[1].ackedCount() >= before[1]+20
 	})
@@ -465,7 +366,7 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 		}
 	}
 	verifyExactlyOnce(t, ctx, ss)
-	b.stop(t, syscall.SIGTERM)
+	b.Signal(t, syscall.SIGTERM)
 }
 
 // TestClusterKill9UnderLoad: six senders and six receivers spread over
@@ -477,17 +378,17 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 func TestClusterKill9UnderLoad(t *testing.T) {
 	dsn := mysqltest.DSN(t, "kill9")
 	nats := clustertest.Embedded(t).URL()
-	bin := buildChatd(t)
-	a := startNode(t, bin, dsn, nats, "a")
-	b := startNode(t, bin, dsn, nats, "b")
-	list := a.addr + "," + b.addr
+	bin := clustertest.BuildChatd(t)
+	a := clustertest.StartChatd(t, bin, dsn, nats, "a")
+	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	list := a.Addr + "," + b.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	const pairs = 6
 	var ss []*sender
 	var receivers []*tuser
-	nodes := []string{a.addr, b.addr}
+	nodes := []string{a.Addr, b.Addr}
 	for p := range pairs {
 		s := newAccount(t, ctx, list, "sender"+strconv.Itoa(p))
 		r := newAccount(t, ctx, list, "receiver"+strconv.Itoa(p))
@@ -501,13 +402,13 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 	}
 	// loner is on a alone and does not reconnect; watcher on b is his friend.
 	loner, watcher := newAccount(t, ctx, list, "loner"), newAccount(t, ctx, list, "watcher")
-	loner.connectOn(t, ctx, a.addr, a.addr, false)
-	watcher.connectOn(t, ctx, b.addr, b.addr, true)
+	loner.connectOn(t, ctx, a.Addr, a.Addr, false)
+	watcher.connectOn(t, ctx, b.Addr, b.Addr, true)
 	befriend(t, ctx, loner, watcher)
 	onA := 0
 	for _, s := range ss {
 		for _, u := range []*tuser{s.u, s.to} {
-			if u.c.Addr() == a.addr {
+			if u.c.Addr() == a.Addr {
 				onA++
 			}
 		}
@@ -534,7 +435,7 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 	for len(watcher.in.presence) > 0 {
 		<-watcher.in.presence
 	}
-	if err := a.stop(t, syscall.SIGKILL); err == nil {
+	if err := a.Signal(t, syscall.SIGKILL); err == nil {
 		t.Fatal("node a exited 0 after SIGKILL")
 	}
 	killed := time.Now()
@@ -562,7 +463,7 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 	eventually(t, 20*time.Second, "every client on node b and every sender acknowledged again", func() bool {
 		for i, s := range ss {
 			for _, u := range []*tuser{s.u, s.to} {
-				if u.c.Addr() != b.addr || u.c.State() != client.StateConnected {
+				if u.c.Addr() != b.Addr || u.c.State() != client.StateConnected {
 					return false
 				}
 			}
@@ -572,6 +473,8 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 		}
 		return true
 	})
+	// The load goes on while b finds a dead and reaps its sessions.
+	presence.Wait()
 	close(stop)
 	senders.Wait()
 	for _, s := range ss {
@@ -580,7 +483,6 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 		}
 	}
 	verifyExactlyOnce(t, ctx, ss)
-	presence.Wait()
 	if !offline.Load() {
 		t.Error("the loner of the killed node was not reported offline on node b within 15 s")
 	}
