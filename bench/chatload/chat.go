@@ -21,8 +21,13 @@ type chatScenario struct {
 
 	us      []*user
 	clients []*client.Client
+	ids     []atomic.Int64
 	to      [][]int32 // each user's recipient list: its partner alone
 	waited  time.Duration
+	// With several nodes: where each client started, and how many
+	// messages the catch-up sync after the drain delivered.
+	startAddr []string
+	caughtUp  int64
 }
 
 // Summary implements Scenario.
@@ -47,12 +52,16 @@ func (s *chatScenario) setup(ctx context.Context, t *trial) error {
 	e, n := t.e, 2*s.pairs
 	s.us = e.newUsers("c", n)
 	t.sink = newSink(n, t.run)
+	// A send whose reply was lost with a node is stored; the backlog of
+	// the re-login on another node can push it back to its sender.
+	t.sink.ignoreOwn = e.failover()
 	s.clients = make([]*client.Client, n)
 	t.deferred(func() { closeAll(s.clients) })
 	if err := e.registerAll(ctx, s.us, s.conc); err != nil {
 		return err
 	}
-	ids := make([]atomic.Int64, n)
+	s.ids = make([]atomic.Int64, n)
+	ids := s.ids
 	err := parallel(ctx, n, s.conc, func(ctx context.Context, i int) error {
 		c, _, err := e.connect(ctx, s.us[i], "bench", t.sink.onPush(int32(i), &ids[i]))
 		if err != nil {
@@ -71,8 +80,10 @@ func (s *chatScenario) setup(ctx context.Context, t *trial) error {
 		return err
 	}
 	s.to = make([][]int32, n)
+	s.startAddr = make([]string, n)
 	for i := range s.to {
 		s.to[i] = []int32{int32(i ^ 1)}
+		s.startAddr[i] = s.clients[i].Addr()
 	}
 	return nil
 }
@@ -85,6 +96,42 @@ func (s *chatScenario) load(ctx context.Context, t *trial) {
 
 func (s *chatScenario) verify(ctx context.Context, t *trial) {
 	s.waited = t.sink.drain(ctx, s.shape.drain, 5*time.Second)
+	if t.e.failover() && t.sink.led.Outstanding() > 0 {
+		s.caughtUp = s.catchUp(ctx, t)
+	}
+}
+
+// catchUp does what an application does after its node went away: it
+// syncs each conversation for messages the client has not handed over.
+// One can be missing from the pushes when a node stored it and died
+// before publishing it, and the sender's retry on another node was
+// answered from the store (an idempotent resend pushes nothing); a later
+// message of the conversation would bring it, but the run may have ended.
+// It returns how many deliveries the sync added.
+func (s *chatScenario) catchUp(ctx context.Context, t *trial) int64 {
+	var n int64
+	for i := 0; i+1 < len(s.clients); i += 2 {
+		conv := protocol.PrivateConv(s.us[i].ID, s.us[i+1].ID)
+		for _, r := range []int{i, i + 1} {
+			// Seqs are dense: pages of 500 cover the conversation.
+			for after := int64(0); ; after += 500 {
+				msgs, more, err := s.clients[r].SyncNew(ctx, conv, after)
+				if err != nil {
+					t.errs.add(err)
+					break
+				}
+				for j := range msgs {
+					if t.sink.takeMsg(int32(r), &s.ids[r], &msgs[j]) {
+						n++
+					}
+				}
+				if !more {
+					break
+				}
+			}
+		}
+	}
+	return n
 }
 
 func (s *chatScenario) report(t *trial) {
@@ -100,6 +147,17 @@ func (s *chatScenario) report(t *trial) {
 	}
 	t.cpuUnits, t.cpuUnit = sent, "msg"
 	rep.Note("drain after sending took %.2f s; %s", s.waited.Seconds(), paramString("pairs", s.pairs, "inflight", s.shape.inflight, "rate", s.shape.rate))
+	if t.e.failover() {
+		moved := 0
+		for i, c := range s.clients {
+			if c.Addr() != s.startAddr[i] {
+				moved++
+			}
+		}
+		rep.AddFigure("clients that failed over to another node", float64(moved), "clients", "")
+		rep.AddFigure("deliveries by the catch-up sync after the drain", float64(s.caughtUp), "msgs", "")
+		rep.Note("%d users spread over the nodes %s; a client whose node went away reconnected to the next one", len(s.clients), t.e.Addr)
+	}
 }
 
 // addServerCPU adds server CPU per unit when both readings have CPU, and

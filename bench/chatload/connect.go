@@ -128,7 +128,7 @@ func runConnect(ctx context.Context, job connectJob, emit func(workerMsg), relea
 			name, token = u.Name, u.Token
 		}
 		t0 := time.Now()
-		c, err := rawLogin(ctx, d, job.Addr, name, token, fmt.Sprintf("d%d", job.First+i), 1024)
+		c, err := rawLogin(ctx, d, nthAddr(job.Addr, job.First+i), name, token, fmt.Sprintf("d%d", job.First+i), 1024)
 		if err != nil {
 			failed.Add(1)
 			errs.add(err)

@@ -19,7 +19,9 @@ import (
 
 // Env is what a scenario runs against and where it reports.
 type Env struct {
-	// Addr is the chat port ("host:port").
+	// Addr is the chat port ("host:port"), or the chat ports of several
+	// nodes of one cluster, comma-separated: SDK clients then spread over
+	// them and fail over (see failover), raw connections spread by index.
 	Addr string
 	// AdminURL is chatd's admin base URL ("http://127.0.0.1:9090"), empty
 	// when unknown; it is where server memory and CPU are read from.
@@ -59,9 +61,14 @@ type Env struct {
 }
 
 // clientOptions returns SDK options that dial over the transport, bind the
-// source address when one is set and report pushes to onPush.
+// source address when one is set and report pushes to onPush. With
+// several nodes they reconnect, so a client whose node goes away fails
+// over to another one and its sends in flight are retried there.
 func (e *Env) clientOptions(onPush func(client.Push)) client.Options {
 	o := client.Options{OnPush: onPush, CallTimeout: 30 * time.Second, PingInterval: 30 * time.Second}
+	if e.failover() {
+		o.Reconnect, o.MinBackoff, o.MaxBackoff = true, 100*time.Millisecond, time.Second
+	}
 	d := e.dialer()
 	if d.Transport == TransportTLS { // the SDK runs the TLS handshake itself
 		o.TLS, o.Dial = d.TLS, d.Net.DialContext
@@ -69,6 +76,21 @@ func (e *Env) clientOptions(onPush func(client.Push)) client.Options {
 		o.Dial = d.DialContext
 	}
 	return o
+}
+
+// failover reports whether Addr lists several nodes of a cluster.
+func (e *Env) failover() bool { return len(client.SplitAddrs(e.Addr)) > 1 }
+
+// nthAddr returns the node of a comma-separated list that raw connection
+// i goes to: the nodes in turn, so raw connections spread evenly. (Raw
+// connections do not fail over: they are for scenarios that measure the
+// server, not the SDK.)
+func nthAddr(list string, i int) string {
+	addrs := client.SplitAddrs(list)
+	if len(addrs) == 0 {
+		return list
+	}
+	return addrs[i%len(addrs)]
 }
 
 // dialer returns the transport's dialer bound to the source address if any.

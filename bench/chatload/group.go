@@ -145,7 +145,7 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 			clients[r] = c
 			return err
 		}
-		c, err := rawLogin(ctx, d, e.Addr, us[u].Name, us[u].Token, device, 64<<10)
+		c, err := rawLogin(ctx, d, nthAddr(e.Addr, r), us[u].Name, us[u].Token, device, 64<<10)
 		if err != nil {
 			return fmt.Errorf("raw login %s: %w", us[u].Name, err)
 		}

@@ -116,7 +116,7 @@ func (s *loginScenario) Run(ctx context.Context, e *Env) (*report.Report, error)
 	_ = parallel(ctx, s.tokens, s.tokenConc, func(ctx context.Context, i int) error {
 		u := valid[i%len(valid)]
 		t0 := time.Now()
-		c, err := rawLogin(ctx, d, e.Addr, u.Name, u.Token, fmt.Sprintf("t%d", i), 1024)
+		c, err := rawLogin(ctx, d, nthAddr(e.Addr, i), u.Name, u.Token, fmt.Sprintf("t%d", i), 1024)
 		if err != nil {
 			run.Add("failed", 1)
 			errs.add(err)

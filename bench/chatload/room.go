@@ -63,6 +63,9 @@ type sayRound struct {
 // Run implements Scenario.
 func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("room", e, s.fs)
+	if e.failover() {
+		return nil, fmt.Errorf("the room scenario takes one --addr: rooms are still per node in a cluster (docs/cluster.md)")
+	}
 	if s.members < 2 || s.senders > s.members {
 		return nil, fmt.Errorf("need at least 2 members and senders <= members")
 	}

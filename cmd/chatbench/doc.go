@@ -29,6 +29,16 @@
 //	    chat --rate 2000 --duration 30s                       # fixed rate, latency
 //	chatbench crash --chatd ./bin/chatd --pairs 20            # kill -9 mid-run
 //
+// Several nodes: --addr a:9000,b:9000 names the nodes of one cluster
+// (docs/cluster.md). The SDK clients of a run spread over them in turn and
+// reconnect when their node goes away, to the next node, with their sends
+// in flight retried there; the chat scenario then syncs each conversation
+// once after its drain (what an application does after a fail-over), so
+// killing or stopping a node during a run must still leave 0 lost and 0
+// duplicated messages. Raw connections (group --raw, login, connect)
+// spread over the nodes by index and do not fail over; room takes one
+// address (rooms are per node).
+//
 // Measurement: every message body carries its ledger number and send time
 // ("cb <n> <unix ns>"), so latency is taken at the receiver and every push
 // is matched to the send it came from; HdrHistogram keeps the latency

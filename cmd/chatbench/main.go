@@ -59,7 +59,7 @@ type options struct {
 }
 
 func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", "", "chatd chat address host:port (empty: start chatd in-process)")
+	fs.StringVar(&o.addr, "addr", "", "chatd chat address host:port, or the chat addresses of several nodes of one cluster comma-separated (users spread over them and fail over when one goes away); empty: start chatd in-process")
 	fs.StringVar(&o.admin, "admin", "", "chatd admin base URL for /metrics, e.g. http://127.0.0.1:9090")
 	fs.IntVar(&o.pid, "pid", 0, "chatd process id, to read its memory from /proc when there is no --admin")
 	fs.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file")

@@ -1,0 +1,86 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/chatd/chatd/bench/report"
+	"github.com/chatd/chatd/cluster/clustertest"
+	"github.com/chatd/chatd/store/mysqltest"
+)
+
+// TestChatFailoverOnKill runs the chat scenario against two chatd nodes of
+// one cluster (--addr a,b) and kills node a with SIGKILL while messages
+// flow: the users that were on a fail over to b, and the ledger still
+// finds every acknowledged message delivered exactly once.
+func TestChatFailoverOnKill(t *testing.T) {
+	dsn := mysqltest.DSN(t, "benchfailover")
+	nats := clustertest.Embedded(t).URL()
+	bin := clustertest.BuildChatd(t)
+	a := clustertest.StartChatd(t, bin, dsn, nats, "a")
+	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"chatbench", "--quiet", "--accounts", "", "--json", jsonPath,
+			"--addr", a.Addr + "," + b.Addr, "chat", "--pairs", "4", "--inflight", "2", "--duration", "6s"}, nil, &stdout, &stderr)
+	}()
+	// Kill node a once the load is under way (messages are being stored).
+	for {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM messages").Scan(&n); err == nil && n >= 100 {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("chatbench ended (exit %d) before the kill\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := a.Signal(t, syscall.SIGKILL); err == nil {
+		t.Fatal("node a exited 0 after SIGKILL")
+	}
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("chatbench did not finish")
+	}
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	rep, err := report.ReadJSON(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := rep.Accounting
+	if acc == nil || acc.Acked == 0 || !acc.OK() || acc.Delivered != acc.Expected {
+		t.Fatalf("accounting = %+v\n%s", acc, stdout.String())
+	}
+	moved := -1.0
+	for _, f := range rep.Figures {
+		if f.Name == "clients that failed over to another node" {
+			moved = f.Value
+		}
+	}
+	if moved < 1 {
+		t.Fatalf("clients that failed over = %v, want the users of node a\n%s", moved, stdout.String())
+	}
+	t.Logf("\n%s", stdout.String())
+}
