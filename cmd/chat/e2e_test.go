@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,10 +319,17 @@ func TestSendAndTail(t *testing.T) {
 		t.Fatalf("tail line lacks the sender name: %s", out.String())
 	}
 
-	// To a group, by id.
+	// To a group, by id, through a --server list of two nodes whose
+	// first refuses connections: the client skips it.
 	gid := createGroup(t, addr, "alice", bobID)
 	sendOut = lockedBuffer{}
-	if err := run([]string{"--server", addr, "--user", "alice", "send", "--group", strconv.FormatInt(gid, 10), "to", "the", "group"}, &sendOut, &sendOut); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	if err := run([]string{"--server", down + "," + addr, "--user", "alice", "send", "--group", strconv.FormatInt(gid, 10), "to", "the", "group"}, &sendOut, &sendOut); err != nil {
 		t.Fatalf("send to group: %v (%s)", err, sendOut.String())
 	}
 	if !strings.Contains(sendOut.String(), "sent g:"+strconv.FormatInt(gid, 10)+" seq 1") {
@@ -368,7 +376,7 @@ func TestSendAndTail(t *testing.T) {
 	cancel2()
 
 	// Without --user and without a remembered session, send explains.
-	err := run([]string{"--server", addr, "send", "--to", "bob", "x"}, &sendOut, &sendOut)
+	err = run([]string{"--server", addr, "send", "--to", "bob", "x"}, &sendOut, &sendOut)
 	if err == nil || !strings.Contains(err.Error(), "no session remembered") {
 		t.Fatalf("want a no-session error, got %v", err)
 	}

@@ -21,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  chat [--server HOST:PORT] [--device NAME] [--tls] [--ca FILE]
+  chat [--server HOST:PORT[,HOST:PORT...]] [--device NAME] [--tls] [--ca FILE]
                                                      interactive client
   chat [flags] send --to USER|--group ID TEXT...     send one message
   chat [flags] tail [--json]                         print incoming messages
@@ -29,6 +29,8 @@ flags for send and tail: --user NAME (password from $CHAT_PASSWORD);
 without it the session remembered by an interactive login is used.
 --tls speaks TLS to the server; --ca FILE trusts the authority in FILE
 (for example the development certificate ` + "`chatd cert`" + ` wrote) and implies --tls.
+--server may list the nodes of one server (docs/cluster.md) separated by commas:
+the client connects to one of them and moves to another when its node goes away.
 `
 
 func main() {
@@ -71,7 +73,7 @@ func (g globals) tlsConfig() (*tls.Config, error) {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	var g globals
-	fs.StringVar(&g.server, "server", "", "chat server HOST:PORT (default localhost:9000)")
+	fs.StringVar(&g.server, "server", "", "chat server HOST:PORT, or the nodes of one server as HOST:PORT,HOST:PORT,... (default localhost:9000)")
 	fs.StringVar(&g.device, "device", "", "device label for the session")
 	fs.StringVar(&g.user, "user", "", "username for send/tail (password from $CHAT_PASSWORD)")
 	fs.BoolVar(&g.tls, "tls", false, "connect with TLS (the server's certificate must be trusted: see --ca)")
