@@ -63,9 +63,6 @@ type sayRound struct {
 // Run implements Scenario.
 func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) {
 	rep := newReport("room", e, s.fs)
-	if e.failover() {
-		return nil, fmt.Errorf("the room scenario takes one --addr: rooms are still per node in a cluster (docs/cluster.md)")
-	}
 	if s.members < 2 || s.senders > s.members {
 		return nil, fmt.Errorf("need at least 2 members and senders <= members")
 	}
@@ -166,7 +163,7 @@ func (s *roomScenario) Run(ctx context.Context, e *Env) (*report.Report, error) 
 	if err := parallel(ctx, s.members-sdk, s.conc, func(ctx context.Context, i int) error {
 		r := sdk + i
 		u := us[r%s.users]
-		rc, err := rawLogin(ctx, d, e.Addr, u.Name, u.Token, fmt.Sprintf("r%d", r), 16<<10)
+		rc, err := rawLogin(ctx, d, nthAddr(e.Addr, r), u.Name, u.Token, fmt.Sprintf("r%d", r), 16<<10)
 		if err != nil {
 			return fmt.Errorf("raw login %s: %w", u.Name, err)
 		}

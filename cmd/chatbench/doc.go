@@ -35,9 +35,8 @@
 // in flight retried there; the chat scenario then syncs each conversation
 // once after its drain (what an application does after a fail-over), so
 // killing or stopping a node during a run must still leave 0 lost and 0
-// duplicated messages. Raw connections (group --raw, login, connect)
-// spread over the nodes by index and do not fail over; room takes one
-// address (rooms are per node).
+// duplicated messages. Raw connections (group --raw, room, login,
+// connect) spread over the nodes by index and do not fail over.
 //
 // Measurement: every message body carries its ledger number and send time
 // ("cb <n> <unix ns>"), so latency is taken at the receiver and every push
