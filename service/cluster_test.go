@@ -400,6 +400,44 @@ func TestClusterGapFilledFromStore(t *testing.T) {
 	}
 }
 
+// A message stored by node a but never pushed (a died before publishing
+// it, or its push is still on the bus) must still reach ub on b when ub's
+// own next send in the conversation goes through b first: b's gate holds
+// ub's own seq (it would mark ub's session as having everything below it)
+// until the gap is filled from MySQL. ub then gets the ghost, never his
+// own message, and the next one.
+func TestClusterOwnSendDoesNotSkipAGap(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	ua, _ := clusterUser(a, "ga", "")
+	ub, _ := clusterUser(b, "gb", "")
+	seesOnline(t, ns, ua.userID, ub.userID)
+	befriend(t, ua, ub)
+
+	var r protocol.MsgSendResp
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: "one", ClientMsgID: "1"}, &r)
+	var p protocol.MsgPush
+	ub.waitFor(protocol.OpMsgPush, &p)
+	ghost, _, err := a.srv.store.AppendMessage(context.Background(), store.NewMessage{Conv: r.Conv, From: ua.userID,
+		Type: protocol.MsgText, Body: "ghost", ClientMsgID: "g", TS: time.Now().UnixMilli()})
+	if err != nil || ghost.Seq != 2 {
+		t.Fatalf("append behind the nodes' back: seq %d, %v", ghost.Seq, err)
+	}
+	ub.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ua.userID, Body: "mine", ClientMsgID: "m"}, nil)
+	ua.must(protocol.CodeOK, protocol.OpMsgSend, &protocol.MsgSendReq{ToUser: ub.userID, Body: "four", ClientMsgID: "4"}, nil)
+	for _, want := range []struct {
+		seq  int64
+		body string
+	}{{2, "ghost"}, {4, "four"}} {
+		var p protocol.MsgPush
+		ub.waitFor(protocol.OpMsgPush, &p)
+		if p.Message.Seq != want.seq || p.Message.Body != want.body {
+			t.Fatalf("ub: push seq %d %q, want seq %d %q", p.Message.Seq, p.Message.Body, want.seq, want.body)
+		}
+	}
+	ub.noPush()
+}
+
 // chatd user reset-password, disable and delete reach the admin listener
 // of one node; the account's sessions on every node are kicked, and no one
 // else's.

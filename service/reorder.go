@@ -130,7 +130,7 @@ func (g *reorderGate) offer(conv string, seq int64, p gatePush) {
 	}
 	// The first push seen of conv, or a gap before seq: do the sessions
 	// here miss anything below it?
-	need, known, any := g.need(conv, p.users, p.skip)
+	need, known, any := g.need(conv, p.users)
 	switch {
 	case !any || (known && need >= seq):
 		// Nobody here to order for, or every session here has all
@@ -154,15 +154,15 @@ func (g *reorderGate) offer(conv string, seq int64, p gatePush) {
 }
 
 // need returns the lowest seq of conv any of this node's sessions of users
-// (except skip) lacks, whether any of them knows the conversation, and
-// whether there is any.
-func (g *reorderGate) need(conv string, users []int64, skip *connState) (int64, bool, bool) {
+// lacks, whether any of them knows the conversation, and whether there is
+// any. The sending connection of a push counts although the push is not
+// written to it: releasing the push admits its seq there (Session.admit),
+// so an earlier seq still on its way from another node, or stored by a
+// node that died before publishing it, would never reach it.
+func (g *reorderGate) need(conv string, users []int64) (int64, bool, bool) {
 	need, known, any := int64(math.MaxInt64), false, false
 	for _, u := range users {
 		for _, sess := range g.s.router.Sessions(u) {
-			if sess.conn == skip {
-				continue
-			}
 			any = true
 			if l, ok := sess.known(conv); ok {
 				known = true
@@ -272,7 +272,7 @@ func (g *reorderGate) expire(c *gateConv) {
 	low := lowest(c)
 	from := c.next
 	first := c.pending[low]
-	if need, known, any := g.need(c.conv, first.users, first.skip); !any || (known && need >= low) {
+	if need, known, any := g.need(c.conv, first.users); !any || (known && need >= low) {
 		g.releaseBelow(c, low+1)
 		g.drain(c)
 		g.rearm(c)
