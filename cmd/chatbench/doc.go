@@ -32,11 +32,12 @@
 // Several nodes: --addr a:9000,b:9000 names the nodes of one cluster
 // (docs/cluster.md). The SDK clients of a run spread over them in turn and
 // reconnect when their node goes away, to the next node, with their sends
-// in flight retried there; the chat scenario then syncs each conversation
-// once after its drain (what an application does after a fail-over), so
-// killing or stopping a node during a run must still leave 0 lost and 0
-// duplicated messages. Raw connections (group --raw, room, login,
-// connect) spread over the nodes by index and do not fail over.
+// in flight retried there; when a client failed over, the chat scenario
+// syncs each conversation once after its drain if a delivery is still
+// owed (what an application does after a fail-over), so killing or
+// stopping a node during a run must still leave 0 lost and 0 duplicated
+// messages. Raw connections (group --raw, room, login, connect) spread
+// over the nodes by index and do not fail over.
 //
 // Measurement: every message body carries its ledger number and send time
 // ("cb <n> <unix ns>"), so latency is taken at the receiver and every push

@@ -19,9 +19,11 @@ import (
 )
 
 // TestChatFailoverOnKill runs the chat scenario against two chatd nodes of
-// one cluster (--addr a,b) and kills node a with SIGKILL while messages
-// flow: the users that were on a fail over to b, and the ledger still
-// finds every acknowledged message delivered exactly once.
+// one cluster (--addr a,b): first with both up, where every message must
+// be pushed (no catch-up sync runs without a fail-over), then killing
+// node a with SIGKILL while messages flow: the users that were on a fail
+// over to b, and the ledger still finds every acknowledged message
+// delivered exactly once.
 func TestChatFailoverOnKill(t *testing.T) {
 	dsn := mysqltest.DSN(t, "benchfailover")
 	nats := clustertest.Embedded(t).URL()
@@ -34,8 +36,21 @@ func TestChatFailoverOnKill(t *testing.T) {
 	}
 	defer db.Close()
 
-	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	// Both nodes up: partners on different nodes, both sending.
 	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"chatbench", "--quiet", "--accounts", "",
+		"--addr", a.Addr + "," + b.Addr, "chat", "--pairs", "10", "--inflight", "4", "--duration", "2s", "--drain", "5s"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("both nodes up: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+
+	var stored int
+	if err := db.QueryRow("SELECT COUNT(*) FROM messages").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
 	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"chatbench", "--quiet", "--accounts", "", "--json", jsonPath,
@@ -44,7 +59,7 @@ func TestChatFailoverOnKill(t *testing.T) {
 	// Kill node a once the load is under way (messages are being stored).
 	for {
 		var n int
-		if err := db.QueryRow("SELECT COUNT(*) FROM messages").Scan(&n); err == nil && n >= 100 {
+		if err := db.QueryRow("SELECT COUNT(*) FROM messages").Scan(&n); err == nil && n >= stored+100 {
 			break
 		}
 		select {
