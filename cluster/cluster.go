@@ -80,6 +80,13 @@ type Handler interface {
 	// saying goodbye (or on the node itself when it restarts), with the
 	// users whose sessions there were removed from the directory.
 	OnNodeGone(node string, users []int64)
+	// OnOwnSession is called when the directory brings back a put (put
+	// true) or a delete of one of this node's own sessions. edge reports
+	// that, in the directory's order (the same on every node), the put was
+	// the user's first session anywhere or the delete ended the last one:
+	// exactly one node sees each such edge, so presence decided there is
+	// neither lost nor doubled when sessions on two nodes end at once.
+	OnOwnSession(user int64, conn uint64, put, edge bool)
 }
 
 // NodeObserver may be implemented by a Handler that keeps per-node state
@@ -127,6 +134,10 @@ type Node struct {
 	dead map[string]time.Time
 	// infos holds what each node published with SetInfo (key i.<node>).
 	infos map[string][]byte
+	// waiters are the reply subjects of other nodes' Announce calls for a
+	// session key this replica does not hold yet, answered when the watch
+	// brings the key (or its deletion), dropped after Timeout.
+	waiters map[string][]waiter
 
 	// own is what this node has put in the directory (key -> value), the
 	// source for rewrites; pending is what the writer has yet to apply
@@ -150,6 +161,12 @@ type Node struct {
 
 type handlerBox struct{ h Handler }
 
+// waiter is another node's Announce waiting for a key to reach this replica.
+type waiter struct {
+	reply string
+	since time.Time
+}
+
 // Connect connects to the bus, creates the directory bucket when missing
 // and loads the directory. The connection reconnects forever by itself.
 func Connect(ctx context.Context, cfg Config) (*Node, error) {
@@ -172,7 +189,7 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.Timeout = 2 * time.Second
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With().Str("component", "cluster").Str("node", cfg.NodeID).Logger(),
-		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{}, infos: map[string][]byte{},
+		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{}, infos: map[string][]byte{}, waiters: map[string][]waiter{},
 		own: map[string][]byte{}, pending: map[string][]byte{}, wake: make(chan struct{}, 1), resync: make(chan struct{}, 1), rewatch: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(cfg.URL,
@@ -271,6 +288,7 @@ func (n *Node) Check(context.Context) error {
 func (n *Node) nodeSubject(id string) string  { return n.cfg.Name + ".node." + id }
 func (n *Node) allSubject() string            { return n.cfg.Name + ".all" }
 func (n *Node) mediaSubject(id string) string { return n.cfg.Name + ".media." + id }
+func (n *Node) haveSubject() string           { return n.cfg.Name + ".have" }
 
 // Attach starts the node's part in the cluster with h receiving what other
 // nodes send: it subscribes, starts the heartbeat, the directory watch and
@@ -296,6 +314,11 @@ func (n *Node) Attach(h Handler) error {
 	}
 	_ = sub.SetPendingLimits(4096, 32<<20)
 	n.subs = append(n.subs, sub)
+	sub, err = n.nc.Subscribe(n.haveSubject(), n.onHave)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe %s: %w", n.haveSubject(), err)
+	}
+	n.subs = append(n.subs, sub)
 	// The first view, with whatever a previous run of this node left.
 	w, err := n.loadView()
 	if err != nil {
@@ -311,7 +334,8 @@ func (n *Node) Attach(h Handler) error {
 }
 
 func (n *Node) onMsg(m *nats.Msg) {
-	if hb := n.handler.Load(); hb != nil {
+	// An empty message is Flush's marker: only answered.
+	if hb := n.handler.Load(); hb != nil && len(m.Data) > 0 {
 		hb.h.OnMessage(m.Data)
 	}
 	if m.Reply != "" {
@@ -336,25 +360,39 @@ type Acks struct {
 // waits for their answers. Publishing only buffers, so a caller may hold
 // a lock across it and wait after releasing the lock.
 func (n *Node) PublishAcked(nodes []string, data []byte) (*Acks, error) {
-	if len(nodes) == 0 {
+	subjects := make([]string, len(nodes))
+	for i, id := range nodes {
+		subjects[i] = n.nodeSubject(id)
+	}
+	a, err := n.request(subjects, data, len(nodes))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: send acked: %w", err)
+	}
+	return a, nil
+}
+
+// request publishes data on each subject with one reply inbox; the Acks
+// wait for want answers.
+func (n *Node) request(subjects []string, data []byte, want int) (*Acks, error) {
+	if want <= 0 {
 		return &Acks{n: n}, nil
 	}
 	inbox := n.nc.NewRespInbox()
 	sub, err := n.nc.SubscribeSync(inbox)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: send acked: %w", err)
+		return nil, err
 	}
-	for _, id := range nodes {
-		if err := n.nc.PublishMsg(&nats.Msg{Subject: n.nodeSubject(id), Reply: inbox, Data: data}); err != nil {
+	for _, subj := range subjects {
+		if err := n.nc.PublishMsg(&nats.Msg{Subject: subj, Reply: inbox, Data: data}); err != nil {
 			_ = sub.Unsubscribe()
-			return nil, fmt.Errorf("cluster: send acked to %s: %w", id, err)
+			return nil, fmt.Errorf("publish %s: %w", subj, err)
 		}
 	}
-	return &Acks{n: n, sub: sub, want: len(nodes)}, nil
+	return &Acks{n: n, sub: sub, want: want}, nil
 }
 
-// Wait waits until every node of the PublishAcked has handled the data,
-// or ctx or the Timeout ends (then the error says how many answered).
+// Wait waits until every node asked has handled the data, or ctx or the
+// Timeout ends (then the error says how many answered).
 func (a *Acks) Wait(ctx context.Context) error {
 	if a.sub == nil {
 		return nil
@@ -364,10 +402,22 @@ func (a *Acks) Wait(ctx context.Context) error {
 	defer cancel()
 	for got := 0; got < a.want; got++ {
 		if _, err := a.sub.NextMsgWithContext(ctx); err != nil {
-			return fmt.Errorf("cluster: send acked: %d of %d nodes answered: %w", got, a.want, err)
+			return fmt.Errorf("cluster: %d of %d nodes answered: %w", got, a.want, err)
 		}
 	}
 	return nil
+}
+
+// Flush waits until every other live node has handled what this node sent
+// it with Send before the call (a node handles one sender's messages in
+// order), or ctx ends. Tests use it to know that pushes have landed.
+func (n *Node) Flush(ctx context.Context) error {
+	others := slices.DeleteFunc(n.LiveNodes(), func(id string) bool { return id == n.cfg.NodeID })
+	a, err := n.PublishAcked(others, nil)
+	if err != nil {
+		return err
+	}
+	return a.Wait(ctx)
 }
 
 // lossyQueue is how many frames SendLossy keeps per node before it drops.
@@ -464,24 +514,94 @@ func (n *Node) NextID(ctx context.Context, name string) (int64, error) {
 // until every node this one believes alive has handled it, or ctx ends
 // (then the error says how many answered).
 func (n *Node) Broadcast(ctx context.Context, data []byte) error {
-	want := len(n.LiveNodes())
-	inbox := n.nc.NewRespInbox()
-	sub, err := n.nc.SubscribeSync(inbox)
+	a, err := n.request([]string{n.allSubject()}, data, len(n.LiveNodes()))
+	if err == nil {
+		err = a.Wait(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("cluster: broadcast: %w", err)
 	}
-	defer sub.Unsubscribe()
-	if err := n.nc.PublishMsg(&nats.Msg{Subject: n.allSubject(), Reply: inbox, Data: data}); err != nil {
-		return fmt.Errorf("cluster: broadcast: %w", err)
+	return nil
+}
+
+// Announce waits until every other live node's replica holds the session
+// this node put for (user, conn) with PutSession, so that a push decided on
+// any node from then on is sent here too. Without it a message stored on
+// another node in the few milliseconds before that node's watch brings the
+// key is not pushed live (the session's backlog, read before, misses it as
+// well). A login calls it between attaching the session and reading its
+// backlog. It returns at once when the session has ended, no other node
+// is alive or the bus is down, and waits at most ctx's time: a node that
+// does not answer is most likely dead, and its death is handled elsewhere.
+func (n *Node) Announce(ctx context.Context, user int64, conn uint64) error {
+	key := sessionKey(user, n.cfg.NodeID, conn)
+	n.ownMu.Lock()
+	_, live := n.own[key]
+	n.ownMu.Unlock()
+	want := len(n.LiveNodes()) - 1
+	if !live || want <= 0 || !n.nc.IsConnected() {
+		return nil // ended already, or nobody to tell
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
-	defer cancel()
-	for got := 0; got < want; got++ {
-		if _, err := sub.NextMsgWithContext(ctx); err != nil {
-			return fmt.Errorf("cluster: broadcast: %d of %d nodes answered: %w", got, want, err)
-		}
+	a, err := n.request([]string{n.haveSubject()}, []byte(key), want)
+	if err == nil {
+		err = a.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: announce: %w", err)
 	}
 	return nil
+}
+
+// onHave answers another node's Announce once this replica holds the key
+// (or knows it deleted): at once, or when the watch brings it.
+func (n *Node) onHave(m *nats.Msg) {
+	key := string(m.Data)
+	if _, node, _, _ := parseKey(key); m.Reply == "" || node == n.cfg.NodeID {
+		return // this node's own Announce: it counts the others only
+	}
+	n.mu.Lock()
+	if !n.holdsLocked(key) {
+		n.waiters[key] = append(n.waiters[key], waiter{reply: m.Reply, since: time.Now()})
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Unlock()
+	_ = n.nc.Publish(m.Reply, nil)
+}
+
+// holdsLocked reports whether the replica has the session key.
+func (n *Node) holdsLocked(key string) bool {
+	user, _, _, ok := parseKey(key)
+	if !ok {
+		return true // not a session key: nothing to wait for
+	}
+	_, held := n.sessions[user][key]
+	return held
+}
+
+// answerWaiters answers the Announce calls waiting for key (the watch
+// just applied it, put or delete).
+func (n *Node) answerWaiters(key string) {
+	n.mu.Lock()
+	ws := n.waiters[key]
+	delete(n.waiters, key)
+	n.mu.Unlock()
+	for _, w := range ws {
+		_ = n.nc.Publish(w.reply, nil)
+	}
+}
+
+// expireWaitersLocked drops waiters older than Timeout: their Announce
+// has given up.
+func (n *Node) expireWaitersLocked(now time.Time) {
+	for key, ws := range n.waiters {
+		ws = slices.DeleteFunc(ws, func(w waiter) bool { return now.Sub(w.since) > n.cfg.Timeout })
+		if len(ws) == 0 {
+			delete(n.waiters, key)
+		} else {
+			n.waiters[key] = ws
+		}
+	}
 }
 
 // LiveNodes returns the nodes whose heartbeat is recent, this one included.
@@ -721,6 +841,7 @@ func (n *Node) rewriteOwn() {
 func (n *Node) checkDead() {
 	now := time.Now()
 	n.mu.Lock()
+	n.expireWaitersLocked(now)
 	if self, ok := n.seen[n.cfg.NodeID]; !ok || now.Sub(self) >= n.cfg.DeadAfter || !n.nc.IsConnected() {
 		n.mu.Unlock()
 		return
@@ -868,6 +989,17 @@ func applyInfo(e jetstream.KeyValueEntry, infos map[string][]byte) {
 	}
 }
 
+// parseKey splits a session key (s.<user>.<node>.<conn>).
+func parseKey(key string) (user int64, node string, conn uint64, ok bool) {
+	parts := strings.SplitN(key, ".", 4)
+	if len(parts) != 4 || parts[0] != "s" {
+		return 0, "", 0, false
+	}
+	user, err1 := strconv.ParseInt(parts[1], 10, 64)
+	conn, err2 := strconv.ParseUint(parts[3], 10, 64)
+	return user, parts[2], conn, err1 == nil && err2 == nil
+}
+
 // applyEntry applies one directory change to a replica; dead, when not
 // nil, lists nodes whose session puts are ignored (late writes of a node
 // already declared dead).
@@ -882,12 +1014,8 @@ func applyEntry(e jetstream.KeyValueEntry, sessions map[int64]map[string]Session
 			seen[id] = time.Now()
 		}
 	case strings.HasPrefix(key, "s."):
-		parts := strings.SplitN(key, ".", 4)
-		if len(parts) != 4 {
-			return
-		}
-		user, err := strconv.ParseInt(parts[1], 10, 64)
-		if err != nil {
+		user, _, _, ok := parseKey(key)
+		if !ok {
 			return
 		}
 		if !put {
@@ -961,10 +1089,19 @@ func (n *Node) watchLoop(w jetstream.KeyWatcher) {
 			if e == nil {
 				continue
 			}
+			user, node, conn, isSession := parseKey(e.Key())
 			n.mu.Lock()
+			before := len(n.sessions[user])
 			applyEntry(e, n.sessions, n.seen, n.dead)
 			applyInfo(e, n.infos)
+			after := len(n.sessions[user])
 			n.mu.Unlock()
+			if isSession && node == n.cfg.NodeID {
+				if hb := n.handler.Load(); hb != nil {
+					hb.h.OnOwnSession(user, conn, e.Operation() == jetstream.KeyValuePut, (before == 0) != (after == 0))
+				}
+			}
+			n.answerWaiters(e.Key())
 			n.restoreOwn(e)
 		}
 	}

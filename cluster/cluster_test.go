@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -14,10 +15,12 @@ import (
 
 // recorder is a Handler that keeps what it gets.
 type recorder struct {
-	mu   sync.Mutex
-	msgs []string
-	gone map[string][]int64
-	dead []string
+	mu    sync.Mutex
+	msgs  []string
+	gone  map[string][]int64
+	dead  []string
+	edges []string // OnOwnSession calls with edge set: "+user.conn" or "-user.conn"
+	own   int      // OnOwnSession calls
 }
 
 func (r *recorder) OnNodeDead(node string) {
@@ -32,6 +35,25 @@ func (r *recorder) deadNodes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.dead)
+}
+
+func (r *recorder) OnOwnSession(user int64, conn uint64, put, edge bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.own++
+	if edge {
+		sign := "-"
+		if put {
+			sign = "+"
+		}
+		r.edges = append(r.edges, fmt.Sprintf("%s%d.%d", sign, user, conn))
+	}
+}
+
+func (r *recorder) ownEvents() (int, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.own, slices.Clone(r.edges)
 }
 
 func (r *recorder) OnMessage(data []byte) {
@@ -125,6 +147,88 @@ func TestDirectorySendAndBroadcast(t *testing.T) {
 
 	a.DeleteSession(7, 1)
 	eventually(t, "b sees user 7 gone", func() bool { return !b.Online(7) })
+}
+
+// Announce returns only once every other live node holds the session, so
+// a push decided anywhere right after it is sent to this node.
+func TestAnnounceWaitsForEveryReplica(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, _ := join(t, url, name, "a")
+	b, _ := join(t, url, name, "b")
+	c, _ := join(t, url, name, "c")
+	eventually(t, "three nodes live", func() bool { return len(a.LiveNodes()) == 3 })
+	for conn := uint64(1); conn <= 50; conn++ {
+		user := int64(1000 + conn)
+		a.PutSession(user, cluster.SessionInfo{Conn: conn, Device: "d"})
+		if err := a.Announce(context.Background(), user, conn); err != nil {
+			t.Fatal(err)
+		}
+		if !b.Online(user) || !c.Online(user) {
+			t.Fatalf("session %d: Announce returned before b (%v) and c (%v) held it", conn, b.Online(user), c.Online(user))
+		}
+	}
+	// A session ended before the others saw it: they answer on its
+	// deletion instead of waiting out the timeout.
+	a.PutSession(2000, cluster.SessionInfo{Conn: 99})
+	a.DeleteSession(2000, 99)
+	if err := a.Announce(context.Background(), 2000, 99); err != nil {
+		t.Fatal(err)
+	}
+
+	// A node that went silent but is not declared dead yet: Announce gives
+	// up when its context ends instead of holding the login.
+	c.Abandon()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	a.PutSession(3000, cluster.SessionInfo{Conn: 100})
+	if err := a.Announce(ctx, 3000, 100); err == nil && len(a.LiveNodes()) == 3 {
+		t.Fatal("Announce succeeded although c cannot answer")
+	}
+}
+
+// Sessions of one user on two nodes come and go at the same moment: each
+// node sees its own puts and deletes in the directory's order, and exactly
+// one of them sees the user's first put and exactly one the last delete.
+func TestOwnSessionEdges(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, ra := join(t, url, name, "a")
+	b, rb := join(t, url, name, "b")
+	const rounds = 20
+	for i := range rounds {
+		user := int64(5000 + i)
+		a.PutSession(user, cluster.SessionInfo{Conn: uint64(i + 1)})
+		b.PutSession(user, cluster.SessionInfo{Conn: uint64(i + 1)})
+		eventually(t, "both sessions seen", func() bool { return a.Online(user) && b.Online(user) })
+		a.DeleteSession(user, uint64(i+1))
+		b.DeleteSession(user, uint64(i+1))
+	}
+	eventually(t, "every put and delete came back", func() bool {
+		na, _ := ra.ownEvents()
+		nb, _ := rb.ownEvents()
+		return na == 2*rounds && nb == 2*rounds
+	})
+	_, ea := ra.ownEvents()
+	_, eb := rb.ownEvents()
+	for i := range rounds {
+		for _, sign := range []string{"+", "-"} {
+			key := fmt.Sprintf("%s%d.%d", sign, 5000+i, i+1)
+			if n := count(ea, key) + count(eb, key); n != 1 {
+				t.Fatalf("edge %s seen %d times (a %v, b %v)", key, n, ea, eb)
+			}
+		}
+	}
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }
 
 // A node that vanishes without leaving (kill -9) is declared dead: its
