@@ -216,6 +216,11 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 	if replaced != nil {
 		s.kick(replaced, x.cs.remote)
 	}
+	// In a cluster, the other nodes learn of the session before its
+	// conversations are read, so a message they store after the read is
+	// pushed here; and before the same device elsewhere is kicked, so the
+	// directory never shows the user with no session in between.
+	s.announce(ctx, sess)
 	// The same device on another node is replaced too; the user stays
 	// online here, so its end says nothing to friends.
 	for _, si := range s.remoteSessions(u.ID) {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/protocol"
@@ -219,11 +221,50 @@ func (h clusterHandler) OnNodeGone(node string, users []int64) {
 	}()
 }
 
+// OnOwnSession implements cluster.Handler: a presence notice held back
+// by clusterRouter goes out when the directory shows this node's session
+// to be the user's first or last anywhere.
+func (h clusterHandler) OnOwnSession(user int64, conn uint64, put, edge bool) {
+	s := h.s
+	r, ok := s.router.(clusterRouter)
+	if !ok || !r.held.settle(user, put, edge) {
+		return
+	}
+	s.async(conn, "presence", func() {
+		friends, err := s.store.Friends(s.ctx, user, maxFriends)
+		if err != nil {
+			s.log.Warn().Int64("user", user).Err(err).Msg("presence: friends")
+			return
+		}
+		s.pushPresence(user, friendIDs(friends))
+	})
+}
+
 // kickRemote ends sess (a session on another node) with reason.
 func (s *Server) kickRemote(user int64, si cluster.SessionInfo, reason, addr string, quiet bool) {
 	env := encodeBus(busKick, &busHeader{From: s.node.ID(), User: user, Conn: si.Conn, Reason: reason, Addr: addr, Quiet: quiet}, nil)
 	if err := s.node.Send(si.Node, env); err != nil {
 		s.log.Warn().Str("to_node", si.Node).Err(err).Msg("bus: kick not sent")
+	}
+}
+
+// announceWait bounds how long a login waits for the other nodes to see
+// its session: a node that has not answered by then is most likely dead,
+// and a message it stores meanwhile still reaches the session through the
+// reorder gate or msg.sync.
+const announceWait = 500 * time.Millisecond
+
+// announce waits until every other live node knows sess is here
+// (cluster.Node.Announce); nothing outside a cluster.
+func (s *Server) announce(ctx context.Context, sess *Session) {
+	if s.node == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, announceWait)
+	defer cancel()
+	if err := s.node.Announce(ctx, sess.userID, sess.conn.id); err != nil {
+		metricAnnounceLate.Inc()
+		s.log.Warn().Int64("user", sess.userID).Uint64("conn", sess.conn.id).Err(err).Msg("bus: session not yet known to every node")
 	}
 }
 
@@ -249,11 +290,71 @@ func (s *Server) broadcast(ctx context.Context, kind byte, h *busHeader) {
 }
 
 // clusterRouter is the Router of a node in a cluster: the local router for
-// this node's sessions, the directory for everyone else's. first and last
-// are cluster-wide: a user is online while a session exists anywhere.
+// this node's sessions, the directory for everyone else's. A user is online
+// while a session exists anywhere.
+//
+// Who says so to friends: a node's replica of the directory lags the other
+// nodes by milliseconds, so two nodes deciding from their replicas could
+// both announce a user online (two logins at once) or neither announce
+// offline (two sessions ending at once). While the bus is up, a node
+// therefore only holds the notice when a user's first local session starts
+// or last local one ends, and sends it when the directory, whose order is
+// the same on every node, shows this node's put or delete to be the user's
+// first or last session anywhere (clusterHandler.OnOwnSession): exactly one
+// node sees that edge. While the bus is down, the node decides alone.
 type clusterRouter struct {
 	Router
 	node *cluster.Node
+	held *heldPresence
+}
+
+// heldPresence lists the users whose online or offline notice waits for
+// the directory's verdict on this node.
+type heldPresence struct {
+	mu      sync.Mutex
+	online  map[int64]bool
+	offline map[int64]bool
+}
+
+func newHeldPresence() *heldPresence {
+	return &heldPresence{online: map[int64]bool{}, offline: map[int64]bool{}}
+}
+
+func (h *heldPresence) hold(user int64, online bool) {
+	h.mu.Lock()
+	if online {
+		h.online[user] = true
+	} else {
+		h.offline[user] = true
+	}
+	h.mu.Unlock()
+}
+
+// settle applies the directory's news of one of this node's puts (online)
+// or deletes of user's sessions, and reports whether a held notice is due.
+// A put that is not the user's first anywhere means it was online already:
+// its held online notice is dropped. A delete that is not the last keeps
+// the offline notice: this node's writes reach the directory in any order,
+// so its last local session's delete may come before an earlier one's.
+func (h *heldPresence) settle(user int64, online, edge bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case online && !edge:
+		delete(h.online, user)
+		return false
+	case !edge:
+		return false
+	case online:
+		delete(h.offline, user) // online again: an older offline notice is moot
+		due := h.online[user]
+		delete(h.online, user)
+		return due
+	default:
+		due := h.offline[user]
+		delete(h.offline, user)
+		return due
+	}
 }
 
 // Attach implements Router.
@@ -262,17 +363,30 @@ func (r clusterRouter) Attach(s *Session) (*Session, bool) {
 	if replaced != nil {
 		r.node.DeleteSession(replaced.userID, replaced.conn.id)
 	}
+	if first && r.node.Up() {
+		r.held.hold(s.userID, true) // before the put can come back
+		first = false
+	} else {
+		first = first && !r.node.Online(s.userID)
+	}
 	r.node.PutSession(s.userID, cluster.SessionInfo{Conn: s.conn.id, Device: s.device, Addr: s.conn.remote, Since: s.since})
-	return replaced, first && !r.node.Online(s.userID)
+	return replaced, first
 }
 
 // Detach implements Router.
 func (r clusterRouter) Detach(s *Session) (bool, bool) {
 	removed, last := r.Router.Detach(s)
-	if removed {
-		r.node.DeleteSession(s.userID, s.conn.id)
+	if !removed {
+		return false, false
 	}
-	return removed, last && !r.node.Online(s.userID)
+	if last && r.node.Up() {
+		r.held.hold(s.userID, false)
+		last = false
+	} else {
+		last = last && !r.node.Online(s.userID)
+	}
+	r.node.DeleteSession(s.userID, s.conn.id)
+	return true, last
 }
 
 // Online implements Router.

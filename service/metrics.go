@@ -49,6 +49,8 @@ var (
 		Name: "chatd_bus_received_total", Help: "Envelopes received from other nodes over the cluster bus."})
 	metricBusDropped = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chatd_bus_send_failures_total", Help: "Pushes the cluster bus refused (its connection was down and its buffer full)."})
+	metricAnnounceLate = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chatd_bus_announce_late_total", Help: "Logins that went on before every other node confirmed it knew the new session (cluster; a node slow or dead)."})
 	metricGateFilled = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chatd_gate_filled_total", Help: "Messages a node read from the store to close a gap in a conversation's pushes (cluster: senders on several nodes)."})
 	metricGateDropped = promauto.NewCounter(prometheus.CounterOpts{

@@ -105,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Cluster != nil {
 		s.node = cfg.Cluster
-		s.router = clusterRouter{Router: s.router, node: s.node}
+		s.router = clusterRouter{Router: s.router, node: s.node, held: newHeldPresence()}
 		s.gate = newReorderGate(s)
 		if mr, ok := s.rooms.(*memRooms); ok {
 			s.croom = newClusterRooms(s, mr)
