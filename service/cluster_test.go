@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 	"github.com/chatd/chatd/store/mysqltest"
-	"github.com/rs/zerolog"
 )
 
 // Clusters of two nodes in this process: two Servers on one fresh MySQL
@@ -29,20 +29,12 @@ func newCluster(t *testing.T, url string, ids ...string) []*clusterEnv {
 	t.Helper()
 	mysqltest.Require(t)
 	dsn := mysqltest.DSN(t, "clu")
-	name := clustertest.Name(t, url)
-	be := backend{name: "mysql", cfg: func(testing.TB) store.Config { return store.Config{Driver: "mysql", DSN: dsn} }}
-	var out []*clusterEnv
-	for _, id := range ids {
-		node, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
-			Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Registered before the server's: closed after its shutdown.
-		t.Cleanup(func() { node.Close() })
-		e := newEnv(t, be, func(c *Config) { c.Cluster = node })
-		out = append(out, &clusterEnv{env: e, node: node})
+	be := backend{name: "mysql", cfg: func(testing.TB) store.Config { return store.Config{Driver: "mysql", DSN: dsn} },
+		bus: &busSpec{url: url, name: clustertest.Name(t, url), ids: ids}}
+	e := newEnv(t, be)
+	out := []*clusterEnv{{env: e, node: e.node}}
+	for _, p := range e.peers {
+		out = append(out, &clusterEnv{env: p, node: p.node})
 	}
 	return out
 }
@@ -184,6 +176,43 @@ func TestClusterPresence(t *testing.T) {
 	ua.waitFor(protocol.OpPresence, &pp)
 	if pp.UserID != ub.userID || pp.Online {
 		t.Fatalf("after node loss: presence %+v, want %d offline", pp, ub.userID)
+	}
+}
+
+// A user's sessions on two nodes end at the same moment, and start at the
+// same moment: each node may still see the other's session, yet friends
+// get exactly one offline and one online each time (the directory's order
+// decides which node says it).
+func TestClusterPresenceSimultaneous(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	f, _ := clusterUser(a, "sf", "")
+	u, name := clusterUser(a, "su", "one")
+	befriend(t, f, u)
+	u.nc.Close()
+	var pp protocol.PresencePush
+	f.waitFor(protocol.OpPresence, &pp)
+	for round := range 10 {
+		var ua, ub *tclient
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); ua, _ = a.login(name, "one") }()
+		go func() { defer wg.Done(); ub, _ = b.login(name, "two") }()
+		wg.Wait()
+		f.waitFor(protocol.OpPresence, &pp)
+		if pp.UserID != u.userID || !pp.Online {
+			t.Fatalf("round %d: presence %+v, want %d online", round, pp, u.userID)
+		}
+		seesOnline(t, ns, u.userID)
+		f.noPush()
+		ua.nc.Close()
+		ub.nc.Close()
+		f.waitFor(protocol.OpPresence, &pp)
+		if pp.UserID != u.userID || pp.Online {
+			t.Fatalf("round %d: presence %+v, want %d offline", round, pp, u.userID)
+		}
+		eventually(t, "both nodes see the user gone", func() bool { return !a.srv.router.Online(u.userID) && !b.srv.router.Online(u.userID) })
+		f.noPush()
 	}
 }
 

@@ -146,8 +146,6 @@ func testPresenceAndProfiles(t *testing.T, b backend) {
 	e := newEnv(t, b)
 	a, bb := e.user("pa"), e.user("pb")
 	befriend(t, a, bb)
-	bname := strings.Split(uniqueName("x"), "_")[0]
-	_ = bname
 	// b's second device: no presence (not the first session); closing it
 	// neither (not the last).
 	var lr protocol.LoginResp

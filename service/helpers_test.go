@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 	"github.com/chatd/chatd/store/mysqltest"
@@ -31,6 +32,18 @@ type backend struct {
 	name string
 	cfg  func(t testing.TB) store.Config
 	tr   transport
+	// bus, when set, makes every env a cluster of len(bus.ids) nodes on one
+	// database, whose clients dial the nodes in turn.
+	bus *busSpec
+}
+
+// busSpec names the NATS server and the node ids of a cluster backend.
+// With spread, the first env's dial picks the nodes in turn; without, it
+// dials the first node (tests that pick nodes use the peers themselves).
+type busSpec struct {
+	url, name string
+	ids       []string
+	spread    bool
 }
 
 var sqliteBackend = backend{name: "sqlite", cfg: func(t testing.TB) store.Config {
@@ -46,7 +59,9 @@ func mysqlBackend(t *testing.T) backend {
 	}}
 }
 
-// env is one server on a fresh store, listening on 127.0.0.1:0.
+// env is one server on a fresh store, listening on 127.0.0.1:0; or, with
+// a cluster backend, the first node of a cluster whose other nodes are
+// peers (each an env on the same database).
 type env struct {
 	t      testing.TB
 	scfg   store.Config
@@ -55,6 +70,12 @@ type env struct {
 	srv    *Server
 	cfg    Config
 	tweaks []func(*Config)
+
+	bus    *busSpec
+	nodeID string        // cluster: this node's id
+	node   *cluster.Node // cluster: its bus membership while open
+	peers  []*env        // cluster, first node: the other nodes
+	turn   atomic.Uint32 // cluster, spread: the node the next dial picks
 }
 
 func newEnv(t *testing.T, b backend, tweaks ...func(*Config)) *env { return newEnvTB(t, b, tweaks...) }
@@ -66,21 +87,38 @@ func newEnvB(b *testing.B) *env {
 
 func newEnvTB(t testing.TB, b backend, tweaks ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, scfg: b.cfg(t), tr: b.tr, tweaks: tweaks}
+	e := &env{t: t, scfg: b.cfg(t), tr: b.tr, tweaks: tweaks, bus: b.bus}
+	if b.bus != nil {
+		e.nodeID = b.bus.ids[0]
+		for _, id := range b.bus.ids[1:] {
+			e.peers = append(e.peers, &env{t: t, scfg: e.scfg, tr: b.tr, tweaks: tweaks, bus: b.bus, nodeID: id})
+		}
+	}
 	e.open()
 	t.Cleanup(e.close)
 	return e
 }
 
+// open starts the store and the server (and, in a cluster, the node's bus
+// membership first, then the peers).
 func (e *env) open() {
 	e.t.Helper()
+	if e.bus != nil {
+		node, err := cluster.Connect(context.Background(), cluster.Config{URL: e.bus.url, Name: e.bus.name, NodeID: e.nodeID,
+			Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
+			Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)})
+		if err != nil {
+			e.t.Fatalf("join the cluster as %s: %v", e.nodeID, err)
+		}
+		e.node = node
+	}
 	st, err := store.Open(context.Background(), e.scfg)
 	if err != nil {
 		e.t.Fatalf("open store: %v", err)
 	}
 	e.st = st
 	cfg := Config{ChatAddr: "127.0.0.1:0", Store: st, Argon2: cheapArgon2, Loops: 2, Workers: 64,
-		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel), Cluster: e.node}
 	if e.tr.server != nil {
 		e.tr.server(&cfg)
 	}
@@ -95,9 +133,15 @@ func (e *env) open() {
 		e.t.Fatalf("start: %v", err)
 	}
 	e.srv, e.cfg = srv, cfg
+	for _, p := range e.peers {
+		p.open()
+	}
 }
 
 func (e *env) close() {
+	for _, p := range e.peers {
+		p.close()
+	}
 	if e.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := e.srv.Shutdown(ctx); err != nil {
@@ -111,6 +155,10 @@ func (e *env) close() {
 			e.t.Errorf("close store: %v", err)
 		}
 		e.st = nil
+	}
+	if e.node != nil {
+		e.node.Close()
+		e.node = nil
 	}
 }
 
@@ -141,14 +189,60 @@ type tclient struct {
 	err     error // read error, valid after done is closed
 	userID  int64
 	token   string
+	// settle, in a cluster, waits until pushes sent between the nodes so
+	// far have been written (noPush and drain call it first).
+	settle func()
 }
 
+// dial connects a test client; in a cluster, to each node in turn, so
+// the users of a scenario (and one user's devices) land on different
+// nodes.
 func (e *env) dial() *tclient {
 	e.t.Helper()
-	if e.tr.dial != nil {
-		return newTClient(e.t, e.tr.dial(e.t, e.srv.ChatAddr().String()))
+	if e.bus != nil && e.bus.spread {
+		if i := int(e.turn.Add(1)-1) % (len(e.peers) + 1); i > 0 {
+			return e.dialNode(e.peers[i-1])
+		}
 	}
-	return dialAddr(e.t, e.srv.ChatAddr().String())
+	return e.dialNode(e)
+}
+
+// sessions returns the live sessions of every node.
+func (e *env) sessions() int {
+	n := e.srv.Sessions()
+	for _, p := range e.peers {
+		n += p.srv.Sessions()
+	}
+	return n
+}
+
+// dialNode connects a test client to node n's server.
+func (e *env) dialNode(n *env) *tclient {
+	e.t.Helper()
+	addr := n.srv.ChatAddr().String()
+	var c *tclient
+	if e.tr.dial != nil {
+		c = newTClient(e.t, e.tr.dial(e.t, addr))
+	} else {
+		c = dialAddr(e.t, addr)
+	}
+	if e.bus != nil {
+		c.settle = e.flushBus
+	}
+	return c
+}
+
+// flushBus waits until every node has handled what the others sent it.
+func (e *env) flushBus() {
+	e.t.Helper()
+	for _, n := range append([]*env{e}, e.peers...) {
+		if n.node == nil {
+			continue
+		}
+		if err := n.node.Flush(context.Background()); err != nil {
+			e.t.Fatalf("flush the bus from %s: %v", n.nodeID, err)
+		}
+	}
 }
 
 func dialAddr(t testing.TB, addr string) *tclient {
@@ -330,6 +424,10 @@ func (c *tclient) waitFor(op protocol.Op, v any) frame {
 func (c *tclient) noPush() {
 	c.t.Helper()
 	c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+	if c.settle != nil {
+		c.settle()
+		c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+	}
 	select {
 	case f := <-c.pushes:
 		c.t.Fatalf("unexpected push %s %s", f.op, f.body)
@@ -337,8 +435,13 @@ func (c *tclient) noPush() {
 	}
 }
 
-// drain discards pushes queued so far.
+// drain discards pushes queued so far (in a cluster, also those on their
+// way from other nodes).
 func (c *tclient) drain() {
+	if c.settle != nil {
+		c.settle()
+		c.must(protocol.CodeOK, protocol.OpPing, struct{}{}, nil)
+	}
 	for {
 		select {
 		case <-c.pushes:
@@ -370,7 +473,7 @@ const testPassword = "password-123"
 // register creates an account and returns its id.
 func (e *env) register(name string) int64 {
 	e.t.Helper()
-	c := e.dial()
+	c := e.dialNode(e)
 	var r protocol.RegisterResp
 	c.must(protocol.CodeOK, protocol.OpRegister, &protocol.RegisterReq{Username: name, Password: testPassword}, &r)
 	c.nc.Close()
