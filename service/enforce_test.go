@@ -16,7 +16,7 @@ import (
 var (
 	_ = registerRaw("AccountDisabledFrozen", testAccountDisabledFrozen)
 	_ = registerRaw("EnforceRevokedTokens", testEnforceRevokedTokens)
-	_ = add(scenario{name: "EnforceDeletion", fn: testEnforceDeletion, rawOnly: true, oneNode: true}) // rooms
+	_ = registerRaw("EnforceDeletion", testEnforceDeletion)
 )
 
 // A session that outlived its account's disable (no enforce reached this

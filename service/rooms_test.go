@@ -9,7 +9,7 @@ import (
 	"github.com/chatd/chatd/protocol"
 )
 
-var _ = add(scenario{name: "Rooms", fn: testRooms, oneNode: true})
+var _ = register("Rooms", testRooms)
 
 func testRooms(t *testing.T, b backend) {
 	e := newEnv(t, b)
@@ -75,7 +75,7 @@ func testRooms(t *testing.T, b backend) {
 	bb.must(protocol.CodeNotFound, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, nil)
 }
 
-var _ = add(scenario{name: "RoomsAtScale", fn: testRoomsAtScale, oneNode: true})
+var _ = register("RoomsAtScale", testRoomsAtScale)
 
 // roomIDs lists the user_ids of profiles.
 func roomIDs(ps []protocol.Profile) []int64 {

@@ -88,8 +88,9 @@ func newMemRooms(announceMax int, onCount func(roomID int64, count int, members 
 // Create implements Rooms.
 func (r *memRooms) Create(name string, s *Session) protocol.Room {
 	rm := newRoom(r.nextID.Add(1), name, s.userID, s)
+	info := rm.info() // before a join can change it
 	r.rooms.Store(rm.id, rm)
-	return rm.info()
+	return info
 }
 
 func newRoom(id int64, name string, owner int64, s *Session) *room {

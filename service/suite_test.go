@@ -13,9 +13,6 @@ type scenario struct {
 	// rawOnly marks a scenario about raw framing itself (bytes split or
 	// malformed on the wire), which the other transports frame differently.
 	rawOnly bool
-	// oneNode marks a scenario that needs what a cluster does not share
-	// yet (rooms: docs/cluster.md, "Not yet done").
-	oneNode bool
 }
 
 // scenarios is filled by the *_test.go files of each area.
@@ -23,12 +20,6 @@ var scenarios []scenario
 
 func register(name string, fn func(t *testing.T, b backend)) bool {
 	scenarios = append(scenarios, scenario{name: name, fn: fn})
-	return true
-}
-
-// add adds a scenario with its flags.
-func add(sc scenario) bool {
-	scenarios = append(scenarios, sc)
 	return true
 }
 
@@ -62,9 +53,6 @@ func TestClusterSuite(t *testing.T) {
 	b := mysqlBackend(t)
 	url := clustertest.URL(t)
 	for _, sc := range scenarios {
-		if sc.oneNode {
-			continue
-		}
 		t.Run(sc.name, func(t *testing.T) {
 			b := b
 			b.bus = &busSpec{url: url, name: clustertest.Name(t, url), ids: []string{"a", "b"}, spread: true}
