@@ -32,6 +32,9 @@ const (
 	// busLoginFail: a failed login on the sending node, counted by the
 	// failed-login limiters of every node (accounts.go).
 	busLoginFail byte = 'l'
+	// busProfile: a user changed their profile; the frame is the profile
+	// JSON, for the user's sessions here (what they send as `from`).
+	busProfile byte = 'o'
 )
 
 // busHeader is the JSON header of an envelope; the fields used depend on
@@ -183,6 +186,13 @@ func (h clusterHandler) OnMessage(data []byte) {
 		s.friendCachesChanged(hd.User, hd.Peer, hd.On)
 	case busGroup:
 		s.groups.invalidate(hd.Group)
+	case busProfile:
+		var p protocol.Profile
+		if err := json.Unmarshal(frame, &p); err != nil {
+			s.log.Warn().Err(err).Msg("bus: undecodable profile")
+			return
+		}
+		s.storeOwnProfile(hd.User, p)
 	case busLoginFail:
 		s.countLoginFailure(hd.Name, hd.Addr)
 	case busEnforce:

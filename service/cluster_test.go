@@ -216,6 +216,34 @@ func TestClusterPresenceSimultaneous(t *testing.T) {
 	}
 }
 
+// A profile changed through one node is the profile the user's sessions
+// on the other node show as theirs (the from of a friend request, room
+// member lists).
+func TestClusterProfileAcrossNodes(t *testing.T) {
+	ns := newCluster(t, clustertest.URL(t), "a", "b")
+	a, b := ns[0], ns[1]
+	onA, name := clusterUser(a, "pu", "one")
+	onB, _ := b.login(name, "two")
+	other, _ := clusterUser(a, "po", "")
+	seesOnline(t, ns, onA.userID, other.userID)
+	nick := "renamed on a"
+	onA.must(protocol.CodeOK, protocol.OpProfileUpdate, &protocol.ProfileUpdateReq{Nickname: &nick}, nil)
+	eventually(t, "b's session has the new nickname", func() bool {
+		for _, sess := range b.srv.router.Sessions(onB.userID) {
+			if sess.Profile().Nickname != nick {
+				return false
+			}
+		}
+		return true
+	})
+	onB.must(protocol.CodeOK, protocol.OpFriendRequest, &protocol.FriendRequestReq{UserID: other.userID}, nil)
+	var fr protocol.FriendRequestedPush
+	other.waitFor(protocol.OpFriendRequested, &fr)
+	if fr.From.Nickname != nick {
+		t.Fatalf("request from %+v, want nickname %q", fr.From, nick)
+	}
+}
+
 // A login on one node replaces the same device's session on the other
 // (kicked login_elsewhere), quietly for friends; account.sessions lists
 // both nodes' sessions; a password change kicks the other node's session.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 
 	"github.com/chatd/chatd/protocol"
@@ -45,8 +46,16 @@ func (s *Server) profileUpdate(x *call, req *protocol.ProfileUpdateReq) (*protoc
 		return nil, err
 	}
 	p := toProfile(u)
-	for _, sess := range s.router.Sessions(u.ID) {
-		sess.profile.Store(&p)
+	s.storeOwnProfile(u.ID, p)
+	if s.node != nil {
+		// The user's sessions on other nodes keep their own copy too.
+		b, _ := json.Marshal(p)
+		env := encodeBus(busProfile, &busHeader{From: s.node.ID(), User: u.ID}, b)
+		for _, id := range s.node.Nodes(u.ID) {
+			if err := s.node.Send(id, env); err != nil {
+				s.log.Warn().Str("to_node", id).Err(err).Msg("bus: profile not sent")
+			}
+		}
 	}
 	friends, err := s.store.Friends(x.ctx(), u.ID, maxFriends)
 	if err != nil {
@@ -56,6 +65,13 @@ func (s *Server) profileUpdate(x *call, req *protocol.ProfileUpdateReq) (*protoc
 		s.pushUsers(friendIDs(friends), encodePush(protocol.OpProfileChanged, &protocol.ProfileChangedPush{Profile: p}), "", 0, nil)
 	}
 	return &protocol.ProfileUpdateResp{Status: protocol.OK(), Profile: p}, nil
+}
+
+// storeOwnProfile replaces the profile this node's sessions of user keep.
+func (s *Server) storeOwnProfile(user int64, p protocol.Profile) {
+	for _, sess := range s.router.Sessions(user) {
+		sess.profile.Store(&p)
+	}
 }
 
 func (s *Server) userSearch(x *call, req *protocol.UserSearchReq) (*protocol.UserSearchResp, error) {
