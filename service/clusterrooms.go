@@ -46,11 +46,18 @@ const (
 type roomWire struct {
 	Op string `json:"op"` // "join", "leave", "snap"
 	roomWireMember
-	// Snap lists the sender's members of every room (op snap); Reply
-	// asks the receiver for its own.
+	// Snap lists the sender's members of every room (op snap), in parts
+	// of at most snapPart: More says another part follows. Reply, on the
+	// last part, asks the receiver for its own.
 	Snap  []roomWireMember `json:"snap,omitempty"`
+	More  bool             `json:"more,omitempty"`
 	Reply bool             `json:"reply,omitempty"`
 }
+
+// snapPart is how many members one snapshot message carries at most:
+// NATS refuses a message above its max_payload (1 MiB by default). A
+// variable for tests.
+var snapPart = 1000
 
 // roomWireMember is one session of the sending node in one room.
 type roomWireMember struct {
@@ -85,6 +92,7 @@ type clusterRooms struct {
 
 	mu     sync.Mutex // ghosts and what applying changes to them pushes
 	ghosts map[ghostKey]*ghost
+	parts  map[string][]roomWireMember // snapshot parts received so far, per node
 
 	frameHead []byte // busRoomFrame envelope header of this node
 	// framesIn counts the room frames received from other nodes (tests:
@@ -93,7 +101,7 @@ type clusterRooms struct {
 }
 
 func newClusterRooms(s *Server, mem *memRooms) *clusterRooms {
-	return &clusterRooms{s: s, mem: mem, peers: map[string]struct{}{}, ghosts: map[ghostKey]*ghost{},
+	return &clusterRooms{s: s, mem: mem, peers: map[string]struct{}{}, ghosts: map[ghostKey]*ghost{}, parts: map[string][]roomWireMember{},
 		frameHead: encodeBus(busRoomFrame, &busHeader{From: s.node.ID()}, nil)}
 }
 
@@ -191,6 +199,18 @@ func (c *clusterRooms) snapshot() []roomWireMember {
 	return out
 }
 
+// snapEnvelopes encodes this node's snapshot as messages of at most
+// snapPart members; the last one carries reply.
+func (c *clusterRooms) snapEnvelopes(reply bool) [][]byte {
+	snap := c.snapshot()
+	var out [][]byte
+	for len(snap) > snapPart {
+		out = append(out, c.envelope(&roomWire{Op: "snap", Snap: snap[:snapPart], More: true}))
+		snap = snap[snapPart:]
+	}
+	return append(out, c.envelope(&roomWire{Op: "snap", Snap: snap, Reply: reply}))
+}
+
 // hello sends every other node this node's members and asks for theirs:
 // at start (none: whatever a previous run left is removed) and when the
 // bus comes back (changes sent meanwhile may be lost). It returns once the
@@ -200,8 +220,14 @@ func (c *clusterRooms) snapshot() []roomWireMember {
 // subject is handled after the snapshots.
 func (c *clusterRooms) hello(ctx context.Context) {
 	c.sendMu.Lock()
-	env := c.envelope(&roomWire{Op: "snap", Snap: c.snapshot(), Reply: true})
-	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
+	envs := c.snapEnvelopes(true)
+	targets := c.targetsLocked()
+	for _, env := range envs[:len(envs)-1] {
+		for _, n := range targets {
+			c.send(n, env)
+		}
+	}
+	acks, err := c.s.node.PublishAcked(targets, envs[len(envs)-1])
 	c.sendMu.Unlock()
 	if err == nil {
 		err = acks.Wait(ctx)
@@ -290,12 +316,22 @@ func (c *clusterRooms) onMessage(from string, payload []byte) {
 		c.ghostLeave(ghostKey{from, w.Conn}, w.Room)
 		c.mu.Unlock()
 	case "snap":
-		c.applySnapshot(from, w.Snap)
+		c.mu.Lock()
+		snap := append(c.parts[from], w.Snap...)
+		if w.More {
+			c.parts[from] = snap
+			c.mu.Unlock()
+			return
+		}
+		delete(c.parts, from)
+		c.mu.Unlock()
+		c.applySnapshot(from, snap)
 		if w.Reply {
 			c.sendMu.Lock()
 			c.peers[from] = struct{}{}
-			env := c.envelope(&roomWire{Op: "snap", Snap: c.snapshot()})
-			c.send(from, env)
+			for _, env := range c.snapEnvelopes(false) {
+				c.send(from, env)
+			}
 			c.sendMu.Unlock()
 		}
 	}
@@ -380,6 +416,9 @@ func (c *clusterRooms) dropNode(node string) {
 	c.sendMu.Lock()
 	delete(c.peers, node)
 	c.sendMu.Unlock()
+	c.mu.Lock()
+	delete(c.parts, node)
+	c.mu.Unlock()
 	c.applySnapshot(node, nil)
 }
 

@@ -208,30 +208,40 @@ func TestClusterRooms(t *testing.T) {
 }
 
 // A node restarted with its id (before anyone declared it dead) removes
-// the room members its previous run left on the other nodes, and its new
-// sessions can join the room again.
+// the room members its previous run left on the other nodes, learns the
+// rooms from a snapshot in several parts, and its new sessions can join
+// the room again.
 func TestClusterRoomsRestart(t *testing.T) {
+	old := snapPart
+	t.Cleanup(func() { snapPart = old })                     // last, after the servers stopped
+	snapPart = 1                                             // one member per snapshot message
 	rc := newRoomCluster(t, clustertest.URL(t), time.Minute) // never declared dead here
 	a, b := rc.add("a"), rc.add("b")
 	u0, _ := clusterUser(a, "rr", "")
+	u2, _ := clusterUser(a, "rr", "")
 	u1, u1Name := clusterUser(b, "rr", "")
 	var cr protocol.RoomCreateResp
 	u0.must(protocol.CodeOK, protocol.OpRoomCreate, &protocol.RoomCreateReq{}, &cr)
 	rid := cr.RoomID
+	u2.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, nil)
+	roomEvent(t, u0, rid, protocol.RoomJoined, u2.userID)
 	u1.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, nil)
 	roomEvent(t, u0, rid, protocol.RoomJoined, u1.userID)
+	roomEvent(t, u2, rid, protocol.RoomJoined, u1.userID)
 
 	b.node.Abandon() // as kill -9: nobody hears u1 leave
 	b2 := rc.add("b")
 	roomEvent(t, u0, rid, protocol.RoomLeft, u1.userID)
+	roomEvent(t, u2, rid, protocol.RoomLeft, u1.userID)
 
 	u1b, _ := b2.login(u1Name, "")
 	var jr protocol.RoomJoinResp
 	u1b.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, &jr)
-	if jr.Room.MemberCount != 2 {
+	if jr.Room.MemberCount != 3 {
 		t.Fatalf("join after restart: %+v", jr)
 	}
 	roomEvent(t, u0, rid, protocol.RoomJoined, u1.userID)
+	roomEvent(t, u2, rid, protocol.RoomJoined, u1.userID)
 	u1b.must(protocol.CodeOK, protocol.OpRoomSay, &protocol.RoomSayReq{RoomID: rid, Body: "back"}, nil)
 	roomSaid(t, u0, rid, u1.userID, "back")
 }
