@@ -137,6 +137,12 @@ func wireMember(rm protocol.Room, sess *Session) roomWireMember {
 func (c *clusterRooms) joined(ctx context.Context, rm protocol.Room, sess *Session) {
 	env := c.envelope(&roomWire{Op: "join", roomWireMember: wireMember(rm, sess)})
 	c.sendMu.Lock()
+	if sess.conn.closed.Load() {
+		// Its close may have published the leave already (under sendMu,
+		// after setting closed): a join published now would outlive it.
+		c.sendMu.Unlock()
+		return
+	}
 	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
 	c.sendMu.Unlock()
 	if err == nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -288,5 +289,36 @@ func TestClusterRoomsBusOutage(t *testing.T) {
 	u3.must(protocol.CodeOK, protocol.OpRoomMembers, &protocol.RoomMembersReq{RoomID: rid}, &mr)
 	if !slices.Equal(roomIDs(mr.Members), slices.Sorted(slices.Values([]int64{u0.userID, u3.userID}))) {
 		t.Fatalf("members on b after the outage: %+v", mr)
+	}
+}
+
+// A connection that closes while its room.join is running leaves no member
+// behind, on its node or the others: the join either lands before the
+// close takes the connection's rooms, or is undone.
+func TestClusterRoomsJoinRacingClose(t *testing.T) {
+	rc := newRoomCluster(t, clustertest.URL(t), time.Minute)
+	a, b := rc.add("a"), rc.add("b")
+	u0, _ := clusterUser(a, "rj", "")
+	u1, u1Name := clusterUser(b, "rj", "")
+	var cr protocol.RoomCreateResp
+	u0.must(protocol.CodeOK, protocol.OpRoomCreate, &protocol.RoomCreateReq{}, &cr)
+	rid := cr.RoomID
+	u1.must(protocol.CodeOK, protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid}, nil)
+	for i := range 40 {
+		c, _ := b.login(u1Name, fmt.Sprint("d", i))
+		c.send(protocol.OpRoomJoin, &protocol.RoomIDReq{RoomID: rid})
+		if i%2 == 1 {
+			time.Sleep(time.Duration(i%7) * 100 * time.Microsecond) // vary where the close lands
+		}
+		c.nc.Close()
+	}
+	// Only u0's and u1's own sessions stay: the room counts two users and,
+	// once u1 leaves, one.
+	u1.must(protocol.CodeOK, protocol.OpRoomLeave, &protocol.RoomIDReq{RoomID: rid}, nil)
+	for _, n := range []*clusterEnv{a, b} {
+		eventually(t, "node "+n.node.ID()+" has only u0 in the room", func() bool {
+			members, _, err := n.srv.croom.mem.Members(rid, nil)
+			return err == nil && len(members) == 1 && members[0].userID == u0.userID
+		})
 	}
 }

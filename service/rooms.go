@@ -50,13 +50,33 @@ func (s *Server) roomCreate(x *call, req *protocol.RoomCreateReq) (*protocol.Roo
 			return nil, roomErr(err)
 		}
 		rm = ch.Room
-		x.cs.joinRoom(rm.RoomID)
+		if !s.noteJoined(x.cs, rm.RoomID) {
+			return nil, errConnClosed()
+		}
 		c.joined(s.ctx, rm, x.sess)
 	} else {
 		rm = s.rooms.Create(req.Name, x.sess)
-		x.cs.joinRoom(rm.RoomID)
+		if !s.noteJoined(x.cs, rm.RoomID) {
+			return nil, errConnClosed()
+		}
 	}
 	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: rm.RoomID, Room: &rm}, nil
+}
+
+// errConnClosed answers a room request whose connection closed while it
+// ran (nobody reads the answer).
+func errConnClosed() error { return protocol.NewError(protocol.CodeUnavailable, "connection closed") }
+
+// noteJoined records that cs is in room id and reports whether it still
+// is: a connection that closed meanwhile, after OnClose took its rooms,
+// leaves the room again here, else it would stay a member for good.
+func (s *Server) noteJoined(cs *connState, id int64) bool {
+	cs.joinRoom(id)
+	if cs.closed.Load() { // set by OnClose before it takes the rooms
+		s.leaveAllRooms(cs)
+		return false
+	}
+	return true
 }
 
 // roomJoin adds the caller and replies with the first page of members; the
@@ -66,7 +86,9 @@ func (s *Server) roomJoin(x *call, req *protocol.RoomIDReq) (*protocol.RoomJoinR
 	if err != nil {
 		return nil, roomErr(err)
 	}
-	x.cs.joinRoom(req.RoomID)
+	if !s.noteJoined(x.cs, req.RoomID) {
+		return nil, errConnClosed()
+	}
 	if s.croom != nil {
 		s.croom.joined(s.ctx, ch.Room, x.sess)
 	}
