@@ -13,7 +13,8 @@ import (
 // Rooms holds the live rooms (meetings) of one node: nothing in them is
 // stored. Members are sessions; a user with several sessions in a room
 // counts once. A room with no members is gone. The in-memory implementation
-// is the default; a multi-node version can replace it.
+// is the default; in a cluster it also holds the members on other nodes, as
+// stand-in Sessions that clusterRooms (clusterrooms.go) keeps up to date.
 type Rooms interface {
 	// Create makes a room named name with s as its only member (and owner).
 	Create(name string, s *Session) protocol.Room
