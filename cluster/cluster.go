@@ -12,7 +12,9 @@
 // sessions from its replica at once, and the live node with the smallest id
 // deletes its keys and tells its Handler which users it had, so their
 // friends learn they went offline. A node that cannot see its own heartbeat
-// (its bus is down) declares nobody dead.
+// (its bus is down) declares nobody dead. A node that leaves (Close)
+// deletes its heartbeat key first, and the others treat that the same way
+// at once.
 //
 // Writes to the directory are asynchronous and coalesced per key, so a
 // login or a close never waits for the bus; what this node has written is
@@ -77,8 +79,9 @@ type Handler interface {
 	// OnMessage handles a message sent to this node or to all nodes.
 	OnMessage(data []byte)
 	// OnNodeGone is called on one live node when a node died without
-	// saying goodbye (or on the node itself when it restarts), with the
-	// users whose sessions there were removed from the directory.
+	// saying goodbye or left (Close), or on the node itself when it
+	// restarts, with the users whose sessions there were removed from the
+	// directory.
 	OnNodeGone(node string, users []int64)
 	// OnOwnSession is called when the directory brings back a put (put
 	// true) or a delete of one of this node's own sessions. edge reports
@@ -91,7 +94,7 @@ type Handler interface {
 
 // NodeObserver may be implemented by a Handler that keeps per-node state
 // of its own (room members): OnNodeDead is called on every node, unlike
-// OnNodeGone, for each node declared dead; OnBusBack when the bus
+// OnNodeGone, for each node declared dead or that left; OnBusBack when the bus
 // connection comes back after a loss (what the other nodes were sent
 // meanwhile may be lost).
 type NodeObserver interface {
@@ -157,6 +160,8 @@ type Node struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closed  atomic.Bool
+	// leaving: Leave was called; sessions that end keep their keys.
+	leaving atomic.Bool
 }
 
 type handlerBox struct{ h Handler }
@@ -721,8 +726,12 @@ func (n *Node) PutSession(user int64, info SessionInfo) {
 }
 
 // DeleteSession removes a session of this node from the directory. It
-// does not wait for the bus.
+// does not wait for the bus. After Leave it does nothing: Close removes
+// the key.
 func (n *Node) DeleteSession(user int64, conn uint64) {
+	if n.leaving.Load() {
+		return
+	}
 	key := sessionKey(user, n.cfg.NodeID, conn)
 	n.ownMu.Lock()
 	delete(n.own, key)
@@ -918,7 +927,11 @@ func (n *Node) reap(node string, keys map[int64][]string) {
 		}
 	}
 	_ = n.write(infoKey(node), nil)
-	_ = n.write("n."+node, nil)
+	if node != n.cfg.NodeID {
+		// Not our own (reapSelf): the others would take its deletion
+		// for this run's goodbye.
+		_ = n.write("n."+node, nil)
+	}
 	slices.Sort(users)
 	if hb := n.handler.Load(); hb != nil && len(users) > 0 {
 		hb.h.OnNodeGone(node, users)
@@ -1092,6 +1105,7 @@ func (n *Node) watchLoop(w jetstream.KeyWatcher) {
 			user, node, conn, isSession := parseKey(e.Key())
 			n.mu.Lock()
 			before := len(n.sessions[user])
+			left, removed, reaper := n.leftLocked(e)
 			applyEntry(e, n.sessions, n.seen, n.dead)
 			applyInfo(e, n.infos)
 			after := len(n.sessions[user])
@@ -1101,10 +1115,56 @@ func (n *Node) watchLoop(w jetstream.KeyWatcher) {
 					hb.h.OnOwnSession(user, conn, e.Operation() == jetstream.KeyValuePut, (before == 0) != (after == 0))
 				}
 			}
+			if left != "" {
+				n.nodeLeft(left, removed, reaper)
+			}
 			n.answerWaiters(e.Key())
 			n.restoreOwn(e)
 		}
 	}
+}
+
+// leftLocked recognises a goodbye: a live node's heartbeat key deleted
+// (Close deletes it before its sessions). The node is then gone as if
+// declared dead: its sessions leave the replica at once (their keys'
+// deletions follow) and later puts of them are ignored; it returns the
+// node, its sessions' keys per user, and whether this node reports them.
+// A heartbeat deleted by the reaper of a dead node is no goodbye: that
+// node left seen when it was declared dead. n.mu held.
+func (n *Node) leftLocked(e jetstream.KeyValueEntry) (string, map[int64][]string, bool) {
+	id, ok := strings.CutPrefix(e.Key(), "n.")
+	if !ok || e.Operation() == jetstream.KeyValuePut || id == n.cfg.NodeID {
+		return "", nil, false
+	}
+	if _, live := n.seen[id]; !live {
+		return "", nil, false
+	}
+	now := time.Now()
+	delete(n.seen, id)
+	n.dead[id] = now
+	return id, n.dropNodeLocked(id), n.reaperLocked(now)
+}
+
+// nodeLeft tells the handler that node left: every node's observer, and
+// on the reaper the users whose sessions there are gone, so their friends
+// learn they are offline (the leaving node's own presence notices die
+// with its shutdown). The reaper also deletes what keys remain.
+func (n *Node) nodeLeft(node string, removed map[int64][]string, reaper bool) {
+	n.log.Info().Str("left_node", node).Int("users", len(removed)).Msg("node left; its sessions are gone")
+	// Off the watch goroutine: the handler's work and the reaping's
+	// writes must not hold up the directory.
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if hb := n.handler.Load(); hb != nil {
+			if o, ok := hb.h.(NodeObserver); ok {
+				o.OnNodeDead(node)
+			}
+		}
+		if reaper {
+			n.reap(node, removed)
+		}
+	}()
 }
 
 // restoreOwn writes back a key of this node that someone else deleted
@@ -1130,6 +1190,14 @@ func (n *Node) restoreOwn(e jetstream.KeyValueEntry) {
 	}
 }
 
+// Leave starts this node's departure, before its sessions are closed
+// (shutdown): the keys of sessions that end from now on stay in the
+// directory until Close, whose goodbye (see leftLocked) makes the other
+// nodes report every such user that has no session elsewhere, so friends
+// learn who went offline even though this node, shutting down, no longer
+// tells them itself.
+func (n *Node) Leave() { n.leaving.Store(true) }
+
 // Abandon drops the bus connection without leaving: the directory keeps
 // this node's sessions until the other nodes declare it dead, as after
 // kill -9. For tests of node loss; Close after it does nothing more.
@@ -1142,9 +1210,9 @@ func (n *Node) Abandon() {
 	n.wg.Wait()
 }
 
-// Close leaves the cluster: this node's keys are deleted (so its users go
-// offline at once rather than after DeadAfter), then the connection is
-// drained and closed.
+// Close leaves the cluster: this node's keys are deleted, its heartbeat
+// first (so the others report its users at once rather than after
+// DeadAfter, see Leave), then the connection is drained and closed.
 func (n *Node) Close() error {
 	if !n.closed.CompareAndSwap(false, true) {
 		return nil
@@ -1159,7 +1227,10 @@ func (n *Node) Close() error {
 		}
 		n.ownMu.Unlock()
 		kv := n.bucket()
-		for _, k := range append(keys, "n."+n.cfg.NodeID) {
+		// The heartbeat first: the others take its deletion as this
+		// node's goodbye while its sessions are still in their replicas,
+		// and report the users who have no session left (see leftLocked).
+		for _, k := range append([]string{"n." + n.cfg.NodeID}, keys...) {
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 			_ = kv.Delete(ctx, k)
 			cancel()

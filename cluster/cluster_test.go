@@ -254,6 +254,42 @@ func TestDeadNodeIsReaped(t *testing.T) {
 	}
 }
 
+// A node that leaves (Leave, its sessions end, Close) is gone for the
+// others at once: its users are reported, also those whose sessions ended
+// after Leave (for the service to tell the friends of those without
+// another session), and every node's observer hears of it.
+func TestLeavingNodeIsReported(t *testing.T) {
+	url := clustertest.URL(t)
+	name := clustertest.Name(t, url)
+	a, ra := join(t, url, name, "a")
+	b, _ := join(t, url, name, "b")
+	c, rc := join(t, url, name, "c")
+	c.PutSession(42, cluster.SessionInfo{Conn: 9, Device: "d"})
+	c.PutSession(43, cluster.SessionInfo{Conn: 10, Device: "d"})
+	c.PutSession(44, cluster.SessionInfo{Conn: 11, Device: "d"})
+	b.PutSession(43, cluster.SessionInfo{Conn: 1, Device: "e"})
+	eventually(t, "a sees c's users", func() bool { return a.Online(42) && a.Online(44) && len(a.Sessions(43)) == 2 })
+	c.Leave()
+	c.DeleteSession(44, 11) // closed by c's shutdown
+	c.Close()
+	eventually(t, "a reports c's users", func() bool { return slices.Equal(ra.goneUsers("c"), []int64{42, 43, 44}) })
+	if a.Online(42) || !a.Online(43) {
+		t.Fatalf("after c left: 42 online %v, 43 online %v (want false, true: 43 has a session on b)", a.Online(42), a.Online(43))
+	}
+	eventually(t, "every node's observer hears c left", func() bool {
+		return slices.Contains(ra.deadNodes(), "c")
+	})
+	if got := rc.goneUsers("c"); len(got) > 0 {
+		t.Fatalf("the leaving node reported its own users: %v", got)
+	}
+	// Long before DeadAfter would have passed.
+	for _, n := range a.LiveNodes() {
+		if n == "c" {
+			t.Fatal("c still live on a")
+		}
+	}
+}
+
 // A node restarted with the same id removes what its previous run left.
 func TestRestartReapsOwnLeftovers(t *testing.T) {
 	url := clustertest.URL(t)

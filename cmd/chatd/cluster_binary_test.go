@@ -318,7 +318,8 @@ func verifyExactlyOnce(t *testing.T, ctx context.Context, ss []*sender) int {
 // Node a gets SIGTERM while alice and carol send to bob: a tells its
 // clients (UNAVAILABLE, then the connection closes) and exits 0; bob and
 // carol fail over to b, carol's sends in flight are retried there, and bob
-// gets every acknowledged message of both exactly once.
+// gets every acknowledged message of both exactly once. Dave, alice's
+// friend on a who does not reconnect, is reported offline to her.
 func TestClusterSIGTERMHandOff(t *testing.T) {
 	dsn := mysqltest.DSN(t, "handoff")
 	nats := clustertest.Embedded(t).URL()
@@ -335,6 +336,9 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 	alice.connectOn(t, ctx, list, b.Addr, true)
 	befriend(t, ctx, alice, bob)
 	befriend(t, ctx, carol, bob)
+	dave := newAccount(t, ctx, list, "dave")
+	dave.connectOn(t, ctx, a.Addr, a.Addr, false)
+	befriend(t, ctx, dave, alice)
 
 	actx, astop := context.WithCancel(ctx)
 	var ackers sync.WaitGroup
@@ -349,6 +353,9 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 	eventually(t, 20*time.Second, "messages flowing before the shutdown", func() bool {
 		return ss[0].ackedCount() >= 20 && ss[1].ackedCount() >= 20
 	})
+	for len(alice.in.presence) > 0 {
+		<-alice.in.presence // the setup's
+	}
 	if err := a.Signal(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("node a after SIGTERM: %v (want exit 0)", err)
 	}
@@ -366,6 +373,16 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 		}
 	}
 	verifyExactlyOnce(t, ctx, ss)
+	// a deleted its heartbeat key first: b took that as a goodbye and
+	// told dave's friends, without waiting for a's death time.
+	for offline := false; !offline; {
+		select {
+		case p := <-alice.in.presence:
+			offline = p.UserID == dave.id && !p.Online
+		case <-time.After(15 * time.Second):
+			t.Fatal("dave, left behind on the stopped node, was never reported offline")
+		}
+	}
 	b.Signal(t, syscall.SIGTERM)
 }
 

@@ -333,9 +333,12 @@ type running struct {
 	Web       interface{ Shutdown(context.Context) error }
 	Service   interface{ Shutdown(context.Context) error }
 	Files     interface{ Shutdown(context.Context) error }
-	Cluster   io.Closer
-	Store     io.Closer
-	Admin     interface {
+	Cluster   interface {
+		Leave()
+		Close() error
+	}
+	Store io.Closer
+	Admin interface {
 		Shutdown(context.Context) error
 		Close() error
 	}
@@ -346,6 +349,14 @@ type running struct {
 func shutdown(timeout time.Duration, log zerolog.Logger, r running) error {
 	start := time.Now()
 	var errs []error
+	// Before any session closes: the sessions this node ends keep their
+	// directory keys until it leaves the cluster below, and the other
+	// nodes then tell the friends of the users who did not reconnect
+	// elsewhere that they are offline (this node's own presence notices
+	// are dropped with its work queue).
+	if r.Cluster != nil {
+		r.Cluster.Leave()
+	}
 	if r.Discovery != nil {
 		if err := r.Discovery.Close(); err != nil {
 			errs = append(errs, err)
