@@ -3,7 +3,11 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -151,4 +155,56 @@ func TestClusterFileSharedDirectory(t *testing.T) {
 	if got := fetchAndDownload(t, ub, offer.FileID); !bytes.Equal(got, data) {
 		t.Fatal("downloaded different bytes")
 	}
+}
+
+// A browser downloads through the web port of the node that served its
+// page: b passes a download of a file a holds through to a's web port, and
+// answers 503 once a is gone.
+func TestClusterFileDownloadThroughOtherNodesWebPort(t *testing.T) {
+	ns := newFileCluster(t, clustertest.URL(t), "", "a", "b")
+	a, b := ns[0], ns[1]
+	var webs []*httptest.Server
+	for _, n := range ns {
+		w := httptest.NewServer(http.StripPrefix("/files", n.fs.HTTPHandler()))
+		t.Cleanup(w.Close)
+		n.fs.AnnounceWeb(w.Listener.Addr(), false)
+		webs = append(webs, w)
+	}
+	ua, _ := clusterUser(a.clusterEnv, "wa", "")
+	ub, _ := clusterUser(b.clusterEnv, "wb", "")
+	seesOnline(t, []*clusterEnv{a.clusterEnv, b.clusterEnv}, ua.userID, ub.userID)
+	befriend(t, ua, ub)
+	data, sum := randomFile(18, 200<<10+3)
+	var offer protocol.FileOfferResp
+	ua.must(protocol.CodeOK, protocol.OpFileOffer, &protocol.FileOfferReq{ToUser: ub.userID, Name: "web.bin", Size: int64(len(data)), Sha256: sum}, &offer)
+	uploadOffer(t, &offer, data)
+	var ready protocol.FileReadyPush
+	ua.waitFor(protocol.OpFileReady, &ready)
+
+	var fr protocol.FileFetchResp
+	ub.must(protocol.CodeOK, protocol.OpFileFetch, &protocol.FileFetchReq{FileID: offer.FileID}, &fr)
+	get := func() (int, []byte) {
+		resp, err := http.Get(fmt.Sprintf("%s/files/%d?token=%s", webs[1].URL, offer.FileID, fr.DownloadToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	if code, body := get(); code != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("GET through b: %d, %d bytes (want %d)", code, len(body), len(data))
+	}
+	// The holder checks the token: a wrong one is refused through b too.
+	resp, err := http.Get(fmt.Sprintf("%s/files/%d?token=nope", webs[1].URL, offer.FileID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("a bad token was served through b")
+	}
+
+	a.stop(true)
+	eventually(t, "b answers 503 for a's file", func() bool { code, _ := get(); return code == http.StatusServiceUnavailable })
 }

@@ -314,7 +314,7 @@ func filesConfig(cfg config) files.Config {
 // included; chatTLS points the page at wss:// even from plain HTTP.
 func startWeb(addr string, chat net.Addr, fsvc *service.FileService, ver string, tc *tls.Config, chatTLS bool, log zerolog.Logger) (*web.Server, error) {
 	_, chatPort, _ := net.SplitHostPort(chat.String())
-	h, err := web.NewHandler(web.Config{Files: fsvc.Files().HTTPHandler(), ChatPort: chatPort, Version: ver, ChatTLS: chatTLS})
+	h, err := web.NewHandler(web.Config{Files: fsvc.HTTPHandler(), ChatPort: chatPort, Version: ver, ChatTLS: chatTLS})
 	if err != nil {
 		return nil, fmt.Errorf("web port: %w", err)
 	}
