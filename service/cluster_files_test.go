@@ -2,7 +2,6 @@ package service
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,13 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/cluster/clustertest"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/service/files"
 	"github.com/chatd/chatd/store"
 	"github.com/chatd/chatd/store/mysqltest"
-	"github.com/rs/zerolog"
 )
 
 // fileNode is a cluster node with its file port on ":0" (no host: other
@@ -40,12 +37,7 @@ func newFileCluster(t *testing.T, url, dataDir string, ids ...string) []*fileNod
 	secret := []byte("a file secret every node shares")
 	var out []*fileNode
 	for _, id := range ids {
-		node, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
-			Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		node := joinBus(t, url, name, id, time.Second)
 		tweak := func(c *Config) { c.Cluster = node }
 		e := &env{t: t, scfg: store.Config{Driver: "mysql", DSN: dsn}, tweaks: []func(*Config){tweak}}
 		st, srv, cfg, fs := startFileServer(t, e.scfg, files.Config{DataDir: dataDir, Secret: secret}, tweak)

@@ -1,40 +1,13 @@
 package service
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/cluster/clustertest"
 	"github.com/chatd/chatd/protocol"
-	"github.com/chatd/chatd/store"
-	"github.com/chatd/chatd/store/mysqltest"
-	"github.com/rs/zerolog"
 )
-
-// newClusterWith is newCluster with a configuration tweak on every node.
-func newClusterWith(t *testing.T, url string, tweak func(*Config), ids ...string) []*clusterEnv {
-	t.Helper()
-	mysqltest.Require(t)
-	dsn := mysqltest.DSN(t, "cll")
-	name := clustertest.Name(t, url)
-	be := backend{name: "mysql", cfg: func(testing.TB) store.Config { return store.Config{Driver: "mysql", DSN: dsn} }}
-	var out []*clusterEnv
-	for _, id := range ids {
-		node, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
-			Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { node.Close() })
-		e := newEnv(t, be, func(c *Config) { c.Cluster = node; tweak(c) })
-		out = append(out, &clusterEnv{env: e, node: node})
-	}
-	return out
-}
 
 // failLogin makes one login with a wrong password on n.
 func failLogin(t *testing.T, n *clusterEnv, name string) {

@@ -27,11 +27,17 @@ type clusterEnv struct {
 // newCluster starts len(ids) nodes sharing one database and one bus.
 func newCluster(t *testing.T, url string, ids ...string) []*clusterEnv {
 	t.Helper()
+	return newClusterWith(t, url, func(*Config) {}, ids...)
+}
+
+// newClusterWith is newCluster with a configuration tweak on every node.
+func newClusterWith(t *testing.T, url string, tweak func(*Config), ids ...string) []*clusterEnv {
+	t.Helper()
 	mysqltest.Require(t)
 	dsn := mysqltest.DSN(t, "clu")
 	be := backend{name: "mysql", cfg: func(testing.TB) store.Config { return store.Config{Driver: "mysql", DSN: dsn} },
 		bus: &busSpec{url: url, name: clustertest.Name(t, url), ids: ids}}
-	e := newEnv(t, be)
+	e := newEnv(t, be, tweak)
 	out := []*clusterEnv{{env: e, node: e.node}}
 	for _, p := range e.peers {
 		out = append(out, &clusterEnv{env: p, node: p.node})

@@ -143,13 +143,20 @@ func (c *clusterRooms) joined(ctx context.Context, rm protocol.Room, sess *Sessi
 		c.sendMu.Unlock()
 		return
 	}
+	c.publishAckedUnlock(ctx, env, rm.RoomID, "join")
+}
+
+// publishAckedUnlock publishes env to the other nodes, releases sendMu
+// (held by the caller: the publish keeps its order with the others), and
+// waits until they have handled it.
+func (c *clusterRooms) publishAckedUnlock(ctx context.Context, env []byte, room int64, what string) {
 	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
 	c.sendMu.Unlock()
 	if err == nil {
 		err = acks.Wait(ctx)
 	}
 	if err != nil {
-		c.s.log.Warn().Int64("room", rm.RoomID).Err(err).Msg("bus: room join not confirmed by every node")
+		c.s.log.Warn().Int64("room", room).Err(err).Msg("bus: room " + what + " not confirmed by every node")
 	}
 }
 
@@ -168,14 +175,7 @@ func (c *clusterRooms) left(ctx context.Context, id int64, sess *Session, wait b
 		c.sendMu.Unlock()
 		return
 	}
-	acks, err := c.s.node.PublishAcked(c.targetsLocked(), env)
-	c.sendMu.Unlock()
-	if err == nil {
-		err = acks.Wait(ctx)
-	}
-	if err != nil {
-		c.s.log.Warn().Int64("room", id).Err(err).Msg("bus: room leave not confirmed by every node")
-	}
+	c.publishAckedUnlock(ctx, env, id, "leave")
 }
 
 func (c *clusterRooms) send(node string, env []byte) {

@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatd/chatd/cluster"
 	"github.com/chatd/chatd/cluster/clustertest"
 	"github.com/chatd/chatd/protocol"
 	"github.com/chatd/chatd/store"
 	"github.com/chatd/chatd/store/mysqltest"
-	"github.com/rs/zerolog"
 )
 
 // roomCluster starts nodes sharing one database and one bus with an
@@ -37,12 +35,7 @@ func newRoomCluster(t *testing.T, url string, deadAfter time.Duration) *roomClus
 // add starts node id (again, after an Abandon: a restart).
 func (rc *roomCluster) add(id string) *clusterEnv {
 	rc.t.Helper()
-	node, err := cluster.Connect(context.Background(), cluster.Config{URL: rc.url, Name: rc.name, NodeID: id,
-		Heartbeat: 100 * time.Millisecond, DeadAfter: rc.deadAfter,
-		Logger: zerolog.New(zerolog.NewTestWriter(rc.t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		rc.t.Fatal(err)
-	}
+	node := joinBus(rc.t, rc.url, rc.name, id, rc.deadAfter)
 	rc.t.Cleanup(func() { node.Close() })
 	e := newEnv(rc.t, rc.be, func(c *Config) {
 		c.Cluster = node

@@ -99,18 +99,25 @@ func newEnvTB(t testing.TB, b backend, tweaks ...func(*Config)) *env {
 	return e
 }
 
+// joinBus connects node id to the bus at url under name, with a 100 ms
+// heartbeat so that node loss shows after deadAfter. The caller closes it.
+func joinBus(t testing.TB, url, name, id string, deadAfter time.Duration) *cluster.Node {
+	t.Helper()
+	node, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
+		Heartbeat: 100 * time.Millisecond, DeadAfter: deadAfter,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatalf("join the cluster as %s: %v", id, err)
+	}
+	return node
+}
+
 // open starts the store and the server (and, in a cluster, the node's bus
 // membership first, then the peers).
 func (e *env) open() {
 	e.t.Helper()
 	if e.bus != nil {
-		node, err := cluster.Connect(context.Background(), cluster.Config{URL: e.bus.url, Name: e.bus.name, NodeID: e.nodeID,
-			Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
-			Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			e.t.Fatalf("join the cluster as %s: %v", e.nodeID, err)
-		}
-		e.node = node
+		e.node = joinBus(e.t, e.bus.url, e.bus.name, e.nodeID, time.Second)
 	}
 	st, err := store.Open(context.Background(), e.scfg)
 	if err != nil {
