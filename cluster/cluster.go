@@ -141,6 +141,8 @@ type Node struct {
 	// session key this replica does not hold yet, answered when the watch
 	// brings the key (or its deletion), dropped after Timeout.
 	waiters map[string][]waiter
+	// suspect is when each node last failed to answer an Announce.
+	suspect map[string]time.Time
 
 	// own is what this node has put in the directory (key -> value), the
 	// source for rewrites; pending is what the writer has yet to apply
@@ -194,7 +196,7 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.Timeout = 2 * time.Second
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With().Str("component", "cluster").Str("node", cfg.NodeID).Logger(),
-		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{}, infos: map[string][]byte{}, waiters: map[string][]waiter{},
+		sessions: map[int64]map[string]SessionInfo{}, seen: map[string]time.Time{}, dead: map[string]time.Time{}, infos: map[string][]byte{}, waiters: map[string][]waiter{}, suspect: map[string]time.Time{},
 		own: map[string][]byte{}, pending: map[string][]byte{}, wake: make(chan struct{}, 1), resync: make(chan struct{}, 1), rewatch: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(cfg.URL,
@@ -358,6 +360,8 @@ type Acks struct {
 	n    *Node
 	sub  *nats.Subscription
 	want int
+	// answered holds the answers' bodies so far (Announce's: node ids).
+	answered []string
 }
 
 // PublishAcked publishes data to each of nodes on its node subject (so it
@@ -406,9 +410,11 @@ func (a *Acks) Wait(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
 	defer cancel()
 	for got := 0; got < a.want; got++ {
-		if _, err := a.sub.NextMsgWithContext(ctx); err != nil {
+		m, err := a.sub.NextMsgWithContext(ctx)
+		if err != nil {
 			return fmt.Errorf("cluster: %d of %d nodes answered: %w", got, a.want, err)
 		}
+		a.answered = append(a.answered, string(m.Data))
 	}
 	return nil
 }
@@ -543,18 +549,51 @@ func (n *Node) Announce(ctx context.Context, user int64, conn uint64) error {
 	n.ownMu.Lock()
 	_, live := n.own[key]
 	n.ownMu.Unlock()
-	want := len(n.LiveNodes()) - 1
-	if !live || want <= 0 || !n.nc.IsConnected() {
+	targets := n.announceTargets()
+	if !live || len(targets) == 0 || !n.nc.IsConnected() {
 		return nil // ended already, or nobody to tell
 	}
-	a, err := n.request([]string{n.haveSubject()}, []byte(key), want)
+	a, err := n.request([]string{n.haveSubject()}, []byte(key), len(targets))
 	if err == nil {
-		err = a.Wait(ctx)
+		if err = a.Wait(ctx); err != nil {
+			n.suspectSilent(targets, a.answered)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("cluster: announce: %w", err)
 	}
 	return nil
+}
+
+// announceTargets lists the other live nodes an Announce waits for: not
+// those that failed to answer one since their last heartbeat. After a
+// kill -9 only the first login waits for the dead node, not every login
+// until it is declared dead (DeadAfter); a node that was only slow is
+// waited for again from its next heartbeat on.
+func (n *Node) announceTargets() []string {
+	live := n.LiveNodes()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return slices.DeleteFunc(live, func(id string) bool {
+		if id == n.cfg.NodeID {
+			return true
+		}
+		t, silent := n.suspect[id]
+		return silent && !n.seen[id].After(t)
+	})
+}
+
+// suspectSilent marks the targets that did not answer an Announce.
+func (n *Node) suspectSilent(targets, answered []string) {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, id := range targets {
+		if !slices.Contains(answered, id) {
+			n.suspect[id] = now
+			n.log.Warn().Str("silent_node", id).Msg("node did not confirm a new session; logins stop waiting for it until its next heartbeat")
+		}
+	}
 }
 
 // onHave answers another node's Announce once this replica holds the key
@@ -571,7 +610,7 @@ func (n *Node) onHave(m *nats.Msg) {
 		return
 	}
 	n.mu.Unlock()
-	_ = n.nc.Publish(m.Reply, nil)
+	_ = n.nc.Publish(m.Reply, []byte(n.cfg.NodeID))
 }
 
 // holdsLocked reports whether the replica has the session key.
@@ -592,7 +631,7 @@ func (n *Node) answerWaiters(key string) {
 	delete(n.waiters, key)
 	n.mu.Unlock()
 	for _, w := range ws {
-		_ = n.nc.Publish(w.reply, nil)
+		_ = n.nc.Publish(w.reply, []byte(n.cfg.NodeID))
 	}
 }
 
@@ -860,6 +899,7 @@ func (n *Node) checkDead() {
 		if id != n.cfg.NodeID && now.Sub(t) >= n.cfg.DeadAfter {
 			gone = append(gone, id)
 			delete(n.seen, id)
+			delete(n.suspect, id)
 			n.dead[id] = now
 		}
 	}

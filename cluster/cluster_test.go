@@ -185,6 +185,19 @@ func TestAnnounceWaitsForEveryReplica(t *testing.T) {
 	if err := a.Announce(ctx, 3000, 100); err == nil && len(a.LiveNodes()) == 3 {
 		t.Fatal("Announce succeeded although c cannot answer")
 	}
+	// Once c failed to answer, the next logins wait for b alone (until c's
+	// next heartbeat, which will not come), not for c's death.
+	if len(a.LiveNodes()) == 3 {
+		a.PutSession(3001, cluster.SessionInfo{Conn: 101})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := a.Announce(ctx, 3001, 101); err != nil {
+			t.Fatalf("Announce still waits for the silent node: %v", err)
+		}
+		if !b.Online(3001) {
+			t.Fatal("Announce returned before b held the session")
+		}
+	}
 }
 
 // Sessions of one user on two nodes come and go at the same moment: each
