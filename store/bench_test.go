@@ -44,14 +44,19 @@ func BenchmarkAppendWindow(b *testing.B) {
 
 // BenchmarkAppend measures group-committed AppendMessage throughput
 // (msgs/s) and p99 latency with 1, 64 and 1,024 concurrent senders spread
-// over 16 group conversations, on both backends.
+// over 16 group conversations, on both backends (MySQL with the Mroonga
+// search index when the server has it, and without: mysql-noindex).
 func BenchmarkAppend(b *testing.B) {
-	for _, backend := range []string{"sqlite", "mysql"} {
+	for _, backend := range []string{"sqlite", "mysql", "mysql-noindex"} {
 		for _, senders := range []int{1, 64, 1024} {
 			b.Run(fmt.Sprintf("%s/senders=%d", backend, senders), func(b *testing.B) {
 				cfg := sqliteConfig(b)
-				if backend == "mysql" {
+				switch backend {
+				case "mysql":
 					cfg = mysqlConfig(b)
+				case "mysql-noindex":
+					cfg = mysqlConfig(b)
+					cfg.noSearchIndex = true
 				}
 				benchAppend(b, cfg, senders)
 			})

@@ -384,7 +384,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 				res[i] = appendRes{recalledBy: t.recallSeq, err: fmt.Errorf("store: recall %s/%d: %w", m.Conv, r.recall, ErrAlreadyRecalled)}
 				continue
 			}
-			mark = recallMark{k, last + 1, t.fileID}
+			mark = recallMark{k, t.id, last + 1, t.fileID}
 			t.recallSeq = last + 1 // a second recall in this batch sees it
 			targets[k] = t
 		}
@@ -423,6 +423,10 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	}
 	if err := c.markRecalled(ctx, tx, recalls); err != nil {
 		return fmt.Errorf("mark recalled: %w", err)
+	}
+	pending, isPending, err := c.recordPending(ctx, tx, rows)
+	if err != nil {
+		return fmt.Errorf("record search pending: %w", err)
 	}
 
 	// 5. Advance the conversations' counters.
@@ -469,6 +473,16 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if isPending {
+		c.s.indexLater(pending)
+	}
+	if len(recalls) > 0 {
+		ids := make([]int64, len(recalls))
+		for i, r := range recalls {
+			ids[i] = r.id
+		}
+		c.s.unindexRecalled(ids)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ type convSeq struct {
 
 // recallTarget is what a recall needs to know of the message it recalls.
 type recallTarget struct {
+	id        int64
 	typ       string
 	recallSeq int64 // 0 while not recalled
 	fileID    int64 // the file of a file message, else 0
@@ -27,6 +28,7 @@ type recallTarget struct {
 // message at recallSeq.
 type recallMark struct {
 	target    convSeq
+	id        int64 // the target's msg id
 	recallSeq int64
 	fileID    int64
 }
@@ -45,8 +47,8 @@ func (c *committer) recallTargets(ctx context.Context, tx *sql.Tx, batch []*appe
 		}
 		var t recallTarget
 		var body string
-		err := tx.QueryRowContext(ctx, `SELECT type, recall_seq, body FROM messages WHERE conv = ? AND seq = ?`, k.conv, k.seq).
-			Scan(&t.typ, &t.recallSeq, &body)
+		err := tx.QueryRowContext(ctx, `SELECT id, type, recall_seq, body FROM messages WHERE conv = ? AND seq = ?`, k.conv, k.seq).
+			Scan(&t.id, &t.typ, &t.recallSeq, &body)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

@@ -55,10 +55,11 @@ func shortGrams(s string) string {
 // end: messages_trgm for three characters or more (an FTS5 phrase is a
 // substring match under the trigram tokenizer, case folded),
 // messages_trgm_short for one or two (its candidates are checked against
-// the body; see shortGrams). MySQL and MariaDB have no substring index:
-// they scan the user's conversations newest first, from the (conv, seq)
+// the body; see shortGrams). On MySQL/MariaDB the Mroonga index (see
+// mroonga.go) gives the candidates when the server has it; without it the
+// store scans the user's conversations newest first, from the (conv, seq)
 // index, stopping at the page's end. (An n-gram table kept by the store
-// served MySQL search in milliseconds but cut message writes six- to
+// in InnoDB served search in milliseconds but cut message writes six- to
 // sevenfold, so it was left out.)
 func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message, bool, error) {
 	limit := q.Limit
@@ -95,22 +96,19 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 			args = append(args, cargs...)
 		}
 		text = fmt.Sprintf(qSearchIndexed, table, join, conds)
-	} else {
-		cond, cargs := s.d.containsFold("m.body", q.Query)
-		convs := `SELECT conv FROM conv_members WHERE user_id = ?`
-		args = append(args, q.User)
-		if q.Conv.Valid() {
-			convs = `?`
-			args = []any{q.Conv.String()}
-		}
-		text = fmt.Sprintf(qSearchScan, convs, cond)
-		args = append(args, before)
-		args = append(args, cargs...)
+	} else if text, args = s.mroongaSearch(ctx, q, before, limit); text == "" {
+		text, args = s.scanSearch(q, before)
 	}
 	args = append(args, limit+1)
 	// The texts vary with the query's case spellings: run them
 	// unprepared, not through the statement cache.
 	rows, err := s.r.QueryContext(ctx, text, args...)
+	if err != nil && s.d == mysqlDialect && strings.Contains(text, searchTable) && ctx.Err() == nil {
+		// The index is unusable (its table lost, say): answer anyway.
+		s.log.Warn().Err(err).Msg("msg.search index query failed; scanning")
+		text, args = s.scanSearch(q, before)
+		rows, err = s.r.QueryContext(ctx, text, append(args, limit+1)...)
+	}
 	if err != nil {
 		return nil, false, fail("search messages", err)
 	}
@@ -171,4 +169,69 @@ func caseVariants(s string, max int) ([]string, bool) {
 		out = next
 	}
 	return out, true
+}
+
+// scanSearch is the MySQL search without an index: the query text and
+// its arguments but the limit.
+func (s *sqlStore) scanSearch(q SearchQuery, before int64) (string, []any) {
+	cond, cargs := s.d.containsFold("m.body", q.Query)
+	convs := `SELECT conv FROM conv_members WHERE user_id = ?`
+	args := []any{q.User}
+	if q.Conv.Valid() {
+		convs = `?`
+		args = []any{q.Conv.String()}
+	}
+	args = append(args, before)
+	return fmt.Sprintf(qSearchScan, convs, cond), append(args, cargs...)
+}
+
+// mroongaSearch is the MySQL search with the Mroonga index (see
+// mroonga.go): the query text and its arguments but the last limit, or ""
+// when the index cannot answer q now.
+func (s *sqlStore) mroongaSearch(ctx context.Context, q SearchQuery, before int64, limit int) (string, []any) {
+	phrase, ok := mroongaPhrase(q.Query)
+	if !ok {
+		return "", nil
+	}
+	ready, ranges, err := s.searchPlan(ctx)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("msg.search index: state unreadable; scanning")
+		return "", nil
+	}
+	if !ready {
+		if !s.search.warned.Swap(true) && s.search.on.Load() {
+			s.log.Warn().Int("pending_ranges", len(ranges)).Msg("msg.search index is incomplete (a chatd without Mroonga wrote to this database, or the indexer is far behind): searches scan until it is complete")
+		}
+		return "", nil
+	}
+	join, conds := "", ""
+	var pre, condArgs []any
+	if !q.Conv.Valid() {
+		join = qUserConvsMy
+		pre = []any{q.User}
+	}
+	if q.Conv.Valid() {
+		conds = " AND m.conv = ?"
+		condArgs = []any{q.Conv.String()}
+	}
+	cond, cargs := s.d.containsFold("m.body", q.Query)
+	conds += " AND " + cond
+	condArgs = append(condArgs, cargs...)
+	args := append([]any{}, pre...)
+	args = append(args, phrase, before)
+	args = append(args, condArgs...)
+	args = append(args, limit+1)
+	part := ""
+	if len(ranges) > 0 {
+		between := strings.TrimSuffix(strings.Repeat("m.id BETWEEN ? AND ? OR ", len(ranges)), " OR ")
+		part = fmt.Sprintf(qSearchPendingPart, join, conds, between)
+		args = append(args, pre...)
+		for _, r := range ranges {
+			args = append(args, r.first, r.last)
+		}
+		args = append(args, before)
+		args = append(args, condArgs...)
+		args = append(args, limit+1)
+	}
+	return fmt.Sprintf(qSearchMroonga, join, conds, part), args
 }

@@ -26,6 +26,7 @@ type sqlStore struct {
 	prep   *prepared // SQLite's one-row batch statements; nil on MySQL
 	closed atomic.Bool
 	log    zerolog.Logger
+	search mroonga // the MySQL search index (mroonga.go)
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -405,6 +406,7 @@ func (s *sqlStore) Close() error {
 		return nil
 	}
 	s.c.close()
+	s.stopIndexer()
 	if s.prep != nil {
 		s.prep.close()
 	}

@@ -512,4 +512,7 @@ type Config struct {
 	// committer goroutine before the senders are answered, so it must be
 	// quick and must not call the store.
 	OnBatch func(size int, d time.Duration)
+	// noSearchIndex makes a MySQL store ignore Mroonga (tests of the
+	// fallback).
+	noSearchIndex bool
 }

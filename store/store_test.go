@@ -21,6 +21,14 @@ func TestMySQLConformance(t *testing.T) {
 	})
 }
 
+// The fallback a server without Mroonga gets: the same answers.
+func TestMySQLConformanceUnindexed(t *testing.T) {
+	store.MySQLTestConfig(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return mustOpen(t, store.MySQLTestConfigNoIndex(t))
+	})
+}
+
 // Two Store instances on one database stand for two chatd processes.
 func TestTwoProcessesSQLite(t *testing.T) {
 	cfg := store.SQLiteTestConfig(t)

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MentionsAndReplies", testMentionsAndReplies},
 		{"Recall", testRecall},
 		{"SearchMessages", testSearchMessages},
+		{"SearchEdges", testSearchEdges},
 		{"GroupAdmin", testGroupAdmin},
 		{"AccountSecurity", testAccountSecurity},
 		{"DeleteAccount", testDeleteAccount},

@@ -355,6 +355,113 @@ func testSearchMessages(t *testing.T, s store.Store) {
 	}
 }
 
+// Queries an n-gram index answers differently from a substring match:
+// one and two characters, letters, digits, symbols and CJK side by side,
+// case beyond Latin, the index's own query syntax, blanks, and a recall
+// in the same batch as the message it recalls.
+func testSearchEdges(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	us := NewUsers(t, s, "sed", 2)
+	a, b := us[0].ID, us[1].ID
+	ab := MakeFriends(t, s, a, b)
+	bodies := []string{
+		"МОСКВА и ΑΘΗΝΑ",           // 0
+		"c++ rocks! a.b,c",         // 1
+		"x",                        // 2
+		"ab12cd 北京ok",              // 3
+		`back\slash "q" OR -not *`, // 4
+		"tab\there  two spaces",    // 5
+		"😀 smile",                  // 6
+		"ＦＵＬＬ width",               // 7
+	}
+	var ms []store.Message
+	for _, body := range bodies {
+		ms = append(ms, send(t, s, store.NewMessage{Conv: ab, From: a, Body: body}))
+	}
+	want := func(idx ...int) []int64 {
+		out := []int64{}
+		for i := len(idx) - 1; i >= 0; i-- {
+			out = append(out, ms[idx[i]].ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		q    string
+		want []int64
+	}{
+		{"москва", want(0)}, // Cyrillic and Greek fold too
+		{"Москва", want(0)},
+		{"θην", want(0)},
+		{"к", want(0)},
+		{"c++", want(1)},
+		{"+", want(1)},
+		{"!", want(1)},
+		{"s! a", want(1)},
+		{"a.b", want(1)},
+		{".", want(1)},
+		{",c", want(1)},
+		{"x", want(2)},
+		{"X", want(2)},
+		{"2c", want(3)},
+		{"d 北", want(3)},
+		{"北京o", want(3)},
+		{"京", want(3)},
+		{"b1", want(3)},
+		{`\`, want(4)},
+		{`k\s`, want(4)},
+		{`"q"`, want(4)},
+		{`"`, want(4)},
+		{"or", want(4)},
+		{"OR -not", want(4)},
+		{"-", want(4)},
+		{"*", want(4)},
+		{"(", want()},
+		{"b\th", want(5)},
+		{"  two", want(5)},
+		{" ", want(0, 1, 3, 4, 5, 6, 7)},
+		{"   ", want()},
+		{"😀", want(6)},
+		{"😀 s", want(6)},
+		{"ｆｕｌｌ", want(7)},
+		{"full", want()}, // widths are not folded
+		{"ab", want(3, 5)},
+		{"a", want(1, 3, 4, 5)}, // not Cyrillic А or Greek Α
+	} {
+		found, more, err := s.SearchMessages(ctx, store.SearchQuery{User: a, Query: tc.q})
+		if err != nil {
+			t.Fatalf("search %q: %v", tc.q, err)
+		}
+		got := []int64{}
+		for _, m := range found {
+			got = append(got, m.ID)
+		}
+		if !reflect.DeepEqual(got, tc.want) || more {
+			t.Errorf("search %q: %v more=%v, want %v", tc.q, got, more, tc.want)
+		}
+	}
+	// A message and its recall committed together: never found.
+	conv, _ := protocol.ParseConv(ab)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, _, err := s.AppendMessage(ctx, store.NewMessage{Conv: ab, From: b, Type: store.TypeText, Body: "quickly taken back", TS: 1})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := s.RecallMessage(ctx, conv, m.Seq, b, 2); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if found, _, err := s.SearchMessages(ctx, store.SearchQuery{User: a, Query: "taken"}); err != nil || len(found) != 0 {
+		t.Fatalf("recalled messages found: %v %v", found, err)
+	}
+}
+
 func testGroupAdmin(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	us := NewUsers(t, s, "adm", 4)
