@@ -48,6 +48,8 @@ const (
 	// how old such a range must be.
 	sweepEvery = 10 * time.Second
 	sweepAge   = 30 * time.Second
+	// indexerDelay is how long the indexer lets committed ranges gather.
+	indexerDelay = 20 * time.Millisecond
 )
 
 // searchBackfillBatch is how many existing messages one pending range of
@@ -311,6 +313,13 @@ func (s *sqlStore) runIndexer() {
 		case <-s.search.quit:
 			return
 		case <-s.search.wake:
+			// Let more batches commit: one statement for many of them
+			// costs Mroonga far less than one each.
+			select {
+			case <-s.search.quit:
+				return
+			case <-time.After(indexerDelay):
+			}
 		case <-tick.C:
 			sweepBefore = time.Now().Add(-sweepAge).UnixMilli()
 		}
@@ -342,48 +351,74 @@ func (s *sqlStore) pendingRanges(before int64) ([]idRange, error) {
 
 // indexRanges indexes the text messages of ranges from their committed
 // rows (a message recalled meanwhile is no longer text and is skipped),
-// then deletes the ranges from search_pending.
+// then deletes the ranges from search_pending. Ranges are taken together,
+// up to indexerRows messages per statement: Mroonga's cost per statement
+// is high.
 func (s *sqlStore) indexRanges(ranges []idRange) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, r := range ranges {
-		for lo := r.first; lo <= r.last; {
-			rows, err := s.w.QueryContext(ctx, `SELECT id, body FROM messages WHERE id >= ? AND id <= ? AND type = 'text' ORDER BY id LIMIT ?`, lo, r.last, indexerRows)
-			if err != nil {
-				return fmt.Errorf("read range %d-%d: %w", r.first, r.last, err)
-			}
-			var args []any
-			var last int64
-			for rows.Next() {
-				var id int64
-				var body string
-				if err := rows.Scan(&id, &body); err != nil {
-					rows.Close()
-					return err
-				}
-				args = append(args, id, body)
-				last = id
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+	for len(ranges) > 0 {
+		// A group of ranges of at most indexerRows ids (one, if larger).
+		n, ids := 0, int64(0)
+		for n < len(ranges) && n < 100 && (n == 0 || ids+ranges[n].last-ranges[n].first+1 <= indexerRows) {
+			ids += ranges[n].last - ranges[n].first + 1
+			n++
+		}
+		group := ranges[:n]
+		ranges = ranges[n:]
+		if err := s.indexGroup(ctx, group); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexGroup indexes a group of ranges and marks them done.
+func (s *sqlStore) indexGroup(ctx context.Context, group []idRange) error {
+	cond := strings.TrimSuffix(strings.Repeat("id BETWEEN ? AND ? OR ", len(group)), " OR ")
+	firsts := make([]any, 0, len(group))
+	for _, r := range group {
+		firsts = append(firsts, r.first)
+	}
+	var after int64 = -1
+	for {
+		args := make([]any, 0, 2*len(group)+2)
+		for _, r := range group {
+			args = append(args, r.first, r.last)
+		}
+		args = append(args, after, indexerRows)
+		rows, err := s.w.QueryContext(ctx, `SELECT id, body FROM messages WHERE (`+cond+`) AND id > ? AND type = 'text' ORDER BY id LIMIT ?`, args...)
+		if err != nil {
+			return fmt.Errorf("read pending messages: %w", err)
+		}
+		var vals []any
+		for rows.Next() {
+			var id int64
+			var body string
+			if err := rows.Scan(&id, &body); err != nil {
+				rows.Close()
 				return err
 			}
-			if len(args) == 0 {
-				break
-			}
-			q := `INSERT INTO ` + searchTable + ` (id, body) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,LOWER(?)),", len(args)/2), ",") +
+			vals = append(vals, id, body)
+			after = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(vals) > 0 {
+			q := `INSERT INTO ` + searchTable + ` (id, body) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,LOWER(?)),", len(vals)/2), ",") +
 				` ON DUPLICATE KEY UPDATE body = VALUES(body)`
-			if _, err := s.w.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("index range %d-%d: %w", r.first, r.last, err)
+			if _, err := s.w.ExecContext(ctx, q, vals...); err != nil {
+				return fmt.Errorf("index pending messages: %w", err)
 			}
-			if len(args)/2 < indexerRows {
-				break
-			}
-			lo = last + 1
 		}
-		if _, err := s.w.ExecContext(ctx, `DELETE FROM search_pending WHERE first_id = ?`, r.first); err != nil {
-			return fmt.Errorf("done range %d-%d: %w", r.first, r.last, err)
+		if len(vals)/2 < indexerRows {
+			break
 		}
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM search_pending WHERE first_id IN (`+placeholders(len(firsts))+`)`, firsts...); err != nil {
+		return fmt.Errorf("mark pending messages indexed: %w", err)
 	}
 	return nil
 }
