@@ -84,6 +84,11 @@ var (
 	// when the index is complete) and the pending ranges.
 	qSearchPlan = `SELECT -1, -1 FROM search_index_state WHERE name = ?
 		UNION ALL (SELECT first_id, last_id FROM search_pending ORDER BY first_id DESC LIMIT ?)`
+	// The newest ids of a search (see searchWindow), scanned: %[1]s, %[2]s
+	// as in qSearchMroonga. Args: [user], lo, before, [conditions'],
+	// limit.
+	qSearchWindow = `SELECT ` + msgColsM + ` FROM messages m%[1]s
+		WHERE m.id >= ? AND m.id < ? AND m.type = 'text'%[2]s ORDER BY m.id DESC LIMIT ?`
 	qUserConvsMy = ` JOIN conv_members cm ON cm.user_id = ? AND cm.conv = m.conv`
 )
 

@@ -14,6 +14,7 @@ import (
 func mroongaConfig(t *testing.T) Config {
 	t.Helper()
 	cfg := mysqlConfig(t)
+	cfg.searchWindow = -1 // every search asks the index
 	s, err := open(context.Background(), cfg, 0)
 	if err != nil {
 		t.Fatal(err)

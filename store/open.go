@@ -72,6 +72,10 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
 	}
+	s.searchWindow = defaultSearchWindow
+	if cfg.searchWindow != 0 {
+		s.searchWindow = max(cfg.searchWindow, 0)
+	}
 	if err := s.setupSearchIndex(ctx, cfg.noSearchIndex); err != nil {
 		closeDBs(w, r)
 		return nil, fmt.Errorf("store: open %s: %w", d.name, err)

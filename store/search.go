@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"strings"
@@ -74,6 +75,18 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 	if before <= 0 {
 		before = 1 << 62
 	}
+	if s.d == mysqlDialect {
+		if out, ok, err := s.mroongaSearch(ctx, q, before, limit); ok || err != nil {
+			if err != nil {
+				return nil, false, fail("search messages", err)
+			}
+			more := len(out) > limit
+			if more {
+				out = out[:limit]
+			}
+			return out, more, nil
+		}
+	}
 	var text string
 	var args []any
 	if s.d == sqliteDialect {
@@ -96,32 +109,14 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 			args = append(args, cargs...)
 		}
 		text = fmt.Sprintf(qSearchIndexed, table, join, conds)
-	} else if text, args = s.mroongaSearch(ctx, q, before, limit); text == "" {
+	} else {
 		text, args = s.scanSearch(q, before)
 	}
 	args = append(args, limit+1)
 	// The texts vary with the query's case spellings: run them
 	// unprepared, not through the statement cache.
-	rows, err := s.r.QueryContext(ctx, text, args...)
-	if err != nil && s.d == mysqlDialect && strings.Contains(text, searchTable) && ctx.Err() == nil {
-		// The index is unusable (its table lost, say): answer anyway.
-		s.log.Warn().Err(err).Msg("msg.search index query failed; scanning")
-		text, args = s.scanSearch(q, before)
-		rows, err = s.r.QueryContext(ctx, text, append(args, limit+1)...)
-	}
+	out, err := s.queryMessages(ctx, text, args...)
 	if err != nil {
-		return nil, false, fail("search messages", err)
-	}
-	defer rows.Close()
-	out := []Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, false, fail("search messages", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, false, fail("search messages", err)
 	}
 	more := len(out) > limit
@@ -185,24 +180,50 @@ func (s *sqlStore) scanSearch(q SearchQuery, before int64) (string, []any) {
 	return fmt.Sprintf(qSearchScan, convs, cond), append(args, cargs...)
 }
 
+// queryMessages runs a query of messages (msgCols) unprepared.
+func (s *sqlStore) queryMessages(ctx context.Context, text string, args ...any) ([]Message, error) {
+	rows, err := s.r.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// defaultSearchWindow is how many of the newest message ids (below the page's
+// start) a MySQL search scans before it asks the index. A query common
+// enough to fill a page there would cost the index more (Mroonga collects
+// and sorts every hit, however many); a rarer one costs the scan no more
+// than this.
+const defaultSearchWindow = 8000
+
 // mroongaSearch is the MySQL search with the Mroonga index (see
-// mroonga.go): the query text and its arguments but the last limit, or ""
-// when the index cannot answer q now.
-func (s *sqlStore) mroongaSearch(ctx context.Context, q SearchQuery, before int64, limit int) (string, []any) {
+// mroonga.go): the newest window ids scanned (defaultSearchWindow), then the index below
+// them. It returns up to limit+1 messages; ok is false when the index
+// cannot answer q now (the caller scans).
+func (s *sqlStore) mroongaSearch(ctx context.Context, q SearchQuery, before int64, limit int) ([]Message, bool, error) {
 	phrase, ok := mroongaPhrase(q.Query)
 	if !ok {
-		return "", nil
+		return nil, false, nil
 	}
 	ready, ranges, err := s.searchPlan(ctx)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("msg.search index: state unreadable; scanning")
-		return "", nil
+		return nil, false, nil
 	}
 	if !ready {
 		if !s.search.warned.Swap(true) && s.search.on.Load() {
 			s.log.Warn().Int("pending_ranges", len(ranges)).Msg("msg.search index is incomplete (a chatd without Mroonga wrote to this database, or the indexer is far behind): searches scan until it is complete")
 		}
-		return "", nil
+		return nil, false, nil
 	}
 	join, conds := "", ""
 	var pre, condArgs []any
@@ -217,8 +238,29 @@ func (s *sqlStore) mroongaSearch(ctx context.Context, q SearchQuery, before int6
 	cond, cargs := s.d.containsFold("m.body", q.Query)
 	conds += " AND " + cond
 	condArgs = append(condArgs, cargs...)
+
+	// 1. The window: ids lo..before-1.
+	top := before - 1
+	if before >= 1<<62 {
+		var maxID sql.NullInt64
+		if err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM messages`).Scan(&maxID); err != nil {
+			return nil, true, err
+		}
+		top = maxID.Int64
+	}
+	lo := max(top-s.searchWindow+1, 0)
 	args := append([]any{}, pre...)
-	args = append(args, phrase, before)
+	args = append(args, lo, before)
+	args = append(args, condArgs...)
+	args = append(args, limit+1)
+	out, err := s.queryMessages(ctx, fmt.Sprintf(qSearchWindow, join, conds), args...)
+	if err != nil || len(out) > limit || lo == 0 {
+		return out, true, err
+	}
+
+	// 2. The index below the window, and the pending ranges read before.
+	args = append(args[:0], pre...)
+	args = append(args, phrase, lo)
 	args = append(args, condArgs...)
 	args = append(args, limit+1)
 	part := ""
@@ -229,9 +271,17 @@ func (s *sqlStore) mroongaSearch(ctx context.Context, q SearchQuery, before int6
 		for _, r := range ranges {
 			args = append(args, r.first, r.last)
 		}
-		args = append(args, before)
+		args = append(args, lo)
 		args = append(args, condArgs...)
 		args = append(args, limit+1)
 	}
-	return fmt.Sprintf(qSearchMroonga, join, conds, part), args
+	args = append(args, limit+1)
+	older, err := s.queryMessages(ctx, fmt.Sprintf(qSearchMroonga, join, conds, part), args...)
+	if err != nil && ctx.Err() == nil {
+		// The index is unusable (its table lost, say): answer anyway.
+		s.log.Warn().Err(err).Msg("msg.search index query failed; scanning")
+		text, sargs := s.scanSearch(q, lo)
+		older, err = s.queryMessages(ctx, text, append(sargs, limit+1)...)
+	}
+	return append(out, older...), true, err
 }

@@ -27,6 +27,9 @@ type sqlStore struct {
 	closed atomic.Bool
 	log    zerolog.Logger
 	search mroonga // the MySQL search index (mroonga.go)
+	// searchWindow is how many of the newest ids a MySQL search scans
+	// before asking the index (defaultSearchWindow).
+	searchWindow int64
 }
 
 var _ Store = (*sqlStore)(nil)

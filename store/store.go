@@ -515,4 +515,6 @@ type Config struct {
 	// noSearchIndex makes a MySQL store ignore Mroonga (tests of the
 	// fallback).
 	noSearchIndex bool
+	// searchWindow replaces defaultSearchWindow (tests; negative: none).
+	searchWindow int64
 }
