@@ -16,7 +16,8 @@ func sqliteConfig(t testing.TB) Config {
 // answers locally; required in CI).
 func mysqlConfig(t testing.TB) Config {
 	t.Helper()
-	// A search window of 3 ids: the tests' searches take their newest
-	// matches from the scan and the rest from the index, and page across.
-	return Config{Driver: "mysql", DSN: mysqltest.DSN(t, "store"), searchWindow: 3}
+	// A search window of 3 ids and index chunks of 2: the tests'
+	// searches take their newest matches from the scan and the rest from
+	// the index, a few candidates at a time, and page across.
+	return Config{Driver: "mysql", DSN: mysqltest.DSN(t, "store"), searchWindow: 3, searchChunk: 2}
 }

@@ -64,28 +64,26 @@ var (
 		body MEDIUMTEXT NOT NULL,
 		FULLTEXT INDEX body_ft (body) COMMENT 'tokenizer "TokenBigramSplitSymbolAlphaDigit", normalizer "NormalizerAuto"'
 	) ENGINE=Mroonga DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
-	// The index's candidates of a phrase, newest first, checked
-	// exactly, and (%[3]s) those of the pending ranges the search read
-	// before it. %[1]s: the user's memberships join; %[2]s: more
-	// conditions. Args: [user], phrase, before, [conditions'], limit,
-	// then the pending part's.
-	qSearchMroonga = `SELECT ` + msgCols + ` FROM (
-		(SELECT ` + msgColsM + ` FROM ` + searchTable + ` f JOIN messages m ON m.id = f.id%[1]s
-			WHERE MATCH(f.body) AGAINST(? IN BOOLEAN MODE) AND f.id < ? AND m.type = 'text'%[2]s ORDER BY f.id DESC LIMIT ?)%[3]s
-		) x ORDER BY id DESC LIMIT ?`
-	// The pending part: the text messages of some ranges (%[3]s: their
-	// conditions). Args: [user], the ranges', before, [conditions'],
-	// limit.
-	qSearchPendingPart = `
-		UNION
-		(SELECT ` + msgColsM + ` FROM messages m%[1]s
-			WHERE (%[3]s) AND m.id < ? AND m.type = 'text'%[2]s ORDER BY m.id DESC LIMIT ?)`
+	// The index's candidates of a phrase below an id, newest first: a
+	// query of the Mroonga table alone, which Mroonga answers sorting
+	// the hits itself ("fast order limit"). Args: phrase, before, limit.
+	qSearchCandidates = `SELECT id FROM ` + searchTable + ` WHERE MATCH(body) AGAINST(? IN BOOLEAN MODE) AND id < ? ORDER BY id DESC LIMIT ?`
+	// The candidates (%[2]s: their marks) that are text messages passing
+	// the conditions. %[1]s: the user's memberships join; %[3]s: more
+	// conditions. Args: [user], the ids, [conditions'], limit.
+	qSearchCheck = `SELECT ` + msgColsM + ` FROM messages m%[1]s
+		WHERE m.id IN (%[2]s) AND m.type = 'text'%[3]s ORDER BY m.id DESC LIMIT ?`
+	// The text messages of the pending ranges (%[3]s: their conditions)
+	// passing the conditions, newest first. Args: [user], the ranges',
+	// before, [conditions'], limit.
+	qSearchPending = `SELECT ` + msgColsM + ` FROM messages m%[1]s
+		WHERE (%[3]s) AND m.id < ? AND m.type = 'text'%[2]s ORDER BY m.id DESC LIMIT ?`
 	// What a search reads before the index: the state (a row of -1s
 	// when the index is complete) and the pending ranges.
 	qSearchPlan = `SELECT -1, -1 FROM search_index_state WHERE name = ?
 		UNION ALL (SELECT first_id, last_id FROM search_pending ORDER BY first_id DESC LIMIT ?)`
-	// The newest ids of a search (see searchWindow), scanned: %[1]s, %[2]s
-	// as in qSearchMroonga. Args: [user], lo, before, [conditions'],
+	// The newest ids of a search (see defaultSearchWindow), scanned:
+	// %[1]s: the user's memberships join; %[2]s: more conditions. Args: [user], lo, before, [conditions'],
 	// limit.
 	qSearchWindow = `SELECT ` + msgColsM + ` FROM messages m%[1]s
 		WHERE m.id >= ? AND m.id < ? AND m.type = 'text'%[2]s ORDER BY m.id DESC LIMIT ?`

@@ -72,7 +72,10 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
 	}
-	s.searchWindow = defaultSearchWindow
+	s.searchWindow, s.searchChunk = defaultSearchWindow, defaultSearchChunk
+	if cfg.searchChunk > 0 {
+		s.searchChunk = cfg.searchChunk
+	}
 	if cfg.searchWindow != 0 {
 		s.searchWindow = max(cfg.searchWindow, 0)
 	}

@@ -203,7 +203,7 @@ func (s *sqlStore) queryMessages(ctx context.Context, text string, args ...any) 
 // enough to fill a page there would cost the index more (Mroonga collects
 // and sorts every hit, however many); a rarer one costs the scan no more
 // than this.
-const defaultSearchWindow = 8000
+const defaultSearchWindow = 4000
 
 // mroongaSearch is the MySQL search with the Mroonga index (see
 // mroonga.go): the newest window ids scanned (defaultSearchWindow), then the index below
@@ -258,30 +258,99 @@ func (s *sqlStore) mroongaSearch(ctx context.Context, q SearchQuery, before int6
 		return out, true, err
 	}
 
-	// 2. The index below the window, and the pending ranges read before.
-	args = append(args[:0], pre...)
-	args = append(args, phrase, lo)
-	args = append(args, condArgs...)
-	args = append(args, limit+1)
-	part := ""
+	// 2. Below the window: the index's candidates, newest first, a
+	// chunk at a time (Mroonga sorts them itself when asked for ids
+	// alone), checked against the messages; and the pending ranges read
+	// before the index.
+	older, err := s.mroongaCandidates(ctx, phrase, lo, limit, join, conds, pre, condArgs)
+	if err != nil && ctx.Err() == nil {
+		// The index is unusable (its table lost, say): answer anyway.
+		s.log.Warn().Err(err).Msg("msg.search index query failed; scanning")
+		text, sargs := s.scanSearch(q, lo)
+		older, err = s.queryMessages(ctx, text, append(sargs, limit+1)...)
+		return append(out, older...), true, err
+	}
+	if err != nil {
+		return nil, true, err
+	}
 	if len(ranges) > 0 {
 		between := strings.TrimSuffix(strings.Repeat("m.id BETWEEN ? AND ? OR ", len(ranges)), " OR ")
-		part = fmt.Sprintf(qSearchPendingPart, join, conds, between)
-		args = append(args, pre...)
+		args = append(args[:0], pre...)
 		for _, r := range ranges {
 			args = append(args, r.first, r.last)
 		}
 		args = append(args, lo)
 		args = append(args, condArgs...)
 		args = append(args, limit+1)
+		pending, err := s.queryMessages(ctx, fmt.Sprintf(qSearchPending, join, conds, between), args...)
+		if err != nil {
+			return nil, true, err
+		}
+		older = mergeNewest(older, pending, limit+1)
 	}
-	args = append(args, limit+1)
-	older, err := s.queryMessages(ctx, fmt.Sprintf(qSearchMroonga, join, conds, part), args...)
-	if err != nil && ctx.Err() == nil {
-		// The index is unusable (its table lost, say): answer anyway.
-		s.log.Warn().Err(err).Msg("msg.search index query failed; scanning")
-		text, sargs := s.scanSearch(q, lo)
-		older, err = s.queryMessages(ctx, text, append(sargs, limit+1)...)
+	return append(out, older...), true, nil
+}
+
+// defaultSearchChunk is how many index candidates a search checks at a
+// time.
+const defaultSearchChunk = 500
+
+// mroongaCandidates returns the newest limit+1 text messages below before
+// whose ids the index gives for phrase and which pass the conditions.
+func (s *sqlStore) mroongaCandidates(ctx context.Context, phrase string, before int64, limit int, join, conds string, pre, condArgs []any) ([]Message, error) {
+	out := []Message{}
+	for {
+		rows, err := s.r.QueryContext(ctx, qSearchCandidates, phrase, before, s.searchChunk)
+		if err != nil {
+			return nil, err
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids = append(ids, id)
+			before = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return out, nil
+		}
+		args := append([]any{}, pre...)
+		args = append(args, ids...)
+		args = append(args, condArgs...)
+		args = append(args, limit+1-len(out))
+		got, err := s.queryMessages(ctx, fmt.Sprintf(qSearchCheck, join, placeholders(len(ids)), conds), args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+		if len(out) > limit || len(ids) < s.searchChunk {
+			return out, nil
+		}
 	}
-	return append(out, older...), true, err
+}
+
+// mergeNewest merges two lists of messages ordered by id descending into
+// the newest n, without repeats.
+func mergeNewest(a, b []Message, n int) []Message {
+	out := make([]Message, 0, min(len(a)+len(b), n))
+	for len(out) < n && (len(a) > 0 || len(b) > 0) {
+		var m Message
+		switch {
+		case len(b) == 0 || (len(a) > 0 && a[0].ID > b[0].ID):
+			m, a = a[0], a[1:]
+		case len(a) == 0 || b[0].ID > a[0].ID:
+			m, b = b[0], b[1:]
+		default: // the same message in both
+			m, a, b = a[0], a[1:], b[1:]
+		}
+		out = append(out, m)
+	}
+	return out
 }

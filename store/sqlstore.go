@@ -30,6 +30,9 @@ type sqlStore struct {
 	// searchWindow is how many of the newest ids a MySQL search scans
 	// before asking the index (defaultSearchWindow).
 	searchWindow int64
+	// searchChunk is how many index candidates a MySQL search checks at
+	// a time (defaultSearchChunk).
+	searchChunk int
 }
 
 var _ Store = (*sqlStore)(nil)

@@ -517,4 +517,6 @@ type Config struct {
 	noSearchIndex bool
 	// searchWindow replaces defaultSearchWindow (tests; negative: none).
 	searchWindow int64
+	// searchChunk replaces defaultSearchChunk (tests).
+	searchChunk int
 }
