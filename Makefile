@@ -9,7 +9,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: help build run test bench bench-instr loadtest fuzz lint staticcheck clean web-build web-check web-test
+.PHONY: help build run test bench bench-instr loadtest loadtest-cluster fuzz lint staticcheck clean web-build web-check web-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -40,6 +40,9 @@ bench-instr: ## user-space instructions per echoed message (valgrind/callgrind),
 
 loadtest: ## chatbench's standard suite against a fresh local chatd; writes bench/LOADTEST.md
 	bash bench/loadtest.sh
+
+loadtest-cluster: ## issue 16's scale runs: 3 chatd nodes on MariaDB and NATS (see bench/cluster.sh); figures in bench/out/cluster/results.txt
+	bash bench/cluster.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list ./...); do \
