@@ -453,7 +453,14 @@ func (s *connectScenario) Run(ctx context.Context, e *Env) (*report.Report, erro
 	rep.AddFigure("ramp time", rampTime.Seconds(), "s", "")
 	rep.AddFigure("accept rate (logins completed/s)", float64(opened)/rampTime.Seconds(), "conn/s", "")
 	if berr == nil && derr == nil && opened > 0 {
-		per := float64(during.RSS-before.RSS) / float64(opened)
+		// With several nodes the memory read is one node's, which holds
+		// only its share of the sessions: divide by what it reports.
+		held := opened
+		if e.failover() && during.Sessions > 0 {
+			held = during.Sessions
+			rep.Note("several nodes: the RSS figures are those of the node --admin names, per session it holds (%d of %d)", held, opened)
+		}
+		per := float64(during.RSS-before.RSS) / float64(held)
 		rep.AddFigure("chatd RSS before (baseline)", float64(before.RSS)/(1<<20), "MiB", "")
 		rep.AddFigure("chatd RSS 2 s after the ramp", float64(early.RSS)/(1<<20), "MiB", "")
 		rep.AddFigure("chatd RSS at the end of the hold (settled)", float64(during.RSS)/(1<<20), "MiB", "")
@@ -463,9 +470,9 @@ func (s *connectScenario) Run(ctx context.Context, e *Env) (*report.Report, erro
 			what, goal = "connection", ""
 		}
 		rep.AddFigure("chatd RSS per "+what+" (growth over the baseline)", per, "B", goal)
-		rep.AddFigure("chatd RSS holding / "+what+"s (upper bound, includes the baseline)", float64(during.RSS)/float64(opened), "B", "")
+		rep.AddFigure("chatd RSS holding / "+what+"s (upper bound, includes the baseline)", float64(during.RSS)/float64(held), "B", "")
 		if during.Heap > 0 {
-			rep.AddFigure("chatd Go heap+stacks per "+what+" after GC", float64(during.Heap+during.Stack-before.Heap-before.Stack)/float64(opened), "B", "")
+			rep.AddFigure("chatd Go heap+stacks per "+what+" after GC", float64(during.Heap+during.Stack-before.Heap-before.Stack)/float64(held), "B", "")
 		}
 		if during.Sessions >= 0 {
 			rep.AddFigure("chatd sessions reported", float64(during.Sessions), "sessions", "")

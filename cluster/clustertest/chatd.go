@@ -31,6 +31,9 @@ func BuildChatd(tb testing.TB) string {
 type Chatd struct {
 	// ID is the node id, Addr its chat port, Log the file its log goes to.
 	ID, Addr, Log string
+	// Admin is the admin listener's base URL (http://host:port), set only
+	// for a node started with StartChatdAdmin.
+	Admin string
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -43,6 +46,18 @@ type Chatd struct {
 // killed when tb ends, and its log shown if tb failed.
 func StartChatd(tb testing.TB, bin, dsn, nats, id string) *Chatd {
 	tb.Helper()
+	return startChatd(tb, bin, dsn, nats, id, "")
+}
+
+// StartChatdAdmin is StartChatd with the admin listener (/metrics,
+// /debug/pprof) on a loopback port, named by the node's Admin.
+func StartChatdAdmin(tb testing.TB, bin, dsn, nats, id string) *Chatd {
+	tb.Helper()
+	return startChatd(tb, bin, dsn, nats, id, "127.0.0.1:0")
+}
+
+func startChatd(tb testing.TB, bin, dsn, nats, id, admin string) *Chatd {
+	tb.Helper()
 	dir := tb.TempDir()
 	n := &Chatd{ID: id, Log: filepath.Join(dir, "chatd.log"), exited: make(chan struct{})}
 	logf, err := os.Create(n.Log)
@@ -50,7 +65,7 @@ func StartChatd(tb testing.TB, bin, dsn, nats, id string) *Chatd {
 		tb.Fatal(err)
 	}
 	defer logf.Close()
-	n.cmd = exec.Command(bin, "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr=", "--admin-addr=", "--web-addr=",
+	n.cmd = exec.Command(bin, "--chat-addr", "127.0.0.1:0", "--file-addr", "127.0.0.1:0", "--discovery-addr=", "--admin-addr="+admin, "--web-addr=",
 		"--data-dir", filepath.Join(dir, "data"), "--mysql-dsn", dsn, "--cluster-nats", nats, "--node-id", id,
 		"--msg-rate", "1000000", "--msg-burst", "1000000", "--log-format", "json", "--log-level", "info")
 	// Every node of a cluster needs the same file secret.
@@ -83,6 +98,9 @@ func StartChatd(tb testing.TB, bin, dsn, nats, id string) *Chatd {
 		f := strings.Fields(sc.Text())
 		if len(f) >= 2 && f[0] == "chat" {
 			n.Addr = f[1]
+		}
+		if len(f) >= 2 && f[0] == "admin" && strings.HasPrefix(f[1], "http://") {
+			n.Admin = strings.TrimSuffix(f[1], "/metrics")
 		}
 		if len(f) >= 1 && f[0] == "store" {
 			break // the last line of the listening report

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"math"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -98,4 +99,38 @@ func TestChatFailoverOnKill(t *testing.T) {
 		t.Fatalf("clients that failed over = %v, want the users of node a\n%s", moved, stdout.String())
 	}
 	t.Logf("\n%s", stdout.String())
+}
+
+// TestConnectOverNodesMemoryPerSession runs the connect scenario against
+// two nodes with --admin naming one of them: the memory figures are that
+// node's, so its growth is divided by the sessions it holds (half of
+// them), not by every session of the run, which made the figure per
+// session look half as big as it is (a third with three nodes).
+func TestConnectOverNodesMemoryPerSession(t *testing.T) {
+	dsn := mysqltest.DSN(t, "benchconnectnodes")
+	nats := clustertest.Embedded(t).URL()
+	bin := clustertest.BuildChatd(t)
+	a := clustertest.StartChatdAdmin(t, bin, dsn, nats, "a")
+	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"chatbench", "--quiet", "--accounts", "", "--json", jsonPath,
+		"--addr", a.Addr + "," + b.Addr, "--admin", a.Admin, "connect", "--conns", "40", "--users", "2", "--hold", "500ms", "--settle", "0"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	rep, err := report.ReadJSON(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fig := map[string]float64{}
+	for _, f := range rep.Figures {
+		fig[f.Name] = f.Value
+	}
+	if got := fig["chatd sessions reported"]; got != 20 {
+		t.Fatalf("node a reports %v sessions, want 20 of 40\n%s", got, stdout.String())
+	}
+	growth := (fig["chatd RSS at the end of the hold (settled)"] - fig["chatd RSS before (baseline)"]) * (1 << 20)
+	if per, want := fig["chatd RSS per session (growth over the baseline)"], growth/20; math.Abs(per-want) > 1 {
+		t.Fatalf("RSS per session = %.0f B, want node a's growth over its 20 sessions = %.0f B\n%s", per, want, stdout.String())
+	}
 }
