@@ -26,7 +26,7 @@
 # bench/LOADTEST.md ("Cluster (issue 16)") and docs/cluster.md.
 #
 # Environment (defaults in brackets):
-#   RUNS        runs, in order [connect chat chat-one group kill]
+#   RUNS        runs, in order [connect chat chat-one chat-rate group kill group-kill]
 #                 connect   CONNS logged-in sessions over the nodes, WORKERS processes
 #                 chat      PAIRS pairs of friends, partners on different nodes
 #                 chat-rate the chat run at a fixed RATE, below saturation (latency)
@@ -39,6 +39,7 @@
 #   KILL_DURATION [30s]   NATS_URL [nats://127.0.0.1:4222]  MYSQL [root:@tcp(127.0.0.1:3306)]
 #   BASE_PORT [21000]: node i listens on chat BASE+10+i, file +20+i, web +30+i, admin +40+i
 #   BIN  directory with chatd and chatbench [built into a temporary directory]
+#   PROFILE [0]: 1 saves a CPU profile of node 1 (8 s of sending) as RESULTS/RUN.node1.pprof
 #   RESULTS [bench/out/cluster]
 set -euo pipefail
 
@@ -46,7 +47,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-RUNS=${RUNS:-connect chat chat-one group kill}
+RUNS=${RUNS:-connect chat chat-one chat-rate group kill group-kill}
 NODES=${NODES:-3}
 CONNS=${CONNS:-50000}
 WORKERS=${WORKERS:-3}
@@ -65,6 +66,7 @@ MYSQL=${MYSQL:-root:@tcp(127.0.0.1:3306)}
 BASE_PORT=${BASE_PORT:-21000}
 RESULTS=${RESULTS:-$ROOT/bench/out/cluster}
 KEEP_DB=${KEEP_DB:-0}
+PROFILE=${PROFILE:-0}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chatd-cluster.XXXXXX")
 if [[ -z ${BIN:-} ]]; then
@@ -269,12 +271,22 @@ bench() {
 		IFS=,
 		echo "${ADDRS[*]}"
 	)
-	local cmd=(chatbench --addr "$addrs" --admin "${ADMINS[0]}" --json "$run.json" --label "$run" --quiet --accounts "" "$@")
+	local prof=()
+	if [[ $PROFILE == 1 ]]; then prof=(--cpu-profile "$run.node1.pprof" --profile-seconds 8); fi
+	local cmd=(chatbench --addr "$addrs" --admin "${ADMINS[0]}" --json "$run.json" --label "$run" --quiet --accounts "" "${prof[@]}" "$@")
 	out "== $run: ${cmd[*]}"
 	out "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	local names=() i
 	for i in "${!PIDS[@]}"; do names+=("chatd$((i + 1))=${PIDS[$i]}"); done
 	names+=("mariadbd=$(pgrep -xo mariadbd || pgrep -xo mysqld)" "nats=$(pgrep -xo nats-server || echo 0)")
+	# What the machine does without us (other work, other databases on
+	# the same mariadbd): 5 s before the run.
+	rm -f "$RESULTS/$run.idle.cpu"
+	sample_cpu "$RESULTS/$run.idle.cpu" "${names[@]}" &
+	SAMPLER=$!
+	sleep 5.5
+	stop_sampler
+	out "$(cpu_split 0 9999999999 "$RESULTS/$run.idle.cpu") (5 s before the run, nodes idle)"
 	local rc=0
 	(cd "$RESULTS" && exec "$CHATBENCH" "${cmd[@]:1}") >"$RESULTS/$run.txt" 2>"$RESULTS/$run.err" &
 	local cb=$!
