@@ -174,6 +174,12 @@ if [[ -s $WORK/results/group.cpu.pprof ]]; then
 fi
 
 NAMES="connect connect-19000 login chat chat-rate group room offline mixed files crash"
+# The cluster section (bench/cluster.sh, written up by hand) is kept when
+# this suite rewrites the file.
+CLUSTER_SECTION=""
+if [[ -f $OUT ]]; then
+	CLUSTER_SECTION=$(sed -n '/^<!-- cluster:begin -->$/,/^<!-- cluster:end -->$/p' "$OUT")
+fi
 log "writing $OUT"
 {
 	echo "# chatbench load test"
@@ -241,6 +247,10 @@ log "writing $OUT"
 	fi
 	echo "JSON reports, SVG charts (throughput and p99 over time, percentile curves) and the CPU profile are written to \`bench/out/loadtest/\` (not committed)."
 	echo
+	if [[ -n $CLUSTER_SECTION ]]; then
+		echo "$CLUSTER_SECTION"
+		echo
+	fi
 	echo "## Raw output"
 	echo
 	for n in $NAMES; do
