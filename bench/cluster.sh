@@ -88,6 +88,7 @@ ADDRS=()
 ADMINS=()
 DB=""
 SAMPLER=""
+WATCHER=""
 
 sql() { mariadb -h "${MYSQL_HOST%:*}" -P "${MYSQL_HOST#*:}" -u root -e "$1"; }
 dsn() { echo "$MYSQL/$1?charset=utf8mb4&collation=utf8mb4_unicode_ci&clientFoundRows=true&interpolateParams=true"; }
@@ -296,6 +297,11 @@ bench() {
 	if [[ -n ${ON_START:-} ]]; then $ON_START; fi
 	wait "$cb" || rc=$?
 	stop_sampler
+	if [[ -n $WATCHER ]]; then
+		kill "$WATCHER" 2>/dev/null || true
+		wait "$WATCHER" 2>/dev/null || true
+		WATCHER=""
+	fi
 	out "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	out "chatbench exit $rc"
 	save_metrics "$run"
@@ -346,19 +352,26 @@ watch_connect() {
 }
 
 # kill_node2: kill -9 of node 2 KILL_AFTER seconds after the first stored
-# message (node 1 counts appends in chatd_msg_append_seconds_count).
+# message (the nodes count appends in chatd_msg_append_seconds_count; a
+# group's senders may all sit on other nodes than node 1). The watcher is
+# stopped with the run (WATCHER), so it never signals a later process.
 kill_node2() {
 	(
+		local n i c
 		for _ in $(seq 1 600); do
-			local c
-			c=$(metric "${ADMINS[0]}" chatd_msg_append_seconds_count 2>/dev/null || echo 0)
-			if [[ -n $c && $c != 0 ]]; then break; fi
+			n=0
+			for i in "${!ADMINS[@]}"; do
+				c=$(metric "${ADMINS[$i]}" chatd_msg_append_seconds_count)
+				n=$((n + ${c:-0}))
+			done
+			if ((n > 0)); then break; fi
 			sleep 0.5
 		done
 		sleep "$KILL_AFTER"
 		kill -KILL "${PIDS[1]}"
-		out "kill -9 of node 2 (pid ${PIDS[1]}) at $(date -u +%H:%M:%S.%N | cut -c1-12), ${KILL_AFTER} s after node 1 stored its first message"
+		out "kill -9 of node 2 (pid ${PIDS[1]}) at $(date -u +%H:%M:%S.%N | cut -c1-12), ${KILL_AFTER} s after the first stored message"
 	) &
+	WATCHER=$!
 }
 
 run_connect() {
