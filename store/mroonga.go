@@ -280,6 +280,11 @@ func (s *sqlStore) runIndexer() {
 	sweepBefore := time.Now().UnixMilli() + 1 // everything there at start
 	backoff := time.Duration(0)
 	for {
+		select {
+		case <-s.search.quit:
+			return
+		default:
+		}
 		if sweepBefore > 0 {
 			ranges, err := s.pendingRanges(sweepBefore)
 			if err == nil {
@@ -371,6 +376,13 @@ func (s *sqlStore) indexRanges(ranges []idRange) error {
 		ranges = ranges[n:]
 		if err := s.indexGroup(ctx, group); err != nil {
 			return err
+		}
+		select {
+		case <-s.search.quit:
+			// Closing: a large backlog (a migration) must not hold up
+			// the shutdown; what is left stays pending.
+			return nil
+		default:
 		}
 	}
 	return nil
