@@ -799,15 +799,7 @@ func (n *Node) writeLoop() {
 		batch := n.pending
 		n.pending = map[string][]byte{}
 		n.ownMu.Unlock()
-		var failed map[string][]byte
-		for key, val := range batch {
-			if err := n.write(key, val); err != nil {
-				if failed == nil {
-					failed = map[string][]byte{}
-				}
-				failed[key] = val
-			}
-		}
+		failed := n.writeBatch(batch)
 		if len(failed) > 0 {
 			// Kept for the next try, unless a newer write replaced them;
 			// the resync after a reconnect rewrites everything anyway.
@@ -828,19 +820,70 @@ func (n *Node) writeLoop() {
 	}
 }
 
-func (n *Node) write(key string, val []byte) error {
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
-	defer cancel()
-	var err error
-	if val == nil {
-		err = n.bucket().Delete(ctx, key)
-	} else {
-		_, err = n.bucket().Put(ctx, key, val)
+// writeChunk bounds the writes in flight at once (nats.go stalls async
+// publishes beyond its own limit, 4,000 by default).
+const writeChunk = 1000
+
+// writeBatch writes batch (a nil value deletes) to the directory and
+// returns what failed. A key-value put or delete is a JetStream publish to
+// $KV.<bucket>.<key> (a delete with the KV-Operation: DEL header), so the
+// batch is published asynchronously and its acknowledgements awaited
+// together: a burst of logins costs a round trip per chunk, not per key.
+func (n *Node) writeBatch(batch map[string][]byte) map[string][]byte {
+	type inFlight struct {
+		key string
+		val []byte
+		ack jetstream.PubAckFuture
 	}
-	if err != nil && n.ctx.Err() == nil {
-		n.log.Debug().Str("key", key).Err(err).Msg("directory write failed; retrying")
+	var failed map[string][]byte
+	fail := func(key string, val []byte, err error) {
+		if failed == nil {
+			failed = map[string][]byte{}
+		}
+		failed[key] = val
+		if n.ctx.Err() == nil {
+			n.log.Debug().Str("key", key).Err(err).Msg("directory write failed; retrying")
+		}
 	}
-	return err
+	prefix := "$KV." + n.Bucket() + "."
+	chunk := make([]inFlight, 0, min(len(batch), writeChunk))
+	wait := func() {
+		timeout := time.NewTimer(n.cfg.Timeout)
+		defer timeout.Stop()
+		for i, w := range chunk {
+			select {
+			case <-w.ack.Ok():
+			case err := <-w.ack.Err():
+				fail(w.key, w.val, err)
+			case <-timeout.C:
+				for _, rest := range chunk[i:] {
+					fail(rest.key, rest.val, errors.New("no acknowledgement in time"))
+				}
+				chunk = chunk[:0]
+				return
+			}
+		}
+		chunk = chunk[:0]
+	}
+	for key, val := range batch {
+		m := nats.NewMsg(prefix + key)
+		if val == nil {
+			m.Header.Set("KV-Operation", "DEL")
+		} else {
+			m.Data = val
+		}
+		ack, err := n.js.PublishMsgAsync(m)
+		if err != nil {
+			fail(key, val, err)
+			continue
+		}
+		chunk = append(chunk, inFlight{key, val, ack})
+		if len(chunk) == writeChunk {
+			wait()
+		}
+	}
+	wait()
+	return failed
 }
 
 // heartbeat writes this node's liveness key.
@@ -960,18 +1003,19 @@ func (n *Node) dropNodeLocked(node string) map[int64][]string {
 // went.
 func (n *Node) reap(node string, keys map[int64][]string) {
 	users := make([]int64, 0, len(keys))
+	dels := map[string][]byte{infoKey(node): nil}
 	for user, ks := range keys {
 		users = append(users, user)
 		for _, k := range ks {
-			_ = n.write(k, nil)
+			dels[k] = nil
 		}
 	}
-	_ = n.write(infoKey(node), nil)
 	if node != n.cfg.NodeID {
 		// Not our own (reapSelf): the others would take its deletion
 		// for this run's goodbye.
-		_ = n.write("n."+node, nil)
+		dels["n."+node] = nil
 	}
+	n.writeBatch(dels)
 	slices.Sort(users)
 	if hb := n.handler.Load(); hb != nil && len(users) > 0 {
 		hb.h.OnNodeGone(node, users)

@@ -83,7 +83,7 @@ func (r *recorder) goneUsers(node string) []int64 {
 	return slices.Clone(r.gone[node])
 }
 
-func join(t *testing.T, url, name, id string) (*cluster.Node, *recorder) {
+func join(t testing.TB, url, name, id string) (*cluster.Node, *recorder) {
 	t.Helper()
 	n, err := cluster.Connect(context.Background(), cluster.Config{URL: url, Name: name, NodeID: id,
 		Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
@@ -431,4 +431,30 @@ func TestClusterRoomPrimitives(t *testing.T) {
 	if err := acks.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkDirectoryBurst is a burst of logins on one node: how long until
+// another node's replica holds every new session (the directory writer's
+// throughput, which every login's Announce waits on).
+func BenchmarkDirectoryBurst(b *testing.B) {
+	url := clustertest.URL(b)
+	name := clustertest.Name(b, url)
+	a, _ := join(b, url, name, "a")
+	o, _ := join(b, url, name, "b")
+	const burst = 500
+	user := int64(0)
+	b.ResetTimer()
+	for range b.N {
+		first := user + 1
+		for range burst {
+			user++
+			a.PutSession(user, cluster.SessionInfo{Conn: uint64(user)})
+		}
+		for u := first; u <= user; u++ {
+			for !o.Online(u) {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burst), "ns/session")
 }
