@@ -15,10 +15,13 @@ import (
 // bodies (message_search), used when the server has the Mroonga engine
 // (Debian: mariadb-plugin-mroonga). Its bigram tokenizer splits Latin,
 // digits and symbols as it splits CJK, so a phrase query finds every body
-// holding the query as a substring (and some more, which the exact check
-// of the search query drops). Bodies are stored lowered by the server's
-// LOWER(), the function the exact check compares with, because Mroonga's
-// normalizer folds the case of Latin letters but not of Greek or Cyrillic.
+// holding the query as a substring (and a few more, such as a body
+// holding "ab" and "bc" apart for "abc", which the exact check of the
+// search query drops). Bodies are stored lowered by the server's LOWER(),
+// the function the exact check compares with, and the index has no
+// normalizer: Mroonga's NormalizerAuto folds the case of Latin but not of
+// Greek or Cyrillic letters, and composes combining marks with the
+// letter before them, so "cafe" would not find "cafe\u0301".
 //
 // Indexing costs Mroonga more than the whole append costs InnoDB, so it is
 // done off the append path, and kept exact without transactions (Mroonga
@@ -52,6 +55,10 @@ const (
 	indexerDelay = 20 * time.Millisecond
 )
 
+// searchIndexComment configures the index's tokenizer; a table made with
+// another (an earlier chatd's) is rebuilt.
+const searchIndexComment = `tokenizer "TokenBigramSplitSymbolAlphaDigit", normalizer "none"`
+
 // searchBackfillBatch is how many existing messages one pending range of
 // the migration covers (a variable for tests).
 var searchBackfillBatch = 5000
@@ -62,7 +69,7 @@ var (
 	qCreateSearchTable   = `CREATE TABLE IF NOT EXISTS ` + searchTable + ` (
 		id BIGINT NOT NULL PRIMARY KEY,
 		body MEDIUMTEXT NOT NULL,
-		FULLTEXT INDEX body_ft (body) COMMENT 'tokenizer "TokenBigramSplitSymbolAlphaDigit", normalizer "NormalizerAuto"'
+		FULLTEXT INDEX body_ft (body) COMMENT '` + searchIndexComment + `'
 	) ENGINE=Mroonga DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
 	// The index's candidates of a phrase below an id, newest first: a
 	// query of the Mroonga table alone, which Mroonga answers sorting
@@ -150,6 +157,20 @@ func (s *sqlStore) setupSearchIndex(ctx context.Context, disabled bool) error {
 	var exists int
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, searchTable).Scan(&exists); err != nil {
 		return fmt.Errorf("search index: %w", err)
+	}
+	if exists > 0 {
+		var comment string
+		err := conn.QueryRowContext(ctx, `SELECT INDEX_COMMENT FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'body_ft'`, searchTable).Scan(&comment)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("search index: %w", err)
+		}
+		if comment != searchIndexComment {
+			s.log.Info().Str("was", comment).Msg("msg.search index (Mroonga): tokenizer settings changed; rebuilding it")
+			if _, err := conn.ExecContext(ctx, `DROP TABLE `+searchTable); err != nil {
+				return fmt.Errorf("search index: drop the old one: %w", err)
+			}
+			exists = 0
+		}
 	}
 	if exists == 0 {
 		// A new table (or one a restore left out) indexes nothing yet,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,5 +313,74 @@ func TestMroongaCloseLeavesBacklog(t *testing.T) {
 	}
 	if len(idx)+pending != n {
 		t.Fatalf("%d indexed + %d pending, want %d", len(idx), pending, n)
+	}
+}
+
+// The index finds what the exact check finds, also where a normalizer
+// would change the text: combining accents, Greek and Cyrillic case.
+func TestMroongaExactSubstrings(t *testing.T) {
+	ctx := context.Background()
+	s := openQuiet(t, mroongaConfig(t)) // every search asks the index
+	a, b, conv := friendsConv(t, s)
+	var ids []int64
+	for _, body := range []string{"Cafe\u0301 NOIR", "ΑΘΗΝΑ и МОСКВА", "tab\there"} {
+		m, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: a, Type: TypeText, Body: body, TS: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	if err := flushIndex(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		q    string
+		want []int64
+	}{
+		{"cafe", ids[:1]},
+		{"\u0301 n", ids[:1]},
+		{"θηνα", ids[1:2]},
+		{"москва", ids[1:2]},
+		{"b\th", ids[2:]},
+		{"b h", []int64{}},
+	} {
+		if got := searchIDs(t, s, b, tc.q); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("search %q: %v, want %v", tc.q, got, tc.want)
+		}
+	}
+}
+
+// An index made with other tokenizer settings (an earlier chatd's) is
+// rebuilt at start.
+func TestMroongaRebuildsOtherSettings(t *testing.T) {
+	ctx := context.Background()
+	cfg := mroongaConfig(t)
+	s := openQuiet(t, cfg)
+	a, b, conv := friendsConv(t, s)
+	m, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv, From: a, Type: TypeText, Body: "Cafe\u0301", TS: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flushIndex(s); err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(qCreateSearchTable, searchIndexComment, `tokenizer "TokenBigramSplitSymbolAlphaDigit", normalizer "NormalizerAuto"`, 1)
+	for _, q := range []string{`DROP TABLE ` + searchTable, old} {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.w.Exec(`INSERT INTO `+searchTable+` (id, body) VALUES (?, ?)`, m.ID, "cafe\u0301"); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(t, s, b, "cafe"); len(got) != 0 {
+		t.Fatalf("the old settings find %v: this test no longer shows the rebuild", got)
+	}
+	s2 := openQuiet(t, cfg)
+	if err := flushIndex(s2); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(t, s2, b, "cafe"); !reflect.DeepEqual(got, []int64{m.ID}) {
+		t.Fatalf("after the rebuild: %v", got)
 	}
 }

@@ -373,6 +373,7 @@ func testSearchEdges(t *testing.T, s store.Store) {
 		"tab\there  two spaces",    // 5
 		"😀 smile",                  // 6
 		"ＦＵＬＬ width",               // 7
+		"cafe\u0301 noir",          // 8: a combining accent
 	}
 	var ms []store.Message
 	for _, body := range bodies {
@@ -418,14 +419,18 @@ func testSearchEdges(t *testing.T, s store.Store) {
 		{"(", want()},
 		{"b\th", want(5)},
 		{"  two", want(5)},
-		{" ", want(0, 1, 3, 4, 5, 6, 7)},
+		{" ", want(0, 1, 3, 4, 5, 6, 7, 8)},
 		{"   ", want()},
 		{"😀", want(6)},
 		{"😀 s", want(6)},
 		{"ｆｕｌｌ", want(7)},
 		{"full", want()}, // widths are not folded
 		{"ab", want(3, 5)},
-		{"a", want(1, 3, 4, 5)}, // not Cyrillic А or Greek Α
+		{"cafe", want(8)},
+		{"CAFE\u0301", want(8)},
+		{"\u0301", want(8)},
+		{"\u0301 n", want(8)},
+		{"a", want(1, 3, 4, 5, 8)}, // not Cyrillic А or Greek Α
 	} {
 		found, more, err := s.SearchMessages(ctx, store.SearchQuery{User: a, Query: tc.q})
 		if err != nil {
