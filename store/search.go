@@ -75,16 +75,24 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 	if before <= 0 {
 		before = 1 << 62
 	}
+	out, err := s.searchRows(ctx, q, before, limit)
+	if err != nil {
+		return nil, false, fail("search messages", err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+// searchRows returns up to limit+1 matches below msg id before, newest
+// first: from the Mroonga index when the MySQL server has it, else from
+// the trigram tables (SQLite) or the scan (MySQL).
+func (s *sqlStore) searchRows(ctx context.Context, q SearchQuery, before int64, limit int) ([]Message, error) {
 	if s.d == mysqlDialect {
 		if out, ok, err := s.mroongaSearch(ctx, q, before, limit); ok || err != nil {
-			if err != nil {
-				return nil, false, fail("search messages", err)
-			}
-			more := len(out) > limit
-			if more {
-				out = out[:limit]
-			}
-			return out, more, nil
+			return out, err
 		}
 	}
 	var text string
@@ -115,15 +123,7 @@ func (s *sqlStore) SearchMessages(ctx context.Context, q SearchQuery) ([]Message
 	args = append(args, limit+1)
 	// The texts vary with the query's case spellings: run them
 	// unprepared, not through the statement cache.
-	out, err := s.queryMessages(ctx, text, args...)
-	if err != nil {
-		return nil, false, fail("search messages", err)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return s.queryMessages(ctx, text, args...)
 }
 
 // shortToken is the messages_trgm_short token of a one- or two-character
