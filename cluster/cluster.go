@@ -362,6 +362,9 @@ type Acks struct {
 	want int
 	// answered holds the answers' bodies so far (Announce's: node ids).
 	answered []string
+	// only, when set, is the answers that count (Announce's targets: a
+	// node it does not wait for may still answer).
+	only map[string]bool
 }
 
 // PublishAcked publishes data to each of nodes on its node subject (so it
@@ -409,10 +412,13 @@ func (a *Acks) Wait(ctx context.Context) error {
 	defer a.sub.Unsubscribe()
 	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
 	defer cancel()
-	for got := 0; got < a.want; got++ {
+	for len(a.answered) < a.want {
 		m, err := a.sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return fmt.Errorf("cluster: %d of %d nodes answered: %w", got, a.want, err)
+			return fmt.Errorf("cluster: %d of %d nodes answered: %w", len(a.answered), a.want, err)
+		}
+		if a.only != nil && !a.only[string(m.Data)] {
+			continue
 		}
 		a.answered = append(a.answered, string(m.Data))
 	}
@@ -555,6 +561,10 @@ func (n *Node) Announce(ctx context.Context, user int64, conn uint64) error {
 	}
 	a, err := n.request([]string{n.haveSubject()}, []byte(key), len(targets))
 	if err == nil {
+		a.only = map[string]bool{}
+		for _, id := range targets {
+			a.only[id] = true
+		}
 		if err = a.Wait(ctx); err != nil {
 			n.suspectSilent(targets, a.answered)
 		}
