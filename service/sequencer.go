@@ -162,15 +162,20 @@ func (q *sequencer) done(t seqTicket, seq int64, deliver func()) {
 	sh.mu.Unlock()
 }
 
+// lookup returns conv's state, nil when no append of it is known here.
+func (q *sequencer) lookup(conv string) *convSeq {
+	sh := q.shard(conv)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.convs[conv]
+}
+
 // busy reports whether an append of conv on this node has not been
 // delivered yet (in flight, or held for an earlier seq): the reorder gate
 // waits for it rather than filling its seq from the store, which would
 // push a message to the connection that sent it.
 func (q *sequencer) busy(conv string) bool {
-	sh := q.shard(conv)
-	sh.mu.Lock()
-	c := sh.convs[conv]
-	sh.mu.Unlock()
+	c := q.lookup(conv)
 	if c == nil {
 		return false
 	}
@@ -183,10 +188,7 @@ func (q *sequencer) busy(conv string) bool {
 // order: every seq up to it is stored (seqs are dense and messages are
 // never deleted). 0 when this node does not know the conversation yet.
 func (q *sequencer) released(conv string) int64 {
-	sh := q.shard(conv)
-	sh.mu.Lock()
-	c := sh.convs[conv]
-	sh.mu.Unlock()
+	c := q.lookup(conv)
 	if c == nil {
 		return 0
 	}
