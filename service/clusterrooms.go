@@ -131,6 +131,20 @@ func wireMember(rm protocol.Room, sess *Session) roomWireMember {
 	return roomWireMember{Room: rm.RoomID, Name: rm.Name, Owner: rm.Owner, Conn: sess.conn.id, Profile: sess.Profile()}
 }
 
+// create makes a room with a cluster-wide id (rooms created on two nodes
+// never share one) and sess in it; the caller then publishes the join.
+func (c *clusterRooms) create(name string, sess *Session) (protocol.Room, error) {
+	id, err := c.s.node.NextID(c.s.ctx, "rooms")
+	if err != nil {
+		return protocol.Room{}, protocol.NewError(protocol.CodeUnavailable, "cannot create a room now: the cluster bus is unavailable")
+	}
+	ch, err := c.mem.joinOrCreate(id, name, sess.userID, sess)
+	if err != nil {
+		return protocol.Room{}, roomErr(err)
+	}
+	return ch.Room, nil
+}
+
 // joined tells the other nodes that sess (of this node) is in room rm now,
 // and waits until they have it, so a room.say sent through any node after
 // the reply reaches sess.

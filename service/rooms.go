@@ -40,25 +40,18 @@ func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 func (s *Server) roomCreate(x *call, req *protocol.RoomCreateReq) (*protocol.RoomCreateResp, error) {
 	var rm protocol.Room
 	if c := s.croom; c != nil {
-		// A cluster-wide id, so rooms created on two nodes never share one.
-		id, err := s.node.NextID(s.ctx, "rooms")
-		if err != nil {
-			return nil, protocol.NewError(protocol.CodeUnavailable, "cannot create a room now: the cluster bus is unavailable")
+		var err error
+		if rm, err = c.create(req.Name, x.sess); err != nil {
+			return nil, err
 		}
-		ch, err := c.mem.joinOrCreate(id, req.Name, x.sess.userID, x.sess)
-		if err != nil {
-			return nil, roomErr(err)
-		}
-		rm = ch.Room
-		if !s.noteJoined(x.cs, rm.RoomID) {
-			return nil, errConnClosed()
-		}
-		c.joined(s.ctx, rm, x.sess)
 	} else {
 		rm = s.rooms.Create(req.Name, x.sess)
-		if !s.noteJoined(x.cs, rm.RoomID) {
-			return nil, errConnClosed()
-		}
+	}
+	if !s.noteJoined(x.cs, rm.RoomID) {
+		return nil, errConnClosed()
+	}
+	if s.croom != nil {
+		s.croom.joined(s.ctx, rm, x.sess)
 	}
 	return &protocol.RoomCreateResp{Status: protocol.OK(), RoomID: rm.RoomID, Room: &rm}, nil
 }
