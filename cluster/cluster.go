@@ -673,17 +673,20 @@ func (n *Node) LiveNodes() []string {
 	return out
 }
 
-// Nodes returns the other nodes where user has sessions.
-func (n *Node) Nodes(user int64) []string {
+// Nodes appends to dst, once each, the other nodes where any of users has
+// a session. One read lock for all of them: a push to a large group asks
+// for every member.
+func (n *Node) Nodes(dst []string, users ...int64) []string {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	var out []string
-	for _, si := range n.sessions[user] {
-		if si.Node != n.cfg.NodeID && !slices.Contains(out, si.Node) {
-			out = append(out, si.Node)
+	for _, u := range users {
+		for _, si := range n.sessions[u] {
+			if si.Node != n.cfg.NodeID && !slices.Contains(dst, si.Node) {
+				dst = append(dst, si.Node)
+			}
 		}
 	}
-	return out
+	return dst
 }
 
 // Online reports whether user has a session on another node.

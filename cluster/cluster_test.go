@@ -121,13 +121,13 @@ func TestDirectorySendAndBroadcast(t *testing.T) {
 
 	a.PutSession(7, cluster.SessionInfo{Conn: 1, Device: "phone", Addr: "10.0.0.1:5", Since: 100})
 	eventually(t, "b sees user 7 on a", func() bool { return b.Online(7) })
-	if got := b.Nodes(7); !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("b.Nodes(7) = %v", got)
+	if got := b.Nodes(nil, 7); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("b.Nodes(nil, 7) = %v", got)
 	}
 	if ss := b.Sessions(7); len(ss) != 1 || ss[0].Device != "phone" || ss[0].Node != "a" || ss[0].Addr != "10.0.0.1:5" {
 		t.Fatalf("b.Sessions(7) = %+v", ss)
 	}
-	if a.Online(7) || len(a.Nodes(7)) != 0 {
+	if a.Online(7) || len(a.Nodes(nil, 7)) != 0 {
 		t.Fatal("a counts its own session as remote")
 	}
 
@@ -457,4 +457,47 @@ func BenchmarkDirectoryBurst(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burst), "ns/session")
+}
+
+// BenchmarkNodesOfGroup: which nodes a push to a 1,000-member group goes
+// to, with the members spread over two other nodes, asked member by
+// member or in one call (what pushUsers does).
+func BenchmarkNodesOfGroup(b *testing.B) {
+	url := clustertest.URL(b)
+	name := clustertest.Name(b, url)
+	a, _ := join(b, url, name, "a")
+	o1, _ := join(b, url, name, "b")
+	o2, _ := join(b, url, name, "c")
+	users := make([]int64, 1000)
+	for i := range users {
+		users[i] = int64(i + 1)
+		o := o1
+		if i%2 == 1 {
+			o = o2
+		}
+		o.PutSession(users[i], cluster.SessionInfo{Conn: uint64(i + 1)})
+	}
+	for _, u := range users {
+		for !a.Online(u) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	b.Run("per-member", func(b *testing.B) {
+		for range b.N {
+			var nodes []string
+			for _, u := range users {
+				for _, id := range a.Nodes(nil, u) {
+					if !slices.Contains(nodes, id) {
+						nodes = append(nodes, id)
+					}
+				}
+			}
+		}
+	})
+	b.Run("one-call", func(b *testing.B) {
+		for range b.N {
+			var buf [8]string
+			_ = a.Nodes(buf[:0], users...)
+		}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -96,14 +95,8 @@ func (s *Server) pushUsers(users []int64, frame outFrame, conv string, seq int64
 	} else {
 		n = s.pushLocal(users, frame, conv, seq, skip)
 	}
-	var nodes []string
-	for _, u := range users {
-		for _, id := range s.node.Nodes(u) {
-			if !slices.Contains(nodes, id) {
-				nodes = append(nodes, id)
-			}
-		}
-	}
+	var buf [8]string
+	nodes := s.node.Nodes(buf[:0], users...)
 	if len(nodes) == 0 {
 		return n, false
 	}

@@ -51,7 +51,7 @@ func (s *Server) profileUpdate(x *call, req *protocol.ProfileUpdateReq) (*protoc
 		// The user's sessions on other nodes keep their own copy too.
 		b, _ := json.Marshal(p)
 		env := encodeBus(busProfile, &busHeader{From: s.node.ID(), User: u.ID}, b)
-		for _, id := range s.node.Nodes(u.ID) {
+		for _, id := range s.node.Nodes(nil, u.ID) {
 			if err := s.node.Send(id, env); err != nil {
 				s.log.Warn().Str("to_node", id).Err(err).Msg("bus: profile not sent")
 			}
