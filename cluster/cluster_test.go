@@ -99,7 +99,7 @@ func join(t testing.TB, url, name, id string) (*cluster.Node, *recorder) {
 }
 
 // eventually waits (generously) for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	start := time.Now()
@@ -450,8 +450,12 @@ func BenchmarkDirectoryBurst(b *testing.B) {
 			user++
 			a.PutSession(user, cluster.SessionInfo{Conn: uint64(user)})
 		}
+		deadline := time.Now().Add(20 * time.Second)
 		for u := first; u <= user; u++ {
-			for !o.Online(u) {
+			for !o.Online(u) { // spun, not slept in 10 ms steps: the figure is the wait
+				if time.Now().After(deadline) {
+					b.Fatalf("session of user %d never reached b", u)
+				}
 				time.Sleep(100 * time.Microsecond)
 			}
 		}
@@ -478,9 +482,7 @@ func BenchmarkNodesOfGroup(b *testing.B) {
 		o.PutSession(users[i], cluster.SessionInfo{Conn: uint64(i + 1)})
 	}
 	for _, u := range users {
-		for !a.Online(u) {
-			time.Sleep(time.Millisecond)
-		}
+		eventually(b, "a sees every member", func() bool { return a.Online(u) })
 	}
 	b.Run("per-member", func(b *testing.B) {
 		for range b.N {
