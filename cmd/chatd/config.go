@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatd/chatd/protocol"
+	"github.com/chatd/chatd/service/auth"
 	"github.com/chatd/chatd/service/files"
 )
 
@@ -31,6 +32,13 @@ const envPrefix = "CHATD_"
 // maxFrameCap bounds --max-frame: far above any sane chat frame, and the
 // reactor keeps up to this much unconsumed input per connection.
 const maxFrameCap = 64 << 20
+
+// The argon2id memory bounds: argon2 itself needs 8 KiB per thread, and
+// past 4 GiB every login would risk the whole machine.
+const (
+	minArgon2Memory = 8 << 10
+	maxArgon2Memory = 4 << 30
+)
 
 // config is everything chatd's command line, environment and config file
 // can set.
@@ -57,6 +65,8 @@ type config struct {
 	ShutdownTimeout      time.Duration
 	Loops                int // event loops; 0 = GOMAXPROCS
 	Workers              int // store worker goroutines; 0 = the service's default
+	Argon2Memory         int64 // argon2id memory per password hash, bytes
+	Argon2Time           int   // argon2id passes per password hash
 
 	FileWorkers   int           // file transfers served at once
 	FileQueue     int           // file connections waiting for a worker
@@ -96,6 +106,8 @@ func defaultConfig() config {
 		OutboundQueue:        4 << 20,
 		MaxFileSize:          l.MaxFileSize,
 		ShutdownTimeout:      15 * time.Second,
+		Argon2Memory:         int64(auth.DefaultParams.MemoryKiB) << 10,
+		Argon2Time:           int(auth.DefaultParams.Time),
 		FileWorkers:          files.DefaultWorkers,
 		FileQueue:            files.DefaultQueue,
 		FileStaleAge:         files.DefaultStaleAge,
@@ -195,6 +207,8 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(byteSize{&cfg.MaxFileSize}, "max-file-size", "largest file offer in `bytes`")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event-loop goroutines; 0 means one per CPU (GOMAXPROCS)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "store worker goroutines; 0 means the service default (1024)")
+	fs.Var(byteSize{&cfg.Argon2Memory}, "argon2-memory", "argon2id `memory` per password hash (OWASP's minimum, 19MiB, by default); new and changed passwords use it, stored hashes keep their own")
+	fs.IntVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "argon2id `passes` per password hash; lower memory needs more passes (OWASP: 19MiB with 2, 12MiB with 3, 7MiB with 5)")
 	fs.IntVar(&cfg.FileWorkers, "file-workers", cfg.FileWorkers, "file transfers served at once")
 	fs.IntVar(&cfg.FileQueue, "file-queue", cfg.FileQueue, "file connections that may wait for a free transfer worker")
 	fs.Var(duration{&cfg.FileStaleAge}, "file-stale-age", "remove partial uploads untouched for this `duration`")
@@ -406,6 +420,12 @@ func (c *config) validate() error {
 	}
 	if c.MaxFrame < 64 || c.MaxFrame > maxFrameCap {
 		bad("max-frame", "%d is outside 64 bytes to %d MiB", c.MaxFrame, maxFrameCap>>20)
+	}
+	if c.Argon2Memory < minArgon2Memory || c.Argon2Memory > maxArgon2Memory {
+		bad("argon2-memory", "%d is outside %d KiB to %d GiB", c.Argon2Memory, minArgon2Memory>>10, maxArgon2Memory>>30)
+	}
+	if c.Argon2Time < 1 || c.Argon2Time > 100 {
+		bad("argon2-time", "%d is outside 1 to 100", c.Argon2Time)
 	}
 	if c.LoginFailuresPerUser < 1 {
 		bad("login-failures-per-user", "must be at least 1")

@@ -44,6 +44,7 @@ func TestDefaultsAreTheContracts(t *testing.T) {
 		MaxFrame: 1 << 20, LoginFailuresPerUser: 5, LoginFailuresPerIP: 60,
 		MsgRate: 50, MsgBurst: 100, IdleTimeout: 90 * time.Second,
 		OutboundQueue: 4 << 20, MaxFileSize: 1 << 30, ShutdownTimeout: 15 * time.Second,
+		Argon2Memory: 19 << 20, Argon2Time: 2,
 		FileWorkers: 32, FileQueue: 64, FileStaleAge: 24 * time.Hour, FilePacing: true,
 		LogLevel: zerolog.InfoLevel, LogFormat: "auto",
 	}
@@ -172,6 +173,8 @@ func TestValuesParse(t *testing.T) {
 		"--workers", "64",
 		"--cluster-nats", "nats://127.0.0.1:4222",
 		"--node-id", "node_a-1",
+		"--argon2-memory", "12MiB",
+		"--argon2-time", "3",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +187,12 @@ func TestValuesParse(t *testing.T) {
 	}
 	if cfg.ClusterNATS != "nats://127.0.0.1:4222" || cfg.NodeID != "node_a-1" {
 		t.Errorf("cluster %q node %q", cfg.ClusterNATS, cfg.NodeID)
+	}
+	if cfg.Argon2Memory != 12<<20 || cfg.Argon2Time != 3 {
+		t.Errorf("argon2 memory %d time %d", cfg.Argon2Memory, cfg.Argon2Time)
+	}
+	if p := serviceConfig(cfg, nil, zerolog.Nop(), "").Argon2; p.MemoryKiB != 12<<10 || p.Time != 3 {
+		t.Errorf("service argon2 = %+v", p)
 	}
 	if cfg.Loops != 3 || cfg.Workers != 64 {
 		t.Errorf("loops %d workers %d", cfg.Loops, cfg.Workers)
@@ -240,6 +249,8 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"no data dir with mysql", world{}, []string{"--data-dir=", "--mysql-dsn", "root:@tcp(127.0.0.1:3306)/test"}, []string{"--data-dir"}},
 		{"tiny frame", world{}, []string{"--max-frame", "10"}, []string{"--max-frame"}},
 		{"huge frame", world{}, []string{"--max-frame", "1GiB"}, []string{"--max-frame"}},
+		{"argon2 memory", world{}, []string{"--argon2-memory", "4KiB"}, []string{"--argon2-memory", "8 KiB"}},
+		{"argon2 time", world{}, []string{"--argon2-time", "0"}, []string{"--argon2-time"}},
 		{"zero rate", world{}, []string{"--msg-rate", "0"}, []string{"--msg-rate"}},
 		{"NaN rate", world{}, []string{"--msg-rate", "NaN"}, []string{"--msg-rate"}},
 		{"negative burst", world{}, []string{"--msg-burst", "-1"}, []string{"--msg-burst"}},

@@ -52,6 +52,7 @@ func serviceConfig(cfg config, st store.Store, log zerolog.Logger, ver string) s
 		MaxOutbound:          int(cfg.OutboundQueue),
 		Loops:                cfg.Loops,
 		Workers:              cfg.Workers,
+		Argon2:               service.Argon2Params{MemoryKiB: uint32(cfg.Argon2Memory >> 10), Time: uint32(cfg.Argon2Time)},
 		ServerName:           cfg.Name,
 		Version:              ver,
 		Logger:               log,
