@@ -170,14 +170,9 @@ func (s *Server) pushPresence(user int64, friends []int64) {
 // false when the backlog cannot go on.
 func (s *Server) sendFriendNotices(x *call, sess *Session, fail func(step string, err error)) bool {
 	ctx, me := x.ctx(), sess.userID
-	in, _, err := s.store.PendingFriendRequests(ctx, me, maxPending)
+	in, resps, err := s.store.FriendNotices(ctx, me, maxPending)
 	if err != nil {
-		fail("pending requests", err)
-		return false
-	}
-	resps, err := s.store.UnnotifiedResponses(ctx, me, maxPending)
-	if err != nil {
-		fail("responses", err)
+		fail("friend notices", err)
 		return false
 	}
 	if len(in)+len(resps) > 0 {

@@ -73,8 +73,8 @@ func (m *memStore) PendingFriendRequests(context.Context, int64, int) ([]store.F
 	return nil, nil, nil
 }
 
-func (m *memStore) UnnotifiedResponses(context.Context, int64, int) ([]store.FriendRequest, error) {
-	return nil, nil
+func (m *memStore) FriendNotices(context.Context, int64, int) ([]store.FriendRequest, []store.FriendRequest, error) {
+	return nil, nil, nil
 }
 
 func (m *memStore) CreateGroup(_ context.Context, name string, owner int64, members []int64, ts int64) (store.Group, error) {

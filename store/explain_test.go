@@ -92,7 +92,7 @@ func testExplain(t *testing.T, cfg Config) {
 		{"are friends", qAreFriends, []any{5, 6}},
 		{"pending incoming", qPendingIn, []any{5, 100}},
 		{"pending outgoing", qPendingOut, []any{5, 100}},
-		{"unnotified answers", qUnnotified, []any{5, 100}},
+		{"friend notices", qFriendNotices, []any{5, 100, 5, 100}},
 		{"groups of user", qUserGroupConv, []any{5, 500}},
 		{"groups by ids", fmt.Sprintf(qGroupsByIDs, "?,?"), []any{5, 6}},
 		{"member counts", fmt.Sprintf(qMemberCounts, "?,?"), []any{"g:5", "g:6"}},
@@ -109,7 +109,6 @@ func testExplain(t *testing.T, cfg Config) {
 		{"search username", fmt.Sprintf(qSearch, nameCond, "username_key"), append(nameArgs, 50)},
 		{"search nickname", fmt.Sprintf(qSearch, nickCond, "nick_key"), append(nickArgs, 50)},
 		{"mention seqs", qMentionSeqs, []any{5, 5, 5}},
-		{"mention seqs (all)", qMentionSeqs, []any{0, 5, 5}},
 		{"group members with roles", qMembers + ` ORDER BY cm.user_id`, []any{"g:5", 5}},
 		{"group member", qMembers + ` AND cm.user_id = ?`, []any{"g:5", 5, 5}},
 		{"search in one conversation", fmt.Sprintf(qSearchScan, "?", "m.body <> ?"), []any{"g:5", 1 << 40, "x", 21}},
@@ -136,10 +135,18 @@ func testExplain(t *testing.T, cfg Config) {
 			{"search short (short grams index)", fmt.Sprintf(qSearchIndexed, "messages_trgm_short", qUserConvs, " AND instr(m.body, ?) > 0"), []any{5, `"hee"`, -1 << 40, "he", 21}},
 		}...)
 	}
+	// Every token login runs these: on SQLite a temporary B-tree (a sort
+	// or grouping the index order does not give) costs more than the rest
+	// of such a small query.
+	loginPath := map[string]bool{"user by name": true, "session": true, "friends with profiles": true,
+		"friend notices": true, "groups of user": true, "groups by ids": true,
+		"conversations": true, "mention seqs": true, "missed messages": true}
 	for _, c := range cases {
 		plan, scans := explain(t, s, c.q, c.args)
 		if len(scans) > 0 {
 			t.Errorf("%s: full scan %v\nquery: %s\nplan:\n%s", c.name, scans, c.q, plan)
+		} else if s.d == sqliteDialect && loginPath[c.name] && strings.Contains(plan, "USE TEMP B-TREE") {
+			t.Errorf("%s: a login query sorts or groups in a temporary B-tree\nquery: %s\nplan:\n%s", c.name, c.q, plan)
 		} else {
 			t.Logf("%s:\n%s", c.name, plan)
 		}
@@ -199,5 +206,14 @@ func explain(t *testing.T, s *sqlStore, q string, args []any) (string, []string)
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return plan.String(), scans
+	// Reading a subquery's own result (a co-routine or a materialized
+	// view, itself planned above) is not a scan of a table.
+	kept := scans[:0]
+	for _, sc := range scans {
+		name := strings.TrimPrefix(sc, "SCAN ")
+		if !strings.Contains(plan.String(), "CO-ROUTINE "+name+"\n") && !strings.Contains(plan.String(), "MATERIALIZE "+name+"\n") {
+			kept = append(kept, sc)
+		}
+	}
+	return plan.String(), kept
 }

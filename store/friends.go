@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/chatd/chatd/protocol"
 )
@@ -149,8 +151,32 @@ func (s *sqlStore) PendingFriendRequests(ctx context.Context, userID int64, limi
 	return incoming, outgoing, nil
 }
 
-func (s *sqlStore) UnnotifiedResponses(ctx context.Context, requester int64, limit int) ([]FriendRequest, error) {
-	return s.queryRequests(ctx, qUnnotified, requester, bound(limit))
+func (s *sqlStore) FriendNotices(ctx context.Context, userID int64, limit int) (incoming, answered []FriendRequest, err error) {
+	rows, err := s.reads.query(ctx, qFriendNotices, userID, bound(limit), userID, bound(limit))
+	if err != nil {
+		return nil, nil, fail("read friend notices", err)
+	}
+	defer rows.Close()
+	incoming, answered = []FriendRequest{}, []FriendRequest{}
+	for rows.Next() {
+		var kind int
+		var r FriendRequest
+		if err := rows.Scan(&kind, &r.ID, &r.From, &r.To, &r.Note, &r.Status, &r.CreatedAt, &r.RespondedAt); err != nil {
+			return nil, nil, fail("read friend notices", err)
+		}
+		if kind == 0 {
+			incoming = append(incoming, r)
+		} else {
+			answered = append(answered, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fail("read friend notices", err)
+	}
+	byID := func(a, b FriendRequest) int { return cmp.Compare(a.ID, b.ID) }
+	slices.SortFunc(incoming, byID)
+	slices.SortFunc(answered, byID)
+	return incoming, answered, nil
 }
 
 func (s *sqlStore) MarkResponsesNotified(ctx context.Context, ids []int64) error {

@@ -176,24 +176,21 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 // and mentions of all.
 func (s *sqlStore) mentionSeqs(ctx context.Context, userID int64) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, u := range []int64{userID, 0} {
-		rows, err := s.reads.query(ctx, qMentionSeqs, u, userID, userID)
-		if err != nil {
+	rows, err := s.reads.query(ctx, qMentionSeqs, userID, userID, userID)
+	if err != nil {
+		return nil, fail("read mention seqs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conv string
+		var seq int64
+		if err := rows.Scan(&conv, &seq); err != nil {
 			return nil, fail("read mention seqs", err)
 		}
-		for rows.Next() {
-			var conv string
-			var seq int64
-			if err := rows.Scan(&conv, &seq); err != nil {
-				rows.Close()
-				return nil, fail("read mention seqs", err)
-			}
-			out[conv] = max(out[conv], seq)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fail("read mention seqs", err)
-		}
+		out[conv] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("read mention seqs", err)
 	}
 	return out, nil
 }

@@ -5,14 +5,21 @@ import "strings"
 // The queries chatd runs at login and on the message path, named so that
 // explain_test.go can check each one's plan uses an index.
 const (
-	qUserByName    = `SELECT ` + userCols + `, password_hash FROM users WHERE username_key = ? AND deleted_at = 0`
-	qUserByID      = `SELECT ` + userCols + `, password_hash FROM users WHERE id = ?`
-	qSession       = `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`
-	qFriends       = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
-	qAreFriends    = `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`
-	qPendingIn     = `SELECT ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`
-	qPendingOut    = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND status = 0 ORDER BY id LIMIT ?`
-	qUnnotified    = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND notified = 0 AND status IN (1, 2) ORDER BY id LIMIT ?`
+	qUserByName = `SELECT ` + userCols + `, password_hash FROM users WHERE username_key = ? AND deleted_at = 0`
+	qUserByID   = `SELECT ` + userCols + `, password_hash FROM users WHERE id = ?`
+	qSession    = `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`
+	qFriends    = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
+	qAreFriends = `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`
+	qPendingIn  = `SELECT ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`
+	qPendingOut = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND status = 0 ORDER BY id LIMIT ?`
+	// What a login owes the user about friend requests, in one read (a
+	// query costs more on SQLite than the rows it finds here): kind 0, the
+	// pending requests to it, oldest first; kind 1, the answers to its own
+	// requests not yet told to it, in the index's order (accepted, then
+	// rejected, each by id: an ORDER BY id would sort in a temporary B-tree
+	// on every login; the caller sorts). Args: user, limit, user, limit.
+	qFriendNotices = `SELECT * FROM (SELECT 0 AS kind, ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?) pending_in
+		UNION ALL SELECT * FROM (SELECT 1 AS kind, ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND notified = 0 AND status IN (1, 2) LIMIT ?) answered`
 	qUserGroupConv = `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`
 	// Conversation ids are ASCII and compare byte-wise, so 'g:' <= conv <
 	// 'g;' is exactly the group conversations: a primary-key range.
@@ -21,13 +28,17 @@ const (
 	qConvMembers   = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
 	qIsConvMember  = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
 	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
-	// Mention seqs of a user's conversations: mentions of user u (the
-	// user, or 0: mention_all) above its read cursor, not its own;
-	// recalled messages have no rows. Each run reads one (conv, u, seq)
-	// range per conversation. Args: u, user, user.
-	qMentionSeqs = `SELECT mm.conv, MAX(mm.seq) FROM conv_members cm JOIN message_mentions mm
-		ON mm.conv = cm.conv AND mm.user_id = ? AND mm.seq > cm.read_seq
-		WHERE cm.user_id = ? AND mm.from_id <> ? GROUP BY mm.conv`
+	// Mention seqs of a user's conversations: the latest mention of the
+	// user or of all (user_id 0, mention_all) above its read cursor, not
+	// its own; recalled messages have no rows. Both ids in one IN list:
+	// with one query per id, the id bound to mm.user_id changed between
+	// the two runs and SQLite re-prepared the statement on every login
+	// (3x the cost of the query itself). Args: user, user, user.
+	// Grouped by cm.conv, the order conv_members is read in, so no
+	// temporary B-tree groups the rows.
+	qMentionSeqs = `SELECT cm.conv, MAX(mm.seq) FROM conv_members cm JOIN message_mentions mm
+		ON mm.conv = cm.conv AND mm.user_id IN (?, 0) AND mm.seq > cm.read_seq
+		WHERE cm.user_id = ? AND mm.from_id <> ? GROUP BY cm.conv`
 	// %s is "(conv = ? AND seq = ?) OR ...": points on the (conv, seq) key.
 	qLastMessages  = `SELECT ` + msgCols + ` FROM messages WHERE %s`
 	qMessagesAfter = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`

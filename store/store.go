@@ -102,12 +102,16 @@ type Store interface {
 	// (incoming) and from the user (outgoing), oldest first, at most limit
 	// of each.
 	PendingFriendRequests(ctx context.Context, userID int64, limit int) (incoming, outgoing []FriendRequest, err error)
-	// UnnotifiedResponses returns answered requests sent by requester whose
-	// answer has not yet been pushed to it (the friend.responded push owed
-	// after the next login), oldest first, at most limit.
-	UnnotifiedResponses(ctx context.Context, requester int64, limit int) ([]FriendRequest, error)
+	// FriendNotices returns, in one read, what a login owes the user about
+	// friend requests: the pending requests to it (incoming) and the
+	// answered requests it sent whose answer has not yet been pushed to it
+	// (answered: the friend.responded pushes owed after the next login).
+	// Each list has at most limit requests, oldest first (when more
+	// answers are owed, which come first is unspecified: the rest come
+	// once these are marked notified).
+	FriendNotices(ctx context.Context, userID int64, limit int) (incoming, answered []FriendRequest, err error)
 	// MarkResponsesNotified records that the answers to these requests were
-	// pushed, so UnnotifiedResponses no longer returns them. Call it both
+	// pushed, so FriendNotices no longer returns them. Call it both
 	// after a live push (requester online) and after the post-login push.
 	MarkResponsesNotified(ctx context.Context, ids []int64) error
 	// Friends returns the user's friends with their profiles (without

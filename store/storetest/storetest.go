@@ -255,6 +255,9 @@ func testFriendRequests(t *testing.T, s store.Store) {
 	if len(in) != 1 || in[0].ID != r2.ID || len(out) != 1 || out[0].ID != r1.ID {
 		t.Fatalf("pending of a: in %+v out %+v", in, out)
 	}
+	if in, answered := must2(t)(s.FriendNotices(ctx, a, 100)); len(in) != 1 || in[0] != r2 || len(answered) != 0 {
+		t.Fatalf("notices of a: incoming %+v answered %+v", in, answered)
+	}
 	if got := must(s.FriendRequest(ctx, r1.ID))(t); got != r1 {
 		t.Fatalf("read %+v want %+v", got, r1)
 	}
@@ -298,18 +301,18 @@ func testFriendRequests(t *testing.T, s store.Store) {
 		t.Fatal("friends after reject")
 	}
 	// Answers owed to requesters: a's request (accepted) and c's (rejected).
-	ua := must(s.UnnotifiedResponses(ctx, a, 100))(t)
-	uc := must(s.UnnotifiedResponses(ctx, c, 100))(t)
+	_, ua := must2(t)(s.FriendNotices(ctx, a, 100))
+	_, uc := must2(t)(s.FriendNotices(ctx, c, 100))
 	if len(ua) != 1 || ua[0].ID != r1.ID || len(uc) != 1 || uc[0].ID != r2.ID || uc[0].Status != store.RequestRejected {
 		t.Fatalf("unnotified a %+v c %+v", ua, uc)
 	}
-	if got := must(s.UnnotifiedResponses(ctx, b, 100))(t); len(got) != 0 {
-		t.Fatalf("b owed %+v", got)
+	if in, got := must2(t)(s.FriendNotices(ctx, b, 100)); len(got) != 0 || len(in) != 0 {
+		t.Fatalf("b owed %+v %+v", in, got)
 	}
 	if err := s.MarkResponsesNotified(ctx, []int64{r1.ID, r2.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if got := must(s.UnnotifiedResponses(ctx, a, 100))(t); len(got) != 0 {
+	if _, got := must2(t)(s.FriendNotices(ctx, a, 100)); len(got) != 0 {
 		t.Fatalf("still owed %+v", got)
 	}
 	in, out = must2(t)(s.PendingFriendRequests(ctx, a, 100))
