@@ -1,6 +1,7 @@
 package tlslayer
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -104,10 +105,17 @@ func (cfg *Config) Layer() *Layer { return &Layer{cfg: cfg} }
 // handshake is over, so an established connection keeps a small Layer.
 type Layer struct {
 	cfg    *Config
-	tc     *tls.Conn
+	tc     *tls.Conn // nil once the record layer (record.go) took over
 	tr     transport
 	gather []byte // small units packed into one record until Flush
 	ready  bool   // handshake done and switched to loop mode (loop-owned)
+	// The TLS 1.3 record layer (record.go), once it took over from tc: its
+	// state, the handshake's outcome, the start of the record being filled
+	// in gather (-1: none) and a partial record left from the switch.
+	rec  *record13
+	st   *tls.ConnectionState
+	at   int
+	part []byte
 	// used: records went through since the last sweep; armed: on the
 	// sweeper's list (both loop-owned, after the handshake).
 	used, armed bool
@@ -120,6 +128,9 @@ type Layer struct {
 func (l *Layer) ConnectionState() (st tls.ConnectionState, ok bool) {
 	if !l.done.Load() {
 		return tls.ConnectionState{}, false
+	}
+	if l.st != nil {
+		return *l.st, true
 	}
 	return l.tc.ConnectionState(), true
 }
@@ -167,7 +178,11 @@ func (l *Layer) Wake() error {
 			l.cfg.sweep.add(l)
 		} else {
 			l.armed = false
-			dropCiphers(l.tc)
+			if l.rec != nil {
+				l.rec.idle()
+			} else {
+				dropCiphers(l.tc)
+			}
 		}
 		return nil
 	}
@@ -176,17 +191,30 @@ func (l *Layer) Wake() error {
 		return fmt.Errorf("tlslayer: handshake: %w", err)
 	}
 	l.ready = true
-	l.done.Store(true)
-	if !l.cfg.client {
+	st := l.tc.ConnectionState()
+	raw, own := l.takeOver(&st)
+	if !own && !l.cfg.client {
 		dropResumptionSecret(l.tc)
 	}
+	l.done.Store(true)
 	if f := l.cfg.opts.OnHandshake; f != nil {
-		if err := f(l.tr.io.Conn(), l.tc.ConnectionState()); err != nil {
+		if err := f(l.tr.io.Conn(), st); err != nil {
 			return err
 		}
 	}
 	l.tr.io.Hold(false)
 	l.arm() // the handshake's ciphers go once the connection is quiet
+	if own {
+		// Records that came with or after the peer's Finished: those the
+		// handshake read (raw) first, then the rest; a partial record at
+		// the end waits in l.part for the next input.
+		in := append(raw, rest...)
+		n, err := l.decode13(in)
+		if err == nil && n < len(in) {
+			l.part = bytes.Clone(in[n:])
+		}
+		return err
+	}
 	// Records that came with or after the peer's Finished: those the
 	// handshake read sit in the tls.Conn, the rest in rest.
 	_, err = l.feed(rest)
@@ -210,11 +238,21 @@ func (l *Layer) Decode(in []byte) (int, error) {
 	if !l.ready {
 		return l.tr.feedHandshake(in), nil
 	}
+	if l.rec != nil {
+		return l.feed13(in)
+	}
 	return l.feed(in)
 }
 
 // Encode packs small units into one record buffer and encrypts big ones at once.
 func (l *Layer) Encode(unit [][]byte) error {
+	if l.rec != nil {
+		l.arm()
+		for _, b := range unit {
+			l.put13(b)
+		}
+		return nil
+	}
 	for _, b := range unit {
 		if len(l.gather)+len(b) <= maxGather {
 			if l.gather == nil {
@@ -236,6 +274,10 @@ func (l *Layer) Encode(unit [][]byte) error {
 
 // Flush encrypts what Encode packed.
 func (l *Layer) Flush() error {
+	if l.rec != nil {
+		l.flush13()
+		return nil
+	}
 	if len(l.gather) == 0 {
 		return nil
 	}
@@ -253,6 +295,11 @@ func (l *Layer) Close() {
 		return
 	}
 	l.Flush()
+	if l.rec != nil {
+		l.control(recordAlert, []byte{alertLevelWarning, alertCloseNotify})
+		l.flush13()
+		return
+	}
 	l.tc.CloseWrite()
 }
 

@@ -1,0 +1,494 @@
+package tlslayer
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"io"
+	"reflect"
+	"unsafe"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// The TLS 1.3 record layer of an established server connection (RFC 8446
+// 5.1-5.5 and 7.3). Once crypto/tls has finished a TLS 1.3 handshake, the
+// layer takes both directions' traffic secrets and sequence numbers out of
+// the tls.Conn (reflect, as in ciphers.go), checks them against crypto/tls's
+// own ciphers, and drops the tls.Conn: records are then opened in place in
+// the input the reactor hands to Decode, and the handler's writes are
+// sealed in place in a record buffer that goes down with one DownCopy. An
+// idle connection keeps two traffic secrets and two sequence numbers; the
+// ciphers are built from the secrets on the next record after a sweep let
+// them go. Anything the check does not vouch for keeps crypto/tls.
+
+// Record and message types, alerts (RFC 8446 5.1, 4, 6).
+const (
+	recordAlert     = 21
+	recordHandshake = 22
+	recordAppData   = 23
+
+	msgKeyUpdate = 24
+
+	alertCloseNotify        = 0
+	alertUnexpectedMessage  = 10
+	alertBadRecordMAC       = 20
+	alertRecordOverflow     = 22
+	alertIllegalParameter   = 47
+	alertDecodeError        = 50
+	alertLevelWarning       = 1
+	alertLevelFatal         = 2
+	maxPlain                = 16384                 // plaintext per record
+	maxCiphertext           = maxPlain + 256        // TLS 1.3 limit on a record's body
+	maxRecordWire           = 5 + maxPlain + 1 + 16 // one full record as sealed here
+	recordHeaderLen         = 5
+	keyUpdateNotRequested   = 0
+	keyUpdateRequested      = 1
+	keyUpdateLen            = 5 // type, 24-bit length, request_update
+	maxHandshakeMessagePeek = 4 // type and length decide a post-handshake message's fate
+)
+
+// record13 is the record state of one TLS 1.3 connection after the handshake.
+type record13 struct {
+	suite   uint16
+	hashLen uint8 // traffic secret length: 32 (SHA-256) or 48 (SHA-384)
+	in, out dir13
+	hs      []byte // the start of a post-handshake message split across records
+}
+
+// dir13 is one direction: its traffic secret, sequence number and, while
+// records flow, the cipher and IV derived from the secret.
+type dir13 struct {
+	secret [48]byte
+	seq    uint64
+	aead   cipher.AEAD // nil while idle (dropped by the sweep)
+	iv     [12]byte    // valid while aead is set
+}
+
+// hash returns the suite's HKDF hash.
+func (r *record13) hash() func() hash.Hash {
+	if r.hashLen == 48 {
+		return sha512.New384
+	}
+	return sha256.New
+}
+
+// suiteParams returns a TLS 1.3 suite's hash length and key length, or
+// ok false for a suite this record layer does not run.
+func suiteParams(suite uint16) (hashLen, keyLen int, ok bool) {
+	switch suite {
+	case tls.TLS_AES_128_GCM_SHA256:
+		return 32, 16, true
+	case tls.TLS_AES_256_GCM_SHA384:
+		return 48, 32, true
+	case tls.TLS_CHACHA20_POLY1305_SHA256:
+		return 32, 32, true
+	}
+	return 0, 0, false
+}
+
+// expandLabel is HKDF-Expand-Label with an empty context (RFC 8446 7.1).
+func expandLabel(h func() hash.Hash, secret []byte, label string, n int) ([]byte, error) {
+	info := make([]byte, 0, 4+6+len(label))
+	info = append(info, byte(n>>8), byte(n), byte(6+len(label)))
+	info = append(info, "tls13 "...)
+	info = append(info, label...)
+	info = append(info, 0)
+	return hkdf.Expand(h, secret, string(info), n)
+}
+
+// newAEAD builds suite's record cipher for key.
+func newAEAD(suite uint16, key []byte) (cipher.AEAD, error) {
+	if suite == tls.TLS_CHACHA20_POLY1305_SHA256 {
+		return chacha20poly1305.New(key)
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// keys derives d's key and IV from its secret (RFC 8446 7.3) and builds the cipher.
+func (r *record13) keys(d *dir13) error {
+	_, keyLen, _ := suiteParams(r.suite)
+	secret := d.secret[:r.hashLen]
+	key, err := expandLabel(r.hash(), secret, "key", keyLen)
+	if err != nil {
+		return err
+	}
+	iv, err := expandLabel(r.hash(), secret, "iv", len(d.iv))
+	if err != nil {
+		return err
+	}
+	a, err := newAEAD(r.suite, key)
+	if err != nil {
+		return err
+	}
+	copy(d.iv[:], iv)
+	d.aead = a
+	return nil
+}
+
+// cipher returns d's cipher, building it after an idle spell. The secret
+// was checked when the record layer took over, so building cannot fail.
+func (r *record13) cipher(d *dir13) cipher.AEAD {
+	if d.aead == nil {
+		if err := r.keys(d); err != nil {
+			panic("tlslayer: TLS 1.3 keys: " + err.Error())
+		}
+	}
+	return d.aead
+}
+
+// nonce is the per-record nonce: the IV XOR the sequence number (RFC 8446 5.3).
+func (d *dir13) nonce() (n [12]byte) {
+	n = d.iv
+	s := binary.BigEndian.Uint64(n[4:]) ^ d.seq
+	binary.BigEndian.PutUint64(n[4:], s)
+	return n
+}
+
+// update moves d to the next traffic secret (RFC 8446 7.2, KeyUpdate).
+func (r *record13) update(d *dir13) error {
+	next, err := expandLabel(r.hash(), d.secret[:r.hashLen], "traffic upd", int(r.hashLen))
+	if err != nil {
+		return err
+	}
+	copy(d.secret[:], next)
+	d.seq, d.aead = 0, nil
+	return nil
+}
+
+// idle lets both ciphers go (the sweep found the connection quiet).
+func (r *record13) idle() { r.in.aead, r.out.aead = nil, nil }
+
+// recFields locates what the switch takes out of a tls.Conn: its halfConns'
+// sequence numbers and first errors, next to ciphers.go's cipher and secret
+// and trim.go's input buffers. ok is false when a Go release changed them.
+var recFields = func() (f struct {
+	ok       bool
+	seq, err uintptr
+}) {
+	t := reflect.TypeFor[tls.Conn]()
+	in, ok := t.FieldByName("in")
+	if !ok || in.Type.Kind() != reflect.Struct {
+		return f
+	}
+	seq, ok1 := in.Type.FieldByName("seq")
+	e, ok2 := in.Type.FieldByName("err")
+	f.ok = ok1 && ok2 && seq.Type == reflect.TypeFor[[8]byte]() && e.Type == reflect.TypeFor[error]() &&
+		cipherFields.ok && trimFields.ok
+	f.seq, f.err = seq.Offset, e.Offset
+	return f
+}()
+
+// takeRecord13 takes the record state of tc, a server whose TLS 1.3
+// handshake just finished, with the records crypto/tls read but did not
+// open yet. It returns nil when the suite, the layout or the check of
+// the derived ciphers against crypto/tls's own says to keep crypto/tls.
+// Loop only, after the handshake goroutine is done.
+func takeRecord13(tc *tls.Conn, st *tls.ConnectionState) (*record13, []byte) {
+	if !recFields.ok || st.Version != tls.VersionTLS13 {
+		return nil, nil
+	}
+	hashLen, _, ok := suiteParams(st.CipherSuite)
+	if !ok {
+		return nil, nil
+	}
+	base := unsafe.Pointer(tc)
+	if (*bytes.Reader)(unsafe.Add(base, trimFields.input)).Len() > 0 ||
+		(*bytes.Buffer)(unsafe.Add(base, trimFields.hand)).Len() > 0 ||
+		*(*uint16)(unsafe.Add(base, cipherFields.cs)) != st.CipherSuite {
+		return nil, nil
+	}
+	r := &record13{suite: st.CipherSuite, hashLen: uint8(hashLen)}
+	for _, h := range [2]struct {
+		off uintptr
+		d   *dir13
+	}{{cipherFields.in, &r.in}, {cipherFields.out, &r.out}} {
+		hc := unsafe.Add(base, h.off)
+		secret := *(*[]byte)(unsafe.Add(hc, cipherFields.secret))
+		if *(*error)(unsafe.Add(hc, recFields.err)) != nil || len(secret) != hashLen {
+			return nil, nil
+		}
+		copy(h.d.secret[:], secret)
+		h.d.seq = binary.BigEndian.Uint64((*[8]byte)(unsafe.Add(hc, recFields.seq))[:])
+		orig, ok := (*(*any)(unsafe.Add(hc, cipherFields.cipher))).(cipher.AEAD)
+		if !ok || orig.NonceSize() != 8 || r.keys(h.d) != nil {
+			return nil, nil
+		}
+		// crypto/tls's TLS 1.3 cipher takes the 8-byte sequence number and
+		// XORs its IV in; Open changes no state. A probe sealed with the
+		// derived key and IV at sequence 0 must open with it.
+		var seq0 [8]byte
+		ad := []byte("tlslayer record probe")
+		nonce := h.d.iv
+		if _, err := orig.Open(nil, seq0[:], h.d.aead.Seal(nil, nonce[:], ad, ad), ad); err != nil {
+			return nil, nil
+		}
+	}
+	raw := (*bytes.Buffer)(unsafe.Add(base, trimFields.rawInput)).Bytes()
+	return r, bytes.Clone(raw)
+}
+
+// alertError is a fatal alert this side sent (local) or received (remote).
+type alertError struct {
+	remote bool
+	alert  tls.AlertError
+}
+
+func (e *alertError) Error() string {
+	if e.remote {
+		return "tlslayer: remote error: " + e.alert.Error()
+	}
+	return "tlslayer: local error: " + e.alert.Error()
+}
+
+// Unwrap returns the alert (errors.As to tls.AlertError).
+func (e *alertError) Unwrap() error { return e.alert }
+
+// errRecordSeq: 2^64 records in one direction (RFC 8446 5.3 forbids wrapping).
+var errRecordSeq = errors.New("tlslayer: record sequence number exhausted")
+
+// fail sends a fatal alert (best effort: the connection closes at once) and
+// returns the error to close it with.
+func (l *Layer) fail(desc uint8) error {
+	l.control(recordAlert, []byte{alertLevelFatal, desc})
+	l.flush13()
+	return &alertError{alert: tls.AlertError(desc)}
+}
+
+// decode13 opens the complete records at the start of in, in place, passes
+// their application data up in one piece per run of data records and
+// handles alerts and KeyUpdate; a partial record is left unconsumed.
+func (l *Layer) decode13(in []byte) (int, error) {
+	r := l.rec
+	off, ps, pe := 0, 0, 0 // in[ps:pe]: plaintext gathered, not yet passed up
+	up := func() {
+		if pe > ps {
+			l.tr.io.Up(in[ps:pe])
+		}
+		ps, pe = 0, 0
+	}
+	defer up()
+	for len(in)-off >= recordHeaderLen {
+		n := int(binary.BigEndian.Uint16(in[off+3:]))
+		if n > maxCiphertext {
+			return off, l.fail(alertRecordOverflow)
+		}
+		if len(in)-off < recordHeaderLen+n {
+			break
+		}
+		rec := in[off : off+recordHeaderLen+n]
+		off += len(rec)
+		if rec[0] != recordAppData { // after the handshake every record is protected
+			return off, l.fail(alertUnexpectedMessage)
+		}
+		if r.in.seq == ^uint64(0) {
+			return off, errRecordSeq
+		}
+		a := r.cipher(&r.in)
+		nonce := r.in.nonce()
+		body := rec[recordHeaderLen:]
+		pt, err := a.Open(body[:0], nonce[:], body, rec[:recordHeaderLen])
+		if err != nil {
+			return off, l.fail(alertBadRecordMAC)
+		}
+		r.in.seq++
+		// TLSInnerPlaintext: content, then the real type, then zeros.
+		i := len(pt) - 1
+		for i >= 0 && pt[i] == 0 {
+			i--
+		}
+		if i < 0 {
+			return off, l.fail(alertUnexpectedMessage)
+		}
+		typ, pt := pt[i], pt[:i]
+		if len(pt) > maxPlain {
+			return off, l.fail(alertRecordOverflow)
+		}
+		if typ != recordHandshake && len(r.hs) > 0 { // a message split around other records
+			return off, l.fail(alertUnexpectedMessage)
+		}
+		switch typ {
+		case recordAppData:
+			start := off - len(rec) + recordHeaderLen
+			if pe == ps {
+				ps, pe = start, start+len(pt)
+			} else {
+				pe += copy(in[pe:], pt)
+			}
+		case recordAlert:
+			up()
+			if len(pt) != 2 {
+				return off, l.fail(alertDecodeError)
+			}
+			if pt[1] == alertCloseNotify {
+				return off, io.EOF
+			}
+			return off, &alertError{remote: true, alert: tls.AlertError(pt[1])}
+		case recordHandshake:
+			up()
+			if err := l.handshakeMessages(pt); err != nil {
+				return off, err
+			}
+		default:
+			return off, l.fail(alertUnexpectedMessage)
+		}
+	}
+	return off, nil
+}
+
+// handshakeMessages handles post-handshake messages: a server accepts only
+// KeyUpdate (RFC 8446 4.6.3), which must end its record.
+func (l *Layer) handshakeMessages(pt []byte) error {
+	r := l.rec
+	if len(pt) == 0 {
+		return l.fail(alertUnexpectedMessage) // zero-length handshake records are forbidden (5.1)
+	}
+	r.hs = append(r.hs, pt...)
+	if len(r.hs) < maxHandshakeMessagePeek {
+		return nil
+	}
+	if r.hs[0] != msgKeyUpdate {
+		return l.fail(alertUnexpectedMessage)
+	}
+	if r.hs[1] != 0 || r.hs[2] != 0 || r.hs[3] != 1 {
+		return l.fail(alertDecodeError)
+	}
+	if len(r.hs) < keyUpdateLen {
+		return nil
+	}
+	if len(r.hs) > keyUpdateLen { // more after the key change, in the same record
+		return l.fail(alertUnexpectedMessage)
+	}
+	req := r.hs[4]
+	r.hs = nil
+	if req != keyUpdateNotRequested && req != keyUpdateRequested {
+		return l.fail(alertIllegalParameter)
+	}
+	if err := r.update(&r.in); err != nil {
+		return err
+	}
+	if req == keyUpdateRequested {
+		// Ours goes under the old key, everything after under the new one.
+		l.control(recordHandshake, []byte{msgKeyUpdate, 0, 0, 1, keyUpdateNotRequested})
+		if err := r.update(&r.out); err != nil {
+			return err
+		}
+		l.flush13()
+	}
+	return nil
+}
+
+// put13 appends p to the records being sealed: it fills the open record
+// up to maxPlain and seals each full one.
+func (l *Layer) put13(p []byte) {
+	for len(p) > 0 {
+		if l.at < 0 {
+			l.startRecord()
+		}
+		k := min(maxPlain-(len(l.gather)-l.at-recordHeaderLen), len(p))
+		l.gather = append(l.gather, p[:k]...)
+		p = p[k:]
+		if len(l.gather)-l.at-recordHeaderLen == maxPlain {
+			l.seal(recordAppData)
+		}
+	}
+}
+
+// startRecord opens a record in the buffer, sending the sealed records
+// down first when another full one would not fit.
+func (l *Layer) startRecord() {
+	if l.gather == nil {
+		l.gather = getBuf()[:0]
+	} else if cap(l.gather)-len(l.gather) < maxRecordWire {
+		l.tr.io.DownCopy(l.gather)
+		l.gather = l.gather[:0]
+	}
+	l.at = len(l.gather)
+	l.gather = append(l.gather, recordAppData, 3, 3, 0, 0)
+}
+
+// seal closes the open record with inner content type typ and encrypts it in place.
+func (l *Layer) seal(typ byte) {
+	r := l.rec
+	d := &r.out
+	a := r.cipher(d)
+	l.gather = append(l.gather, typ)
+	body := l.gather[l.at+recordHeaderLen:]
+	hdr := l.gather[l.at : l.at+recordHeaderLen]
+	binary.BigEndian.PutUint16(hdr[3:], uint16(len(body)+a.Overhead()))
+	nonce := d.nonce()
+	out := a.Seal(body[:0], nonce[:], body, hdr)
+	l.gather = l.gather[:l.at+recordHeaderLen+len(out)]
+	d.seq++ // 2^64 records at 16 KiB would take longer than the universe has had
+	l.at = -1
+}
+
+// control seals msg as a record of its own after the data already written.
+func (l *Layer) control(typ byte, msg []byte) {
+	if l.at >= 0 {
+		l.seal(recordAppData)
+	}
+	l.startRecord()
+	l.gather = append(l.gather, msg...)
+	l.seal(typ)
+}
+
+// flush13 seals the open record and sends every sealed one down.
+func (l *Layer) flush13() {
+	if l.at >= 0 {
+		l.seal(recordAppData)
+	}
+	if l.gather == nil {
+		return
+	}
+	l.tr.io.DownCopy(l.gather)
+	putBuf(l.gather)
+	l.gather = nil
+}
+
+// feed13 is Decode for the record layer: input left over from the switch
+// (part) goes first; once a record boundary falls in the new input, the
+// rest stays with the reactor.
+func (l *Layer) feed13(in []byte) (int, error) {
+	if len(in) > 0 {
+		l.arm()
+	}
+	if l.part == nil {
+		return l.decode13(in)
+	}
+	old := len(l.part)
+	buf := append(l.part, in...)
+	l.part = nil
+	n, err := l.decode13(buf)
+	if err != nil || n >= old {
+		return n - old, err
+	}
+	l.part = bytes.Clone(buf[n:])
+	return len(in), nil
+}
+
+// takeOver switches an established TLS 1.3 server connection to the
+// record layer if takeRecord13 vouches for it and returns the records
+// crypto/tls had read but not opened.
+func (l *Layer) takeOver(st *tls.ConnectionState) ([]byte, bool) {
+	if l.cfg.client {
+		return nil, false // a client would have to take session tickets too
+	}
+	r, raw := takeRecord13(l.tc, st)
+	if r == nil {
+		return nil, false
+	}
+	l.rec, l.st, l.tc, l.at = r, st, nil, -1
+	return raw, true
+}
