@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -189,6 +190,9 @@ var recFields = func() (f struct {
 	f.seq, f.err = seq.Offset, e.Offset
 	return f
 }()
+
+// takeovers counts connections the record layer took over (for tests).
+var takeovers atomic.Int64
 
 // takeRecord13 takes the record state of tc, a server whose TLS 1.3
 // handshake just finished, with the records crypto/tls read but did not
@@ -490,5 +494,6 @@ func (l *Layer) takeOver(st *tls.ConnectionState) ([]byte, bool) {
 		return nil, false
 	}
 	l.rec, l.st, l.tc, l.at = r, st, nil, -1
+	takeovers.Add(1)
 	return raw, true
 }

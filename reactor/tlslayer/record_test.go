@@ -1,0 +1,551 @@
+package tlslayer
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/reactor"
+)
+
+// client13 is the client side of a TLS 1.3 connection driven record by
+// record once crypto/tls's client has finished the handshake: its record
+// state is taken out of the tls.Conn as the server's is (takeRecord13,
+// which checks it against crypto/tls's ciphers), so a test can send what
+// crypto/tls never sends (KeyUpdate, broken records). TestClient13AgainstCryptoTLS
+// checks it, KeyUpdate included, against a crypto/tls server.
+type client13 struct {
+	t          testing.TB
+	nc         net.Conn
+	r          *record13
+	buf        []byte // bytes from the server not yet opened
+	keyUpdates int    // KeyUpdates received
+}
+
+func dial13(t testing.TB, addr string, cert testCert) *client13 {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	tc := tls.Client(nc, &tls.Config{RootCAs: cert.pool, ServerName: "localhost", MinVersion: tls.VersionTLS13})
+	tc.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	st := tc.ConnectionState()
+	r, raw := takeRecord13(tc, &st)
+	if r == nil {
+		t.Fatalf("client: could not take the record state (suite %x)", st.CipherSuite)
+	}
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	return &client13{t: t, nc: nc, r: r, buf: raw}
+}
+
+// record seals one record: outer type, inner content type, content, padding.
+func (c *client13) record(outer, inner byte, content []byte, pad int) []byte {
+	a := c.r.cipher(&c.r.out)
+	body := append(append(bytes.Clone(content), inner), make([]byte, pad)...)
+	hdr := []byte{outer, 3, 3, 0, 0}
+	binary.BigEndian.PutUint16(hdr[3:], uint16(len(body)+a.Overhead()))
+	nonce := c.r.out.nonce()
+	c.r.out.seq++
+	return a.Seal(bytes.Clone(hdr), nonce[:], body, hdr)
+}
+
+// data seals p as application data records of at most maxPlain bytes.
+func (c *client13) data(p []byte) []byte {
+	var out []byte
+	for len(p) > 0 {
+		k := min(len(p), maxPlain)
+		out = append(out, c.record(recordAppData, recordAppData, p[:k], 0)...)
+		p = p[k:]
+	}
+	return out
+}
+
+// keyUpdate seals a KeyUpdate and moves the write side to the next secret.
+func (c *client13) keyUpdate(request bool) []byte {
+	req := byte(keyUpdateNotRequested)
+	if request {
+		req = keyUpdateRequested
+	}
+	rec := c.record(recordAppData, recordHandshake, []byte{msgKeyUpdate, 0, 0, 1, req}, 0)
+	if err := c.r.update(&c.r.out); err != nil {
+		c.t.Fatal(err)
+	}
+	return rec
+}
+
+func (c *client13) send(recs ...[]byte) {
+	c.t.Helper()
+	if _, err := c.nc.Write(bytes.Join(recs, nil)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// recv returns the next record's inner type and content, skipping
+// NewSessionTickets and applying KeyUpdates.
+func (c *client13) recv() (byte, []byte, error) {
+	for {
+		for len(c.buf) < 5 || len(c.buf) < 5+int(binary.BigEndian.Uint16(c.buf[3:])) {
+			b := make([]byte, 32<<10)
+			n, err := c.nc.Read(b)
+			c.buf = append(c.buf, b[:n]...)
+			if err != nil {
+				return 0, nil, err
+			}
+		}
+		n := 5 + int(binary.BigEndian.Uint16(c.buf[3:]))
+		rec := c.buf[:n]
+		c.buf = c.buf[n:]
+		if rec[0] != recordAppData {
+			return 0, nil, fmt.Errorf("outer record type %d", rec[0])
+		}
+		a := c.r.cipher(&c.r.in) // first: it derives the IV after a KeyUpdate
+		nonce := c.r.in.nonce()
+		pt, err := a.Open(nil, nonce[:], rec[5:], rec[:5])
+		if err != nil {
+			return 0, nil, err
+		}
+		c.r.in.seq++
+		pt = bytes.TrimRight(pt, "\x00")
+		typ, pt := pt[len(pt)-1], pt[:len(pt)-1]
+		if typ != recordHandshake {
+			return typ, pt, nil
+		}
+		for len(pt) >= 4 {
+			n := 4 + (int(pt[1])<<16 | int(pt[2])<<8 | int(pt[3]))
+			switch pt[0] {
+			case 4: // NewSessionTicket
+			case msgKeyUpdate:
+				c.keyUpdates++
+				c.r.update(&c.r.in)
+			default:
+				return 0, nil, fmt.Errorf("handshake message %d", pt[0])
+			}
+			pt = pt[n:]
+		}
+	}
+}
+
+// readData reads n bytes of application data.
+func (c *client13) readData(n int) []byte {
+	c.t.Helper()
+	var got []byte
+	for len(got) < n {
+		typ, pt, err := c.recv()
+		if err != nil {
+			c.t.Fatalf("after %d of %d bytes: %v", len(got), n, err)
+		}
+		if typ != recordAppData {
+			c.t.Fatalf("after %d of %d bytes: record type %d (%v)", len(got), n, typ, pt)
+		}
+		got = append(got, pt...)
+	}
+	return got
+}
+
+// TestClient13AgainstCryptoTLS: the test client (and so the key schedule
+// and KeyUpdate of record.go) works against a crypto/tls server over
+// package net: it echoes across a KeyUpdate with and without a request,
+// and answers a requested one with its own.
+func TestClient13AgainstCryptoTLS(t *testing.T) {
+	cert := newTestCert(t, "ref")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert.cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	keyUpdateEcho(t, dial13(t, ln.Addr().String(), cert))
+}
+
+// keyUpdateEcho echoes across KeyUpdates from the client: not requested,
+// then requested (the server must answer with its own), twice.
+func keyUpdateEcho(t *testing.T, c *client13) {
+	t.Helper()
+	echo := func(msg string, recs ...[]byte) {
+		t.Helper()
+		c.send(append(recs, c.data([]byte(msg)))...)
+		if got := string(c.readData(len(msg))); got != msg {
+			t.Fatalf("echo %q, got %q", msg, got)
+		}
+	}
+	echo("before")
+	echo("plain update", c.keyUpdate(false))
+	if c.keyUpdates != 0 {
+		t.Fatalf("%d KeyUpdates from the server, want none", c.keyUpdates)
+	}
+	echo("requested update", c.keyUpdate(true))
+	if c.keyUpdates != 1 {
+		t.Fatalf("%d KeyUpdates from the server, want 1", c.keyUpdates)
+	}
+	echo(strings.Repeat("again ", 5000), c.keyUpdate(true), c.keyUpdate(false))
+	if c.keyUpdates != 2 {
+		t.Fatalf("%d KeyUpdates from the server, want 2", c.keyUpdates)
+	}
+}
+
+// TestRecordLayerKeyUpdate: the server takes KeyUpdates with and without
+// update_requested and answers the requested ones.
+func TestRecordLayerKeyUpdate(t *testing.T) {
+	cert := newTestCert(t, "keyupdate")
+	_, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	base := takeovers.Load()
+	keyUpdateEcho(t, dial13(t, addr, cert))
+	if takeovers.Load() == base {
+		t.Fatal("the record layer did not take the connection over")
+	}
+}
+
+// splitConn writes in pieces of n bytes, one syscall each.
+type splitConn struct {
+	net.Conn
+	n int
+}
+
+func (s *splitConn) Write(p []byte) (int, error) {
+	for i := 0; i < len(p); i += s.n {
+		if _, err := s.Conn.Write(p[i:min(len(p), i+s.n)]); err != nil {
+			return i, err
+		}
+	}
+	return len(p), nil
+}
+
+// TestRecordLayerEcho: a crypto/tls client's messages of the sizes around
+// a record's limit are echoed intact, with the records arriving whole, byte
+// by byte and in odd splits.
+func TestRecordLayerEcho(t *testing.T) {
+	cert := newTestCert(t, "sizes")
+	_, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	sizes := []int{1, 16383, 16384, 16385, 100 << 10}
+	for _, split := range []int{0, 1, 7, 1000, 4099} {
+		t.Run(fmt.Sprintf("split%d", split), func(t *testing.T) {
+			base := takeovers.Load()
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			var w net.Conn = nc
+			if split > 0 {
+				w = &splitConn{Conn: nc, n: split}
+			}
+			c := tls.Client(w, &tls.Config{RootCAs: cert.pool, ServerName: "localhost"})
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			for i, size := range sizes {
+				if split == 1 && size > 16385 {
+					continue // a syscall per byte: enough for the record limits
+				}
+				want := bytes.Repeat([]byte{byte(i), byte(size)}, size/2+1)[:size]
+				go c.Write(want)
+				got := make([]byte, size)
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("size %d: echo differs (%v)", size, err)
+				}
+			}
+			if takeovers.Load() == base {
+				t.Fatal("the record layer did not take the connection over")
+			}
+		})
+	}
+}
+
+// TestRecordLayerEmptyAndPadded: empty application data records and
+// padded ones are taken (RFC 8446 5.4).
+func TestRecordLayerEmptyAndPadded(t *testing.T) {
+	cert := newTestCert(t, "padding")
+	_, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	c := dial13(t, addr, cert)
+	c.send(c.record(recordAppData, recordAppData, nil, 0),
+		c.record(recordAppData, recordAppData, []byte("pad"), 100),
+		c.record(recordAppData, recordAppData, nil, 16384-1),
+		c.record(recordAppData, recordAppData, []byte("ded"), 0))
+	if got := string(c.readData(6)); got != "padded" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// holdConn passes its first write (the ClientHello) and holds the rest
+// until release, so the client's Finished and its first data leave in
+// one segment.
+type holdConn struct {
+	net.Conn
+	mu     sync.Mutex
+	first  bool
+	held   []byte
+	holdOn bool
+}
+
+func (h *holdConn) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.first {
+		h.first, h.holdOn = true, true
+		return h.Conn.Write(p)
+	}
+	if h.holdOn {
+		h.held = append(h.held, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
+}
+
+func (h *holdConn) release() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holdOn = false
+	_, err := h.Conn.Write(h.held)
+	return err
+}
+
+// TestRecordLayerDataWithFinished: data in the segment that carries the
+// client's Finished (read by the handshake, then opened by the record
+// layer) is echoed.
+func TestRecordLayerDataWithFinished(t *testing.T) {
+	cert := newTestCert(t, "finished")
+	_, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	for _, size := range []int{5, 40 << 10} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &holdConn{Conn: nc}
+		c := tls.Client(h, &tls.Config{RootCAs: cert.pool, ServerName: "localhost"})
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if err := c.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Repeat([]byte("f"), size)
+		c.Write(want)
+		if err := h.release(); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("size %d: echo differs (%v)", size, err)
+		}
+		nc.Close()
+	}
+}
+
+// TestRecordLayerSuites: with OpenSSL's s_client on each TLS 1.3 suite
+// (crypto/tls's client picks AES-128-GCM on this hardware), lines of
+// several sizes are echoed by the record layer, and the client's
+// close_notify at the end of its input closes the connection with io.EOF.
+func TestRecordLayerSuites(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("this test drives OpenSSL's s_client, which is not installed: ", err)
+	}
+	cert := newTestCert(t, "suites")
+	r, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	for _, suite := range []string{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"} {
+		t.Run(suite, func(t *testing.T) {
+			base := takeovers.Load()
+			lines := []string{"one", strings.Repeat("x", 16383), strings.Repeat("y", 70000), "last"}
+			input := strings.Join(lines, "\n") + "\n"
+			cmd := exec.Command(openssl, "s_client", "-connect", addr, "-tls1_3", "-ciphersuites", suite, "-quiet", "-no_ign_eof")
+			cmd.Stdin = &slowReader{s: input, wait: 2 * time.Second}
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("s_client did not finish; it said:\n%s", stderr.String())
+			}
+			if out.String() != input {
+				t.Fatalf("echo differs: got %d bytes, want %d; s_client said:\n%s", out.Len(), len(input), stderr.String())
+			}
+			if err := r.waitClose(t); !errors.Is(err, io.EOF) {
+				t.Fatalf("OnClose err = %v, want io.EOF", err)
+			}
+			if takeovers.Load() == base {
+				t.Fatal("the record layer did not take the connection over")
+			}
+		})
+	}
+}
+
+// slowReader gives its string, then waits before EOF so the echo comes
+// back before s_client sends close_notify and stops reading.
+type slowReader struct {
+	s    string
+	wait time.Duration
+	done bool
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.s == "" {
+		if !r.done {
+			r.done = true
+			time.Sleep(r.wait)
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, r.s)
+	r.s = r.s[n:]
+	return n, nil
+}
+
+// TestRecordLayerCloseNotify: Close sends close_notify after the queued
+// output; a close_notify from the client ends in OnClose(io.EOF).
+func TestRecordLayerCloseNotify(t *testing.T) {
+	cert := newTestCert(t, "close13")
+	r, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	r.setData(func(c *reactor.Conn, b []byte) int {
+		c.WriteCopy([]byte("last words"))
+		c.Close()
+		return len(b)
+	})
+	c := dial13(t, addr, cert)
+	c.send(c.data([]byte("bye?")))
+	if got := string(c.readData(10)); got != "last words" {
+		t.Fatalf("got %q", got)
+	}
+	typ, pt, err := c.recv()
+	if err != nil || typ != recordAlert || !bytes.Equal(pt, []byte{alertLevelWarning, alertCloseNotify}) {
+		t.Fatalf("after the data: type %d %v, %v; want close_notify", typ, pt, err)
+	}
+	if err := r.waitClose(t); err != nil {
+		t.Fatalf("OnClose err = %v, want nil", err)
+	}
+	r.setData(nil)
+	c = dial13(t, addr, cert)
+	c.send(c.data([]byte("hi")))
+	if got := string(c.readData(2)); got != "hi" {
+		t.Fatalf("got %q", got)
+	}
+	c.send(c.data([]byte("bye")), c.record(recordAppData, recordAlert, []byte{alertLevelWarning, alertCloseNotify}, 0))
+	if got := string(c.readData(3)); got != "bye" {
+		t.Fatalf("got %q", got)
+	}
+	if err := r.waitClose(t); !errors.Is(err, io.EOF) {
+		t.Fatalf("OnClose err = %v, want io.EOF", err)
+	}
+}
+
+// TestRecordLayerBadRecords: a record that does not open, is too large,
+// has a type or message a server does not take, or a fatal alert from
+// the client closes the connection with the alert's error.
+func TestRecordLayerBadRecords(t *testing.T) {
+	cert := newTestCert(t, "bad")
+	r, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	cases := []struct {
+		name   string
+		recs   func(c *client13) [][]byte
+		alert  tls.AlertError
+		remote bool
+	}{
+		{"bad MAC", func(c *client13) [][]byte {
+			rec := c.data([]byte("tampered"))
+			rec[len(rec)-1] ^= 1
+			return [][]byte{rec}
+		}, alertBadRecordMAC, false},
+		{"oversized", func(c *client13) [][]byte {
+			return [][]byte{binary.BigEndian.AppendUint16([]byte{recordAppData, 3, 3}, maxCiphertext+1)}
+		}, alertRecordOverflow, false},
+		{"plaintext too long", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordAppData, make([]byte, maxPlain+1), 0)}
+		}, alertRecordOverflow, false},
+		{"unprotected handshake", func(c *client13) [][]byte {
+			return [][]byte{{recordHandshake, 3, 3, 0, 5, msgKeyUpdate, 0, 0, 1, 0}}
+		}, alertUnexpectedMessage, false},
+		{"change_cipher_spec", func(c *client13) [][]byte {
+			return [][]byte{{20, 3, 3, 0, 1, 1}}
+		}, alertUnexpectedMessage, false},
+		{"unknown inner type", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, 99, []byte("?"), 0)}
+		}, alertUnexpectedMessage, false},
+		{"no inner type", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, 0, nil, 10)}
+		}, alertUnexpectedMessage, false},
+		{"NewSessionTicket", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordHandshake, []byte{4, 0, 0, 1, 0}, 0)}
+		}, alertUnexpectedMessage, false},
+		{"KeyUpdate with more after it", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordHandshake, []byte{msgKeyUpdate, 0, 0, 1, 0, msgKeyUpdate}, 0)}
+		}, alertUnexpectedMessage, false},
+		{"KeyUpdate split around data", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordHandshake, []byte{msgKeyUpdate, 0}, 0), c.data([]byte("x"))}
+		}, alertUnexpectedMessage, false},
+		{"KeyUpdate bad request", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordHandshake, []byte{msgKeyUpdate, 0, 0, 1, 2}, 0)}
+		}, alertIllegalParameter, false},
+		{"KeyUpdate bad length", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordHandshake, []byte{msgKeyUpdate, 0, 0, 2, 0, 0}, 0)}
+		}, alertDecodeError, false},
+		{"short alert", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordAlert, []byte{2}, 0)}
+		}, alertDecodeError, false},
+		{"fatal alert from the client", func(c *client13) [][]byte {
+			return [][]byte{c.record(recordAppData, recordAlert, []byte{alertLevelFatal, 40}, 0)}
+		}, 40, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial13(t, addr, cert)
+			c.send(c.data([]byte("ok")))
+			if got := string(c.readData(2)); got != "ok" {
+				t.Fatalf("got %q", got)
+			}
+			c.send(tc.recs(c)...)
+			err := r.waitClose(t)
+			var ae *alertError
+			if !errors.As(err, &ae) || ae.alert != tc.alert || ae.remote != tc.remote {
+				t.Fatalf("OnClose err = %v, want alert %v (remote %v)", err, tc.alert, tc.remote)
+			}
+			c.nc.Close()
+		})
+	}
+}
+
+// TestTLS12KeepsCryptoTLS: a TLS 1.2 connection stays on crypto/tls.
+func TestTLS12KeepsCryptoTLS(t *testing.T) {
+	cert := newTestCert(t, "tls12")
+	r, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	base := takeovers.Load()
+	c, err := dialTLS(t, addr, cert, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, l := pushPeek(t, r, func() {
+		c.Write([]byte("twelve"))
+		io.ReadFull(c, make([]byte, 6))
+	})
+	onCrypto := make(chan bool, 1)
+	p.f <- func() { onCrypto <- l.rec == nil && l.tc != nil }
+	p.io.Wake()
+	if !<-onCrypto || takeovers.Load() != base {
+		t.Fatal("a TLS 1.2 connection left crypto/tls")
+	}
+	if st, ok := l.ConnectionState(); !ok || st.Version != tls.VersionTLS12 {
+		t.Fatalf("ConnectionState %x %v", st.Version, ok)
+	}
+}
