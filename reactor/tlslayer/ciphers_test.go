@@ -60,7 +60,7 @@ func (p *peek) states(l *Layer) [2]string {
 	p.f <- func() {
 		if r := l.rec; r != nil { // the TLS 1.3 record layer took over
 			state := func(d *dir13) string {
-				if d.aead == nil {
+				if d.keys == nil {
 					return "idle"
 				}
 				return "live"
@@ -111,7 +111,7 @@ func waitStates(t *testing.T, p *peek, l *Layer, want [2]string) {
 	}
 }
 
-func fastSweep(t *testing.T) {
+func fastSweep(t testing.TB) {
 	old := sweepEvery
 	sweepEvery = 20 * time.Millisecond
 	t.Cleanup(func() { sweepEvery = old })

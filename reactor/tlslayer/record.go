@@ -60,17 +60,26 @@ const (
 type record13 struct {
 	suite   uint16
 	hashLen uint8 // traffic secret length: 32 (SHA-256) or 48 (SHA-384)
+	hsLen   uint8
+	hs      [keyUpdateLen]byte // the start of a post-handshake message split across records
 	in, out dir13
-	hs      []byte // the start of a post-handshake message split across records
+	part    []byte // a partial record left from the switch (Layer.feed13)
 }
 
 // dir13 is one direction: its traffic secret, sequence number and, while
-// records flow, the cipher and IV derived from the secret.
+// records flow, the cipher derived from the secret.
 type dir13 struct {
 	secret [48]byte
 	seq    uint64
-	aead   cipher.AEAD // nil while idle (dropped by the sweep)
-	iv     [12]byte    // valid while aead is set
+	keys   *keys13 // nil while idle (dropped by the sweep)
+}
+
+// keys13 is a direction's cipher and IV, and scratch for the nonce (which,
+// passed to the cipher, would escape from the stack).
+type keys13 struct {
+	aead  cipher.AEAD
+	iv    [12]byte
+	nonce [12]byte
 }
 
 // hash returns the suite's HKDF hash.
@@ -125,7 +134,7 @@ func (r *record13) keys(d *dir13) error {
 	if err != nil {
 		return err
 	}
-	iv, err := expandLabel(r.hash(), secret, "iv", len(d.iv))
+	iv, err := expandLabel(r.hash(), secret, "iv", 12)
 	if err != nil {
 		return err
 	}
@@ -133,28 +142,30 @@ func (r *record13) keys(d *dir13) error {
 	if err != nil {
 		return err
 	}
-	copy(d.iv[:], iv)
-	d.aead = a
+	k := &keys13{aead: a}
+	copy(k.iv[:], iv)
+	d.keys = k
 	return nil
 }
 
 // cipher returns d's cipher, building it after an idle spell. The secret
 // was checked when the record layer took over, so building cannot fail.
 func (r *record13) cipher(d *dir13) cipher.AEAD {
-	if d.aead == nil {
+	if d.keys == nil {
 		if err := r.keys(d); err != nil {
 			panic("tlslayer: TLS 1.3 keys: " + err.Error())
 		}
 	}
-	return d.aead
+	return d.keys.aead
 }
 
-// nonce is the per-record nonce: the IV XOR the sequence number (RFC 8446 5.3).
-func (d *dir13) nonce() (n [12]byte) {
-	n = d.iv
-	s := binary.BigEndian.Uint64(n[4:]) ^ d.seq
-	binary.BigEndian.PutUint64(n[4:], s)
-	return n
+// nonce returns the next record's nonce: the IV XOR the sequence number
+// (RFC 8446 5.3). After cipher, which builds the keys.
+func (d *dir13) nonce() []byte {
+	k := d.keys
+	k.nonce = k.iv
+	binary.BigEndian.PutUint64(k.nonce[4:], binary.BigEndian.Uint64(k.iv[4:])^d.seq)
+	return k.nonce[:]
 }
 
 // update moves d to the next traffic secret (RFC 8446 7.2, KeyUpdate).
@@ -164,12 +175,12 @@ func (r *record13) update(d *dir13) error {
 		return err
 	}
 	copy(d.secret[:], next)
-	d.seq, d.aead = 0, nil
+	d.seq, d.keys = 0, nil
 	return nil
 }
 
 // idle lets both ciphers go (the sweep found the connection quiet).
-func (r *record13) idle() { r.in.aead, r.out.aead = nil, nil }
+func (r *record13) idle() { r.in.keys, r.out.keys = nil, nil }
 
 // recFields locates what the switch takes out of a tls.Conn: its halfConns'
 // sequence numbers and first errors, next to ciphers.go's cipher and secret
@@ -234,8 +245,7 @@ func takeRecord13(tc *tls.Conn, st *tls.ConnectionState) (*record13, []byte) {
 		// derived key and IV at sequence 0 must open with it.
 		var seq0 [8]byte
 		ad := []byte("tlslayer record probe")
-		nonce := h.d.iv
-		if _, err := orig.Open(nil, seq0[:], h.d.aead.Seal(nil, nonce[:], ad, ad), ad); err != nil {
+		if _, err := orig.Open(nil, seq0[:], h.d.keys.aead.Seal(nil, h.d.keys.iv[:], ad, ad), ad); err != nil {
 			return nil, nil
 		}
 	}
@@ -300,9 +310,8 @@ func (l *Layer) decode13(in []byte) (int, error) {
 			return off, errRecordSeq
 		}
 		a := r.cipher(&r.in)
-		nonce := r.in.nonce()
 		body := rec[recordHeaderLen:]
-		pt, err := a.Open(body[:0], nonce[:], body, rec[:recordHeaderLen])
+		pt, err := a.Open(body[:0], r.in.nonce(), body, rec[:recordHeaderLen])
 		if err != nil {
 			return off, l.fail(alertBadRecordMAC)
 		}
@@ -319,7 +328,7 @@ func (l *Layer) decode13(in []byte) (int, error) {
 		if len(pt) > maxPlain {
 			return off, l.fail(alertRecordOverflow)
 		}
-		if typ != recordHandshake && len(r.hs) > 0 { // a message split around other records
+		if typ != recordHandshake && r.hsLen > 0 { // a message split around other records
 			return off, l.fail(alertUnexpectedMessage)
 		}
 		switch typ {
@@ -358,24 +367,23 @@ func (l *Layer) handshakeMessages(pt []byte) error {
 	if len(pt) == 0 {
 		return l.fail(alertUnexpectedMessage) // zero-length handshake records are forbidden (5.1)
 	}
-	r.hs = append(r.hs, pt...)
-	if len(r.hs) < maxHandshakeMessagePeek {
-		return nil
-	}
+	n := copy(r.hs[r.hsLen:], pt)
+	r.hsLen += uint8(n)
+	more := len(pt) > n
 	if r.hs[0] != msgKeyUpdate {
 		return l.fail(alertUnexpectedMessage)
 	}
-	if r.hs[1] != 0 || r.hs[2] != 0 || r.hs[3] != 1 {
+	if r.hsLen >= maxHandshakeMessagePeek && (r.hs[1] != 0 || r.hs[2] != 0 || r.hs[3] != 1) {
 		return l.fail(alertDecodeError)
 	}
-	if len(r.hs) < keyUpdateLen {
+	if r.hsLen < keyUpdateLen {
 		return nil
 	}
-	if len(r.hs) > keyUpdateLen { // more after the key change, in the same record
+	if more { // more after the key change, in the same record
 		return l.fail(alertUnexpectedMessage)
 	}
 	req := r.hs[4]
-	r.hs = nil
+	r.hsLen = 0
 	if req != keyUpdateNotRequested && req != keyUpdateRequested {
 		return l.fail(alertIllegalParameter)
 	}
@@ -431,8 +439,7 @@ func (l *Layer) seal(typ byte) {
 	body := l.gather[l.at+recordHeaderLen:]
 	hdr := l.gather[l.at : l.at+recordHeaderLen]
 	binary.BigEndian.PutUint16(hdr[3:], uint16(len(body)+a.Overhead()))
-	nonce := d.nonce()
-	out := a.Seal(body[:0], nonce[:], body, hdr)
+	out := a.Seal(body[:0], d.nonce(), body, hdr)
 	l.gather = l.gather[:l.at+recordHeaderLen+len(out)]
 	d.seq++ // 2^64 records at 16 KiB would take longer than the universe has had
 	l.at = -1
@@ -468,17 +475,18 @@ func (l *Layer) feed13(in []byte) (int, error) {
 	if len(in) > 0 {
 		l.arm()
 	}
-	if l.part == nil {
+	r := l.rec
+	if r.part == nil {
 		return l.decode13(in)
 	}
-	old := len(l.part)
-	buf := append(l.part, in...)
-	l.part = nil
+	old := len(r.part)
+	buf := append(r.part, in...)
+	r.part = nil
 	n, err := l.decode13(buf)
 	if err != nil || n >= old {
 		return n - old, err
 	}
-	l.part = bytes.Clone(buf[n:])
+	r.part = bytes.Clone(buf[n:])
 	return len(in), nil
 }
 

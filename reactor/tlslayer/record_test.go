@@ -60,7 +60,7 @@ func (c *client13) record(outer, inner byte, content []byte, pad int) []byte {
 	binary.BigEndian.PutUint16(hdr[3:], uint16(len(body)+a.Overhead()))
 	nonce := c.r.out.nonce()
 	c.r.out.seq++
-	return a.Seal(bytes.Clone(hdr), nonce[:], body, hdr)
+	return a.Seal(bytes.Clone(hdr), nonce, body, hdr)
 }
 
 // data seals p as application data records of at most maxPlain bytes.
@@ -113,8 +113,7 @@ func (c *client13) recv() (byte, []byte, error) {
 			return 0, nil, fmt.Errorf("outer record type %d", rec[0])
 		}
 		a := c.r.cipher(&c.r.in) // first: it derives the IV after a KeyUpdate
-		nonce := c.r.in.nonce()
-		pt, err := a.Open(nil, nonce[:], rec[5:], rec[:5])
+		pt, err := a.Open(nil, c.r.in.nonce(), rec[5:], rec[:5])
 		if err != nil {
 			return 0, nil, err
 		}

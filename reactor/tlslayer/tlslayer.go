@@ -110,12 +110,11 @@ type Layer struct {
 	gather []byte // small units packed into one record until Flush
 	ready  bool   // handshake done and switched to loop mode (loop-owned)
 	// The TLS 1.3 record layer (record.go), once it took over from tc: its
-	// state, the handshake's outcome, the start of the record being filled
-	// in gather (-1: none) and a partial record left from the switch.
-	rec  *record13
-	st   *tls.ConnectionState
-	at   int
-	part []byte
+	// state, the handshake's outcome and the start of the record being
+	// filled in gather (-1: none).
+	rec *record13
+	st  *tls.ConnectionState
+	at  int
 	// used: records went through since the last sweep; armed: on the
 	// sweeper's list (both loop-owned, after the handshake).
 	used, armed bool
@@ -207,11 +206,11 @@ func (l *Layer) Wake() error {
 	if own {
 		// Records that came with or after the peer's Finished: those the
 		// handshake read (raw) first, then the rest; a partial record at
-		// the end waits in l.part for the next input.
+		// the end waits in l.rec.part for the next input.
 		in := append(raw, rest...)
 		n, err := l.decode13(in)
 		if err == nil && n < len(in) {
-			l.part = bytes.Clone(in[n:])
+			l.rec.part = bytes.Clone(in[n:])
 		}
 		return err
 	}
@@ -315,11 +314,14 @@ func (l *Layer) Release() {
 // maxGather is the plaintext packed into one record.
 const maxGather = 16 << 10
 
-// bufs holds record-sized scratch buffers shared by all connections.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// bufs holds record-sized scratch buffers shared by all connections (as
+// array pointers, so a Put allocates nothing).
+var bufs = sync.Pool{New: func() any { return new([bufSize]byte) }}
 
-func getBuf() []byte  { return *bufs.Get().(*[]byte) }
-func putBuf(b []byte) { b = b[:cap(b)]; bufs.Put(&b) }
+const bufSize = 64 << 10
+
+func getBuf() []byte  { return bufs.Get().(*[bufSize]byte)[:] }
+func putBuf(b []byte) { bufs.Put((*[bufSize]byte)(b[:bufSize])) }
 
 // feed gives in to crypto/tls and passes the plaintext of every record
 // it completes up.

@@ -1,0 +1,98 @@
+package tlslayer
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/reactor"
+)
+
+// BenchmarkIdleConnHeap measures the server's live heap per idle TLS 1.3
+// connection: 2,000 connections from a child process (so the clients'
+// memory is not counted) each echo one message, then sit idle past two
+// sweeps; the heap after GC, less the heap before they connected, is
+// divided by their number. b.N is ignored.
+func BenchmarkIdleConnHeap(b *testing.B) {
+	const conns = 2000
+	fastSweep(b)
+	cert := newTestCert(b, "heap")
+	dir := b.TempDir()
+	os.WriteFile(dir+"/cert.pem", cert.certPEM, 0o600)
+	_, _, addr := serve(b, cert, nil, Options{}, reactor.Options{})
+	heap := func() uint64 {
+		var m runtime.MemStats
+		for range 3 {
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	time.Sleep(100 * time.Millisecond)
+	before := heap()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClients$")
+	cmd.Env = append(os.Environ(), "TLSLAYER_IDLE_CLIENTS="+addr+","+strconv.Itoa(conns)+","+dir+"/cert.pem")
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		b.Fatalf("clients: %q %v", line, err)
+	}
+	time.Sleep(300 * time.Millisecond) // several sweeps: the ciphers go
+	after := heap()
+	if f := os.Getenv("TLSLAYER_HEAP_PROFILE"); f != "" { // where the bytes are
+		w, _ := os.Create(f)
+		pprof.WriteHeapProfile(w)
+		w.Close()
+	}
+	b.ReportMetric(float64(int64(after)-int64(before))/conns, "heap-B/conn")
+	stdin.Close()
+	cmd.Wait()
+}
+
+// TestIdleClients is BenchmarkIdleConnHeap's child process: it opens the
+// connections, echoes once on each, says "ready" and waits for stdin to close.
+func TestIdleClients(t *testing.T) {
+	env := os.Getenv("TLSLAYER_IDLE_CLIENTS")
+	if env == "" {
+		t.Skip("the child process of BenchmarkIdleConnHeap")
+	}
+	args := strings.Split(env, ",")
+	addr := args[0]
+	n, _ := strconv.Atoi(args[1])
+	pemBytes, _ := os.ReadFile(args[2])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	var keep []*tls.Conn
+	for range n {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, c)
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	for _, c := range keep {
+		c.Close()
+	}
+}
