@@ -133,15 +133,10 @@ func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, stri
 	if err := s.loginBlocked(key, x.cs.ip); err != nil {
 		return store.User{}, "", nil, err
 	}
-	u, err := s.store.UserByName(ctx, req.Username)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.User{}, "", nil, err
-	}
-	found := err == nil
 	if req.Token != "" {
 		hash := auth.HashToken(req.Token)
-		sess, err := s.store.Session(ctx, hash, time.Now().UnixMilli())
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (!found || sess.UserID != u.ID)) {
+		u, _, err := s.store.SessionUser(ctx, req.Username, hash, time.Now().UnixMilli())
+		if errors.Is(err, store.ErrNotFound) {
 			return store.User{}, "", nil, s.loginFailed(key, x.cs.ip)
 		}
 		if err != nil {
@@ -152,6 +147,11 @@ func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, stri
 		}
 		return u, req.Token, hash, nil
 	}
+	u, err := s.store.UserByName(ctx, req.Username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, "", nil, err
+	}
+	found := err == nil
 	enc := u.PasswordHash
 	if !found {
 		if enc, err = s.dummyHash(x); err != nil {

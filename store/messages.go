@@ -108,7 +108,7 @@ func (s *sqlStore) Messages(ctx context.Context, conv string, afterSeq int64, li
 }
 
 func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) ([]ConvInfo, error) {
-	rows, err := s.reads.query(ctx, qConversations, userID, bound(limit))
+	rows, err := s.reads.query(ctx, qConversations, userID, userID, bound(limit))
 	if err != nil {
 		return nil, fail("read conversations", err)
 	}
@@ -119,7 +119,7 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq); err != nil {
+		if err := rows.Scan(&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq, &r.ci.MentionSeq); err != nil {
 			rows.Close()
 			return nil, fail("read conversations", err)
 		}
@@ -130,10 +130,6 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		return nil, fail("read conversations", err)
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].ts > list[j].ts })
-	mentions, err := s.mentionSeqs(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
 	// The last messages: (conv, seq) points on the unique key, many per query.
 	last := map[string]*Message{}
 	var args []any
@@ -165,32 +161,7 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		if m := last[r.ci.Conv]; m != nil && m.Seq == r.ci.LastSeq {
 			r.ci.Last = m
 		}
-		r.ci.MentionSeq = mentions[r.ci.Conv]
 		out = append(out, r.ci)
-	}
-	return out, nil
-}
-
-// mentionSeqs returns the mention seq of each of the user's conversations
-// that has one (see ConvInfo.MentionSeq): the later of its own mentions
-// and mentions of all.
-func (s *sqlStore) mentionSeqs(ctx context.Context, userID int64) (map[string]int64, error) {
-	out := map[string]int64{}
-	rows, err := s.reads.query(ctx, qMentionSeqs, userID, userID, userID)
-	if err != nil {
-		return nil, fail("read mention seqs", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var conv string
-		var seq int64
-		if err := rows.Scan(&conv, &seq); err != nil {
-			return nil, fail("read mention seqs", err)
-		}
-		out[conv] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fail("read mention seqs", err)
 	}
 	return out, nil
 }

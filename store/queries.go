@@ -8,6 +8,10 @@ const (
 	qUserByName = `SELECT ` + userCols + `, password_hash FROM users WHERE username_key = ? AND deleted_at = 0`
 	qUserByID   = `SELECT ` + userCols + `, password_hash FROM users WHERE id = ?`
 	qSession    = `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`
+	// A token login's session and user together: one query, not two.
+	qSessionUser = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled,
+		s.device, s.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = ? AND u.username_key = ? AND u.deleted_at = 0`
 	qFriends    = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
 	qAreFriends = `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`
 	qPendingIn  = `SELECT ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`
@@ -23,22 +27,21 @@ const (
 	qUserGroupConv = `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`
 	// Conversation ids are ASCII and compare byte-wise, so 'g:' <= conv <
 	// 'g;' is exactly the group conversations: a primary-key range.
-	qGroupsByIDs   = `SELECT id, name, owner_id, created_at, notice FROM chat_groups WHERE id IN (%s) ORDER BY id`
-	qMemberCounts  = `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (%s) GROUP BY conv`
-	qConvMembers   = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
-	qIsConvMember  = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
-	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
-	// Mention seqs of a user's conversations: the latest mention of the
-	// user or of all (user_id 0, mention_all) above its read cursor, not
-	// its own; recalled messages have no rows. Both ids in one IN list:
-	// with one query per id, the id bound to mm.user_id changed between
-	// the two runs and SQLite re-prepared the statement on every login
-	// (3x the cost of the query itself). Args: user, user, user.
-	// Grouped by cm.conv, the order conv_members is read in, so no
-	// temporary B-tree groups the rows.
-	qMentionSeqs = `SELECT cm.conv, MAX(mm.seq) FROM conv_members cm JOIN message_mentions mm
-		ON mm.conv = cm.conv AND mm.user_id IN (?, 0) AND mm.seq > cm.read_seq
-		WHERE cm.user_id = ? AND mm.from_id <> ? GROUP BY cm.conv`
+	qGroupsByIDs  = `SELECT id, name, owner_id, created_at, notice FROM chat_groups WHERE id IN (%s) ORDER BY id`
+	qMemberCounts = `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (%s) GROUP BY conv`
+	qConvMembers  = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
+	qIsConvMember = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
+	// A user's conversations with their cursors and mention seqs: the
+	// latest mention of the user or of all (user_id 0, mention_all) above
+	// its read cursor, not its own (recalled messages have no rows), 0 for
+	// none. In the same query as the conversations: a query costs SQLite
+	// more than these index probes. Both ids in one IN list: bound in two
+	// runs of one statement, the changing id made SQLite re-prepare it on
+	// every login. Args: user, user, limit.
+	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq,
+		COALESCE((SELECT MAX(mm.seq) FROM message_mentions mm WHERE mm.conv = cm.conv AND mm.user_id IN (?, 0)
+			AND mm.seq > cm.read_seq AND mm.from_id <> cm.user_id), 0)
+		FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
 	// %s is "(conv = ? AND seq = ?) OR ...": points on the (conv, seq) key.
 	qLastMessages  = `SELECT ` + msgCols + ` FROM messages WHERE %s`
 	qMessagesAfter = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`

@@ -306,6 +306,24 @@ func (s *sqlStore) Session(ctx context.Context, tokenHash []byte, now int64) (Se
 	return ss, nil
 }
 
+func (s *sqlStore) SessionUser(ctx context.Context, username string, tokenHash []byte, now int64) (User, Session, error) {
+	var u User
+	var disabled int
+	ss := Session{TokenHash: tokenHash}
+	err := s.reads.queryRow(ctx, qSessionUser, tokenHash, strings.ToLower(username)).Scan(
+		&u.ID, &u.Username, &u.Nickname, &u.Signature, &u.AvatarSHA256, &u.CreatedAt, &u.DeletedAt, &disabled,
+		&ss.Device, &ss.CreatedAt, &ss.ExpiresAt)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && ss.ExpiresAt <= now) {
+		return User{}, Session{}, fmt.Errorf("store: session of %q: %w", username, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, Session{}, fail("read session and user", err)
+	}
+	u.Disabled = disabled != 0
+	ss.UserID = u.ID
+	return u, ss, nil
+}
+
 func (s *sqlStore) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	if _, err := s.writes.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
 		return fail("delete session", err)

@@ -36,13 +36,16 @@ func TestStmtCachePreparesOnce(t *testing.T) {
 		if _, err := s.Session(ctx, hash, 2); err != nil {
 			t.Error(err)
 		}
+		if _, _, err := s.SessionUser(ctx, "Alice", hash, 2); err != nil {
+			t.Error(err)
+		}
 		if _, err := s.Conversations(ctx, u.ID, 0); err != nil {
 			t.Error(err)
 		}
 	}
 	login()
 	first := map[string]*sql.Stmt{}
-	for _, q := range []string{qUserByName, qSession, qConversations, qMentionSeqs} {
+	for _, q := range []string{qUserByName, qSession, qConversations, qSessionUser} {
 		if first[q] = s.reads.stmts[q]; first[q] == nil {
 			t.Fatalf("not cached after a call: %s", q)
 		}

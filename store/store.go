@@ -50,6 +50,12 @@ type Store interface {
 	// Session returns the session stored under tokenHash. ErrNotFound
 	// when absent or expired at now (unix ms).
 	Session(ctx context.Context, tokenHash []byte, now int64) (Session, error)
+	// SessionUser is a token login's read: the session stored under
+	// tokenHash with its user, in one query, when that user is named
+	// username (case-insensitively) and not deleted. The user comes without
+	// its password hash. ErrNotFound when there is no such session, it
+	// expired at now (unix ms), or it belongs to another or a deleted user.
+	SessionUser(ctx context.Context, username string, tokenHash []byte, now int64) (User, Session, error)
 	// DeleteSession revokes a session; deleting an absent one is not an error.
 	DeleteSession(ctx context.Context, tokenHash []byte) error
 	// SetUserDisabled disables or enables an account (an administrator's

@@ -223,6 +223,25 @@ func testSessions(t *testing.T, s store.Store) {
 	}
 	_, err := s.Session(ctx, h2[:], 60)
 	wantErr(t, err, store.ErrNotFound) // expired
+	// A token login's read: the session with its user, by name.
+	su, ss2, err := s.SessionUser(ctx, strings.ToUpper(u.Username), h1[:], 20)
+	if err != nil || su.ID != u.ID || su.Username != u.Username || su.PasswordHash != "" || ss2.UserID != u.ID || ss2.Device != "phone" || ss2.ExpiresAt != 100 {
+		t.Fatalf("session user %+v session %+v: %v", su, ss2, err)
+	}
+	other := NewUsers(t, s, "sess2", 1)[0]
+	_, _, err = s.SessionUser(ctx, other.Username, h1[:], 20)
+	wantErr(t, err, store.ErrNotFound) // another user's token
+	_, _, err = s.SessionUser(ctx, u.Username, h2[:], 60)
+	wantErr(t, err, store.ErrNotFound) // expired
+	h3 := sha256.Sum256([]byte("token-3"))
+	if err := s.CreateSession(ctx, store.Session{TokenHash: h3[:], UserID: other.ID, Device: "pc", CreatedAt: 10, ExpiresAt: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteAccount(ctx, other.ID, 30); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.SessionUser(ctx, other.Username, h3[:], 40)
+	wantErr(t, err, store.ErrNotFound) // deleted account
 	if n := must(s.PruneSessions(ctx, 60))(t); n != 1 {
 		t.Fatalf("pruned %d", n)
 	}
