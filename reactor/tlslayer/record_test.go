@@ -365,9 +365,10 @@ func TestRecordLayerSuites(t *testing.T) {
 			lines := []string{"one", strings.Repeat("x", 16383), strings.Repeat("y", 70000), "last"}
 			input := strings.Join(lines, "\n") + "\n"
 			cmd := exec.Command(openssl, "s_client", "-connect", addr, "-tls1_3", "-ciphersuites", suite, "-quiet", "-no_ign_eof")
-			cmd.Stdin = &slowReader{s: input, wait: 2 * time.Second}
-			var out, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &stderr
+			out := &echoWriter{want: len(input), full: make(chan struct{})}
+			var stderr bytes.Buffer
+			cmd.Stdin = &holdEOF{s: input, until: out.full}
+			cmd.Stdout, cmd.Stderr = out, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -379,8 +380,8 @@ func TestRecordLayerSuites(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatalf("s_client did not finish; it said:\n%s", stderr.String())
 			}
-			if out.String() != input {
-				t.Fatalf("echo differs: got %d bytes, want %d; s_client said:\n%s", out.Len(), len(input), stderr.String())
+			if got := out.String(); got != input {
+				t.Fatalf("echo differs: got %d bytes, want %d; s_client said:\n%s", len(got), len(input), stderr.String())
 			}
 			if err := r.waitClose(t); !errors.Is(err, io.EOF) {
 				t.Fatalf("OnClose err = %v, want io.EOF", err)
@@ -392,25 +393,49 @@ func TestRecordLayerSuites(t *testing.T) {
 	}
 }
 
-// slowReader gives its string, then waits before EOF so the echo comes
-// back before s_client sends close_notify and stops reading.
-type slowReader struct {
-	s    string
-	wait time.Duration
-	done bool
+// holdEOF gives its string, then holds EOF back until the echo is whole
+// (or 20 s passed): at EOF s_client sends close_notify and stops reading.
+type holdEOF struct {
+	s     string
+	until chan struct{}
 }
 
-func (r *slowReader) Read(p []byte) (int, error) {
+func (r *holdEOF) Read(p []byte) (int, error) {
 	if r.s == "" {
-		if !r.done {
-			r.done = true
-			time.Sleep(r.wait)
+		select {
+		case <-r.until:
+		case <-time.After(20 * time.Second):
 		}
 		return 0, io.EOF
 	}
 	n := copy(p, r.s)
 	r.s = r.s[n:]
 	return n, nil
+}
+
+// echoWriter keeps what s_client prints and closes full once it has want bytes.
+type echoWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want int
+	full chan struct{}
+}
+
+func (w *echoWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := w.buf.Len()
+	w.buf.Write(p)
+	if had < w.want && w.buf.Len() >= w.want {
+		close(w.full)
+	}
+	return len(p), nil
+}
+
+func (w *echoWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // TestRecordLayerCloseNotify: Close sends close_notify after the queued
