@@ -183,11 +183,12 @@ func (r *record13) update(d *dir13) error {
 func (r *record13) idle() { r.in.keys, r.out.keys = nil, nil }
 
 // recFields locates what the switch takes out of a tls.Conn: its halfConns'
-// sequence numbers and first errors, next to ciphers.go's cipher and secret
-// and trim.go's input buffers. ok is false when a Go release changed them.
+// sequence numbers and first errors and its unsent output, next to
+// ciphers.go's cipher and secret and trim.go's input buffers. ok is false
+// when a Go release changed them.
 var recFields = func() (f struct {
-	ok       bool
-	seq, err uintptr
+	ok                bool
+	seq, err, sendBuf uintptr
 }) {
 	t := reflect.TypeFor[tls.Conn]()
 	in, ok := t.FieldByName("in")
@@ -196,9 +197,10 @@ var recFields = func() (f struct {
 	}
 	seq, ok1 := in.Type.FieldByName("seq")
 	e, ok2 := in.Type.FieldByName("err")
-	f.ok = ok1 && ok2 && seq.Type == reflect.TypeFor[[8]byte]() && e.Type == reflect.TypeFor[error]() &&
-		cipherFields.ok && trimFields.ok
-	f.seq, f.err = seq.Offset, e.Offset
+	sb, ok3 := t.FieldByName("sendBuf")
+	f.ok = ok1 && ok2 && ok3 && seq.Type == reflect.TypeFor[[8]byte]() && e.Type == reflect.TypeFor[error]() &&
+		sb.Type == reflect.TypeFor[[]byte]() && cipherFields.ok && trimFields.ok
+	f.seq, f.err, f.sendBuf = seq.Offset, e.Offset, sb.Offset
 	return f
 }()
 
@@ -221,6 +223,7 @@ func takeRecord13(tc *tls.Conn, st *tls.ConnectionState) (*record13, []byte) {
 	base := unsafe.Pointer(tc)
 	if (*bytes.Reader)(unsafe.Add(base, trimFields.input)).Len() > 0 ||
 		(*bytes.Buffer)(unsafe.Add(base, trimFields.hand)).Len() > 0 ||
+		len(*(*[]byte)(unsafe.Add(base, recFields.sendBuf))) > 0 ||
 		*(*uint16)(unsafe.Add(base, cipherFields.cs)) != st.CipherSuite {
 		return nil, nil
 	}

@@ -550,6 +550,41 @@ func TestRecordLayerBadRecords(t *testing.T) {
 	}
 }
 
+// TestRecordLayerClientCert: with a client certificate the server sends
+// its session ticket at the end of the handshake, from the handshake's
+// goroutine; the record layer still takes over, continues the sequence
+// numbers after it, and reports the client's certificate.
+func TestRecordLayerClientCert(t *testing.T) {
+	cert, client := newTestCert(t, "server"), newTestCert(t, "client")
+	r, _, addr := serve(t, cert, func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert }, Options{}, reactor.Options{})
+	base := takeovers.Load()
+	c, err := dialTLS(t, addr, cert, func(c *tls.Config) {
+		c.Certificates = []tls.Certificate{client.cert}
+		c.ClientSessionCache = tls.NewLRUClientSessionCache(1) // so the server sends a ticket
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{3, 20000} {
+		want := bytes.Repeat([]byte("c"), size)
+		c.Write(want)
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("size %d: echo differs (%v)", size, err)
+		}
+	}
+	if takeovers.Load() == base {
+		t.Fatal("the record layer did not take the connection over")
+	}
+	st, ok := r.layer(<-r.opened).ConnectionState()
+	if !ok || len(st.PeerCertificates) != 1 || st.PeerCertificates[0].Subject.CommonName != "client" {
+		t.Fatalf("ConnectionState: ok %v, %d peer certificates", ok, len(st.PeerCertificates))
+	}
+	if _, err := st.ExportKeyingMaterial("test", nil, 16); err != nil {
+		t.Fatalf("ExportKeyingMaterial: %v", err)
+	}
+}
+
 // TestTLS12KeepsCryptoTLS: a TLS 1.2 connection stays on crypto/tls.
 func TestTLS12KeepsCryptoTLS(t *testing.T) {
 	cert := newTestCert(t, "tls12")
