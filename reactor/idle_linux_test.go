@@ -4,8 +4,11 @@ package reactor
 
 import (
 	"io"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 )
 
 // TestIdleConnPinsNoBuffers checks the property behind the idle-memory
@@ -69,5 +72,36 @@ func TestIdleConnPinsNoBuffers(t *testing.T) {
 	})
 	if st := e.Stats(); st.CopyChunks != 0 || st.QueuedBytes != 0 {
 		t.Errorf("quiet engine still holds %d chunks, %d queued bytes", st.CopyChunks, st.QueuedBytes)
+	}
+}
+
+// TestClosedConnIsFreedBeforeItsIdleTimeout: a closed connection with an
+// idle timeout armed is not kept alive by its timing-wheel entry until the
+// timeout would have passed; what its handler hung on it (here a 4 KiB
+// context) is collectable as soon as OnClose returned.
+func TestClosedConnIsFreedBeforeItsIdleTimeout(t *testing.T) {
+	r := newRecorder(t)
+	var ref atomic.Pointer[weak.Pointer[[4096]byte]]
+	r.open = func(c *Conn) {
+		c.SetIdleTimeout(time.Hour)
+		ctx := new([4096]byte)
+		w := weak.Make(ctx)
+		ref.Store(&w)
+		c.SetContext(ctx)
+	}
+	_, addr := startEngine(t, r, Options{Loops: 1})
+	client := dialTCP(t, addr)
+	client.Close()
+	r.waitClose(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		if w := ref.Load(); w != nil && w.Value() == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection's context is still reachable 10 s after OnClose (idle timeout 1 h)")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

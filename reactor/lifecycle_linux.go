@@ -98,6 +98,10 @@ func (l *loop) closeNow(c *Conn, err error) {
 		return
 	}
 	c.state.Store(stClosed)
+	if c.flags&fIdleArmed != 0 {
+		l.wheel.removeIdle(c, c.idleAt)
+		c.flags &^= fIdleArmed
+	}
 	if p := c.out.size(); p > 0 {
 		c.written(int64(p))
 	}

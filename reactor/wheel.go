@@ -51,6 +51,27 @@ func (w *wheel) add(e wheelEntry) uint64 {
 	return e.at
 }
 
+// removeIdle drops c's idle entry due at the tick whose low 32 bits are
+// at, if it is still in its slot, so that a closed connection (and what its
+// handler hangs on it) is freed at once rather than when the entry would
+// have come due, up to an idle timeout later. A slot holds about
+// connections/512 entries, so the search is short. An entry not found
+// (being fired, or an older stale one) is skipped when due instead.
+func (w *wheel) removeIdle(c *Conn, at uint32) {
+	s := &w.slots[uint64(at)&w.mask]
+	list := *s
+	for i, e := range list {
+		if e.c == c && uint32(e.at) == at {
+			last := len(list) - 1
+			list[i] = list[last]
+			list[last] = wheelEntry{}
+			*s = list[:last]
+			w.n--
+			return
+		}
+	}
+}
+
 // advance processes every tick up to now, calling fire for each due entry.
 // fire may add entries.
 func (w *wheel) advance(now uint64, fire func(wheelEntry)) {
