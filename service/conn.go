@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,10 @@ type connState struct {
 	remote  string        // ip:port of the peer, for kicked.addr and logs
 	ip      string        // the peer's address, the failed-login limiter's key
 	limiter *rate.Limiter // messages (RateMessage ops)
-	typing  *rate.Limiter // msg.typing (RateTyping), apart from messages
+	// typing limits msg.typing (RateTyping), apart from messages. Made on
+	// the first msg.typing: most connections never send one, and a
+	// limiter is 80 bytes of every idle session. Loop goroutine only.
+	typing *rate.Limiter
 	// throttled is set from the first refusal by limiter until a message
 	// passes again, so a flood logs one line. Loop goroutine only.
 	throttled bool
@@ -43,16 +47,16 @@ type connState struct {
 
 func (s *Server) newConnState(c *reactor.Conn) *connState {
 	cs := &connState{s: s, c: c, id: c.ID(),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MsgRate), s.cfg.MsgBurst),
-		typing:  rate.NewLimiter(rate.Limit(s.cfg.TypingRate), max(int(s.cfg.TypingRate), 1))}
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.MsgRate), s.cfg.MsgBurst)}
 	if a := c.RemoteAddr(); a != nil {
 		cs.remote = a.String()
-		if ta, ok := a.(*net.TCPAddr); ok {
-			cs.ip = ta.IP.String()
-		} else if h, _, err := net.SplitHostPort(cs.remote); err == nil {
-			cs.ip = h
-		} else {
-			cs.ip = cs.remote
+		// The host part of remote, not a second string: every idle
+		// connection keeps both.
+		cs.ip = cs.remote
+		if h, _, err := net.SplitHostPort(cs.remote); err == nil {
+			if i := strings.Index(cs.remote, h); i >= 0 {
+				cs.ip = cs.remote[i : i+len(h)]
+			}
 		}
 	}
 	return cs
@@ -256,6 +260,10 @@ func (cs *connState) rateLimiter(class protocol.RateClass) *rate.Limiter {
 	case protocol.RateMessage:
 		return cs.limiter
 	case protocol.RateTyping:
+		if cs.typing == nil {
+			cfg := &cs.s.cfg
+			cs.typing = rate.NewLimiter(rate.Limit(cfg.TypingRate), max(int(cfg.TypingRate), 1))
+		}
 		return cs.typing
 	}
 	return nil

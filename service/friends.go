@@ -221,6 +221,9 @@ type friendSet struct {
 	p atomic.Pointer[map[int64]struct{}]
 }
 
+// noFriends is the set of a session with no friends; never written.
+var noFriends = map[int64]struct{}{}
+
 // snapshot returns the current set, to pass to fill.
 func (f *friendSet) snapshot() *map[int64]struct{} { return f.p.Load() }
 
@@ -229,6 +232,14 @@ func (f *friendSet) snapshot() *map[int64]struct{} { return f.p.Load() }
 // read may be stale, and an empty cache (every send asks the store) is the
 // safe answer.
 func (f *friendSet) fill(was *map[int64]struct{}, ids []int64) {
+	if len(ids) == 0 {
+		// Shared by every session without friends (a set is never
+		// changed in place): no map per idle session.
+		if !f.p.CompareAndSwap(was, &noFriends) {
+			f.p.Store(&noFriends)
+		}
+		return
+	}
 	m := make(map[int64]struct{}, len(ids))
 	for _, id := range ids {
 		m[id] = struct{}{}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,7 +70,9 @@ type heldFrame struct {
 }
 
 func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte) *Session {
-	s := &Session{userID: u.UserID, username: u.Username, device: device, conn: c,
+	// device comes from the login request, whose decoded strings share
+	// one copy of the whole body: a clone keeps 8 bytes, not 150.
+	s := &Session{userID: u.UserID, username: u.Username, device: strings.Clone(device), conn: c,
 		since: time.Now().UnixMilli(), sent: make(map[string]int64)}
 	s.token.Store(&tokenHash)
 	s.profile.Store(&u)
