@@ -23,9 +23,12 @@ type Conn struct {
 	out    outQueue               // loop-owned outbound queue (wire bytes)
 	lay    atomic.Pointer[layers] // nil unless PushLayer was called
 	queued atomic.Int64
-	// outq is the bytes in out not yet written, for a connection without
-	// layers (loop-owned): equal to queued when no write waits in the
-	// command queue, which is when a loop-side write may go inline.
+	// outq is the bytes the loop holds for c (loop-owned): those in out not
+	// yet written and, on a layered connection, the units in its layers'
+	// pending queue not yet encoded. It equals queued when no write waits in
+	// the command queue, which is when a loop-side write may go inline and
+	// a graceful close may proceed (loop writes to layered connections do
+	// not go inline yet).
 	outq int64
 	// lastRead is the loop tick (mod 2^32) of the last read and idleAt the
 	// tick the armed idle entry is due, for the idle timeout.

@@ -188,8 +188,7 @@ func (l *loop) adoptInline(c *Conn, s *layers) {
 			e = l.ownCopy(e.b)
 			e.more = more
 		}
-		s.pend.pushUnit(e.b, e.pooled, e.more)
-		c.outq -= int64(len(e.b))
+		s.pend.pushUnit(e.b, e.pooled, e.more) // still held: outq stays
 		q.bufs[j] = outBuf{}
 	}
 	q.bufs = q.bufs[:i]

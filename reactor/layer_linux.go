@@ -211,6 +211,7 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 	}
 	n := int64(len(b))
 	c.queued.Add(n)
+	c.outq += n
 	l.ctr.queued.Add(n)
 	if c.out.bufs == nil {
 		c.out.bufs = l.queueArray()
@@ -276,14 +277,22 @@ func (l *loop) queueArray() []outBuf {
 	return nil
 }
 
-// pendUnit queues a unit written from above on a layered conn.
+// pendUnit queues a unit written from above on a layered conn, taken from
+// the command queue, and marks the conn for flushing.
 func (l *loop) pendUnit(c *Conn, s *layers, b []byte, pooled, more bool) {
+	l.pendAdd(c, s, b, pooled, more)
+	l.markFlush(c)
+}
+
+// pendAdd queues (a buffer of) a unit written from above on a layered conn;
+// its bytes, reserved by the write, are now held by the loop.
+func (l *loop) pendAdd(c *Conn, s *layers, b []byte, pooled, more bool) {
 	if s.pend.bufs == nil {
 		s.pend.bufs = l.queueArray()
 	}
 	s.pend.pushUnit(b, pooled, more)
+	c.outq += int64(len(b))
 	l.ctr.queued.Add(int64(len(b)))
-	l.markFlush(c)
 }
 
 // encodeOut encodes c's pending units through its layers, runs their Close
@@ -330,7 +339,10 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 		}
 		s.encoding = false
 	}
-	if c.flags&fCloseReq != 0 && !s.closed {
+	// A write made before the close that still waits in the command queue
+	// (a reply OnData wrote from a layer's Wake, which runs in the drain)
+	// goes first: the drain that takes it flushes c again.
+	if c.flags&fCloseReq != 0 && !s.closed && c.drained() {
 		s.closed = true
 		for i := top; i >= 0; i-- {
 			s.ls[i].Close()
@@ -355,6 +367,7 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 	}
 	if plain > 0 {
 		c.queued.Add(-plain)
+		c.outq -= plain
 		l.ctr.queued.Add(-plain)
 		l.releasePend(s)
 	}

@@ -3,7 +3,11 @@
 package reactor
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -55,5 +59,140 @@ func TestLayerOutboundCountsWire(t *testing.T) {
 	if ev := r.waitClose(t); !errors.Is(ev.err, ErrSlowConsumer) {
 		t.Fatalf("OnClose err = %v", ev.err)
 	}
+	waitSettled(t, e)
+}
+
+// lateLayer is a frameLayer that takes no input until a goroutine wakes it
+// (as a TLS handshake does) and reads a zero-length frame as the peer's
+// goodbye (close_notify): the frames before it and the goodbye are decoded
+// in one go when the drain runs the layer's Wake.
+type lateLayer struct {
+	frameLayer
+	ready bool
+	input chan struct{} // closed when the first input was left unconsumed
+}
+
+func (l *lateLayer) Decode(in []byte) (int, error) {
+	if !l.ready {
+		if l.input != nil {
+			close(l.input)
+			l.input = nil
+		}
+		return 0, nil
+	}
+	n := 0
+	for len(in)-n >= 4 {
+		size := int(binary.BigEndian.Uint32(in[n:]))
+		if size == 0 {
+			return n + 4, io.EOF
+		}
+		if len(in)-n-4 < size {
+			break
+		}
+		l.io.Up(in[n+4 : n+4+size])
+		n += 4 + size
+	}
+	return n, nil
+}
+
+func (l *lateLayer) Wake() error { l.ready = true; return nil }
+
+// TestLayerReplyBeforeGoodbyeInWake: a reply OnData writes while a layer's
+// Wake decodes the peer's data is written before the graceful close the
+// goodbye in the same input starts; with the reply on the inline path and
+// with it in the command queue (as every loop write was when goid cannot
+// be trusted).
+func TestLayerReplyBeforeGoodbyeInWake(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		t.Run(map[bool]string{true: "inline", false: "queued"}[inline], func(t *testing.T) {
+			input := make(chan struct{})
+			layer := make(chan *lateLayer, 1)
+			r := newRecorder(t)
+			r.open = func(c *Conn) {
+				if !inline {
+					c.loop.gid.Store(-1) // no write is on the loop goroutine
+				}
+				l := &lateLayer{input: input}
+				c.PushLayer(l)
+				layer <- l
+			}
+			e, addr := startEngine(t, r, Options{Loops: 1})
+			nc := dialTCP(t, addr)
+			want := pattern(7, 3000)
+			nc.Write(append(append(frame(want), frame([]byte("2"))...), 0, 0, 0, 0))
+			l := <-layer
+			<-input
+			l.io.Wake()
+			if got := readFrame(t, nc); !bytes.Equal(got, want) {
+				t.Fatalf("first reply differs")
+			}
+			if got := readFrame(t, nc); string(got) != "2" {
+				t.Fatalf("second reply %q", got)
+			}
+			if rest := readAllTimeout(t, nc, 20*time.Second); len(rest) != 0 {
+				t.Fatalf("%d bytes after the replies", len(rest))
+			}
+			if ev := r.waitClose(t); !errors.Is(ev.err, io.EOF) {
+				t.Fatalf("OnClose err = %v, want io.EOF", ev.err)
+			}
+			waitSettled(t, e)
+		})
+	}
+}
+
+// TestLayerLoopWritesKeepOrder: on a layered conn, writes OnData makes on
+// the loop (inline) and from another goroutine (command queue) reach the
+// peer in the order they were made, with every writer: a loop write made
+// while an earlier one waits in the command queue queues behind it.
+func TestLayerLoopWritesKeepOrder(t *testing.T) {
+	const key = 0x21
+	r := newRecorder(t)
+	r.open = func(c *Conn) {
+		c.PushLayer(&xorLayer{key: key})
+		c.PushLayer(&frameLayer{})
+	}
+	write := func(c *Conn, k int, p []byte) {
+		var err error
+		switch k % 4 {
+		case 0:
+			err = c.Write(p)
+		case 1:
+			err = c.WriteCopy(p)
+		case 2:
+			err = c.Writev(p[:len(p)/2], nil, p[len(p)/2:])
+		case 3:
+			if WriteBatch(p, []*Conn{c}) != 1 {
+				err = ErrClosed
+			}
+		}
+		if err != nil {
+			t.Errorf("write %d: %v", k, err)
+		}
+	}
+	var seq atomic.Int32
+	r.data = func(c *Conn, b []byte) int {
+		k := int(seq.Add(1))
+		write(c, k, append([]byte("A"), b...)) // on the loop
+		done := make(chan struct{})
+		go func() { write(c, k+1, append([]byte("B"), b...)); close(done) }()
+		<-done                                   // B waits in the command queue
+		write(c, k+2, append([]byte("C"), b...)) // on the loop, behind B
+		c.WriteCopy(append([]byte("D"), b...))   // and behind C
+		return len(b)
+	}
+	e, addr := startEngine(t, r, Options{Loops: 1})
+	nc := dialTCP(t, addr)
+	in := xorReader{nc, key}
+	for m := range 200 {
+		msg := pattern(m*13, 1+(m*211)%2000)
+		nc.Write(xorBytes(frame(msg), key))
+		for _, p := range "ABCD" {
+			if got := readFrame(t, in); got[0] != byte(p) || !bytes.Equal(got[1:], msg) {
+				t.Fatalf("msg %d: got %q... where %c was due", m, got[:1], p)
+			}
+		}
+	}
+	nc.Close()
+	r.waitClose(t)
 	waitSettled(t, e)
 }

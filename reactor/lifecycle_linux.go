@@ -92,6 +92,13 @@ func (l *loop) requestClose(c *Conn, code uint8) {
 	l.markFlush(c)
 }
 
+// drained reports whether no write to c waits in the command queue (or is
+// being posted): only then may a graceful close end c, since the contract
+// is that output written before the close goes out first. A write still in
+// the queue marks c for flushing when the drain takes it, and that flush
+// closes c. Loop only.
+func (c *Conn) drained() bool { return c.queued.Load() == c.outq }
+
 // closeNow closes c at once, dropping unsent output, and calls OnClose once.
 func (l *loop) closeNow(c *Conn, err error) {
 	if c.state.Load() == stClosed {

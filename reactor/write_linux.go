@@ -41,7 +41,7 @@ func (l *loop) flush(c *Conn) {
 		return
 	}
 	if c.out.empty() {
-		if c.flags&fCloseReq != 0 {
+		if c.flags&fCloseReq != 0 && c.drained() {
 			l.closeNow(c, closeErr(c.code))
 		}
 		return
@@ -95,7 +95,7 @@ func (l *loop) flush(c *Conn) {
 		c.written(int64(n))
 		l.ctr.bytesOut.Add(uint64(n))
 		l.recycleOut(c)
-		if c.flags&fCloseReq != 0 {
+		if c.flags&fCloseReq != 0 && c.drained() {
 			l.closeNow(c, closeErr(c.code))
 		}
 		return
@@ -119,7 +119,7 @@ func (l *loop) flush(c *Conn) {
 		return
 	}
 	l.recycleOut(c)
-	if c.flags&fCloseReq != 0 {
+	if c.flags&fCloseReq != 0 && c.drained() {
 		l.closeNow(c, closeErr(c.code))
 	}
 }

@@ -608,3 +608,48 @@ func TestTLS12KeepsCryptoTLS(t *testing.T) {
 		t.Fatalf("ConnectionState %x %v", st.Version, ok)
 	}
 }
+
+// TestDataAndCloseNotifyWithFinished: data and close_notify in the segment
+// that carries the client's Finished are decoded when the handshake's Wake
+// runs; the echo OnData writes then must reach the client before the close
+// (a graceful close flushes what was written first), on the record layer
+// (TLS 1.3) and on crypto/tls (TLS 1.2).
+func TestDataAndCloseNotifyWithFinished(t *testing.T) {
+	cert := newTestCert(t, "finclose")
+	r, e, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		for _, size := range []int{5, 40 << 10} {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// TLS 1.2's client waits for the server's Finished after
+			// sending its own, so only what follows the handshake is held.
+			h := &holdConn{Conn: nc, first: v == tls.VersionTLS12}
+			c := tls.Client(h, &tls.Config{RootCAs: cert.pool, ServerName: "localhost", MaxVersion: v})
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if err := c.Handshake(); err != nil {
+				t.Fatalf("version %x size %d: handshake: %v", v, size, err)
+			}
+			h.mu.Lock()
+			h.holdOn = true
+			h.mu.Unlock()
+			want := bytes.Repeat([]byte("f"), size)
+			c.Write(want)
+			c.CloseWrite()                   // close_notify, held with the rest
+			nc.SetWriteDeadline(time.Time{}) // CloseWrite leaves it expired
+			if err := h.release(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(c)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("version %x size %d: echo %d of %d bytes before EOF (%v)", v, size, len(got), size, err)
+			}
+			if err := r.waitClose(t); !errors.Is(err, io.EOF) {
+				t.Fatalf("OnClose err = %v, want io.EOF", err)
+			}
+			nc.Close()
+		}
+	}
+	_ = e
+}
