@@ -418,6 +418,9 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	if err := bw.insert(rows); err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}
+	if err := bw.indexSearch(rows); err != nil {
+		return err
+	}
 	if err := c.insertMentions(ctx, tx, rows); err != nil {
 		return fmt.Errorf("insert mentions: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -353,4 +354,48 @@ func mergeNewest(a, b []Message, n int) []Message {
 		out = append(out, m)
 	}
 	return out
+}
+
+// The statements that add messages to SQLite's two search indexes (%s:
+// the index; the body expression), for the ids in a JSON array. Newest
+// first, so the rowids (-id) ascend and FTS5 gathers the whole batch's
+// terms in memory before it writes them (see migration v7).
+const qIndexSearch = `INSERT INTO %s (rowid, body) SELECT -m.id, %s FROM json_each(?) j
+	JOIN messages m ON m.id = j.value WHERE m.type = 'text' ORDER BY m.id DESC`
+
+var (
+	qIndexTrgm      = fmt.Sprintf(qIndexSearch, "messages_trgm", "m.body")
+	qIndexTrgmShort = fmt.Sprintf(qIndexSearch, "messages_trgm_short", "chatd_short_grams(m.body)")
+)
+
+// indexSearch adds the text messages among rows to SQLite's search
+// indexes, inside the transaction that inserted them, so a search never
+// sees a message the index lacks. Two statements per batch whatever its
+// size.
+func indexSearch(ctx context.Context, tx interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, rows []*Message) error {
+	ids := make([]byte, 0, 16*len(rows)+2)
+	ids = append(ids, '[')
+	n := 0
+	for _, m := range rows {
+		if m.Type != TypeText {
+			continue
+		}
+		if n > 0 {
+			ids = append(ids, ',')
+		}
+		ids = strconv.AppendInt(ids, m.ID, 10)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	ids = append(ids, ']')
+	for _, q := range []string{qIndexTrgm, qIndexTrgmShort} {
+		if _, err := tx.ExecContext(ctx, q, string(ids)); err != nil {
+			return fmt.Errorf("index for search: %w", err)
+		}
+	}
+	return nil
 }

@@ -238,8 +238,8 @@ func waitIndexed(b *testing.B, s *sqlStore) {
 	}
 }
 
-// loadSearchDataset inserts the rows directly, in large transactions (the
-// search index triggers run as they would for appends).
+// loadSearchDataset inserts the rows directly, in large transactions, and
+// indexes them as the group commit does.
 func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -271,6 +271,7 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	}
 	const rowsPer = 500
 	args = args[:0]
+	var block []*Message
 	for i, body := range bodies {
 		k := rng.Intn(len(open))
 		c := open[k]
@@ -281,9 +282,16 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 		}
 		m := Message{ID: int64(i + 1), Conv: protocol.GroupConv(int64(c)), Seq: seq[c], From: int64(2 + c), TS: int64(i), Type: TypeText, Body: body}
 		args = appendMsgArgs(args, &m)
+		block = append(block, &m)
 		if len(args) == rowsPer*msgColCount || i == len(bodies)-1 {
 			run(insertMessages(len(args)/msgColCount), args...)
 			args = args[:0]
+			if s.d == sqliteDialect {
+				if err := indexSearch(ctx, tx, block); err != nil {
+					b.Fatal(err)
+				}
+			}
+			block = block[:0]
 		}
 		if (i+1)%50000 == 0 {
 			if err := tx.Commit(); err != nil {
