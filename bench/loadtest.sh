@@ -16,6 +16,8 @@
 #                   second run always holds 19,000 (the goal's size)
 #   WORKERS         chatbench worker processes for connect [2]
 #   SOAK            mixed scenario length [30s]
+#   MYSQL_ADDR      MySQL/MariaDB (root, empty password) for the chat-mysql
+#                   run, skipped when nothing answers [127.0.0.1:3306]
 #   NOTE            free text put into LOADTEST.md (e.g. "machine was busy")
 #   OUT             where LOADTEST.md goes [bench/LOADTEST.md]
 #   RESULTS         where the JSON reports, SVG charts and the CPU profile
@@ -47,6 +49,7 @@ NOTE=${NOTE:-}
 OUT=${OUT:-$ROOT/bench/LOADTEST.md}
 RESULTS=${RESULTS:-$ROOT/bench/out/loadtest}
 GO=${GO:-go}
+MYSQL_ADDR=${MYSQL_ADDR:-127.0.0.1:3306}
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -65,8 +68,12 @@ stop_chatd() {
 	fi
 	CHATD_PID=""
 }
+MYSQL_DB=""
 cleanup() {
 	stop_chatd
+	if [[ -n $MYSQL_DB ]]; then
+		mariadb -uroot -h"${MYSQL_ADDR%:*}" -P"${MYSQL_ADDR#*:}" -e "DROP DATABASE IF EXISTS $MYSQL_DB" || true
+	fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -82,12 +89,21 @@ log "building chatd and chatbench into $WORK/bin"
 CHATD=$WORK/bin/chatd
 CHATBENCH=$WORK/bin/chatbench
 
-CHATD_ARGS=(--chat-addr "127.0.0.1:$CHAT_PORT" --file-addr "127.0.0.1:$FILE_PORT" --discovery-addr "" --web-addr ""
-	--admin-addr "127.0.0.1:$ADMIN_PORT" --data-dir "$WORK/data" --msg-rate 1000000 --msg-burst 1000000
-	--log-level warn --log-format json)
+CHATD_BASE=(--chat-addr "127.0.0.1:$CHAT_PORT" --file-addr "127.0.0.1:$FILE_PORT" --discovery-addr "" --web-addr ""
+	--admin-addr "127.0.0.1:$ADMIN_PORT" --msg-rate 1000000 --msg-burst 1000000 --log-level warn --log-format json)
+CHATD_ARGS=("${CHATD_BASE[@]}" --data-dir "$WORK/data")
+# The fresh chatds of the memory and token-login runs hash passwords
+# cheaply: those runs need thousands of accounts or device tokens, each one
+# argon2id password login at the default cost (about 80 ms of CPU here),
+# and token logins never hash.
+CHEAP_HASH=(--argon2-memory 64KiB --argon2-time 1)
+# start_chatd DATA_DIR [EXTRA ARGS...]: a fresh chatd on the suite's ports.
 start_chatd() {
-	log "starting chatd ${CHATD_ARGS[*]}"
-	"$CHATD" "${CHATD_ARGS[@]}" >"$WORK/chatd.out" 2>"$WORK/chatd.log" &
+	local data=$1
+	shift
+	local args=("${CHATD_BASE[@]}" --data-dir "$data" "$@")
+	log "starting chatd ${args[*]}"
+	"$CHATD" "${args[@]}" >>"$WORK/chatd.out" 2>>"$WORK/chatd.log" &
 	CHATD_PID=$!
 	for _ in $(seq 1 100); do
 		if curl -fsS "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null 2>&1; then
@@ -100,7 +116,6 @@ start_chatd() {
 	cat "$WORK/chatd.log" >&2
 	exit 1
 }
-start_chatd
 
 mkdir -p "$WORK/results"
 COMMANDS=()
@@ -124,10 +139,20 @@ bench() {
 START=$(date -u +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI_START=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
-bench connect 150s --workers "$WORKERS" connect --conns "$CONNECT_CONNS" --users 20 --hold 10s
-# The goal's size: 19,000 sessions, one chatd process's open-file limit.
+# Memory per session from a fresh process (issue 18): 19,000 sessions of 20
+# accounts, then of 19,000 accounts, each on its own chatd; token re-logins
+# with one token per device on those chatds, with empty lists and then with
+# friends and conversations.
+start_chatd "$WORK/data-fresh1" "${CHEAP_HASH[@]}"
 bench connect-19000 150s --label connect-19000 --workers "$WORKERS" connect --conns 19000 --users 20 --hold 10s
-bench login 120s --cpu-profile login.cpu.pprof --profile-seconds 3 login --users 20 --token-logins 5000
+bench login 180s --cpu-profile login.cpu.pprof --profile-seconds 3 login --users 5000 --token-logins 10000
+stop_chatd
+start_chatd "$WORK/data-fresh2" "${CHEAP_HASH[@]}"
+bench connect-19000-accounts 300s --label connect-19000-accounts --workers "$WORKERS" connect --conns 19000 --users 19000 --hold 10s
+bench login-friends 300s --label login-friends login --users 2000 --friends 5 --token-logins 10000
+stop_chatd
+start_chatd "$WORK/data"
+bench connect 150s --workers "$WORKERS" connect --conns "$CONNECT_CONNS" --users 20 --hold 10s
 # Closed loop for throughput, with a CPU profile of chatd while it sends;
 # then a fixed rate well below saturation for latency.
 bench chat 120s --cpu-profile chat.cpu.pprof --profile-seconds 8 chat --pairs 50 --duration 15s --inflight 4
@@ -161,6 +186,19 @@ bench_own() {
 	fi
 }
 bench_own crash 120s crash --chatd "$CHATD" --pairs 20 --duration 15s --kill-after 5s --down 1s
+# 1:1 chat on MySQL/MariaDB (issue 18's second store figure), on a fresh
+# chatd and a database of its own, when a server answers at MYSQL_ADDR.
+if mariadb -uroot -h"${MYSQL_ADDR%:*}" -P"${MYSQL_ADDR#*:}" -e 'SELECT 1' >/dev/null 2>&1; then
+	MYSQL_DB=chatd_loadtest_$(date -u +%s)
+	mariadb -uroot -h"${MYSQL_ADDR%:*}" -P"${MYSQL_ADDR#*:}" -e "CREATE DATABASE $MYSQL_DB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+	start_chatd "$WORK/data-mysql" --mysql-dsn "root:@tcp($MYSQL_ADDR)/$MYSQL_DB?charset=utf8mb4&collation=utf8mb4_unicode_ci&clientFoundRows=true&interpolateParams=true"
+	bench chat-mysql 120s --label chat-mysql chat --pairs 50 --duration 15s --inflight 4
+	stop_chatd
+	mariadb -uroot -h"${MYSQL_ADDR%:*}" -P"${MYSQL_ADDR#*:}" -e "DROP DATABASE $MYSQL_DB"
+	MYSQL_DB=""
+else
+	log "no MySQL server at $MYSQL_ADDR: the chat-mysql run is skipped"
+fi
 SUITE_S=$(($(date -u +%s) - START))
 
 PROFILE_TOP=""
@@ -176,7 +214,7 @@ if [[ -s $WORK/results/group.cpu.pprof ]]; then
 	GROUP_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -nodecount=20 "$CHATD" "$WORK/results/group.cpu.pprof" 2>/dev/null | sed -n '1,30p' || true)
 fi
 
-NAMES="connect connect-19000 login chat chat-rate group room room-19000 offline mixed files crash"
+NAMES="connect-19000 connect-19000-accounts login login-friends connect chat chat-rate chat-mysql group room room-19000 offline mixed files crash"
 # The cluster section (bench/cluster.sh, written up by hand) is kept when
 # this suite rewrites the file.
 CLUSTER_SECTION=""
@@ -210,6 +248,10 @@ log "writing $OUT"
 	echo '```'
 	echo
 	echo "\`--msg-rate\`/\`--msg-burst\` lift the per-connection limit of 50 messages/s (the default protects a server from one client; a load test sends from few connections). Everything else is chatd's default, including argon2id at m=19 MiB, t=2 for every registration and password login. RSS of chatd at the end of the suite: $((CHATD_RSS_END / 1048576)) MiB."
+	echo
+	echo "chat-mysql ran last, on a fresh chatd with the same flags plus \`--mysql-dsn\` naming a new database on the machine's MariaDB (dropped afterwards), which committed with an fsync per transaction (Debian's defaults)."
+	echo
+	echo "The first four runs (connect-19000, login, connect-19000-accounts, login-friends) each pair ran on a fresh chatd of its own, with the same flags plus \`$(printf "%s " "${CHEAP_HASH[@]}")\`: they need thousands of accounts or device tokens, each one argon2id password login, which token logins and held sessions never repeat. So the memory figures are from a fresh process, and every token login presents its own device's token."
 	echo
 	echo "## Commands"
 	echo
