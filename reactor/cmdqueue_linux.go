@@ -22,6 +22,24 @@ func (l *loop) post(c cmd) bool {
 	return true
 }
 
+// postUrgent is post for commands that must not wait out a coalescing
+// window (Shutdown): the loop takes its queue on the next pass, and is
+// woken even if it is holding.
+func (l *loop) postUrgent(c cmd) bool {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
+	l.cmds = append(l.cmds, c)
+	l.urgent.Store(true)
+	l.awake.Store(true)
+	unix.Write(l.efd, wakeBytes)
+	l.ctr.wakeups.Add(1)
+	l.mu.Unlock()
+	return true
+}
+
 func (l *loop) postWrite(c *Conn, b []byte) bool {
 	return l.post(cmd{c: c, b: b, op: opWrite})
 }

@@ -45,6 +45,18 @@ type Options struct {
 	MaxInbound     int           // max unconsumed inbound bytes kept per conn; 0 = 2 MiB + 64 KiB; over it the conn closes with ErrInboundTooLarge
 	ReadBufferSize int           // per-loop read buffer; 0 = 64 KiB
 	TickInterval   time.Duration // timing-wheel tick; 0 = 100ms
+	// CoalesceWindow, when > 0, lets writes from other goroutines gather:
+	// a loop that took its command queue less than CoalesceWindow ago
+	// leaves newly posted commands there until the window has passed, then
+	// takes them all and flushes each connection once. Under a steady
+	// stream of fan-outs every receiver then gets several frames per
+	// writev, and the loop one wake-up per window instead of one per post.
+	// A post after a quiet spell is taken at once; none waits longer than
+	// the window plus the runtime timer's slack (up to about 1 ms).
+	// Writes a loop makes to its own connections (from its callbacks) are
+	// not held. 0 (the default) takes every command on the next pass. The
+	// non-Linux fallback writes at once and ignores it.
+	CoalesceWindow time.Duration
 }
 
 // Stats is a snapshot of engine counters. All counters are cumulative except

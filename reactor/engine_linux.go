@@ -227,7 +227,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	if first {
 		for _, l := range e.loops {
-			l.post(cmd{op: opShutdown})
+			l.postUrgent(cmd{op: opShutdown})
 		}
 	}
 	select {
@@ -235,7 +235,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		for _, l := range e.loops {
-			l.post(cmd{op: opHard})
+			l.postUrgent(cmd{op: opHard})
 		}
 		<-e.done
 		return ctx.Err()

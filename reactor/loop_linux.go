@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -123,6 +124,13 @@ type loop struct {
 	lent     bool
 	backoff  uint64 // accept retry delay in ticks after EMFILE/ENFILE
 	stopping bool
+	// Options.CoalesceWindow (coalesce_linux.go). Times are since start:
+	// since is the pass's, drainAt the end of the open window (0: none),
+	// taken the last drain that found commands.
+	window  time.Duration
+	drainAt time.Duration
+	taken   time.Duration
+	since   time.Duration
 
 	nconns atomic.Int64
 	ctr    counters
@@ -137,6 +145,7 @@ type loop struct {
 	chunks   chunkPool // free WriteCopy chunks, taken by writers under mu
 	dead     bool
 	awake    atomic.Bool // loop is running a pass or a wake-up is pending
+	urgent   atomic.Bool // a queued command must not wait out the coalescing window
 }
 
 func newLoop(e *Engine, idx int) (*loop, error) {
@@ -161,6 +170,8 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 		epfd:   epfd,
 		efd:    efd,
 		tick:   e.opts.TickInterval,
+		window: e.opts.CoalesceWindow,
+		taken:  math.MinInt64 / 2, // quiet
 		start:  time.Now(),
 		budget: 4 * e.opts.ReadBufferSize,
 		buf:    make([]byte, e.opts.ReadBufferSize),
@@ -182,7 +193,7 @@ func (l *loop) run() {
 	if l.inl {
 		l.gid.Store(goid.Get())
 	}
-	timeout := -1
+	var timeout time.Duration = -1
 	for {
 		n, err := l.wait(timeout)
 		if err != nil {
@@ -190,23 +201,32 @@ func (l *loop) run() {
 			return
 		}
 		l.awake.Store(true)
-		l.now = uint64(time.Since(l.start) / l.tick)
+		since := time.Since(l.start)
+		l.now = uint64(since / l.tick)
 		for i := 0; i < n; i++ {
 			l.event(&l.events[i])
 		}
 		l.readAll()
-		l.drain()
+		l.since = since
+		if !l.holdCmds() {
+			l.drain()
+		}
 		l.wheel.advance(l.now, l.fire)
 		l.flushAll()
 		if l.stopping && l.nconns.Load() == 0 {
 			return
 		}
-		l.awake.Store(false)
 		timeout = l.pollTimeout()
-		if timeout != 0 {
+		if timeout == 0 {
+			l.awake.Store(false)
+		} else {
+			// Under mu, so a post either sees the loop asleep and wakes
+			// it, or is seen here.
 			l.mu.Lock()
 			if len(l.cmds) > 0 || len(l.timers) > 0 || len(l.dialReqs) > 0 {
-				timeout = 0
+				timeout = l.holdTimeout(timeout)
+			} else {
+				l.awake.Store(false)
 			}
 			l.mu.Unlock()
 		}
@@ -215,7 +235,7 @@ func (l *loop) run() {
 
 // pollTimeout returns 0 if work is left for the next pass, else the time to
 // the next wheel tick, or -1 when no timer is armed.
-func (l *loop) pollTimeout() int {
+func (l *loop) pollTimeout() time.Duration {
 	if len(l.ready) > 0 || len(l.flushq) > 0 {
 		return 0
 	}
@@ -226,7 +246,7 @@ func (l *loop) pollTimeout() int {
 	if next <= 0 {
 		return 0
 	}
-	return int((next + time.Millisecond - 1) / time.Millisecond)
+	return next
 }
 
 func (l *loop) event(ev *unix.EpollEvent) {
@@ -288,6 +308,7 @@ func (l *loop) drain() {
 	l.timers = l.spareT[:0]
 	dials := l.dialReqs
 	l.dialReqs = nil
+	l.urgent.Store(false)
 	for i, b := range l.chunkRet {
 		l.chunks.put(b)
 		l.chunkRet[i] = nil
@@ -316,6 +337,10 @@ func (l *loop) drain() {
 		l.wheel.add(wheelEntry{at: at, t: t})
 	}
 	l.spareT = timers[:0]
+	l.drainAt = 0
+	if len(cmds) > 0 || len(timers) > 0 || len(dials) > 0 {
+		l.taken = l.since
+	}
 }
 
 func (l *loop) exec(x *cmd) {

@@ -55,15 +55,15 @@ func (l *loop) closePoller() {
 	unix.Close(l.epfd)
 }
 
-// wait fills l.events and returns how many are ready. timeout is in
-// milliseconds as for epoll_wait: 0 polls, -1 waits without limit.
-func (l *loop) wait(timeout int) (int, error) {
+// wait fills l.events and returns how many are ready. timeout 0 polls, a
+// negative one waits without limit.
+func (l *loop) wait(timeout time.Duration) (int, error) {
 	l.nev, l.evErr = 0, 0
 	if timeout == 0 {
 		l.pollOnce(0)
 	} else {
 		if timeout > 0 {
-			l.ep.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
+			l.ep.SetReadDeadline(time.Now().Add(timeout))
 			l.deadline = true
 		} else if l.deadline {
 			l.ep.SetReadDeadline(time.Time{})

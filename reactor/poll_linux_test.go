@@ -4,6 +4,7 @@ package reactor
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,7 @@ func TestLoopWaitParksAndWakes(t *testing.T) {
 	if n, err := l.wait(0); n != 0 || err != nil {
 		t.Fatalf("poll with nothing ready: %d events, %v", n, err)
 	}
-	if n, err := l.wait(5); n != 0 || err != nil {
+	if n, err := l.wait(5 * time.Millisecond); n != 0 || err != nil {
 		t.Fatalf("timed wait with nothing ready: %d events, %v", n, err)
 	}
 	wake := func() {

@@ -45,7 +45,9 @@ func (l *loop) readAll() {
 			// OnData's writes went inline into c.out (see inline_linux.go)
 			// unless an earlier write waited in the command queue (another
 			// goroutine's; flushing that early is harmless): then drain.
-			if c.queued.Load() != c.outq {
+			// Without a new write (queued unchanged) the waiting ones stay
+			// for the pass's drain, which a coalescing window may hold.
+			if n := c.queued.Load(); n != c.outq && n != q {
 				l.drain()
 			}
 			if !c.out.empty() && c.state.Load() != stClosed { // drain may have run its close
