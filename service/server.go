@@ -127,9 +127,10 @@ func (s *Server) Start() error {
 	}
 	s.pool = reactor.NewPool(s.cfg.Workers, s.cfg.MaxPending)
 	eng, err := reactor.New(s.transports(handler{s}), reactor.Options{
-		Loops:       s.cfg.Loops,
-		MaxOutbound: s.cfg.MaxOutbound,
-		MaxInbound:  s.cfg.Limits.MaxFrameBody + protocol.HeaderSize + 64<<10,
+		Loops:          s.cfg.Loops,
+		MaxOutbound:    s.cfg.MaxOutbound,
+		CoalesceWindow: max(s.cfg.CoalesceWindow, 0),
+		MaxInbound:     s.cfg.Limits.MaxFrameBody + protocol.HeaderSize + 64<<10,
 	})
 	if err != nil {
 		s.pool.Close()

@@ -64,7 +64,8 @@ type config struct {
 	MaxFileSize          int64
 	ShutdownTimeout      time.Duration
 	Loops                int // event loops; 0 = GOMAXPROCS
-	Workers              int // store worker goroutines; 0 = the service's default
+	CoalesceWindow       time.Duration
+	Workers              int   // store worker goroutines; 0 = the service's default
 	Argon2Memory         int64 // argon2id memory per password hash, bytes
 	Argon2Time           int   // argon2id passes per password hash
 
@@ -108,6 +109,7 @@ func defaultConfig() config {
 		ShutdownTimeout:      15 * time.Second,
 		Argon2Memory:         int64(auth.DefaultParams.MemoryKiB) << 10,
 		Argon2Time:           int(auth.DefaultParams.Time),
+		CoalesceWindow:       time.Millisecond, // service.DefaultCoalesceWindow
 		FileWorkers:          files.DefaultWorkers,
 		FileQueue:            files.DefaultQueue,
 		FileStaleAge:         files.DefaultStaleAge,
@@ -206,6 +208,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(byteSize{&cfg.OutboundQueue}, "outbound-queue", "per-connection outbound queue limit in `bytes`; a slower client is disconnected")
 	fs.Var(byteSize{&cfg.MaxFileSize}, "max-file-size", "largest file offer in `bytes`")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event-loop goroutines; 0 means one per CPU (GOMAXPROCS)")
+	fs.Var(duration{&cfg.CoalesceWindow}, "coalesce-window", "let pushes to one connection gather for up to this `duration` under load and leave in one write (0 turns it off)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "store worker goroutines; 0 means the service default (1024)")
 	fs.Var(byteSize{&cfg.Argon2Memory}, "argon2-memory", "argon2id `memory` per password hash (OWASP's minimum, 19MiB, by default); new and changed passwords use it, stored hashes keep their own")
 	fs.IntVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "argon2id `passes` per password hash; lower memory needs more passes (OWASP: 19MiB with 2, 12MiB with 3, 7MiB with 5)")
@@ -447,6 +450,9 @@ func (c *config) validate() error {
 	}
 	if c.MaxFileSize < 1 {
 		bad("max-file-size", "must be at least 1 byte")
+	}
+	if c.CoalesceWindow < 0 || c.CoalesceWindow > 100*time.Millisecond {
+		bad("coalesce-window", "%v is outside 0 to 100ms", c.CoalesceWindow)
 	}
 	if c.Loops < 0 || c.Loops > 1024 {
 		bad("loops", "%d is outside 0 to 1024", c.Loops)

@@ -51,6 +51,7 @@ func serviceConfig(cfg config, st store.Store, log zerolog.Logger, ver string) s
 		MsgBurst:             cfg.MsgBurst,
 		MaxOutbound:          int(cfg.OutboundQueue),
 		Loops:                cfg.Loops,
+		CoalesceWindow:       coalesceWindow(cfg.CoalesceWindow),
 		Workers:              cfg.Workers,
 		Argon2:               service.Argon2Params{MemoryKiB: uint32(cfg.Argon2Memory >> 10), Time: uint32(cfg.Argon2Time)},
 		ServerName:           cfg.Name,
@@ -441,4 +442,13 @@ func addrString(a net.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// coalesceWindow maps the flag (0 = off) to service.Config's field (0 =
+// the default, negative = off).
+func coalesceWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
