@@ -1,8 +1,10 @@
 package chatload
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,44 @@ func parseBody(s string) (n uint64, sent time.Time, err error) {
 		return 0, time.Time{}, errNotBench
 	}
 	return n, time.Unix(0, ns), nil
+}
+
+// parseBodyBytes is parseBody for the bytes of a body still in its frame,
+// without a copy; ok is false for a body chatbench did not write.
+func parseBodyBytes(b []byte) (n uint64, sent time.Time, ok bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(bodyPrefix))
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	num, rest, ok := bytes.Cut(rest, []byte{' '})
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	ts, _, _ := bytes.Cut(rest, []byte{' '})
+	n, ok = parseDigits(num)
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	ns, ok := parseDigits(ts)
+	if !ok || ns == 0 || ns > math.MaxInt64 {
+		return 0, time.Time{}, false
+	}
+	return n, time.Unix(0, int64(ns)), true
+}
+
+// parseDigits parses a non-empty run of decimal digits that fits a uint64.
+func parseDigits(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 19 { // 19 digits always fit
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
 }
 
 // mediaHeader is the size of the binary media payload header: number and

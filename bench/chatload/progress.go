@@ -120,6 +120,12 @@ func (s *seqSeen) mark(conv string, seq int64) bool {
 		c = &convSeen{}
 		s.m[conv] = c
 	}
+	return c.set(seq)
+}
+
+// set marks seq (>= 0) and reports whether it is new; the caller holds
+// the seqSeen's lock.
+func (c *convSeen) set(seq int64) bool {
 	w := int(seq / 64)
 	if w >= len(c.bits) {
 		grow := make([]uint64, w+1+w/2)
@@ -133,6 +139,25 @@ func (s *seqSeen) mark(conv string, seq int64) bool {
 	c.bits[w] |= mask
 	c.hi = max(c.hi, seq)
 	return true
+}
+
+// markBytes is mark for a conv still in its frame: the lookup copies
+// nothing; only a conversation's first mark allocates its name.
+func (s *seqSeen) markBytes(conv []byte, seq int64) bool {
+	if seq < 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.m[string(conv)]
+	if c == nil {
+		if s.m == nil {
+			s.m = map[string]*convSeen{}
+		}
+		c = &convSeen{}
+		s.m[string(conv)] = c
+	}
+	return c.set(seq)
 }
 
 // highest returns the highest seq seen per conversation.

@@ -95,20 +95,57 @@ func readReply(r io.Reader, wantOp protocol.Op, wantReq uint32) error {
 const maxFrameBody = 16 << 20
 
 // receive reads frames until the connection fails and hands each one's op
-// and body to f. The body is only valid during the call: one buffer serves
-// every frame, so bodies cost no allocation (protocol.ReadFrame's header,
-// 10 bytes, is the loop's only one per frame).
+// and body to f. The body is only valid during the call.
 func (rc *rawConn) receive(f func(op protocol.Op, body []byte)) {
-	var body []byte
+	rc.receiveChunks(func(_ time.Time, op protocol.Op, body []byte) { f(op, body) }, nil)
+}
+
+// receiveChunks reads the connection in chunks of up to rawChunk bytes
+// until it fails, hands every complete frame of a chunk to f with the time
+// the chunk arrived, then calls done (if set) once per chunk. Bodies alias
+// one buffer and are only valid during f: no allocation per frame, and
+// one read for however many frames the server packed into one write.
+func (rc *rawConn) receiveChunks(f func(now time.Time, op protocol.Op, body []byte), done func()) {
+	buf := make([]byte, rawChunk)
+	have := 0
 	for {
-		h, b, err := protocol.ReadFrame(rc.br, maxFrameBody, body)
+		n, err := rc.br.Read(buf[have:])
+		if n > 0 {
+			now := time.Now()
+			have += n
+			off := 0
+			for {
+				h, body, used, ferr := protocol.Decode(buf[off:have], maxFrameBody)
+				if ferr != nil {
+					return
+				}
+				if used == 0 {
+					break
+				}
+				f(now, h.Op, body)
+				off += used
+			}
+			if done != nil {
+				done()
+			}
+			have = copy(buf, buf[off:have])
+			if need := protocol.FrameSize(buf[:have]); need > len(buf) {
+				// A frame larger than the buffer (Decode has checked its
+				// length against maxFrameBody).
+				grown := make([]byte, need)
+				copy(grown, buf[:have])
+				buf = grown
+			}
+		}
 		if err != nil {
 			return
 		}
-		body = b
-		f(h.Op, body)
 	}
 }
+
+// rawChunk is the read size of a raw receiver: the server's writev of a
+// connection's pending frames arrives in one read.
+const rawChunk = 64 << 10
 
 // pingFrame is a ping request; the replies pile up unread (a few bytes).
 var pingFrame = protocol.AppendFrame(nil, protocol.OpPing, 2, []byte("{}"))

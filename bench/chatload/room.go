@@ -319,7 +319,7 @@ func rawRoomReceive(rc *rawConn, r int32, onMedia func(int32, []byte, time.Time)
 			}
 		case protocol.OpRoomSaid:
 			if text, ok := scanString(body, `"body":"`); ok {
-				onSaid(text, now)
+				onSaid(string(text), now)
 			} else if p := (protocol.RoomSaidPush{}); protocol.Unmarshal(body, &p) == nil {
 				onSaid(p.Body, now)
 			}

@@ -42,6 +42,16 @@ func (l *Latency) Record(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// RecordAll is Record for each of ds, under one lock.
+func (l *Latency) RecordAll(ds []time.Duration) {
+	l.mu.Lock()
+	for _, d := range ds {
+		us := min(max(d.Microseconds(), lowestMicros), highestMicros)
+		_ = l.h.RecordValue(us) // cannot fail: clamped into range
+	}
+	l.mu.Unlock()
+}
+
 // Count returns the number of observations.
 func (l *Latency) Count() int64 {
 	l.mu.Lock()

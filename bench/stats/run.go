@@ -73,6 +73,13 @@ func (r *Run) Observe(name string, d time.Duration) {
 	r.window[name].Record(d)
 }
 
+// ObserveAll records several latencies in the named histogram and its
+// timeline window, each under one lock (a receiver's batch of deliveries).
+func (r *Run) ObserveAll(name string, ds []time.Duration) {
+	r.latency[name].RecordAll(ds)
+	r.window[name].RecordAll(ds)
+}
+
 // Latency returns the named histogram.
 func (r *Run) Latency(name string) *Latency { return r.latency[name] }
 
