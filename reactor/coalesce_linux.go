@@ -4,19 +4,26 @@ package reactor
 
 import "time"
 
-// Coalescing (Options.CoalesceWindow). A loop that took commands from its
-// queue within the last quietAfter windows is busy: the next time it finds
-// the queue worth taking it opens a window instead and takes everything
-// posted meanwhile when the window ends, so each connection gets one writev
-// per window however many fan-outs reached it. A loop that has been quiet
-// takes a command at once. The window opens when the loop runs after the
-// first post (woken by it, or already awake), so no command waits longer
-// than the window plus the wake-up; while it holds commands the loop stays
-// marked awake and sleeps until the window ends, so posts meanwhile write
-// no eventfd. Shutdown's commands are urgent and end the window.
+// Coalescing (Options.CoalesceWindow). A loop that took at least
+// coalesceMin commands at once within the last quietAfter windows is busy
+// with fan-out: the next time it finds commands queued it opens a window
+// instead and takes everything posted meanwhile when the window ends, so
+// each connection gets one writev per window however many fan-outs
+// reached it. Otherwise (request and reply traffic, a lone message after a
+// quiet spell) the loop takes commands at once, as without a window. The
+// window opens when the loop runs after the first post (woken by it, or
+// already awake), so no command waits longer than the window plus the
+// wake-up; while it holds commands the loop stays marked awake and sleeps
+// until the window ends, so posts meanwhile write no eventfd. Shutdown's
+// commands are urgent and end the window.
 
-// quietAfter is how many windows without taking a command make a loop
-// quiet again.
+// coalesceMin is how many commands one drain must take to make the loop
+// busy: a group message's fan-out posts one per receiver on the loop,
+// while replies to requests arrive a few at a time.
+const coalesceMin = 64
+
+// quietAfter is how many windows without such a drain make a loop quiet
+// again.
 const quietAfter = 4
 
 // holdCmds reports whether this pass leaves the command queue for the end

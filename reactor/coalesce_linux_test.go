@@ -20,12 +20,25 @@ import (
 // out the window) without losing any.
 func TestCoalesceWindowGathersPosts(t *testing.T) {
 	r, opened := openedRecorder(t, 1)
-	// An hour: the listener's command made the loop busy for four hours,
-	// so the first post opens a window no test outlives and only Shutdown
-	// can release what follows.
+	// An hour: a fan-out makes the loop busy for four hours, so the next
+	// post opens a window no test outlives and only Shutdown can release
+	// what follows.
 	e, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: time.Hour})
 	cl := dialTCP(t, addr)
 	c := <-opened
+	busy := make([]*Conn, coalesceMin)
+	for i := range busy {
+		busy[i] = c
+	}
+	first := pattern(0, 10)
+	if WriteBatch(first, busy) != coalesceMin {
+		t.Fatal("WriteBatch queued less than asked")
+	}
+	got := make([]byte, len(first)*coalesceMin)
+	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, bytes.Repeat(first, coalesceMin)) {
+		t.Fatalf("the first fan-out (taken at once by a quiet loop): %v", err)
+	}
 	before := e.Stats()
 	var want []byte
 	for i := range 12 {
@@ -72,9 +85,19 @@ func TestCoalesceWindowLoneWriteGoesOut(t *testing.T) {
 	_, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: 20 * time.Millisecond})
 	cl := dialTCP(t, addr)
 	c := <-opened
+	busy := make([]*Conn, coalesceMin)
+	for i := range busy {
+		busy[i] = c
+	}
+	WriteBatch([]byte("x"), busy) // a fan-out: the loop is busy for 80 ms
+	got := make([]byte, coalesceMin)
+	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(cl, got); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
-		// Each write follows the previous one's delivery, usually inside
-		// the window that delivery started: it must still arrive alone.
+		// Each write usually comes while the loop is busy and waits for a
+		// window to end: it must still arrive alone.
 		b := pattern(i*10, 10)
 		if err := c.Write(b); err != nil {
 			t.Fatalf("write %d: %v", i, err)
@@ -107,9 +130,20 @@ func TestCoalesceWindowLoneWriteGoesOut(t *testing.T) {
 // TestCoalesceWindowOwnWritesNotHeld checks that a reply written by OnData
 // on the loop goes out inside a window no test outlives.
 func TestCoalesceWindowOwnWritesNotHeld(t *testing.T) {
-	r := newRecorder(t) // echoes with Write from OnData
+	r, opened := openedRecorder(t, 1) // echoes with Write from OnData
 	_, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: time.Hour})
 	cl := dialTCP(t, addr)
+	c := <-opened
+	busy := make([]*Conn, coalesceMin)
+	for i := range busy {
+		busy[i] = c
+	}
+	WriteBatch([]byte("x"), busy) // a fan-out: the loop is busy from now on
+	got := make([]byte, coalesceMin)
+	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(cl, got); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
 		msg := pattern(i*7, 7)
 		if _, err := cl.Write(msg); err != nil {
@@ -188,4 +222,25 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCoalesceWindowQuietLoopNotHeld checks that without fan-out (writes a
+// few at a time, as replies to requests are) a loop takes posts at once,
+// even with a window no test outlives.
+func TestCoalesceWindowQuietLoopNotHeld(t *testing.T) {
+	r, opened := openedRecorder(t, 1)
+	_, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: time.Hour})
+	cl := dialTCP(t, addr)
+	c := <-opened
+	for i := range 5 {
+		b := pattern(i*20, 20)
+		if err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(b))
+		_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("write %d: %q, %v", i, got, err)
+		}
+	}
 }

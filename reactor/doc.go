@@ -23,13 +23,14 @@
 // a copy, flushes the connection when OnData returns and copies only what
 // the kernel did not take: OnData's data is therefore read-only.
 // Options.CoalesceWindow (off by default) trades a bounded delay for fewer
-// syscalls under fan-out load: a loop that took cross-goroutine commands
-// within the last four windows leaves new ones queued until a window has
-// passed since it noticed them, then flushes each connection once, so a
-// receiver of many fan-outs gets several frames per writev and the loop
-// one wake-up per window (see coalesce_linux.go). A loop that was quiet
-// takes a command at once; Shutdown never waits for a window; writes made
-// on the loop itself are not held.
+// syscalls under fan-out load: a loop that took 64 or more cross-goroutine
+// commands at once within the last four windows leaves new ones queued
+// until a window has passed since it noticed them, then flushes each
+// connection once, so a receiver of many fan-outs gets several frames per
+// writev and the loop one wake-up per window (see coalesce_linux.go).
+// Without such fan-out (replies to requests, a lone message) a loop takes
+// commands at once; Shutdown never waits for a window; writes made on the
+// loop itself are not held.
 // Each loop accepts on its own SO_REUSEPORT listening socket (the kernel
 // spreads connections by hash); with Options.SingleAcceptor one acceptor on
 // loop 0 hands each connection to the least-loaded loop instead. Either way

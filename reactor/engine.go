@@ -45,14 +45,15 @@ type Options struct {
 	MaxInbound     int           // max unconsumed inbound bytes kept per conn; 0 = 2 MiB + 64 KiB; over it the conn closes with ErrInboundTooLarge
 	ReadBufferSize int           // per-loop read buffer; 0 = 64 KiB
 	TickInterval   time.Duration // timing-wheel tick; 0 = 100ms
-	// CoalesceWindow, when > 0, lets writes from other goroutines gather:
-	// a loop that took its command queue less than CoalesceWindow ago
-	// leaves newly posted commands there until the window has passed, then
-	// takes them all and flushes each connection once. Under a steady
+	// CoalesceWindow, when > 0, lets writes from other goroutines gather
+	// while a loop is busy with fan-out (it took 64 or more commands at
+	// once within the last four windows): newly posted commands stay
+	// queued until a window has passed since the loop noticed them, then
+	// it takes them all and flushes each connection once. Under a steady
 	// stream of fan-outs every receiver then gets several frames per
 	// writev, and the loop one wake-up per window instead of one per post.
-	// A post after a quiet spell is taken at once; none waits longer than
-	// the window plus the runtime timer's slack (up to about 1 ms).
+	// Otherwise posts are taken at once; none waits longer than the window
+	// plus the wake-up and the runtime timer's slack (up to about 1 ms).
 	// Writes a loop makes to its own connections (from its callbacks) are
 	// not held. 0 (the default) takes every command on the next pass. The
 	// non-Linux fallback writes at once and ignores it.

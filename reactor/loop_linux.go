@@ -126,7 +126,7 @@ type loop struct {
 	stopping bool
 	// Options.CoalesceWindow (coalesce_linux.go). Times are since start:
 	// since is the pass's, drainAt the end of the open window (0: none),
-	// taken the last drain that found commands.
+	// taken the last drain that found at least coalesceMin commands.
 	window  time.Duration
 	drainAt time.Duration
 	taken   time.Duration
@@ -338,7 +338,7 @@ func (l *loop) drain() {
 	}
 	l.spareT = timers[:0]
 	l.drainAt = 0
-	if len(cmds) > 0 || len(timers) > 0 || len(dials) > 0 {
+	if len(cmds) >= coalesceMin {
 		l.taken = l.since
 	}
 }
