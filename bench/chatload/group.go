@@ -23,8 +23,9 @@ type groupScenario struct {
 	users   int
 	conc    int
 	raw     bool
-	mention int  // members each message mentions (msg.send mentions)
-	reply   bool // each message quotes the sender's previous one (reply_to)
+	mention int           // members each message mentions (msg.send mentions)
+	reply   bool          // each message quotes the sender's previous one (reply_to)
+	within  time.Duration // goal for the slowest message to reach every receiver
 	shape   loadShape
 
 	nrecv   int
@@ -59,6 +60,7 @@ func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.conc, "setup-concurrency", 16, "parallel logins during setup")
 	fs.IntVar(&s.mention, "mentions", 0, "members each message @mentions (the next ones after its sender), to compare with plain text")
 	fs.BoolVar(&s.reply, "reply", false, "each message quotes (reply_to) its sender's previous one, to compare with plain text")
+	fs.DurationVar(&s.within, "all-within", 0, "goal for the slowest message's last delivery after its send (0: none); with --rate 1 --senders 1 each message fans out alone, e.g. group --groups 1 --members 10000 --senders 1 --rate 1 --all-within 100ms")
 	fs.BoolVar(&s.raw, "raw-receivers", true, "receive on bare connections scanned for the accounting fields instead of SDK clients that decode every push (senders stay SDK clients)")
 	s.shape.flags(fs, 10*time.Second, 2)
 }
@@ -83,24 +85,20 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 	if err := e.registerAll(ctx, us, s.conc); err != nil {
 		return err
 	}
-	// Receiver r is device r%devices of user r/devices. Setup (creating
-	// and joining groups) runs on one SDK session per user.
+	// Receiver r is device r%devices of user r/devices.
 	s.nrecv = s.users * s.devices
 	k := newSink(s.nrecv, t.run)
 	t.sink = k
-	setup := make([]*client.Client, s.users)
-	defer closeAll(setup)
-	if err := parallel(ctx, s.users, s.conc, func(ctx context.Context, u int) error {
-		c, _, err := e.connect(ctx, us[u], "setup", nil)
-		setup[u] = c
-		return err
-	}); err != nil {
-		return err
-	}
-	// Group g has users (g*members + j) % users; its first member owns it.
+	// Group g has users (g*members + j) % users; its first member owns it
+	// and creates it, then every other member logs in, joins its groups
+	// and logs out: few setup sessions are online at a time, so the
+	// group.event of a join reaches few members (with every member online
+	// a group of n would cost n²/2 pushes), and a 10,000-member group
+	// needs no 10,000 SDK clients at once.
 	members := make([][]int, s.groups)
 	gids := make([]int64, s.groups)
 	isSender := make([]bool, s.users)
+	joins := make([][]int64, s.users)
 	for g := range members {
 		for j := 0; j < s.members; j++ {
 			members[g] = append(members[g], (g*s.members+j)%s.users)
@@ -108,20 +106,35 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 		for i := 0; i < s.senders; i++ {
 			isSender[members[g][i]] = true
 		}
-		grp, err := setup[members[g][0]].GroupCreate(ctx, fmt.Sprintf("bench %d", g), nil)
+		owner, _, err := e.connect(ctx, us[members[g][0]], "setup", nil)
+		if err != nil {
+			return err
+		}
+		grp, err := owner.GroupCreate(ctx, fmt.Sprintf("bench %d", g), nil)
+		owner.Close()
 		if err != nil {
 			return fmt.Errorf("create group: %w", err)
 		}
 		gids[g] = grp.GroupID
-		if err := parallel(ctx, s.members-1, s.conc, func(ctx context.Context, j int) error {
-			_, err := setup[members[g][j+1]].GroupJoin(ctx, gids[g])
-			return err
-		}); err != nil {
-			return fmt.Errorf("join group: %w", err)
+		for _, u := range members[g][1:] {
+			joins[u] = append(joins[u], grp.GroupID)
 		}
 	}
-	closeAll(setup)
-	clear(setup)
+	if err := parallel(ctx, s.users, s.conc, func(ctx context.Context, u int) error {
+		c, _, err := e.connect(ctx, us[u], "setup", nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for _, gid := range joins[u] {
+			if _, err := c.GroupJoin(ctx, gid); err != nil {
+				return fmt.Errorf("join group: %w", err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	// Receivers: senders' device 0 must be an SDK client (it sends); with
 	// --raw-receivers every other session is a bare connection.
 	clients := make([]*client.Client, s.nrecv)
@@ -145,7 +158,9 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 			clients[r] = c
 			return err
 		}
-		c, err := rawLogin(ctx, d, nthAddr(e.Addr, r), us[u].Name, us[u].Token, device, 64<<10)
+		// A small reader: past the login reply, receiveChunks reads into
+		// its own buffer, which grows only on a busy connection.
+		c, err := rawLogin(ctx, d, nthAddr(e.Addr, r), us[u].Name, us[u].Token, device, 4<<10)
 		if err != nil {
 			return fmt.Errorf("raw login %s: %w", us[u].Name, err)
 		}
@@ -211,6 +226,14 @@ func (s *groupScenario) report(t *trial) {
 	rep.AddFigure("deliveries/s", float64(run.Get("delivered"))/(t.loadTime+s.waited).Seconds(), "deliveries/s", ">= 1000000")
 	if sum := run.Latency("push").Summary(); sum.Count > 0 {
 		rep.AddFigure("fan-out latency p99", sum.P99Ms, "ms", "")
+		// The slowest delivery is the last receiver of the slowest
+		// message: with one message in flight at a time (--rate 1), the
+		// time until every member had it.
+		goal := ""
+		if s.within > 0 {
+			goal = fmt.Sprintf("<= %g", float64(s.within)/float64(time.Millisecond))
+		}
+		rep.AddFigure("slowest message to every receiver", sum.MaxMs, "ms", goal)
 	}
 	t.cpuUnits, t.cpuUnit = float64(run.Get("delivered")), "delivery"
 	rep.Note("drain after sending took %.2f s; fan-out per message %d sessions", s.waited.Seconds(), s.members*s.devices-1)

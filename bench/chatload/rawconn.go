@@ -100,18 +100,20 @@ func (rc *rawConn) receive(f func(op protocol.Op, body []byte)) {
 	rc.receiveChunks(func(_ time.Time, op protocol.Op, body []byte) { f(op, body) }, nil)
 }
 
-// receiveChunks reads the connection in chunks of up to rawChunk bytes
-// until it fails, hands every complete frame of a chunk to f with the time
+// receiveChunks reads the connection in chunks until it fails (the buffer
+// starts at 4 KiB, so 10,000 quiet receivers stay small, and doubles up to
+// rawChunk while reads fill it), hands every complete frame of a chunk to f with the time
 // the chunk arrived, then calls done (if set) once per chunk. Bodies alias
 // one buffer and are only valid during f: no allocation per frame, and
 // one read for however many frames the server packed into one write.
 func (rc *rawConn) receiveChunks(f func(now time.Time, op protocol.Op, body []byte), done func()) {
-	buf := make([]byte, rawChunk)
+	buf := make([]byte, 4<<10)
 	have := 0
 	for {
 		n, err := rc.br.Read(buf[have:])
 		if n > 0 {
 			now := time.Now()
+			full := have+n == len(buf)
 			have += n
 			off := 0
 			for {
@@ -129,10 +131,15 @@ func (rc *rawConn) receiveChunks(f func(now time.Time, op protocol.Op, body []by
 				done()
 			}
 			have = copy(buf, buf[off:have])
-			if need := protocol.FrameSize(buf[:have]); need > len(buf) {
-				// A frame larger than the buffer (Decode has checked its
-				// length against maxFrameBody).
-				grown := make([]byte, need)
+			size := len(buf)
+			if full && size < rawChunk {
+				size *= 2 // a busy connection: read more at once
+			}
+			// A frame larger than the buffer (Decode has checked its
+			// length against maxFrameBody) needs room for all of it.
+			size = max(size, protocol.FrameSize(buf[:have]))
+			if size > len(buf) {
+				grown := make([]byte, size)
 				copy(grown, buf[:have])
 				buf = grown
 			}
@@ -143,8 +150,8 @@ func (rc *rawConn) receiveChunks(f func(now time.Time, op protocol.Op, body []by
 	}
 }
 
-// rawChunk is the read size of a raw receiver: the server's writev of a
-// connection's pending frames arrives in one read.
+// rawChunk is the read size a busy raw receiver grows to: the server's
+// writev of a connection's pending frames arrives in one read.
 const rawChunk = 64 << 10
 
 // pingFrame is a ping request; the replies pile up unread (a few bytes).
