@@ -164,7 +164,9 @@ bench room 120s room --members 2000 --users 20 --fps 20 --duration 10s --says 5
 bench room-19000 300s --label room-19000 room --members 19000 --users 1000 --fps 20 --duration 5s --says 5 --setup-concurrency 128
 bench offline 120s offline --pairs 50 --per-user 200
 bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
-bench files 120s files --pairs 4 --size-mb 16 --rounds 2
+# Four 500 MiB transfers at once (issue 18): the chat p99 beside them
+# against the same chat alone just before.
+bench files 420s files --pairs 4 --size-mb 500 --rounds 1
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI_END=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
 CHATD_RSS_END=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1=="process_resident_memory_bytes"{print $2}')

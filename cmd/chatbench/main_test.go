@@ -88,7 +88,7 @@ func TestScenariosInProcess(t *testing.T) {
 		{"offline", "--pairs", "2", "--per-user", "5"},
 		{"mixed", "--pairs", "3", "--group-members", "3", "--duration", "2s", "--churn", "0.5", "--rate-per-user", "10"},
 		{"connect", "--conns", "40", "--users", "2", "--hold", "500ms", "--settle", "0"},
-		{"files", "--pairs", "1", "--size-mb", "1", "--rounds", "1", "--chat-pairs", "1", "--chat-rate", "20"},
+		{"files", "--pairs", "1", "--size-mb", "1", "--rounds", "1", "--chat-pairs", "1", "--chat-rate", "20", "--quiet", "500ms"},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "r.json")
@@ -107,10 +107,15 @@ func TestScenariosInProcess(t *testing.T) {
 			if len(rep.Figures) == 0 {
 				t.Fatal("no figures")
 			}
+			names := map[string]bool{}
 			for _, f := range rep.Figures {
+				names[f.Name] = true
 				if f.Goal == "== 0" && f.Met != nil && !*f.Met {
 					t.Errorf("%s = %v", f.Name, f.Value)
 				}
+			}
+			if args[0] == "files" && (!names["chat push latency p99 before the transfers (quiet)"] || !names["chat p99 during transfers / quiet p99"]) {
+				t.Errorf("files: no quiet p99 or ratio among %v", names)
 			}
 		})
 	}
