@@ -30,21 +30,27 @@ func init() {
 // that span a separator match no query token but one holding a newline,
 // and every candidate is checked against the body anyway.
 func shortGrams(s string) string {
-	seen := map[string]bool{}
+	// A gram is known by its two runes (x, x for "xxx"); SQLite calls
+	// this for every text message stored, so no string per gram.
+	seen := make(map[uint64]struct{}, 2*len(s))
 	var b strings.Builder
-	add := func(g string) {
-		if !seen[g] {
-			seen[g] = true
-			b.WriteString(g)
-			b.WriteByte('\n')
+	b.Grow(8 * len(s))
+	add := func(x, y rune) {
+		k := uint64(uint32(x))<<32 | uint64(uint32(y))
+		if _, dup := seen[k]; dup {
+			return
 		}
+		seen[k] = struct{}{}
+		b.WriteRune(x)
+		b.WriteRune(y)
+		b.WriteRune(y)
+		b.WriteByte('\n')
 	}
 	var prev rune = -1
 	for _, r := range s {
-		x := string(r)
-		add(x + x + x)
+		add(r, r)
 		if prev >= 0 && prev != r {
-			add(string(prev) + x + x)
+			add(prev, r)
 		}
 		prev = r
 	}
