@@ -27,8 +27,7 @@ type Conn struct {
 	// yet written and, on a layered connection, the units in its layers'
 	// pending queue not yet encoded. It equals queued when no write waits in
 	// the command queue, which is when a loop-side write may go inline and
-	// a graceful close may proceed (loop writes to layered connections do
-	// not go inline yet).
+	// a graceful close may proceed.
 	outq int64
 	// lastRead is the loop tick (mod 2^32) of the last read and idleAt the
 	// tick the armed idle entry is due, for the idle timeout.
@@ -157,7 +156,11 @@ func (c *Conn) Write(b []byte) error {
 		return err
 	}
 	if c.inline(n) {
-		c.loop.writeInline(c, b)
+		if s := c.lay.Load(); s != nil {
+			c.loop.pendInline(c, s, b, false)
+		} else {
+			c.loop.writeInline(c, b)
+		}
 		return nil
 	}
 	return c.settle(c.loop.postWrite(c, b), n)
@@ -177,7 +180,12 @@ func (c *Conn) WriteCopy(b []byte) error {
 		return err
 	}
 	if c.inline(n) {
-		c.loop.copyInline(c, b)
+		if s := c.lay.Load(); s != nil {
+			e := c.loop.ownCopy(b)
+			c.loop.pendInline(c, s, e.b, e.pooled)
+		} else {
+			c.loop.copyInline(c, b)
+		}
 		return nil
 	}
 	if n > maxChunk {
@@ -197,7 +205,11 @@ func (c *Conn) Writev(bufs ...[]byte) error {
 		return err
 	}
 	if c.inline(n) {
-		c.loop.writevInline(c, bufs, n)
+		if s := c.lay.Load(); s != nil {
+			c.loop.pendvInline(c, s, bufs)
+		} else {
+			c.loop.writevInline(c, bufs, n)
+		}
 		return nil
 	}
 	return c.settle(c.loop.postWritev(c, bufs), n)

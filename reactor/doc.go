@@ -17,11 +17,12 @@
 // Writes from other goroutines go through the loop's command queue; a
 // sleeping loop is woken by one eventfd write per batch, and writes made
 // while it is awake cost no wake-up at all. Writes from the connection's own
-// loop (its callbacks) to a connection without layers go straight into its
-// outbound queue when no earlier write to it waits in the command queue (see
-// inline_linux.go), and WriteCopy of OnData's own bytes queues them without
-// a copy, flushes the connection when OnData returns and copies only what
-// the kernel did not take: OnData's data is therefore read-only.
+// loop (its callbacks) go straight into its outbound queue, or into its
+// layers' pending units, when no earlier write to it waits in the command
+// queue (see inline_linux.go), and WriteCopy of OnData's own bytes to a
+// connection without layers queues them without a copy, flushes the
+// connection when OnData returns and copies only what the kernel did not
+// take: OnData's data is therefore read-only.
 // Options.CoalesceWindow (off by default) trades a bounded delay for fewer
 // syscalls under fan-out load: a loop that took 64 or more cross-goroutine
 // commands at once within the last four windows leaves new ones queued

@@ -13,14 +13,21 @@ import (
 )
 
 // Inline writes: a write made on the connection's own loop goroutine (from
-// OnData, OnOpen, OnClose, an AfterFunc function) to a connection without
-// layers goes straight into its outbound queue instead of through the
-// command queue: no lock, no command, no drain, and no eventfd (the loop is
-// awake). Everything else (other goroutines, layered connections) takes the
-// command queue as before. Order is kept: a write goes inline only while
-// nothing written earlier to the connection is still in the command queue
-// (its reserved bytes, Conn.queued, equal the bytes in its outbound queue,
-// Conn.outq); otherwise it queues behind the earlier ones.
+// OnData, OnOpen, OnClose, an AfterFunc function, a layer's Wake) goes
+// straight into its outbound queue, or on a layered connection into its
+// layers' pending units, instead of through the command queue: no lock, no
+// command, no drain, and no eventfd (the loop is awake). Writes from other
+// goroutines take the command queue. Order is kept: a write goes inline only
+// while nothing written earlier to the connection is still in the command
+// queue (its reserved bytes, Conn.queued, equal the bytes the loop holds for
+// it, Conn.outq); otherwise it queues behind the earlier ones.
+//
+// On a layered connection the inline unit is encoded when the connection is
+// flushed (right after its read, or at the end of the pass), with the units
+// queued before it, so the layer still packs a pass's units together (TLS:
+// one record). Before, OnData's reply on a layered connection waited in the
+// command queue for a drain of the whole loop's queue (a lock, and a second
+// pass over every command).
 //
 // On top of that, WriteCopy from OnData of bytes that lie inside OnData's own
 // data is lent, not copied: the slice is queued as is and the connection is
@@ -57,11 +64,38 @@ func goidAgrees() bool {
 }
 
 // inline reports whether a write of n bytes, already reserved, may go
-// straight into c's outbound queue: the caller is c's loop goroutine, c has
-// no layers, and no earlier write to c waits in the command queue.
+// straight into c's outbound queue (or its layers' pending units): the
+// caller is c's loop goroutine and no earlier write to c waits in the
+// command queue.
 func (c *Conn) inline(n int64) bool {
 	l := c.loop
-	return l.inl && l.gid.Load() == goid.Get() && c.lay.Load() == nil && c.queued.Load() == c.outq+n
+	return l.inl && l.gid.Load() == goid.Get() && c.queued.Load() == c.outq+n
+}
+
+// pendInline queues b (Write, or WriteCopy's copy: pooled) as one unit of
+// c's layers on the loop goroutine. When c is the connection being read,
+// readAll flushes it after the read; otherwise it is flushed at the end of
+// the pass.
+func (l *loop) pendInline(c *Conn, s *layers, b []byte, pooled bool) {
+	l.pendAdd(c, s, b, pooled, false)
+	if c != l.reading {
+		l.markFlush(c)
+	}
+}
+
+// pendvInline queues bufs (Writev) as one unit of c's layers on the loop
+// goroutine.
+func (l *loop) pendvInline(c *Conn, s *layers, bufs [][]byte) {
+	last := len(bufs) - 1
+	for last > 0 && len(bufs[last]) == 0 {
+		last--
+	}
+	for i, b := range bufs {
+		l.pendAdd(c, s, b, false, i < last)
+	}
+	if c != l.reading {
+		l.markFlush(c)
+	}
 }
 
 // queuedInline accounts n bytes just put into c's outbound queue by an

@@ -41,28 +41,20 @@ func (l *loop) readAll() {
 		if c.state.Load() == stClosed {
 			continue
 		}
-		if c.lay.Load() == nil {
-			// OnData's writes went inline into c.out (see inline_linux.go)
-			// unless an earlier write waited in the command queue (another
-			// goroutine's; flushing that early is harmless): then drain.
-			// Without a new write (queued unchanged) the waiting ones stay
-			// for the pass's drain, which a coalescing window may hold.
-			if n := c.queued.Load(); n != c.outq && n != q {
-				l.drain()
-			}
-			if !c.out.empty() && c.state.Load() != stClosed { // drain may have run its close
-				l.flush(c)
-			}
-			continue
-		}
-		// Queued bytes grew during the read: OnData wrote (or another
-		// goroutine did meanwhile). On a layered conn the write sits in the
-		// command queue until drain moves it to the layers.
-		if c.queued.Load() > q {
+		// OnData's writes went inline into c.out, or on a layered conn into
+		// its layers' pending units (see inline_linux.go), unless an earlier
+		// write waited in the command queue (another goroutine's; flushing
+		// that early is harmless): then drain. Without a new write (queued
+		// unchanged) the waiting ones stay for the pass's drain, which a
+		// coalescing window may hold.
+		if n := c.queued.Load(); n != c.outq && n != q {
 			l.drain()
-			if c.state.Load() != stClosed { // drain may have run its close
-				l.flush(c)
+			if c.state.Load() == stClosed { // drain may have run its close
+				continue
 			}
+		}
+		if s := c.lay.Load(); !c.out.empty() || s != nil && !s.pend.empty() {
+			l.flush(c)
 		}
 	}
 	l.readyNext = list[:0]
