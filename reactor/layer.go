@@ -38,7 +38,8 @@ type Layer interface {
 	// with the connection instead of buffering it itself. It
 	// passes what it decodes up with io.Up. An error closes the connection
 	// with that cause; io.EOF closes it gracefully (the peer said goodbye:
-	// queued output is flushed first, then OnClose gets io.EOF).
+	// queued output is flushed first, then OnClose gets io.EOF); an error
+	// wrapped by FlushFirst writes the layer's last words first.
 	Decode(in []byte) (int, error)
 	// Encode gets one unit written from above (the handler's write, or a
 	// layer above's Down) and sends wire bytes down with io.Down or
@@ -49,7 +50,8 @@ type Layer interface {
 	// packs several into one record) sends what it holds now.
 	Flush() error
 	// Wake runs on the loop after io.Wake was called from any goroutine.
-	// Input Decode left unconsumed is offered again when it returns.
+	// Input Decode left unconsumed is offered again when it returns. Its
+	// errors close the connection as Decode's do.
 	Wake() error
 	// Close is called once when a graceful close starts (Conn.Close, peer
 	// EOF, Shutdown), after the queued units were encoded, so the layer can
@@ -59,6 +61,31 @@ type Layer interface {
 	// layer drops what it holds. No other method is called afterwards.
 	Release()
 }
+
+// FlushFirst wraps err for a Layer's Decode or Wake to return when the
+// layer has just sent down its last words before failing (a TLS alert, a
+// WebSocket close frame): the connection closes with err (OnClose gets err
+// itself, not the wrapper) after one non-blocking attempt to write what the
+// layers have already sent toward the socket (layers are flushed first, so
+// a close frame inside TLS is sealed). The handler's units not yet encoded
+// are dropped and no layer's Close is called. One attempt, not a graceful
+// close: a peer that does not read cannot hold the connection open, and
+// what its full socket does not take is dropped. On the non-Linux fallback
+// the connection closes at once. A nil err gives nil.
+func FlushFirst(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &flushFirst{err}
+}
+
+// flushFirst is FlushFirst's wrapper.
+type flushFirst struct{ err error }
+
+func (f *flushFirst) Error() string { return f.err.Error() }
+
+// Unwrap returns the error the connection closes with.
+func (f *flushFirst) Unwrap() error { return f.err }
 
 // maxLayers bounds a connection's layer stack (TLS and WebSocket need two).
 const maxLayers = 4

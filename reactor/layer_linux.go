@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // layers is a layered connection's stack. It is loop-owned; only the
@@ -28,6 +30,7 @@ type layers struct {
 	busy       int32    // layer methods running (they may nest through Up and Down)
 	relPending bool     // the conn closed while busy: release when the last returns
 	released   bool
+	fail       error // a layer failed with FlushFirst: write once, close with this
 }
 
 // LayerIO is a layer's handle on its connection and its place in the stack:
@@ -178,8 +181,21 @@ func (l *loop) decodeAt(c *Conn, s *layers, i int, data []byte) {
 	}
 }
 
-// layerFailed closes c after a layer error: gracefully on io.EOF.
+// layerFailed closes c after a layer error: gracefully on io.EOF, after
+// one write attempt when wrapped by FlushFirst, at once otherwise.
 func (l *loop) layerFailed(c *Conn, err error) {
+	var ff *flushFirst
+	if errors.As(err, &ff) {
+		// Not here: a layer below may be in its Decode (this one's input
+		// came up through it). The flush does it, right after the read or
+		// at the end of the pass; reading stops meanwhile.
+		if s := c.lay.Load(); s.fail == nil {
+			s.fail = ff.err
+			c.state.CompareAndSwap(stOpen, stClosing)
+			l.markFlush(c)
+		}
+		return
+	}
 	if errors.Is(err, io.EOF) {
 		l.requestClose(c, closeEOF)
 		return
@@ -308,6 +324,10 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 		s.flushing = false
 		l.unbusy(s)
 	}()
+	if s.fail != nil {
+		l.failFlush(c, s)
+		return false
+	}
 	if s.held == 0 && !q.empty() {
 		s.encoding = true
 		for i := q.head; i < len(q.bufs); {
@@ -372,6 +392,53 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 		l.releasePend(s)
 	}
 	return true
+}
+
+// failFlush ends c after a layer failed with FlushFirst: the layers flush
+// what they gathered, one write is tried, and c closes with the failure,
+// dropping the units not encoded and what the socket did not take.
+func (l *loop) failFlush(c *Conn, s *layers) {
+	for i := s.n - 1; i >= 0; i-- {
+		if s.open&(1<<i) == 0 {
+			continue
+		}
+		s.open &^= 1 << i
+		s.ls[i].Flush() // an error changes nothing: c closes anyway
+		if c.state.Load() == stClosed {
+			return
+		}
+	}
+	if c.flags&(fWaitOut|fConnecting) == 0 && !c.out.empty() {
+		l.writeOnce(c)
+	}
+	l.closeNow(c, s.fail)
+}
+
+// writeOnce makes one write attempt of c's queue (up to IOV_MAX buffers)
+// for a connection about to close; closeNow accounts the whole queue.
+func (l *loop) writeOnce(c *Conn) {
+	iov := l.iov[:0]
+	for i := c.out.head; i < len(c.out.bufs) && len(iov) < iovMax; i++ {
+		b := c.out.bufs[i].b
+		if i == c.out.head {
+			b = b[c.out.off:]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		v := unix.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+	}
+	if len(iov) == 0 {
+		return
+	}
+	r, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	clear(iov)
+	l.ctr.writev.Add(1)
+	if errno == 0 {
+		l.ctr.bytesOut.Add(uint64(r))
+	}
 }
 
 // releasePend drops the pending units, returning their pooled chunks.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,3 +197,81 @@ func TestLayerLoopWritesKeepOrder(t *testing.T) {
 	r.waitClose(t)
 	waitSettled(t, e)
 }
+
+// alertLayer is a frameLayer that answers a frame starting with '!' with
+// the unframed bytes "ALERT" and fails with FlushFirst, as TLS does with a
+// fatal alert.
+type alertLayer struct{ frameLayer }
+
+func (a *alertLayer) Decode(in []byte) (int, error) {
+	n := 0
+	for len(in)-n >= 4 {
+		size := int(binary.BigEndian.Uint32(in[n:]))
+		if len(in)-n-4 < size {
+			break
+		}
+		p := in[n+4 : n+4+size]
+		n += 4 + size
+		if len(p) > 0 && p[0] == '!' {
+			a.io.Down([]byte("ALERT"))
+			return n, FlushFirst(errBadInput)
+		}
+		a.io.Up(p)
+	}
+	return n, nil
+}
+
+// TestLayerFlushFirst: a layer failing with FlushFirst gets the bytes it
+// sent down written before the close, through the layer below it (which
+// gathers until Flush), and OnClose gets the error itself; a reply the
+// handler wrote in the same read and the layer had not encoded is dropped.
+// A peer that does not read gets the conn closed all the same.
+func TestLayerFlushFirst(t *testing.T) {
+	const key = 0x44
+	r := newRecorder(t)
+	r.open = func(c *Conn) {
+		c.PushLayer(&xorLayer{key: key})
+		c.PushLayer(&alertLayer{})
+	}
+	e, addr := startEngine(t, r, Options{Loops: 1})
+	nc := dialTCP(t, addr)
+	nc.Write(xorBytes(append(frame([]byte("hi")), frame([]byte("!"))...), key))
+	got := readAllTimeout(t, xorConn{nc, key}, 20*time.Second)
+	if string(got) != "ALERT" {
+		t.Fatalf("client got %q before EOF, want ALERT alone", got)
+	}
+	if ev := r.waitClose(t); ev.err != errBadInput {
+		t.Fatalf("OnClose err = %v, want %v", ev.err, errBadInput)
+	}
+	waitSettled(t, e)
+
+	// The peer does not read: its socket is full when it misbehaves.
+	r2, opened := openedRecorder(t, 1)
+	open := r2.open
+	r2.open = func(c *Conn) {
+		c.PushLayer(&alertLayer{})
+		open(c)
+	}
+	e2, addr2 := startTinySndBuf(t, r2, Options{Loops: 1})
+	nc2 := dialSmallRcvBuf(t, addr2)
+	sc := <-opened
+	for deadline := time.Now().Add(10 * time.Second); sc.Outbound() < 64<<10 && time.Now().Before(deadline); {
+		if err := sc.Write(make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	nc2.Write(frame([]byte("!")))
+	if ev := r2.waitClose(t); ev.err != errBadInput {
+		t.Fatalf("OnClose err = %v, want %v", ev.err, errBadInput)
+	}
+	waitSettled(t, e2)
+}
+
+// xorConn is a net.Conn whose reads undo the xor layer.
+type xorConn struct {
+	net.Conn
+	key byte
+}
+
+func (x xorConn) Read(p []byte) (int, error) { return xorReader{x.Conn, x.key}.Read(p) }

@@ -209,6 +209,10 @@ func (c *Conn) deliverTop(b []byte) {
 
 // layerFailed closes c after a layer error: gracefully on io.EOF.
 func (c *Conn) layerFailed(err error) {
+	var ff *flushFirst
+	if errors.As(err, &ff) {
+		err = ff.err // closes at once here (see FlushFirst)
+	}
 	if errors.Is(err, io.EOF) {
 		c.requestClose(errEOF)
 		return

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/chatd/chatd/reactor"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -275,12 +276,13 @@ func (e *alertError) Unwrap() error { return e.alert }
 // errRecordSeq: 2^64 records in one direction (RFC 8446 5.3 forbids wrapping).
 var errRecordSeq = errors.New("tlslayer: record sequence number exhausted")
 
-// fail sends a fatal alert (best effort: the connection closes at once) and
-// returns the error to close it with.
+// fail sends a fatal alert and returns the error to close the connection
+// with, wrapped so that the reactor writes the alert first (one attempt:
+// a client that does not read does not get it, nor holds the connection).
 func (l *Layer) fail(desc uint8) error {
 	l.control(recordAlert, []byte{alertLevelFatal, desc})
 	l.flush13()
-	return &alertError{alert: tls.AlertError(desc)}
+	return reactor.FlushFirst(&alertError{alert: tls.AlertError(desc)})
 }
 
 // decode13 opens the complete records at the start of in, in place, passes

@@ -545,6 +545,12 @@ func TestRecordLayerBadRecords(t *testing.T) {
 			if !errors.As(err, &ae) || ae.alert != tc.alert || ae.remote != tc.remote {
 				t.Fatalf("OnClose err = %v, want alert %v (remote %v)", err, tc.alert, tc.remote)
 			}
+			if !tc.remote && alertsWritten { // the server's alert reaches the client before the close
+				typ, pt, err := c.recv()
+				if err != nil || typ != recordAlert || !bytes.Equal(pt, []byte{alertLevelFatal, byte(tc.alert)}) {
+					t.Fatalf("client got type %d %v, %v; want the fatal alert %d", typ, pt, err, tc.alert)
+				}
+			}
 			c.nc.Close()
 		})
 	}
