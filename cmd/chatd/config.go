@@ -109,7 +109,7 @@ func defaultConfig() config {
 		ShutdownTimeout:      15 * time.Second,
 		Argon2Memory:         int64(auth.DefaultParams.MemoryKiB) << 10,
 		Argon2Time:           int(auth.DefaultParams.Time),
-		CoalesceWindow:       time.Millisecond, // service.DefaultCoalesceWindow
+		CoalesceWindow:       2 * time.Millisecond, // service.DefaultCoalesceWindow
 		FileWorkers:          files.DefaultWorkers,
 		FileQueue:            files.DefaultQueue,
 		FileStaleAge:         files.DefaultStaleAge,

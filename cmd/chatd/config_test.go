@@ -44,7 +44,7 @@ func TestDefaultsAreTheContracts(t *testing.T) {
 		MaxFrame: 1 << 20, LoginFailuresPerUser: 5, LoginFailuresPerIP: 60,
 		MsgRate: 50, MsgBurst: 100, IdleTimeout: 90 * time.Second,
 		OutboundQueue: 4 << 20, MaxFileSize: 1 << 30, ShutdownTimeout: 15 * time.Second,
-		Argon2Memory: 19 << 20, Argon2Time: 2, CoalesceWindow: time.Millisecond,
+		Argon2Memory: 19 << 20, Argon2Time: 2, CoalesceWindow: 2 * time.Millisecond,
 		FileWorkers: 32, FileQueue: 64, FileStaleAge: 24 * time.Hour, FilePacing: true,
 		LogLevel: zerolog.InfoLevel, LogFormat: "auto",
 	}
