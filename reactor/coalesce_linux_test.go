@@ -39,6 +39,15 @@ func TestCoalesceWindowGathersPosts(t *testing.T) {
 	if _, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, bytes.Repeat(first, coalesceMin)) {
 		t.Fatalf("the first fan-out (taken at once by a quiet loop): %v", err)
 	}
+	// The client can read the first fan-out before the loop has counted
+	// the writev that sent it: wait for the count, so that write is not
+	// taken for one of the posts below.
+	for deadline := time.Now().Add(20 * time.Second); e.Stats().Writev == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first fan-out's writev was never counted")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	before := e.Stats()
 	var want []byte
 	for i := range 12 {
