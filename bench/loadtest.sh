@@ -151,6 +151,11 @@ start_chatd "$WORK/data-fresh2" "${CHEAP_HASH[@]}"
 bench connect-19000-accounts 300s --label connect-19000-accounts --workers "$WORKERS" connect --conns 19000 --users 19000 --hold 10s
 bench login-friends 300s --label login-friends login --users 2000 --friends 5 --token-logins 10000
 stop_chatd
+# One message a second to a group of 10,000 members, every member online:
+# how long until the last one has it.
+start_chatd "$WORK/data-fresh3" "${CHEAP_HASH[@]}"
+bench group-10000 300s --label group-10000 group --groups 1 --members 10000 --senders 1 --rate 1 --duration 10s --all-within 100ms
+stop_chatd
 start_chatd "$WORK/data"
 bench connect 150s --workers "$WORKERS" connect --conns "$CONNECT_CONNS" --users 20 --hold 10s
 # Closed loop for throughput, with a CPU profile of chatd while it sends;
@@ -216,7 +221,7 @@ if [[ -s $WORK/results/group.cpu.pprof ]]; then
 	GROUP_TOP=$(cd "$ROOT" && "$GO" tool pprof -top -nodecount=20 "$CHATD" "$WORK/results/group.cpu.pprof" 2>/dev/null | sed -n '1,30p' || true)
 fi
 
-NAMES="connect-19000 connect-19000-accounts login login-friends connect chat chat-rate chat-mysql group room room-19000 offline mixed files crash"
+NAMES="connect-19000 connect-19000-accounts login login-friends group-10000 connect chat chat-rate chat-mysql group room room-19000 offline mixed files crash"
 # The cluster section (bench/cluster.sh, written up by hand) is kept when
 # this suite rewrites the file.
 CLUSTER_SECTION=""
@@ -253,7 +258,7 @@ log "writing $OUT"
 	echo
 	echo "chat-mysql ran last, on a fresh chatd with the same flags plus \`--mysql-dsn\` naming a new database on the machine's MariaDB (dropped afterwards), which committed with an fsync per transaction (Debian's defaults)."
 	echo
-	echo "The first four runs (connect-19000, login, connect-19000-accounts, login-friends) each pair ran on a fresh chatd of its own, with the same flags plus \`$(printf "%s " "${CHEAP_HASH[@]}")\`: they need thousands of accounts or device tokens, each one argon2id password login, which token logins and held sessions never repeat. So the memory figures are from a fresh process, and every token login presents its own device's token."
+	echo "The first five runs (connect-19000 and login, connect-19000-accounts and login-friends, group-10000) ran on three fresh chatds of their own, with the same flags plus \`$(printf "%s " "${CHEAP_HASH[@]}")\`: they need thousands of accounts or device tokens, each one argon2id password login, which token logins and held sessions never repeat. So the memory figures are from a fresh process, and every token login presents its own device's token."
 	echo
 	echo "## Commands"
 	echo
