@@ -174,7 +174,7 @@ bench mixed 180s mixed --pairs 20 --group-members 10 --duration "$SOAK"
 bench files 420s files --pairs 4 --size-mb 500 --rounds 1
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI_END=$(head -1 /proc/pressure/cpu 2>/dev/null || echo "n/a")
-CHATD_RSS_END=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1=="process_resident_memory_bytes"{print $2}')
+CHATD_RSS_END=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1=="process_resident_memory_bytes"{printf "%d", $2}')
 stop_chatd
 # A scenario that runs its own server: kill -9 of a chatd child in the
 # middle of the chat load, then a restart on the same data.
