@@ -19,10 +19,6 @@ type batchWriter interface {
 	// findKeys records the stored messages under the idempotency keys.
 	findKeys(keys []idemKey, into map[idemKey]Message) error
 	insert(rows []*Message) error
-	// indexSearch adds the inserted rows to the backend's own search
-	// index where the transaction feeds it (SQLite; Mroonga indexes
-	// after the commit).
-	indexSearch(rows []*Message) error
 	advanceConvs(adv []convAdvance) error
 	advanceCursors(moves []cursorMove) error
 	close()
@@ -65,8 +61,6 @@ type multiRowWriter struct {
 }
 
 func (w *multiRowWriter) close() {}
-
-func (w *multiRowWriter) indexSearch([]*Message) error { return nil }
 
 func strArgs(a []string) []any {
 	out := make([]any, len(a))
@@ -351,10 +345,6 @@ func (w *perRowWriter) insert(rows []*Message) error {
 		}
 	}
 	return nil
-}
-
-func (w *perRowWriter) indexSearch(rows []*Message) error {
-	return indexSearch(w.ctx, w.tx, rows)
 }
 
 func (w *perRowWriter) advanceConvs(adv []convAdvance) error {

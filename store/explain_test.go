@@ -126,6 +126,8 @@ func testExplain(t *testing.T, cfg Config) {
 			q    string
 			args []any
 		}{
+			{"search above the index mark", fmt.Sprintf(qSearchTail, "SELECT conv FROM conv_members WHERE user_id = ?", "instr(m.body, ?) > 0"), []any{100, 200, 5, "x", 21}},
+			{"index a range for search", qIndexTrgm, []any{100, 200}},
 			{"lock conversation (one row)", qLockConv, []any{"p:5:6"}},
 			{"idempotency key (one row)", qFindKey, []any{"c5", 5}},
 			{"advance conversation (one row)", qAdvanceConv, []any{6, 1, "p:5:6"}},

@@ -418,9 +418,6 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	if err := bw.insert(rows); err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}
-	if err := bw.indexSearch(rows); err != nil {
-		return err
-	}
 	if err := c.insertMentions(ctx, tx, rows); err != nil {
 		return fmt.Errorf("insert mentions: %w", err)
 	}
@@ -476,6 +473,15 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if c.s.fts != nil {
+		texts := 0
+		for _, m := range rows {
+			if m.Type == TypeText {
+				texts++
+			}
+		}
+		c.s.fts.note(rows[len(rows)-1].ID, texts)
 	}
 	if isPending {
 		c.s.indexLater(pending)

@@ -207,17 +207,18 @@ var migrations = []migration{
 	{version: 6, stmts: []string{
 		`ALTER TABLE files ADD COLUMN node VARCHAR(64) NOT NULL DEFAULT ''`,
 	}},
-	// v7: SQLite's search indexes are fed by the group commit, one
-	// statement per index and batch (indexSearch), not by a trigger per
-	// row. FTS5 keeps new terms in memory only while rowids ascend within
-	// a statement; the triggers' rowids (-id) descended from row to row
-	// and each row was its own statement, so every message flushed a new
-	// segment to disk and set off merges: 1:1 chat on the embedded store
-	// fell from about 28,000 to 4,000 messages/s. The delete triggers (a
-	// recall) stay.
+	// v7: SQLite's search indexes are fed in batches by an indexer
+	// (ftsindex.go), not by a trigger per appended row: FTS5 writes a
+	// segment per transaction, and the triggers' descending rowids (-id)
+	// even made it write one per row, which cut 1:1 chat on the embedded
+	// store from about 28,000 to 4,000 messages/s. search_indexed holds
+	// the indexer's mark; the triggers indexed every message so far. The
+	// delete triggers (a recall) stay.
 	{version: 7, sqlite: []string{
 		`DROP TRIGGER messages_trgm_insert`,
 		`DROP TRIGGER messages_trgm_short_insert`,
+		`CREATE TABLE search_indexed (id BIGINT NOT NULL)`,
+		`INSERT INTO search_indexed (id) SELECT COALESCE(MAX(id), 0) FROM messages`,
 	}},
 }
 

@@ -86,8 +86,17 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 	if cfg.BatchWindow == 0 {
 		cfg.BatchWindow = defaultBatchWindow
 	}
-	if cfg.Committers <= 0 {
+	if cfg.Committers <= 0 || d == sqliteDialect {
+		// SQLite has one writer, and its search indexer follows the
+		// commits in id order.
 		cfg.Committers = 1
+	}
+	if d == sqliteDialect {
+		if s.fts, err = s.openFTSIndexer(ctx, cfg.ftsDelay); err != nil {
+			s.prep.close()
+			closeDBs(w, r)
+			return nil, fmt.Errorf("store: open sqlite: %w", err)
+		}
 	}
 	s.c = newCommitter(s, cfg.BatchSize, cfg.BatchWindow, cfg.Committers)
 	s.c.onBatch = cfg.OnBatch

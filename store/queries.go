@@ -81,4 +81,9 @@ var (
 	// condition (%[2]s); args: the conversations', before, the
 	// condition's, limit.
 	qSearchScan = `SELECT ` + msgColsM + ` FROM messages m WHERE m.conv IN (%[1]s) AND m.id < ? AND m.type = 'text' AND %[2]s ORDER BY m.id DESC LIMIT ?`
+	// SQLite's messages not yet indexed (ftsindex.go), read by id (the
+	// unary + keeps the planner off the conversation index: the id range
+	// is the short one); args: mark, before, the conversations', the
+	// condition's, limit.
+	qSearchTail = `SELECT ` + msgColsM + ` FROM messages m WHERE m.id > ? AND m.id < ? AND m.type = 'text' AND +m.conv IN (%[1]s) AND %[2]s ORDER BY m.id DESC LIMIT ?`
 )

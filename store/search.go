@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +20,31 @@ func init() {
 		s, _ := args[0].(string)
 		return shortGrams(s), nil
 	})
+	sqlite.MustRegisterDeterministicScalarFunction("chatd_contains_fold", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		s, _ := args[0].(string)
+		sub, _ := args[1].(string)
+		if strings.Contains(foldCase(s), foldCase(sub)) {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	})
+}
+
+// foldCase maps every letter of s to one spelling of its case (the least
+// rune of its Unicode simple-folding orbit), as the trigram indexes fold:
+// chatd_contains_fold(body, q) finds q in body ignoring case, for the
+// messages the indexes do not hold yet (searchTail).
+func foldCase(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
 }
 
 // shortGrams is the text messages_trgm_short indexes for body s: for each
@@ -127,10 +151,39 @@ func (s *sqlStore) searchRows(ctx context.Context, q SearchQuery, before int64, 
 	} else {
 		text, args = s.scanSearch(q, before)
 	}
+	// The indexes hold the messages up to the mark, read before them
+	// (an index batch committed since adds some of the tail twice:
+	// mergeNewest keeps one).
+	var mark int64
+	if s.fts != nil {
+		mark = s.fts.indexed.Load()
+	}
 	args = append(args, limit+1)
 	// The texts vary with the query's case spellings: run them
 	// unprepared, not through the statement cache.
-	return s.queryMessages(ctx, text, args...)
+	out, err := s.queryMessages(ctx, text, args...)
+	if err != nil || s.fts == nil || mark >= before-1 {
+		return out, err
+	}
+	tail, err := s.searchTail(ctx, q, mark, before, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	return mergeNewest(tail, out, limit+1), nil
+}
+
+// searchTail is the SQLite search of the messages not yet indexed (ids
+// above mark, below before; see ftsindex.go): at most what a fraction of a
+// second of traffic adds, read by id.
+func (s *sqlStore) searchTail(ctx context.Context, q SearchQuery, mark, before int64, limit int) ([]Message, error) {
+	convs := `SELECT conv FROM conv_members WHERE user_id = ?`
+	args := []any{mark, before, q.User}
+	if q.Conv.Valid() {
+		convs = `?`
+		args = []any{mark, before, q.Conv.String()}
+	}
+	args = append(args, q.Query, limit)
+	return s.queryMessages(ctx, fmt.Sprintf(qSearchTail, convs, "chatd_contains_fold(m.body, ?)"), args...)
 }
 
 // shortToken is the messages_trgm_short token of a one- or two-character
@@ -360,48 +413,4 @@ func mergeNewest(a, b []Message, n int) []Message {
 		out = append(out, m)
 	}
 	return out
-}
-
-// The statements that add messages to SQLite's two search indexes (%s:
-// the index; the body expression), for the ids in a JSON array. Newest
-// first, so the rowids (-id) ascend and FTS5 gathers the whole batch's
-// terms in memory before it writes them (see migration v7).
-const qIndexSearch = `INSERT INTO %s (rowid, body) SELECT -m.id, %s FROM json_each(?) j
-	JOIN messages m ON m.id = j.value WHERE m.type = 'text' ORDER BY m.id DESC`
-
-var (
-	qIndexTrgm      = fmt.Sprintf(qIndexSearch, "messages_trgm", "m.body")
-	qIndexTrgmShort = fmt.Sprintf(qIndexSearch, "messages_trgm_short", "chatd_short_grams(m.body)")
-)
-
-// indexSearch adds the text messages among rows to SQLite's search
-// indexes, inside the transaction that inserted them, so a search never
-// sees a message the index lacks. Two statements per batch whatever its
-// size.
-func indexSearch(ctx context.Context, tx interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, rows []*Message) error {
-	ids := make([]byte, 0, 16*len(rows)+2)
-	ids = append(ids, '[')
-	n := 0
-	for _, m := range rows {
-		if m.Type != TypeText {
-			continue
-		}
-		if n > 0 {
-			ids = append(ids, ',')
-		}
-		ids = strconv.AppendInt(ids, m.ID, 10)
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	ids = append(ids, ']')
-	for _, q := range []string{qIndexTrgm, qIndexTrgmShort} {
-		if _, err := tx.ExecContext(ctx, q, string(ids)); err != nil {
-			return fmt.Errorf("index for search: %w", err)
-		}
-	}
-	return nil
 }

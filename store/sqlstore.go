@@ -26,7 +26,8 @@ type sqlStore struct {
 	prep   *prepared // SQLite's one-row batch statements; nil on MySQL
 	closed atomic.Bool
 	log    zerolog.Logger
-	search mroonga // the MySQL search index (mroonga.go)
+	search mroonga     // the MySQL search index (mroonga.go)
+	fts    *ftsIndexer // SQLite's search indexer (ftsindex.go); nil on MySQL
 	// searchWindow is how many of the newest ids a MySQL search scans
 	// before asking the index (defaultSearchWindow).
 	searchWindow int64
@@ -431,6 +432,9 @@ func (s *sqlStore) Close() error {
 	}
 	s.c.close()
 	s.stopIndexer()
+	if s.fts != nil {
+		s.fts.close()
+	}
 	if s.prep != nil {
 		s.prep.close()
 	}

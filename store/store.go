@@ -525,6 +525,10 @@ type Config struct {
 	// noSearchIndex makes a MySQL store ignore Mroonga (tests of the
 	// fallback).
 	noSearchIndex bool
+	// ftsDelay replaces ftsDelay, how long SQLite's search indexer lets
+	// committed messages gather (tests: an hour, so only ftsIndexer.flush
+	// indexes).
+	ftsDelay time.Duration
 	// searchWindow replaces defaultSearchWindow (tests; negative: none).
 	searchWindow int64
 	// searchChunk replaces defaultSearchChunk (tests).
