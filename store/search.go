@@ -87,7 +87,9 @@ func shortGrams(s string) string {
 // end: messages_trgm for three characters or more (an FTS5 phrase is a
 // substring match under the trigram tokenizer, case folded),
 // messages_trgm_short for one or two (its candidates are checked against
-// the body; see shortGrams). On MySQL/MariaDB the Mroonga index (see
+// the body; see shortGrams), plus a scan by id of the messages committed
+// since the indexer's last batch (ftsindex.go). On MySQL/MariaDB the
+// Mroonga index (see
 // mroonga.go) gives the candidates when the server has it; without it the
 // store scans the user's conversations newest first, from the (conv, seq)
 // index, stopping at the page's end. (An n-gram table kept by the store
