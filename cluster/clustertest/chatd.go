@@ -56,6 +56,16 @@ func StartChatdAdmin(tb testing.TB, bin, dsn, nats, id string) *Chatd {
 	return startChatd(tb, bin, dsn, nats, id, "127.0.0.1:0")
 }
 
+// StartPair builds chatd and starts two nodes of one cluster, "a" (with
+// the admin listener) and "b", sharing the MySQL database dsn and an
+// embedded NATS server: the setup of every two-process cluster test.
+func StartPair(tb testing.TB, dsn string) (a, b *Chatd) {
+	tb.Helper()
+	nats := Embedded(tb).URL()
+	bin := BuildChatd(tb)
+	return StartChatdAdmin(tb, bin, dsn, nats, "a"), StartChatd(tb, bin, dsn, nats, "b")
+}
+
 func startChatd(tb testing.TB, bin, dsn, nats, id, admin string) *Chatd {
 	tb.Helper()
 	dir := tb.TempDir()

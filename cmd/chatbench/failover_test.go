@@ -27,10 +27,7 @@ import (
 // delivered exactly once.
 func TestChatFailoverOnKill(t *testing.T) {
 	dsn := mysqltest.DSN(t, "benchfailover")
-	nats := clustertest.Embedded(t).URL()
-	bin := clustertest.BuildChatd(t)
-	a := clustertest.StartChatd(t, bin, dsn, nats, "a")
-	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	a, b := clustertest.StartPair(t, dsn)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -108,10 +105,7 @@ func TestChatFailoverOnKill(t *testing.T) {
 // session look half as big as it is (a third with three nodes).
 func TestConnectOverNodesMemoryPerSession(t *testing.T) {
 	dsn := mysqltest.DSN(t, "benchconnectnodes")
-	nats := clustertest.Embedded(t).URL()
-	bin := clustertest.BuildChatd(t)
-	a := clustertest.StartChatdAdmin(t, bin, dsn, nats, "a")
-	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	a, b := clustertest.StartPair(t, dsn)
 	jsonPath := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"chatbench", "--quiet", "--accounts", "", "--json", jsonPath,

@@ -322,10 +322,7 @@ func verifyExactlyOnce(t *testing.T, ctx context.Context, ss []*sender) int {
 // friend on a who does not reconnect, is reported offline to her.
 func TestClusterSIGTERMHandOff(t *testing.T) {
 	dsn := mysqltest.DSN(t, "handoff")
-	nats := clustertest.Embedded(t).URL()
-	bin := clustertest.BuildChatd(t)
-	a := clustertest.StartChatd(t, bin, dsn, nats, "a")
-	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	a, b := clustertest.StartPair(t, dsn)
 	list := a.Addr + "," + b.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -394,10 +391,7 @@ func TestClusterSIGTERMHandOff(t *testing.T) {
 // reported offline to a friend on b within 15 s.
 func TestClusterKill9UnderLoad(t *testing.T) {
 	dsn := mysqltest.DSN(t, "kill9")
-	nats := clustertest.Embedded(t).URL()
-	bin := clustertest.BuildChatd(t)
-	a := clustertest.StartChatd(t, bin, dsn, nats, "a")
-	b := clustertest.StartChatd(t, bin, dsn, nats, "b")
+	a, b := clustertest.StartPair(t, dsn)
 	list := a.Addr + "," + b.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
