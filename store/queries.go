@@ -9,10 +9,10 @@ const (
 	qUserByID   = `SELECT ` + userCols + `, password_hash FROM users WHERE id = ?`
 	qSession    = `SELECT user_id, device, created_at, expires_at FROM sessions WHERE token_hash = ?`
 	// A token login's session and user together: one query, not two.
-	qSessionUser = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled,
+	qSessionUser = `SELECT ` + userColsU + `,
 		s.device, s.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = ? AND u.username_key = ? AND u.deleted_at = 0`
-	qFriends    = `SELECT u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
+	qFriends    = `SELECT ` + userColsU + ` FROM friends f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY f.friend_id LIMIT ?`
 	qAreFriends = `SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?`
 	qPendingIn  = `SELECT ` + requestCols + ` FROM friend_requests WHERE to_id = ? AND status = 0 ORDER BY id LIMIT ?`
 	qPendingOut = `SELECT ` + requestCols + ` FROM friend_requests WHERE from_id = ? AND status = 0 ORDER BY id LIMIT ?`

@@ -118,6 +118,9 @@ func outcome(err error) error { return &sentinelErr{err} }
 
 const userCols = `id, username, nickname, signature, avatar_sha256, created_at, deleted_at, disabled`
 
+// userColsU is userCols of the users table joined as u.
+const userColsU = `u.id, u.username, u.nickname, u.signature, u.avatar_sha256, u.created_at, u.deleted_at, u.disabled`
+
 func scanUser(sc interface{ Scan(...any) error }, withHash bool) (User, error) {
 	var u User
 	var disabled int
@@ -308,22 +311,27 @@ func (s *sqlStore) Session(ctx context.Context, tokenHash []byte, now int64) (Se
 }
 
 func (s *sqlStore) SessionUser(ctx context.Context, username string, tokenHash []byte, now int64) (User, Session, error) {
-	var u User
-	var disabled int
 	ss := Session{TokenHash: tokenHash}
-	err := s.reads.queryRow(ctx, qSessionUser, tokenHash, strings.ToLower(username)).Scan(
-		&u.ID, &u.Username, &u.Nickname, &u.Signature, &u.AvatarSHA256, &u.CreatedAt, &u.DeletedAt, &disabled,
-		&ss.Device, &ss.CreatedAt, &ss.ExpiresAt)
+	row := s.reads.queryRow(ctx, qSessionUser, tokenHash, strings.ToLower(username))
+	u, err := scanUser(scanThen{row, []any{&ss.Device, &ss.CreatedAt, &ss.ExpiresAt}}, false)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && ss.ExpiresAt <= now) {
 		return User{}, Session{}, fmt.Errorf("store: session of %q: %w", username, ErrNotFound)
 	}
 	if err != nil {
 		return User{}, Session{}, fail("read session and user", err)
 	}
-	u.Disabled = disabled != 0
 	ss.UserID = u.ID
 	return u, ss, nil
 }
+
+// scanThen scans a row whose first columns scanUser reads and whose last
+// ones go to more.
+type scanThen struct {
+	sc   interface{ Scan(...any) error }
+	more []any
+}
+
+func (s scanThen) Scan(dst ...any) error { return s.sc.Scan(append(dst, s.more...)...) }
 
 func (s *sqlStore) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	if _, err := s.writes.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
