@@ -126,20 +126,6 @@ start_nodes() {
 	log "nodes of $run up: pids ${PIDS[*]} on $DB"
 }
 
-wait_ready() {
-	local admin=$1 pid=$2 logf=$3
-	for _ in $(seq 1 300); do
-		if curl -fsS "$admin/readyz" >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "chatd at $admin did not become ready:"
-	cat "$logf" >&2
-	exit 1
-}
-
 # save_metrics RUN: every live node's /metrics into RESULTS/RUN.chatdI.metrics,
 # and the counters that show where the work went into the summary.
 save_metrics() {

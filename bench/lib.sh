@@ -22,3 +22,19 @@ build_bench() {
 		timeout 300 go build -o "$out/loadgen" ./bench/loadgen
 	)
 }
+
+# wait_ready ADMIN_URL PID LOG: wait (30 s at most) until a chatd answers
+# ADMIN_URL/readyz; if it exits or never does, show LOG and stop.
+wait_ready() {
+	local admin=$1 pid=$2 logf=$3
+	for _ in $(seq 1 300); do
+		if curl -fsS "$admin/readyz" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "chatd at $admin did not become ready:"
+	cat "$logf" >&2
+	exit 1
+}

@@ -105,16 +105,7 @@ start_chatd() {
 	log "starting chatd ${args[*]}"
 	"$CHATD" "${args[@]}" >>"$WORK/chatd.out" 2>>"$WORK/chatd.log" &
 	CHATD_PID=$!
-	for _ in $(seq 1 100); do
-		if curl -fsS "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$CHATD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "chatd did not become ready:"
-	cat "$WORK/chatd.log" >&2
-	exit 1
+	wait_ready "http://127.0.0.1:$ADMIN_PORT" "$CHATD_PID" "$WORK/chatd.log"
 }
 
 mkdir -p "$WORK/results"
