@@ -7,7 +7,10 @@
 # measures, per TLS server, full and resumed handshakes per second (ECDSA
 # P-256 certificate, TLS 1.3, HANDSHAKERS in flight) and the p99 of pings on
 # FLOOD_CONNS established connections, quiet and then during a flood of
-# FLOOD handshakes in flight. Writes bench/TLS-RESULTS.md. Every knob of
+# FLOOD handshakes in flight (made by a child loadgen process, so that they
+# do not share a Go scheduler with the pings), and the machine's floor: the
+# same pings and flood with the flood sent to another tls-reactor process.
+# Writes bench/TLS-RESULTS.md. Every knob of
 # run.sh applies (QUICK=1, ROUNDS, ...); HS_DUR [5s; QUICK: 2s] is each
 # part-two run's length.
 set -euo pipefail
@@ -32,33 +35,51 @@ source "$ROOT/bench/lib.sh"
 HS=$OUT/handshakes.jsonl
 rm -f "$HS"
 : >"$OUT/hs-commands.txt"
+# start_hs_server LIB PORT: starts a TLS echo server, sets pid once it listens.
+start_hs_server() {
+	"$OUT/server-$1" -port "$2" -loops "$LOOPS" -mode echo >>"$OUT/server.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		[[ -n $(ss -Hltn "sport = :$2" 2>/dev/null) ]] && break
+		sleep 0.05
+	done
+	sleep 0.3
+}
+# run_hs LABEL SERVER-NOTE LOADGEN-ARGS...: one loadgen run into $HS.
+run_hs() {
+	local label=$1 note=$2
+	shift 2
+	lg=("$OUT/loadgen" "$@" -duration "$HS_DUR" -label "$label")
+	echo "${lg[*]}  # $note" >>"$OUT/hs-commands.txt"
+	timeout 120 "${lg[@]}" >>"$HS" 2>>"$OUT/loadgen.log" || echo "{\"label\":\"$label\",\"first_error\":\"loadgen failed\"}" >>"$HS"
+}
 for lib in $LIBS; do
 	[[ $lib == tls-* ]] || continue
 	for run in "handshake|-mode handshake -conns $HANDSHAKERS" "resumed|-mode handshake -resume -conns $HANDSHAKERS" \
-		"flood|-mode flood -conns $FLOOD_CONNS -flood $FLOOD"; do
+		"flood|-mode flood -conns $FLOOD_CONNS -flood $FLOOD -flood-process"; do
 		IFS='|' read -r name args <<<"$run"
 		port=$((port + 1))
 		log "$name $lib"
-		"$OUT/server-$lib" -port "$port" -loops "$LOOPS" -mode echo >>"$OUT/server.log" 2>&1 &
-		pid=$!
-		for _ in $(seq 100); do
-			[[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]] && break
-			sleep 0.05
-		done
-		sleep 0.3
-		# shellcheck disable=SC2206
-		lg=("$OUT/loadgen" -addr "127.0.0.1:$port" $args -duration "$HS_DUR" -pid "$pid" -label "$lib/$name")
-		echo "${lg[*]}  # server: $OUT/server-$lib -port $port -loops $LOOPS -mode echo" >>"$OUT/hs-commands.txt"
-		timeout 120 "${lg[@]}" >>"$HS" 2>>"$OUT/loadgen.log" || echo "{\"label\":\"$lib/$name\",\"first_error\":\"loadgen failed\"}" >>"$HS"
+		start_hs_server "$lib" "$port"
+		# shellcheck disable=SC2086
+		run_hs "$lib/$name" "server: $OUT/server-$lib -port $port -loops $LOOPS -mode echo" -addr "127.0.0.1:$port" $args -pid "$pid"
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
 done
+log "flood floor"
+start_hs_server tls-reactor $((port + 1))
+pinged=$pid
+start_hs_server tls-reactor $((port + 2))
+run_hs "floor/flood" "servers: $OUT/server-tls-reactor -port $((port + 1)) and -port $((port + 2)), -loops $LOOPS -mode echo" \
+	-addr "127.0.0.1:$((port + 1))" -mode flood -conns "$FLOOD_CONNS" -flood "$FLOOD" -flood-process -flood-addr "127.0.0.1:$((port + 2))" -pid "$pinged"
+kill -TERM "$pinged" "$pid" 2>/dev/null || true
+wait "$pinged" "$pid" 2>/dev/null || true
 {
 	echo
 	echo "## Handshakes and a handshake flood"
 	echo
-	echo "One run each (HS_DUR=$HS_DUR, $HANDSHAKERS handshakes in flight; flood: $FLOOD_CONNS established connections pinging 64 B every 10 ms, quiet for HS_DUR, then for HS_DUR with $FLOOD handshakes in flight). Each handshake is followed by a 1-byte echo (which also takes in the TLS 1.3 session ticket)."
+	echo "One run each (HS_DUR=$HS_DUR, $HANDSHAKERS handshakes in flight; flood: $FLOOD_CONNS established connections pinging 64 B every 10 ms, quiet for HS_DUR, then for HS_DUR with $FLOOD handshakes in flight, made by a child loadgen process). Each handshake is followed by a 1-byte echo (which also takes in the TLS 1.3 session ticket). The floor row pings one tls-reactor process while the same flood hits another: what the flood's CPU on this machine's 2 cores costs the pings when the pinged server does no handshake at all."
 	echo
 	python3 - "$HS" <<'PY'
 import json, sys
@@ -70,6 +91,12 @@ for line in open(sys.argv[1]):
 print("| server | full handshakes/s | server CPU µs per full handshake | resumed handshakes/s | CPU µs per resumed | ping p99 quiet (µs) | ping p99 during flood (µs) | flood/quiet | handshakes/s during flood |")
 print("|---|---|---|---|---|---|---|---|---|")
 for lib, r in rows.items():
+    if lib == "floor":
+        fl = r.get("flood", {})
+        q, p = fl.get("quiet_p99_us", 0), fl.get("p99_us", 0)
+        ratio = f"{p / q:.2f}x" if q else "n/a"
+        print(f"| floor: flood at another process | | | | | {q} | {p} | {ratio} | {fl.get('msgs_per_s', 0):.0f} |")
+        continue
     f, s, fl = r.get("handshake", {}), r.get("resumed", {}), r.get("flood", {})
     q, p = fl.get("quiet_p99_us", 0), fl.get("p99_us", 0)
     ratio = f"{p / q:.2f}x" if q else "n/a"

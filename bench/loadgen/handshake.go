@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,10 +116,43 @@ func runHandshake(ctx context.Context, cfg config) (result, error) {
 	return res, nil
 }
 
+// floodChildEnv marks a loadgen started by -flood-process (tests re-run
+// their own binary as loadgen with it).
+const floodChildEnv = "LOADGEN_FLOOD_CHILD"
+
+// floodProcess starts a child loadgen doing full handshakes at addr with n
+// in flight for d, and returns a wait function giving its counts.
+func floodProcess(ctx context.Context, addr string, n int, d time.Duration) (func() (done, failed int64, firstErr string), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("flood process: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "-mode", "handshake", "-addr", addr, "-conns", strconv.Itoa(n), "-duration", d.String())
+	cmd.Env = append(os.Environ(), floodChildEnv+"=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("flood process: %w", err)
+	}
+	return func() (int64, int64, string) {
+		var r result
+		err := cmd.Wait()
+		if err == nil {
+			lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
+			err = json.Unmarshal(lines[len(lines)-1], &r)
+		}
+		if err != nil {
+			return 0, 1, "flood process: " + err.Error()
+		}
+		return r.Messages, r.Errors, r.FirstError
+	}, nil
+}
+
 // runFlood measures ping round trips on -conns established TLS connections
 // (one 64-byte ping per connection every -interval): first quiet for
 // -duration, then for -duration while -flood goroutines do full handshakes
-// back to back. p99_us is the flood figure, quiet_p99_us the quiet one.
+// back to back (at -flood-addr if set, in a child process with
+// -flood-process). p99_us is the flood figure, quiet_p99_us the quiet one.
 func runFlood(ctx context.Context, cfg config) (result, error) {
 	var res result
 	conns, err := dialAll(ctx, cfg.Addr, cfg.Conns, cfg.Dialers, false)
@@ -165,16 +204,30 @@ func runFlood(ctx context.Context, cfg config) (result, error) {
 		}
 	}
 	sleep(cfg.Duration)
+	floodAddr := cmp.Or(cfg.FloodAddr, cfg.Addr)
 	var stop atomic.Bool
-	start := make(chan struct{})
-	wait := handshakers(cfg.Addr, cfg.Flood, false, &stop, start)
-	close(start)
+	var wait func() (done, failed int64, firstErr string)
+	if cfg.FloodProcess {
+		if wait, err = floodProcess(ctx, floodAddr, cfg.Flood, cfg.Duration); err != nil {
+			phase.Store(2)
+			wg.Wait()
+			return res, err
+		}
+	} else {
+		start := make(chan struct{})
+		waitIn := handshakers(floodAddr, cfg.Flood, false, &stop, start)
+		close(start)
+		wait = func() (int64, int64, string) {
+			done, _, failed, first := waitIn()
+			return done, failed, first
+		}
+	}
 	phase.Store(1)
 	t0 := time.Now()
 	sleep(cfg.Duration)
 	phase.Store(2)
 	stop.Store(true)
-	done, _, hsFailed, hsFirst := wait()
+	done, hsFailed, hsFirst := wait()
 	wg.Wait()
 	res.Seconds = time.Since(t0).Seconds()
 	res.Messages = lat[0].Count() + lat[1].Count()

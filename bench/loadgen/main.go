@@ -40,6 +40,10 @@ type config struct {
 	Resume   bool
 	Flood    int
 	Interval time.Duration
+	// FloodAddr is where the flood's handshakes go ("": Addr); FloodProcess
+	// runs them in a child loadgen.
+	FloodAddr    string
+	FloodProcess bool
 }
 
 // result is the JSON line loadgen prints.
@@ -95,6 +99,8 @@ func parse(args []string) (config, error) {
 	fs.BoolVar(&c.Resume, "resume", false, "handshake: resume sessions (TLS session tickets) instead of full handshakes")
 	fs.IntVar(&c.Flood, "flood", 32, "flood: goroutines doing full handshakes back to back")
 	fs.DurationVar(&c.Interval, "interval", 10*time.Millisecond, "flood: time between pings on each connection")
+	fs.StringVar(&c.FloodAddr, "flood-addr", "", "flood: send the handshakes to this server instead of -addr (another process on the same machine gives the machine's floor)")
+	fs.BoolVar(&c.FloodProcess, "flood-process", false, "flood: do the handshakes in a child loadgen, so that they do not share a Go scheduler with the pings")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

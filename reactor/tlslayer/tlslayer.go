@@ -35,6 +35,15 @@ type Options struct {
 	// HandshakeCPU caps handshakes computing at once; 0 = GOMAXPROCS/2, at
 	// least 1, so handshakes leave CPU to the loops.
 	HandshakeCPU int
+	// HandshakeNice is how many nice steps lower than the rest of the
+	// process a handshake's thread runs while it computes (Linux), so that
+	// a loop woken by an established connection takes the CPU from it at
+	// once, even when other processes keep every core busy; 0 = 10, a
+	// negative value keeps the process's priority. It needs the right to
+	// raise the priority back (root, CAP_SYS_NICE, or RLIMIT_NICE); without
+	// it handshakes keep the process's priority
+	// (Config.HandshakeNice tells which).
+	HandshakeNice int
 	// OnHandshake, if set, runs on the loop when the handshake has finished,
 	// before any decrypted byte reaches OnData; an error closes the
 	// connection with it.
@@ -57,6 +66,7 @@ type Config struct {
 	opts   Options
 	flight chan struct{} // one token per handshake in flight
 	cpu    chan struct{} // one token per handshake computing
+	nice   int           // nice steps a computing handshake drops by; 0: off
 	sweep  sweeper       // finds quiet connections, to drop their ciphers
 }
 
@@ -83,15 +93,28 @@ func newConfig(cfg *tls.Config, opts Options, client bool) *Config {
 	if opts.HandshakeCPU <= 0 {
 		opts.HandshakeCPU = max(1, runtime.GOMAXPROCS(0)/2)
 	}
+	nice := opts.HandshakeNice
+	if nice == 0 {
+		nice = defaultHandshakeNice
+	}
+	if nice < 0 || !canLowerThreads() {
+		nice = 0
+	}
 	return &Config{
 		tls:    cfg,
 		client: client,
 		opts:   opts,
 		flight: make(chan struct{}, opts.MaxHandshakes),
 		cpu:    make(chan struct{}, opts.HandshakeCPU),
+		nice:   min(nice, 19),
 		sweep:  sweeper{every: sweepEvery},
 	}
 }
+
+// HandshakeNice reports how many nice steps below the process a computing
+// handshake's thread runs: Options.HandshakeNice, or 0 where thread
+// priorities cannot be lowered and restored (see Options.HandshakeNice).
+func (cfg *Config) HandshakeNice() int { return cfg.nice }
 
 // Layer returns a new TLS layer for one connection: push it with
 // c.PushLayer, from OnOpen or from OnData once the first byte (0x16) shows a
@@ -143,7 +166,7 @@ func (l *Layer) Open(io *reactor.LayerIO) error {
 		return ErrBusy
 	}
 	io.Hold(true)
-	l.tr.hs = newHandshakeState(l.cfg.cpu)
+	l.tr.hs = newHandshakeState(l.cfg.cpu, l.cfg.nice)
 	if l.cfg.client {
 		l.tc = tls.Client(&l.tr, l.cfg.tls)
 	} else {
@@ -387,6 +410,7 @@ type transport struct {
 // goroutine runs.
 type handshakeState struct {
 	cpu     chan struct{}
+	prio    threadPriority // lowered while the cpu token is held
 	mu      sync.Mutex
 	cond    sync.Cond
 	buf     []byte // handshake input not yet read
@@ -395,8 +419,8 @@ type handshakeState struct {
 	err     error // the handshake's result, once it is over
 }
 
-func newHandshakeState(cpu chan struct{}) *handshakeState {
-	h := &handshakeState{cpu: cpu}
+func newHandshakeState(cpu chan struct{}, nice int) *handshakeState {
+	h := &handshakeState{cpu: cpu, prio: threadPriority{delta: nice}}
 	h.cond.L = &h.mu
 	return h
 }
@@ -417,13 +441,30 @@ func (t *transport) feedHandshake(b []byte) int {
 }
 
 // done records the handshake's result and gives back the handshake
-// goroutine's cpu token.
+// goroutine's cpu token. Handshake goroutine only.
 func (h *handshakeState) done(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.err = err
+	h.giveCPU()
+}
+
+// takeCPU waits for a cpu token, then lowers the thread the handshake
+// computes on. Handshake goroutine only, h.mu not held.
+func (h *handshakeState) takeCPU() {
+	h.cpu <- struct{}{} // may wait while other handshakes compute
+	h.prio.lower()
+	h.mu.Lock()
+	h.haveCPU = true
+	h.mu.Unlock()
+}
+
+// giveCPU restores the thread's priority and gives the cpu token back, if
+// held. Handshake goroutine only, h.mu held.
+func (h *handshakeState) giveCPU() {
 	if h.haveCPU {
 		h.haveCPU = false
+		h.prio.restore()
 		<-h.cpu
 	}
 }
@@ -453,11 +494,7 @@ func (t *transport) Read(p []byte) (int, error) {
 	}
 	h.mu.Lock()
 	for len(h.buf) == 0 && !h.closed {
-		if h.haveCPU {
-			// Waiting for the peer: let another handshake compute.
-			h.haveCPU = false
-			<-h.cpu
-		}
+		h.giveCPU() // waiting for the peer: let another handshake compute
 		h.cond.Wait()
 	}
 	if h.closed {
@@ -472,10 +509,7 @@ func (t *transport) Read(p []byte) (int, error) {
 	need := !h.haveCPU
 	h.mu.Unlock()
 	if need {
-		h.cpu <- struct{}{} // may wait while other handshakes compute
-		h.mu.Lock()
-		h.haveCPU = true
-		h.mu.Unlock()
+		h.takeCPU()
 	}
 	return n, nil
 }
