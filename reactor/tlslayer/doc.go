@@ -8,9 +8,13 @@
 // blocks and costs CPU (signatures, key exchange), runs on a short-lived
 // goroutine per connection: Options.MaxHandshakes caps how many are in
 // flight (more are refused), Options.HandshakeCPU caps how many compute at
-// once (a handshake waiting for the peer's next flight gives its turn up), so
-// a flood of handshakes leaves CPU to the loops, and a handshake that does not
-// finish within Options.HandshakeTimeout closes its connection.
+// once (a handshake waiting for the peer's next flight gives its turn up),
+// and on Linux a computing handshake's thread runs Options.HandshakeNice
+// nice steps below the process (the goroutine is locked to it meanwhile),
+// so a loop woken by an established connection preempts it even when other
+// processes keep every core busy. A flood of handshakes thus leaves CPU to
+// the loops, and a handshake that does not finish within
+// Options.HandshakeTimeout closes its connection.
 //
 // After the handshake a connection takes one of two paths.
 //
