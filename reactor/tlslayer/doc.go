@@ -55,7 +55,9 @@
 // records to it and reads until the transport reports that it would block.
 // crypto/tls keeps a net.Error whose Temporary() is true from becoming
 // sticky (conn.go, readRecordOrCCS), which is what lets a Read on the loop
-// return instead of blocking. Such a connection keeps as little as
+// return instead of blocking. A record crypto/tls refuses closes the
+// connection after the alert crypto/tls wrote for it (reactor.FlushFirst),
+// as on the record layer. Such a connection keeps as little as
 // crypto/tls allows: the record input buffers are lent per feed (trim.go),
 // the handshake's state goes with its goroutine, a server drops its
 // resumption secret once the session ticket is sent, and a TLS 1.3 AES-GCM

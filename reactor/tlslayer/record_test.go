@@ -659,3 +659,34 @@ func TestDataAndCloseNotifyWithFinished(t *testing.T) {
 	}
 	_ = e
 }
+
+// TestTLS12BadRecordAlert: on crypto/tls's path (TLS 1.2) a record that
+// fails its MAC closes the connection after the alert crypto/tls wrote, so
+// the client learns why.
+func TestTLS12BadRecordAlert(t *testing.T) {
+	cert := newTestCert(t, "alert12")
+	r, _, addr := serve(t, cert, nil, Options{}, reactor.Options{})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := tls.Client(nc, &tls.Config{RootCAs: cert.pool, ServerName: "localhost", MaxVersion: tls.VersionTLS12})
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.Write([]byte("ok"))
+	if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
+		t.Fatal(err)
+	}
+	// An application-data record whose MAC cannot check out, written under
+	// the client's tls.Conn.
+	if _, err := nc.Write(append([]byte{recordAppData, 3, 3, 0, 48}, bytes.Repeat([]byte{0x5a}, 48)...)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Read(make([]byte, 1))
+	if alertsWritten && (err == nil || !strings.Contains(err.Error(), "bad record MAC")) {
+		t.Fatalf("client read %v, want the server's bad_record_mac alert", err)
+	}
+	if err := r.waitClose(t); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("OnClose err = %v, want crypto/tls's error", err)
+	}
+}

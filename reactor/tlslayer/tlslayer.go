@@ -373,11 +373,14 @@ func (l *Layer) readPlain() error {
 			l.tr.io.Up(buf[:n])
 			n = 0
 		}
-		if err != nil {
-			if err == errWouldBlock {
-				return nil
-			}
-			return err // io.EOF on close_notify
+		switch {
+		case err == nil:
+		case err == errWouldBlock:
+			return nil
+		case err == io.EOF: // close_notify: a graceful close
+			return err
+		default: // crypto/tls has just written its alert: send it, then close
+			return reactor.FlushFirst(err)
 		}
 	}
 }
