@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
-	"hash"
 	"io"
 	"reflect"
 	"sync/atomic"
@@ -30,6 +28,16 @@ import (
 // idle connection keeps two traffic secrets and two sequence numbers; the
 // ciphers are built from the secrets on the next record after a sweep let
 // them go. Anything the check does not vouch for keeps crypto/tls.
+//
+// Ciphers are built when a record needs them and kept while records flow:
+// the sweep (sweep.go) lets them go once a connection had no records for a
+// sweep. The first ones built after a quiet spell (or after the handshake)
+// go at the end of that pass already, since a connection that was quiet is
+// likely to be quiet again (a heartbeat, one request): it would otherwise
+// hold about 1.6 KB of cipher state for one or two seconds after every
+// record. A direction that needs its cipher again before the next sweep
+// keeps it until the sweep finds it quiet, so a busy connection builds its
+// ciphers once per busy spell and a quiet one once per record, as it did.
 
 // Record and message types, alerts (RFC 8446 5.1, 4, 6).
 const (
@@ -58,13 +66,66 @@ const (
 )
 
 // record13 is the record state of one TLS 1.3 connection after the handshake.
+// An idle connection keeps it and its Layer, so it is laid out to fill a
+// 192-byte size class: what few connections need is behind rare.
 type record13 struct {
 	suite   uint16
 	hashLen uint8 // traffic secret length: 32 (SHA-256) or 48 (SHA-384)
 	hsLen   uint8
 	hs      [keyUpdateLen]byte // the start of a post-handshake message split across records
-	in, out dir13
-	part    []byte // a partial record left from the switch (Layer.feed13)
+	fresh   uint8              // warm and once bits per direction (built since the last sweep, goes after this pass)
+	// The handshake's outcome for ConnectionState (state.go), unless rare
+	// holds the whole tls.ConnectionState.
+	curve     tls.CurveID
+	resumed   bool
+	hrr       bool
+	alpn, sni string
+	ekm       ekmFunc
+	in, out   dir13
+	rare      atomic.Pointer[rare13] // nil unless needed; set on the loop, read by ConnectionState
+}
+
+// rare13 is what a record13 keeps for few connections.
+type rare13 struct {
+	full *tls.ConnectionState // the handshake's outcome when the compact form cannot hold it
+	part []byte               // a partial record left from the switch (Layer.feed13); loop only
+}
+
+// part returns the partial record left from the switch.
+func (r *record13) part() []byte {
+	if rr := r.rare.Load(); rr != nil {
+		return rr.part
+	}
+	return nil
+}
+
+// setPart keeps b (nil: nothing) as the partial record left from the switch.
+func (r *record13) setPart(b []byte) {
+	rr := r.rare.Load()
+	if rr == nil {
+		if b == nil {
+			return
+		}
+		rr = new(rare13)
+		r.rare.Store(rr)
+	}
+	rr.part = b
+}
+
+// record13.fresh bits; a direction's bits are shifted by dirShift (0 in, 1 out).
+const (
+	warmIn = 1 << iota // the in cipher was built since the last sweep found the connection quiet
+	_                  // warmOut
+	onceIn             // the in cipher goes at the end of this pass
+	_                  // onceOut
+)
+
+// dirShift returns d's shift in record13.fresh.
+func (r *record13) dirShift(d *dir13) uint8 {
+	if d == &r.out {
+		return 1
+	}
+	return 0
 }
 
 // dir13 is one direction: its traffic secret, sequence number and, while
@@ -83,14 +144,6 @@ type keys13 struct {
 	nonce [12]byte
 }
 
-// hash returns the suite's HKDF hash.
-func (r *record13) hash() func() hash.Hash {
-	if r.hashLen == 48 {
-		return sha512.New384
-	}
-	return sha256.New
-}
-
 // suiteParams returns a TLS 1.3 suite's hash length and key length, or
 // ok false for a suite this record layer does not run.
 func suiteParams(suite uint16) (hashLen, keyLen int, ok bool) {
@@ -105,14 +158,49 @@ func suiteParams(suite uint16) (hashLen, keyLen int, ok bool) {
 	return 0, 0, false
 }
 
-// expandLabel is HKDF-Expand-Label with an empty context (RFC 8446 7.1).
-func expandLabel(h func() hash.Hash, secret []byte, label string, n int) ([]byte, error) {
-	info := make([]byte, 0, 4+6+len(label))
-	info = append(info, byte(n>>8), byte(n), byte(6+len(label)))
-	info = append(info, "tls13 "...)
-	info = append(info, label...)
-	info = append(info, 0)
-	return hkdf.Expand(h, secret, string(info), n)
+// expandLabel writes HKDF-Expand-Label(secret, label, "", len(out)) (RFC
+// 8446 7.1) to out, with SHA-384 if len(secret) is 48 and SHA-256
+// otherwise. out is at most one hash long, so HKDF-Expand is its first
+// block, T(1) = HMAC(secret, info || 0x01) (RFC 5869 2.3), and the HMAC
+// (RFC 2104; the secret is shorter than a hash block) is computed on
+// stack buffers with the one-shot hash functions: building a direction's
+// keys after an idle spell allocates nothing but its cipher. The keys
+// derived at the switch open crypto/tls's probes (takeRecord13), which
+// checks this on every connection; FIPS 140 mode never gets here.
+func expandLabel(secret []byte, label string, out []byte) {
+	const (
+		maxBlock = 128                       // SHA-384's block
+		maxInfo  = 2 + 1 + 6 + 255 + 1       // length, label length, "tls13 " label, empty context
+		maxMsg   = maxBlock + maxInfo + 1    // ipad key, info, counter
+		maxOuter = maxBlock + sha512.Size384 // opad key, inner hash
+		ipad     = 0x36
+		opad     = 0x5c
+	)
+	block := sha256.BlockSize
+	if len(secret) == sha512.Size384 {
+		block = sha512.BlockSize
+	}
+	var msg [maxMsg]byte
+	var outer [maxOuter]byte
+	copy(msg[:], secret)
+	copy(outer[:], secret)
+	for i := range block {
+		msg[i] ^= ipad
+		outer[i] ^= opad
+	}
+	m := append(msg[:block], byte(len(out)>>8), byte(len(out)), byte(6+len(label)))
+	m = append(m, "tls13 "...)
+	m = append(m, label...)
+	m = append(m, 0, 1) // empty context, then HKDF's block counter
+	if block == sha512.BlockSize {
+		in := sha512.Sum384(m)
+		sum := sha512.Sum384(append(outer[:block], in[:]...))
+		copy(out, sum[:])
+		return
+	}
+	in := sha256.Sum256(m)
+	sum := sha256.Sum256(append(outer[:block], in[:]...))
+	copy(out, sum[:])
 }
 
 // newAEAD builds suite's record cipher for key.
@@ -131,33 +219,42 @@ func newAEAD(suite uint16, key []byte) (cipher.AEAD, error) {
 func (r *record13) keys(d *dir13) error {
 	_, keyLen, _ := suiteParams(r.suite)
 	secret := d.secret[:r.hashLen]
-	key, err := expandLabel(r.hash(), secret, "key", keyLen)
-	if err != nil {
-		return err
-	}
-	iv, err := expandLabel(r.hash(), secret, "iv", 12)
-	if err != nil {
-		return err
-	}
-	a, err := newAEAD(r.suite, key)
+	var key [32]byte
+	expandLabel(secret, "key", key[:keyLen])
+	a, err := newAEAD(r.suite, key[:keyLen])
+	clear(key[:])
 	if err != nil {
 		return err
 	}
 	k := &keys13{aead: a}
-	copy(k.iv[:], iv)
+	expandLabel(secret, "iv", k.iv[:])
 	d.keys = k
 	return nil
 }
 
 // cipher returns d's cipher, building it after an idle spell. The secret
 // was checked when the record layer took over, so building cannot fail.
+// The first build since the connection was last found quiet is for this
+// pass only (release).
 func (r *record13) cipher(d *dir13) cipher.AEAD {
 	if d.keys == nil {
 		if err := r.keys(d); err != nil {
 			panic("tlslayer: TLS 1.3 keys: " + err.Error())
 		}
+		sh := r.dirShift(d)
+		if r.fresh&(warmIn<<sh) == 0 {
+			r.fresh |= (warmIn | onceIn) << sh
+		}
 	}
 	return d.keys.aead
+}
+
+// release ends a pass in d's direction: a cipher built for this pass only goes.
+func (r *record13) release(d *dir13) {
+	if sh := r.dirShift(d); r.fresh&(onceIn<<sh) != 0 {
+		r.fresh &^= onceIn << sh
+		d.keys = nil
+	}
 }
 
 // nonce returns the next record's nonce: the IV XOR the sequence number
@@ -170,18 +267,15 @@ func (d *dir13) nonce() []byte {
 }
 
 // update moves d to the next traffic secret (RFC 8446 7.2, KeyUpdate).
-func (r *record13) update(d *dir13) error {
-	next, err := expandLabel(r.hash(), d.secret[:r.hashLen], "traffic upd", int(r.hashLen))
-	if err != nil {
-		return err
-	}
-	copy(d.secret[:], next)
+func (r *record13) update(d *dir13) {
+	var next [48]byte
+	expandLabel(d.secret[:r.hashLen], "traffic upd", next[:r.hashLen])
+	d.secret = next
 	d.seq, d.keys = 0, nil
-	return nil
 }
 
 // idle lets both ciphers go (the sweep found the connection quiet).
-func (r *record13) idle() { r.in.keys, r.out.keys = nil, nil }
+func (r *record13) idle() { r.in.keys, r.out.keys, r.fresh = nil, nil, 0 }
 
 // recFields locates what the switch takes out of a tls.Conn: its halfConns'
 // sequence numbers and first errors and its unsent output, next to
@@ -252,7 +346,9 @@ func takeRecord13(tc *tls.Conn, st *tls.ConnectionState) (*record13, []byte) {
 		if _, err := orig.Open(nil, seq0[:], h.d.keys.aead.Seal(nil, h.d.keys.iv[:], ad, ad), ad); err != nil {
 			return nil, nil
 		}
+		h.d.keys = nil // built again for the first record (cipher)
 	}
+	r.keepState(st)
 	raw := (*bytes.Buffer)(unsafe.Add(base, trimFields.rawInput)).Bytes()
 	return r, bytes.Clone(raw)
 }
@@ -289,6 +385,13 @@ func (l *Layer) fail(desc uint8) error {
 // their application data up in one piece per run of data records and
 // handles alerts and KeyUpdate; a partial record is left unconsumed.
 func (l *Layer) decode13(in []byte) (int, error) {
+	n, err := l.open13(in)
+	l.rec.release(&l.rec.in)
+	return n, err
+}
+
+// open13 is decode13 but for the end of the pass.
+func (l *Layer) open13(in []byte) (int, error) {
 	r := l.rec
 	off, ps, pe := 0, 0, 0 // in[ps:pe]: plaintext gathered, not yet passed up
 	up := func() {
@@ -392,15 +495,11 @@ func (l *Layer) handshakeMessages(pt []byte) error {
 	if req != keyUpdateNotRequested && req != keyUpdateRequested {
 		return l.fail(alertIllegalParameter)
 	}
-	if err := r.update(&r.in); err != nil {
-		return err
-	}
+	r.update(&r.in)
 	if req == keyUpdateRequested {
 		// Ours goes under the old key, everything after under the new one.
 		l.control(recordHandshake, []byte{msgKeyUpdate, 0, 0, 1, keyUpdateNotRequested})
-		if err := r.update(&r.out); err != nil {
-			return err
-		}
+		r.update(&r.out)
 		l.flush13()
 	}
 	return nil
@@ -471,6 +570,7 @@ func (l *Layer) flush13() {
 	l.tr.io.DownCopy(l.gather)
 	putBuf(l.gather)
 	l.gather = nil
+	l.rec.release(&l.rec.out)
 }
 
 // feed13 is Decode for the record layer: input left over from the switch
@@ -481,17 +581,18 @@ func (l *Layer) feed13(in []byte) (int, error) {
 		l.arm()
 	}
 	r := l.rec
-	if r.part == nil {
+	part := r.part()
+	if part == nil {
 		return l.decode13(in)
 	}
-	old := len(r.part)
-	buf := append(r.part, in...)
-	r.part = nil
+	old := len(part)
+	buf := append(part, in...)
+	r.setPart(nil)
 	n, err := l.decode13(buf)
 	if err != nil || n >= old {
 		return n - old, err
 	}
-	r.part = bytes.Clone(buf[n:])
+	r.setPart(bytes.Clone(buf[n:]))
 	return len(in), nil
 }
 
@@ -506,7 +607,7 @@ func (l *Layer) takeOver(st *tls.ConnectionState) ([]byte, bool) {
 	if r == nil {
 		return nil, false
 	}
-	l.rec, l.st, l.tc, l.at = r, st, nil, -1
+	l.rec, l.tc, l.at = r, nil, -1
 	takeovers.Add(1)
 	return raw, true
 }

@@ -43,7 +43,8 @@ func (s *sweeper) run() {
 	for range t.C {
 		s.mu.Lock()
 		if len(s.list) == 0 {
-			s.running = false
+			// Its array (8 bytes per connection that was busy) goes too.
+			s.list, s.running = nil, false
 			s.mu.Unlock()
 			return
 		}

@@ -133,10 +133,9 @@ type Layer struct {
 	gather []byte // small units packed into one record until Flush
 	ready  bool   // handshake done and switched to loop mode (loop-owned)
 	// The TLS 1.3 record layer (record.go), once it took over from tc: its
-	// state, the handshake's outcome and the start of the record being
-	// filled in gather (-1: none).
+	// state (with the handshake's outcome) and the start of the record
+	// being filled in gather (-1: none).
 	rec *record13
-	st  *tls.ConnectionState
 	at  int
 	// used: records went through since the last sweep; armed: on the
 	// sweeper's list (both loop-owned, after the handshake).
@@ -151,8 +150,8 @@ func (l *Layer) ConnectionState() (st tls.ConnectionState, ok bool) {
 	if !l.done.Load() {
 		return tls.ConnectionState{}, false
 	}
-	if l.st != nil {
-		return *l.st, true
+	if l.rec != nil {
+		return l.rec.state(), true
 	}
 	return l.tc.ConnectionState(), true
 }
@@ -233,7 +232,7 @@ func (l *Layer) Wake() error {
 		in := append(raw, rest...)
 		n, err := l.decode13(in)
 		if err == nil && n < len(in) {
-			l.rec.part = bytes.Clone(in[n:])
+			l.rec.setPart(bytes.Clone(in[n:]))
 		}
 		return err
 	}

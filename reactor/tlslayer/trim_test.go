@@ -31,7 +31,7 @@ func (p *probe) Close()       {}
 func (p *probe) Release()     {}
 func (p *probe) Wake() error {
 	if p.tls.tc == nil { // the TLS 1.3 record layer took over: its own buffers
-		p.report <- [2]int{cap(p.tls.gather), cap(p.tls.rec.part)}
+		p.report <- [2]int{cap(p.tls.gather), cap(p.tls.rec.part())}
 		return nil
 	}
 	base := unsafe.Pointer(p.tls.tc)
