@@ -32,22 +32,31 @@
 // close_notify closes gracefully with io.EOF, any other alert, handshake
 // message or broken record closes the connection with an error naming the
 // alert. An idle connection keeps its two traffic secrets, two sequence
-// numbers and the handshake's tls.ConnectionState (for ConnectionState and
-// ExportKeyingMaterial); the ciphers are rebuilt from the secrets on the
-// next record after a sweep let them go. Why: crypto/tls's Conn alone is
-// 896 bytes and keeps its record ciphers (about 1.7 KB with AES-GCM), and
+// numbers and what ConnectionState reports: the scalars, ALPN protocol,
+// SNI name and crypto/tls's exporter (for ExportKeyingMaterial), or the
+// whole tls.ConnectionState when it carries more, such as client
+// certificates (state.go). The ciphers are built from the secrets when a
+// record needs them and kept while records flow; a sweep lets them go once
+// the connection is quiet, and the ones built for the first records after
+// a quiet spell go as soon as those are handled, so a lone record (a
+// heartbeat) does not pin them for a second or two (building both costs
+// about 3 µs and 2.7 KB of garbage). Why: crypto/tls's Conn alone is 896
+// bytes and keeps its record ciphers (about 1.7 KB with AES-GCM), and
 // driving it on the loop costs locks, a copy of every record into its
-// buffer and another of the plaintext out of it. Measured against the
-// crypto/tls path on the same machine: 1,200 B of live heap per idle
-// connection instead of 1,960 B (BenchmarkIdleConnHeap, 2,000
-// connections; after debug.FreeOSMemory the resident set grows by
-// 2.4-2.5 KB per connection instead of 3.4-3.5 KB), idle RSS at 10,000
-// connections 4.6-4.9 KB instead of 5.4-6.1 KB (bench/tls.sh: the peak of
-// 10,000 connections that all just sent a record, each holding its two
-// AES-GCM ciphers until the sweep, which the heap does not give back within
-// the measurement), and echo server CPU per message 10-21% lower (3.35
-// instead of 4.16 µs at 100 connections × 64 B, 9.67 instead of 11.34 µs
-// at 1,000 × 4 KiB; medians of 3 alternating runs).
+// buffer and another of the plaintext out of it. Measured on the same
+// machine: about 1,000 B of live heap per idle connection, about half of
+// it the reactor's own (BenchmarkIdleConnHeap, 2,000 connections;
+// TestIdleConnHeap bounds it), where the crypto/tls path held 1,960 B and
+// this path 1,200 B while it kept a whole tls.ConnectionState and the
+// ciphers of a lone record; idle RSS at 10,000 connections 2.6 KB (raw
+// reactor 0.23 KB; 4.5-4.8 KB before those two changes, 5.4-6.1 KB on the
+// crypto/tls path; bench/tls.sh's idle run, whose connections all send one
+// record at the end). Most of what remains is the collector's headroom:
+// the heap grows to twice its live size between collections and the
+// scavenger keeps that much. Echo server CPU per message is 10-21% lower
+// than the crypto/tls path's (3.35 instead of 4.16 µs at 100 connections
+// × 64 B, 9.67 instead of 11.34 µs at 1,000 × 4 KiB; medians of 3
+// alternating runs).
 //
 // TLS 1.2, a client (which would have to take session tickets), FIPS 140
 // mode, and any Go release whose crypto/tls layout the checks do not
