@@ -102,14 +102,15 @@ func (r *record13) part() []byte {
 // setPart keeps b (nil: nothing) as the partial record left from the switch.
 func (r *record13) setPart(b []byte) {
 	rr := r.rare.Load()
-	if rr == nil {
-		if b == nil {
-			return
-		}
-		rr = new(rare13)
-		r.rare.Store(rr)
+	switch {
+	case rr == nil && b == nil:
+	case rr == nil:
+		r.rare.Store(&rare13{part: b})
+	case b == nil && rr.full == nil:
+		r.rare.Store(nil) // nothing rare left
+	default:
+		rr.part = b
 	}
-	rr.part = b
 }
 
 // record13.fresh bits; a direction's bits are shifted by dirShift (0 in, 1 out).
