@@ -23,6 +23,7 @@ type groupScenario struct {
 	users   int
 	conc    int
 	raw     bool
+	loops   bool
 	mention int           // members each message mentions (msg.send mentions)
 	reply   bool          // each message quotes the sender's previous one (reply_to)
 	within  time.Duration // goal for the slowest message to reach every receiver
@@ -62,6 +63,7 @@ func (s *groupScenario) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&s.reply, "reply", false, "each message quotes (reply_to) its sender's previous one, to compare with plain text")
 	fs.DurationVar(&s.within, "all-within", 0, "goal for the slowest message's last delivery after its send (0: none); with --rate 1 --senders 1 each message fans out alone, e.g. group --groups 1 --members 10000 --senders 1 --rate 1 --all-within 100ms")
 	fs.BoolVar(&s.raw, "raw-receivers", true, "receive on bare connections scanned for the accounting fields instead of SDK clients that decode every push (senders stay SDK clients)")
+	fs.BoolVar(&s.loops, "receiver-loops", true, "serve the bare receivers on reactor event loops instead of a goroutine each (raw transport without --source-ip; otherwise goroutines)")
 	s.shape.flags(fs, 10*time.Second, 2)
 }
 
@@ -149,6 +151,14 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 	})
 	ids := make([]atomic.Int64, s.nrecv)
 	d := e.dialer()
+	var hub *recvLoops
+	if s.raw && s.loops && (d.Transport == "" || d.Transport == TransportRaw) && e.SourceIP == "" {
+		var err error
+		if hub, err = newRecvLoops(); err != nil {
+			return err
+		}
+		t.deferred(hub.close)
+	}
 	if err := parallel(ctx, s.nrecv, s.conc, func(ctx context.Context, r int) error {
 		u, dev := r/s.devices, r%s.devices
 		ids[r].Store(us[u].ID)
@@ -157,6 +167,13 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 			c, _, err := e.connect(ctx, us[u], device, k.onPush(int32(r), &ids[r]))
 			clients[r] = c
 			return err
+		}
+		if hub != nil {
+			frame, chunkDone := k.rawFrames(int32(r), &ids[r])
+			if err := hub.login(ctx, nthAddr(e.Addr, r), us[u].Name, us[u].Token, device, frame, chunkDone); err != nil {
+				return fmt.Errorf("raw login %s: %w", us[u].Name, err)
+			}
+			return nil
 		}
 		// A small reader: past the login reply, receiveChunks reads into
 		// its own buffer, which grows only on a busy connection.
@@ -173,6 +190,9 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 	stopKeep := make(chan struct{})
 	t.deferred(func() { close(stopKeep) })
 	go rawKeepalive(raws, 30*time.Second, stopKeep)
+	if hub != nil {
+		go hub.keepalive(30*time.Second, stopKeep)
+	}
 	for g := range members {
 		for i := 0; i < s.senders; i++ {
 			self := int32(members[g][i] * s.devices)
@@ -195,6 +215,9 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 		if c != nil {
 			s.rawN++
 		}
+	}
+	if hub != nil {
+		s.rawN += hub.count()
 	}
 	return nil
 }

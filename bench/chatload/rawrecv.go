@@ -20,13 +20,21 @@ import (
 // and one counter add per chunk instead of per frame. The ledger still
 // sees every delivery one by one.
 func (k *sink) rawReceive(conn *rawConn, r int32, self *atomic.Int64) {
-	var b rawBatch
-	conn.receiveChunks(func(now time.Time, op protocol.Op, body []byte) {
-		if op == protocol.OpMsgPush {
-			b.now = now
-			k.takeRawBatched(r, self, body, &b)
+	conn.receiveChunks(k.rawFrames(r, self))
+}
+
+// rawFrames returns receiver r's frame and end-of-chunk callbacks, for a
+// reader goroutine (rawReceive) or an event loop (recvLoops) to call.
+func (k *sink) rawFrames(r int32, self *atomic.Int64) (frame func(now time.Time, op protocol.Op, body []byte), chunkDone func()) {
+	b := new(rawBatch)
+	return func(now time.Time, op protocol.Op, body []byte) {
+			if op == protocol.OpMsgPush {
+				b.now = now
+				k.takeRawBatched(r, self, body, b)
+			}
+		}, func() {
+			k.flushBatch(b)
 		}
-	}, func() { k.flushBatch(&b) })
 }
 
 // rawBatch holds one chunk's deliveries until the chunk is done.

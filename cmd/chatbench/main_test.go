@@ -84,6 +84,7 @@ func TestScenariosInProcess(t *testing.T) {
 	for _, args := range [][]string{
 		{"group", "--groups", "2", "--members", "4", "--senders", "1", "--devices", "2", "--duration", "500ms"},
 		{"group", "--groups", "1", "--members", "4", "--senders", "2", "--mentions", "2", "--reply", "--duration", "500ms"},
+		{"group", "--groups", "1", "--members", "4", "--senders", "1", "--devices", "2", "--receiver-loops=false", "--duration", "500ms"},
 		{"room", "--members", "6", "--users", "3", "--fps", "20", "--duration", "500ms", "--says", "2"},
 		{"offline", "--pairs", "2", "--per-user", "5"},
 		{"mixed", "--pairs", "3", "--group-members", "3", "--duration", "2s", "--churn", "0.5", "--rate-per-user", "10"},
