@@ -82,6 +82,9 @@ func (s *sqlStore) DeleteAccount(ctx context.Context, userID int64, ts int64) (A
 			}
 			if id, err := protocol.ParseConv(conv); err == nil && id.IsGroup() {
 				out.Left = append(out.Left, GroupMembers{id.GroupID(), without(members, userID)})
+				if _, err := tx.ExecContext(ctx, qCountMember, -1, id.GroupID()); err != nil {
+					return err
+				}
 			}
 		}
 		for _, q := range []string{

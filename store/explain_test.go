@@ -96,7 +96,7 @@ func testExplain(t *testing.T, cfg Config) {
 		{"friend notices", qFriendNotices, []any{5, 100, 5, 100}},
 		{"groups of user", qUserGroupConv, []any{5, 500}},
 		{"groups by ids", fmt.Sprintf(qGroupsByIDs, "?,?"), []any{5, 6}},
-		{"member counts", fmt.Sprintf(qMemberCounts, "?,?"), []any{"g:5", "g:6"}},
+		{"group", qGroup, []any{5}},
 		{"conversation members", qConvMembers, []any{"g:5"}},
 		{"is member", qIsConvMember, []any{5, "g:5"}},
 		{"conversations", qConversations, []any{5, 5, 1000}},

@@ -32,7 +32,7 @@ func (s *sqlStore) UpdateGroup(ctx context.Context, groupID int64, upd GroupUpda
 		}
 	}
 	// Read from the writer so the caller sees its own write.
-	return scanGroup(s.writes.queryRow(ctx, qGroup, protocol.GroupConv(groupID), groupID), groupID)
+	return scanGroup(s.writes.queryRow(ctx, qGroup, groupID), groupID)
 }
 
 // qMembers reads members with their roles (the owner's from chat_groups);

@@ -15,7 +15,7 @@ func (s *sqlStore) CreateGroup(ctx context.Context, name string, owner int64, me
 	ids := uniqueIDs(append([]int64{owner}, members...))
 	g := Group{Name: name, Owner: owner, MemberCount: len(ids), CreatedAt: ts}
 	err := s.inTx(ctx, "create group", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO chat_groups (name, owner_id, created_at) VALUES (?,?,?)`, name, owner, ts)
+		res, err := tx.ExecContext(ctx, `INSERT INTO chat_groups (name, owner_id, created_at, member_count) VALUES (?,?,?,?)`, name, owner, ts, len(ids))
 		if err != nil {
 			return err
 		}
@@ -50,8 +50,12 @@ func uniqueIDs(ids []int64) []int64 {
 	return out[:n]
 }
 
-// qGroup reads a group and its member count; args protocol.GroupConv(id), id.
-const qGroup = `SELECT name, owner_id, created_at, notice, (SELECT COUNT(*) FROM conv_members WHERE conv = ?) FROM chat_groups WHERE id = ?`
+// qGroup reads a group and its member count; arg: the group's id.
+const qGroup = `SELECT name, owner_id, created_at, notice, member_count FROM chat_groups WHERE id = ?`
+
+// qCountMember moves a group's member count (schema v8), in the
+// transaction that changes its members; args: delta, group id.
+const qCountMember = `UPDATE chat_groups SET member_count = member_count + ? WHERE id = ?`
 
 // scanGroup scans group groupID from a qGroup row (of the reader, or of a
 // transaction to see its own writes).
@@ -68,14 +72,14 @@ func scanGroup(row scanner, groupID int64) (Group, error) {
 }
 
 func (s *sqlStore) Group(ctx context.Context, groupID int64) (Group, error) {
-	return scanGroup(s.reads.queryRow(ctx, qGroup, protocol.GroupConv(groupID), groupID), groupID)
+	return scanGroup(s.reads.queryRow(ctx, qGroup, groupID), groupID)
 }
 
 func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int64) (Group, error) {
 	var g Group
 	err := s.inTx(ctx, "join group", func(tx *sql.Tx) error {
 		var err error
-		if g, err = scanGroup(tx.QueryRowContext(ctx, qGroup, protocol.GroupConv(groupID), groupID), groupID); err != nil {
+		if g, err = scanGroup(tx.QueryRowContext(ctx, qGroup, groupID), groupID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return outcome(err)
 			}
@@ -91,20 +95,26 @@ func (s *sqlStore) JoinGroup(ctx context.Context, groupID, userID int64, ts int6
 			return outcome(fmt.Errorf("user %d in group %d: %w", userID, groupID, ErrAlreadyMember))
 		}
 		g.MemberCount++
-		return nil
+		_, err = tx.ExecContext(ctx, qCountMember, 1, groupID)
+		return err
 	})
 	return g, err
 }
 
 func (s *sqlStore) LeaveGroup(ctx context.Context, groupID, userID int64) error {
-	res, err := s.writes.exec(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, protocol.GroupConv(groupID))
-	if err != nil {
-		return fail("leave group", err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("store: user %d in group %d: %w", userID, groupID, ErrNotFound)
-	}
-	return nil
+	return s.inTx(ctx, "leave group", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM conv_members WHERE user_id = ? AND conv = ?`, userID, protocol.GroupConv(groupID))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return outcome(fmt.Errorf("user %d in group %d: %w", userID, groupID, ErrNotFound))
+		}
+		_, err = tx.ExecContext(ctx, qCountMember, -1, groupID)
+		return err
+	})
 }
 
 func (s *sqlStore) DismissGroup(ctx context.Context, groupID int64) error {
@@ -186,7 +196,6 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 	if len(ids) == 0 {
 		return out, nil
 	}
-	byID := map[int64]*Group{}
 	// Variable texts (IN lists): run unprepared, not through the cache.
 	rows, err = s.r.QueryContext(ctx, fmt.Sprintf(qGroupsByIDs, placeholders(len(ids))), int64Args(ids)...)
 	if err != nil {
@@ -194,7 +203,7 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 	}
 	for rows.Next() {
 		var g Group
-		if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &g.CreatedAt, &g.Notice); err != nil {
+		if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &g.CreatedAt, &g.Notice, &g.MemberCount); err != nil {
 			rows.Close()
 			return nil, fail("read groups", err)
 		}
@@ -203,32 +212,6 @@ func (s *sqlStore) GroupsOfUser(ctx context.Context, userID int64, limit int) ([
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fail("read groups", err)
-	}
-	convs := make([]any, len(out))
-	for i := range out {
-		byID[out[i].ID] = &out[i]
-		convs[i] = protocol.GroupConv(out[i].ID)
-	}
-	if len(convs) == 0 {
-		return out, nil
-	}
-	rows, err = s.r.QueryContext(ctx, fmt.Sprintf(qMemberCounts, placeholders(len(convs))), convs...)
-	if err != nil {
-		return nil, fail("count members", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var conv string
-		var n int
-		if err := rows.Scan(&conv, &n); err != nil {
-			return nil, fail("count members", err)
-		}
-		if id, err := protocol.ParseConv(conv); err == nil && byID[id.GroupID()] != nil {
-			byID[id.GroupID()].MemberCount = n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fail("count members", err)
 	}
 	return out, nil
 }

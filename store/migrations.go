@@ -220,6 +220,17 @@ var migrations = []migration{
 		`CREATE TABLE search_indexed (id BIGINT NOT NULL)`,
 		`INSERT INTO search_indexed (id) SELECT COALESCE(MAX(id), 0) FROM messages`,
 	}},
+	// v8: a group keeps its member count, kept with every membership
+	// change, so that a login and a join stop counting every member of
+	// every group: counting made a login cost O(members) per group, and
+	// filling a 10,000-member group O(members²).
+	{version: 8, stmts: []string{
+		`ALTER TABLE chat_groups ADD COLUMN member_count INT NOT NULL DEFAULT 0`,
+	}, sqlite: []string{
+		`UPDATE chat_groups SET member_count = (SELECT COUNT(*) FROM conv_members WHERE conv = 'g:' || chat_groups.id)`,
+	}, mysql: []string{
+		`UPDATE chat_groups g SET member_count = (SELECT COUNT(*) FROM conv_members WHERE conv = CONCAT('g:', g.id))`,
+	}},
 }
 
 // latestVersion is the schema version this build writes.

@@ -27,8 +27,7 @@ const (
 	qUserGroupConv = `SELECT conv FROM conv_members WHERE user_id = ? AND conv >= 'g:' AND conv < 'g;' ORDER BY conv LIMIT ?`
 	// Conversation ids are ASCII and compare byte-wise, so 'g:' <= conv <
 	// 'g;' is exactly the group conversations: a primary-key range.
-	qGroupsByIDs  = `SELECT id, name, owner_id, created_at, notice FROM chat_groups WHERE id IN (%s) ORDER BY id`
-	qMemberCounts = `SELECT conv, COUNT(*) FROM conv_members WHERE conv IN (%s) GROUP BY conv`
+	qGroupsByIDs  = `SELECT id, name, owner_id, created_at, notice, member_count FROM chat_groups WHERE id IN (%s) ORDER BY id`
 	qConvMembers  = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
 	qIsConvMember = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
 	// A user's conversations with their cursors and mention seqs: the

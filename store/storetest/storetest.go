@@ -420,6 +420,9 @@ func testGroups(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	wantErr(t, s.LeaveGroup(ctx, g.ID, x), store.ErrNotFound)
+	if got := must(s.Group(ctx, g.ID))(t); got.MemberCount != 3 {
+		t.Fatalf("member count after a leave and a refused one: %d, want 3", got.MemberCount)
+	}
 	if ok := must(s.IsGroupMember(ctx, g.ID, x))(t); ok {
 		t.Fatal("left but member")
 	}

@@ -688,6 +688,9 @@ func testDeleteAccount(t *testing.T, s store.Store) {
 	if m := must(s.GroupMembers(ctx, joined.ID))(t); !reflect.DeepEqual(m, []int64{f1, f2}) {
 		t.Fatalf("members of the group it was in: %v", m)
 	}
+	if g := must(s.Group(ctx, joined.ID))(t); g.MemberCount != 2 {
+		t.Fatalf("member count of the group it was in: %d, want 2", g.MemberCount)
+	}
 	if cs := must(s.Conversations(ctx, d, 0))(t); len(cs) != 0 {
 		t.Fatalf("conversations of the deleted user: %+v", cs)
 	}
