@@ -123,6 +123,46 @@ type ServerMetrics struct {
 	SelfCPU float64
 }
 
+// Settling after setup: what setup set off in chatd (the ends of the setup
+// connections' sessions, each telling friends, or a search index catching
+// up) must not run inside the measured phase, where its CPU would count as
+// the load's. settleWindow is how long each reading covers, settleQuiet
+// the CPU share below which chatd counts as quiet, settleMax the longest
+// wait.
+var (
+	settleWindow = 500 * time.Millisecond
+	settleQuiet  = 0.1 // cores
+	settleMax    = 30 * time.Second
+)
+
+// settle waits until the server's CPU use over settleWindow falls below
+// settleQuiet, at most settleMax, and returns how long it waited and
+// whether it ended quiet. Without a reading of the server's CPU it returns
+// at once.
+func (e *Env) settle(ctx context.Context) (time.Duration, bool) {
+	start := time.Now()
+	prev, err := e.ReadServer(ctx)
+	if err != nil || prev.CPU == 0 {
+		return 0, true
+	}
+	for time.Since(start) < settleMax {
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false
+		case <-time.After(settleWindow):
+		}
+		cur, err := e.ReadServer(ctx)
+		if err != nil {
+			return time.Since(start), false
+		}
+		if (cur.CPU-prev.CPU)/cur.At.Sub(prev.At).Seconds() < settleQuiet {
+			return time.Since(start), true
+		}
+		prev = cur
+	}
+	return time.Since(start), false
+}
+
 // ReadServer reads the server's memory, CPU and sessions: from the admin
 // /metrics when there is an admin URL, else from /proc/<pid>.
 func (e *Env) ReadServer(ctx context.Context) (m ServerMetrics, err error) {

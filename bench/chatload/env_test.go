@@ -2,11 +2,14 @@ package chatload
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -50,5 +53,36 @@ func TestReadServerFromAdminAndProc(t *testing.T) {
 	}
 	if _, err := (&Env{}).ReadServer(context.Background()); err == nil {
 		t.Fatal("reading without a source succeeded")
+	}
+}
+
+// TestSettle: the load waits while chatd's CPU counter climbs by a core per
+// second, starts once it stops climbing, and gives up after settleMax.
+func TestSettle(t *testing.T) {
+	defer func(w, m time.Duration) { settleWindow, settleMax = w, m }(settleWindow, settleMax)
+	settleWindow, settleMax = 20*time.Millisecond, 2*time.Second
+	var mu sync.Mutex
+	busyUntil := time.Now().Add(300 * time.Millisecond)
+	start := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		cpu := min(time.Since(start), busyUntil.Sub(start)).Seconds() + 1 // one core while busy
+		fmt.Fprintf(w, "process_resident_memory_bytes 1000\nprocess_cpu_seconds_total %g\n", cpu)
+	}))
+	defer srv.Close()
+	e := &Env{AdminURL: srv.URL}
+	waited, quiet := e.settle(context.Background())
+	if !quiet || waited < 250*time.Millisecond || waited > settleMax {
+		t.Fatalf("settle waited %v (quiet %v) for a server busy 300 ms", waited, quiet)
+	}
+	mu.Lock()
+	busyUntil = time.Now().Add(time.Hour)
+	mu.Unlock()
+	if waited, quiet := e.settle(context.Background()); quiet || waited < settleMax {
+		t.Fatalf("settle waited %v (quiet %v) for a server that stays busy", waited, quiet)
+	}
+	if waited, quiet := (&Env{}).settle(context.Background()); !quiet || waited != 0 {
+		t.Fatalf("settle without a reading waited %v (quiet %v)", waited, quiet)
 	}
 }

@@ -77,6 +77,12 @@ func runPhases(ctx context.Context, e *Env, name string, fs *flag.FlagSet, count
 		return nil, err
 	}
 	t.setupTime = time.Since(start)
+	t.phase = "settling"
+	if waited, quiet := e.settle(ctx); !quiet {
+		t.rep.Note("chatd was still busy %.1f s after setup; the load started anyway", waited.Seconds())
+	} else if waited > 2*settleWindow {
+		t.rep.Note("the load started %.1f s after setup, once chatd had finished what setup set off (CPU below %.0f%% of a core)", waited.Seconds(), settleQuiet*100)
+	}
 
 	t.phase = "sending"
 	t.before, _ = e.ReadServer(ctx)
