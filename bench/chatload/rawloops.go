@@ -81,20 +81,13 @@ func (h *recvLoops) login(ctx context.Context, addr, username, token, device str
 // keepalive pings every receiver each interval until stop closes, so
 // chatd's idle timeout does not close receivers that only listen.
 func (h *recvLoops) keepalive(every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			h.mu.Lock()
-			for _, c := range h.conns {
-				_ = c.Write(pingFrame) // queued; the loop never changes it
-			}
-			h.mu.Unlock()
+	tickUntil(every, stop, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, c := range h.conns {
+			_ = c.Write(pingFrame) // queued; the loop never changes it
 		}
-	}
+	})
 }
 
 // count is the number of receivers logged in.

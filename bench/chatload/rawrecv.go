@@ -192,6 +192,18 @@ func scanInt(b []byte, key string) (int64, bool) {
 // rawKeepalive pings the raw connections every interval until stop closes,
 // so the server's idle timeout does not close receivers that only listen.
 func rawKeepalive(conns []*rawConn, every time.Duration, stop <-chan struct{}) {
+	tickUntil(every, stop, func() {
+		for _, c := range conns {
+			if c != nil {
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write(pingFrame)
+			}
+		}
+	})
+}
+
+// tickUntil calls f every interval until stop closes.
+func tickUntil(every time.Duration, stop <-chan struct{}, f func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -199,12 +211,7 @@ func rawKeepalive(conns []*rawConn, every time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			for _, c := range conns {
-				if c != nil {
-					_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-					_, _ = c.Write(pingFrame)
-				}
-			}
+			f()
 		}
 	}
 }
