@@ -69,8 +69,10 @@ var stateFields = func() (f struct {
 // keepState keeps st in r: in its compact form if that reproduces it
 // exactly, whole otherwise. Before r is shared (takeRecord13).
 func (r *record13) keepState(st *tls.ConnectionState) {
+	//lint:ignore SA1019 crypto/tls still sets it (always true); the compact form must reproduce it
+	mutual := st.NegotiatedProtocolIsMutual
 	if !stateFields.ok || st.Version != tls.VersionTLS13 || st.CipherSuite != r.suite ||
-		!st.HandshakeComplete || !st.NegotiatedProtocolIsMutual || st.ECHAccepted ||
+		!st.HandshakeComplete || !mutual || st.ECHAccepted ||
 		st.PeerCertificates != nil || st.VerifiedChains != nil || st.SignedCertificateTimestamps != nil ||
 		st.OCSPResponse != nil || st.TLSUnique != nil {
 		full := *st
@@ -95,16 +97,17 @@ func (r *record13) state() tls.ConnectionState {
 		return *rr.full
 	}
 	st := tls.ConnectionState{
-		Version:                    tls.VersionTLS13,
-		HandshakeComplete:          true,
-		DidResume:                  r.resumed,
-		CipherSuite:                r.suite,
-		CurveID:                    r.curve,
-		NegotiatedProtocol:         r.alpn,
-		NegotiatedProtocolIsMutual: true,
-		ServerName:                 r.sni,
-		HelloRetryRequest:          r.hrr,
+		Version:            tls.VersionTLS13,
+		HandshakeComplete:  true,
+		DidResume:          r.resumed,
+		CipherSuite:        r.suite,
+		CurveID:            r.curve,
+		NegotiatedProtocol: r.alpn,
+		ServerName:         r.sni,
+		HelloRetryRequest:  r.hrr,
 	}
+	//lint:ignore SA1019 crypto/tls still sets it (always true); callers get the struct crypto/tls gave
+	st.NegotiatedProtocolIsMutual = true
 	*(*ekmFunc)(unsafe.Add(unsafe.Pointer(&st), stateFields.ekm)) = r.ekm
 	return st
 }
