@@ -16,10 +16,8 @@ import (
 // WriteCopy keeps one unit per call instead of merging into the last chunk.
 type layers struct {
 	n    int
-	ls   [maxLayers]Layer
-	io   [maxLayers]LayerIO
-	in   [maxLayers][]byte // per layer: undecoded leftover (pooled; nil when empty)
-	pend outQueue          // units written from above, not yet encoded
+	slot [maxLayers]*layerSlot // the first n are the stack, bottom first
+	pend outQueue              // units written from above, not yet encoded
 	// open: bit i set while layer i has had Encode calls since its Flush;
 	// held: bit i set while layer i holds the handler's units (LayerIO.Hold).
 	open, held uint8
@@ -31,6 +29,16 @@ type layers struct {
 	relPending bool     // the conn closed while busy: release when the last returns
 	released   bool
 	fail       error // a layer failed with FlushFirst: write once, close with this
+}
+
+// layerSlot is one layer of a stack, with its handle and its undecoded
+// input. Slots are allocated as layers are pushed, so a connection holds
+// what its stack uses (most have one layer) rather than maxLayers of each,
+// and a slot never moves: the layer keeps &io.
+type layerSlot struct {
+	l  Layer
+	io LayerIO
+	in []byte // undecoded leftover (pooled; nil when empty)
 }
 
 // LayerIO is a layer's handle on its connection and its place in the stack:
@@ -130,11 +138,11 @@ func (c *Conn) PushLayer(ly Layer) error {
 		return ErrTooManyLayers
 	}
 	i := s.n
-	s.ls[i], s.io[i] = ly, LayerIO{c: c, i: i}
+	s.slot[i] = &layerSlot{l: ly, io: LayerIO{c: c, i: i}}
 	s.n++
 	c.lay.Store(s)
 	s.busy++
-	err := ly.Open(&s.io[i])
+	err := ly.Open(&s.slot[i].io)
 	c.loop.unbusy(s)
 	if err != nil {
 		c.loop.closeNow(c, err)
@@ -153,20 +161,20 @@ func (c *Conn) depth() int {
 
 // decodeAt hands data to layer i's Decode, keeping what it does not consume.
 func (l *loop) decodeAt(c *Conn, s *layers, i int, data []byte) {
-	ly := s.ls[i]
+	sl := s.slot[i]
 	var k int
 	var err error
 	s.busy++
-	if len(s.in[i]) == 0 {
-		k, err = ly.Decode(data)
+	if len(sl.in) == 0 {
+		k, err = sl.l.Decode(data)
 		k = clampConsumed(k, len(data))
 		if k < len(data) && c.state.Load() != stClosed {
-			s.in[i] = inAppend(&l.pool, nil, data[k:])
+			sl.in = inAppend(&l.pool, nil, data[k:])
 		}
 	} else {
-		s.in[i] = inAppend(&l.pool, s.in[i], data)
-		k, err = ly.Decode(s.in[i])
-		s.in[i] = inConsume(&l.pool, s.in[i], clampConsumed(k, len(s.in[i])))
+		sl.in = inAppend(&l.pool, sl.in, data)
+		k, err = sl.l.Decode(sl.in)
+		sl.in = inConsume(&l.pool, sl.in, clampConsumed(k, len(sl.in)))
 	}
 	l.unbusy(s)
 	if c.state.Load() == stClosed {
@@ -176,7 +184,7 @@ func (l *loop) decodeAt(c *Conn, s *layers, i int, data []byte) {
 		l.layerFailed(c, err)
 		return
 	}
-	if len(s.in[i]) > l.e.opts.MaxInbound {
+	if len(sl.in) > l.e.opts.MaxInbound {
 		l.closeNow(c, ErrInboundTooLarge)
 	}
 }
@@ -217,7 +225,7 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 		u := &l.layerOne[i-1]
 		u[0] = b
 		s.busy++
-		err := s.ls[i-1].Encode(u[:])
+		err := s.slot[i-1].l.Encode(u[:])
 		u[0] = nil
 		l.unbusy(s)
 		if err != nil && c.state.Load() != stClosed {
@@ -343,7 +351,7 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 			}
 			s.cur = [2]int32{int32(i), int32(j)}
 			s.open |= 1 << top
-			err := s.ls[top].Encode(unit)
+			err := s.slot[top].l.Encode(unit)
 			clear(unit)
 			l.layerUnit = unit[:0]
 			if c.state.Load() == stClosed {
@@ -365,7 +373,7 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 	if c.flags&fCloseReq != 0 && !s.closed && c.drained() {
 		s.closed = true
 		for i := top; i >= 0; i-- {
-			s.ls[i].Close()
+			s.slot[i].l.Close()
 			if c.state.Load() == stClosed {
 				return false
 			}
@@ -376,7 +384,7 @@ func (l *loop) encodeOut(c *Conn, s *layers) bool {
 			continue
 		}
 		s.open &^= 1 << i
-		err := s.ls[i].Flush()
+		err := s.slot[i].l.Flush()
 		if c.state.Load() == stClosed {
 			return false
 		}
@@ -403,7 +411,7 @@ func (l *loop) failFlush(c *Conn, s *layers) {
 			continue
 		}
 		s.open &^= 1 << i
-		s.ls[i].Flush() // an error changes nothing: c closes anyway
+		s.slot[i].l.Flush() // an error changes nothing: c closes anyway
 		if c.state.Load() == stClosed {
 			return
 		}
@@ -461,7 +469,7 @@ func (l *loop) wakeLayer(c *Conn, i int) {
 		return
 	}
 	s.busy++
-	err := s.ls[i].Wake()
+	err := s.slot[i].l.Wake()
 	l.unbusy(s)
 	if c.state.Load() == stClosed {
 		return
@@ -470,7 +478,7 @@ func (l *loop) wakeLayer(c *Conn, i int) {
 		l.layerFailed(c, err)
 		return
 	}
-	if len(s.in[i]) > 0 {
+	if len(s.slot[i].in) > 0 {
 		l.decodeAt(c, s, i, nil) // what the layer could not take before it woke
 	}
 }
@@ -505,10 +513,10 @@ func (l *loop) releaseLayers(s *layers) {
 	}
 	s.released = true
 	for i := s.n - 1; i >= 0; i-- {
-		s.ls[i].Release()
-		if s.in[i] != nil {
-			l.pool.put(s.in[i])
-			s.in[i] = nil
+		s.slot[i].l.Release()
+		if s.slot[i].in != nil {
+			l.pool.put(s.slot[i].in)
+			s.slot[i].in = nil
 		}
 	}
 	l.releasePend(s)

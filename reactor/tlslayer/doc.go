@@ -44,12 +44,13 @@
 // bytes and keeps its record ciphers (about 1.7 KB with AES-GCM), and
 // driving it on the loop costs locks, a copy of every record into its
 // buffer and another of the plaintext out of it. Measured on the same
-// machine: about 1,000 B of live heap per idle connection, about half of
+// machine: about 870 B of live heap per idle connection, about 350 B of
 // it the reactor's own (BenchmarkIdleConnHeap, 2,000 connections;
 // TestIdleConnHeap bounds it), where the crypto/tls path held 1,960 B and
 // this path 1,200 B while it kept a whole tls.ConnectionState and the
-// ciphers of a lone record; idle RSS at 10,000 connections 2.6 KB (raw
-// reactor 0.23 KB; 4.5-4.8 KB before those two changes, 5.4-6.1 KB on the
+// ciphers of a lone record; idle RSS at 10,000 connections 2.3-2.4 KB (raw
+// reactor 0.23 KB; 2.6 KB while the reactor's layer stack had room for
+// four layers, 4.5-4.8 KB before those changes, 5.4-6.1 KB on the
 // crypto/tls path; bench/tls.sh's idle run, whose connections all send one
 // record at the end). Most of what remains is the collector's headroom:
 // the heap grows to twice its live size between collections and the
