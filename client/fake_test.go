@@ -375,7 +375,10 @@ func (s *fakeServer) login(fc *fakeConn, h protocol.Header, r *protocol.LoginReq
 			}
 		}
 	}
-	s.mu.Unlock()
+	// The reply and the backlog go out before s.mu is let go: fc became a
+	// push target above, and a message sent meanwhile must follow them, as
+	// chatd orders a login's backlog before live pushes.
+	defer s.mu.Unlock()
 	fc.send(h.Op, h.ReqID, resp)
 	for _, m := range missed {
 		fc.send(protocol.OpMsgPush, 0, &protocol.MsgPush{Message: m})
