@@ -6,12 +6,32 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// fanOut writes b coalesceMin times to c with one WriteBatch, so that c's
+// loop counts as busy with fan-out from now on, and checks that the client
+// cl reads all of it (a quiet loop takes a fan-out at once).
+func fanOut(t *testing.T, c *Conn, cl net.Conn, b []byte) {
+	t.Helper()
+	busy := make([]*Conn, coalesceMin)
+	for i := range busy {
+		busy[i] = c
+	}
+	if WriteBatch(b, busy) != coalesceMin {
+		t.Fatal("WriteBatch queued less than asked")
+	}
+	got := make([]byte, len(b)*coalesceMin)
+	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, bytes.Repeat(b, coalesceMin)) {
+		t.Fatalf("the fan-out that makes the loop busy: %v", err)
+	}
+}
 
 // TestCoalesceWindowGathersPosts checks that writes posted from another
 // goroutine inside a coalescing window wait in the command queue and then
@@ -26,19 +46,7 @@ func TestCoalesceWindowGathersPosts(t *testing.T) {
 	e, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: time.Hour})
 	cl := dialTCP(t, addr)
 	c := <-opened
-	busy := make([]*Conn, coalesceMin)
-	for i := range busy {
-		busy[i] = c
-	}
-	first := pattern(0, 10)
-	if WriteBatch(first, busy) != coalesceMin {
-		t.Fatal("WriteBatch queued less than asked")
-	}
-	got := make([]byte, len(first)*coalesceMin)
-	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, bytes.Repeat(first, coalesceMin)) {
-		t.Fatalf("the first fan-out (taken at once by a quiet loop): %v", err)
-	}
+	fanOut(t, c, cl, pattern(0, 10))
 	// The client can read the first fan-out before the loop has counted
 	// the writev that sent it: wait for the count, so that write is not
 	// taken for one of the posts below.
@@ -94,16 +102,7 @@ func TestCoalesceWindowLoneWriteGoesOut(t *testing.T) {
 	_, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: 20 * time.Millisecond})
 	cl := dialTCP(t, addr)
 	c := <-opened
-	busy := make([]*Conn, coalesceMin)
-	for i := range busy {
-		busy[i] = c
-	}
-	WriteBatch([]byte("x"), busy) // a fan-out: the loop is busy for 80 ms
-	got := make([]byte, coalesceMin)
-	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.ReadFull(cl, got); err != nil {
-		t.Fatal(err)
-	}
+	fanOut(t, c, cl, []byte("x")) // a fan-out: the loop is busy for 80 ms
 	for i := range 3 {
 		// Each write usually comes while the loop is busy and waits for a
 		// window to end: it must still arrive alone.
@@ -143,16 +142,7 @@ func TestCoalesceWindowOwnWritesNotHeld(t *testing.T) {
 	_, addr := startEngine(t, r, Options{Loops: 1, CoalesceWindow: time.Hour})
 	cl := dialTCP(t, addr)
 	c := <-opened
-	busy := make([]*Conn, coalesceMin)
-	for i := range busy {
-		busy[i] = c
-	}
-	WriteBatch([]byte("x"), busy) // a fan-out: the loop is busy from now on
-	got := make([]byte, coalesceMin)
-	_ = cl.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.ReadFull(cl, got); err != nil {
-		t.Fatal(err)
-	}
+	fanOut(t, c, cl, []byte("x")) // a fan-out: the loop is busy from now on
 	for i := range 3 {
 		msg := pattern(i*7, 7)
 		if _, err := cl.Write(msg); err != nil {

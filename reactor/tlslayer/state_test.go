@@ -151,7 +151,7 @@ func TestCiphersOnceAfterQuiet(t *testing.T) {
 	}
 	p, l := pushPeek(t, r, func() { echo("first") })
 	if l.rec == nil {
-		t.Skip("the record layer did not take the connection over")
+		t.Fatal("the record layer did not take the connection over")
 	}
 	if got := p.states(l); got != [2]string{"idle", "idle"} {
 		t.Fatalf("after the first record: %v, want both idle", got)
