@@ -152,7 +152,7 @@ func (s *groupScenario) setup(ctx context.Context, t *trial) error {
 	ids := make([]atomic.Int64, s.nrecv)
 	d := e.dialer()
 	var hub *recvLoops
-	if s.raw && s.loops && (d.Transport == "" || d.Transport == TransportRaw) && e.SourceIP == "" {
+	if s.raw && s.loops && d.plain() && e.SourceIP == "" {
 		var err error
 		if hub, err = newRecvLoops(); err != nil {
 			return err

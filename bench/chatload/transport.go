@@ -76,11 +76,15 @@ func (d *Dialer) from(sourceIP string) *Dialer {
 	return &c
 }
 
+// plain reports whether d speaks bare frames over TCP (no TLS, no
+// WebSocket).
+func (d *Dialer) plain() bool { return d.Transport == "" || d.Transport == TransportRaw }
+
 // DialContext connects to addr and runs the TLS and WebSocket handshakes the
 // transport needs.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	nc, err := d.Net.DialContext(ctx, network, addr)
-	if err != nil || d.Transport == "" || d.Transport == TransportRaw {
+	if err != nil || d.plain() {
 		return nc, err
 	}
 	if d.Transport == TransportTLS || d.Transport == TransportWSS {
