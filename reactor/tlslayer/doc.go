@@ -32,10 +32,10 @@
 // close_notify closes gracefully with io.EOF, any other alert, handshake
 // message or broken record closes the connection with an error naming the
 // alert. An idle connection keeps its two traffic secrets, two sequence
-// numbers and what ConnectionState reports: the scalars, ALPN protocol,
-// SNI name and crypto/tls's exporter (for ExportKeyingMaterial), or the
-// whole tls.ConnectionState when it carries more, such as client
-// certificates (state.go). The ciphers are built from the secrets when a
+// numbers and what ConnectionState reports: the scalars, ALPN protocol and
+// SNI name, or the whole tls.ConnectionState when it carries more, such as
+// client certificates (state.go); crypto/tls's exporter, behind
+// ExportKeyingMaterial, only if Options.KeepExporter asks for it. The ciphers are built from the secrets when a
 // record needs them and kept while records flow; a sweep lets them go once
 // the connection is quiet, and the ones built for the first records after
 // a quiet spell go as soon as those are handled, so a lone record (a
@@ -44,14 +44,15 @@
 // bytes and keeps its record ciphers (about 1.7 KB with AES-GCM), and
 // driving it on the loop costs locks, a copy of every record into its
 // buffer and another of the plaintext out of it. Measured on the same
-// machine: about 870 B of live heap per idle connection, about 350 B of
+// machine: about 760 B of live heap per idle connection, about 350 B of
 // it the reactor's own (BenchmarkIdleConnHeap, 2,000 connections;
 // TestIdleConnHeap bounds it), where the crypto/tls path held 1,960 B and
 // this path 1,200 B while it kept a whole tls.ConnectionState and the
-// ciphers of a lone record; idle RSS at 10,000 connections 2.3-2.4 KB (raw
-// reactor 0.23 KB; 2.6 KB while the reactor's layer stack had room for
-// four layers, 4.5-4.8 KB before those changes, 5.4-6.1 KB on the
-// crypto/tls path; bench/tls.sh's idle run, whose connections all send one
+// ciphers of a lone record, 870 B while it kept the exporter; idle RSS at
+// 10,000 connections 1.9-2.0 KB (raw reactor 0.23 KB; 2.2 KB with the
+// exporter, 2.6 KB while the reactor's layer stack had room for four
+// layers, 4.5-4.8 KB before those changes, 5.4-6.1 KB on the crypto/tls
+// path; bench/tls.sh's idle run, whose connections all send one
 // record at the end). Most of what remains is the collector's headroom:
 // the heap grows to twice its live size between collections and the
 // scavenger keeps that much. Echo server CPU per message is 10-21% lower

@@ -307,8 +307,9 @@ var takeovers atomic.Int64
 // handshake just finished, with the records crypto/tls read but did not
 // open yet. It returns nil when the suite, the layout or the check of
 // the derived ciphers against crypto/tls's own says to keep crypto/tls.
-// Loop only, after the handshake goroutine is done.
-func takeRecord13(tc *tls.Conn, st *tls.ConnectionState) (*record13, []byte) {
+// keepEKM keeps crypto/tls's exporter (Options.KeepExporter). Loop only,
+// after the handshake goroutine is done.
+func takeRecord13(tc *tls.Conn, st *tls.ConnectionState, keepEKM bool) (*record13, []byte) {
 	if !recFields.ok || st.Version != tls.VersionTLS13 {
 		return nil, nil
 	}
@@ -349,7 +350,7 @@ func takeRecord13(tc *tls.Conn, st *tls.ConnectionState) (*record13, []byte) {
 		}
 		h.d.keys = nil // built again for the first record (cipher)
 	}
-	r.keepState(st)
+	r.keepState(st, keepEKM)
 	raw := (*bytes.Buffer)(unsafe.Add(base, trimFields.rawInput)).Bytes()
 	return r, bytes.Clone(raw)
 }
@@ -604,7 +605,7 @@ func (l *Layer) takeOver(st *tls.ConnectionState) ([]byte, bool) {
 	if l.cfg.client {
 		return nil, false // a client would have to take session tickets too
 	}
-	r, raw := takeRecord13(l.tc, st)
+	r, raw := takeRecord13(l.tc, st, l.cfg.opts.KeepExporter)
 	if r == nil {
 		return nil, false
 	}

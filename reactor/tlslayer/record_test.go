@@ -44,7 +44,7 @@ func dial13(t testing.TB, addr string, cert testCert) *client13 {
 		t.Fatal(err)
 	}
 	st := tc.ConnectionState()
-	r, raw := takeRecord13(tc, &st)
+	r, raw := takeRecord13(tc, &st, true)
 	if r == nil {
 		t.Fatalf("client: could not take the record state (suite %x)", st.CipherSuite)
 	}
@@ -557,10 +557,11 @@ func TestRecordLayerBadRecords(t *testing.T) {
 // TestRecordLayerClientCert: with a client certificate the server sends
 // its session ticket at the end of the handshake, from the handshake's
 // goroutine; the record layer still takes over, continues the sequence
-// numbers after it, and reports the client's certificate.
+// numbers after it, and reports the client's certificate (and, asked to
+// keep it, the exporter).
 func TestRecordLayerClientCert(t *testing.T) {
 	cert, client := newTestCert(t, "server"), newTestCert(t, "client")
-	r, _, addr := serve(t, cert, func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert }, Options{}, reactor.Options{})
+	r, _, addr := serve(t, cert, func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert }, Options{KeepExporter: true}, reactor.Options{})
 	base := takeovers.Load()
 	c, err := dialTLS(t, addr, cert, func(c *tls.Config) {
 		c.Certificates = []tls.Certificate{client.cert}

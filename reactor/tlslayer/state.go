@@ -11,9 +11,11 @@ import (
 // of it slices a TLS 1.3 server without client certificates leaves empty
 // (peer certificates and chains, SCTs, OCSP, tls-unique), so such a
 // connection keeps in its record13 instead the few scalars, the ALPN
-// protocol and SNI name, and crypto/tls's exporter (ekm, the closure behind
-// ExportKeyingMaterial, unexported and so found by name and type through
-// reflect). A connection with any other field set keeps the whole struct
+// protocol and SNI name, and, if Options.KeepExporter asks for it,
+// crypto/tls's exporter (ekm, the closure behind ExportKeyingMaterial,
+// unexported and so found by name and type through reflect; it holds about
+// 100 bytes: the exporter secret, a copy of the early secret's hash and
+// their closures). A connection with any other field set keeps the whole struct
 // (record13.rare), and so does every connection when a Go release adds,
 // renames or retypes a field (stateFields.ok false).
 
@@ -66,28 +68,44 @@ var stateFields = func() (f struct {
 	return f
 }()
 
+// noExporter stands for crypto/tls's exporter when it is not kept; a
+// function, not a closure, so it costs no allocation.
+func noExporter(string, []byte, int) ([]byte, error) { return nil, ErrNoExporter }
+
 // keepState keeps st in r: in its compact form if that reproduces it
-// exactly, whole otherwise. Before r is shared (takeRecord13).
-func (r *record13) keepState(st *tls.ConnectionState) {
+// exactly, whole otherwise; its exporter only if keepEKM. Before r is
+// shared (takeRecord13).
+func (r *record13) keepState(st *tls.ConnectionState, keepEKM bool) {
 	//lint:ignore SA1019 crypto/tls still sets it (always true); the compact form must reproduce it
 	mutual := st.NegotiatedProtocolIsMutual
 	if !stateFields.ok || st.Version != tls.VersionTLS13 || st.CipherSuite != r.suite ||
 		!st.HandshakeComplete || !mutual || st.ECHAccepted ||
 		st.PeerCertificates != nil || st.VerifiedChains != nil || st.SignedCertificateTimestamps != nil ||
 		st.OCSPResponse != nil || st.TLSUnique != nil {
-		full := *st
-		r.rare.Store(&rare13{full: &full})
+		r.keepFull(st, keepEKM)
 		return
 	}
 	base := unsafe.Pointer(st)
 	if *(*tls.SignatureScheme)(unsafe.Add(base, stateFields.sigAlg)) != 0 {
-		full := *st
-		r.rare.Store(&rare13{full: &full})
+		r.keepFull(st, keepEKM)
 		return
 	}
 	r.alpn, r.sni = st.NegotiatedProtocol, st.ServerName
-	r.ekm = *(*ekmFunc)(unsafe.Add(base, stateFields.ekm))
+	r.ekm = noExporter
+	if keepEKM {
+		r.ekm = *(*ekmFunc)(unsafe.Add(base, stateFields.ekm))
+	}
 	r.curve, r.resumed, r.hrr = st.CurveID, st.DidResume, st.HelloRetryRequest
+}
+
+// keepFull keeps a copy of the whole st, without its exporter unless
+// keepEKM (and the layout is known).
+func (r *record13) keepFull(st *tls.ConnectionState, keepEKM bool) {
+	full := *st
+	if !keepEKM && stateFields.ok {
+		*(*ekmFunc)(unsafe.Add(unsafe.Pointer(&full), stateFields.ekm)) = noExporter
+	}
+	r.rare.Store(&rare13{full: &full})
 }
 
 // state rebuilds the tls.ConnectionState kept by keepState. Safe from any

@@ -63,24 +63,26 @@ func TestExpandLabel(t *testing.T) {
 
 // TestCompactConnectionState: a connection the record layer took over
 // reports the same ConnectionState as crypto/tls did at the end of the
-// handshake (ALPN, SNI, the exporter), from the compact form when there
-// are no client certificates; with them it keeps the whole struct.
+// handshake (ALPN, SNI), from the compact form when there are no client
+// certificates; with them it keeps the whole struct. Its exporter agrees
+// with the client's when Options.KeepExporter is set and returns
+// ErrNoExporter otherwise; the state OnHandshake gets exports either way.
 func TestCompactConnectionState(t *testing.T) {
 	if !stateFields.ok {
 		t.Fatal("tls.ConnectionState's fields changed: connections keep the whole struct (192 bytes)")
 	}
 	cert, client := newTestCert(t, "state"), newTestCert(t, "client")
-	for _, certs := range []bool{false, true} {
+	for _, tc := range []struct{ certs, keepEKM bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
 		seen := make(chan tls.ConnectionState, 1)
 		r, _, addr := serve(t, cert, func(c *tls.Config) {
 			c.NextProtos = []string{"chatd.v1"}
-			if certs {
+			if tc.certs {
 				c.ClientAuth = tls.RequireAnyClientCert
 			}
-		}, Options{OnHandshake: func(c *reactor.Conn, st tls.ConnectionState) error { seen <- st; return nil }}, reactor.Options{})
+		}, Options{KeepExporter: tc.keepEKM, OnHandshake: func(c *reactor.Conn, st tls.ConnectionState) error { seen <- st; return nil }}, reactor.Options{})
 		c, err := dialTLS(t, addr, cert, func(c *tls.Config) {
 			c.ServerName, c.NextProtos = "chat.example", []string{"chatd.v1"}
-			if certs {
+			if tc.certs {
 				c.Certificates = []tls.Certificate{client.cert}
 			}
 		})
@@ -94,8 +96,8 @@ func TestCompactConnectionState(t *testing.T) {
 		if l.rec == nil {
 			t.Fatal("the record layer did not take the connection over")
 		}
-		if compact := l.rec.rare.Load() == nil; compact == certs {
-			t.Fatalf("client certificates %v: compact %v", certs, compact)
+		if compact := l.rec.rare.Load() == nil; compact == tc.certs {
+			t.Fatalf("%+v: compact %v", tc, compact)
 		}
 		got, ok := l.ConnectionState()
 		if !ok {
@@ -108,17 +110,23 @@ func TestCompactConnectionState(t *testing.T) {
 		w, g := want, got
 		*ekmOf(&w), *ekmOf(&g) = nil, nil
 		if !reflect.DeepEqual(g, w) {
-			t.Fatalf("client certificates %v: ConnectionState\n%+v\nwant\n%+v", certs, g, w)
-		}
-		a, err1 := want.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
-		b, err2 := got.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
-		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-			t.Fatalf("client certificates %v: exported %x %v, want %x %v", certs, b, err2, a, err1)
+			t.Fatalf("%+v: ConnectionState\n%+v\nwant\n%+v", tc, g, w)
 		}
 		cst := c.ConnectionState()
 		cb, err := cst.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
-		if err != nil || !bytes.Equal(cb, b) {
-			t.Fatalf("client certificates %v: the client exported %x, the server %x", certs, cb, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := want.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
+		if err != nil || !bytes.Equal(a, cb) {
+			t.Fatalf("%+v: OnHandshake's state exported %x %v, the client %x", tc, a, err, cb)
+		}
+		b, err := got.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
+		switch {
+		case tc.keepEKM && (err != nil || !bytes.Equal(b, cb)):
+			t.Fatalf("%+v: exported %x %v, the client %x", tc, b, err, cb)
+		case !tc.keepEKM && err != ErrNoExporter:
+			t.Fatalf("%+v: exported %x %v, want ErrNoExporter", tc, b, err)
 		}
 		c.Close()
 	}

@@ -24,6 +24,11 @@ var (
 	ErrBusy = errors.New("tlslayer: too many handshakes in flight")
 )
 
+// ErrNoExporter is what ExportKeyingMaterial returns on the ConnectionState
+// of a connection the TLS 1.3 record layer took over, unless
+// Options.KeepExporter is set.
+var ErrNoExporter = errors.New("tlslayer: ExportKeyingMaterial needs Options.KeepExporter (or the state given to OnHandshake)")
+
 // Options tune a Config's layers. Zero values select the defaults.
 type Options struct {
 	// HandshakeTimeout closes a connection whose handshake has not finished
@@ -48,6 +53,14 @@ type Options struct {
 	// before any decrypted byte reaches OnData; an error closes the
 	// connection with it.
 	OnHandshake func(c *reactor.Conn, st tls.ConnectionState) error
+	// KeepExporter keeps crypto/tls's exporter for the connection's life,
+	// so that ConnectionState().ExportKeyingMaterial (RFC 5705 and 8446
+	// 7.5, for channel binding) works after the handshake. It costs about
+	// 100 bytes of heap per connection, a tenth of an idle TLS connection,
+	// so by default a server connection the TLS 1.3 record layer took over
+	// lets it go and its ConnectionState's ExportKeyingMaterial returns
+	// ErrNoExporter. The state given to OnHandshake can always export.
+	KeepExporter bool
 }
 
 // maxHandshakeInput bounds what the handshake goroutine is given at once (a
@@ -145,7 +158,8 @@ type Layer struct {
 
 // ConnectionState returns the negotiated state (version, cipher suite, ALPN
 // protocol, SNI server name, peer certificates); ok is false until the
-// handshake has finished. Safe from any goroutine.
+// handshake has finished. Its ExportKeyingMaterial may return ErrNoExporter
+// (Options.KeepExporter). Safe from any goroutine.
 func (l *Layer) ConnectionState() (st tls.ConnectionState, ok bool) {
 	if !l.done.Load() {
 		return tls.ConnectionState{}, false
