@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 
@@ -24,6 +25,9 @@ type Config struct {
 	Port  int    // TCP port on 127.0.0.1; 0 lets the kernel pick (tests only)
 	Loops int    // event loops; GOMAXPROCS when not set
 	Mode  string // ModeEcho or ModeBroadcast
+	// CPUProfile, if set, is a file that gets a pprof CPU profile of the
+	// server's whole run (for finding where a scenario's CPU goes).
+	CPUProfile string
 }
 
 // Addr is the listen address host:port on loopback.
@@ -43,13 +47,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Parse reads the three flags from args (without the program name).
+// Parse reads the flags from args (without the program name).
 func Parse(name string, args []string) (Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var c Config
 	fs.IntVar(&c.Port, "port", 9000, "listen on 127.0.0.1:`N`")
 	fs.IntVar(&c.Loops, "loops", runtime.GOMAXPROCS(0), "event loops (default GOMAXPROCS)")
 	fs.StringVar(&c.Mode, "mode", ModeEcho, "echo|broadcast")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -70,8 +75,21 @@ func Main(name string, serve func(ctx context.Context, cfg Config) error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("cpu profile")
+			os.Exit(1)
+		}
+		defer f.Close()
+	}
 	log.Info().Str("addr", cfg.Addr()).Int("loops", cfg.Loops).Str("mode", cfg.Mode).Msg("serving")
-	if err := serve(ctx, cfg); err != nil {
+	err = serve(ctx, cfg)
+	pprof.StopCPUProfile() // a no-op without -cpuprofile
+	if err != nil {
 		log.Error().Err(err).Msg("server failed")
 		os.Exit(1)
 	}
