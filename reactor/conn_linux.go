@@ -29,8 +29,10 @@ type Conn struct {
 	// the command queue, which is when a loop-side write may go inline and
 	// a graceful close may proceed.
 	outq int64
-	// lastRead is the loop tick (mod 2^32) of the last read and idleAt the
-	// tick the armed idle entry is due, for the idle timeout.
+	// lastRead is the loop tick (mod 2^32) of the last read (once a
+	// graceful close waits for the peer, which stops reads: the tick the
+	// wait began) and idleAt the tick the armed idle entry is due, for the
+	// idle and close timeouts.
 	lastRead  uint32
 	idleAt    uint32
 	idleTicks atomic.Uint32
@@ -64,6 +66,7 @@ const (
 	fHup
 	fCloseReq
 	fIdleArmed
+	fCloseArmed // a graceful close waits for the peer to read: lastRead is when it began
 )
 
 const (
@@ -297,14 +300,7 @@ func (c *Conn) Close() error {
 // SetIdleTimeout closes the connection with ErrIdleTimeout when no bytes
 // arrive for d (rounded up to whole ticks); every read resets it; 0 disables.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
-	var ticks uint32
-	if d > 0 {
-		t := (d + c.loop.tick - 1) / c.loop.tick
-		if t > 1<<31 {
-			t = 1 << 31
-		}
-		ticks = uint32(t)
-	}
+	ticks := ticksOf(d, c.loop.tick)
 	c.idleTicks.Store(ticks)
 	if ticks > 0 && c.state.Load() == stOpen {
 		c.loop.post(cmd{c: c, op: opIdle})

@@ -57,6 +57,11 @@ func (c *Conn) requestClose(cause error) bool {
 		return false
 	}
 	c.closing, c.cause = true, cause
+	if d := c.e.opts.CloseTimeout; d > 0 {
+		// A peer that stops reading must not hold the writer for ever
+		// (writeBatch names the cause).
+		c.nc.SetWriteDeadline(time.Now().Add(d))
+	}
 	c.cond.Signal()
 	return true
 }

@@ -19,7 +19,8 @@ type Handler interface {
 	OnData(c *Conn, data []byte) int
 	// OnClose runs exactly once per opened connection. err is nil on a clean
 	// local Close, io.EOF on peer close, ErrEngineClosed on Shutdown, else the
-	// cause (ErrSlowConsumer, ErrIdleTimeout, ErrInboundTooLarge, a syscall error).
+	// cause (ErrSlowConsumer, ErrIdleTimeout, ErrCloseTimeout, ErrInboundTooLarge,
+	// a syscall error).
 	OnClose(c *Conn, err error)
 }
 
@@ -45,6 +46,14 @@ type Options struct {
 	MaxInbound     int           // max unconsumed inbound bytes kept per conn; 0 = 2 MiB + 64 KiB; over it the conn closes with ErrInboundTooLarge
 	ReadBufferSize int           // per-loop read buffer; 0 = 64 KiB
 	TickInterval   time.Duration // timing-wheel tick; 0 = 100ms
+	// CloseTimeout bounds how long a graceful close (Conn.Close, the
+	// peer's EOF, a layer's io.EOF, Shutdown) waits for the peer to take
+	// the output queued before it: a peer that stops reading would
+	// otherwise hold the connection, its descriptor and its queue until
+	// an idle timeout, or for ever without one. When it passes, the rest
+	// is dropped and OnClose gets ErrCloseTimeout. 0 = 10s; negative
+	// waits without bound. Rounded up to whole ticks.
+	CloseTimeout time.Duration
 	// CoalesceWindow, when > 0, lets writes from other goroutines gather
 	// while a loop is busy with fan-out (it took 64 or more commands at
 	// once within the last four windows): newly posted commands stay
@@ -77,11 +86,12 @@ type Stats struct {
 }
 
 const (
-	defaultMaxOutbound = 4 << 20
-	defaultMaxInbound  = 2<<20 + 64<<10
-	defaultReadBuf     = 64 << 10
-	defaultTick        = 100 * time.Millisecond
-	iovMax             = 1024 // IOV_MAX on Linux
+	defaultMaxOutbound  = 4 << 20
+	defaultMaxInbound   = 2<<20 + 64<<10
+	defaultReadBuf      = 64 << 10
+	defaultTick         = 100 * time.Millisecond
+	defaultCloseTimeout = 10 * time.Second
+	iovMax              = 1024 // IOV_MAX on Linux
 )
 
 // withDefaults fills zero fields of o.
@@ -103,6 +113,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = defaultTick
+	}
+	if o.CloseTimeout == 0 {
+		o.CloseTimeout = defaultCloseTimeout
 	}
 	return o
 }

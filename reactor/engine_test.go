@@ -177,6 +177,61 @@ func TestCloseFlushesThenCloses(t *testing.T) {
 	}
 }
 
+// closeWhileUnread has OnOpen queue size bytes and close gracefully, for
+// the CloseTimeout tests, whose clients read nothing at first.
+func closeWhileUnread(r *recorder, size int) {
+	r.open = func(c *Conn) {
+		const chunk = 1 << 20
+		for off := 0; off < size; off += chunk {
+			if err := c.Write(pattern(off, chunk)); err != nil {
+				r.t.Errorf("write: %v", err)
+			}
+		}
+		c.Close()
+	}
+}
+
+// TestCloseTimeoutDropsUnreadOutput: a graceful close whose peer stops
+// reading gives up after Options.CloseTimeout instead of holding the
+// connection (without an idle timeout: for ever), and says why.
+func TestCloseTimeoutDropsUnreadOutput(t *testing.T) {
+	r := newRecorder(t)
+	const size = 32 << 20 // far more than loopback's socket buffers hold
+	closeWhileUnread(r, size)
+	_, addr := startEngine(t, r, Options{Loops: 1, MaxOutbound: 2 * size, TickInterval: 10 * time.Millisecond, CloseTimeout: 200 * time.Millisecond})
+	client := dialTCP(t, addr)
+	if ev := r.waitClose(t); !errors.Is(ev.err, ErrCloseTimeout) {
+		t.Fatalf("OnClose err = %v, want ErrCloseTimeout", ev.err)
+	}
+	client.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, _ := io.ReadAll(client) // EOF, or a reset if the kernel had unsent bytes
+	if len(got) >= size || !bytes.Equal(got, pattern(0, len(got))) {
+		t.Fatalf("client got %d bytes (a prefix: %v), want a prefix shorter than %d", len(got), bytes.Equal(got, pattern(0, len(got))), size)
+	}
+}
+
+// TestCloseTimeoutNegativeWaits: with a negative CloseTimeout a graceful
+// close waits for the peer however long it takes, and all the output
+// arrives once it reads.
+func TestCloseTimeoutNegativeWaits(t *testing.T) {
+	r := newRecorder(t)
+	const size = 32 << 20
+	closeWhileUnread(r, size)
+	_, addr := startEngine(t, r, Options{Loops: 1, MaxOutbound: 2 * size, TickInterval: 10 * time.Millisecond, CloseTimeout: -1})
+	client := dialTCP(t, addr)
+	select {
+	case ev := <-r.closed:
+		t.Fatalf("closed after 50 ticks with the output unread: %v", ev.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if got := readAllTimeout(t, client, 60*time.Second); !bytes.Equal(got, pattern(0, size)) {
+		t.Fatalf("client got %d bytes, want the %d written", len(got), size)
+	}
+	if ev := r.waitClose(t); ev.err != nil {
+		t.Fatalf("OnClose err = %v, want nil", ev.err)
+	}
+}
+
 func TestInboundLimit(t *testing.T) {
 	r := newRecorder(t)
 	r.data = func(c *Conn, b []byte) int { return 0 } // never a whole frame

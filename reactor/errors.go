@@ -14,6 +14,9 @@ var (
 	ErrSlowConsumer = errors.New("reactor: slow consumer: outbound queue limit exceeded")
 	// ErrIdleTimeout is the OnClose cause when no bytes arrived within the idle timeout.
 	ErrIdleTimeout = errors.New("reactor: idle timeout")
+	// ErrCloseTimeout is the OnClose cause when a graceful close gave up
+	// on output the peer did not read within Options.CloseTimeout.
+	ErrCloseTimeout = errors.New("reactor: close timeout: the peer did not read the output queued before the close")
 	// ErrInboundTooLarge is the OnClose cause when unconsumed inbound bytes exceed Options.MaxInbound.
 	ErrInboundTooLarge = errors.New("reactor: unconsumed inbound data over limit")
 	// ErrEngineClosed is returned by Serve after Shutdown, by Listen and Dial on a

@@ -89,6 +89,9 @@ func (l *loop) requestClose(c *Conn, code uint8) {
 	c.state.CompareAndSwap(stOpen, stClosing)
 	c.flags |= fCloseReq
 	c.code = code
+	if c.flags&fWaitOut != 0 {
+		l.armClose(c) // the socket is full already: the flush will wait for an edge
+	}
 	l.markFlush(c)
 }
 

@@ -82,9 +82,12 @@ type loop struct {
 	deadline bool // a read deadline is set on ep
 	efd      int
 	tick     time.Duration
-	start    time.Time
-	now      uint64 // current wheel tick
-	budget   int    // read bytes per connection per pass
+	// closeTicks bounds a graceful close's wait for the peer to read
+	// (Options.CloseTimeout); 0: no bound.
+	closeTicks uint32
+	start      time.Time
+	now        uint64 // current wheel tick
+	budget     int    // read bytes per connection per pass
 
 	buf    []byte
 	efdBuf [8]byte
@@ -165,21 +168,22 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	l := &loop{
-		e:      e,
-		idx:    idx,
-		epfd:   epfd,
-		efd:    efd,
-		tick:   e.opts.TickInterval,
-		window: e.opts.CoalesceWindow,
-		taken:  math.MinInt64 / 2, // quiet
-		start:  time.Now(),
-		budget: 4 * e.opts.ReadBufferSize,
-		buf:    make([]byte, e.opts.ReadBufferSize),
-		iov:    make([]unix.Iovec, 0, iovMax),
-		wheel:  newWheel(0),
-		dials:  make(map[*Conn]chan error),
-		done:   make(chan struct{}),
-		inl:    inlineOK(),
+		e:          e,
+		idx:        idx,
+		epfd:       epfd,
+		efd:        efd,
+		tick:       e.opts.TickInterval,
+		closeTicks: ticksOf(e.opts.CloseTimeout, e.opts.TickInterval),
+		window:     e.opts.CoalesceWindow,
+		taken:      math.MinInt64 / 2, // quiet
+		start:      time.Now(),
+		budget:     4 * e.opts.ReadBufferSize,
+		buf:        make([]byte, e.opts.ReadBufferSize),
+		iov:        make([]unix.Iovec, 0, iovMax),
+		wheel:      newWheel(0),
+		dials:      make(map[*Conn]chan error),
+		done:       make(chan struct{}),
+		inl:        inlineOK(),
 	}
 	if err := l.initPoller(); err != nil {
 		unix.Close(efd) // initPoller has closed epfd

@@ -77,6 +77,9 @@ func (l *loop) flush(c *Conn) {
 		case unix.EAGAIN:
 			c.flags |= fWaitOut
 			l.ctr.eagain.Add(1)
+			if c.flags&fCloseReq != 0 {
+				l.armClose(c)
+			}
 		case unix.EINTR:
 			l.markFlush(c)
 		default:
@@ -112,6 +115,9 @@ func (l *loop) flush(c *Conn) {
 		// SOCK_NOSPACE, so an EPOLLOUT edge will follow when it drains.
 		c.flags |= fWaitOut
 		l.ctr.eagain.Add(1)
+		if c.flags&fCloseReq != 0 {
+			l.armClose(c)
+		}
 		return
 	}
 	if !c.out.empty() {

@@ -2,7 +2,11 @@
 
 package reactor
 
-import "net"
+import (
+	"errors"
+	"net"
+	"os"
+)
 
 // The fallback's writer goroutine, one per connection, and WriteBatch.
 
@@ -62,6 +66,13 @@ func (c *Conn) writeBatch(batch [][]byte) bool {
 	c.e.ctr.bytesOut.Add(uint64(w))
 	c.unreserve(n)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) { // set only by a graceful close
+			c.mu.Lock()
+			if c.closing && !c.closed {
+				c.cause = ErrCloseTimeout
+			}
+			c.mu.Unlock()
+		}
 		c.closeNow(err)
 		return false
 	}

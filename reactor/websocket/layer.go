@@ -31,7 +31,9 @@ const smallMessage = 512
 //
 // A refused upgrade gets its HTTP error response and the connection is
 // closed after it. A client that closes, or breaks the protocol, gets its
-// close frame and the connection closes after it; OnClose then sees io.EOF.
+// close frame and the connection closes after it; OnClose then sees io.EOF,
+// or reactor.ErrCloseTimeout if the client stopped reading and the frame
+// could not reach it within the engine's Options.CloseTimeout.
 //
 // An idle layer holds the few words of its Session and no buffer.
 type Layer struct {

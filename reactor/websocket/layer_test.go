@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,7 +50,13 @@ func (h wsOnOpen) OnOpen(c *reactor.Conn) {
 // returns its address.
 func startServer(t testing.TB, h reactor.Handler) string {
 	t.Helper()
-	eng, err := reactor.New(h, reactor.Options{Loops: 2, MaxInbound: 40 << 20, MaxOutbound: 64 << 20})
+	return startServerWith(t, h, reactor.Options{Loops: 2, MaxInbound: 40 << 20, MaxOutbound: 64 << 20})
+}
+
+// startServerWith runs h on an engine with opts and returns its address.
+func startServerWith(t testing.TB, h reactor.Handler, opts reactor.Options) string {
+	t.Helper()
+	eng, err := reactor.New(h, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +258,42 @@ func TestLayerFailures(t *testing.T) {
 				t.Fatal("OnClose did not run")
 			}
 		})
+	}
+}
+
+// closeCause is an echo that reports why each connection closed.
+type closeCause struct {
+	echo
+	errs chan error
+}
+
+func (h *closeCause) OnClose(c *reactor.Conn, err error) { h.errs <- err }
+
+// TestLayerFailureUnreadPeer: a client that breaks the protocol and has
+// stopped reading does not hold its connection: the close frame waits
+// behind the echoes it did not read, and the engine's CloseTimeout ends
+// the wait.
+func TestLayerFailureUnreadPeer(t *testing.T) {
+	h := &closeCause{errs: make(chan error, 1)}
+	addr := startServerWith(t, wsOnOpen{h, &Config{}}, reactor.Options{Loops: 1, MaxInbound: 40 << 20, MaxOutbound: 64 << 20,
+		TickInterval: 10 * time.Millisecond, CloseTimeout: 200 * time.Millisecond})
+	c := dialWS(t, addr)
+	msg := clientFrame(OpBinary, true, make([]byte, 1<<20))
+	for range 16 { // far more echo than loopback's socket buffers hold
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Write(AppendServerFrame(nil, OpBinary, []byte("x"))); err != nil { // unmasked
+		t.Fatal(err)
+	}
+	select {
+	case err := <-h.errs:
+		if !errors.Is(err, reactor.ErrCloseTimeout) {
+			t.Fatalf("OnClose err = %v, want reactor.ErrCloseTimeout", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the connection of a peer that stopped reading is still open")
 	}
 }
 
