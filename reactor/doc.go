@@ -85,9 +85,12 @@
 // Closing: Conn.Close flushes what is queued, then closes. When the peer
 // closes its side (read returns 0), the bytes read before are delivered, the
 // output queued so far is flushed, and the connection closes with io.EOF;
-// later writes fail with ErrClosed. OnClose runs exactly once per opened
-// connection on every path (peer close, error, Close, slow consumer, idle
-// timeout, inbound limit, Shutdown).
+// later writes fail with ErrClosed. A graceful close waits for the peer to
+// read that output for at most Options.CloseTimeout (10s), so a peer that
+// stopped reading cannot hold the connection; then it closes with
+// ErrCloseTimeout. OnClose runs exactly once per opened connection on every
+// path (peer close, error, Close, slow consumer, idle or close timeout,
+// inbound limit, Shutdown).
 //
 // Layers: Conn.PushLayer puts a Layer (TLS, WebSocket; see layer.go and
 // Example_layer) between the socket and the handler: it decodes what
