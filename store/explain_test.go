@@ -100,8 +100,6 @@ func testExplain(t *testing.T, cfg Config) {
 		{"conversation members", qConvMembers, []any{"g:5"}},
 		{"is member", qIsConvMember, []any{5, "g:5"}},
 		{"conversations", qConversations, []any{5, 5, 1000}},
-		{"last messages", fmt.Sprintf(qLastMessages, msgPairs(2)), []any{"p:5:6", 5, "p:6:7", 5}},
-		{"last messages (padded)", fmt.Sprintf(qLastMessages, msgPairs(4)), []any{"p:5:6", 5, "p:6:7", 5, "p:6:7", 5, "p:6:7", 5}},
 		{"missed messages", qMessagesAfter, []any{"p:5:6", 2, 500}},
 		{"message by id", qMessageByID, []any{77}},
 		{"ack", fmt.Sprintf(qMoveCursor, "ack_seq", s.d.min), []any{3, "p:5:6", 5, "p:5:6", 3, "p:5:6"}},

@@ -36,16 +36,38 @@ func insertMessages(n int) string {
 
 func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 	var m Message
-	var cid sql.NullString
-	var mentions string
-	var all int
-	err := sc.Scan(&m.ID, &m.Conv, &m.Seq, &m.From, &m.TS, &m.Type, &m.Body, &cid, &mentions, &all, &m.ReplyTo)
-	m.ClientMsgID = cid.String
-	m.MentionAll = all != 0
-	if err == nil && mentions != "" {
-		m.Mentions, err = decodeIDs(mentions)
+	var d msgDest
+	err := sc.Scan(d.into(&m)...)
+	if err == nil {
+		err = d.finish(&m)
 	}
 	return m, err
+}
+
+// msgDest holds what scanning msgCols needs beside a Message's fields.
+type msgDest struct {
+	cid      sql.NullString
+	mentions string
+	all      int
+	dest     [msgColCount]any
+}
+
+// into returns the Scan destinations of msgCols, in order, for m.
+func (d *msgDest) into(m *Message) []any {
+	d.dest = [msgColCount]any{&m.ID, &m.Conv, &m.Seq, &m.From, &m.TS, &m.Type, &m.Body, &d.cid, &d.mentions, &d.all, &m.ReplyTo}
+	return d.dest[:]
+}
+
+// finish sets the fields of m that need converting after the Scan.
+func (d *msgDest) finish(m *Message) error {
+	m.ClientMsgID = d.cid.String
+	m.MentionAll = d.all != 0
+	if d.mentions != "" {
+		var err error
+		m.Mentions, err = decodeIDs(d.mentions)
+		return err
+	}
+	return nil
 }
 
 // encodeIDs stores a list of ids as decimal text, comma-separated.
@@ -113,13 +135,20 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		return nil, fail("read conversations", err)
 	}
 	type row struct {
-		ci ConvInfo
-		ts int64
+		ci   ConvInfo
+		ts   int64
+		last Message
 	}
 	var list []row
+	var d msgDest
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq, &r.ci.MentionSeq); err != nil {
+		dest := append([]any{&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq, &r.ci.MentionSeq}, d.into(&r.last)...)
+		err := rows.Scan(dest...)
+		if err == nil {
+			err = d.finish(&r.last)
+		}
+		if err != nil {
 			rows.Close()
 			return nil, fail("read conversations", err)
 		}
@@ -130,66 +159,15 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		return nil, fail("read conversations", err)
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].ts > list[j].ts })
-	// The last messages: (conv, seq) points on the unique key, many per query.
-	last := map[string]*Message{}
-	var args []any
-	for _, r := range list {
-		if r.ci.LastSeq > 0 {
-			args = append(args, r.ci.Conv, r.ci.LastSeq)
-		}
-	}
-	for start := 0; start < len(args); start += 400 {
-		rows, err := s.lastMessages(ctx, args[start:min(start+400, len(args))])
-		if err != nil {
-			return nil, fail("read last messages", err)
-		}
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fail("read last messages", err)
-			}
-			last[m.Conv] = &m
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fail("read last messages", err)
-		}
-	}
 	out := make([]ConvInfo, 0, len(list))
-	for _, r := range list {
-		if m := last[r.ci.Conv]; m != nil && m.Seq == r.ci.LastSeq {
-			r.ci.Last = m
+	for i := range list {
+		r := &list[i]
+		if r.last.ID != 0 {
+			r.ci.Last = &r.last
 		}
 		out = append(out, r.ci)
 	}
 	return out, nil
-}
-
-// lastMessages runs qLastMessages for args (conv, seq, conv, seq, ...). On
-// SQLite it pads the pairs to a power of two by repeating the last one (a
-// repeated OR term matches no more rows), so the few texts this makes are
-// prepared once; MySQL runs the exact text.
-func (s *sqlStore) lastMessages(ctx context.Context, args []any) (*sql.Rows, error) {
-	n := len(args) / 2
-	if !s.reads.prepare {
-		return s.r.QueryContext(ctx, fmt.Sprintf(qLastMessages, msgPairs(n)), args...)
-	}
-	padded := 1
-	for padded < n {
-		padded *= 2
-	}
-	p := make([]any, 0, 2*padded)
-	p = append(p, args...)
-	for len(p) < 2*padded {
-		p = append(p, args[len(args)-2:]...)
-	}
-	return s.reads.query(ctx, fmt.Sprintf(qLastMessages, msgPairs(padded)), p...)
-}
-
-// msgPairs returns n "(conv = ? AND seq = ?)" joined by OR.
-func msgPairs(n int) string {
-	return strings.TrimSuffix(strings.Repeat("(conv = ? AND seq = ?) OR ", n), " OR ")
 }
 
 func (s *sqlStore) Ack(ctx context.Context, userID int64, conv string, seq int64) error {

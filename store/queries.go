@@ -30,19 +30,25 @@ const (
 	qGroupsByIDs  = `SELECT id, name, owner_id, created_at, notice, member_count FROM chat_groups WHERE id IN (%s) ORDER BY id`
 	qConvMembers  = `SELECT user_id FROM conv_members WHERE conv = ? ORDER BY user_id`
 	qIsConvMember = `SELECT COUNT(*) FROM conv_members WHERE user_id = ? AND conv = ?`
-	// A user's conversations with their cursors and mention seqs: the
-	// latest mention of the user or of all (user_id 0, mention_all) above
-	// its read cursor, not its own (recalled messages have no rows), 0 for
-	// none. In the same query as the conversations: a query costs SQLite
-	// more than these index probes. Both ids in one IN list: bound in two
-	// runs of one statement, the changing id made SQLite re-prepare it on
-	// every login. Args: user, user, limit.
+	// A user's conversations with their cursors, mention seqs and newest
+	// messages. The mention seq is the latest mention of the user or of
+	// all (user_id 0, mention_all) above its read cursor, not its own
+	// (recalled messages have no rows), 0 for none. The newest message is
+	// a probe of messages' unique (conv, seq) key per row, its columns in
+	// scanMessage's order with a conversation without one (last_seq 0)
+	// read as id 0. All in one query: a query costs SQLite more than these
+	// index probes (a second query for the newest messages was 40% of a
+	// login's reads). Both ids in one IN list: bound in two runs of one
+	// statement, the changing id made SQLite re-prepare it on every login.
+	// Args: user, user, limit.
 	qConversations = `SELECT cm.conv, c.last_seq, c.last_ts, cm.ack_seq, cm.read_seq,
 		COALESCE((SELECT MAX(mm.seq) FROM message_mentions mm WHERE mm.conv = cm.conv AND mm.user_id IN (?, 0)
-			AND mm.seq > cm.read_seq AND mm.from_id <> cm.user_id), 0)
-		FROM conv_members cm JOIN conversations c ON c.id = cm.conv WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
-	// %s is "(conv = ? AND seq = ?) OR ...": points on the (conv, seq) key.
-	qLastMessages  = `SELECT ` + msgCols + ` FROM messages WHERE %s`
+			AND mm.seq > cm.read_seq AND mm.from_id <> cm.user_id), 0),
+		COALESCE(m.id, 0), cm.conv, c.last_seq, COALESCE(m.from_id, 0), COALESCE(m.ts, 0), COALESCE(m.type, ''),
+		COALESCE(m.body, ''), m.client_msg_id, COALESCE(m.mentions, ''), COALESCE(m.mention_all, 0), COALESCE(m.reply_to, 0)
+		FROM conv_members cm JOIN conversations c ON c.id = cm.conv
+		LEFT JOIN messages m ON m.conv = cm.conv AND m.seq = c.last_seq
+		WHERE cm.user_id = ? ORDER BY cm.conv LIMIT ?`
 	qMessagesAfter = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`
 	qMessageByID   = `SELECT ` + msgCols + ` FROM messages WHERE id = ?`
 	qMessageAt     = `SELECT ` + msgCols + ` FROM messages WHERE conv = ? AND seq = ?`
