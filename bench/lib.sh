@@ -5,13 +5,14 @@ log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 # build_bench OUT LIB...: builds the named bench servers (bench/servers/LIB as
 # OUT/server-LIB) and the load generator into OUT, and sets SOURCE to the
 # commit the binaries come from (saying so when reactor/ or bench/ has
-# uncommitted changes, which the binaries then include).
+# uncommitted changes, which the binaries then include; a results file
+# another script just wrote is not one).
 build_bench() {
 	local out=$1
 	shift
 	log "building into $out"
 	SOURCE="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	if [[ -n $(git -C "$ROOT" status --porcelain -- reactor bench 2>/dev/null) ]]; then
+	if [[ -n $(git -C "$ROOT" status --porcelain -- reactor bench ':(exclude)*.md' 2>/dev/null) ]]; then
 		SOURCE+=", with uncommitted changes under reactor/ or bench/ (binaries are built from the working tree)"
 	fi
 	(
