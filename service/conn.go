@@ -19,16 +19,17 @@ import (
 // pool tasks (which run one at a time in order); the atomics are read from
 // anywhere (fan-out, close).
 type connState struct {
-	s       *Server
-	c       *reactor.Conn
-	id      uint64
-	remote  string        // ip:port of the peer, for kicked.addr and logs
-	ip      string        // the peer's address, the failed-login limiter's key
-	limiter *rate.Limiter // messages (RateMessage ops)
-	// typing limits msg.typing (RateTyping), apart from messages. Made on
-	// the first msg.typing: most connections never send one, and a
-	// limiter is 80 bytes of every idle session. Loop goroutine only.
-	typing *rate.Limiter
+	s      *Server
+	c      *reactor.Conn
+	id     uint64
+	remote string // ip:port of the peer, for kicked.addr and logs
+	ip     string // the peer's address, the failed-login limiter's key
+	// limiter limits messages (RateMessage ops), typing msg.typing
+	// (RateTyping) apart from them. Each is made on the first op of its
+	// class: many connections never send one, and a limiter is 80
+	// bytes (a 96-byte allocation) of every idle session. Loop goroutine
+	// only.
+	limiter, typing *rate.Limiter
 	// throttled is set from the first refusal by limiter until a message
 	// passes again, so a flood logs one line. Loop goroutine only.
 	throttled bool
@@ -46,8 +47,7 @@ type connState struct {
 }
 
 func (s *Server) newConnState(c *reactor.Conn) *connState {
-	cs := &connState{s: s, c: c, id: c.ID(),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MsgRate), s.cfg.MsgBurst)}
+	cs := &connState{s: s, c: c, id: c.ID()}
 	if a := c.RemoteAddr(); a != nil {
 		cs.remote = a.String()
 		// The host part of remote, not a second string: every idle
@@ -258,6 +258,9 @@ func (s *Server) handleFrame(cs *connState, h protocol.Header, body []byte) {
 func (cs *connState) rateLimiter(class protocol.RateClass) *rate.Limiter {
 	switch class {
 	case protocol.RateMessage:
+		if cs.limiter == nil {
+			cs.limiter = rate.NewLimiter(rate.Limit(cs.s.cfg.MsgRate), cs.s.cfg.MsgBurst)
+		}
 		return cs.limiter
 	case protocol.RateTyping:
 		if cs.typing == nil {
