@@ -20,7 +20,7 @@ build: ## build chatd, chat and chatbench into bin/
 run: ## run chatd on the embedded store in ./chatd-data
 	$(GO) run ./cmd/chatd
 
-test: ## gofmt, go vet, staticcheck, go.mod tidy, darwin and windows builds, every test with the race detector, then the idle TLS heap bound without it
+test: ## gofmt, go vet, staticcheck, go.mod tidy, darwin and windows builds, every test with the race detector, then the idle TLS and session heap bounds without it
 	@unformatted="$$(gofmt -l $(GOFILES))"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@$(MAKE) --no-print-directory staticcheck
@@ -29,6 +29,7 @@ test: ## gofmt, go vet, staticcheck, go.mod tidy, darwin and windows builds, eve
 	GOOS=windows GOARCH=amd64 $(GO) build ./...
 	$(GO) test -race -timeout 9m ./...
 	$(GO) test -run '^TestIdleConnHeap$$' ./reactor/tlslayer/ # heap bytes per idle TLS conn; the race detector changes them
+	$(GO) test -run '^TestSessionHeap$$' ./service/ # heap bytes per logged-in session, likewise
 	@$(MAKE) --no-print-directory web-test
 
 bench: ## reactor vs netpoll, gnet and net, then WebSocket vs nbio and gorilla, then TLS vs nbio and crypto/tls on net; writes bench/RESULTS.md, bench/WS-RESULTS.md and bench/TLS-RESULTS.md
