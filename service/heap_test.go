@@ -1,17 +1,14 @@
 package service
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatd/chatd/internal/heaptest"
 	"github.com/chatd/chatd/protocol"
 )
 
@@ -19,7 +16,7 @@ import (
 // of its own account: the reactor's Conn, connState, Session with its
 // profile and token hash, the router's entry and the user's strings.
 // 1,000 sessions measured 1,126-1,133 B when it was written; a stray
-// per-session allocation of a limiter (96 B) or a map shows.
+// per-session allocation of a limiter (80 B) or a map shows.
 const maxSessionHeap = 1200
 
 // TestSessionHeap fails if a logged-in session's live heap grows past
@@ -37,37 +34,8 @@ func TestSessionHeap(t *testing.T) {
 	}
 	const sessions = 1000
 	e := newEnv(t, sqliteBackend)
-	heap := func() uint64 {
-		var m runtime.MemStats
-		for range 3 {
-			runtime.GC()
-		}
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSessionHeapClients$")
-	cmd.Env = append(os.Environ(), "CHATD_SESSION_HEAP_CLIENTS="+e.srv.ChatAddr().String()+","+strconv.Itoa(sessions))
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	stdin, _ := cmd.StdinPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	r := bufio.NewReader(out)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("clients: %v", err)
-		}
-		if line == "ready\n" {
-			break
-		}
-	}
+	before := heaptest.Live()
+	heaptest.Child(t, "TestSessionHeapClients", "CHATD_SESSION_HEAP_CLIENTS="+e.srv.ChatAddr().String()+","+strconv.Itoa(sessions))
 	deadline := time.Now().Add(20 * time.Second)
 	for e.srv.Sessions() < sessions && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -76,12 +44,8 @@ func TestSessionHeap(t *testing.T) {
 		t.Fatalf("%d sessions, want %d", n, sessions)
 	}
 	time.Sleep(200 * time.Millisecond) // the last backlogs and presence pushes settle
-	after := heap()
-	if f := os.Getenv("CHATD_SESSION_HEAP_PROFILE"); f != "" {
-		w, _ := os.Create(f)
-		pprof.WriteHeapProfile(w)
-		w.Close()
-	}
+	after := heaptest.Live()
+	heaptest.WriteProfile(t, "CHATD_SESSION_HEAP_PROFILE")
 	per := float64(int64(after)-int64(before)) / sessions
 	t.Logf("%.0f B of live heap per logged-in session", per)
 	if per > maxSessionHeap {
@@ -106,6 +70,5 @@ func TestSessionHeapClients(t *testing.T) {
 		var lr protocol.LoginResp
 		c.must(protocol.CodeOK, protocol.OpLogin, &protocol.LoginReq{Username: name, Password: testPassword}, &lr)
 	}
-	fmt.Println("ready")
-	bufio.NewReader(os.Stdin).ReadString('\n')
+	heaptest.Hold()
 }

@@ -1,21 +1,17 @@
 package tlslayer
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatd/chatd/internal/heaptest"
 	"github.com/chatd/chatd/reactor"
 )
 
@@ -69,41 +65,16 @@ func idleConnHeap(tb testing.TB, conns int) (heapPerConn, rssPerConn float64) {
 	dir := tb.TempDir()
 	os.WriteFile(dir+"/cert.pem", cert.certPEM, 0o600)
 	_, _, addr := serve(tb, cert, nil, Options{}, reactor.Options{})
-	heap := func() uint64 {
-		var m runtime.MemStats
-		for range 3 {
-			runtime.GC()
-		}
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
 	time.Sleep(100 * time.Millisecond)
-	before := heap()
+	before := heaptest.Live()
 	rssBefore := rss(tb)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClients$")
-	cmd.Env = append(os.Environ(), "TLSLAYER_IDLE_CLIENTS="+addr+","+strconv.Itoa(conns)+","+dir+"/cert.pem")
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	stdin, _ := cmd.StdinPipe()
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		tb.Fatalf("clients: %q %v", line, err)
-	}
+	stop := heaptest.Child(tb, "TestIdleClients", "TLSLAYER_IDLE_CLIENTS="+addr+","+strconv.Itoa(conns)+","+dir+"/cert.pem")
 	time.Sleep(300 * time.Millisecond) // several sweeps: the ciphers go
-	after := heap()
-	if f := os.Getenv("TLSLAYER_HEAP_PROFILE"); f != "" { // where the bytes are
-		w, _ := os.Create(f)
-		pprof.WriteHeapProfile(w)
-		w.Close()
-	}
+	after := heaptest.Live()
+	heaptest.WriteProfile(tb, "TLSLAYER_HEAP_PROFILE")
 	heapPerConn = float64(int64(after)-int64(before)) / float64(conns)
 	rssPerConn = float64(rss(tb)-rssBefore) / float64(conns)
-	stdin.Close()
-	cmd.Wait()
+	stop()
 	return heapPerConn, rssPerConn
 }
 
@@ -144,8 +115,7 @@ func TestIdleClients(t *testing.T) {
 		}
 		keep = append(keep, c)
 	}
-	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
+	heaptest.Hold()
 	for _, c := range keep {
 		c.Close()
 	}
