@@ -58,10 +58,12 @@ func (d *msgDest) into(m *Message) []any {
 	return d.dest[:]
 }
 
-// finish sets the fields of m that need converting after the Scan.
+// finish sets the fields of m that need converting after the Scan (all of
+// them, so one Message can be scanned into row after row).
 func (d *msgDest) finish(m *Message) error {
 	m.ClientMsgID = d.cid.String
 	m.MentionAll = d.all != 0
+	m.Mentions = nil
 	if d.mentions != "" {
 		var err error
 		m.Mentions, err = decodeIDs(d.mentions)
@@ -140,10 +142,11 @@ func (s *sqlStore) Conversations(ctx context.Context, userID int64, limit int) (
 		last Message
 	}
 	var list []row
+	// One row scanned into and copied out: the destinations are built once.
+	var r row
 	var d msgDest
+	dest := append([]any{&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq, &r.ci.MentionSeq}, d.into(&r.last)...)
 	for rows.Next() {
-		var r row
-		dest := append([]any{&r.ci.Conv, &r.ci.LastSeq, &r.ts, &r.ci.AckSeq, &r.ci.ReadSeq, &r.ci.MentionSeq}, d.into(&r.last)...)
 		err := rows.Scan(dest...)
 		if err == nil {
 			err = d.finish(&r.last)
