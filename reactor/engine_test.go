@@ -210,10 +210,17 @@ func TestCloseTimeoutDropsUnreadOutput(t *testing.T) {
 	}
 }
 
-// TestCloseTimeoutNegativeWaits: with a negative CloseTimeout a graceful
-// close waits for the peer however long it takes, and all the output
-// arrives once it reads.
+// TestCloseTimeoutNegativeWaits: a negative CloseTimeout stays "no bound"
+// (only 0 becomes the 10 s default), and with it a graceful close waits
+// for the peer however long it takes: still open after 50 ticks, and all
+// the output arrives once it reads.
 func TestCloseTimeoutNegativeWaits(t *testing.T) {
+	if d := (Options{CloseTimeout: -1}).withDefaults().CloseTimeout; d >= 0 {
+		t.Fatalf("CloseTimeout -1 became %v, want it kept negative (no bound)", d)
+	}
+	if d := (Options{}).withDefaults().CloseTimeout; d != defaultCloseTimeout {
+		t.Fatalf("CloseTimeout 0 became %v, want %v", d, defaultCloseTimeout)
+	}
 	r := newRecorder(t)
 	const size = 32 << 20
 	closeWhileUnread(r, size)
