@@ -26,9 +26,8 @@ type connState struct {
 	ip     string // the peer's address, the failed-login limiter's key
 	// limiter limits messages (RateMessage ops), typing msg.typing
 	// (RateTyping) apart from them. Each is made on the first op of its
-	// class: many connections never send one, and a limiter is 80
-	// bytes (a 96-byte allocation) of every idle session. Loop goroutine
-	// only.
+	// class: many connections never send one, and a limiter is 80 bytes
+	// of every idle session. Loop goroutine only.
 	limiter, typing *rate.Limiter
 	// throttled is set from the first refusal by limiter until a message
 	// passes again, so a flood logs one line. Loop goroutine only.

@@ -2,5 +2,5 @@
 
 package tlslayer
 
-// raceEnabled: the tests run under the race detector.
+// raceEnabled reports whether the tests run under the race detector.
 const raceEnabled = false
