@@ -35,8 +35,9 @@
 // numbers and what ConnectionState reports: the scalars, ALPN protocol and
 // SNI name, or the whole tls.ConnectionState when it carries more, such as
 // client certificates (state.go); crypto/tls's exporter, behind
-// ExportKeyingMaterial, only if Options.KeepExporter asks for it. The ciphers are built from the secrets when a
-// record needs them and kept while records flow; a sweep lets them go once
+// ExportKeyingMaterial, only if Options.KeepExporter asks for it. The
+// ciphers are built from the secrets when a record needs them and kept
+// while records flow; a sweep lets them go once
 // the connection is quiet, and the ones built for the first records after
 // a quiet spell go as soon as those are handled, so a lone record (a
 // heartbeat) does not pin them for a second or two (building both costs
