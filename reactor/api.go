@@ -40,6 +40,8 @@ var (
 	_ func(*LayerIO, []byte)      = (*LayerIO).Up
 	_ func(*LayerIO, []byte)      = (*LayerIO).Down
 	_ func(*LayerIO, []byte)      = (*LayerIO).DownCopy
+	_ func(*LayerIO, int) []byte  = (*LayerIO).Reserve
+	_ func(*LayerIO, []byte)      = (*LayerIO).Commit
 	_ func(*LayerIO, []byte) bool = (*LayerIO).Post
 	_ func(*LayerIO) bool         = (*LayerIO).Wake
 	_ func(*LayerIO, bool)        = (*LayerIO).Hold

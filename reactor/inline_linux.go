@@ -156,26 +156,29 @@ func within(b, data []byte) bool {
 	return p >= lo && p+uintptr(len(b)) <= lo+uintptr(len(data))
 }
 
-// ownCopy returns a copy of b the queue may keep: a pooled chunk (taken
-// from the chunks written this pass first, which needs no lock) or, over
+// ownCopy returns a copy of b the queue may keep: a pooled chunk or, over
 // maxChunk, a private copy.
 func (l *loop) ownCopy(b []byte) outBuf {
 	if len(b) > maxChunk {
 		return outBuf{b: bytes.Clone(b)}
 	}
-	k := chunkClass(len(b))
-	var ch []byte
+	l.ctr.chunks.Add(1)
+	return outBuf{b: append(l.chunk(chunkClass(len(b))), b...), pooled: true}
+}
+
+// chunk returns an empty pooled chunk of class k, taken from the chunks
+// written this pass first, which needs no lock.
+func (l *loop) chunk(k int) []byte {
 	if n := len(l.chunkRet); n > 0 && cap(l.chunkRet[n-1]) == chunkSize(k) {
-		ch = l.chunkRet[n-1][:0]
+		ch := l.chunkRet[n-1][:0]
 		l.chunkRet[n-1] = nil
 		l.chunkRet = l.chunkRet[:n-1]
-	} else {
-		l.mu.Lock()
-		ch = l.chunks.get(k)
-		l.mu.Unlock()
+		return ch
 	}
-	l.ctr.chunks.Add(1)
-	return outBuf{b: append(ch, b...), pooled: true}
+	l.mu.Lock()
+	ch := l.chunks.get(k)
+	l.mu.Unlock()
+	return ch
 }
 
 // settleLent runs when OnData returns after lending c some of its data:

@@ -43,7 +43,8 @@ type Layer interface {
 	Decode(in []byte) (int, error)
 	// Encode gets one unit written from above (the handler's write, or a
 	// layer above's Down) and sends wire bytes down with io.Down or
-	// io.DownCopy. The unit's buffers are valid until the next Flush; a layer
+	// io.DownCopy, or builds them in io.Reserve's room and sends them with
+	// io.Commit. The unit's buffers are valid until the next Flush; a layer
 	// may pass one of them to io.Down unchanged during this call.
 	Encode(unit [][]byte) error
 	// Flush ends a batch of Encode calls: a layer that gathers units (TLS

@@ -28,7 +28,8 @@ type layers struct {
 	busy       int32    // layer methods running (they may nest through Up and Down)
 	relPending bool     // the conn closed while busy: release when the last returns
 	released   bool
-	fail       error // a layer failed with FlushFirst: write once, close with this
+	fail       error  // a layer failed with FlushFirst: write once, close with this
+	spare      []byte // a fresh chunk Reserve gave the bottom layer, not yet committed
 }
 
 // layerSlot is one layer of a stack, with its handle and its undecoded
@@ -43,8 +44,9 @@ type layerSlot struct {
 
 // LayerIO is a layer's handle on its connection and its place in the stack:
 // Up passes decoded bytes to the layer above (or the handler), Down and
-// DownCopy send bytes toward the socket, Post and Wake reach the loop from
-// other goroutines, Hold keeps the handler's output back.
+// DownCopy send bytes toward the socket, Reserve and Commit build them in
+// place, Post and Wake reach the loop from other goroutines, Hold keeps
+// the handler's output back.
 type LayerIO struct {
 	c *Conn
 	i int
@@ -78,6 +80,74 @@ func (io *LayerIO) Down(b []byte) { io.c.loop.down(io.c, io.i, b, false) }
 // layer's bytes are copied into pooled chunks, and consecutive calls fill one
 // chunk, so many small records leave as one iovec. Loop only.
 func (io *LayerIO) DownCopy(b []byte) { io.c.loop.down(io.c, io.i, b, true) }
+
+// Reserve returns an empty slice with room for at least n bytes, for a
+// layer that builds its wire bytes in place and sends them with Commit:
+// TLS seals its records where the socket will take them from, instead of
+// in a buffer of its own that DownCopy copies. The bottom layer gets the
+// free end of the last pooled chunk of the outbound queue, or a fresh
+// chunk of at least 4 KiB (so that more of the same flush fits after it);
+// a layer above the bottom one, or an n over 64 KiB, gets a new buffer.
+// The slice is the layer's until it commits it or its next Flush returns,
+// whichever comes first (the connection is written to the socket only
+// after its layers are flushed); a later Reserve gives up an uncommitted
+// one. Loop only.
+func (io *LayerIO) Reserve(n int) []byte {
+	c := io.c
+	if io.i > 0 || n > maxChunk || c.state.Load() == stClosed {
+		return make([]byte, 0, n)
+	}
+	if t := c.out.tail(); t != nil && t.pooled && cap(t.b)-len(t.b) >= n {
+		return t.b[len(t.b):len(t.b)]
+	}
+	s := c.lay.Load()
+	if s.spare != nil && cap(s.spare) >= n {
+		return s.spare[:0]
+	}
+	l := c.loop
+	if s.spare != nil {
+		l.chunkRet = append(l.chunkRet, s.spare) // too small: back to the pool
+	}
+	s.spare = l.chunk(chunkClass(max(n, reserveMin)))
+	return s.spare
+}
+
+// reserveMin is the least capacity of a fresh chunk Reserve hands out.
+const reserveMin = 4 << 10
+
+// Commit sends b toward the socket: the slice Reserve returned, filled in
+// place (any length up to its capacity). The bottom layer's bytes join the
+// outbound queue where they lie, without a copy; anything else (a slice
+// Reserve did not hand out, or one it handed out since) is copied, as by
+// DownCopy. A layer above the bottom one passes b down as by Down. Loop
+// only.
+func (io *LayerIO) Commit(b []byte) {
+	c := io.c
+	if len(b) == 0 || c.state.Load() == stClosed {
+		return
+	}
+	l := c.loop
+	if io.i > 0 {
+		l.down(c, io.i, b, false)
+		return
+	}
+	s := c.lay.Load()
+	p := unsafe.SliceData(b)
+	if t := c.out.tail(); t != nil && t.pooled && cap(t.b)-len(t.b) >= len(b) &&
+		unsafe.SliceData(t.b[len(t.b):cap(t.b)]) == p {
+		l.queueDown(c, s, len(b))
+		t.b = t.b[:len(t.b)+len(b)]
+		return
+	}
+	if s.spare != nil && unsafe.SliceData(s.spare) == p && len(b) <= cap(s.spare) {
+		s.spare = nil
+		l.queueDown(c, s, len(b))
+		l.ctr.chunks.Add(1)
+		c.out.pushChunk(b)
+		return
+	}
+	l.down(c, 0, b, true)
+}
 
 // Post sends a copy of b toward the socket from any goroutine (a handshake
 // running off the loop); it reports false once the connection is closed.
@@ -217,10 +287,10 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 		return
 	}
 	s := c.lay.Load()
-	if !s.flushing {
-		l.markFlush(c) // a write outside a flush (handshake, pong): flush soon
-	}
 	if i > 0 {
+		if !s.flushing {
+			l.markFlush(c) // a write outside a flush (handshake, pong): flush soon
+		}
 		s.open |= 1 << (i - 1)
 		u := &l.layerOne[i-1]
 		u[0] = b
@@ -233,13 +303,7 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 		}
 		return
 	}
-	n := int64(len(b))
-	c.queued.Add(n)
-	c.outq += n
-	l.ctr.queued.Add(n)
-	if c.out.bufs == nil {
-		c.out.bufs = l.queueArray()
-	}
+	l.queueDown(c, s, len(b))
 	if cp {
 		l.downCopy(c, b)
 		return
@@ -249,6 +313,20 @@ func (l *loop) down(c *Conn, i int, b []byte, cp bool) {
 		return
 	}
 	c.out.push(b)
+}
+
+// queueDown accounts n bytes the bottom layer is putting on c's outbound
+// queue and makes sure the queue is flushed.
+func (l *loop) queueDown(c *Conn, s *layers, n int) {
+	if !s.flushing {
+		l.markFlush(c) // a write outside a flush (handshake, pong): flush soon
+	}
+	c.queued.Add(int64(n))
+	c.outq += int64(n)
+	l.ctr.queued.Add(int64(n))
+	if c.out.bufs == nil {
+		c.out.bufs = l.queueArray()
+	}
 }
 
 // downCopy copies b into the tail chunk of c's queue and fresh chunks.
@@ -518,6 +596,10 @@ func (l *loop) releaseLayers(s *layers) {
 			l.pool.put(s.slot[i].in)
 			s.slot[i].in = nil
 		}
+	}
+	if s.spare != nil {
+		l.chunkRet = append(l.chunkRet, s.spare)
+		s.spare = nil
 	}
 	l.releasePend(s)
 }

@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // doubleLayer sends every byte twice: its wire is twice the handler's bytes.
@@ -275,3 +277,124 @@ type xorConn struct {
 }
 
 func (x xorConn) Read(p []byte) (int, error) { return xorReader{x.Conn, x.key}.Read(p) }
+
+// reserveLayer is a frameLayer whose Decode, on each frame, checks what
+// Reserve and Commit do with the outbound queue (on the loop, where the
+// test can look at the queue) and sends four pieces: two built in place,
+// one from a buffer of its own that it then overwrites, one over 64 KiB.
+type reserveLayer struct {
+	frameLayer
+	errs chan<- string
+}
+
+func (rl *reserveLayer) Decode(in []byte) (int, error) {
+	n, err := rl.frameLayer.Decode(in) // OnData's reply: not encoded yet
+	if n == 0 {
+		return n, err
+	}
+	io, c := rl.io, rl.io.c
+	fail := func(format string, args ...any) { rl.errs <- fmt.Sprintf(format, args...) }
+	a := io.Reserve(10)
+	if len(a) != 0 || cap(a) < 10 {
+		fail("Reserve(10): len %d cap %d", len(a), cap(a))
+	}
+	a = append(a, "0123456789"...)
+	io.Commit(a)
+	t := c.out.tail()
+	if t == nil || !t.pooled || unsafe.SliceData(t.b[len(t.b)-10:]) != unsafe.SliceData(a) {
+		fail("the first piece was not queued where it was built")
+	}
+	b := io.Reserve(10) // the room after a in the same chunk
+	if unsafe.SliceData(b[:1]) != &a[:11][10] {
+		fail("the second Reserve did not give the room after the first piece")
+	}
+	io.Commit(append(b, "ABCDEFGHIJ"...))
+	if k := c.out.buffers(); k != 1 {
+		fail("%d buffers queued, want the one chunk", k)
+	}
+	own := []byte("abcdefghij")
+	io.Commit(own)
+	copy(own, "XXXXXXXXXX") // Commit copied it: this must not reach the peer
+	big := io.Reserve(100 << 10)
+	io.Commit(append(big, bytes.Repeat([]byte{'z'}, 100<<10)...))
+	return n, err
+}
+
+// TestLayerReserveCommit: bytes a layer builds in Reserve's room join the
+// outbound queue where they lie (the next Reserve continues the same
+// chunk), a slice Reserve did not give is copied, and every byte reaches
+// the peer in order.
+func TestLayerReserveCommit(t *testing.T) {
+	errs := make(chan string, 16)
+	r := newRecorder(t)
+	r.open = func(c *Conn) { c.PushLayer(&reserveLayer{errs: errs}) }
+	r.data = func(c *Conn, b []byte) int { return len(b) }
+	e, addr := startEngine(t, r, Options{Loops: 1})
+	nc := dialTCP(t, addr)
+	want := append([]byte("0123456789ABCDEFGHIJabcdefghij"), bytes.Repeat([]byte{'z'}, 100<<10)...)
+	for range 3 {
+		nc.Write(frame([]byte("go")))
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(nc, got); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %q..., want %q...", got[:30], want[:30])
+		}
+	}
+	nc.Close()
+	r.waitClose(t)
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	waitSettled(t, e)
+}
+
+// TestLayerReserveSlowReader: while the peer does not read, a layer that
+// commits a little at every flush fills the queue's last chunk before
+// another is taken, so a full socket holds about its bytes in chunks, not
+// a chunk per flush.
+func TestLayerReserveSlowReader(t *testing.T) {
+	const key, units, size = 0x33, 3000, 100
+	r, opened := openedRecorder(t, 1)
+	open := r.open
+	r.open = func(c *Conn) {
+		c.PushLayer(&xorLayer{key: key, inPlace: true, room: 64})
+		open(c)
+	}
+	e, addr := startTinySndBuf(t, r, Options{Loops: 1, MaxOutbound: 64 << 20})
+	nc := dialSmallRcvBuf(t, addr)
+	sc := <-opened
+	want := pattern(7, units*size)
+	for i := range units { // from this goroutine: a flush every few units
+		if err := sc.Write(want[i*size : (i+1)*size]); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if i%10 == 9 {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	var s Stats
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s = e.Stats(); s.QueuedBytes > 0 && sc.Outbound() == int(s.QueuedBytes) {
+			break // every unit is encoded: what is queued is wire bytes
+		}
+	}
+	if s.QueuedBytes < 100<<10 {
+		t.Fatalf("only %d bytes queued: the socket took too much for the test", s.QueuedBytes)
+	}
+	if max := s.QueuedBytes/reserveMin + 2; s.CopyChunks > max {
+		t.Errorf("%d chunks hold %d queued bytes, want at most %d", s.CopyChunks, s.QueuedBytes, max)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(xorReader{nc, key}, got); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the peer got other bytes than were written")
+	}
+	nc.Close()
+	r.waitClose(t)
+	waitSettled(t, e)
+}

@@ -27,8 +27,9 @@ type fbLayers struct {
 
 // LayerIO is a layer's handle on its connection and its place in the stack:
 // Up passes decoded bytes to the layer above (or the handler), Down and
-// DownCopy send bytes toward the socket, Post and Wake reach the connection
-// from other goroutines, Hold keeps the handler's output back.
+// DownCopy send bytes toward the socket, Reserve and Commit build them in
+// place, Post and Wake reach the connection from other goroutines, Hold
+// keeps the handler's output back.
 type LayerIO struct {
 	c *Conn
 	i int
@@ -56,6 +57,14 @@ func (io *LayerIO) Down(b []byte) { io.c.down(io.i, b) }
 
 // DownCopy is Down for bytes the layer reuses. Only from a Layer method.
 func (io *LayerIO) DownCopy(b []byte) { io.c.down(io.i, bytes.Clone(b)) }
+
+// Reserve returns an empty buffer with room for n bytes, for Commit. On
+// the fallback it is always a new buffer. Only from a Layer method.
+func (io *LayerIO) Reserve(n int) []byte { return make([]byte, 0, n) }
+
+// Commit sends b, filled in the buffer Reserve returned, toward the socket
+// without a copy. Only from a Layer method.
+func (io *LayerIO) Commit(b []byte) { io.c.down(io.i, b) }
 
 // Post sends a copy of b toward the socket from any goroutine; false once
 // the connection is closed. Posts and Wakes run in call order.

@@ -49,7 +49,9 @@ func (f *frameLayer) Release()     { f.release.Add(1) }
 
 // xorLayer is a stream cipher stand-in: it gathers encoded units and sends
 // them down in one piece at Flush (as TLS packs records), sends "BYE" on
-// Close, and counts Release calls.
+// Close, and counts Release calls. With inPlace it gathers in the room
+// LayerIO.Reserve gives, at most room bytes of it at a time, and commits
+// it at Flush or when a unit does not fit, as TLS's record layer does.
 type xorLayer struct {
 	io      *LayerIO
 	key     byte
@@ -57,6 +59,8 @@ type xorLayer struct {
 	scratch []byte
 	release *atomic.Int32
 	flushes atomic.Int32
+	inPlace bool
+	room    int
 }
 
 func (x *xorLayer) Open(io *LayerIO) error { x.io = io; return nil }
@@ -71,6 +75,13 @@ func (x *xorLayer) Decode(in []byte) (int, error) {
 func (x *xorLayer) Encode(unit [][]byte) error {
 	for _, b := range unit {
 		for _, v := range b {
+			if x.inPlace && len(x.gather) == cap(x.gather) {
+				x.io.Commit(x.gather)
+				x.gather = x.io.Reserve(x.room)
+				if len(x.gather) != 0 || cap(x.gather) < x.room {
+					panic("Reserve: wrong room")
+				}
+			}
 			x.gather = append(x.gather, v^x.key)
 		}
 	}
@@ -78,6 +89,11 @@ func (x *xorLayer) Encode(unit [][]byte) error {
 }
 func (x *xorLayer) Flush() error {
 	x.flushes.Add(1)
+	if x.inPlace {
+		x.io.Commit(x.gather)
+		x.gather = nil
+		return nil
+	}
 	x.io.DownCopy(x.gather)
 	x.gather = x.gather[:0]
 	return nil
@@ -137,11 +153,26 @@ func (x xorReader) Read(p []byte) (int, error) {
 // writing (on the loop and from other goroutines), keep each unit whole and
 // in order, and accounting returns to zero.
 func TestLayerStackEcho(t *testing.T) {
+	t.Run("copy", func(t *testing.T) { testLayerStackEcho(t, func() *xorLayer { return &xorLayer{} }) })
+	// Built in place at the bottom, in rooms from 1 byte to a chunk; the
+	// frames (up to 3,004 bytes) cross rooms.
+	var rooms atomic.Int32
+	t.Run("in place", func(t *testing.T) {
+		testLayerStackEcho(t, func() *xorLayer {
+			return &xorLayer{inPlace: true, room: []int{1, 100, 4096, 10000}[rooms.Add(1)%4]}
+		})
+	})
+}
+
+// testLayerStackEcho runs TestLayerStackEcho with xor layers from newXor.
+func testLayerStackEcho(t *testing.T, newXor func() *xorLayer) {
 	const key = 0x5a
 	var releases atomic.Int32
 	r := newRecorder(t)
 	r.open = func(c *Conn) {
-		if err := c.PushLayer(&xorLayer{key: key, release: &releases}); err != nil {
+		x := newXor()
+		x.key, x.release = key, &releases
+		if err := c.PushLayer(x); err != nil {
 			t.Errorf("push xor: %v", err)
 		}
 		if err := c.PushLayer(&frameLayer{}); err != nil {

@@ -115,10 +115,18 @@ func (l *loop) closeNow(c *Conn, err error) {
 	if p := c.out.size(); p > 0 {
 		c.written(int64(p))
 	}
-	if s := c.lay.Load(); s != nil {
+	s := c.lay.Load()
+	if s != nil {
 		l.closeLayers(c, s)
 	}
-	l.recycleOut(c)
+	if s != nil && s.relPending {
+		// A layer method is running and may still hold room Reserve gave
+		// it in the queue's last chunk: the chunks go to the garbage
+		// collector, not to the pool another connection takes from.
+		l.dropOut(c)
+	} else {
+		l.recycleOut(c)
+	}
 	if c.in != nil {
 		l.pool.put(c.in)
 		c.in = nil

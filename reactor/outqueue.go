@@ -87,6 +87,14 @@ func (q *outQueue) appendTail(b []byte) bool {
 	return true
 }
 
+// tail returns the last buffer not yet fully written, or nil.
+func (q *outQueue) tail() *outBuf {
+	if n := len(q.bufs); n > q.head {
+		return &q.bufs[n-1]
+	}
+	return nil
+}
+
 // empty reports whether nothing is left to write.
 func (q *outQueue) empty() bool { return q.head >= len(q.bufs) }
 

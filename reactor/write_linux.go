@@ -146,6 +146,13 @@ func (l *loop) recycleOut(c *Conn) {
 	}
 }
 
+// dropOut empties c's outbound queue without pooling its chunks.
+func (l *loop) dropOut(c *Conn) {
+	var gone [][]byte
+	c.out.release(&gone)
+	l.ctr.chunks.Add(-int64(len(gone)))
+}
+
 // retireChunk takes back a WriteCopy chunk that will not be written (its conn
 // closed first); the next drain returns it to the pool.
 func (l *loop) retireChunk(b []byte) {

@@ -26,9 +26,10 @@
 // read but did not open are taken along. Records are then opened in place
 // in the input the reactor hands to Decode and a run of them goes up to the
 // handler as one slice; the handler's writes are packed into records of up
-// to 16 KiB, sealed in place in a pooled buffer and sent down with one
-// DownCopy, so writev batching and MaxOutbound (counting ciphertext) work
-// as before. KeyUpdate is taken (and answered when the client asks),
+// to 16 KiB and sealed in place in room the reactor reserves at the end
+// of the outbound queue (LayerIO.Reserve and Commit), so a record leaves
+// from where it was sealed, writev batching and MaxOutbound (counting
+// ciphertext) work as before, and no copy is made after sealing. KeyUpdate is taken (and answered when the client asks),
 // close_notify closes gracefully with io.EOF, any other alert, handshake
 // message or broken record closes the connection with an error naming the
 // alert. An idle connection keeps its two traffic secrets, two sequence

@@ -24,7 +24,9 @@ import (
 // the tls.Conn (reflect, as in ciphers.go), checks them against crypto/tls's
 // own ciphers, and drops the tls.Conn: records are then opened in place in
 // the input the reactor hands to Decode, and the handler's writes are
-// sealed in place in a record buffer that goes down with one DownCopy. An
+// sealed in place in room the reactor reserves at the end of the
+// connection's outbound queue (LayerIO.Reserve), so a record is written
+// to the socket from where it was sealed, without a copy. An
 // idle connection keeps two traffic secrets and two sequence numbers; the
 // ciphers are built from the secrets on the next record after a sweep let
 // them go. Anything the check does not vouch for keeps crypto/tls.
@@ -55,9 +57,9 @@ const (
 	alertDecodeError        = 50
 	alertLevelWarning       = 1
 	alertLevelFatal         = 2
-	maxPlain                = 16384                 // plaintext per record
-	maxCiphertext           = maxPlain + 256        // TLS 1.3 limit on a record's body
-	maxRecordWire           = 5 + maxPlain + 1 + 16 // one full record as sealed here
+	maxPlain                = 16384          // plaintext per record
+	maxCiphertext           = maxPlain + 256 // TLS 1.3 limit on a record's body
+	recordTrailer           = 1 + 16         // sealing adds the inner type and the AEAD tag (16 bytes in every suite)
 	recordHeaderLen         = 5
 	keyUpdateNotRequested   = 0
 	keyUpdateRequested      = 1
@@ -508,29 +510,36 @@ func (l *Layer) handshakeMessages(pt []byte) error {
 }
 
 // put13 appends p to the records being sealed: it fills the open record
-// up to maxPlain and seals each full one.
+// up to maxPlain and seals each full one. A record ends early where the
+// room Reserve gave would cut p, so p goes on in a record of its own.
 func (l *Layer) put13(p []byte) {
 	for len(p) > 0 {
-		if l.at < 0 {
-			l.startRecord()
+		if l.at >= 0 && cap(l.gather)-len(l.gather)-recordTrailer < min(len(p), maxPlain-(len(l.gather)-l.at-recordHeaderLen)) {
+			l.seal(recordAppData) // the room would cut p: p starts the next record, in a new room
 		}
-		k := min(maxPlain-(len(l.gather)-l.at-recordHeaderLen), len(p))
+		if l.at < 0 {
+			l.startRecord(len(p))
+		}
+		free := min(maxPlain-(len(l.gather)-l.at-recordHeaderLen), cap(l.gather)-len(l.gather)-recordTrailer)
+		k := min(free, len(p))
 		l.gather = append(l.gather, p[:k]...)
 		p = p[k:]
-		if len(l.gather)-l.at-recordHeaderLen == maxPlain {
+		if k == free {
 			l.seal(recordAppData)
 		}
 	}
 }
 
-// startRecord opens a record in the buffer, sending the sealed records
-// down first when another full one would not fit.
-func (l *Layer) startRecord() {
-	if l.gather == nil {
-		l.gather = getBuf()[:0]
-	} else if cap(l.gather)-len(l.gather) < maxRecordWire {
-		l.tr.io.DownCopy(l.gather)
-		l.gather = l.gather[:0]
+// startRecord opens a record with room for want bytes of content (up to a
+// full record), in the room the reactor reserved at the end of the
+// outbound queue: records are sealed where the socket will take them
+// from. When the room is too small, the records sealed in it are
+// committed and a new room is reserved.
+func (l *Layer) startRecord(want int) {
+	need := recordHeaderLen + min(want, maxPlain) + recordTrailer
+	if cap(l.gather)-len(l.gather) < need {
+		l.tr.io.Commit(l.gather)
+		l.gather = l.tr.io.Reserve(need)
 	}
 	l.at = len(l.gather)
 	l.gather = append(l.gather, recordAppData, 3, 3, 0, 0)
@@ -556,12 +565,12 @@ func (l *Layer) control(typ byte, msg []byte) {
 	if l.at >= 0 {
 		l.seal(recordAppData)
 	}
-	l.startRecord()
+	l.startRecord(len(msg))
 	l.gather = append(l.gather, msg...)
 	l.seal(typ)
 }
 
-// flush13 seals the open record and sends every sealed one down.
+// flush13 seals the open record and commits every sealed one.
 func (l *Layer) flush13() {
 	if l.at >= 0 {
 		l.seal(recordAppData)
@@ -569,8 +578,7 @@ func (l *Layer) flush13() {
 	if l.gather == nil {
 		return
 	}
-	l.tr.io.DownCopy(l.gather)
-	putBuf(l.gather)
+	l.tr.io.Commit(l.gather)
 	l.gather = nil
 	l.rec.release(&l.rec.out)
 }

@@ -268,6 +268,74 @@ func TestRecordLayerEcho(t *testing.T) {
 	}
 }
 
+// TestRecordLayerManyUnits: units of every size, written in one pass and
+// from another goroutine while the peer is not reading, are sealed into
+// the rooms the reactor reserves (a record ends where a room would cut a
+// unit, a room continues the queue's last chunk) and arrive whole and in
+// order.
+func TestRecordLayerManyUnits(t *testing.T) {
+	cert := newTestCert(t, "units")
+	r, e, addr := serve(t, cert, nil, Options{}, reactor.Options{Loops: 1})
+	var want []byte
+	for i := range 1500 {
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 1+(i*977)%5000)...)
+	}
+	half := len(want) / 2
+	done := make(chan error, 1)
+	r.setData(func(c *reactor.Conn, b []byte) int {
+		for p := want[:half]; len(p) > 0; { // inline: one pass, one flush
+			k := min(len(p), 1+len(p)%4999)
+			c.Writev(p[:k/2], p[k/2:k])
+			p = p[k:]
+		}
+		go func() { // then small flushes into a full socket
+			p := want[half:]
+			for len(p) > 0 {
+				k := min(len(p), 1+len(p)%700)
+				if err := c.Write(p[:k]); err != nil {
+					done <- err
+					return
+				}
+				p = p[k:]
+			}
+			done <- nil
+		}()
+		return len(b)
+	})
+	c, err := dialTLS(t, addr, cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.Write([]byte("go"))
+	if err := <-done; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("the bytes differ from offset %d of %d", i, len(want))
+	}
+	c.Close()
+	r.waitClose(t)
+	waitZero(t, e)
+}
+
+// firstDiff returns the first offset where a and b differ, or -1.
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}
+
 // TestRecordLayerEmptyAndPadded: empty application data records and
 // padded ones are taken (RFC 8446 5.4).
 func TestRecordLayerEmptyAndPadded(t *testing.T) {

@@ -143,7 +143,7 @@ type Layer struct {
 	cfg    *Config
 	tc     *tls.Conn // nil once the record layer (record.go) took over
 	tr     transport
-	gather []byte // small units packed into one record until Flush
+	gather []byte // small units packed into one record until Flush; the record layer's is room Reserve gave
 	ready  bool   // handshake done and switched to loop mode (loop-owned)
 	// The TLS 1.3 record layer (record.go), once it took over from tc: its
 	// state (with the handshake's outcome) and the start of the record
@@ -341,10 +341,10 @@ func (l *Layer) Close() {
 // Release stops a handshake still running and drops the buffers.
 func (l *Layer) Release() {
 	l.tr.Close()
-	if l.gather != nil {
+	if l.gather != nil && l.rec == nil { // the record layer's is the reactor's
 		putBuf(l.gather)
-		l.gather = nil
 	}
+	l.gather = nil
 }
 
 // maxGather is the plaintext packed into one record.
