@@ -17,7 +17,10 @@
 # close). Each pair gives one figure; the report shows their mean and spread.
 # The server is killed with SIGKILL at the end: callgrind 3.19 asserts on the
 # signal Go's SIGTERM handler takes (threads.c vgCallgrind_post_signal), and
-# every figure has been dumped by then.
+# every figure has been dumped by then. GODEBUG=cpu.rdtscp=off keeps Go's
+# runtime from RDTSCP, which valgrind 3.19 cannot run (SIGILL on machines
+# whose CPUID offers it, as some AMD EPYC hosts here do). A library whose
+# name starts with tls- is driven over TLS (loadgen -tls).
 #
 # Environment (defaults in brackets):
 #   LIBS        libraries ["reactor gnet netpoll"]
@@ -89,10 +92,11 @@ dump() {
 	[[ $IR =~ ^[0-9]+$ ]] || { log "no totals in $f"; exit 1; }
 }
 
-# drive PORT CONNS SIZE COUNT: one fixed-count echo run.
+# drive LIB PORT CONNS SIZE COUNT: one fixed-count echo run.
 drive() {
-	local port=$1 conns=$2 size=$3 count=$4
+	local lib=$1 port=$2 conns=$3 size=$4 count=$5
 	local cmd=("$OUT/loadgen" -addr "127.0.0.1:$port" -mode echo -conns "$conns" -size "$size" -count "$count" -duration 600s)
+	[[ $lib == tls-* ]] && cmd+=(-tls)
 	printf '%s\n' "${cmd[*]}" >>"$WORK/commands.txt"
 	"${cmd[@]}" >>"$WORK/loadgen.log" 2>&1
 }
@@ -108,7 +112,7 @@ for cell in "${CELLS[@]}"; do
 		port=$((port + 1))
 		prefix=$WORK/cg.$lib.c$conns.s$size
 		log "$lib: $conns conns x $size B, -count $n1 and $n2, $PAIRS pairs"
-		GODEBUG=asyncpreemptoff=1 GOMAXPROCS=$SERVER_PROCS valgrind --tool=callgrind \
+		GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off GOMAXPROCS=$SERVER_PROCS valgrind --tool=callgrind \
 			--callgrind-out-file="$prefix" \
 			"$OUT/server-$lib" -port "$port" -loops "$LOOPS" -mode echo \
 			>"$WORK/valgrind-$lib-c$conns-s$size.log" 2>&1 &
@@ -118,13 +122,13 @@ for cell in "${CELLS[@]}"; do
 			kill -0 "$VG_PID" 2>/dev/null || { log "$lib exited under valgrind (see $WORK)"; exit 1; }
 			sleep 0.1
 		done
-		drive "$port" "$conns" "$size" "$n1" # warm-up: heap growth, first-use paths
+		drive "$lib" "$port" "$conns" "$size" "$n1" # warm-up: heap growth, first-use paths
 		dump "$prefix"
 		for ((p = 1; p <= PAIRS; p++)); do
-			drive "$port" "$conns" "$size" "$n1"
+			drive "$lib" "$port" "$conns" "$size" "$n1"
 			dump "$prefix"
 			a=$IR
-			drive "$port" "$conns" "$size" "$n2"
+			drive "$lib" "$port" "$conns" "$size" "$n2"
 			dump "$prefix"
 			b=$IR
 			per=$(awk -v a="$a" -v b="$b" -v c="$conns" -v n1="$n1" -v n2="$n2" 'BEGIN { printf "%.1f", (b - a) / (c * (n2 - n1)) }')
@@ -175,7 +179,7 @@ REPORT=$(
 	echo "- Date: $START; took ${ELAPSED}s"
 	echo "- Source: $SOURCE"
 	echo "- Tools: $(valgrind --version), $(go version | cut -d' ' -f3-), kernel $(uname -r)"
-	echo "- Settings: PAIRS=$PAIRS N1_100=$N1_100 N2_100=$N2_100 N1_1000=$N1_1000 N2_1000=$N2_1000 LOOPS=$LOOPS GOMAXPROCS=$SERVER_PROCS GODEBUG=asyncpreemptoff=1"
+	echo "- Settings: PAIRS=$PAIRS N1_100=$N1_100 N2_100=$N2_100 N1_1000=$N1_1000 N2_1000=$N2_1000 LOOPS=$LOOPS GOMAXPROCS=$SERVER_PROCS GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off"
 	[[ -n $NOTE ]] && echo "- Note: $NOTE"
 	echo
 	echo "Ir/msg: instructions the server executed in user space per echoed message, (Ir(N2 run) − Ir(N1 run)) / (conns × (N2 − N1)),"
@@ -192,7 +196,7 @@ REPORT=$(
 	echo "## Commands"
 	echo
 	echo '```'
-	echo "GODEBUG=asyncpreemptoff=1 GOMAXPROCS=$SERVER_PROCS valgrind --tool=callgrind --callgrind-out-file=bench/out/instr/cg.<lib>.c<conns>.s<size> bench/out/server-<lib> -port <port> -loops $LOOPS -mode echo"
+	echo "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off GOMAXPROCS=$SERVER_PROCS valgrind --tool=callgrind --callgrind-out-file=bench/out/instr/cg.<lib>.c<conns>.s<size> bench/out/server-<lib> -port <port> -loops $LOOPS -mode echo"
 	echo "bench/out/loadgen -addr 127.0.0.1:<port> -mode echo -conns <conns> -size <size> -count <N> -duration 600s   # warm-up with N1, then N1, N2 per pair"
 	echo "callgrind_control -d <valgrind pid>   # before and after every counted run; the Ir of a run is the totals: line of its dump"
 	echo '```'
