@@ -10,8 +10,9 @@
 // CPU slots, so they always leave a processor to the chat loops; and
 // transfers are paced as background traffic, slowed down while they make
 // the process's threads wake late (pacer.go), under an optional fixed
-// byte-rate cap. It
-// knows nothing about chat: a verified upload is reported through
+// byte-rate cap. Uploads hand their bytes to the kernel's writeback as they
+// arrive (writebehind.go), so finishing one does not make the store's
+// fsyncs wait behind hundreds of MiB. It knows nothing about chat: a verified upload is reported through
 // Config.OnComplete, and file metadata comes from a Meta (store.Store
 // satisfies it).
 package files

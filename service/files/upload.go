@@ -99,9 +99,10 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 type uploading struct {
 	s       *Server
 	meta    store.FileMeta
-	held    int64     // bytes the server holds: the resume offset
-	part    *os.File  // nil when the file is already complete
-	sum     hash.Hash // over the part's bytes
+	held    int64        // bytes the server holds: the resume offset
+	part    *os.File     // nil when the file is already complete
+	behind  *writeBehind // part, handed to writeback as it grows
+	sum     hash.Hash    // over the part's bytes
 	release func()
 	log     zerolog.Logger
 }
@@ -137,16 +138,17 @@ func (s *Server) beginUpload(claims Claims, interrupt func(), buf []byte) (*uplo
 			release()
 			return nil, s.writeErr(err, "open partial upload", meta.ID)
 		}
+		u.behind = newWriteBehind(u.part, u.held)
 	}
 	return u, nil
 }
 
-// writer is where received bytes go: the part file.
+// writer is where received bytes go: the part file, written behind.
 func (u *uploading) writer() io.Writer {
 	if u.s.cfg.wrapPart != nil {
-		return u.s.cfg.wrapPart(u.part)
+		return u.s.cfg.wrapPart(u.behind)
 	}
-	return u.part
+	return u.behind
 }
 
 // commit verifies and installs the complete part (see commitPart).
@@ -298,6 +300,9 @@ func (s *Server) receive(c deadlineReader, w io.Writer, sum hash.Hash, n int64, 
 			metricBytesIn.Add(float64(m))
 			if werr != nil {
 				return written, nil, fmt.Errorf("write part: %w", werr)
+			}
+			if wb, ok := w.(*writeBehind); ok {
+				wb.settle() // may wait for the disk: outside the CPU slot
 			}
 		}
 		if err != nil && !(errors.Is(err, io.EOF) && written == n) {
