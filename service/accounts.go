@@ -202,8 +202,7 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 		x.cs.sess.Store(nil)
 		s.endSession(old, true)
 	}
-	sess := newSession(x.cs, toProfile(u), req.DeviceOrDefault(), tokenHash)
-	sess.gated = s.node != nil
+	sess := newSession(x.cs, toProfile(u), req.DeviceOrDefault(), tokenHash, s.node != nil)
 	replaced, first := s.router.Attach(sess)
 	x.cs.sess.Store(sess)
 	metricSessions.Inc()
@@ -245,7 +244,7 @@ func (s *Server) login(x *call, req *protocol.LoginReq) (*protocol.LoginResp, er
 		x.cs.sess.Store(nil)
 		return nil, err
 	}
-	if sess.gated {
+	if sess.gated() {
 		// What the session has of each conversation: the backlog and
 		// msg.sync cover what is not pushed up to here.
 		for _, c := range convs {

@@ -88,10 +88,10 @@ func backlogOf(ctx context.Context, st store.Store, c store.ConvInfo, limit int)
 
 // backlogMsg writes a backlog message (login worker only).
 func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
-	if seq > s.sent[conv] {
-		s.sent[conv] = seq
+	if r := s.replay; seq > r.sent[conv] {
+		r.sent[conv] = seq
 	}
-	if s.gated {
+	if s.gated() {
 		s.admit(conv, seq)
 	}
 	return s.conn.write(frame)
@@ -99,17 +99,19 @@ func (s *Session) backlogMsg(frame outFrame, conv string, seq int64) error {
 
 // noteBacklog records a friend notice the backlog wrote (login worker only).
 func (s *Session) noteBacklog(op protocol.Op, request int64) {
-	if s.notices == nil {
-		s.notices = make(map[friendNotice]struct{})
+	r := s.replay
+	if r.notices == nil {
+		r.notices = make(map[friendNotice]struct{})
 	}
-	s.notices[friendNotice{op, request}] = struct{}{}
+	r.notices[friendNotice{op, request}] = struct{}{}
 }
 
 // wroteInBacklog reports whether a held push repeats a friend notice the
 // backlog wrote: a request made, or answered, after the session attached
 // but before the backlog read the store is in both.
 func (s *Session) wroteInBacklog(f outFrame) bool {
-	if len(s.notices) == 0 || (f.op != protocol.OpFriendRequested && f.op != protocol.OpFriendResponded) {
+	notices := s.replay.notices
+	if len(notices) == 0 || (f.op != protocol.OpFriendRequested && f.op != protocol.OpFriendResponded) {
 		return false
 	}
 	_, body, _, err := protocol.Decode(f.b, len(f.b))
@@ -119,7 +121,7 @@ func (s *Session) wroteInBacklog(f outFrame) bool {
 	if err != nil || protocol.Unmarshal(body, &v) != nil {
 		return false
 	}
-	_, dup := s.notices[friendNotice{f.op, v.RequestID}]
+	_, dup := notices[friendNotice{f.op, v.RequestID}]
 	return dup
 }
 
@@ -127,15 +129,13 @@ func (s *Session) wroteInBacklog(f outFrame) bool {
 // the backlog already carried, and switches the session to direct writes.
 func (s *Session) endReplay() {
 	s.mu.Lock()
-	for _, h := range s.held {
-		if h.conv != "" && h.seq <= s.sent[h.conv] || s.wroteInBacklog(h.frame) {
+	for _, h := range s.replay.held {
+		if h.conv != "" && h.seq <= s.replay.sent[h.conv] || s.wroteInBacklog(h.frame) {
 			continue
 		}
 		s.conn.write(h.frame)
 	}
-	s.held = nil
-	s.sent = nil
-	s.notices = nil
+	s.replay = nil
 	s.replaying.Store(false)
 	s.mu.Unlock()
 }

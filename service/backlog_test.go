@@ -14,7 +14,7 @@ import (
 // session attached, but before its backlog read the store, is both written
 // by the backlog and held from the live push; the held copy is dropped.
 func TestHeldFriendNoticeRepeatingTheBacklog(t *testing.T) {
-	s := &Session{}
+	s := &Session{replay: &replayState{}}
 	requested := func(id int64) outFrame {
 		return encodePush(protocol.OpFriendRequested, &protocol.FriendRequestedPush{RequestID: id, From: protocol.Profile{UserID: 1}})
 	}

@@ -48,7 +48,7 @@ func BenchmarkFanoutLookup1000(b *testing.B) {
 	ids := make([]int64, 1000)
 	for i := range ids {
 		ids[i] = int64(i + 1)
-		r.Attach(newSession(&connState{}, protocol.Profile{UserID: ids[i]}, "d", nil))
+		r.Attach(newSession(&connState{}, protocol.Profile{UserID: ids[i]}, "d", nil, false))
 	}
 	g.set(7, ids)
 	b.ResetTimer()

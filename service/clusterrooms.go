@@ -210,7 +210,7 @@ func (c *clusterRooms) snapshot() []roomWireMember {
 		info := rm.info()
 		rm.mu.Unlock()
 		for _, m := range *rm.members.Load() {
-			if m.remote == "" {
+			if m.remoteNode() == "" {
 				out = append(out, wireMember(info, m))
 			}
 		}
@@ -268,8 +268,8 @@ func (c *clusterRooms) hello(ctx context.Context) {
 func (c *clusterRooms) relay(id int64, members []*Session, frame []byte, lossy bool) {
 	var nodes []string
 	for _, m := range members {
-		if m.remote != "" && !slices.Contains(nodes, m.remote) {
-			nodes = append(nodes, m.remote)
+		if m.remoteNode() != "" && !slices.Contains(nodes, m.remoteNode()) {
+			nodes = append(nodes, m.remoteNode())
 		}
 	}
 	if len(nodes) == 0 {
@@ -308,7 +308,7 @@ func (c *clusterRooms) onFrame(payload []byte) {
 		return
 	}
 	for _, m := range members {
-		if m.remote != "" {
+		if m.remoteNode() != "" {
 			continue
 		}
 		if !m.conn.c.WriteLossy(frame) {
@@ -363,7 +363,7 @@ func (c *clusterRooms) ghostJoin(node string, m roomWireMember) {
 	k := ghostKey{node, m.Conn}
 	g := c.ghosts[k]
 	if g == nil {
-		sess := &Session{userID: m.Profile.UserID, username: m.Profile.Username, remote: node}
+		sess := &Session{userID: m.Profile.UserID, username: m.Profile.Username, cluster: &clusterSession{remote: node}}
 		p := m.Profile
 		sess.profile.Store(&p)
 		g = &ghost{sess: sess, rooms: map[int64]struct{}{}}

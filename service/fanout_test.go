@@ -41,9 +41,9 @@ func TestFanoutRoomSaid(t *testing.T) {
 // released after the backlog) instead of joining the batch; a live one
 // joins the batch.
 func TestFanoutHoldsForReplayingSession(t *testing.T) {
-	live := newSession(&connState{}, protocol.Profile{UserID: 1}, "d", nil)
+	live := newSession(&connState{}, protocol.Profile{UserID: 1}, "d", nil, false)
 	live.replaying.Store(false)
-	replaying := newSession(&connState{}, protocol.Profile{UserID: 2}, "d", nil)
+	replaying := newSession(&connState{}, protocol.Profile{UserID: 2}, "d", nil, false)
 	frame := encodePush(protocol.OpPresence, &protocol.PresencePush{UserID: 3, Online: true})
 	var f fanout
 	f.reset(frame)
@@ -52,10 +52,11 @@ func TestFanoutHoldsForReplayingSession(t *testing.T) {
 	if len(f.conns) != 1 {
 		t.Fatalf("batch holds %d conns, want the live session's only", len(f.conns))
 	}
-	if len(replaying.held) != 1 || replaying.held[0].conv != "p:1:2" || replaying.held[0].seq != 7 || &replaying.held[0].frame.b[0] != &frame.b[0] {
-		t.Fatalf("held %+v, want the shared frame of p:1:2 seq 7", replaying.held)
+	held := replaying.replay.held
+	if len(held) != 1 || held[0].conv != "p:1:2" || held[0].seq != 7 || &held[0].frame.b[0] != &frame.b[0] {
+		t.Fatalf("held %+v, want the shared frame of p:1:2 seq 7", held)
 	}
-	if len(live.held) != 0 {
-		t.Fatalf("live session held %d frames", len(live.held))
+	if n := len(live.replay.held); n != 0 {
+		t.Fatalf("live session held %d frames", n)
 	}
 }

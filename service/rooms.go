@@ -30,7 +30,7 @@ func pushToSessions(members []*Session, skip *Session, frame outFrame) {
 	var f fanout
 	f.reset(frame)
 	for _, m := range members {
-		if m != skip && m.remote == "" {
+		if m != skip && m.remoteNode() == "" {
 			f.add(m, "", 0)
 		}
 	}
@@ -191,7 +191,7 @@ func (s *Server) roomMedia(cs *connState, body []byte) {
 	}
 	var frame []byte
 	for _, m := range members {
-		if m == sess || m.remote != "" {
+		if m == sess || m.remoteNode() != "" {
 			continue
 		}
 		if frame == nil {

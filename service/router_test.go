@@ -9,7 +9,7 @@ import (
 )
 
 func testSession(user int64, device string) *Session {
-	return newSession(&connState{}, protocol.Profile{UserID: user}, device, nil)
+	return newSession(&connState{}, protocol.Profile{UserID: user}, device, nil, false)
 }
 
 func TestRouterAttachDetach(t *testing.T) {

@@ -27,9 +27,6 @@ type Session struct {
 	username string
 	device   string
 	conn     *connState
-	// remote, in a cluster, names the node of a room member that is a
-	// session there (clusterrooms.go); such a Session has no conn.
-	remote string
 	// token is the hash of the session's token, replaced by
 	// account.password and read by EnforceAccount from the admin listener.
 	token atomic.Pointer[[]byte]
@@ -40,16 +37,35 @@ type Session struct {
 
 	replaying atomic.Bool
 	mu        sync.Mutex
-	held      []heldFrame
-	// sent records, during the backlog, the highest seq written per
-	// conversation; only the login worker touches it.
-	sent map[string]int64
-	// notices records, during the backlog, the friend notices it wrote, so
-	// the same notice held from a live push is not written twice; only the
-	// login worker touches it.
-	notices map[friendNotice]struct{}
+	replay    *replayState // the login backlog's bookkeeping; nil once it ended (mu)
 
-	// In a cluster (gated), the highest seq the session has of each
+	// cluster is what a session in a cluster keeps beside: set for a
+	// session of this node (gated) and for a room member that is a
+	// session on another node (remote); nil on a single node, so that the
+	// many sessions of one node do not carry it.
+	cluster *clusterSession
+}
+
+// replayState is what a session keeps only while its login backlog is
+// being sent (backlog.go): the pushes held meanwhile and what the backlog
+// wrote, so a held push it repeats is dropped.
+type replayState struct {
+	held []heldFrame // pushes that arrived during the backlog (Session.mu)
+	// sent records the highest seq written per conversation; only the
+	// login worker touches it.
+	sent map[string]int64
+	// notices records the friend notices the backlog wrote, so the same
+	// notice held from a live push is not written twice; only the login
+	// worker touches it.
+	notices map[friendNotice]struct{}
+}
+
+// clusterSession is a Session's part in a cluster.
+type clusterSession struct {
+	// remote names the node of a room member that is a session there
+	// (clusterrooms.go); such a Session has no conn.
+	remote string
+	// For a session of this node (gated), the highest seq it has of each
 	// conversation: read at login, then raised by its backlog and msg
 	// pushes; a msg push at or below it is not written (reorder.go).
 	gated     bool
@@ -69,11 +85,16 @@ type heldFrame struct {
 	seq   int64
 }
 
-func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte) *Session {
+// newSession makes the session of a login on c; gated: this node is in a
+// cluster.
+func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte, gated bool) *Session {
 	// device comes from the login request, whose decoded strings share
 	// one copy of the whole body: a clone keeps 8 bytes, not 150.
 	s := &Session{userID: u.UserID, username: u.Username, device: strings.Clone(device), conn: c,
-		since: time.Now().UnixMilli(), sent: make(map[string]int64)}
+		since: time.Now().UnixMilli(), replay: &replayState{sent: make(map[string]int64)}}
+	if gated {
+		s.cluster = &clusterSession{gated: true}
+	}
 	s.token.Store(&tokenHash)
 	s.profile.Store(&u)
 	s.replaying.Store(true)
@@ -106,12 +127,13 @@ func (s *Session) push(frame outFrame, conv string, seq int64) {
 	}
 	s.mu.Lock()
 	if s.replaying.Load() {
-		if len(s.held) >= maxHeld {
+		r := s.replay
+		if len(r.held) >= maxHeld {
 			s.mu.Unlock()
 			s.conn.closeNow("too many pushes held during login backlog")
 			return
 		}
-		s.held = append(s.held, heldFrame{frame: frame, conv: conv, seq: seq})
+		r.held = append(r.held, heldFrame{frame: frame, conv: conv, seq: seq})
 		s.mu.Unlock()
 		return
 	}
@@ -119,26 +141,40 @@ func (s *Session) push(frame outFrame, conv string, seq int64) {
 	s.conn.write(frame)
 }
 
+// gated reports whether the session is one of this node's in a cluster.
+func (s *Session) gated() bool { return s.cluster != nil && s.cluster.gated }
+
+// remoteNode names the node of a room member that is a session there, or
+// is "" for a session of this node.
+func (s *Session) remoteNode() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return s.cluster.remote
+}
+
 // admit records that the session gets (or, as the sender, has) seq of
-// conv, and reports whether it lacked it (cluster only).
+// conv, and reports whether it lacked it (gated only).
 func (s *Session) admit(conv string, seq int64) bool {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	if seq <= s.delivered[conv] {
+	c := s.cluster
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if seq <= c.delivered[conv] {
 		return false
 	}
-	if s.delivered == nil {
-		s.delivered = make(map[string]int64)
+	if c.delivered == nil {
+		c.delivered = make(map[string]int64)
 	}
-	s.delivered[conv] = seq
+	c.delivered[conv] = seq
 	return true
 }
 
 // known returns the highest seq of conv the session has, if it knows the
-// conversation (cluster only).
+// conversation (gated only).
 func (s *Session) known(conv string) (int64, bool) {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	l, ok := s.delivered[conv]
+	c := s.cluster
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	l, ok := c.delivered[conv]
 	return l, ok
 }
