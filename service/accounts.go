@@ -466,7 +466,7 @@ func (s *Server) endSessionOpt(sess *Session, onWorker, quiet bool) {
 // login of the username and the address, a right one of a disabled account
 // FORBIDDEN, as at login.
 func (s *Server) checkPassword(x *call, password string) (store.User, error) {
-	key := lowerASCII(x.sess.username)
+	key := lowerASCII(x.sess.Profile().Username)
 	if err := s.loginBlocked(key, x.cs.ip); err != nil {
 		return store.User{}, err
 	}
@@ -529,7 +529,7 @@ func (s *Server) accountPassword(x *call, req *protocol.AccountPasswordReq) (*pr
 		ExpiresAt: now.Add(s.cfg.TokenTTL).UnixMilli()}); err != nil {
 		return nil, err
 	}
-	x.sess.token.Store(&tokenHash)
+	x.sess.setTokenHash(tokenHash)
 	s.kickOthers(x, protocol.KickReasonPasswordChanged)
 	return &protocol.AccountPasswordResp{Status: protocol.OK(), Token: token}, nil
 }

@@ -363,7 +363,7 @@ func (c *clusterRooms) ghostJoin(node string, m roomWireMember) {
 	k := ghostKey{node, m.Conn}
 	g := c.ghosts[k]
 	if g == nil {
-		sess := &Session{userID: m.Profile.UserID, username: m.Profile.Username, cluster: &clusterSession{remote: node}}
+		sess := &Session{userID: m.Profile.UserID, cluster: &clusterSession{remote: node}}
 		p := m.Profile
 		sess.profile.Store(&p)
 		g = &ghost{sess: sess, rooms: map[int64]struct{}{}}

@@ -23,13 +23,13 @@ const maxHeld = 10_000
 // messages the backlog already carried. Everything else writes straight to
 // the connection without a lock.
 type Session struct {
-	userID   int64
-	username string
-	device   string
-	conn     *connState
-	// token is the hash of the session's token, replaced by
-	// account.password and read by EnforceAccount from the admin listener.
-	token atomic.Pointer[[]byte]
+	userID int64
+	device string
+	conn   *connState
+	// token is the SHA-256 of the session's token, replaced by
+	// account.password and read by EnforceAccount from the admin listener
+	// (an array pointer into the hash's own bytes: no slice header).
+	token atomic.Pointer[[32]byte]
 	since int64 // login time, unix ms (account.sessions)
 
 	profile atomic.Pointer[protocol.Profile]
@@ -90,19 +90,34 @@ type heldFrame struct {
 func newSession(c *connState, u protocol.Profile, device string, tokenHash []byte, gated bool) *Session {
 	// device comes from the login request, whose decoded strings share
 	// one copy of the whole body: a clone keeps 8 bytes, not 150.
-	s := &Session{userID: u.UserID, username: u.Username, device: strings.Clone(device), conn: c,
+	s := &Session{userID: u.UserID, device: strings.Clone(device), conn: c,
 		since: time.Now().UnixMilli(), replay: &replayState{sent: make(map[string]int64)}}
 	if gated {
 		s.cluster = &clusterSession{gated: true}
 	}
-	s.token.Store(&tokenHash)
+	s.setTokenHash(tokenHash)
 	s.profile.Store(&u)
 	s.replaying.Store(true)
 	return s
 }
 
 // tokenHash returns the hash of the session's current token.
-func (s *Session) tokenHash() []byte { return *s.token.Load() }
+func (s *Session) tokenHash() []byte {
+	if h := s.token.Load(); h != nil {
+		return h[:]
+	}
+	return nil
+}
+
+// setTokenHash makes h, a SHA-256 (auth.HashToken; nil in tests), the
+// session's token hash; the session keeps h's bytes.
+func (s *Session) setTokenHash(h []byte) {
+	if h == nil {
+		s.token.Store(nil)
+		return
+	}
+	s.token.Store((*[32]byte)(h))
+}
 
 // UserID returns the session's user.
 func (s *Session) UserID() int64 { return s.userID }
