@@ -268,8 +268,8 @@ func (c *clusterRooms) hello(ctx context.Context) {
 func (c *clusterRooms) relay(id int64, members []*Session, frame []byte, lossy bool) {
 	var nodes []string
 	for _, m := range members {
-		if m.remoteNode() != "" && !slices.Contains(nodes, m.remoteNode()) {
-			nodes = append(nodes, m.remoteNode())
+		if node := m.remoteNode(); node != "" && !slices.Contains(nodes, node) {
+			nodes = append(nodes, node)
 		}
 	}
 	if len(nodes) == 0 {

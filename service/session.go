@@ -39,10 +39,10 @@ type Session struct {
 	mu        sync.Mutex
 	replay    *replayState // the login backlog's bookkeeping; nil once it ended (mu)
 
-	// cluster is what a session in a cluster keeps beside: set for a
-	// session of this node (gated) and for a room member that is a
-	// session on another node (remote); nil on a single node, so that the
-	// many sessions of one node do not carry it.
+	// cluster holds what only a cluster needs: set for a session of this
+	// node in a cluster (gated) and for a room member that is a session
+	// on another node (remote); nil on a single node, whose many sessions
+	// need not carry it.
 	cluster *clusterSession
 }
 
