@@ -130,14 +130,14 @@ func lowerASCII(s string) string {
 func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, string, []byte, error) {
 	ctx := x.ctx()
 	key := lowerASCII(req.Username)
-	if err := s.loginBlocked(key, x.cs.ip); err != nil {
+	if err := s.loginBlocked(key, x.cs.ip()); err != nil {
 		return store.User{}, "", nil, err
 	}
 	if req.Token != "" {
 		hash := auth.HashToken(req.Token)
 		u, _, err := s.store.SessionUser(ctx, req.Username, hash, time.Now().UnixMilli())
 		if errors.Is(err, store.ErrNotFound) {
-			return store.User{}, "", nil, s.loginFailed(key, x.cs.ip)
+			return store.User{}, "", nil, s.loginFailed(key, x.cs.ip())
 		}
 		if err != nil {
 			return store.User{}, "", nil, err
@@ -165,7 +165,7 @@ func (s *Server) authenticate(x *call, req *protocol.LoginReq) (store.User, stri
 		if errors.Is(err, auth.ErrMalformedHash) && found {
 			s.log.Error().Int64("user", u.ID).Msg("stored password hash is malformed")
 		}
-		return store.User{}, "", nil, s.loginFailed(key, x.cs.ip)
+		return store.User{}, "", nil, s.loginFailed(key, x.cs.ip())
 	default:
 		return store.User{}, "", nil, err
 	}
@@ -467,7 +467,7 @@ func (s *Server) endSessionOpt(sess *Session, onWorker, quiet bool) {
 // FORBIDDEN, as at login.
 func (s *Server) checkPassword(x *call, password string) (store.User, error) {
 	key := lowerASCII(x.sess.Profile().Username)
-	if err := s.loginBlocked(key, x.cs.ip); err != nil {
+	if err := s.loginBlocked(key, x.cs.ip()); err != nil {
 		return store.User{}, err
 	}
 	u, err := s.store.UserByID(x.ctx(), x.sess.userID)
@@ -484,7 +484,7 @@ func (s *Server) checkPassword(x *call, password string) (store.User, error) {
 	case err == nil:
 		return u, nil
 	case errors.Is(err, auth.ErrMismatch) || errors.Is(err, auth.ErrMalformedHash):
-		return store.User{}, s.loginFailed(key, x.cs.ip)
+		return store.User{}, s.loginFailed(key, x.cs.ip())
 	default:
 		return store.User{}, err
 	}

@@ -412,3 +412,19 @@ func expectDeletionEffects(t *testing.T, f, x *tclient, deleted, owned, joined, 
 		t.Fatalf("x's event %+v", ev)
 	}
 }
+
+// TestConnStateIP: the failed-login limiter's key is the host part of the
+// peer's address, IPv6 without its brackets, or the whole address when it
+// has no port.
+func TestConnStateIP(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.7:40000": "192.0.2.7",
+		"[2001:db8::1]:9": "2001:db8::1",
+		"unix-socket":     "unix-socket",
+		"":                "",
+	} {
+		if got := (&connState{remote: remote}).ip(); got != want {
+			t.Errorf("ip of %q = %q, want %q", remote, got, want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +22,6 @@ type connState struct {
 	c      *reactor.Conn
 	id     uint64
 	remote string // ip:port of the peer, for kicked.addr and logs
-	ip     string // the peer's address, the failed-login limiter's key
 	// limiter limits messages (RateMessage ops), typing msg.typing
 	// (RateTyping) apart from them. Each is made on the first op of its
 	// class: many connections never send one, and a limiter is 80 bytes
@@ -45,18 +43,20 @@ type connState struct {
 	rooms   map[int64]struct{}
 }
 
+// ip returns the peer's address, the failed-login limiter's key: the host
+// part of remote, found when a login needs it rather than kept by every
+// connection (a string header is 16 bytes of each).
+func (cs *connState) ip() string {
+	if h, _, err := net.SplitHostPort(cs.remote); err == nil {
+		return h
+	}
+	return cs.remote
+}
+
 func (s *Server) newConnState(c *reactor.Conn) *connState {
 	cs := &connState{s: s, c: c, id: c.ID()}
 	if a := c.RemoteAddr(); a != nil {
 		cs.remote = a.String()
-		// The host part of remote, not a second string: every idle
-		// connection keeps both.
-		cs.ip = cs.remote
-		if h, _, err := net.SplitHostPort(cs.remote); err == nil {
-			if i := strings.Index(cs.remote, h); i >= 0 {
-				cs.ip = cs.remote[i : i+len(h)]
-			}
-		}
 	}
 	return cs
 }
