@@ -28,8 +28,7 @@ type layers struct {
 	busy       int32    // layer methods running (they may nest through Up and Down)
 	relPending bool     // the conn closed while busy: release when the last returns
 	released   bool
-	fail       error  // a layer failed with FlushFirst: write once, close with this
-	spare      []byte // a fresh chunk Reserve gave the bottom layer, not yet committed
+	fail       error // a layer failed with FlushFirst: write once, close with this
 }
 
 // layerSlot is one layer of a stack, with its handle and its undecoded
@@ -100,16 +99,17 @@ func (io *LayerIO) Reserve(n int) []byte {
 	if t := c.out.tail(); t != nil && t.pooled && cap(t.b)-len(t.b) >= n {
 		return t.b[len(t.b):len(t.b)]
 	}
-	s := c.lay.Load()
-	if s.spare != nil && cap(s.spare) >= n {
-		return s.spare[:0]
-	}
 	l := c.loop
-	if s.spare != nil {
-		l.chunkRet = append(l.chunkRet, s.spare) // too small: back to the pool
+	if l.roomConn == c {
+		if cap(l.room) >= n {
+			return l.room[:0]
+		}
+		l.chunkRet = append(l.chunkRet, l.room) // too small, and given up: back to the pool
 	}
-	s.spare = l.chunk(chunkClass(max(n, reserveMin)))
-	return s.spare
+	// Another connection's uncommitted room stays its layer's: a Commit
+	// of it copies, and the chunk goes to the garbage collector.
+	l.room, l.roomConn = l.chunk(chunkClass(max(n, reserveMin))), c
+	return l.room
 }
 
 // reserveMin is the least capacity of a fresh chunk Reserve hands out.
@@ -139,8 +139,8 @@ func (io *LayerIO) Commit(b []byte) {
 		t.b = t.b[:len(t.b)+len(b)]
 		return
 	}
-	if s.spare != nil && unsafe.SliceData(s.spare) == p && len(b) <= cap(s.spare) {
-		s.spare = nil
+	if l.roomConn == c && unsafe.SliceData(l.room) == p && len(b) <= cap(l.room) {
+		l.room, l.roomConn = nil, nil
 		l.queueDown(c, s, len(b))
 		l.ctr.chunks.Add(1)
 		c.out.pushChunk(b)
@@ -597,9 +597,9 @@ func (l *loop) releaseLayers(s *layers) {
 			s.slot[i].in = nil
 		}
 	}
-	if s.spare != nil {
-		l.chunkRet = append(l.chunkRet, s.spare)
-		s.spare = nil
+	if c := s.slot[0].io.c; l.roomConn == c {
+		l.chunkRet = append(l.chunkRet, l.room)
+		l.room, l.roomConn = nil, nil
 	}
 	l.releasePend(s)
 }

@@ -99,6 +99,11 @@ type loop struct {
 	// chunkRet collects written WriteCopy chunks until the next drain hands
 	// them to chunks under mu (no extra lock per flush).
 	chunkRet [][]byte
+	// room is a fresh chunk Reserve gave roomConn's bottom layer, not yet
+	// committed: a loop builds one connection's wire bytes at a time, and
+	// a field here costs every layered connection nothing.
+	room     []byte
+	roomConn *Conn
 	// Scratch for layered conns: the unit being encoded, and one-buffer
 	// units for a Down into layer i.
 	layerUnit [][]byte
