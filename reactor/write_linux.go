@@ -75,11 +75,7 @@ func (l *loop) flush(c *Conn) {
 	if errno != 0 {
 		switch errno {
 		case unix.EAGAIN:
-			c.flags |= fWaitOut
-			l.ctr.eagain.Add(1)
-			if c.flags&fCloseReq != 0 {
-				l.armClose(c)
-			}
+			l.socketFull(c)
 		case unix.EINTR:
 			l.markFlush(c)
 		default:
@@ -113,11 +109,7 @@ func (l *loop) flush(c *Conn) {
 	if n < total {
 		// Short write: the socket buffer is full and the kernel has set
 		// SOCK_NOSPACE, so an EPOLLOUT edge will follow when it drains.
-		c.flags |= fWaitOut
-		l.ctr.eagain.Add(1)
-		if c.flags&fCloseReq != 0 {
-			l.armClose(c)
-		}
+		l.socketFull(c)
 		return
 	}
 	if !c.out.empty() {
@@ -143,6 +135,16 @@ func (l *loop) recycleOut(c *Conn) {
 	// Bounded: at most 1024 arrays of at most 128 entries (3 MiB worst case).
 	if cap(b) <= 128 && len(l.qpool) < 1024 {
 		l.qpool = append(l.qpool, b)
+	}
+}
+
+// socketFull makes c wait for the EPOLLOUT edge that follows a full
+// socket; a graceful close starts its timeout then.
+func (l *loop) socketFull(c *Conn) {
+	c.flags |= fWaitOut
+	l.ctr.eagain.Add(1)
+	if c.flags&fCloseReq != 0 {
+		l.armClose(c)
 	}
 }
 
