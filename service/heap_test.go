@@ -28,12 +28,7 @@ const maxSessionHeap = 1090
 // bytes after GC, not time, are measured. With CHATD_SESSION_HEAP_PROFILE
 // set it writes a heap profile there (run with -memprofilerate 1).
 func TestSessionHeap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens 1,000 sessions")
-	}
-	if raceEnabled {
-		t.Skip("the race detector changes what the heap holds")
-	}
+	heaptest.Skip(t, "1,000 sessions")
 	const sessions = 1000
 	e := newEnv(t, sqliteBackend)
 	before := heaptest.Live()
@@ -48,11 +43,7 @@ func TestSessionHeap(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the last backlogs and presence pushes settle
 	after := heaptest.Live()
 	heaptest.WriteProfile(t, "CHATD_SESSION_HEAP_PROFILE")
-	per := float64(int64(after)-int64(before)) / sessions
-	t.Logf("%.0f B of live heap per logged-in session", per)
-	if per > maxSessionHeap {
-		t.Fatalf("%.0f B of live heap per logged-in session, want at most %d", per, maxSessionHeap)
-	}
+	heaptest.Bound(t, float64(int64(after)-int64(before))/sessions, maxSessionHeap, "logged-in session")
 }
 
 // TestSessionHeapClients is TestSessionHeap's child process: it registers

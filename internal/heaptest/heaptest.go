@@ -14,6 +14,29 @@ import (
 	"testing"
 )
 
+// Skip skips a bound test in -short runs (what says what it would open,
+// "1,000 sessions") and under the race detector, which changes what the
+// heap holds.
+func Skip(tb testing.TB, what string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("opens " + what)
+	}
+	if raceEnabled {
+		tb.Skip("the race detector changes what the heap holds")
+	}
+}
+
+// Bound logs per, the live heap bytes per unit ("idle connection"), and
+// fails the test if it is above max.
+func Bound(tb testing.TB, per float64, max int, unit string) {
+	tb.Helper()
+	tb.Logf("%.0f B of live heap per %s", per, unit)
+	if per > float64(max) {
+		tb.Fatalf("%.0f B of live heap per %s, want at most %d", per, unit, max)
+	}
+}
+
 // Live returns the bytes of live heap after three collections (the later
 // ones free what finalizers of the first let go).
 func Live() uint64 {

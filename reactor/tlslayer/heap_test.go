@@ -42,17 +42,9 @@ const maxIdleConnHeap = 850
 // TestIdleConnHeap fails if an idle TLS 1.3 connection's live heap grows
 // past maxIdleConnHeap. Heap bytes after GC, not time, are measured.
 func TestIdleConnHeap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens 1,000 connections")
-	}
-	if raceEnabled {
-		t.Skip("the race detector changes what the heap holds")
-	}
+	heaptest.Skip(t, "1,000 connections")
 	heap, _ := idleConnHeap(t, 1000)
-	t.Logf("%.0f B of live heap per idle connection", heap)
-	if heap > maxIdleConnHeap {
-		t.Fatalf("%.0f B of live heap per idle connection, want at most %d", heap, maxIdleConnHeap)
-	}
+	heaptest.Bound(t, heap, maxIdleConnHeap, "idle connection")
 }
 
 // idleConnHeap opens conns connections from a child process, echoes one
