@@ -121,8 +121,10 @@ func Restore(ctx context.Context, cfg Config, from string) (version int, kept st
 			return version, "", fmt.Errorf("store: restore: keep the current database: %w", err)
 		}
 		// The WAL belongs to the database moved aside; left in place it
-		// would be replayed into the restored one.
-		for _, suffix := range []string{"-wal", "-shm"} {
+		// would be replayed into the restored one. So does the search
+		// index file (ftsindex.go): the restored database's is built
+		// from its messages when it is opened.
+		for _, suffix := range []string{"-wal", "-shm", "-search", "-search-wal", "-search-shm"} {
 			if err := os.Rename(path+suffix, kept+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return version, kept, fmt.Errorf("store: restore: keep %s: %w", path+suffix, err)
 			}

@@ -32,7 +32,8 @@
 // Protocol 1.1 state rides the same paths: a recall is appended through
 // the group commit like any message and rewrites the recalled row in the
 // same transaction; mentions are indexed per (conversation, user) for
-// mention seqs; message search uses FTS5 trigram indexes on SQLite, fed in
-// batches by an indexer goroutine (search.go, ftsindex.go), and a Mroonga
+// mention seqs; message search uses FTS5 trigram indexes on SQLite, kept
+// in a database file of their own and fed in batches by an indexer
+// goroutine (search.go, ftsindex.go), and a Mroonga
 // index on MySQL/MariaDB when the server has the engine (mroonga.go).
 package store

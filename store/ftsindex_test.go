@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -147,9 +150,12 @@ func TestRecallAboveTheIndexMark(t *testing.T) {
 	if got := found(); len(got) != 0 {
 		t.Fatalf("after the second recall: %v, want none", got)
 	}
-	var n int
+	var n, queued int
 	if err := s.r.QueryRow(`SELECT COUNT(*) FROM messages_trgm WHERE messages_trgm MATCH '"secret plan"'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("index rows for recalled messages: %d, %v", n, err)
+	}
+	if err := s.r.QueryRow(`SELECT COUNT(*) FROM search_unindex`).Scan(&queued); err != nil || queued != 0 {
+		t.Fatalf("recalls still queued after the flush: %d, %v", queued, err)
 	}
 }
 
@@ -168,7 +174,7 @@ func TestIndexCatchesUpOnOpen(t *testing.T) {
 	s.Close()
 	s, u, _ = openFTSTest(t, dir)
 	var stored int64
-	if err := s.r.QueryRow(`SELECT id FROM search_indexed`).Scan(&stored); err != nil {
+	if err := s.r.QueryRow(`SELECT indexed FROM search.index_state`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if m := s.fts.indexed.Load(); m != ms[1].ID || stored != m {
@@ -210,5 +216,106 @@ func TestIndexerRunsByItself(t *testing.T) {
 			t.Fatalf("mark %d 20 s after the commit of %d", s.fts.indexed.Load(), ms[0].ID)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCommitsDoNotWaitForTheIndex: while the index file's write lock is
+// held (as by a long index transaction or one of FTS5's merges), messages
+// still commit and are found; the indexer indexes them once it is free.
+func TestCommitsDoNotWaitForTheIndex(t *testing.T) {
+	dir := t.TempDir()
+	s, u, conv := openFTSTest(t, dir)
+	lock, err := sql.Open("sqlite", "file:"+searchIndexPath(filepath.Join(dir, "chatd.db"))+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	tx, err := lock.Begin() // the index file's write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Well below the writer's 10 s busy timeout: a commit that waited
+	// for the index file's lock would fail.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if _, _, err := s.AppendMessage(ctx, NewMessage{Conv: conv.String(), From: u, Type: TypeText, Body: fmt.Sprintf("while locked %d", i)}); err != nil {
+			t.Fatalf("append %d with the index file locked: %v", i, err)
+		}
+	}
+	if got := searchAll(t, s, u, "while locked", 50); len(got) != 20 {
+		t.Fatalf("found %d while the index is locked, want 20", len(got))
+	}
+	tx.Rollback()
+	s.fts.flush()
+	if m := s.fts.indexed.Load(); m == 0 {
+		t.Fatal("nothing indexed after the lock was released")
+	}
+	var n int
+	if err := s.r.QueryRow(`SELECT COUNT(*) FROM messages_trgm WHERE messages_trgm MATCH '"while locked"'`).Scan(&n); err != nil || n != 20 {
+		t.Fatalf("index rows: %d, %v; want 20", n, err)
+	}
+}
+
+// TestSearchIndexRebuilt: an index file that is missing, of another
+// layout, or ahead of the messages (a database restored by hand under a
+// newer index) is built anew from the messages when the store opens.
+func TestSearchIndexRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "chatd.db")
+	s, u, conv := openFTSTest(t, dir)
+	appendTexts(t, s, u, conv, "kept one", "kept two")
+	s.fts.flush()
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := Backup(context.Background(), Config{Driver: "sqlite", DataDir: dir}, backup); err != nil {
+		t.Fatal(err)
+	}
+	appendTexts(t, s, u, conv, "kept later")
+	s.fts.flush()
+	s.Close()
+
+	reopen := func(stage string, want int) *sqlStore {
+		t.Helper()
+		s, u, _ = openFTSTest(t, dir)
+		if got := searchAll(t, s, u, "kept", 10); len(got) != want {
+			t.Fatalf("%s: found %v, want %d messages", stage, got, want)
+		}
+		var n int
+		if err := s.r.QueryRow(`SELECT COUNT(*) FROM messages_trgm WHERE messages_trgm MATCH '"kept"'`).Scan(&n); err != nil || n != want {
+			t.Fatalf("%s: index rows %d, %v; want %d", stage, n, err, want)
+		}
+		return s
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(searchIndexPath(db) + suffix)
+	}
+	s = reopen("index file removed", 3)
+	if _, err := s.fts.db.Exec(`UPDATE search.index_state SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = reopen("index of another layout", 3)
+	s.Close()
+
+	// The database put back from the backup, the index file left: the
+	// index is ahead, and the ids after the backup's are taken anew.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+	data, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen("index ahead of the messages", 2)
+	appendTexts(t, s, u, conv, "other words")
+	s.fts.flush()
+	if got := searchAll(t, s, u, "kept later", 10); len(got) != 0 {
+		t.Fatalf("a message of the index file, not of the restored database, found: %v", got)
+	}
+	if got := searchAll(t, s, u, "other words", 10); len(got) != 1 {
+		t.Fatalf("the new message: found %v", got)
 	}
 }

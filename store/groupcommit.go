@@ -481,7 +481,7 @@ func (c *committer) commit(batch []*appendReq, res []appendRes, firstID int64) e
 				texts++
 			}
 		}
-		c.s.fts.note(rows[len(rows)-1].ID, texts)
+		c.s.fts.note(rows[len(rows)-1].ID, texts, len(recalls) > 0)
 	}
 	if isPending {
 		c.s.indexLater(pending)

@@ -231,6 +231,22 @@ var migrations = []migration{
 	}, mysql: []string{
 		`UPDATE chat_groups g SET member_count = (SELECT COUNT(*) FROM conv_members WHERE conv = CONCAT('g:', g.id))`,
 	}},
+	// v9: SQLite's search indexes move to a database file of their own
+	// (ftsindex.go), so that indexing never holds the lock message commits
+	// wait for; the indexer builds them there from the messages. A recall
+	// cannot reach into that file by trigger: it queues the message in
+	// search_unindex for the indexer instead.
+	{version: 9, sqlite: []string{
+		`DROP TRIGGER messages_trgm_update`,
+		`DROP TRIGGER messages_trgm_short_update`,
+		`DROP TABLE messages_trgm`,
+		`DROP TABLE messages_trgm_short`,
+		`DROP TABLE search_indexed`,
+		`CREATE TABLE search_unindex (seq INTEGER PRIMARY KEY, id BIGINT NOT NULL)`,
+		`CREATE TRIGGER messages_unindex AFTER UPDATE OF type, body ON messages WHEN old.type = 'text' BEGIN
+			INSERT INTO search_unindex (id) VALUES (old.id);
+		END`,
+	}},
 }
 
 // latestVersion is the schema version this build writes.

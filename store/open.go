@@ -92,7 +92,8 @@ func open(ctx context.Context, cfg Config, target int) (*sqlStore, error) {
 		cfg.Committers = 1
 	}
 	if d == sqliteDialect {
-		if s.fts, err = s.openFTSIndexer(ctx, cfg.ftsDelay); err != nil {
+		dsn, path, _ := sqliteDSN(cfg) // openDBs took it
+		if s.fts, err = s.openFTSIndexer(ctx, dsn+"&_txlock=deferred", searchIndexPath(path), cfg.ftsDelay); err != nil {
 			s.prep.close()
 			closeDBs(w, r)
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
@@ -135,51 +136,53 @@ func openDBs(cfg Config) (w, r *sql.DB, d *dialect, err error) {
 		db.SetConnMaxLifetime(30 * time.Minute)
 		return db, db, mysqlDialect, nil
 	case "", "sqlite":
-		path := cfg.DSN
-		if path == "" {
-			if cfg.DataDir == "" {
-				return nil, nil, nil, fmt.Errorf("store: sqlite needs DataDir or DSN")
-			}
-			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-				return nil, nil, nil, fmt.Errorf("store: create data dir: %w", err)
-			}
-			path = filepath.Join(cfg.DataDir, "chatd.db")
+		dsn, path, err := sqliteDSN(cfg)
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		sync := strings.ToUpper(cfg.SQLiteSynchronous)
-		if sync == "" {
-			sync = "FULL"
-		}
-		if sync != "NORMAL" && sync != "FULL" {
-			return nil, nil, nil, fmt.Errorf("store: SQLiteSynchronous %q: want NORMAL or FULL", cfg.SQLiteSynchronous)
-		}
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous("+sync+")")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Set("_txlock", "immediate")
-		w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 		}
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
-		q.Set("_txlock", "deferred")
-		r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-		if err != nil {
-			w.Close()
-			return nil, nil, nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
-		}
 		n := cfg.MaxOpenConns
 		if n <= 0 {
 			n = 4
 		}
-		r.SetMaxOpenConns(n)
-		r.SetMaxIdleConns(n)
-		return w, r, sqliteDialect, nil
+		// The readers see the search indexes too (ftsindex.go).
+		return w, openSearchAttached(dsn+"&_txlock=deferred", searchIndexPath(path), n), sqliteDialect, nil
 	default:
 		return nil, nil, nil, fmt.Errorf("store: unknown driver %q (want sqlite or mysql)", cfg.Driver)
 	}
+}
+
+// sqliteDSN returns the DSN of the SQLite database cfg names, but its
+// transaction mode, and the database file's path.
+func sqliteDSN(cfg Config) (dsn, path string, err error) {
+	path = cfg.DSN
+	if path == "" {
+		if cfg.DataDir == "" {
+			return "", "", fmt.Errorf("store: sqlite needs DataDir or DSN")
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return "", "", fmt.Errorf("store: create data dir: %w", err)
+		}
+		path = filepath.Join(cfg.DataDir, "chatd.db")
+	}
+	sync := strings.ToUpper(cfg.SQLiteSynchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "NORMAL" && sync != "FULL" {
+		return "", "", fmt.Errorf("store: SQLiteSynchronous %q: want NORMAL or FULL", cfg.SQLiteSynchronous)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	return "file:" + path + "?" + q.Encode(), path, nil
 }
 
 func closeDBs(w, r *sql.DB) error {

@@ -79,8 +79,8 @@ var (
 	// messages and (%[2]s) to the user's memberships, with more
 	// conditions (%[3]s). Args: [user], phrase, -before, [conditions'],
 	// limit.
-	qSearchIndexed = `SELECT ` + msgColsM + ` FROM %[1]s f CROSS JOIN messages m ON m.id = -f.rowid %[2]s
-		WHERE %[1]s MATCH ? AND f.rowid > ? AND m.type = 'text'%[3]s ORDER BY f.rowid LIMIT ?`
+	qSearchIndexed = `SELECT ` + msgColsM + ` FROM search.%[1]s f CROSS JOIN messages m ON m.id = -f.rowid %[2]s
+		WHERE f.%[1]s MATCH ? AND f.rowid > ? AND m.type = 'text'%[3]s ORDER BY f.rowid LIMIT ?`
 	qUserConvs = ` CROSS JOIN conv_members cm ON cm.user_id = ? AND cm.conv = m.conv`
 	// A scan of the conversations (%[1]s: their ids), newest first, for a
 	// condition (%[2]s); args: the conversations', before, the

@@ -88,7 +88,8 @@ func shortGrams(s string) string {
 // substring match under the trigram tokenizer, case folded),
 // messages_trgm_short for one or two (its candidates are checked against
 // the body; see shortGrams), plus a scan by id of the messages committed
-// since the indexer's last batch (ftsindex.go). On MySQL/MariaDB the
+// since the indexer's last batch (ftsindex.go; the indexes live in a file
+// of their own, attached to the readers as "search"). On MySQL/MariaDB the
 // Mroonga index (see
 // mroonga.go) gives the candidates when the server has it; without it the
 // store scans the user's conversations newest first, from the (conv, seq)

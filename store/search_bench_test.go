@@ -239,7 +239,7 @@ func waitIndexed(b *testing.B, s *sqlStore) {
 }
 
 // loadSearchDataset inserts the rows directly, in large transactions, and
-// indexes them as the group commit does.
+// indexes them as a store opened behind its messages does.
 func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -271,7 +271,6 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 	}
 	const rowsPer = 500
 	args = args[:0]
-	var block []*Message
 	for i, body := range bodies {
 		k := rng.Intn(len(open))
 		c := open[k]
@@ -282,16 +281,9 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 		}
 		m := Message{ID: int64(i + 1), Conv: protocol.GroupConv(int64(c)), Seq: seq[c], From: int64(2 + c), TS: int64(i), Type: TypeText, Body: body}
 		args = appendMsgArgs(args, &m)
-		block = append(block, &m)
 		if len(args) == rowsPer*msgColCount || i == len(bodies)-1 {
 			run(insertMessages(len(args)/msgColCount), args...)
 			args = args[:0]
-			if s.d == sqliteDialect {
-				if err := indexRange(ctx, tx, block[0].ID-1, block[len(block)-1].ID); err != nil {
-					b.Fatal(err)
-				}
-			}
-			block = block[:0]
 		}
 		if (i+1)%50000 == 0 {
 			if err := tx.Commit(); err != nil {
@@ -302,15 +294,13 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 			}
 		}
 	}
-	if s.d == sqliteDialect {
-		// Indexed as loaded: the indexer's mark follows.
-		run(`UPDATE search_indexed SET id = ?`, len(bodies))
-	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
 	if s.fts != nil {
-		s.fts.indexed.Store(int64(len(bodies)))
+		if err := s.fts.catchUp(ctx, 0, int64(len(bodies))); err != nil {
+			b.Fatal(err)
+		}
 	}
 	run2 := func(q string) {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
