@@ -41,12 +41,14 @@ import (
 // messages (a restored backup).
 const (
 	// ftsBatchRows starts an index transaction at once: past it, the
-	// searches' scan of the unindexed messages grows longer.
-	ftsBatchRows = 1000
+	// searches' scan of the unindexed messages grows longer. Larger
+	// batches make fewer segments for FTS5 to merge: per message, 300,000
+	// messages indexed in batches of 1,000 cost 46.9 µs, of 4,000 34.7 µs.
+	ftsBatchRows = 4000
 	// ftsDelay is how long committed messages may wait for their index
 	// transaction: the length of the scan a search adds is what gathers in
 	// this time.
-	ftsDelay = 100 * time.Millisecond
+	ftsDelay = 300 * time.Millisecond
 	// ftsCatchUpRows is the most message ids one transaction indexes when
 	// a store opens behind its messages: FTS5 holds a transaction's terms
 	// in memory.
@@ -67,6 +69,12 @@ var searchIndexSchema = []string{
 	`CREATE TABLE search.index_state (version INT NOT NULL, indexed BIGINT NOT NULL)`,
 	`CREATE VIRTUAL TABLE search.messages_trgm USING fts5(body, content='', contentless_delete=1, tokenize='trigram')`,
 	`CREATE VIRTUAL TABLE search.messages_trgm_short USING fts5(body, content='', contentless_delete=1, detail='none', tokenize='trigram')`,
+	// FTS5 merges a level's segments when 4 have gathered (automerge);
+	// at 8 every row is rewritten fewer times: indexing 300,000 chatbench
+	// messages in batches of 4,000 cost 42.6 µs per message at 4 and
+	// 34.7 µs at 8, with the same search times (16 gained nothing more).
+	`INSERT INTO search.messages_trgm (messages_trgm, rank) VALUES ('automerge', 8)`,
+	`INSERT INTO search.messages_trgm_short (messages_trgm_short, rank) VALUES ('automerge', 8)`,
 	fmt.Sprintf(`INSERT INTO search.index_state (version, indexed) VALUES (%d, 0)`, searchIndexVersion),
 }
 
