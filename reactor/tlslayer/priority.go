@@ -14,4 +14,5 @@ type threadPriority struct {
 	delta   int  // nice steps to drop by; 0: off
 	base    int  // the thread's nice value before it was lowered
 	lowered bool // the goroutine is locked to a lowered thread
+	tid     int  // the lowered thread (Linux): asked once per turn, not per syscall
 }

@@ -13,10 +13,13 @@ import (
 // thread meanwhile, so that neither the runtime nor another goroutine ever
 // runs on a lowered thread.
 
-// threadNice returns the calling thread's nice value (the raw syscall
-// answers 20 - nice).
-func threadNice() (int, error) {
-	prio, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+// threadNice returns the calling thread's nice value.
+func threadNice() (int, error) { return niceOf(unix.Gettid()) }
+
+// niceOf returns thread tid's nice value (the raw syscall answers 20 -
+// nice).
+func niceOf(tid int) (int, error) {
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
 	return 20 - prio, err
 }
 
@@ -27,15 +30,20 @@ func (p *threadPriority) lower() {
 		return
 	}
 	runtime.LockOSThread()
-	base, err := threadNice()
+	// A TLS 1.3 handshake takes two turns, each lowering and restoring:
+	// the thread id asked once per turn makes three syscalls here and one
+	// in restore, where asking it for each call made six (strace -c: 12.0
+	// syscalls per handshake, now 8.0).
+	tid := unix.Gettid()
+	base, err := niceOf(tid)
 	if err == nil {
-		err = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), min(19, base+p.delta))
+		err = unix.Setpriority(unix.PRIO_PROCESS, tid, min(19, base+p.delta))
 	}
 	if err != nil {
 		runtime.UnlockOSThread()
 		return
 	}
-	p.base, p.lowered = base, true
+	p.base, p.tid, p.lowered = base, tid, true
 }
 
 // restore gives the thread its priority back and unlocks the goroutine. If
@@ -47,7 +55,7 @@ func (p *threadPriority) restore() {
 	if !p.lowered {
 		return
 	}
-	if unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), p.base) != nil {
+	if unix.Setpriority(unix.PRIO_PROCESS, p.tid, p.base) != nil {
 		return
 	}
 	p.lowered = false
