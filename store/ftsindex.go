@@ -95,6 +95,9 @@ type searchAttached struct {
 	drv   driver.Driver
 	dsn   string // chatd.db's
 	index string // the index file's path
+	// The page caches of chatd.db and of the index file on each
+	// connection, in KiB; 0 keeps SQLite's default (2,000 KiB).
+	mainCache, searchCache int
 }
 
 // sqliteDriver is the driver registered as "sqlite", which holds chatd's
@@ -109,9 +112,10 @@ var sqliteDriver = func() driver.Driver {
 }()
 
 // openSearchAttached returns a pool of n connections to the SQLite
-// database dsn names, each with the index file at index attached.
-func openSearchAttached(dsn, index string, n int) *sql.DB {
-	db := sql.OpenDB(searchAttached{drv: sqliteDriver, dsn: dsn, index: index})
+// database dsn names, each with the index file at index attached and
+// page caches of mainCache and searchCache KiB (0: SQLite's default).
+func openSearchAttached(dsn, index string, n, mainCache, searchCache int) *sql.DB {
+	db := sql.OpenDB(searchAttached{drv: sqliteDriver, dsn: dsn, index: index, mainCache: mainCache, searchCache: searchCache})
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	return db
@@ -129,13 +133,20 @@ func (a searchAttached) Connect(ctx context.Context) (driver.Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("store: the sqlite driver cannot execute on a connection")
 	}
-	steps := []struct {
+	type step struct {
 		q    string
 		args []driver.NamedValue
-	}{
+	}
+	steps := []step{
 		{`ATTACH DATABASE ? AS search`, []driver.NamedValue{{Ordinal: 1, Value: a.index}}},
 		{`PRAGMA search.journal_mode = WAL`, nil},
 		{`PRAGMA search.synchronous = NORMAL`, nil},
+	}
+	if a.mainCache > 0 {
+		steps = append(steps, step{fmt.Sprintf(`PRAGMA main.cache_size = %d`, -a.mainCache), nil})
+	}
+	if a.searchCache > 0 {
+		steps = append(steps, step{fmt.Sprintf(`PRAGMA search.cache_size = %d`, -a.searchCache), nil})
 	}
 	for _, s := range steps {
 		if _, err := ex.ExecContext(ctx, s.q, s.args); err != nil {
@@ -176,7 +187,7 @@ func (s *sqlStore) openFTSIndexer(ctx context.Context, dsn, index string, delay 
 	if delay <= 0 {
 		delay = ftsDelay
 	}
-	x := &ftsIndexer{s: s, db: openSearchAttached(dsn, index, 1), delay: delay,
+	x := &ftsIndexer{s: s, db: openSearchAttached(dsn, index, 1, 0, 0), delay: delay,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	if err := x.open(ctx); err != nil {
 		x.db.Close()
@@ -398,17 +409,7 @@ func (x *ftsIndexer) unindex(ctx context.Context) error {
 		if len(ids) == 0 {
 			return nil
 		}
-		tx, err := x.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("drop recalled messages: %w", err)
-		}
-		for _, t := range []string{"messages_trgm", "messages_trgm_short"} {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM search.`+t+` WHERE rowid IN (`+placeholders(len(ids))+`)`, ids...); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("drop recalled messages: %w", err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
+		if err := x.drop(ctx, ids); err != nil {
 			return fmt.Errorf("drop recalled messages: %w", err)
 		}
 		// The queue is chatd.db's: the writer's to change.
@@ -419,6 +420,32 @@ func (x *ftsIndexer) unindex(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// drop deletes the index rows of rowids in one durable transaction: the
+// index file is written with synchronous=NORMAL, whose last transactions a
+// power cut may undo, and the recall queue entries go once this commits.
+func (x *ftsIndexer) drop(ctx context.Context, rowids []any) error {
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA search.synchronous = FULL`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.Background(), `PRAGMA search.synchronous = NORMAL`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, t := range []string{"messages_trgm", "messages_trgm_short"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM search.`+t+` WHERE rowid IN (`+placeholders(len(rowids))+`)`, rowids...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // close stops the indexer; what it has not indexed is indexed when the

@@ -157,6 +157,11 @@ func TestRecallAboveTheIndexMark(t *testing.T) {
 	if err := s.r.QueryRow(`SELECT COUNT(*) FROM search_unindex`).Scan(&queued); err != nil || queued != 0 {
 		t.Fatalf("recalls still queued after the flush: %d, %v", queued, err)
 	}
+	// The drop was made durable on its own; index batches are not.
+	var sync int
+	if err := s.fts.db.QueryRow(`PRAGMA search.synchronous`).Scan(&sync); err != nil || sync != 1 {
+		t.Fatalf("the indexer's synchronous after a drop: %d, %v; want 1 (NORMAL)", sync, err)
+	}
 }
 
 // TestIndexCatchesUpOnOpen: what a store closed before its indexer ran

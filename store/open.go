@@ -151,7 +151,7 @@ func openDBs(cfg Config) (w, r *sql.DB, d *dialect, err error) {
 			n = 4
 		}
 		// The readers see the search indexes too (ftsindex.go).
-		return w, openSearchAttached(dsn+"&_txlock=deferred", searchIndexPath(path), n), sqliteDialect, nil
+		return w, openSearchAttached(dsn+"&_txlock=deferred", searchIndexPath(path), n, 0, 0), sqliteDialect, nil
 	default:
 		return nil, nil, nil, fmt.Errorf("store: unknown driver %q (want sqlite or mysql)", cfg.Driver)
 	}
