@@ -187,7 +187,7 @@ func (s *sqlStore) openFTSIndexer(ctx context.Context, dsn, index string, delay 
 	if delay <= 0 {
 		delay = ftsDelay
 	}
-	x := &ftsIndexer{s: s, db: openSearchAttached(dsn, index, 1, 0, 0), delay: delay,
+	x := &ftsIndexer{s: s, db: openSearchAttached(dsn, index, 1, readerCacheKiB, 0), delay: delay,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	if err := x.open(ctx); err != nil {
 		x.db.Close()
