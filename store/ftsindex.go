@@ -169,6 +169,8 @@ type ftsIndexer struct {
 	// an id at or below it is in both indexes, none above.
 	indexed atomic.Int64
 
+	flushing sync.Mutex // one flush at a time (run's, or a test's)
+
 	mu        sync.Mutex
 	committed int64     // highest id committed (the single committer's order)
 	pending   int       // text messages committed above indexed
@@ -180,9 +182,12 @@ type ftsIndexer struct {
 }
 
 // openFTSIndexer opens the index file of the SQLite database at dsn
-// (rebuilding it when it cannot serve), indexes what a previous process
-// left above its mark, drops what it left recalled, and starts the
-// indexer.
+// (rebuilding it when it cannot serve) and starts the indexer, which
+// first indexes what a previous process left above the mark (all of it,
+// for a new index file) and drops what it left recalled. Opening does not
+// wait for that: a large store's first start with a new index file would
+// take minutes (about 35 µs per message here), and searches meanwhile scan
+// what is above the mark.
 func (s *sqlStore) openFTSIndexer(ctx context.Context, dsn, index string, delay time.Duration) (*ftsIndexer, error) {
 	if delay <= 0 {
 		delay = ftsDelay
@@ -223,21 +228,40 @@ func (x *ftsIndexer) open(ctx context.Context) error {
 		}
 		mark = 0
 	}
+	var queued int
+	if err := x.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM search_unindex`).Scan(&queued); err != nil {
+		return fmt.Errorf("read the recalls not yet dropped from the search index: %w", err)
+	}
 	x.indexed.Store(mark)
 	x.committed = top
-	if err := x.catchUp(ctx, mark, top); err != nil {
-		return err
+	if top > mark || queued > 0 {
+		// What the last process left is due at once: a pending count,
+		// with its first commit long ago.
+		x.pending, x.recalled = int(min(top-mark, ftsBatchRows)), queued > 0
+		x.wake <- struct{}{}
 	}
-	return x.unindex(ctx)
+	return nil
 }
 
 // catchUp indexes the messages with from < id <= to, ftsCatchUpRows ids
-// per transaction.
-func (x *ftsIndexer) catchUp(ctx context.Context, from, to int64) error {
+// per transaction, each moving the mark; it stops early when the indexer
+// is closed.
+func (x *ftsIndexer) catchUp(from, to int64) error {
 	start, n := time.Now(), to-from
+	if n > ftsCatchUpRows {
+		x.s.log.Info().Int64("messages", n).Msg("search index: catching up; searches scan the messages not yet indexed meanwhile")
+	}
 	for from < to {
+		select {
+		case <-x.quit:
+			return nil // the next open goes on from the mark
+		default:
+		}
 		next := min(from+ftsCatchUpRows, to)
-		if err := x.index(ctx, from, next); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := x.index(ctx, from, next)
+		cancel()
+		if err != nil {
 			return err
 		}
 		from = next
@@ -327,14 +351,14 @@ func (x *ftsIndexer) run() {
 // flush indexes every committed message above the mark, then drops the
 // recalled ones from the indexes.
 func (x *ftsIndexer) flush() {
+	x.flushing.Lock()
+	defer x.flushing.Unlock()
 	x.mu.Lock()
 	from, to, pending := x.indexed.Load(), x.committed, x.pending
 	x.recalled = false
 	x.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	if to > from {
-		if err := x.index(ctx, from, to); err != nil {
+		if err := x.catchUp(from, to); err != nil {
 			// Searches keep scanning above the mark; the next commit or
 			// the next flush tries again.
 			x.s.log.Warn().Err(err).Int64("from", from).Int64("to", to).Msg("search index batch failed")
@@ -350,6 +374,8 @@ func (x *ftsIndexer) flush() {
 		}
 		x.mu.Unlock()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if err := x.unindex(ctx); err != nil {
 		// Searches skip recalled messages anyway; the next flush tries
 		// again.

@@ -16,8 +16,15 @@ import (
 // the test calls flush, with one user in one group conversation.
 func openFTSTest(t *testing.T, dir string) (*sqlStore, int64, protocol.ConvID) {
 	t.Helper()
+	return openFTSTestDelay(t, dir, time.Hour)
+}
+
+// openFTSTestDelay is openFTSTest with the indexer's delay (after which
+// it also retries a failed batch).
+func openFTSTestDelay(t *testing.T, dir string, delay time.Duration) (*sqlStore, int64, protocol.ConvID) {
+	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, Config{Driver: "sqlite", DataDir: dir, ftsDelay: time.Hour})
+	st, err := Open(ctx, Config{Driver: "sqlite", DataDir: dir, ftsDelay: delay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +65,17 @@ func appendTexts(t *testing.T, s *sqlStore, from int64, conv protocol.ConvID, bo
 		out = append(out, m)
 	}
 	return out
+}
+
+// waitFTS waits until the indexer's mark reaches id.
+func waitFTS(t *testing.T, s *sqlStore, id int64) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); s.fts.indexed.Load() < id; {
+		if time.Now().After(deadline) {
+			t.Fatalf("mark %d 20 s after opening, want %d", s.fts.indexed.Load(), id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // searchAll pages through a search limit at a time and returns the ids.
@@ -178,6 +196,7 @@ func TestIndexCatchesUpOnOpen(t *testing.T) {
 	}
 	s.Close()
 	s, u, _ = openFTSTest(t, dir)
+	waitFTS(t, s, ms[1].ID)
 	var stored int64
 	if err := s.r.QueryRow(`SELECT indexed FROM search.index_state`).Scan(&stored); err != nil {
 		t.Fatal(err)
@@ -282,8 +301,18 @@ func TestSearchIndexRebuilt(t *testing.T) {
 	reopen := func(stage string, want int) *sqlStore {
 		t.Helper()
 		s, u, _ = openFTSTest(t, dir)
+		// Found at once, from the scan above the mark, then from the
+		// index the indexer builds.
 		if got := searchAll(t, s, u, "kept", 10); len(got) != want {
 			t.Fatalf("%s: found %v, want %d messages", stage, got, want)
+		}
+		var top int64
+		if err := s.r.QueryRow(`SELECT MAX(id) FROM messages`).Scan(&top); err != nil {
+			t.Fatal(err)
+		}
+		waitFTS(t, s, top)
+		if got := searchAll(t, s, u, "kept", 10); len(got) != want {
+			t.Fatalf("%s, indexed: found %v, want %d messages", stage, got, want)
 		}
 		var n int
 		if err := s.r.QueryRow(`SELECT COUNT(*) FROM messages_trgm WHERE messages_trgm MATCH '"kept"'`).Scan(&n); err != nil || n != want {
@@ -323,4 +352,34 @@ func TestSearchIndexRebuilt(t *testing.T) {
 	if got := searchAll(t, s, u, "other words", 10); len(got) != 1 {
 		t.Fatalf("the new message: found %v", got)
 	}
+}
+
+// TestOpenDoesNotWaitForTheIndex: a store whose index is behind opens and
+// answers searches (from the scan above the mark) while the index file is
+// locked; the indexer catches up once the lock is gone.
+func TestOpenDoesNotWaitForTheIndex(t *testing.T) {
+	dir := t.TempDir()
+	s, u, conv := openFTSTest(t, dir)
+	ms := appendTexts(t, s, u, conv, "behind one", "behind two")
+	s.Close()
+	lock, err := sql.Open("sqlite", "file:"+searchIndexPath(filepath.Join(dir, "chatd.db"))+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	tx, err := lock.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Indexing at open would wait for the lock until the busy timeout
+	// and fail. The indexer's attempt fails; it retries after its delay.
+	s, u, _ = openFTSTestDelay(t, dir, 20*time.Millisecond)
+	if got := searchAll(t, s, u, "behind", 10); len(got) != 2 {
+		t.Fatalf("found %v with the index locked, want 2 messages", got)
+	}
+	if m := s.fts.indexed.Load(); m >= ms[1].ID {
+		t.Fatalf("mark %d while the index file is locked", m)
+	}
+	tx.Rollback()
+	waitFTS(t, s, ms[1].ID)
 }

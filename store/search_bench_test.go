@@ -298,7 +298,7 @@ func loadSearchDataset(b *testing.B, s *sqlStore, bodies []string) {
 		b.Fatal(err)
 	}
 	if s.fts != nil {
-		if err := s.fts.catchUp(ctx, 0, int64(len(bodies))); err != nil {
+		if err := s.fts.catchUp(0, int64(len(bodies))); err != nil {
 			b.Fatal(err)
 		}
 	}
