@@ -526,8 +526,9 @@ type Config struct {
 	// fallback).
 	noSearchIndex bool
 	// ftsDelay replaces ftsDelay, how long SQLite's search indexer lets
-	// committed messages gather (tests: an hour, so only ftsIndexer.flush
-	// indexes).
+	// committed messages gather, and waits before it retries a failed
+	// batch (tests: an hour, so that past what a previous process left,
+	// only ftsIndexer.flush indexes).
 	ftsDelay time.Duration
 	// searchWindow replaces defaultSearchWindow (tests; negative: none).
 	searchWindow int64
