@@ -202,7 +202,8 @@ func (s *sqlStore) openFTSIndexer(ctx context.Context, dsn, index string, delay 
 	return x, nil
 }
 
-// open reads the mark, or rebuilds the index file, and catches up.
+// open reads the mark, or rebuilds the index file, and has the indexer
+// start with what the last process left.
 func (x *ftsIndexer) open(ctx context.Context) error {
 	var top int64
 	if err := x.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&top); err != nil {
