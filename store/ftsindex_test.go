@@ -383,3 +383,35 @@ func TestOpenDoesNotWaitForTheIndex(t *testing.T) {
 	tx.Rollback()
 	waitFTS(t, s, ms[1].ID)
 }
+
+// TestRecallDroppedOnOpen: a recall committed after its message was
+// indexed, by a store closed before its indexer dropped it, is dropped
+// from the index by the next open.
+func TestRecallDroppedOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, u, conv := openFTSTest(t, dir)
+	ms := appendTexts(t, s, u, conv, "gone soon")
+	s.fts.flush()
+	s.fts.close() // as if the process stopped before the indexer ran again
+	if _, err := s.RecallMessage(context.Background(), conv, ms[0].Seq, u, 10); err != nil {
+		t.Fatal(err)
+	}
+	s.fts = nil // closed already
+	s.Close()
+	s, _, _ = openFTSTest(t, dir)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var n, queued int
+		if err := s.r.QueryRow(`SELECT COUNT(*) FROM messages_trgm WHERE messages_trgm MATCH '"gone soon"'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.r.QueryRow(`SELECT COUNT(*) FROM search_unindex`).Scan(&queued); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 && queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after opening: %d index rows of the recalled message, %d recalls queued", n, queued)
+		}
+	}
+}
