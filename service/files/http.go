@@ -207,7 +207,7 @@ func (s *Server) httpPatch(w http.ResponseWriter, r *http.Request, fileID int64)
 		return
 	}
 	if u.part != nil {
-		n, rerr, werr := s.receive(body, u.writer(), u.sum, rest, *buf)
+		n, rerr, werr := s.receive(body, u, rest, *buf)
 		held := u.held + n
 		w.Header().Set("Upload-Offset", strconv.FormatInt(held, 10))
 		switch {

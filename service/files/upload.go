@@ -67,7 +67,7 @@ func (s *Server) upload(c *fconn, h protocol.Header, body []byte, buf []byte) (d
 	}
 
 	if u.part != nil {
-		n, rerr, werr := s.receive(c, u.writer(), u.sum, u.meta.Size-u.held, buf)
+		n, rerr, werr := s.receive(c, u, u.meta.Size-u.held, buf)
 		switch {
 		case werr != nil:
 			metricUploadsDisk.Inc()
@@ -272,11 +272,12 @@ type deadlineReader interface {
 	SetReadDeadline(time.Time) error
 }
 
-// receive copies n bytes from c to w and sum, moving the read deadline
-// forward as bytes arrive. It returns the bytes written and either the read
-// error (connection cut, stalled, or ended early: io.EOF when the source
-// ended cleanly before n) or the write error.
-func (s *Server) receive(c deadlineReader, w io.Writer, sum hash.Hash, n int64, buf []byte) (written int64, rerr, werr error) {
+// receive copies n bytes from c to u's part and sum, moving the read
+// deadline forward as bytes arrive. It returns the bytes written and either
+// the read error (connection cut, stalled, or ended early: io.EOF when the
+// source ended cleanly before n) or the write error.
+func (s *Server) receive(c deadlineReader, u *uploading, n int64, buf []byte) (written int64, rerr, werr error) {
+	w, sum := u.writer(), u.sum
 	for written < n {
 		if err := c.SetReadDeadline(time.Now().Add(s.cfg.IOTimeout)); err != nil {
 			return written, err, nil
@@ -301,9 +302,7 @@ func (s *Server) receive(c deadlineReader, w io.Writer, sum hash.Hash, n int64, 
 			if werr != nil {
 				return written, nil, fmt.Errorf("write part: %w", werr)
 			}
-			if wb, ok := w.(*writeBehind); ok {
-				wb.settle() // may wait for the disk: outside the CPU slot
-			}
+			u.behind.settle() // may wait for the disk: outside the CPU slot
 		}
 		if err != nil && !(errors.Is(err, io.EOF) && written == n) {
 			return written, fmt.Errorf("read upload: %w", err), nil
