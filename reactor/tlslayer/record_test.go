@@ -275,7 +275,10 @@ func TestRecordLayerEcho(t *testing.T) {
 // order.
 func TestRecordLayerManyUnits(t *testing.T) {
 	cert := newTestCert(t, "units")
-	r, e, addr := serve(t, cert, nil, Options{}, reactor.Options{Loops: 1})
+	// The peer reads only after every unit is queued: about 3.8 MB of
+	// records, which the default 4 MiB queue limit holds only while the
+	// kernel's socket buffers take the rest (not on a loaded machine).
+	r, e, addr := serve(t, cert, nil, Options{}, reactor.Options{Loops: 1, MaxOutbound: 16 << 20})
 	var want []byte
 	for i := range 1500 {
 		want = append(want, bytes.Repeat([]byte{byte(i)}, 1+(i*977)%5000)...)
